@@ -1,0 +1,26 @@
+/** The shape every subcommand module exports, and the context main.ts hands it. */
+import type { ParseArgsConfig } from 'node:util';
+import type { Config } from '../config/schema.js';
+import type { Runner } from '../tools/runner.js';
+import type { Output } from './output.js';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+export type ParsedValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+export interface CommandContext {
+  config: Config;
+  configFile: string | undefined;
+  runner: Runner;
+  out: Output;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** One line per option for --help, in the order shown. */
+  optionHelp: readonly string[];
+  options: OptionSpec;
+  allowPositionals?: boolean;
+  run(ctx: CommandContext, values: ParsedValues, positionals: string[]): Promise<number>;
+}

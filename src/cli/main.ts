@@ -1,0 +1,64 @@
+/**
+ * argv -> command. Parses the global flags and the subcommand's own, loads the
+ * config, and is the ONE place that catches errors and maps them to exit codes.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { ExitCode, isLeapError, LeapError } from '../errors.js';
+import { ExecaRunner } from '../tools/runner.js';
+import type { Command, OptionSpec, ParsedValues } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { mainHelp, commandHelp } from './help.js';
+import { Output } from './output.js';
+
+export const VERSION = '0.1.0';
+
+const GLOBAL_OPTIONS: OptionSpec = {
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const out = new Output(json, argv.includes('--verbose') || argv.includes('-v'));
+  try {
+    return await dispatch(argv, out);
+  } catch (error) {
+    const leap = isLeapError(error) ? error : new LeapError('INTERNAL', error instanceof Error ? error.message : String(error), { hint: 'this is a bug; rerun with --verbose and report it', cause: error });
+    out.error({ code: leap.code, message: leap.message, hint: leap.hint });
+    if (out.verbose && leap.cause instanceof Error && leap.cause.stack) process.stderr.write(`${leap.cause.stack}\n`);
+    return leap.exit;
+  }
+}
+
+async function dispatch(argv: string[], out: Output): Promise<number> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    if (argv.includes('--version')) return print(`kernel-leap ${VERSION}`);
+    if (name === undefined || name === 'help') return print(mainHelp(COMMANDS));
+    throw new LeapError('USAGE', `unknown command "${name}"`, { hint: `commands: ${COMMANDS.map((c) => c.name).join(', ')}`, exit: ExitCode.usage });
+  }
+  const rest = argv.filter((a, i) => i !== argv.indexOf(name as string));
+  const { values, positionals } = parseCommandArgs(command, rest);
+  if (values.help) return print(commandHelp(command));
+  const { config, file } = loadConfig({ file: values.config as string | undefined, overrides: (values.set as string[] | undefined) ?? [] });
+  return command.run({ config, configFile: file, runner: new ExecaRunner(), out }, values as ParsedValues, positionals);
+}
+
+function parseCommandArgs(command: Command, args: string[]) {
+  try {
+    return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: command.allowPositionals ?? false, strict: true });
+  } catch (cause) {
+    throw new LeapError('USAGE', `${command.name}: ${(cause as Error).message}`, { hint: `see: kernel-leap ${command.name} --help`, exit: ExitCode.usage });
+  }
+}
+
+function print(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return ExitCode.ok;
+}

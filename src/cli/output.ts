@@ -1,0 +1,65 @@
+/**
+ * Everything the CLI prints goes through here: human text on a tty, or one JSON
+ * object per line with --json. Progress goes to stderr in text mode so that
+ * stdout stays the command's answer.
+ */
+export interface ProgressEvent {
+  phase: string;
+  state: 'start' | 'done' | 'failed' | 'info';
+  durationMs?: number;
+  message?: string;
+}
+
+export class Output {
+  constructor(
+    readonly json: boolean,
+    readonly verbose: boolean,
+    private readonly stdout: NodeJS.WritableStream = process.stdout,
+    private readonly stderr: NodeJS.WritableStream = process.stderr,
+  ) {}
+
+  /** The command's answer: `data` as JSON, or `text(data)` for a person. */
+  result<T>(data: T, text: (data: T) => string): void {
+    this.stdout.write(this.json ? `${JSON.stringify({ type: 'result', ...data })}\n` : `${text(data)}\n`);
+  }
+
+  progress(event: ProgressEvent): void {
+    if (this.json) {
+      this.stdout.write(`${JSON.stringify({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`);
+      return;
+    }
+    this.stderr.write(`${formatProgress(event)}\n`);
+  }
+
+  debug(message: string): void {
+    if (this.verbose && !this.json) this.stderr.write(`  · ${message}\n`);
+  }
+
+  error(payload: { code: string; message: string; hint?: string | undefined }): void {
+    if (this.json) {
+      this.stdout.write(`${JSON.stringify({ type: 'error', ...payload })}\n`);
+      return;
+    }
+    this.stderr.write(`error[${payload.code}]: ${payload.message}\n`);
+    if (payload.hint) this.stderr.write(`  hint: ${payload.hint}\n`);
+  }
+}
+
+const MARKS: Record<ProgressEvent['state'], string> = { start: '▶', done: '✔', failed: '✘', info: '·' };
+
+export function formatProgress(event: ProgressEvent): string {
+  const duration = event.durationMs === undefined ? '' : ` (${formatDuration(event.durationMs)})`;
+  const message = event.message ? `: ${event.message}` : '';
+  return `${MARKS[event.state]} ${event.phase}${duration}${message}`;
+}
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** A fixed-width table for terminals; cells are stringified as they are. */
+export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,60 @@
+/**
+ * System facts. systeminformation spawns commands of its own, so it is used only
+ * here. Kernels in /boot are read directly: si does not list them.
+ */
+import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import si from 'systeminformation';
+
+export interface InstalledKernel {
+  version: string;
+  vmlinuz: string;
+  initrd: string | undefined;
+}
+
+export interface HostFacts {
+  kernel: string;
+  distro: string;
+  hostname: string;
+  arch: string;
+}
+
+export async function hostFacts(): Promise<HostFacts> {
+  const os = await si.osInfo();
+  return { kernel: os.kernel, distro: `${os.distro} ${os.release}`.trim(), hostname: os.hostname, arch: os.arch };
+}
+
+export function installedKernels(bootDir = '/boot'): InstalledKernel[] {
+  if (!existsSync(bootDir)) return [];
+  return readdirSync(bootDir)
+    .filter((name) => name.startsWith('vmlinuz-'))
+    .map((name) => {
+      const version = name.slice('vmlinuz-'.length);
+      const initrd = join(bootDir, `initrd.img-${version}`);
+      return { version, vmlinuz: join(bootDir, name), initrd: existsSync(initrd) ? initrd : undefined };
+    })
+    .sort((a, b) => compareKernelVersions(a.version, b.version));
+}
+
+/** Orders "6.1.0-55-cloud-amd64" < "6.1.0-56-cloud-amd64" < "6.10.0-1" numerically. */
+export function compareKernelVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split(/[.-]/).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const pa = parts(a);
+  const pb = parts(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? -1;
+    const y = pb[i] ?? -1;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x).localeCompare(String(y));
+  }
+  return 0;
+}
+
+/** Free bytes in the filesystem holding `path`, or of its nearest existing parent. */
+export function freeBytes(path: string): { path: string; bytes: number } {
+  let probe = path;
+  while (!existsSync(probe) && probe !== '/') probe = join(probe, '..');
+  const stats = statfsSync(probe);
+  return { path: probe, bytes: stats.bavail * stats.bsize };
+}

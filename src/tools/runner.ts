@@ -1,0 +1,161 @@
+/**
+ * The only module that starts processes. Every external command goes through
+ * `Runner.run`, which takes an argv array (never a shell string), logs one JSONL
+ * event per command with secrets masked, and turns failures into LeapErrors.
+ */
+import { appendFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { ExitCode, LeapError } from '../errors.js';
+import { packageFor } from './packages.js';
+
+export interface RunRequest {
+  file: string;
+  args?: readonly string[];
+  timeoutMs?: number;
+  input?: string;
+  /** Exit codes that count as success (default [0]). */
+  okCodes?: readonly number[];
+  /** Strings masked as *** in the log and in error messages. */
+  secrets?: readonly string[];
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+export interface RunResult {
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface Runner {
+  run(request: RunRequest): Promise<RunResult>;
+  /** Starts a command that outlives us (own session, stdio to /dev/null); returns its pid. */
+  spawnDetached(request: RunRequest): Promise<number>;
+}
+
+const TAIL_CHARS = 2000;
+
+export function maskSecrets(text: string, secrets: readonly string[] = []): string {
+  return secrets.filter((s) => s.length > 0).reduce((out, s) => out.split(s).join('***'), text);
+}
+
+export function tail(text: string, max = TAIL_CHARS): string {
+  return text.length <= max ? text : `…${text.slice(-max)}`;
+}
+
+export interface RunEvent {
+  ts: string;
+  argv: string[];
+  exitCode: number;
+  durationMs: number;
+  stdoutTail: string;
+  stderrTail: string;
+  error?: string;
+}
+
+/** Appends one JSON line per command to `logFile` (set later, once a run dir exists). */
+export class ExecaRunner implements Runner {
+  logFile: string | undefined;
+
+  constructor(logFile?: string) {
+    this.logFile = logFile;
+  }
+
+  async run(request: RunRequest): Promise<RunResult> {
+    const argv = [request.file, ...(request.args ?? [])];
+    const started = performance.now();
+    const result = await execa(request.file, request.args ?? [], {
+      reject: false,
+      timeout: request.timeoutMs,
+      input: request.input,
+      env: request.env,
+      cwd: request.cwd,
+      stdin: request.input === undefined ? 'ignore' : 'pipe',
+      stripFinalNewline: false,
+    });
+    const outcome: RunResult = {
+      argv,
+      exitCode: result.exitCode ?? -1,
+      stdout: String(result.stdout ?? ''),
+      stderr: String(result.stderr ?? ''),
+      durationMs: Math.round(performance.now() - started),
+    };
+    const failure = describeFailure(result, request);
+    this.log(outcome, request.secrets, failure);
+    if (failure) throw toRunError(outcome, request, failure, result.code);
+    return outcome;
+  }
+
+  async spawnDetached(request: RunRequest): Promise<number> {
+    const child = execa(request.file, request.args ?? [], {
+      detached: true,
+      stdio: 'ignore',
+      env: request.env,
+      cwd: request.cwd,
+      reject: false,
+      cleanup: false,
+    });
+    child.catch(() => undefined);
+    const pid = child.pid;
+    if (pid === undefined) {
+      const result = await child;
+      throw toRunError(
+        { argv: [request.file, ...(request.args ?? [])], exitCode: -1, stdout: '', stderr: String(result.stderr ?? ''), durationMs: 0 },
+        request,
+        result.code === 'ENOENT' ? 'not found' : 'could not start',
+        result.code,
+      );
+    }
+    child.unref();
+    this.log({ argv: [request.file, ...(request.args ?? [])], exitCode: 0, stdout: `detached pid ${pid}`, stderr: '', durationMs: 0 }, request.secrets);
+    return pid;
+  }
+
+  private log(result: RunResult, secrets: readonly string[] = [], error?: string): void {
+    if (!this.logFile) return;
+    const event: RunEvent = {
+      ts: new Date().toISOString(),
+      argv: result.argv.map((a) => maskSecrets(a, secrets)),
+      exitCode: result.exitCode,
+      durationMs: result.durationMs,
+      stdoutTail: maskSecrets(tail(result.stdout), secrets),
+      stderrTail: maskSecrets(tail(result.stderr), secrets),
+      ...(error ? { error } : {}),
+    };
+    appendFileSync(this.logFile, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+  }
+}
+
+interface ExecaOutcome {
+  exitCode?: number;
+  signal?: string;
+  timedOut?: boolean;
+  code?: string;
+}
+
+function describeFailure(result: ExecaOutcome, request: RunRequest): string | undefined {
+  if (result.code === 'ENOENT') return 'not found';
+  if (result.timedOut) return `timed out after ${request.timeoutMs} ms`;
+  if (result.signal) return `killed by ${result.signal}`;
+  const ok = request.okCodes ?? [0];
+  if (result.exitCode === undefined || !ok.includes(result.exitCode)) return `exited with ${result.exitCode}`;
+  return undefined;
+}
+
+function toRunError(result: RunResult, request: RunRequest, failure: string, code?: string): LeapError {
+  const shown = maskSecrets(result.argv.join(' '), request.secrets);
+  if (code === 'ENOENT' || failure === 'not found') {
+    const pkg = packageFor(request.file);
+    return new LeapError('TOOL_MISSING', `${request.file} is not installed (running: ${shown})`, {
+      hint: pkg ? `install it: apt-get install ${pkg}` : `install ${request.file} and make sure it is on PATH`,
+      exit: ExitCode.toolMissing,
+    });
+  }
+  const stderr = maskSecrets(tail(result.stderr.trim(), 600), request.secrets);
+  return new LeapError('COMMAND_FAILED', `${shown} ${failure}${stderr ? `: ${stderr}` : ''}`, {
+    hint: `see the command log for the full output`,
+    details: { argv: result.argv.map((a) => maskSecrets(a, request.secrets)), exitCode: result.exitCode },
+  });
+}

@@ -1,0 +1,46 @@
+/** Asks each external tool for its version. A missing tool is a finding, not a crash. */
+import { isLeapError } from '../errors.js';
+import type { Runner } from './runner.js';
+
+export interface ToolProbe {
+  tool: string;
+  args: string[];
+  /** Pulls the version out of the tool's output. */
+  pattern: RegExp;
+}
+
+export const TOOL_PROBES: readonly ToolProbe[] = [
+  { tool: 'criu', args: ['--version'], pattern: /Version:\s*(\S+)/ },
+  // crit has no --version; its help proves it runs (it needs python3-protobuf).
+  { tool: 'crit', args: ['--help'], pattern: /(usage): crit/ },
+  { tool: 'kexec', args: ['--version'], pattern: /kexec-tools\s+(\S+)/ },
+  { tool: 'iptables-save', args: ['--version'], pattern: /\sv(\d\S*(?: \([^)]*\))?)/ },
+  { tool: 'iptables-restore', args: ['--version'], pattern: /\sv(\d\S*(?: \([^)]*\))?)/ },
+  { tool: 'unshare', args: ['--version'], pattern: /util-linux\s+(\S+)/ },
+  { tool: 'systemctl', args: ['--version'], pattern: /systemd\s+(\d+)/ },
+];
+
+export interface ToolVersion {
+  tool: string;
+  installed: boolean;
+  version?: string;
+  error?: string;
+}
+
+export async function probeTool(runner: Runner, probe: ToolProbe): Promise<ToolVersion> {
+  try {
+    const result = await runner.run({ file: probe.tool, args: probe.args, timeoutMs: 20_000 });
+    const match = probe.pattern.exec(`${result.stdout}\n${result.stderr}`);
+    return { tool: probe.tool, installed: true, version: match?.[1] === 'usage' ? 'present' : match?.[1] ?? 'unknown' };
+  } catch (error) {
+    if (isLeapError(error) && error.code === 'TOOL_MISSING') return { tool: probe.tool, installed: false };
+    return { tool: probe.tool, installed: true, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** 3.17.1 -> 31701, as go-criu and podman compare versions. */
+export function criuVersionNumber(version: string): number | undefined {
+  const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
+  if (!match) return undefined;
+  return Number(match[1]) * 10000 + Number(match[2]) * 100 + Number(match[3] ?? 0);
+}
