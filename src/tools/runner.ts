@@ -66,15 +66,20 @@ export class ExecaRunner implements Runner {
   async run(request: RunRequest): Promise<RunResult> {
     const argv = [request.file, ...(request.args ?? [])];
     const started = performance.now();
-    const result = await execa(request.file, request.args ?? [], {
+    // Own process group, so a timeout kills grandchildren too: one that keeps our
+    // stdout pipe open would otherwise hold the call past its deadline.
+    const child = execa(request.file, request.args ?? [], {
       reject: false,
-      timeout: request.timeoutMs,
+      detached: true,
       input: request.input,
       env: request.env,
       cwd: request.cwd,
       stdin: request.input === undefined ? 'ignore' : 'pipe',
       stripFinalNewline: false,
     });
+    const timer = request.timeoutMs === undefined ? undefined : setTimeout(() => killGroup(child.pid), request.timeoutMs);
+    const result = await child.finally(() => clearTimeout(timer));
+    const timedOut = timer !== undefined && result.signal === 'SIGKILL' && performance.now() - started >= (request.timeoutMs ?? 0);
     const outcome: RunResult = {
       argv,
       exitCode: result.exitCode ?? -1,
@@ -82,7 +87,7 @@ export class ExecaRunner implements Runner {
       stderr: String(result.stderr ?? ''),
       durationMs: Math.round(performance.now() - started),
     };
-    const failure = describeFailure(result, request);
+    const failure = describeFailure({ ...result, timedOut }, request);
     this.log(outcome, request.secrets, failure);
     if (failure) throw toRunError(outcome, request, failure, result.code);
     return outcome;
@@ -125,6 +130,15 @@ export class ExecaRunner implements Runner {
       ...(error ? { error } : {}),
     };
     appendFileSync(this.logFile, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
   }
 }
 
