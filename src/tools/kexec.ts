@@ -1,0 +1,80 @@
+/** kexec-tools adapter: resolve the target kernel, load it, unload it, execute it. */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { LeapError } from '../errors.js';
+import { compareKernelVersions, type InstalledKernel } from './facts.js';
+import type { Runner } from './runner.js';
+
+export interface KernelTarget {
+  version: string;
+  vmlinuz: string;
+  initrd: string;
+}
+
+export interface LoadOptions {
+  target: KernelTarget;
+  /** Explicit command line; undefined reuses /proc/cmdline. */
+  cmdline?: string;
+  /** false passes -i: purgatory skips its SHA-256 check, which is slow under emulation. */
+  verifyChecksums: boolean;
+}
+
+/** `spec` is a version, a vmlinuz path, or undefined for the newest kernel that is not running. */
+export function resolveKernel(spec: string | undefined, running: string, kernels: readonly InstalledKernel[], initrdOverride?: string): KernelTarget {
+  const kernel = spec === undefined ? newestOther(running, kernels) : findKernel(spec, kernels);
+  const initrd = initrdOverride ?? kernel.initrd;
+  if (!initrd || !existsSync(initrd)) {
+    throw new LeapError('KERNEL_NO_INITRD', `no initrd for kernel ${kernel.version}`, { hint: `run update-initramfs -c -k ${kernel.version}, or set [kexec] initrd` });
+  }
+  return { version: kernel.version, vmlinuz: kernel.vmlinuz, initrd };
+}
+
+function newestOther(running: string, kernels: readonly InstalledKernel[]): InstalledKernel {
+  const others = kernels.filter((k) => k.version !== running).sort((a, b) => compareKernelVersions(a.version, b.version));
+  const newest = others.at(-1);
+  if (!newest) {
+    throw new LeapError('KERNEL_NONE', `no kernel other than the running ${running} is installed in /boot`, { hint: 'install the new kernel first (apt-get install linux-image-...), or pass --kernel' });
+  }
+  return newest;
+}
+
+function findKernel(spec: string, kernels: readonly InstalledKernel[]): InstalledKernel {
+  if (spec.startsWith('/')) {
+    if (!existsSync(spec)) throw new LeapError('KERNEL_NOT_FOUND', `kernel image ${spec} does not exist`, { hint: 'pass an existing vmlinuz path or a version from /boot' });
+    const version = basename(spec).replace(/^vmlinuz-/, '');
+    return kernels.find((k) => k.vmlinuz === spec) ?? { version, vmlinuz: spec, initrd: undefined };
+  }
+  const found = kernels.find((k) => k.version === spec);
+  if (!found) {
+    throw new LeapError('KERNEL_NOT_FOUND', `kernel ${spec} is not installed in /boot`, { hint: `installed: ${kernels.map((k) => k.version).join(', ') || 'none'}` });
+  }
+  return found;
+}
+
+export function kexecLoadArgs(options: LoadOptions): string[] {
+  return [
+    '-l',
+    options.target.vmlinuz,
+    `--initrd=${options.target.initrd}`,
+    ...(options.cmdline === undefined ? ['--reuse-cmdline'] : [`--command-line=${options.cmdline}`]),
+    ...(options.verifyChecksums ? [] : ['-i']),
+  ];
+}
+
+export async function loadKernel(runner: Runner, options: LoadOptions): Promise<void> {
+  await runner.run({ file: 'kexec', args: kexecLoadArgs(options), timeoutMs: 120_000 });
+}
+
+export async function unloadKernel(runner: Runner): Promise<void> {
+  await runner.run({ file: 'kexec', args: ['-u'], timeoutMs: 30_000 });
+}
+
+export function kernelLoaded(): boolean {
+  return readFileSync('/sys/kernel/kexec_loaded', 'utf8').trim() === '1';
+}
+
+/** `kexec -e` jumps at once; `systemctl kexec` stops services first. Neither returns on success. */
+export async function execKernel(runner: Runner, mode: 'kexec' | 'systemctl'): Promise<void> {
+  if (mode === 'systemctl') await runner.run({ file: 'systemctl', args: ['kexec'], timeoutMs: 300_000 });
+  else await runner.run({ file: 'kexec', args: ['-e'], timeoutMs: 60_000 });
+}
