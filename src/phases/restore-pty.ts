@@ -22,11 +22,12 @@ export function takenPtys(devPts = '/dev/pts'): Set<number> {
 
 /** Chooses a new index for each dumped index that is taken now; free ones stay. */
 export function planPtyRemaps(dumped: readonly number[], taken: ReadonlySet<number>): PtyRemap[] {
-  const occupied = new Set(taken);
+  // The window counts from the kernel's lowest free index; dumped indexes that are
+  // free stay reserved for their own ptys.
+  const lowestFree = firstFree(taken, 0);
+  const occupied = new Set([...taken, ...dumped]);
   const remaps: PtyRemap[] = [];
-  for (const index of dumped) occupied.add(index);
   for (const index of dumped.filter((i) => taken.has(i))) {
-    const lowestFree = firstFree(occupied, 0);
     const to = firstFree(occupied, lowestFree);
     if (to - lowestFree >= CRIU_PTMX_WINDOW) {
       throw new LeapError('PTY_NO_FREE_INDEX', `pts/${index} is taken and no free pty index is within ${CRIU_PTMX_WINDOW - 1} of pts/${lowestFree}`, { hint: 'close some ssh logins on the new boot, then run `kernel-leap restore` again' });
