@@ -1,0 +1,68 @@
+/**
+ * The restore manifest: everything the boot-time restore needs, written by the
+ * checkpoint side before the freeze, so the new boot never re-derives the plan.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../engine/atomic.js';
+
+export interface Endpoint {
+  ip: string;
+  port: number;
+}
+
+export interface FifoToRecreate {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** The --external key the dump used, e.g. file[af:2aa]. */
+  key: string;
+  /** The fd criu inherits it on (3-9: dash redirects single digits only). */
+  fd: number;
+}
+
+export interface UnixReconnect {
+  /** socket:[INO] as dumped with --external unix[INO]. */
+  key: string;
+  fd: number;
+  peerPath: string | undefined;
+}
+
+export interface RestoreManifest {
+  schema: 1;
+  runId: string;
+  imagesDir: string;
+  logsDir: string;
+  ptys: number[];
+  connections: Array<{ local: Endpoint; peer: Endpoint }>;
+  fifos: FifoToRecreate[];
+  unixExternals: UnixReconnect[];
+  /** criu restore options without -D, -o and --inherit-fd (added at restore time). */
+  restoreArgs: string[];
+  rulesFile: string;
+  actionScript: string;
+  /** Units installed for the boot, and every other generated file: all removed after the restore. */
+  units: string[];
+  artefacts: string[];
+  addressTimeoutS: number;
+  restoreTimeoutS: number;
+  oldKernel: string;
+  newKernel: string;
+}
+
+export function manifestPath(runDir: string): string {
+  return join(runDir, 'restore.json');
+}
+
+export function writeManifest(runDir: string, manifest: RestoreManifest): void {
+  writeFileAtomic(manifestPath(runDir), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+export function readManifest(runDir: string): RestoreManifest {
+  return JSON.parse(readFileSync(manifestPath(runDir), 'utf8')) as RestoreManifest;
+}
+
+export function localAddresses(manifest: Pick<RestoreManifest, 'connections'>): string[] {
+  return [...new Set(manifest.connections.map((c) => c.local.ip))];
+}

@@ -1,0 +1,126 @@
+/**
+ * Restore, run at boot by kernel-leap-restore.service: consume the pending mark
+ * first (so a failure can never loop), open the gates, rebuild the outside world,
+ * remap ptys, and start criu as pid 1 of a fresh pid+mount namespace inside its
+ * own transient scope, so the session outlives this unit.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../engine/atomic.js';
+import type { Journal } from '../engine/journal.js';
+import { ExitCode, LeapError } from '../errors.js';
+import { criuError } from '../tools/criu.js';
+import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import type { Runner } from '../tools/runner.js';
+import { scopeArgv } from '../tools/systemd.js';
+import { localAddresses, readManifest, type RestoreManifest } from './manifest.js';
+import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
+import { waitFor, waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
+import { fdOpenerArgv, inheritFdArgs, recreateFifos } from './restore-world.js';
+
+export interface RestoreOutput {
+  rootPidHost: number;
+  rootPidInNs: number;
+  criuPid: number;
+  scope: string;
+  nsenter: string;
+  ptyRemaps: PtyRemap[];
+  fifos: string[];
+  degraded: string[];
+  rulesRemovedAfterRestore: number;
+}
+
+export const RESTORED_PID_FILE = 'restored-pid';
+export const OUTCOME_FILE = 'outcome';
+
+export async function restoreSession(runner: Runner, journal: Journal): Promise<RestoreOutput> {
+  const manifest = readManifest(journal.paths.dir);
+  const timeoutMs = manifest.addressTimeoutS * 1000;
+  await waitForDevpts(timeoutMs);
+  journal.mark('gate.devpts');
+  await waitForRules(manifest.rulesFile, timeoutMs);
+  journal.mark('gate.rules');
+  await waitForAddresses(localAddresses(manifest), timeoutMs);
+  journal.mark('gate.addresses');
+
+  const ptyRemaps = planPtyRemaps(manifest.ptys, takenPtys());
+  if (ptyRemaps.length > 0) {
+    const changed = await applyPtyRemaps(runner, manifest.imagesDir, ptyRemaps);
+    for (const r of ptyRemaps) journal.recordChange('pty-remap', manifest.imagesDir, `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`);
+  }
+  await recreateFifos(runner, manifest.fifos);
+
+  journal.mark('restoreStart');
+  const pids = await launchCriu(runner, manifest, journal.paths.dir);
+  journal.mark('restored');
+  const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
+  journal.mark('unlocked');
+  return {
+    ...pids,
+    nsenter: `nsenter -t ${pids.rootPidHost} -p -m`,
+    ptyRemaps,
+    fifos: manifest.fifos.map((f) => f.path),
+    degraded: manifest.unixExternals.map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
+    rulesRemovedAfterRestore,
+  };
+}
+
+function restoreArgv(manifest: RestoreManifest): string[] {
+  const criu = [
+    'criu', 'restore', ...manifest.restoreArgs,
+    '-D', manifest.imagesDir, '-o', join(manifest.logsDir, 'restore.log'),
+    '--action-script', manifest.actionScript,
+    ...inheritFdArgs(manifest.fifos, manifest.unixExternals),
+  ];
+  // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
+  const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
+  return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, inNamespace));
+}
+
+async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {
+  const pidFile = join(runDir, RESTORED_PID_FILE);
+  rmSync(pidFile, { force: true });
+  const [file = 'systemd-run', ...args] = restoreArgv(manifest);
+  const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
+  const logFile = join(manifest.logsDir, 'restore.log');
+  try {
+    await waitFor('criu restore', () => existsSync(pidFile) || !alive(launcher), manifest.restoreTimeoutS * 1000, `read ${logFile}`);
+  } catch (cause) {
+    throw criuError('restore', logFile, cause);
+  }
+  if (!existsSync(pidFile)) throw criuError('restore', logFile, new Error('criu exited before the tasks resumed'));
+  const criuPid = firstChild(launcher);
+  return {
+    criuPid,
+    rootPidHost: firstChild(criuPid),
+    rootPidInNs: Number(readFileSync(pidFile, 'utf8').trim()),
+    scope: `kernel-leap-session-${manifest.runId}.scope`,
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function firstChild(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  const first = children[0];
+  if (!first) throw new LeapError('RESTORE_NO_TREE', `process ${pid} has no child after the restore`, { hint: 'the restored tree exited at once; see restore.log', exit: ExitCode.restoreFailed });
+  return Number(first);
+}
+
+/** CRIU removes its rules as the tasks resume; anything left for these connections goes now. */
+async function unlockConnections(runner: Runner, manifest: RestoreManifest): Promise<number> {
+  if (manifest.connections.length === 0) return 0;
+  const left = (await currentLockRules(runner)).filter((spec) => manifest.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+  return deleteRules(runner, left);
+}
+
+export function writeOutcome(runDir: string, outcome: 'restored' | 'failed' | 'dump-failed' | 'no-go'): void {
+  writeFileAtomic(join(runDir, OUTCOME_FILE), `${outcome}\n`, 0o644);
+}
