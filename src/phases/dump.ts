@@ -1,0 +1,100 @@
+/**
+ * Dump: fix exec bits of deleted executables, run criu dump, and on failure make
+ * sure the session runs on, unfrozen and unlocked. The freeze instant and the
+ * dump's duration go into the journal: the session's downtime starts here.
+ */
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Journal } from '../engine/journal.js';
+import { isLeapError } from '../errors.js';
+import { runCriu } from '../tools/criu.js';
+import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import type { Runner } from '../tools/runner.js';
+import type { Endpoint } from './manifest.js';
+
+export interface ExecBitFix {
+  pid: number;
+  /** What /proc/PID/exe names, e.g. "/usr/sbin/sshd (deleted)". */
+  exe: string;
+}
+
+export interface DumpInput {
+  runner: Runner;
+  journal: Journal;
+  /** Full `criu dump ...` argv after the binary name, from criuDumpArgs(). */
+  criuArgs: string[];
+  logFile: string;
+  imagesDir: string;
+  pids: readonly number[];
+  execBitFixes: readonly ExecBitFix[];
+  connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>;
+  /** Names the journal mark; rehearsals do not count as the freeze. */
+  markPrefix: 'rehearsal' | 'dump';
+}
+
+export interface DumpOutput {
+  durationMs: number;
+  imagesBytes: number;
+}
+
+const DUMP_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * dpkg may chmod a replaced binary to 0600 before unlinking it; the restore then
+ * fails in PR_SET_MM_MAP. chmod through /proc/PID/exe works on an inode with no
+ * names left, and keeps ghost and file entries in agreement (CRIU-NOTES §4).
+ */
+export function fixExecBits(journal: Journal, fixes: readonly ExecBitFix[]): void {
+  for (const fix of fixes) {
+    const path = `/proc/${fix.pid}/exe`;
+    const mode = statSync(path).mode;
+    if (mode & 0o111) continue;
+    chmodSync(path, (mode & 0o7777) | 0o100);
+    journal.recordChange('chmod-u+x', fix.exe, `pid ${fix.pid}: mode ${(mode & 0o7777).toString(8)} -> ${((mode & 0o7777) | 0o100).toString(8)}`);
+  }
+}
+
+export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
+  fixExecBits(input.journal, input.execBitFixes);
+  input.journal.mark(`${input.markPrefix}.freeze`);
+  const started = performance.now();
+  try {
+    await runCriu(input.runner, { args: input.criuArgs, logFile: input.logFile, timeoutMs: DUMP_TIMEOUT_MS, action: 'dump' });
+  } catch (error) {
+    await keepSessionRunning(input);
+    throw error;
+  }
+  const durationMs = Math.round(performance.now() - started);
+  input.journal.mark(`${input.markPrefix}.dumped`);
+  return { durationMs, imagesBytes: dirSize(input.imagesDir) };
+}
+
+/** After a failed dump: resume any stopped task and drop lock rules CRIU left behind. */
+export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids' | 'connections' | 'journal'>): Promise<void> {
+  for (const pid of input.pids) {
+    if (taskState(pid) === 'T' || taskState(pid) === 't') {
+      process.kill(pid, 'SIGCONT');
+      input.journal.recordChange('sigcont', `/proc/${pid}`, 'left stopped by a failed dump');
+    }
+  }
+  try {
+    const left = (await currentLockRules(input.runner)).filter((spec) => input.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+    const removed = await deleteRules(input.runner, left);
+    if (removed > 0) input.journal.recordChange('iptables-delete', 'filter', `${removed} lock rules left by the failed dump`);
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+  }
+}
+
+function taskState(pid: number): string | undefined {
+  try {
+    return /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function dirSize(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).reduce((total, name) => total + statSync(join(dir, name)).size, 0);
+}
