@@ -1,0 +1,43 @@
+/**
+ * Kexec: load the target kernel before the freeze (it takes seconds), and after
+ * the dump only sync and jump. A load that must be undone is unloaded.
+ */
+import { release } from 'node:os';
+import type { Config } from '../config/schema.js';
+import { LeapError } from '../errors.js';
+import { installedKernels } from '../tools/facts.js';
+import { execKernel, type KernelTarget, kernelLoaded, loadKernel, resolveKernel, unloadKernel } from '../tools/kexec.js';
+import type { Runner } from '../tools/runner.js';
+
+export interface KexecLoadInput {
+  runner: Runner;
+  config: Config['kexec'];
+  /** --kernel VERSION|PATH; overrides [kexec] kernel. */
+  kernel: string | undefined;
+}
+
+export interface KexecLoadOutput {
+  from: string;
+  to: KernelTarget;
+  cmdline: string;
+}
+
+export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
+  const from = release();
+  const to = resolveKernel(input.kernel ?? input.config.kernel, from, installedKernels(), input.config.initrd);
+  await loadKernel(input.runner, { target: to, cmdline: input.config.cmdline, verifyChecksums: input.config.verify_checksums });
+  if (!kernelLoaded()) {
+    throw new LeapError('KEXEC_NOT_LOADED', `kexec -l ${to.vmlinuz} returned but /sys/kernel/kexec_loaded is 0`, { hint: 'check `dmesg | tail` for the kernel\'s reason (e.g. lockdown or a signature check)' });
+  }
+  return { from, to, cmdline: input.config.cmdline ?? '(reused /proc/cmdline)' };
+}
+
+export async function unloadTargetKernel(runner: Runner): Promise<void> {
+  if (kernelLoaded()) await unloadKernel(runner);
+}
+
+/** Flush every write (the journal, the images) then jump; on success this never returns. */
+export async function jumpToKernel(runner: Runner, mode: Config['kexec']['exec_with']): Promise<void> {
+  await runner.run({ file: 'sync', timeoutMs: 120_000 });
+  await execKernel(runner, mode);
+}
