@@ -45,7 +45,9 @@ export const SCHEMA = {
 export type Schema = typeof SCHEMA;
 export type SectionName = keyof Schema;
 
-type ValueOf<S extends KeySpec> = S['type'] extends 'bool'
+type ValueOf<S extends KeySpec> = S['type'] extends { oneOf: readonly (infer U)[] }
+  ? U
+  : S['type'] extends 'bool'
   ? boolean
   : S['type'] extends 'seconds'
     ? number
