@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+
 /**
  * Everything the CLI prints goes through here: human text on a tty, or one JSON
  * object per line with --json. Progress goes to stderr in text mode so that
@@ -11,6 +13,9 @@ export interface ProgressEvent {
 }
 
 export class Output {
+  /** Also append progress lines here: the launcher shell shows them during an upgrade. */
+  progressFile: string | undefined;
+
   constructor(
     readonly json: boolean,
     readonly verbose: boolean,
@@ -24,6 +29,7 @@ export class Output {
   }
 
   progress(event: ProgressEvent): void {
+    if (this.progressFile) appendFileSync(this.progressFile, `${formatProgress(event)}\n`, { mode: 0o644 });
     if (this.json) {
       this.stdout.write(`${JSON.stringify({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`);
       return;

@@ -4,7 +4,7 @@
  */
 import { LeapError } from '../errors.js';
 
-export const PHASES = ['discover', 'plan', 'rehearse', 'prepare', 'load', 'dump', 'kexec', 'restore', 'report', 'upload'] as const;
+export const PHASES = ['plan', 'rehearse', 'pre', 'load', 'prepare', 'dump', 'kexec', 'restore', 'cleanup', 'report', 'upload'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export type PhaseStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
