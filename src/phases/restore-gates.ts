@@ -5,10 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { LeapError, ExitCode } from '../errors.js';
+import { waitUntil } from '../engine/wait.js';
+import { ExitCode } from '../errors.js';
 
 export const RULES_LOADED_MARKER = '/run/kernel-leap/rules-loaded';
-const POLL_MS = 50;
 
 export function configuredAddresses(): Set<string> {
   const found = new Set<string>();
@@ -16,22 +16,16 @@ export function configuredAddresses(): Set<string> {
   return found;
 }
 
-export async function waitFor(what: string, ready: () => boolean, timeoutMs: number, hint: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new LeapError('GATE_TIMEOUT', `timed out after ${timeoutMs / 1000} s waiting for ${what}`, { hint, exit: ExitCode.restoreFailed });
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
+const GATE_FAILURE = { code: 'GATE_TIMEOUT', exit: ExitCode.restoreFailed } as const;
 
 export function waitForAddresses(addresses: readonly string[], timeoutMs: number): Promise<void> {
-  return waitFor(`local addresses ${addresses.join(', ')}`, () => addresses.every((a) => configuredAddresses().has(a)), timeoutMs, 'check that the network config gives this host the same address after boot, or raise [restore] address_timeout');
+  return waitUntil(() => addresses.every((a) => configuredAddresses().has(a)), timeoutMs, `local addresses ${addresses.join(', ')}`, 'check that the network config gives this host the same address after boot, or raise [restore] address_timeout', GATE_FAILURE);
 }
 
 export function waitForDevpts(timeoutMs: number): Promise<void> {
-  return waitFor('/dev/pts', () => existsSync('/dev/pts/ptmx'), timeoutMs, 'devpts is not mounted; is this a normal systemd boot?');
+  return waitUntil(() => existsSync('/dev/pts/ptmx'), timeoutMs, '/dev/pts', 'devpts is not mounted; is this a normal systemd boot?', GATE_FAILURE);
 }
 
 export function waitForRules(rulesFile: string, timeoutMs: number): Promise<void> {
-  return waitFor('the lock rules to be loaded', () => !existsSync(rulesFile) || existsSync(RULES_LOADED_MARKER), timeoutMs, 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`');
+  return waitUntil(() => !existsSync(rulesFile) || existsSync(RULES_LOADED_MARKER), timeoutMs, 'the lock rules to be loaded', 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`', GATE_FAILURE);
 }

@@ -15,7 +15,8 @@ import type { Runner } from '../tools/runner.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { localAddresses, readManifest, type RestoreManifest } from './manifest.js';
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
-import { waitFor, waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
+import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
+import { waitUntil } from '../engine/wait.js';
 import { fdOpenerArgv, inheritFdArgs, recreateFifos } from './restore-world.js';
 
 export interface RestoreOutput {
@@ -84,7 +85,7 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
   const logFile = join(manifest.logsDir, 'restore.log');
   try {
-    await waitFor('criu restore', () => existsSync(pidFile) || !alive(launcher), manifest.restoreTimeoutS * 1000, `read ${logFile}`);
+    await waitUntil(() => existsSync(pidFile) || !alive(launcher), manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`);
   } catch (cause) {
     throw criuError('restore', logFile, cause);
   }

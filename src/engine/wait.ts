@@ -1,0 +1,22 @@
+/** Polls with a deadline instead of sleeping a fixed time. */
+import { existsSync } from 'node:fs';
+import { type ExitCodeValue, LeapError } from '../errors.js';
+
+export interface WaitFailure {
+  code?: string;
+  exit?: ExitCodeValue;
+}
+
+export async function waitUntil(ready: () => boolean, timeoutMs: number, what: string, hint: string, failure: WaitFailure = {}, pollMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) {
+      throw new LeapError(failure.code ?? 'WAIT_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { hint, ...(failure.exit ? { exit: failure.exit } : {}) });
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  return waitUntil(() => !existsSync(`/proc/${pid}`), timeoutMs, `process ${pid} to exit`, 'the foreground kernel-leap did not hand off; is the launcher script installed?');
+}

@@ -1,0 +1,67 @@
+/**
+ * Rehearse: a real `criu dump --leave-running` into a scratch dir with the planned
+ * options, an image check, then the scratch is deleted. The session keeps running
+ * and no lock rule stays: the user learns go or no-go before anything is lost.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Journal } from '../engine/journal.js';
+import { isLeapError } from '../errors.js';
+import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import type { Runner } from '../tools/runner.js';
+import type { SessionPlan } from '../engine/planning.js';
+import { dumpTree } from './dump.js';
+
+export interface RehearsalOutput {
+  verdict: 'go' | 'no-go';
+  reasons: string[];
+  hint?: string;
+  freezeMs?: number;
+  imagesBytes?: number;
+}
+
+const REQUIRED_IMAGES = ['inventory.img', 'pstree.img', 'files.img'];
+
+export async function rehearseDump(runner: Runner, journal: Journal, plan: SessionPlan): Promise<RehearsalOutput> {
+  const scratch = join(journal.paths.dir, 'rehearsal');
+  const logFile = join(journal.paths.logs, 'rehearsal.log');
+  mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  try {
+    const dumped = await dumpTree({
+      runner, journal, logFile, imagesDir: scratch, markPrefix: 'rehearsal',
+      criuArgs: plan.dumpArgs(scratch, logFile, { leaveRunning: true }),
+      pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections,
+    });
+    const reasons = [...missingImages(scratch, plan.rootPid), ...stoppedTasks(plan.pids), ...(await leftoverRules(runner, plan))];
+    return { verdict: reasons.length === 0 ? 'go' : 'no-go', reasons, freezeMs: dumped.durationMs, imagesBytes: dumped.imagesBytes };
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+    return { verdict: 'no-go', reasons: [error.message], ...(error.hint ? { hint: error.hint } : {}) };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function missingImages(dir: string, rootPid: number): string[] {
+  return [...REQUIRED_IMAGES, `core-${rootPid}.img`].filter((name) => !existsSync(join(dir, name))).map((name) => `the rehearsal wrote no ${name}`);
+}
+
+function stoppedTasks(pids: readonly number[]): string[] {
+  return pids.filter((pid) => /\) [tT] /.test(readStat(pid))).map((pid) => `task ${pid} was left stopped`);
+}
+
+function readStat(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** --leave-running makes CRIU drop its lock rules; any left would cut the session off. */
+async function leftoverRules(runner: Runner, plan: SessionPlan): Promise<string[]> {
+  const left = (await currentLockRules(runner)).filter((spec) => plan.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+  if (left.length === 0) return [];
+  await deleteRules(runner, left);
+  return [`criu left ${left.length} lock rules after --leave-running (removed them)`];
+}
