@@ -1,13 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+// Templates are imported as text, as esbuild bundles them (loader '.hbs': 'text').
+const hbsAsText = {
+  name: 'hbs-as-text',
+  transform(code: string, id: string) {
+    return id.endsWith('.hbs') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+  },
+};
+
 // Three projects: unit (pure, no root), integration (real processes on the host),
 // guest (real CRIU/kexec/systemd inside a QEMU guest; one file at a time).
 export default defineConfig({
+  plugins: [hbsAsText],
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000 } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000 } },
       {
+        extends: true,
         test: {
           name: 'guest',
           include: ['test/guest/**/*.test.ts'],

@@ -1,0 +1,95 @@
+/**
+ * Prepare the boot, before the freeze: render and install the units and the
+ * ifupdown hook (inert until the pending mark and the rules file exist), write
+ * the restore manifest. After the dump only the lock rules are saved.
+ */
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Journal } from '../engine/journal.js';
+import { pendingPath } from '../engine/pending.js';
+import type { SessionPlan } from '../engine/planning.js';
+import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
+import { lockRuleSpecs, lockRulesFile, ruleMatchesConnection, saveRules } from '../tools/iptables.js';
+import type { Runner } from '../tools/runner.js';
+import { enableUnits } from '../tools/systemd.js';
+import type { Endpoint } from './manifest.js';
+import { writeManifest } from './manifest.js';
+import { RESTORED_PID_FILE } from './restore.js';
+import { RULES_LOADED_MARKER } from './restore-gates.js';
+
+export const UNIT_DIR = '/etc/systemd/system';
+export const RULES_UNIT = 'kernel-leap-rules.service';
+export const RESTORE_UNIT = 'kernel-leap-restore.service';
+const IFUPDOWN_HOOK = '/etc/network/if-pre-up.d/kernel-leap';
+
+export interface PrepareInput {
+  runner: Runner;
+  config: Config;
+  journal: Journal;
+  plan: SessionPlan;
+}
+
+export interface PrepareOutput {
+  units: string[];
+  artefacts: string[];
+  rulesFile: string;
+}
+
+export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
+  const { journal, config, plan } = input;
+  const stateDir = config.paths.state_dir;
+  const rulesFile = join(stateDir, 'lock-rules.v4');
+  const actionScript = join(journal.paths.dir, 'criu-action.sh');
+  const node = config.paths.node ?? process.execPath;
+  const bundle = config.paths.bundle ?? realpathSync(process.argv[1] ?? '');
+  const iptablesRestore = '/usr/sbin/iptables-restore';
+
+  const files: Array<{ path: string; text: string; mode: number }> = [
+    { path: join(UNIT_DIR, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: RULES_LOADED_MARKER }), mode: 0o644 },
+    { path: join(UNIT_DIR, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout + 60, rulesUnit: RULES_UNIT }), mode: 0o644 },
+  ];
+  if (existsSync('/etc/network/interfaces')) files.push({ path: IFUPDOWN_HOOK, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: RULES_LOADED_MARKER }), mode: 0o755 });
+  for (const file of files) install(journal, file);
+  // The action script lives in the run dir (kept for a post-mortem), not an artefact.
+  writeFileSync(actionScript, renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }), { mode: 0o700 });
+
+  const units = [RULES_UNIT, RESTORE_UNIT];
+  await enableUnits(input.runner, units);
+  journal.addArtefact(rulesFile);
+
+  writeManifest(journal.paths.dir, {
+    schema: 1,
+    runId: journal.runId,
+    imagesDir: journal.paths.images,
+    logsDir: journal.paths.logs,
+    ptys: plan.ptys,
+    connections: plan.connections,
+    fifos: plan.fifos,
+    unixExternals: plan.unixExternals,
+    restoreArgs: plan.restoreArgs,
+    rulesFile,
+    actionScript,
+    units,
+    artefacts: journal.snapshot.artefacts,
+    addressTimeoutS: config.restore.address_timeout,
+    restoreTimeoutS: config.restore.restore_timeout,
+    oldKernel: String(journal.phase('load').outputs?.from ?? ''),
+    newKernel: String(journal.phase('load').outputs?.to ?? ''),
+  });
+  return { units, artefacts: journal.snapshot.artefacts, rulesFile };
+}
+
+function install(journal: Journal, file: { path: string; text: string; mode: number }): void {
+  mkdirSync(dirname(file.path), { recursive: true });
+  journal.addArtefact(file.path);
+  writeFileSync(file.path, file.text, { mode: file.mode });
+}
+
+/** After the dump: keep only this session's lock rules, for the boot to load before the network. */
+export async function saveLockRules(runner: Runner, rulesFile: string, connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>): Promise<number> {
+  if (connections.length === 0) return 0;
+  const specs = lockRuleSpecs(await saveRules(runner, 'ipv4')).filter((spec) => connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+  writeFileSync(rulesFile, lockRulesFile(specs), { mode: 0o600 });
+  return specs.length;
+}

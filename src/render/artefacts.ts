@@ -1,0 +1,29 @@
+/** One typed render function per generated artefact. */
+import actionScript from '../../templates/criu-action.sh.hbs';
+import ifPreUp from '../../templates/if-pre-up.hbs';
+import restoreUnit from '../../templates/kernel-leap-restore.service.hbs';
+import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
+import { compileTemplate } from './templates.js';
+
+export interface RulesContext {
+  rulesFile: string;
+  iptablesRestore: string;
+  marker: string;
+}
+
+export interface RestoreUnitContext {
+  pendingFile: string;
+  node: string;
+  bundle: string;
+  timeoutSec: number;
+  rulesUnit: string;
+}
+
+export interface ActionScriptContext {
+  pidFile: string;
+}
+
+export const renderRulesUnit = compileTemplate<RulesContext>('templates/kernel-leap-rules.service.hbs', rulesUnit);
+export const renderIfPreUpHook = compileTemplate<RulesContext>('templates/if-pre-up.hbs', ifPreUp);
+export const renderRestoreUnit = compileTemplate<RestoreUnitContext>('templates/kernel-leap-restore.service.hbs', restoreUnit);
+export const renderActionScript = compileTemplate<ActionScriptContext>('templates/criu-action.sh.hbs', actionScript);

@@ -1,0 +1,5 @@
+// Templates are bundled as text (esbuild loader '.hbs': 'text'; a vite plugin in tests).
+declare module '*.hbs' {
+  const text: string;
+  export default text;
+}

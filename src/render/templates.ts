@@ -1,0 +1,55 @@
+/**
+ * Renders templates/ with Handlebars in a mode that escapes nothing by itself:
+ * every {{...}} must call a quoting helper, and a lint at load (Handlebars.parse)
+ * rejects a bare value or a triple stash with file, line and column.
+ */
+import Handlebars from 'handlebars';
+import { LeapError } from '../errors.js';
+import { execArg, shQuote, unitValue } from './quote.js';
+
+const QUOTING_HELPERS = { sh: shQuote, execArg, unitValue } as const;
+const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
+
+const hbs = Handlebars.create();
+for (const [name, fn] of Object.entries(QUOTING_HELPERS)) hbs.registerHelper(name, (value: unknown) => fn(present(value, name)));
+
+// Strict mode does not check helper arguments: a missing value must not render as "undefined".
+function present(value: unknown, helper: string): string {
+  if (value === undefined || value === null) throw new LeapError('TEMPLATE_MISSING_VALUE', `a {{${helper}}} argument is missing from the template context`, { hint: 'this is a bug in kernel-leap' });
+  return String(value);
+}
+
+type Node = { type: string; loc?: { start: { line: number; column: number } }; [key: string]: unknown };
+
+export function lintTemplate(name: string, source: string): void {
+  visit(hbs.parse(source) as unknown as Node, name);
+}
+
+function visit(node: Node, file: string): void {
+  if (node.type === 'MustacheStatement') checkMustache(node, file);
+  if (node.type === 'BlockStatement') {
+    const path = (node.path as { original?: string }).original ?? '';
+    if (!BLOCK_HELPERS.has(path)) fail(file, node, `unknown block helper #${path}`);
+  }
+  for (const child of [node.program, node.inverse, ...((node.body as Node[] | undefined) ?? [])]) {
+    if (child && typeof child === 'object') visit(child as Node, file);
+  }
+}
+
+function checkMustache(node: Node, file: string): void {
+  if (node.escaped === false) fail(file, node, 'a triple stash {{{...}}} bypasses quoting');
+  const helper = (node.path as { original?: string }).original ?? '';
+  const params = (node.params as unknown[] | undefined) ?? [];
+  if (!(helper in QUOTING_HELPERS) || params.length !== 1) fail(file, node, `{{${helper}}} must be a quoting helper call: {{sh x}}, {{execArg x}} or {{unitValue x}}`);
+}
+
+function fail(file: string, node: Node, message: string): never {
+  const at = node.loc ? `${node.loc.start.line}:${node.loc.start.column + 1}` : '?';
+  throw new LeapError('TEMPLATE_LINT', `${file}:${at}: ${message}`, { hint: 'wrap every value in the helper for where it lands' });
+}
+
+export function compileTemplate<C extends object>(name: string, source: string): (context: C) => string {
+  lintTemplate(name, source);
+  const render = hbs.compile(source, { strict: true, noEscape: true, knownHelpersOnly: true, knownHelpers: { sh: true, execArg: true, unitValue: true } });
+  return (context) => render(context);
+}
