@@ -14,7 +14,7 @@ import { dumpTree, keepSessionRunning } from '../phases/dump.js';
 import { jumpToKernel, loadTargetKernel, unloadTargetKernel } from '../phases/kexec.js';
 import { prepareBoot, saveLockRules } from '../phases/prepare.js';
 import { rehearseDump } from '../phases/rehearse.js';
-import { writeOutcome } from '../phases/restore.js';
+import { type Outcome, writeOutcome } from '../phases/restore.js';
 import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
 import { clearPending, markPending } from './pending.js';
@@ -92,12 +92,12 @@ async function unwind(ctx: WorkerContext, journal: Journal, plan: SessionPlan): 
   rmSync(journal.paths.images, { recursive: true, force: true });
 }
 
-function finish(journal: Journal, outcome: Parameters<typeof writeOutcome>[1] | 'rehearsed' | 'dumped', code: number): number {
+function finish(journal: Journal, outcome: Outcome, code: number): number {
   journal.mark(`outcome.${outcome}`);
   writeOutcome(journal.paths.dir, outcome);
   return code;
 }
 
 function summarizePlan(plan: SessionPlan): Record<string, unknown> {
-  return { root: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks, summary: plan.summary };
+  return { root: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks, connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals, ghosts: plan.ghosts, execBitFixes: plan.execBitFixes };
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../engine/atomic.js';
+import type { CriuRestoreOptions } from '../tools/criu-args.js';
 
 export interface Endpoint {
   ip: string;
@@ -38,10 +39,8 @@ export interface RestoreManifest {
   connections: Array<{ local: Endpoint; peer: Endpoint }>;
   fifos: FifoToRecreate[];
   unixExternals: UnixReconnect[];
-  /** criu restore options without -D, -o and --inherit-fd (added at restore time). */
-  restoreArgs: string[];
+  criu: CriuRestoreOptions;
   rulesFile: string;
-  actionScript: string;
   /** Units installed for the boot, and every other generated file: all removed after the restore. */
   units: string[];
   artefacts: string[];

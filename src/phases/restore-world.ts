@@ -22,11 +22,6 @@ function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/')) || '/';
 }
 
-/** `--inherit-fd fd[N]:KEY` for every FIFO and unix reconnection. */
-export function inheritFdArgs(fifos: readonly FifoToRecreate[], unix: readonly UnixReconnect[]): string[] {
-  return [...fifos, ...unix].flatMap((item) => ['--inherit-fd', `fd[${item.fd}]:${item.key}`]);
-}
-
 const SOCKETPAIR_PY = [
   'import os, socket, sys',
   'args = sys.argv[1:]',
@@ -54,7 +49,7 @@ const SOCKETPAIR_PY = [
  */
 export function fdOpenerArgv(fifos: readonly FifoToRecreate[], unix: readonly UnixReconnect[], command: readonly string[]): string[] {
   if (fifos.length === 0 && unix.length === 0) return [...command];
-  if (unix.length === 0) {
+  if (unix.length === 0 && fifos.every((f) => f.fd <= 9)) {
     const opens = fifos.map((f, i) => `exec ${f.fd}<>"$${i + 1}"`).join('; ');
     return ['/bin/sh', '-c', `${opens}; shift ${fifos.length}; exec "$@"`, 'kernel-leap-fds', ...fifos.map((f) => f.path), ...command];
   }

@@ -13,11 +13,12 @@ import { criuError } from '../tools/criu.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
 import type { Runner } from '../tools/runner.js';
 import { scopeArgv } from '../tools/systemd.js';
+import { criuRestoreArgs } from '../tools/criu-args.js';
 import { localAddresses, readManifest, type RestoreManifest } from './manifest.js';
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
 import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
 import { waitUntil } from '../engine/wait.js';
-import { fdOpenerArgv, inheritFdArgs, recreateFifos } from './restore-world.js';
+import { fdOpenerArgv, recreateFifos } from './restore-world.js';
 
 export interface RestoreOutput {
   rootPidHost: number;
@@ -67,12 +68,7 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
 }
 
 function restoreArgv(manifest: RestoreManifest): string[] {
-  const criu = [
-    'criu', 'restore', ...manifest.restoreArgs,
-    '-D', manifest.imagesDir, '-o', join(manifest.logsDir, 'restore.log'),
-    '--action-script', manifest.actionScript,
-    ...inheritFdArgs(manifest.fifos, manifest.unixExternals),
-  ];
+  const criu = ['criu', ...criuRestoreArgs(manifest.criu)];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
   const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
   return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, inNamespace));
@@ -83,7 +79,7 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
   rmSync(pidFile, { force: true });
   const [file = 'systemd-run', ...args] = restoreArgv(manifest);
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
-  const logFile = join(manifest.logsDir, 'restore.log');
+  const logFile = manifest.criu.logFile;
   try {
     await waitUntil(() => existsSync(pidFile) || !alive(launcher), manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`);
   } catch (cause) {
@@ -122,6 +118,8 @@ async function unlockConnections(runner: Runner, manifest: RestoreManifest): Pro
   return deleteRules(runner, left);
 }
 
-export function writeOutcome(runDir: string, outcome: 'restored' | 'failed' | 'dump-failed' | 'no-go'): void {
+export type Outcome = 'restored' | 'failed' | 'dump-failed' | 'no-go' | 'rehearsed' | 'dumped';
+
+export function writeOutcome(runDir: string, outcome: Outcome): void {
   writeFileAtomic(join(runDir, OUTCOME_FILE), `${outcome}\n`, 0o644);
 }

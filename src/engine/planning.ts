@@ -1,0 +1,47 @@
+/**
+ * A plan bound to this machine: facts from /proc and ss, plan() on them, and the
+ * criu argv for dump and restore with the config's extra options. check, plan,
+ * rehearse and upgrade all go through here, so they agree on the options.
+ */
+import type { Config } from '../config/schema.js';
+import type { FifoToRecreate, UnixReconnect } from '../phases/manifest.js';
+import { collectFacts } from '../phases/plan-facts.js';
+import { type Plan, plan } from '../phases/plan.js';
+import { type CriuRestoreOptions, criuDumpArgs } from '../tools/criu-args.js';
+import { parseSsUnixPeers } from '../tools/proc-net.js';
+import { liveProc, type ProcSource } from '../tools/procfs.js';
+import type { Runner } from '../tools/runner.js';
+
+export interface SessionPlan extends Plan {
+  /** argv after `criu`, for a dump into imagesDir. */
+  dumpArgs(imagesDir: string, logFile: string, options?: { leaveRunning?: boolean }): string[];
+  restoreOptions(imagesDir: string, logFile: string, actionScript: string): CriuRestoreOptions;
+  fifosToRecreate: FifoToRecreate[];
+  unixReconnects: UnixReconnect[];
+}
+
+/** Inherited fds start at 3, above stdio. */
+const FIRST_INHERITED_FD = 3;
+
+export async function planSession(runner: Runner, config: Config, rootPid: number, proc: ProcSource = liveProc): Promise<SessionPlan> {
+  const ss = await runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 });
+  return bindPlan(plan(collectFacts(proc, rootPid, parseSsUnixPeers(ss.stdout))), config);
+}
+
+export function bindPlan(base: Plan, config: Config): SessionPlan {
+  const fifosToRecreate = base.fifos.map((f, i) => ({ path: f.path, mode: f.mode, uid: f.uid, gid: f.gid, key: f.key, fd: FIRST_INHERITED_FD + i }));
+  const unixReconnects = base.unixExternals.map((u, i) => ({ key: `socket:[${u.inode}]`, fd: FIRST_INHERITED_FD + fifosToRecreate.length + i, peerPath: u.peerPath }));
+  const common = { verbosity: 4 as const, tcpEstablished: true, extUnixSk: true, fileLocks: true, manageCgroups: 'ignore' as const };
+  return {
+    ...base,
+    fifosToRecreate,
+    unixReconnects,
+    dumpArgs: (imagesDir, logFile, options = {}) =>
+      criuDumpArgs({ ...common, imagesDir, logFile, tree: base.rootPid, linkRemap: true, ghostLimitBytes: base.ghostLimitBytes, externals: base.externals, networkLock: config.criu.network_lock, leaveRunning: options.leaveRunning ?? false, extra: config.criu.extra_dump_args }),
+    restoreOptions: (imagesDir, logFile, actionScript) => ({
+      ...common, imagesDir, logFile, actionScript,
+      inheritFds: [...fifosToRecreate, ...unixReconnects].map((x) => ({ fd: x.fd, key: x.key })),
+      extra: config.criu.extra_restore_args,
+    }),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Discover: find the session root, the per-connection `sshd: user@pts/N`, by
+ * walking PPid up to the ancestor whose parent's parent is pid 1 (the listening
+ * sshd's child), as the reference story did, with errors that say what to pass.
+ */
+import { ExitCode, LeapError } from '../errors.js';
+import type { ProcSource } from '../tools/procfs.js';
+import { childrenOf, listFds, listPids, readCmdline, readStatus } from '../tools/proc-tasks.js';
+
+export interface SessionRoot {
+  pid: number;
+  name: string;
+  cmdline: string;
+}
+
+export interface DiscoverInput {
+  pid?: number;
+  tty?: string;
+  allSsh?: boolean;
+  selfPid: number;
+}
+
+export function discover(proc: ProcSource, input: DiscoverInput): SessionRoot[] {
+  if (input.allSsh) return allSshSessions(proc);
+  if (input.tty) return [sessionRootOf(proc, pidOnTty(proc, input.tty))];
+  return [sessionRootOf(proc, input.pid ?? input.selfPid)];
+}
+
+export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
+  if (!readStatus(proc, pid)) throw new LeapError('PID_NOT_FOUND', `process ${pid} does not exist`, { hint: 'pass the pid of a process in the session, e.g. --pid $$', exit: ExitCode.usage });
+  const chain: number[] = [];
+  for (let current: number | undefined = pid; current !== undefined && current > 0; current = readStatus(proc, current)?.ppid) {
+    chain.push(current);
+    if (chain.length > 4096) break;
+  }
+  // chain = [pid, ..., root, listener, 1]: the root is the one whose parent's parent is init.
+  const index = chain.findIndex((p, i) => i + 2 < chain.length && chain[i + 2] === 1 && chain[i + 1] !== 1);
+  const rootPid = chain[index];
+  if (index < 0 || rootPid === undefined || !isSshSession(proc, rootPid)) {
+    throw new LeapError('NOT_IN_SESSION', `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`, {
+      hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
+      exit: ExitCode.usage,
+    });
+  }
+  return describe(proc, rootPid);
+}
+
+function isSshSession(proc: ProcSource, pid: number): boolean {
+  return readCmdline(proc, pid).startsWith('sshd: ') && !readCmdline(proc, pid).includes('[listener]');
+}
+
+function describe(proc: ProcSource, pid: number): SessionRoot {
+  return { pid, name: readStatus(proc, pid)?.name ?? '?', cmdline: readCmdline(proc, pid) };
+}
+
+function pidOnTty(proc: ProcSource, tty: string): number {
+  const path = `/dev/${tty}`;
+  const holder = listPids(proc).find((pid) => listFds(proc, pid).some((f) => f.fd <= 2 && f.target === path));
+  if (holder === undefined) throw new LeapError('TTY_NOT_FOUND', `no process has ${path} as its terminal`, { hint: 'list sessions with `who` or pass --all-ssh', exit: ExitCode.usage });
+  return holder;
+}
+
+function allSshSessions(proc: ProcSource): SessionRoot[] {
+  const listeners = listPids(proc).filter((pid) => readStatus(proc, pid)?.ppid === 1 && readStatus(proc, pid)?.name === 'sshd');
+  const roots = listeners.flatMap((l) => childrenOf(proc, l)).filter((pid) => isSshSession(proc, pid));
+  if (roots.length === 0) throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', { hint: 'open one, or pass --pid', exit: ExitCode.usage });
+  return roots.map((pid) => describe(proc, pid));
+}
+
+/** The root and every descendant, parents first. */
+export function listTree(proc: ProcSource, root: number): number[] {
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    if (out.includes(pid)) continue;
+    out.push(pid);
+    queue.push(...childrenOf(proc, pid));
+  }
+  return out;
+}

@@ -1,0 +1,157 @@
+/**
+ * Plan: classify everything in the tree that reaches outside it, pick a strategy
+ * and the CRIU options for each, and name every risk. Pure and synchronous: it
+ * runs on recorded facts in tests, and check/plan/rehearse/upgrade share it.
+ */
+import { externalFileKey } from '../tools/criu-args.js';
+import type { TcpSocket } from '../tools/proc-net.js';
+import type { FdFacts } from '../tools/proc-tasks.js';
+import type { Endpoint } from './manifest.js';
+import type { PlanFacts, TaskFacts } from './plan-facts.js';
+
+export type RiskLevel = 'ok' | 'warn' | 'fail';
+export interface Risk {
+  level: RiskLevel;
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface Connection { pid: number; fd: number; local: Endpoint; peer: Endpoint; family: TcpSocket['family'] }
+export interface ExternalFifo { pid: number; fd: number; path: string; key: string; mode: number; uid: number; gid: number }
+export interface UnixExternal { pid: number; fd: number; inode: number; peerInode: number; peerPath: string | undefined }
+export interface Ghost { pid: number; path: string; size: number; mode: number; kind: 'exe' | 'map' | 'fd' }
+export interface ExecBitFix { pid: number; exe: string }
+
+export interface Plan {
+  rootPid: number;
+  pids: number[];
+  connections: Connection[];
+  ptys: number[];
+  fifos: ExternalFifo[];
+  unixExternals: UnixExternal[];
+  ghosts: Ghost[];
+  execBitFixes: ExecBitFix[];
+  fileLocks: boolean;
+  /** --external keys, in the order criu gets them. */
+  externals: string[];
+  ghostLimitBytes: number | undefined;
+  risks: Risk[];
+  verdict: 'go' | 'no-go';
+}
+
+const MIB = 1024 * 1024;
+const CRIU_DEFAULT_GHOST_LIMIT = MIB;
+// anon inodes CRIU 3.17 knows how to dump (criu/files.c); anything else fails the dump.
+const KNOWN_ANON = new Set(['[eventpoll]', '[eventfd]', '[signalfd]', '[timerfd]', 'inotify', '[fanotify]', '[bpf-map]', '[bpf-prog]']);
+const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx']);
+const NESTED_NS_UNSUPPORTED = ['pid', 'net', 'ipc', 'uts', 'user'] as const;
+
+export function plan(facts: PlanFacts): Plan {
+  const out: Plan = { rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, risks: [], verdict: 'go' };
+  const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
+  const ptys = new Set<number>();
+  for (const task of facts.tasks) {
+    checkNamespaces(task, facts, out);
+    checkExe(task, out);
+    for (const map of task.deletedMaps) if (map.stat) out.ghosts.push({ pid: task.pid, path: map.path, size: map.stat.size, mode: map.stat.mode, kind: 'map' });
+    for (const fd of task.fds) classifyFd(task, fd, facts, treeSockets, ptys, out);
+  }
+  out.ptys = [...ptys].sort((a, b) => a - b);
+  out.ghosts = dedupeGhosts(out.ghosts);
+  out.ghostLimitBytes = ghostLimit(out.ghosts);
+  out.externals = [...new Set([...out.fifos.map((f) => f.key), ...out.unixExternals.map((u) => `unix[${u.inode}]`)])];
+  summarize(out);
+  out.verdict = out.risks.some((r) => r.level === 'fail') ? 'no-go' : 'go';
+  return out;
+}
+
+function socketInode(target: string): number | undefined {
+  const m = /^socket:\[(\d+)\]$/.exec(target);
+  return m ? Number(m[1]) : undefined;
+}
+
+function checkNamespaces(task: TaskFacts, facts: PlanFacts, out: Plan): void {
+  for (const ns of NESTED_NS_UNSUPPORTED) {
+    const mine = task.namespaces[ns];
+    if (mine && facts.initNamespaces[ns] && mine !== facts.initNamespaces[ns]) {
+      out.risks.push({ level: 'fail', code: 'NESTED_NAMESPACE', message: `${task.name} (${task.pid}) runs in its own ${ns} namespace (${mine}); CRIU 3.17 cannot dump a tree with nested ${ns} namespaces without --namespaces support`, hint: `end that process (kill ${task.pid}) or leave it out of the session` });
+    }
+  }
+}
+
+function checkExe(task: TaskFacts, out: Plan): void {
+  if (!task.exe?.endsWith(' (deleted)') || !task.exeStat) return;
+  out.ghosts.push({ pid: task.pid, path: task.exe.slice(0, -' (deleted)'.length), size: task.exeStat.size, mode: task.exeStat.mode, kind: 'exe' });
+  // dpkg may chmod the old binary to 0600; restore then fails in PR_SET_MM_MAP (CRIU-NOTES §4).
+  if ((task.exeStat.mode & 0o111) === 0) out.execBitFixes.push({ pid: task.pid, exe: task.exe });
+}
+
+function classifyFd(task: TaskFacts, fd: FdFacts, facts: PlanFacts, treeSockets: Set<number>, ptys: Set<number>, out: Plan): void {
+  const where = `${task.name} (${task.pid}) fd ${fd.fd}`;
+  const inode = socketInode(fd.target);
+  if (inode !== undefined) return classifySocket(task, fd, inode, facts, treeSockets, out, where);
+  if (fd.target === '/dev/ptmx' && fd.ttyIndex !== undefined) ptys.add(fd.ttyIndex);
+  const pts = /^\/dev\/pts\/(\d+)$/.exec(fd.target);
+  if (pts) return void ptys.add(Number(pts[1]));
+  if (fd.target.startsWith('anon_inode:')) {
+    const kind = fd.target.slice('anon_inode:'.length);
+    if (!KNOWN_ANON.has(kind)) out.risks.push({ level: 'fail', code: 'UNSUPPORTED_FD', message: `${where} is ${fd.target}, which CRIU 3.17 cannot dump`, hint: `end ${task.name} (${task.pid}) before the upgrade` });
+    return;
+  }
+  if (fd.target.startsWith('/dev/') && !PLAIN_DEVICES.has(fd.target) && (fd.stat?.mode ?? 0) & 0o020000) {
+    out.risks.push({ level: 'warn', code: 'DEVICE_FD', message: `${where} holds device ${fd.target}; CRIU may refuse it`, hint: 'the rehearsal will tell' });
+  }
+  if (fd.target.endsWith(' (deleted)') && fd.stat) out.ghosts.push({ pid: task.pid, path: fd.target.slice(0, -' (deleted)'.length), size: fd.stat.size, mode: fd.stat.mode, kind: 'fd' });
+  if (fd.mntId !== undefined && fd.target.startsWith('/') && !facts.treeMountIds.includes(fd.mntId)) classifyForeignFile(task, fd, out, where);
+}
+
+/** A file opened in another mount namespace: logind's session FIFO (FIELD-NOTES 6). */
+function classifyForeignFile(task: TaskFacts, fd: FdFacts, out: Plan, where: string): void {
+  const stat = fd.stat;
+  if (!stat || (stat.mode & 0o170000) !== 0o010000) {
+    out.risks.push({ level: 'fail', code: 'FOREIGN_FILE', message: `${where} is ${fd.target} from another mount namespace and is not a FIFO; CRIU cannot look it up`, hint: `close it or end ${task.name} before the upgrade` });
+    return;
+  }
+  const key = externalFileKey(fd.mntId ?? 0, stat.ino);
+  out.fifos.push({ pid: task.pid, fd: fd.fd, path: fd.target, key, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid });
+}
+
+function classifySocket(task: TaskFacts, fd: FdFacts, inode: number, facts: PlanFacts, treeSockets: Set<number>, out: Plan, where: string): void {
+  const tcp = facts.tcp.find((s) => s.inode === inode);
+  if (tcp) {
+    if (tcp.state === '01') out.connections.push({ pid: task.pid, fd: fd.fd, local: tcp.local, peer: tcp.peer, family: tcp.family });
+    else if (tcp.state !== '0A') out.risks.push({ level: 'warn', code: 'TCP_STATE', message: `${where} is a TCP socket in state ${tcp.state}`, hint: 'CRIU dumps established and listening sockets; wait for it to settle' });
+    return;
+  }
+  const unix = facts.unix.find((s) => s.inode === inode);
+  if (!unix) return;
+  const peer = new Map(facts.unixPeers).get(inode);
+  // A connected stream whose live peer is outside the tree: dumped as an external, reconnected as a closed socket.
+  if (unix.type === '0001' && unix.state === '03' && peer !== undefined && peer !== 0 && !treeSockets.has(peer)) {
+    const peerPath = facts.unix.find((s) => s.inode === peer)?.path;
+    out.unixExternals.push({ pid: task.pid, fd: fd.fd, inode, peerInode: peer, peerPath });
+  }
+}
+
+function dedupeGhosts(ghosts: Ghost[]): Ghost[] {
+  const byPath = new Map<string, Ghost>();
+  for (const g of ghosts) if (!byPath.has(g.path)) byPath.set(g.path, g);
+  return [...byPath.values()];
+}
+
+/** Covers the largest deleted file, rounded up to a MiB plus one spare (FIELD-NOTES 8). */
+export function ghostLimit(ghosts: readonly Ghost[]): number | undefined {
+  const largest = Math.max(0, ...ghosts.map((g) => g.size));
+  if (largest <= CRIU_DEFAULT_GHOST_LIMIT) return undefined;
+  return (Math.ceil(largest / MIB) + 1) * MIB;
+}
+
+function summarize(out: Plan): void {
+  for (const c of out.connections) out.risks.push({ level: 'ok', code: 'TCP', message: `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: --tcp-established, lock rules reloaded before the network` });
+  for (const f of out.fifos) out.risks.push({ level: 'ok', code: 'FIFO', message: `${f.path} (another mount namespace): --external ${f.key}, recreated at restore` });
+  for (const u of out.unixExternals) out.risks.push({ level: 'warn', code: 'UNIX_EXTERNAL', message: `unix stream socket ${u.inode} to ${u.peerPath ?? `peer ${u.peerInode}`}: --external unix[${u.inode}], degraded: reconnected as a closed socket`, hint: 'the process sees its peer hang up after the restore' });
+  for (const g of out.ghosts) out.risks.push({ level: 'ok', code: 'GHOST', message: `deleted ${g.kind} ${g.path} (${g.size} bytes): copied into the images` });
+  for (const f of out.execBitFixes) out.risks.push({ level: 'warn', code: 'EXEC_BIT', message: `${f.exe} of ${f.pid} has no exec bit: chmod u+x before the dump`, hint: 'recorded in the journal' });
+  if (out.ptys.length > 0) out.risks.push({ level: 'ok', code: 'PTY', message: `ptys ${out.ptys.map((p) => `pts/${p}`).join(', ')}: remapped at restore only if taken` });
+}

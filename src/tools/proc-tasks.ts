@@ -1,0 +1,87 @@
+/** Per-process facts read through a ProcSource: status, tree, fds, maps, namespaces. */
+import type { ProcSource, StatFacts } from './procfs.js';
+
+export interface TaskStatus {
+  pid: number;
+  name: string;
+  ppid: number;
+  state: string;
+}
+
+export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefined {
+  const text = proc.readText(`/proc/${pid}/status`);
+  if (!text) return undefined;
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0) };
+}
+
+export function readCmdline(proc: ProcSource, pid: number): string {
+  return (proc.readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
+}
+
+export function listPids(proc: ProcSource): number[] {
+  return proc.listDir('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
+export function childrenOf(proc: ProcSource, pid: number): number[] {
+  return proc.listDir(`/proc/${pid}/task`).flatMap((tid) =>
+    (proc.readText(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number),
+  );
+}
+
+export interface FdFacts {
+  fd: number;
+  target: string;
+  mntId: number | undefined;
+  flags: number | undefined;
+  ttyIndex: number | undefined;
+  stat: StatFacts | undefined;
+}
+
+export function listFds(proc: ProcSource, pid: number): FdFacts[] {
+  return proc.listDir(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b).flatMap((fd) => {
+    const target = proc.readLink(`/proc/${pid}/fd/${fd}`);
+    if (target === undefined) return [];
+    const info = proc.readText(`/proc/${pid}/fdinfo/${fd}`) ?? '';
+    const num = (name: string, radix = 10) => {
+      const raw = new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(info)?.[1];
+      return raw === undefined ? undefined : parseInt(raw, radix);
+    };
+    return [{ fd, target, mntId: num('mnt_id'), flags: num('flags', 8), ttyIndex: num('tty-index'), stat: proc.stat(`/proc/${pid}/fd/${fd}`) }];
+  });
+}
+
+export interface Mapping {
+  path: string;
+  range: string;
+  stat: StatFacts | undefined;
+}
+
+/** File mappings whose file is deleted (a binary or library replaced by a package upgrade). */
+export function deletedMappings(proc: ProcSource, pid: number): Mapping[] {
+  const seen = new Set<string>();
+  const out: Mapping[] = [];
+  for (const line of (proc.readText(`/proc/${pid}/maps`) ?? '').split('\n')) {
+    const match = /^(\S+)\s+\S+\s+\S+\s+\S+\s+\d+\s+(\/.*) \(deleted\)$/.exec(line);
+    if (!match?.[1] || !match[2] || seen.has(match[2])) continue;
+    seen.add(match[2]);
+    out.push({ path: match[2], range: match[1], stat: proc.stat(`/proc/${pid}/map_files/${match[1]}`) });
+  }
+  return out;
+}
+
+export const NAMESPACES = ['mnt', 'pid', 'net', 'ipc', 'uts', 'user'] as const;
+export type NamespaceKind = (typeof NAMESPACES)[number];
+
+export function readNamespaces(proc: ProcSource, pid: number): Partial<Record<NamespaceKind, string>> {
+  return Object.fromEntries(NAMESPACES.map((ns) => [ns, proc.readLink(`/proc/${pid}/ns/${ns}`)]).filter(([, v]) => v !== undefined));
+}
+
+export function mountIds(proc: ProcSource, pid: number): Set<number> {
+  return new Set((proc.readText(`/proc/${pid}/mountinfo`) ?? '').split('\n').filter(Boolean).map((l) => Number(l.split(' ')[0])));
+}
+
+/** Pids holding a POSIX or flock lock (/proc/locks column 5). */
+export function lockHolders(proc: ProcSource): Set<number> {
+  return new Set((proc.readText('/proc/locks') ?? '').split('\n').filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[4])));
+}

@@ -1,0 +1,80 @@
+/**
+ * The only reader of /proc. Everything goes through a ProcSource, so plan and
+ * discover run unchanged on recorded snapshots (test/fixtures/proc/*.json).
+ * Processes vanish while we read: every read tolerates ENOENT/ESRCH.
+ */
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+
+export interface StatFacts {
+  ino: number;
+  mode: number;
+  nlink: number;
+  size: number;
+  uid: number;
+  gid: number;
+}
+
+export interface ProcSource {
+  readText(path: string): string | undefined;
+  readLink(path: string): string | undefined;
+  listDir(path: string): string[];
+  /** stat() following links, as /proc/PID/fd/N and map_files need. */
+  stat(path: string): StatFacts | undefined;
+}
+
+function quiet<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+export const liveProc: ProcSource = {
+  readText: (path) => quiet(() => readFileSync(path, 'utf8')),
+  readLink: (path) => quiet(() => readlinkSync(path)),
+  listDir: (path) => quiet(() => readdirSync(path)) ?? [],
+  stat: (path) => quiet(() => {
+    const s = statSync(path);
+    return { ino: s.ino, mode: s.mode, nlink: s.nlink, size: s.size, uid: s.uid, gid: s.gid };
+  }),
+};
+
+/** A recorded snapshot: what each path read, linked to, listed or stat'ed. */
+export interface ProcSnapshot {
+  texts: Record<string, string>;
+  links: Record<string, string>;
+  dirs: Record<string, string[]>;
+  stats: Record<string, StatFacts>;
+}
+
+export function snapshotProc(snapshot: ProcSnapshot): ProcSource {
+  return {
+    readText: (path) => snapshot.texts[path],
+    readLink: (path) => snapshot.links[path],
+    listDir: (path) => snapshot.dirs[path] ?? [],
+    stat: (path) => snapshot.stats[path],
+  };
+}
+
+/** Wraps a source and records every answer, to write fixtures from a real machine. */
+export function recordingProc(source: ProcSource): { proc: ProcSource; snapshot: ProcSnapshot } {
+  const snapshot: ProcSnapshot = { texts: {}, links: {}, dirs: {}, stats: {} };
+  const keep = <T>(table: Record<string, T>, path: string, value: T | undefined): T | undefined => {
+    if (value !== undefined) table[path] = value;
+    return value;
+  };
+  return {
+    snapshot,
+    proc: {
+      readText: (p) => keep(snapshot.texts, p, source.readText(p)),
+      readLink: (p) => keep(snapshot.links, p, source.readLink(p)),
+      listDir: (p) => keep(snapshot.dirs, p, source.listDir(p)) ?? [],
+      stat: (p) => keep(snapshot.stats, p, source.stat(p)),
+    },
+  };
+}
+
+export function isLink(path: string): boolean {
+  return quiet(() => lstatSync(path).isSymbolicLink()) ?? false;
+}
