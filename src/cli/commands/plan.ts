@@ -1,0 +1,48 @@
+import { planSession, type SessionPlan } from '../../engine/planning.js';
+import { ExitCode } from '../../errors.js';
+import { discover } from '../../phases/discover.js';
+import { liveProc } from '../../tools/procfs.js';
+import type { Command } from '../command.js';
+import { formatTable } from '../output.js';
+import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'show the session, what reaches outside it, the CRIU options and every risk',
+  usage: 'plan [--pid PID | --tty pts/N | --all-ssh]',
+  options: SESSION_OPTIONS,
+  optionHelp: SESSION_HELP,
+  async run(ctx, values) {
+    requireRoot();
+    const roots = discover(liveProc, { ...sessionSelector(values), selfPid: process.pid });
+    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid)));
+    const sessions = plans.map((p, i) => ({ root: roots[i], ...planJson(p) }));
+    ctx.out.result({ sessions }, () => plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')).join('\n\n'));
+    return plans.every((p) => p.verdict === 'go') ? ExitCode.ok : ExitCode.noGo;
+  },
+};
+
+export function planJson(plan: SessionPlan): Record<string, unknown> {
+  return {
+    rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
+    connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
+    ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
+    criuDump: ['criu', ...plan.dumpArgs('<run>/images', '<run>/logs/dump.log')],
+  };
+}
+
+export function renderPlan(plan: SessionPlan, cmdline: string): string {
+  const rows = plan.risks.map((r) => [r.level, r.code, r.message]);
+  const hints = plan.risks.filter((r) => r.hint && r.level !== 'ok').map((r) => `  ${r.code}: ${r.hint}`);
+  return [
+    `session root: ${plan.rootPid} (${cmdline}), ${plan.pids.length} processes: ${plan.pids.join(' ')}`,
+    '',
+    formatTable(['level', 'what', 'strategy'], rows),
+    ...(hints.length ? ['', 'what to do:', ...hints] : []),
+    '',
+    `criu ${plan.dumpArgs('<run>/images', '<run>/logs/dump.log').join(' ')}`,
+    '(CRIU_CONFIG_FILE is cleared and --no-default-config skips /etc/criu/default.conf)',
+    '',
+    `verdict: ${plan.verdict}`,
+  ].join('\n');
+}

@@ -1,0 +1,20 @@
+import { runRestore } from '../../engine/restore-run.js';
+import type { ExecaRunner } from '../../tools/runner.js';
+import type { Command } from '../command.js';
+import { shipRun } from './upload-logs.js';
+import { requireRoot } from './session-options.js';
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'restore the dumped session (run at boot by kernel-leap-restore.service)',
+  usage: 'restore [--run ID] [--boot]',
+  options: { run: { type: 'string' }, boot: { type: 'boolean' } },
+  optionHelp: ['--run ID         the run to restore by hand (default: latest)', '--boot           called by the boot unit: consume the pending mark first, clean up whatever happens'],
+  async run(ctx, values) {
+    requireRoot();
+    const { code, journal } = await runRestore({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, { runId: values.run as string | undefined, boot: values.boot === true });
+    // The session is back (or not): only now the slow, non-critical work.
+    await shipRun(ctx, journal);
+    return code;
+  },
+};

@@ -1,0 +1,77 @@
+import { createInterface } from 'node:readline/promises';
+import { Journal } from '../../engine/journal.js';
+import { handOff, launchWorker, waitForOutcome } from '../../engine/launch.js';
+import { planSession } from '../../engine/planning.js';
+import { ExitCode, LeapError } from '../../errors.js';
+import { discover } from '../../phases/discover.js';
+import { liveProc } from '../../tools/procfs.js';
+import type { ExecaRunner } from '../../tools/runner.js';
+import type { Command, CommandContext, ParsedValues } from '../command.js';
+import { renderPlan } from './plan.js';
+import { exitCodeFor, printRunReport } from './report.js';
+import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+
+export const upgradeCommand: Command = {
+  name: 'upgrade',
+  summary: 'plan, rehearse, dump the session, prepare the boot and kexec into the new kernel',
+  usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
+  options: { ...SESSION_OPTIONS, kernel: { type: 'string' }, pre: { type: 'string' }, 'no-exec': { type: 'boolean' }, 'no-rehearse': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
+  optionHelp: [
+    ...SESSION_HELP,
+    '--kernel V|PATH  kernel to boot (default: newest installed that is not running)',
+    '--pre CMD        run CMD (e.g. apt-get -y dist-upgrade) after the rehearsal, before the dump',
+    '--no-rehearse    skip the rehearsal dump',
+    '--no-exec        stop after the dump and the boot preparation (kernel loaded, units installed)',
+    '-y, --yes        do not ask for confirmation',
+  ],
+  run: (ctx, values) => startWorkerRun(ctx, values, 'upgrade'),
+};
+
+export const rehearseCommand: Command = {
+  name: 'rehearse',
+  summary: 'dump the session with --leave-running into a scratch dir, check the images, say go or no-go',
+  usage: 'rehearse [--pid PID | --tty pts/N]',
+  options: SESSION_OPTIONS,
+  optionHelp: SESSION_HELP,
+  run: (ctx, values) => startWorkerRun(ctx, values, 'rehearse'),
+};
+
+async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
+  requireRoot();
+  const selector = sessionSelector(values);
+  if (selector.allSsh) throw new LeapError('USAGE', `${mode} carries one session at a time`, { hint: 'list them with `kernel-leap plan --all-ssh`, then pass --pid', exit: ExitCode.usage });
+  const [root] = discover(liveProc, { ...selector, selfPid: process.pid });
+  if (!root) throw new LeapError('NOT_IN_SESSION', 'no session found', { exit: ExitCode.usage });
+  const preview = await planSession(ctx.runner, ctx.config, root.pid);
+  if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root.cmdline)}\n\n`);
+  if (preview.verdict === 'no-go') return ExitCode.noGo;
+  if (mode === 'upgrade' && values.yes !== true && !(await confirm())) return ExitCode.usage;
+
+  const journal = Journal.create(ctx.config.paths.state_dir, mode);
+  (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
+  const handoff = mode === 'upgrade' ? process.env.KERNEL_LEAP_HANDOFF : undefined;
+  await launchWorker(ctx.runner, ctx.config, journal, [
+    '--root', String(root.pid), '--mode', mode,
+    ...(handoff ? ['--wait-pid', String(process.pid)] : []),
+    ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
+    ...(values['no-exec'] ? ['--no-exec'] : []),
+    ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
+    ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
+  ]);
+  ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journal.runId} handed to kernel-leap-worker-${journal.runId}` });
+  if (handoff) {
+    handOff(handoff, journal);
+    return ExitCode.handoff;
+  }
+  const outcome = await waitForOutcome(journal, (line) => process.stderr.write(`${line}\n`));
+  printRunReport(ctx, journal.runId);
+  return exitCodeFor(outcome);
+}
+
+async function confirm(): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', { hint: 'pass --yes', exit: ExitCode.usage });
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question('Freeze this session and kexec into the new kernel? [y/N] ');
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}

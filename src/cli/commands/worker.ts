@@ -1,0 +1,27 @@
+import { runWorker } from '../../engine/worker.js';
+import type { ExecaRunner } from '../../tools/runner.js';
+import type { Command } from '../command.js';
+
+/** Internal: started by `upgrade` and `rehearse` through systemd-run, outside the session. */
+export const workerCommand: Command = {
+  name: 'worker',
+  summary: '(internal) the detached worker that rehearses, dumps and kexecs',
+  usage: 'worker --run ID --root PID [--wait-pid PID] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
+  options: {
+    run: { type: 'string' }, root: { type: 'string' }, 'wait-pid': { type: 'string' }, mode: { type: 'string' },
+    'no-rehearse': { type: 'boolean' }, 'no-exec': { type: 'boolean' }, pre: { type: 'string' }, kernel: { type: 'string' },
+  },
+  optionHelp: ['--run ID, --root PID, --wait-pid PID, --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
+  async run(ctx, values) {
+    return runWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, {
+      runId: String(values.run),
+      rootPid: Number(values.root),
+      waitPid: values['wait-pid'] === undefined ? undefined : Number(values['wait-pid']),
+      mode: values.mode === 'rehearse' ? 'rehearse' : 'upgrade',
+      rehearse: values['no-rehearse'] !== true,
+      exec: values['no-exec'] !== true,
+      pre: values.pre as string | undefined,
+      kernel: values.kernel as string | undefined,
+    });
+  },
+};

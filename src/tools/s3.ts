@@ -1,0 +1,45 @@
+/** Thin adapter over @aws-sdk/client-s3: any S3-compatible endpoint, our own bounded retry. */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Config } from '../config/schema.js';
+import { ensureHome, readCredentialsFile, type S3Credentials } from './credentials.js';
+
+export interface S3Target {
+  client: S3Client;
+  bucket: string;
+  credentials: S3Credentials;
+}
+
+export async function openS3(config: Config['s3']): Promise<S3Target | undefined> {
+  if (!config.bucket) return undefined;
+  ensureHome();
+  const fromFile = readCredentialsFile(config.credentials_file);
+  const client = new S3Client({
+    region: config.region,
+    forcePathStyle: config.path_style,
+    // Retries are ours (putWithRetry): the SDK's would multiply them.
+    maxAttempts: 1,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(fromFile ? { credentials: fromFile } : {}),
+  });
+  const credentials = fromFile ?? (await client.config.credentials());
+  return { client, bucket: config.bucket, credentials };
+}
+
+export interface RetryPolicy {
+  tries: number;
+  firstDelayMs: number;
+}
+
+export async function putWithRetry(target: S3Target, key: string, body: Buffer, contentType: string, policy: RetryPolicy): Promise<void> {
+  let delay = policy.firstDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: contentType }));
+      return;
+    } catch (error) {
+      if (attempt >= policy.tries) throw error;
+      await new Promise((r) => setTimeout(r, delay));
+      delay *= 2;
+    }
+  }
+}
