@@ -1,12 +1,10 @@
 /**
- * Starting the worker outside the session, and waiting for its outcome from
- * inside it. The foreground either hands the wait to the launcher shell (so no
- * Node heap is frozen with the session) or, run without it, waits itself.
+ * Starting the worker outside the session. The foreground then hands the wait to
+ * the launcher shell and exits: Node holds io_uring fds that CRIU 3.17 cannot
+ * dump, and a small shell is all the session needs to keep while frozen.
  */
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { realpathSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { OUTCOME_FILE } from '../phases/restore.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
 import type { Journal } from './journal.js';
@@ -28,23 +26,4 @@ export async function launchWorker(runner: Runner, config: Config, journal: Jour
 /** Tells the launcher shell which run dir to wait on. */
 export function handOff(handoffFile: string, journal: Journal): void {
   writeFileSync(handoffFile, journal.paths.dir);
-}
-
-/** Waits for the run's outcome file, echoing progress lines as the launcher does. */
-export async function waitForOutcome(journal: Journal, print: (line: string) => void, pollMs = 200): Promise<string> {
-  const progress = join(journal.paths.dir, 'progress.txt');
-  const outcome = join(journal.paths.dir, OUTCOME_FILE);
-  let shown = 0;
-  const flush = () => {
-    if (!existsSync(progress)) return;
-    const lines = readFileSync(progress, 'utf8').split('\n').filter(Boolean);
-    lines.slice(shown).forEach(print);
-    shown = lines.length;
-  };
-  while (!existsSync(outcome)) {
-    flush();
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-  flush();
-  return readFileSync(outcome, 'utf8').trim();
 }

@@ -23,9 +23,9 @@ export interface SessionPlan extends Plan {
 /** Inherited fds start at 3, above stdio. */
 const FIRST_INHERITED_FD = 3;
 
-export async function planSession(runner: Runner, config: Config, rootPid: number, proc: ProcSource = liveProc): Promise<SessionPlan> {
+export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), proc: ProcSource = liveProc): Promise<SessionPlan> {
   const ss = await runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 });
-  return bindPlan(plan(collectFacts(proc, rootPid, parseSsUnixPeers(ss.stdout))), config);
+  return bindPlan(plan(collectFacts(proc, rootPid, parseSsUnixPeers(ss.stdout), exclude)), config);
 }
 
 export function bindPlan(base: Plan, config: Config): SessionPlan {

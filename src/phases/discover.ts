@@ -67,13 +67,13 @@ function allSshSessions(proc: ProcSource): SessionRoot[] {
   return roots.map((pid) => describe(proc, pid));
 }
 
-/** The root and every descendant, parents first. */
-export function listTree(proc: ProcSource, root: number): number[] {
+/** The root and every descendant, parents first, without the `exclude` subtrees. */
+export function listTree(proc: ProcSource, root: number, exclude: ReadonlySet<number> = new Set()): number[] {
   const out: number[] = [];
   const queue = [root];
   while (queue.length > 0) {
     const pid = queue.shift() as number;
-    if (out.includes(pid)) continue;
+    if (out.includes(pid) || exclude.has(pid)) continue;
     out.push(pid);
     queue.push(...childrenOf(proc, pid));
   }

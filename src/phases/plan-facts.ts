@@ -30,8 +30,12 @@ export interface PlanFacts {
   initNamespaces: Partial<Record<NamespaceKind, string>>;
 }
 
-export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<number, number>): PlanFacts {
-  const pids = listTree(proc, rootPid);
+/**
+ * `exclude`: kernel-leap's own foreground process, which leaves the session before
+ * the dump (Node holds io_uring fds that CRIU 3.17 cannot dump).
+ */
+export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<number, number>, exclude: ReadonlySet<number> = new Set()): PlanFacts {
+  const pids = listTree(proc, rootPid, exclude);
   const tasks = pids.flatMap((pid): TaskFacts[] => {
     const status = readStatus(proc, pid);
     if (!status) return [];

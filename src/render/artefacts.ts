@@ -23,7 +23,13 @@ export interface ActionScriptContext {
   pidFile: string;
 }
 
-export const renderRulesUnit = compileTemplate<RulesContext>('templates/kernel-leap-rules.service.hbs', rulesUnit);
-export const renderIfPreUpHook = compileTemplate<RulesContext>('templates/if-pre-up.hbs', ifPreUp);
-export const renderRestoreUnit = compileTemplate<RestoreUnitContext>('templates/kernel-leap-restore.service.hbs', restoreUnit);
-export const renderActionScript = compileTemplate<ActionScriptContext>('templates/criu-action.sh.hbs', actionScript);
+/** Compiles (and lints) on first use, not at start-up. */
+function lazy<C extends object>(name: string, source: string): (context: C) => string {
+  let render: ((context: C) => string) | undefined;
+  return (context) => (render ??= compileTemplate<C>(name, source))(context);
+}
+
+export const renderRulesUnit = lazy<RulesContext>('templates/kernel-leap-rules.service.hbs', rulesUnit);
+export const renderIfPreUpHook = lazy<RulesContext>('templates/if-pre-up.hbs', ifPreUp);
+export const renderRestoreUnit = lazy<RestoreUnitContext>('templates/kernel-leap-restore.service.hbs', restoreUnit);
+export const renderActionScript = lazy<ActionScriptContext>('templates/criu-action.sh.hbs', actionScript);

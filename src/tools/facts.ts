@@ -4,7 +4,6 @@
  */
 import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import si from 'systeminformation';
 
 export interface InstalledKernel {
   version: string;
@@ -20,6 +19,8 @@ export interface HostFacts {
 }
 
 export async function hostFacts(): Promise<HostFacts> {
+  // Loaded on demand: it is large, and every cold start of the CLI counts at boot.
+  const { default: si } = await import('systeminformation');
   const os = await si.osInfo();
   return { kernel: os.kernel, distro: `${os.distro} ${os.release}`.trim(), hostname: os.hostname, arch: os.arch };
 }

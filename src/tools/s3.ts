@@ -1,5 +1,5 @@
 /** Thin adapter over @aws-sdk/client-s3: any S3-compatible endpoint, our own bounded retry. */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/schema.js';
 import { ensureHome, readCredentialsFile, type S3Credentials } from './credentials.js';
 
@@ -13,6 +13,8 @@ export async function openS3(config: Config['s3']): Promise<S3Target | undefined
   if (!config.bucket) return undefined;
   ensureHome();
   const fromFile = readCredentialsFile(config.credentials_file);
+  // Loaded on demand: the SDK is most of the bundle, and the restore path must start fast.
+  const { S3Client } = await import('@aws-sdk/client-s3');
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.path_style,
@@ -31,6 +33,7 @@ export interface RetryPolicy {
 }
 
 export async function putWithRetry(target: S3Target, key: string, body: Buffer, contentType: string, policy: RetryPolicy): Promise<void> {
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
   let delay = policy.firstDelayMs;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -15,7 +15,8 @@ export const planCommand: Command = {
   async run(ctx, values) {
     requireRoot();
     const roots = discover(liveProc, { ...sessionSelector(values), selfPid: process.pid });
-    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid)));
+    // This process leaves the session before any dump, so it is not planned for.
+    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]))));
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planJson(p) }));
     ctx.out.result({ sessions }, () => plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')).join('\n\n'));
     return plans.every((p) => p.verdict === 'go') ? ExitCode.ok : ExitCode.noGo;

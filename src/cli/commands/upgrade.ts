@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { Journal } from '../../engine/journal.js';
-import { handOff, launchWorker, waitForOutcome } from '../../engine/launch.js';
+import { handOff, launchWorker } from '../../engine/launch.js';
 import { planSession } from '../../engine/planning.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { discover } from '../../phases/discover.js';
@@ -8,7 +8,6 @@ import { liveProc } from '../../tools/procfs.js';
 import type { ExecaRunner } from '../../tools/runner.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderPlan } from './plan.js';
-import { exitCodeFor, printRunReport } from './report.js';
 import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
@@ -42,30 +41,30 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   if (selector.allSsh) throw new LeapError('USAGE', `${mode} carries one session at a time`, { hint: 'list them with `kernel-leap plan --all-ssh`, then pass --pid', exit: ExitCode.usage });
   const [root] = discover(liveProc, { ...selector, selfPid: process.pid });
   if (!root) throw new LeapError('NOT_IN_SESSION', 'no session found', { exit: ExitCode.usage });
-  const preview = await planSession(ctx.runner, ctx.config, root.pid);
+  const handoff = process.env.KERNEL_LEAP_HANDOFF;
+  if (!handoff) {
+    throw new LeapError('NO_LAUNCHER', `${mode} must run through the launcher /usr/local/bin/kernel-leap`, {
+      hint: 'Node holds io_uring fds that CRIU 3.17 cannot dump, so it hands the wait to the launcher shell and leaves the session; install scripts/kernel-leap (see the README)',
+      exit: ExitCode.usage,
+    });
+  }
+  const preview = await planSession(ctx.runner, ctx.config, root.pid, new Set([process.pid]));
   if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root.cmdline)}\n\n`);
   if (preview.verdict === 'no-go') return ExitCode.noGo;
   if (mode === 'upgrade' && values.yes !== true && !(await confirm())) return ExitCode.usage;
 
   const journal = Journal.create(ctx.config.paths.state_dir, mode);
   (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
-  const handoff = mode === 'upgrade' ? process.env.KERNEL_LEAP_HANDOFF : undefined;
   await launchWorker(ctx.runner, ctx.config, journal, [
-    '--root', String(root.pid), '--mode', mode,
-    ...(handoff ? ['--wait-pid', String(process.pid)] : []),
+    '--root', String(root.pid), '--mode', mode, '--wait-pid', String(process.pid),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
     ...(values['no-exec'] ? ['--no-exec'] : []),
     ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
     ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
   ]);
   ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journal.runId} handed to kernel-leap-worker-${journal.runId}` });
-  if (handoff) {
-    handOff(handoff, journal);
-    return ExitCode.handoff;
-  }
-  const outcome = await waitForOutcome(journal, (line) => process.stderr.write(`${line}\n`));
-  printRunReport(ctx, journal.runId);
-  return exitCodeFor(outcome);
+  handOff(handoff, journal);
+  return ExitCode.handoff;
 }
 
 async function confirm(): Promise<boolean> {
