@@ -4,6 +4,7 @@
  * waits for, and only then do the slow, non-critical work (report, upload).
  */
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import type { Output } from '../cli/output.js';
 import type { Config } from '../config/schema.js';
 import { ExitCode } from '../errors.js';
@@ -34,6 +35,8 @@ export async function runRestore(ctx: RestoreRunContext, options: RestoreRunOpti
   ctx.runner.logFile = journal.paths.commandLog;
   journal.mark('restoreUnitStart');
   journal.mark('kernelBoot', bootInstant());
+  // The jump left the kexec phase running; that we run at all on the new kernel closes it.
+  if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   const s = { journal, out: ctx.out };
   let code: number = ExitCode.ok;
   try {
