@@ -84,7 +84,12 @@ step() {
   local name=$1 started=$SECONDS
   shift
   log "$name..."
-  if ! "$@" >>"$BUILD_LOG" 2>&1; then
+  # A subshell outside any `if`, so that set -e holds inside the step.
+  set +e
+  (set -e; "$@") >>"$BUILD_LOG" 2>&1
+  local status=$?
+  set -e
+  if [ "$status" -ne 0 ]; then
     tail -n 30 "$BUILD_LOG" >&2
     die "$name failed (log above)"
   fi

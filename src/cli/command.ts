@@ -10,6 +10,8 @@ export type ParsedValues = Record<string, string | boolean | string[] | boolean[
 export interface CommandContext {
   config: Config;
   configFile: string | undefined;
+  /** Env and flag overrides (`section.key=value`); a worker process gets them as --set. */
+  configOverrides: string[];
   runner: Runner;
   out: Output;
 }

@@ -46,8 +46,8 @@ async function dispatch(argv: string[], out: Output): Promise<number> {
   const rest = argv.filter((a, i) => i !== argv.indexOf(name as string));
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
-  const { config, file } = loadConfig({ file: values.config as string | undefined, overrides: (values.set as string[] | undefined) ?? [] });
-  return command.run({ config, configFile: file, runner: new ExecaRunner(), out }, values as ParsedValues, positionals);
+  const { config, file, overrides } = loadConfig({ file: values.config as string | undefined, overrides: (values.set as string[] | undefined) ?? [] });
+  return command.run({ config, configFile: file, configOverrides: overrides, runner: new ExecaRunner(), out }, values as ParsedValues, positionals);
 }
 
 function parseCommandArgs(command: Command, args: string[]) {

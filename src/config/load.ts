@@ -19,6 +19,8 @@ export interface LoadConfigOptions {
 export interface LoadedConfig {
   config: Config;
   file: string | undefined;
+  /** Every environment and flag override as `section.key=value`, to hand to a worker process. */
+  overrides: string[];
 }
 
 type Raw = Record<string, Record<string, unknown>>;
@@ -30,9 +32,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const fromFile = readIniFile(file, explicit);
   const config = defaults();
   applyLayer(config, fromFile ?? {}, `config file ${file}`);
-  applyLayer(config, fromEnv(env), 'environment');
+  const envLayer = fromEnv(env);
+  applyLayer(config, envLayer, 'environment');
   applyLayer(config, fromFlags(options.overrides ?? []), 'flag --set');
-  return { config: config as Config, file: fromFile ? file : undefined };
+  const overrides = [...Object.entries(envLayer).flatMap(([s, keys]) => Object.entries(keys).map(([k, v]) => `${s}.${k}=${String(v)}`)), ...(options.overrides ?? [])];
+  return { config: config as Config, file: fromFile ? file : undefined, overrides };
 }
 
 function readIniFile(file: string, required: boolean): Raw | undefined {

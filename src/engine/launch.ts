@@ -9,14 +9,20 @@ import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
 import type { Journal } from './journal.js';
 
-export async function launchWorker(runner: Runner, config: Config, journal: Journal, workerArgs: readonly string[]): Promise<string> {
+export interface ConfigSource {
+  file: string | undefined;
+  /** `section.key=value` from the environment and --set: a transient unit inherits neither. */
+  overrides: readonly string[];
+}
+
+export async function launchWorker(runner: Runner, config: Config, source: ConfigSource, journal: Journal, workerArgs: readonly string[]): Promise<string> {
   const unit = `kernel-leap-worker-${journal.runId}`;
   const node = config.paths.node ?? process.execPath;
   const bundle = config.paths.bundle ?? realpathSync(process.argv[1] ?? '');
   await startTransientService(runner, {
     unit,
     description: `kernel-leap worker for run ${journal.runId}`,
-    command: [node, bundle, 'worker', '--run', journal.runId, ...workerArgs],
+    command: [node, bundle, 'worker', '--run', journal.runId, ...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o]), ...workerArgs],
     // The worker must survive the session it dumps and never be killed with it.
     properties: ['KillMode=process', 'SendSIGHUP=no'],
   });

@@ -17,7 +17,7 @@ describe('guest test bed', () => {
   it('boots the old kernel, runs CRIU, gives ssh logins a logind session, and kexecs into the new kernel', async () => {
     booted = await bootGuest(console.log);
     const { guest } = booted;
-    const times = join(guest.image.dir, 'build-times.txt');
+    const times = join(guest.image.dir, 'manifest.json');
     console.log(`[bed] accel=${guest.accel} boot-to-ssh=${(booted.bootToSshMs / 1000).toFixed(1)} s image build: ${existsSync(times) ? readFileSync(times, 'utf8').trim() : 'cached'}`);
 
     expect((await guest.run('uname -r')).trim()).toBe(OLD_KERNEL);

@@ -55,7 +55,7 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
 
   const journal = Journal.create(ctx.config.paths.state_dir, mode);
   (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
-  await launchWorker(ctx.runner, ctx.config, journal, [
+  await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
     '--root', String(root.pid), '--mode', mode, '--wait-pid', String(process.pid),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
     ...(values['no-exec'] ? ['--no-exec'] : []),

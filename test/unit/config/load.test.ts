@@ -29,6 +29,11 @@ describe('loadConfig', () => {
     expect(config.restore.address_timeout).toBe(30);
   });
 
+  it('reports env and flag overrides so a worker process can be given the same config', () => {
+    const { overrides } = loadConfig({ env: { KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS: '--action-script /x' }, overrides: ['s3.bucket=b'] });
+    expect(overrides).toEqual(['criu.extra_dump_args=--action-script /x', 's3.bucket=b']);
+  });
+
   it('parses booleans and argument lists', () => {
     const file = configFile('[s3]\npath_style = true\n[criu]\nextra_dump_args = --timeout 10\n[kexec]\nverify_checksums = no\n');
     const { config } = loadConfig({ file, env: {} });

@@ -1,0 +1,80 @@
+/**
+ * The checkpoint side on the shared guest (needs root and QEMU; no kexec here):
+ * plan, rehearse, no-go on an unsupported resource, and a failing dump that must
+ * leave the session running and the ruleset as it was.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Guest } from '../helpers/guest.js';
+import { installKernelLeap, LiveSession } from '../helpers/session.js';
+
+const TICKER = 'while :; do echo "tick $(date +%s%N)"; sleep 0.2; done';
+
+describe('checkpoint side in the guest', () => {
+  let guest: Guest;
+  const sessions: LiveSession[] = [];
+  const open = (command: string) => {
+    const s = new LiveSession(guest, command);
+    sessions.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    guest = Guest.attach(inject('sharedGuest'));
+    await installKernelLeap(guest);
+  });
+  afterAll(() => sessions.forEach((s) => s.close()));
+
+  it('plan names the session root, its TCP connection, its pty and its logind FIFO', async () => {
+    const s = open('kernel-leap plan --json > /tmp/plan.json; echo "PLAN-EXIT=$?"; tty; sleep 600');
+    await s.waitFor(/PLAN-EXIT=0/, 60_000);
+    const tty = (await s.waitFor(/^\/dev\/pts\/\d+$/, 10_000)).text;
+    const [result] = (await guest.run('cat /tmp/plan.json')).trim().split('\n').map((l) => JSON.parse(l));
+    const session = result.sessions[0];
+    expect(session.root.cmdline).toBe(`sshd: root@${tty.slice('/dev/'.length)}`);
+    expect(session.verdict).toBe('go');
+    expect(session.connections).toEqual([expect.objectContaining({ local: { ip: '10.0.2.15', port: 22 }, peer: expect.objectContaining({ ip: '10.0.2.2' }) })]);
+    expect(session.ptys).toEqual([Number(tty.split('/').pop())]);
+    expect(session.fifos).toEqual([expect.objectContaining({ path: expect.stringMatching(/^\/run\/systemd\/sessions\/\d+\.ref$/), key: expect.stringMatching(/^file\[[0-9a-f]+:[0-9a-f]+\]$/) })]);
+    expect(session.criuDump).toEqual(expect.arrayContaining(['--tcp-established', '--network-lock', 'iptables', '--no-default-config', '--external', session.fifos[0].key]));
+  });
+
+  it('rehearse says go, and the session never pauses longer than its freeze', async () => {
+    const s = open(`(${TICKER}) & sleep 2; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 3; kill %1; sleep 600`);
+    await s.waitFor(/REHEARSE-EXIT=\d+/, 180_000);
+    expect(s.text()).toContain('REHEARSE-EXIT=0');
+    expect(s.text()).toMatch(/: rehearsed/);
+    const journal = JSON.parse(await guest.run('cat /var/lib/kernel-leap/latest/journal.json'));
+    const rehearsal = journal.phases.rehearse.outputs;
+    expect(rehearsal.verdict).toBe('go');
+    const gap = s.longestGap(/^tick \d+/);
+    console.log(`[rehearse] freeze ${rehearsal.freezeMs} ms, longest ticker gap seen from the host ${gap.ms} ms`);
+    // The ticker prints every 0.2 s; ssh and TCG scheduling add jitter on top of the freeze.
+    expect(gap.ms).toBeLessThan(rehearsal.freezeMs + 1500);
+    expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+  });
+
+  it('a tree with an unsupported resource makes plan and rehearse say no-go with the reason', async () => {
+    const s = open('unshare --uts sleep 600 & sleep 1; kernel-leap plan; echo "PLAN-EXIT=$?"; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 600');
+    await s.waitFor(/REHEARSE-EXIT=\d+/, 120_000);
+    expect(s.text()).toContain('PLAN-EXIT=3');
+    expect(s.text()).toContain('REHEARSE-EXIT=3');
+    expect(s.text()).toMatch(/fail\s+NESTED_NAMESPACE\s+sleep \(\d+\) runs in its own uts namespace/);
+    expect(s.text()).toMatch(/verdict: no-go/);
+  });
+
+  it('a dump that fails after the freeze leaves the session running and the ruleset as it was', async () => {
+    // A post-dump action script that fails: criu has frozen the tree and taken the lock, then must resume and unlock.
+    await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exit 1\\nexit 0\\n' > /root/fail-post-dump && chmod 700 /root/fail-post-dump`);
+    const before = await guest.run("iptables-save | grep -v '^#'");
+    const s = open(`(${TICKER}) & sleep 2; KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-post-dump' kernel-leap upgrade --yes --no-rehearse --no-exec; echo "UPGRADE-EXIT=$?"; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
+    await s.waitFor(/UPGRADE-EXIT=\d+/, 240_000);
+    expect(s.text()).toContain('UPGRADE-EXIT=1');
+    expect(s.text()).toMatch(/dump-failed/);
+    const after = await s.waitFor(/^AFTER$/, 30_000);
+    expect(s.lines.some((l) => l.at > after.at - 2500 && /^tick/.test(l.text))).toBe(true);
+    expect(await guest.run("iptables-save | grep -v '^#'")).toBe(before);
+    expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
+    expect((await guest.run('ls /etc/systemd/system/ | grep -c kernel-leap || true')).trim()).toBe('0');
+    expect(await guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(/No such file/);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * A long-lived interactive ssh session with a pty (`ssh -tt`), opened from the
+ * host. Each output line is stamped with host time as it arrives, so a test can
+ * measure the pause a session saw across a dump, a kexec and a restore.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { pollUntil } from './poll.js';
+import { onProcessExit } from './vm-cleanup.js';
+import { sshArgs, type VmConnection } from './vm-ssh.js';
+
+export interface StampedLine {
+  text: string;
+  /** Host wall clock (Date.now()) when the line arrived. */
+  at: number;
+  /** Host monotonic clock (performance.now()), for gaps immune to clock steps. */
+  mono: number;
+}
+
+export class VmSession {
+  readonly lines: StampedLine[] = [];
+  /** What ssh itself said on stderr (the remote side's stderr comes through the pty). */
+  sshErrors = '';
+  /** Resolves with ssh's exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  private readonly ssh: ChildProcessWithoutNullStreams;
+  private partial = '';
+  private readonly forget: () => void;
+
+  constructor(c: VmConnection, command?: string) {
+    this.ssh = spawn('ssh', ['-tt', ...sshArgs(c, ...(command ? [command] : []))], { stdio: 'pipe' });
+    this.forget = onProcessExit(() => this.ssh.kill('SIGKILL'));
+    this.ssh.stdout.on('data', (chunk: Buffer) => this.take(chunk.toString('utf8')));
+    this.ssh.stderr.on('data', (chunk: Buffer) => (this.sshErrors += chunk.toString('utf8')));
+    this.exited = new Promise((resolve) => this.ssh.once('close', (code) => (this.forget(), resolve(code))));
+  }
+
+  private take(text: string): void {
+    const at = Date.now();
+    const mono = performance.now();
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const part of parts) this.lines.push({ text: part.replace(/\r/g, ''), at, mono });
+  }
+
+  get running(): boolean {
+    return this.ssh.exitCode === null && this.ssh.signalCode === null;
+  }
+
+  /** Input as typed at the terminal (end lines with \n). */
+  write(text: string): void {
+    this.ssh.stdin.write(text);
+  }
+
+  /** Everything received so far, the unfinished last line (a prompt) included. */
+  output(): string {
+    return [...this.lines.map((l) => l.text), this.partial.replace(/\r/g, '')].join('\n');
+  }
+
+  /** The first complete line at index >= `from` that matches, polled with a deadline. */
+  async waitForLine(pattern: RegExp, timeoutMs: number, from = 0): Promise<StampedLine & { index: number }> {
+    return pollUntil(
+      () => {
+        const index = this.lines.findIndex((l, i) => i >= from && pattern.test(l.text));
+        if (index >= 0) return { ...(this.lines[index] as StampedLine), index };
+        if (!this.running) throw new Error(`the ssh session ended before a line matched ${pattern}\n${this.describe()}`);
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 100, what: `a session line matching ${pattern}`, detail: () => this.describe() },
+    );
+  }
+
+  /** The longest host-side pause between consecutive lines that match `pattern`. */
+  longestGap(pattern: RegExp): { ms: number; before?: StampedLine; after?: StampedLine } {
+    const ticks = this.lines.filter((l) => pattern.test(l.text));
+    let best: { ms: number; before?: StampedLine; after?: StampedLine } = { ms: 0 };
+    ticks.forEach((after, i) => {
+      const before = ticks[i - 1];
+      if (before && after.mono - before.mono > best.ms) best = { ms: after.mono - before.mono, before, after };
+    });
+    return best;
+  }
+
+  async close(): Promise<void> {
+    if (this.running) this.ssh.kill('SIGTERM');
+    await this.exited;
+  }
+
+  private describe(): string {
+    const last = this.lines.slice(-15).map((l) => l.text).join('\n');
+    return `session last lines:\n${last}${this.sshErrors ? `\nssh: ${this.sshErrors.trim()}` : ''}`;
+  }
+}
+
+export function openSession(c: VmConnection, command?: string): VmSession {
+  return new VmSession(c, command);
+}
