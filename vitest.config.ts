@@ -21,7 +21,6 @@ export default defineConfig({
         test: {
           name: 'guest',
           include: ['test/guest/**/*.test.ts'],
-          globalSetup: ['test/guest/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 15 * 60_000,
           hookTimeout: 20 * 60_000,

@@ -1,10 +1,11 @@
 /**
- * The checkpoint side on the shared guest (needs root and QEMU; no kexec here):
+ * The checkpoint side on one guest shared by all of its tests (needs root and
+ * QEMU; nothing here kexecs, so the guest is booted once for the file):
  * plan, rehearse, no-go on an unsupported resource, and a failing dump that must
  * leave the session running and the ruleset as it was.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Guest } from '../helpers/guest.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootGuest, type Guest } from '../helpers/guest.js';
 import { installKernelLeap, LiveSession } from '../helpers/session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N)"; sleep 0.2; done';
@@ -19,10 +20,13 @@ describe('checkpoint side in the guest', () => {
   };
 
   beforeAll(async () => {
-    guest = Guest.attach(inject('sharedGuest'));
+    guest = (await bootGuest(console.log)).guest;
     await installKernelLeap(guest);
   });
-  afterAll(() => sessions.forEach((s) => s.close()));
+  afterAll(async () => {
+    sessions.forEach((s) => s.close());
+    await guest?.shutdown();
+  });
 
   it('plan names the session root, its TCP connection, its pty and its logind FIFO', async () => {
     const s = open('kernel-leap plan --json > /tmp/plan.json; echo "PLAN-EXIT=$?"; tty; sleep 600');

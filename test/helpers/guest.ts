@@ -52,8 +52,8 @@ export class Guest {
   readonly serialLog: string;
   private qemu: ChildProcess | undefined;
 
-  constructor(readonly image: GuestImage, readonly port: number, readonly accel: Accel, dir?: string) {
-    this.dir = dir ?? mkdtempSync(join(tmpdir(), 'kl-guest-'));
+  constructor(readonly image: GuestImage, readonly port: number, readonly accel: Accel) {
+    this.dir = mkdtempSync(join(tmpdir(), 'kl-guest-'));
     this.serialLog = join(this.dir, 'serial.log');
   }
 
@@ -65,18 +65,8 @@ export class Guest {
     this.qemu.once('exit', () => this.qemu && live.delete(this.qemu));
   }
 
-  /** A guest attached from another process (the shared guest of globalSetup) counts as running. */
   get running(): boolean {
-    if (!this.qemu) return this.attached;
-    return this.qemu.exitCode === null && this.qemu.signalCode === null;
-  }
-
-  private attached = false;
-
-  static attach(info: SharedGuestInfo): Guest {
-    const guest = new Guest(info.image, info.port, info.accel, info.dir);
-    guest.attached = true;
-    return guest;
+    return this.qemu !== undefined && this.qemu.exitCode === null && this.qemu.signalCode === null;
   }
 
   serialTail(lines = 40): string {
@@ -152,14 +142,6 @@ export async function chooseAccel(image: GuestImage): Promise<Accel> {
   }
   writeFileSync(cache, accel);
   return accel;
-}
-
-export interface SharedGuestInfo {
-  image: GuestImage;
-  port: number;
-  accel: Accel;
-  dir: string;
-  bootToSshMs: number;
 }
 
 export interface BootedGuest {

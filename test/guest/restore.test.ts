@@ -1,0 +1,79 @@
+/**
+ * The restore side (needs root and QEMU; kexecs its own guest): `upgrade --no-exec`
+ * leaves images, units, rules and a loaded kernel; a kexec by hand then brings the
+ * session back at boot, in its own namespace and cgroup, with nothing left behind,
+ * and the logs land in a real S3 server on the host.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootGuest, type Guest } from '../helpers/guest.js';
+import { NEW_KERNEL } from '../helpers/guest-image.js';
+import { ARTEFACTS_GONE, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
+import { LocalS3, S3_SECRET } from '../helpers/s3rver.js';
+import { LiveSession } from '../helpers/session.js';
+
+const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; sleep 0.5; done';
+
+describe('restore side in the guest', () => {
+  let guest: Guest;
+  let s3: LocalS3;
+  let session: LiveSession | undefined;
+
+  beforeAll(async () => {
+    s3 = await LocalS3.start();
+    guest = (await bootGuest(console.log)).guest;
+    await prepareGuest(guest, s3);
+  });
+  afterAll(async () => {
+    session?.close();
+    await guest?.shutdown();
+    await s3?.stop();
+  });
+
+  it('upgrade --no-exec prepares everything; the kexec then restores the session at boot and ships the logs', async () => {
+    session = new LiveSession(guest, `kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    await waitForOutcome(guest, /^dumped$/, 240_000);
+    const journal = await latestJournal(guest);
+    const plan = journal.phases.plan?.outputs as { ptys: number[]; connections: Array<{ local: { ip: string; port: number }; peer: { ip: string; port: number } }> };
+    const [conn] = plan.connections;
+    const run = `/var/lib/kernel-leap/runs/${journal.runId}`;
+
+    expect((await guest.run(`stat -c %a ${run}/images`)).trim()).toBe('700');
+    expect(await guest.run(`ls ${run}/images`)).toMatch(/inventory\.img/);
+    expect((await guest.exec('systemd-analyze verify /etc/systemd/system/kernel-leap-rules.service /etc/systemd/system/kernel-leap-restore.service')).exitCode).toBe(0);
+    const rules = await guest.run('cat /var/lib/kernel-leap/lock-rules.v4');
+    expect(rules).toContain(`-s ${conn?.peer.ip}/32 -d ${conn?.local.ip}/32`);
+    expect(rules).toContain(`--sport ${conn?.peer.port} --dport ${conn?.local.port}`);
+    expect(rules).toContain(`--sport ${conn?.local.port} --dport ${conn?.peer.port}`);
+    expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('1');
+
+    await guest.run('systemd-run --no-block --quiet kexec -e');
+    const resumed = await session.waitFor(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000);
+    expect(session.text()).toContain('UPGRADE-EXIT=0');
+    expect(resumed.text).toContain(`/dev/pts/${plan.ptys[0]}`);
+
+    await waitForOutcome(guest, /^restored$/, 60_000);
+    const after = await latestJournal(guest);
+    const restored = after.phases.restore?.outputs as { rootPidHost: number; scope: string };
+    expect(await guest.run(`readlink /proc/${restored.rootPidHost}/ns/pid`)).not.toBe(await guest.run('readlink /proc/1/ns/pid'));
+    expect(await guest.run(`cat /proc/${restored.rootPidHost}/cgroup`)).toContain(restored.scope);
+    expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+    await expectEventually(async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
+
+    const host = (await guest.run('hostname')).trim();
+    await expectEventually(async () => (await guest.exec('cat /var/lib/kernel-leap/latest/journal.json')).stdout.includes('"upload"') && (await latestJournal(guest)).phases.upload?.status === 'done', 120_000);
+    const keys = await s3.keys(`kl-test/${host}/${after.runId}/`);
+    for (const file of ['journal.json', 'report.json', 'logs/dump.log', 'logs/restore.log', 'logs/dmesg.txt']) expect(keys).toContain(`kl-test/${host}/${after.runId}/${file}`);
+    for (const key of keys) expect(await s3.text(key)).not.toContain(S3_SECRET);
+    const report = JSON.parse(await s3.text(`kl-test/${host}/${after.runId}/report.json`));
+    expect(report).toMatchObject({ outcome: 'restored', newKernel: NEW_KERNEL });
+  });
+});
+
+async function expectEventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`condition not met within ${timeoutMs / 1000} s`);
+}
