@@ -9,7 +9,7 @@ import { collectFacts } from '../phases/plan-facts.js';
 import { type Plan, plan } from '../phases/plan.js';
 import { type CriuRestoreOptions, criuDumpArgs } from '../tools/criu-args.js';
 import { parseSsUnixPeers } from '../tools/proc-net.js';
-import { liveProc, type ProcSource } from '../tools/procfs.js';
+import { liveProc, type ProcSnapshot, recordingProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 
 export interface SessionPlan extends Plan {
@@ -23,9 +23,20 @@ export interface SessionPlan extends Plan {
 /** Inherited fds start at 3, above stdio. */
 const FIRST_INHERITED_FD = 3;
 
-export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), proc: ProcSource = liveProc): Promise<SessionPlan> {
+/** What a plan was made from: enough to replay it in a unit test (plan --record). */
+export interface PlanRecording {
+  rootPid: number;
+  exclude: number[];
+  ssUnix: string;
+  proc: ProcSnapshot;
+}
+
+export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), record?: (recording: PlanRecording) => void): Promise<SessionPlan> {
   const ss = await runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 });
-  return bindPlan(plan(collectFacts(proc, rootPid, parseSsUnixPeers(ss.stdout), exclude)), config);
+  const recorder = recordingProc(liveProc);
+  const facts = collectFacts(record ? recorder.proc : liveProc, rootPid, parseSsUnixPeers(ss.stdout), exclude);
+  record?.({ rootPid, exclude: [...exclude], ssUnix: ss.stdout, proc: recorder.snapshot });
+  return bindPlan(plan(facts), config);
 }
 
 export function bindPlan(base: Plan, config: Config): SessionPlan {

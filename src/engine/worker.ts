@@ -65,7 +65,7 @@ export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Pro
 
   try {
     await step(s, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel: options.kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
-    const prepared = await step(s, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal, plan }), (r) => ({ units: r.units, artefacts: r.artefacts }));
+    const prepared = await step(s, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal, plan }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
     await step(s, 'dump', () => dumpTree({ runner: ctx.runner, journal, criuArgs: plan.dumpArgs(journal.paths.images, join(journal.paths.logs, 'dump.log')), logFile: join(journal.paths.logs, 'dump.log'), imagesDir: journal.paths.images, pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections, markPrefix: 'dump' }), (r) => ({ ...r }));
     await saveLockRules(ctx.runner, prepared.rulesFile, plan.connections);
     markPending(ctx.config.paths.state_dir, journal.runId);

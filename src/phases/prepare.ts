@@ -12,6 +12,7 @@ import type { SessionPlan } from '../engine/planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
 import { lockRuleSpecs, lockRulesFile, ruleMatchesConnection, saveRules } from '../tools/iptables.js';
 import type { Runner } from '../tools/runner.js';
+import { clockOffsetMs } from '../tools/rtc.js';
 import { enableUnits } from '../tools/systemd.js';
 import type { Endpoint } from './manifest.js';
 import { writeManifest } from './manifest.js';
@@ -34,6 +35,8 @@ export interface PrepareOutput {
   units: string[];
   artefacts: string[];
   rulesFile: string;
+  /** This boot's clock minus the RTC, so the report can compare instants across the kexec. */
+  clockOffsetMs: number | undefined;
 }
 
 export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
@@ -76,7 +79,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     oldKernel: String(journal.phase('load').outputs?.from ?? ''),
     newKernel: String(journal.phase('load').outputs?.to ?? ''),
   });
-  return { units, artefacts: journal.snapshot.artefacts, rulesFile };
+  return { units, artefacts: journal.snapshot.artefacts, rulesFile, clockOffsetMs: await clockOffsetMs() };
 }
 
 function install(journal: Journal, file: { path: string; text: string; mode: number }): void {

@@ -37,8 +37,19 @@ export interface Report {
 
 const TIMELINE_ORDER = ['dump.freeze', 'dump.dumped', 'kexec', 'kernelBoot', 'restoreUnitStart', 'gate.devpts', 'gate.rules', 'gate.addresses', 'restoreStart', 'restored', 'unlocked'];
 
+/** Marks taken on the new kernel, whose clock is corrected by that boot's own offset. */
+const NEW_BOOT_MARKS = new Set(['kernelBoot', 'restoreUnitStart', 'gate.devpts', 'gate.rules', 'gate.addresses', 'restoreStart', 'restored', 'unlocked']);
+
+/** Puts every mark on the RTC's (the host's) time scale, when both boots measured their offset. */
+export function correctedMarks(journal: JournalData): Record<string, string> {
+  const oldOffset = journal.phases.prepare.outputs?.clockOffsetMs as number | undefined;
+  const newOffset = journal.phases.restore.outputs?.clockOffsetMs as number | undefined;
+  if (oldOffset === undefined || newOffset === undefined) return journal.marks;
+  return Object.fromEntries(Object.entries(journal.marks).map(([name, at]) => [name, new Date(Date.parse(at) - (NEW_BOOT_MARKS.has(name) ? newOffset : oldOffset)).toISOString()]));
+}
+
 export function buildReport(journal: JournalData, outcome: string | undefined): Report {
-  const marks = journal.marks;
+  const marks = correctedMarks(journal);
   const freeze = marks['dump.freeze'] ? Date.parse(marks['dump.freeze']) : undefined;
   const since = (at: string) => (freeze === undefined ? undefined : Date.parse(at) - freeze);
   const load = journal.phases.load.outputs;

@@ -14,6 +14,7 @@ import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/i
 import type { Runner } from '../tools/runner.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { criuRestoreArgs } from '../tools/criu-args.js';
+import { clockOffsetMs } from '../tools/rtc.js';
 import { localAddresses, readManifest, type RestoreManifest } from './manifest.js';
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
 import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
@@ -30,6 +31,8 @@ export interface RestoreOutput {
   fifos: string[];
   degraded: string[];
   rulesRemovedAfterRestore: number;
+  /** This boot's clock minus the RTC (measured after the session is back). */
+  clockOffsetMs: number | undefined;
 }
 
 export const RESTORED_PID_FILE = 'restored-pid';
@@ -57,7 +60,9 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   journal.mark('unlocked');
+  const offset = await clockOffsetMs();
   return {
+    clockOffsetMs: offset,
     ...pids,
     nsenter: `nsenter -t ${pids.rootPidHost} -p -m`,
     ptyRemaps,

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootGuest, type Guest } from '../helpers/guest.js';
 import { NEW_KERNEL } from '../helpers/guest-image.js';
-import { ARTEFACTS_GONE, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
+import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
 import { LocalS3, S3_SECRET } from '../helpers/s3rver.js';
 import { LiveSession } from '../helpers/session.js';
 
@@ -69,11 +69,3 @@ describe('restore side in the guest', () => {
   });
 });
 
-async function expectEventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`condition not met within ${timeoutMs / 1000} s`);
-}

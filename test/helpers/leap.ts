@@ -24,3 +24,12 @@ export async function waitForOutcome(guest: Guest, outcome: RegExp, timeoutMs: n
 
 /** What an upgrade must leave behind on the new boot: nothing one-shot. */
 export const ARTEFACTS_GONE = 'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending 2>/dev/null | wc -l';
+
+export async function expectEventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`condition not met within ${timeoutMs / 1000} s`);
+}

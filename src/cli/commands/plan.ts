@@ -1,4 +1,5 @@
-import { planSession, type SessionPlan } from '../../engine/planning.js';
+import { writeFileSync } from 'node:fs';
+import { type PlanRecording, planSession, type SessionPlan } from '../../engine/planning.js';
 import { ExitCode } from '../../errors.js';
 import { discover } from '../../phases/discover.js';
 import { liveProc } from '../../tools/procfs.js';
@@ -10,13 +11,14 @@ export const planCommand: Command = {
   name: 'plan',
   summary: 'show the session, what reaches outside it, the CRIU options and every risk',
   usage: 'plan [--pid PID | --tty pts/N | --all-ssh]',
-  options: SESSION_OPTIONS,
-  optionHelp: SESSION_HELP,
+  options: { ...SESSION_OPTIONS, record: { type: 'string' } },
+  optionHelp: [...SESSION_HELP, '--record FILE    also write what the plan read from /proc (a test fixture)'],
   async run(ctx, values) {
     requireRoot();
     const roots = discover(liveProc, { ...sessionSelector(values), selfPid: process.pid });
+    const record = typeof values.record === 'string' ? (r: PlanRecording) => writeFileSync(values.record as string, `${JSON.stringify(r)}\n`, { mode: 0o600 }) : undefined;
     // This process leaves the session before any dump, so it is not planned for.
-    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]))));
+    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]), record)));
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planJson(p) }));
     ctx.out.result({ sessions }, () => plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')).join('\n\n'));
     return plans.every((p) => p.verdict === 'go') ? ExitCode.ok : ExitCode.noGo;

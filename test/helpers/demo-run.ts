@@ -1,0 +1,70 @@
+/**
+ * The main job on its default: a disposable guest, a live ssh session with a
+ * visible ticker and a TCP connection to an echo server on the host, and
+ * `kernel-leap upgrade` typed in that session. Shared by `npm run demo` and the
+ * end-to-end guest test, which asserts what the demo prints.
+ */
+import type { Guest } from './guest.js';
+import { EchoServer } from './echo-server.js';
+import type { LocalS3 } from './s3rver.js';
+import { LiveSession } from './session.js';
+
+export interface LeapResult {
+  upgradeExit: number | undefined;
+  kernelBefore: string | undefined;
+  kernelAfter: string | undefined;
+  longestGapMs: number;
+  pingsSent: number;
+  echoIntact: boolean;
+  echoConnections: number;
+  reportDowntimeMs: number | undefined;
+  s3Keys: string[];
+  transcript: string;
+}
+
+function sessionScript(echoPort: number, upgrade: string): string {
+  return [
+    `exec 3<>/dev/tcp/10.0.2.2/${echoPort}`,
+    '( i=0; while :; do i=$((i+1)); echo "ping $i" >&3; read -r -t 30 reply <&3; echo "tick $i $(uname -r) [$reply]"; sleep 0.2; done ) &',
+    'sleep 3',
+    upgrade,
+    'echo "UPGRADE-EXIT=$?"',
+    'sleep 4; kill %1; echo DEMO-DONE; sleep 600',
+  ].join('\n');
+}
+
+export async function leapWithLiveSession(guest: Guest, s3: LocalS3, upgrade: string, onLine: (line: string) => void = () => undefined): Promise<LeapResult> {
+  const echo = await EchoServer.start();
+  const session = new LiveSession(guest, sessionScript(echo.port, upgrade));
+  let printed = 0;
+  const pump = setInterval(() => {
+    for (const line of session.lines.slice(printed)) onLine(line.text);
+    printed = session.lines.length;
+  }, 200);
+  try {
+    await session.waitFor(/^DEMO-DONE$/, 900_000);
+  } finally {
+    clearInterval(pump);
+    for (const line of session.lines.slice(printed)) onLine(line.text);
+    session.close();
+    await echo.stop();
+  }
+  const ticks = session.lines.map((l) => /^tick (\d+) (\S+) \[(.*)\]$/.exec(l.text)).filter((m): m is RegExpExecArray => m !== null);
+  const pingsSent = ticks.length;
+  const expected = Array.from({ length: pingsSent }, (_, i) => `ping ${i + 1}\n`).join('');
+  const run = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
+  const host = (await guest.run('hostname')).trim();
+  return {
+    upgradeExit: Number(/UPGRADE-EXIT=(\d+)/.exec(session.text())?.[1]),
+    kernelBefore: ticks[0]?.[2],
+    kernelAfter: ticks.at(-1)?.[2],
+    longestGapMs: session.longestGap(/^tick \d+/).ms,
+    pingsSent,
+    // Every reply matched its ping, and the server saw the pings in order, none lost or repeated.
+    echoIntact: ticks.every((m) => m[3] === `ping ${m[1]}`) && echo.received.startsWith(expected) && echo.received.length <= expected.length + 12,
+    echoConnections: echo.connections,
+    reportDowntimeMs: run.downtimeMs,
+    s3Keys: await s3.keys(`kl-test/${host}/${run.runId}/`),
+    transcript: session.text(),
+  };
+}
