@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { discover, listTree, sessionRootOf } from '../../../src/phases/discover.js';
+import { snapshotProc } from '../../../src/tools/procfs.js';
+import { sshSession } from '../../helpers/proc-fixture.js';
+
+const proc = snapshotProc(sshSession());
+
+describe('discover', () => {
+  it('walks up from any process of the session to sshd: root@pts/0', () => {
+    expect(sessionRootOf(proc, 534)).toEqual({ pid: 441, name: 'sshd', cmdline: 'sshd: root@pts/0' });
+    expect(sessionRootOf(proc, 441).pid).toBe(441);
+    expect(discover(proc, { selfPid: 447 })[0]?.pid).toBe(441);
+  });
+
+  it('refuses the listener and pid 1, naming the ancestry and the flags to pass', () => {
+    expect(() => sessionRootOf(proc, 380)).toThrowError(expect.objectContaining({ code: 'NOT_IN_SESSION', hint: expect.stringContaining('--pid') }));
+    expect(() => sessionRootOf(proc, 1)).toThrowError(/not inside an ssh session \(ancestors: 1\)/);
+    expect(() => sessionRootOf(proc, 999)).toThrowError(expect.objectContaining({ code: 'PID_NOT_FOUND' }));
+  });
+
+  it('finds a session by its tty, and lists every ssh session', () => {
+    expect(discover(proc, { tty: 'pts/0', selfPid: 1 }).map((r) => r.pid)).toEqual([441]);
+    expect(() => discover(proc, { tty: 'pts/7', selfPid: 1 })).toThrowError(expect.objectContaining({ code: 'TTY_NOT_FOUND' }));
+    expect(discover(proc, { allSsh: true, selfPid: 1 }).map((r) => r.cmdline)).toEqual(['sshd: root@pts/0']);
+  });
+
+  it('lists the tree parents first, without excluded subtrees', () => {
+    expect(listTree(proc, 441)).toEqual([441, 447, 534]);
+    expect(listTree(proc, 441, new Set([447]))).toEqual([441]);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { collectFacts } from '../../../src/phases/plan-facts.js';
+import { ghostLimit, plan } from '../../../src/phases/plan.js';
+import { parseSsUnixPeers } from '../../../src/tools/proc-net.js';
+import { snapshotProc } from '../../../src/tools/procfs.js';
+import { type FakeTask, sshSession } from '../../helpers/proc-fixture.js';
+
+// ss -xn in the guest: 14350's peer had closed (0); 20001 talks to dbus (20002), outside the tree.
+const SS = `Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process
+u_str ESTAB 0 0 * 14350 * 0
+u_dgr ESTAB 0 0 * 14369 * 2697
+u_str ESTAB 0 0 * 20001 * 20002
+u_str ESTAB 0 0 /run/dbus/system_bus_socket 20002 * 20001
+`;
+
+const planOf = (snapshot = sshSession(), exclude = new Set<number>()) => plan(collectFacts(snapshotProc(snapshot), 441, parseSsUnixPeers(SS), exclude));
+
+describe('plan on a recorded-shape ssh session', () => {
+  it('names the TCP 4-tuple, the pty, and the logind FIFO as file[MNT:INO] in lowercase hex', () => {
+    const p = planOf();
+    expect(p.verdict).toBe('go');
+    expect(p.pids).toEqual([441, 447, 534]);
+    expect(p.connections).toEqual([expect.objectContaining({ pid: 441, fd: 4, local: { ip: '10.0.2.15', port: 22 }, peer: { ip: '10.0.2.2', port: 50124 } })]);
+    expect(p.ptys).toEqual([0]);
+    expect(p.fifos).toEqual([{ pid: 441, fd: 8, path: '/run/systemd/sessions/5.ref', key: 'file[95:28c]', mode: 0o600, uid: 0, gid: 0 }]);
+    expect(p.externals).toEqual(['file[95:28c]']);
+    expect(p.unixExternals).toEqual([]);
+    expect(p.ghostLimitBytes).toBeUndefined();
+  });
+
+  it('declares a unix stream to a peer outside the tree as unix[INO], degraded', () => {
+    const p = planOf(sshSession({ session: { fds: { 4: { target: 'socket:[12784]' }, 7: { target: 'socket:[20001]' } } } }));
+    expect(p.unixExternals).toEqual([{ pid: 441, fd: 7, inode: 20001, peerInode: 20002, peerPath: '/run/dbus/system_bus_socket' }]);
+    expect(p.externals).toContain('unix[20001]');
+    expect(p.risks).toContainEqual(expect.objectContaining({ level: 'warn', code: 'UNIX_EXTERNAL' }));
+  });
+
+  it('after a package upgrade: ghosts the deleted sshd, sizes the ghost limit, and fixes a missing exec bit', () => {
+    const p = planOf(sshSession({ session: { exe: '/usr/sbin/sshd (deleted)', exeStat: { mode: 0o100600, size: 1265432, nlink: 0 } } }));
+    expect(p.ghosts).toContainEqual(expect.objectContaining({ path: '/usr/sbin/sshd', kind: 'exe', size: 1265432 }));
+    expect(p.ghostLimitBytes).toBe(3 * 1024 * 1024);
+    expect(p.execBitFixes).toEqual([{ pid: 441, exe: '/usr/sbin/sshd (deleted)' }]);
+    expect(p.verdict).toBe('go');
+  });
+
+  it('says no-go with the reason for io_uring and nested pid/uts namespaces, but not a nested netns', () => {
+    const node: FakeTask = { pid: 600, ppid: 447, name: 'node', cmdline: 'node app.js', fds: { 4: { target: 'anon_inode:[io_uring]' } } };
+    const uts: FakeTask = { pid: 601, ppid: 447, name: 'sleep', cmdline: 'sleep 600', ns: { uts: 'uts:[4026532200]' } };
+    const net: FakeTask = { pid: 602, ppid: 447, name: 'sleep', cmdline: 'sleep 600', ns: { net: 'net:[4026532300]' } };
+    const p = planOf(sshSession({ extraTasks: [node, uts, net] }));
+    expect(p.verdict).toBe('no-go');
+    const failures = p.risks.filter((r) => r.level === 'fail').map((r) => r.message);
+    expect(failures).toEqual([
+      'node (600) fd 4 is anon_inode:[io_uring], which CRIU 3.17 cannot dump',
+      `sleep (601) runs in its own uts namespace (uts:[4026532200]); CRIU 3.17 fails with "Can't dump nested uts namespace"`,
+    ]);
+  });
+
+  it("leaves kernel-leap's own process out: it hands off before the dump", () => {
+    const node: FakeTask = { pid: 600, ppid: 447, name: 'node', cmdline: 'node kernel-leap.mjs plan', fds: { 4: { target: 'anon_inode:[io_uring]' } } };
+    expect(planOf(sshSession({ extraTasks: [node] }), new Set([600])).verdict).toBe('go');
+  });
+
+  it('refuses a regular file from another mount namespace', () => {
+    const p = planOf(sshSession({ session: { fds: { 4: { target: 'socket:[12784]' }, 8: { target: '/srv/data.db', mntId: 300, stat: { ino: 9, mode: 0o100644 } } } } }));
+    expect(p.risks).toContainEqual(expect.objectContaining({ level: 'fail', code: 'FOREIGN_FILE' }));
+  });
+
+  it('sizes the ghost limit to the largest deleted file plus a spare MiB', () => {
+    expect(ghostLimit([{ pid: 1, path: '/a', size: 900_000, mode: 0, kind: 'fd' }])).toBeUndefined();
+    expect(ghostLimit([{ pid: 1, path: '/a', size: 5 * 1024 * 1024 + 1, mode: 0, kind: 'map' }])).toBe(7 * 1024 * 1024);
+  });
+});
