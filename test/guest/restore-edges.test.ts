@@ -13,6 +13,15 @@ import { LiveSession } from '../helpers/session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; sleep 0.5; done';
 // Takes the lowest free pty early at boot, before the restore, as a new login would.
+// It forks once the pty is held, so the oneshot unit is done exactly then.
+const SQUATTER = `#!/usr/bin/python3
+import os, pty, time
+m, s = pty.openpty()
+with open('/run/squat', 'w') as f:
+    f.write(os.ttyname(s))
+if os.fork() == 0:
+    time.sleep(3600)
+`;
 const SQUATTER_UNIT = `[Unit]
 Description=test: hold a pty before kernel-leap restores
 DefaultDependencies=no
@@ -21,7 +30,7 @@ Before=kernel-leap-restore.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'python3 -c "import os, pty, time; m, s = pty.openpty(); open(\\"/run/squat\\", \\"w\\").write(os.ttyname(s)); time.sleep(3600)" & while [ ! -s /run/squat ]; do sleep 0.1; done'
+ExecStart=/usr/local/bin/pty-squat
 [Install]
 WantedBy=multi-user.target
 `;
@@ -43,7 +52,7 @@ describe('restore edge cases in the guest', () => {
   });
 
   it('remaps a pty taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
-    await guest.run(`cat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`);
+    await guest.run(`cat > /usr/local/bin/pty-squat <<'EOF'\n${SQUATTER}EOF\nchmod 755 /usr/local/bin/pty-squat\ncat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`);
     await s3.stop();
     const session = new LiveSession(guest, `echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
     sessions.push(session);
