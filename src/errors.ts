@@ -8,7 +8,6 @@ export const ExitCode = {
   failure: 1,
   usage: 2,
   noGo: 3,
-  notImplemented: 4,
   toolMissing: 5,
   notRoot: 6,
   config: 7,

@@ -32,6 +32,7 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     expect(result.kernelBefore).toBe(from);
     expect(result.kernelAfter).toBe(to);
     expect(result.echoIntact, result.transcript).toBe(true);
+    expect(result.echoAfterRestore, result.transcript).toBe(true);
     expect(result.echoConnections).toBe(1);
     expect(result.transcript).toMatch(/run \S+ on \S+: restored/);
     expect(Math.abs((result.reportDowntimeMs ?? 0) - result.longestGapMs)).toBeLessThan(1000);
