@@ -3,7 +3,7 @@
  * the promise resolves. Its QEMU dies with the test process on every exit path,
  * unless `detached` (vm-cli up), where the caller owns its lifetime.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireCommand } from './require.js';
@@ -11,10 +11,11 @@ import { chooseAccel } from './vm-accel.js';
 import { onProcessExit } from './vm-cleanup.js';
 import { connectGuest, type VmClient } from './vm-client.js';
 import { ensureImage, type VmImage } from './vm-image.js';
-import { createOverlay, freePort, killQemuNow, qemuErrors, startQemu, stopQemu } from './vm-qemu.js';
+import { createOverlay, freePort, isRunning, killQemuNow, PID_FILE, qemuErrors, startQemu, stopQemu } from './vm-qemu.js';
 import { type VmConnection, waitForSsh } from './vm-ssh.js';
 
 const PORT_ATTEMPTS = 3;
+const DIR_PREFIX = 'kl-vm-';
 
 export interface BootOptions {
   log?: (line: string) => void;
@@ -41,11 +42,12 @@ export function requireGuestTools(): void {
 export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
   const log = options.log ?? (() => undefined);
   requireGuestTools();
+  sweepDeadGuests();
   const image = await ensureImage();
   log(image.built ? `image built cold in ${image.buildSeconds} s: ${image.dir}` : `image cached: ${image.dir}`);
   const accel = await chooseAccel(image);
   log(`accel ${accel.accel}${accel.cached ? ' (cached)' : ''}: ${accel.reason}`);
-  const dir = mkdtempSync(join(tmpdir(), 'kl-vm-'));
+  const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   let pid = 0;
   const forget = onProcessExit(() => {
     if (pid) killQemuNow(pid);
@@ -75,6 +77,19 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
     rmSync(dir, { recursive: true, force: true });
     forget();
     throw error;
+  }
+}
+
+/**
+ * A test process killed with SIGKILL cannot clean up: setpriv's death signal
+ * ends its QEMU, but the dir (a grown overlay) stays. Removes such dirs.
+ */
+function sweepDeadGuests(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const pidFile = join(tmpdir(), name, PID_FILE);
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+    if (pid > 0 && !isRunning(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
 }
 

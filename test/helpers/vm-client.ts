@@ -1,7 +1,4 @@
-/**
- * What a test does with a running guest, bound to its connection: the shared
- * guest (connectGuest(inject('guest'))) and a booted one offer the same calls.
- */
+/** What a test does with a running guest, bound to its connection (`npm run vm` and bed.test.ts use it). */
 import { type BundleOptions, installBundle } from './vm-bundle.js';
 import { openSession, type VmSession } from './vm-session.js';
 import {

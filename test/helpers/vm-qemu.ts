@@ -4,7 +4,7 @@
  * serial console and QEMU's own stderr in files in the guest's directory.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -12,6 +12,9 @@ import { pollUntil } from './poll.js';
 import type { VmImage } from './vm-image.js';
 
 export type Accel = 'kvm' | 'tcg';
+
+/** In the guest's dir, so a later run can tell a dead guest's leftovers (sweepDeadGuests). */
+export const PID_FILE = 'qemu.pid';
 
 export interface QemuSpec {
   image: VmImage;
@@ -72,6 +75,7 @@ export function startQemu(spec: QemuSpec, dir: string, detached: boolean): numbe
   closeSync(stderr);
   if (detached) child.unref();
   if (child.pid === undefined) throw new Error(`could not start ${argv[0]}: apt-get install qemu-system-x86 util-linux`);
+  writeFileSync(join(dir, PID_FILE), `${child.pid}\n`);
   return child.pid;
 }
 

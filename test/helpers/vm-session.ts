@@ -10,12 +10,18 @@ import { onProcessExit } from './vm-cleanup.js';
 import { sshArgs, type VmConnection } from './vm-ssh.js';
 
 export interface StampedLine {
+  /** The line without terminal escapes (bash's bracketed-paste marks, colours) or CR. */
   text: string;
+  /** The line as the pty sent it, CR removed. */
+  raw: string;
   /** Host wall clock (Date.now()) when the line arrived. */
   at: number;
   /** Host monotonic clock (performance.now()), for gaps immune to clock steps. */
   mono: number;
 }
+
+// CSI sequences (ESC [ ... final byte), OSC sequences (ESC ] ... BEL or ESC \), two-byte escapes.
+const TERMINAL_ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 
 export class VmSession {
   readonly lines: StampedLine[] = [];
@@ -40,7 +46,10 @@ export class VmSession {
     const mono = performance.now();
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
-    for (const part of parts) this.lines.push({ text: part.replace(/\r/g, ''), at, mono });
+    for (const part of parts) {
+      const raw = part.replace(/\r/g, '');
+      this.lines.push({ text: raw.replace(TERMINAL_ESCAPES, ''), raw, at, mono });
+    }
   }
 
   get running(): boolean {
@@ -54,7 +63,7 @@ export class VmSession {
 
   /** Everything received so far, the unfinished last line (a prompt) included. */
   output(): string {
-    return [...this.lines.map((l) => l.text), this.partial.replace(/\r/g, '')].join('\n');
+    return [...this.lines.map((l) => l.text), this.partial.replace(/\r/g, '').replace(TERMINAL_ESCAPES, '')].join('\n');
   }
 
   /** The first complete line at index >= `from` that matches, polled with a deadline. */

@@ -47,10 +47,10 @@ export function sshArgs(c: VmConnection, ...remote: string[]): string[] {
   return [...sshOptions(c), '-p', String(c.port), 'root@127.0.0.1', ...remote];
 }
 
-/** Runs `command` through the guest's shell; never throws on a non-zero exit. */
+/** Runs `command` through the guest's shell; output as printed (final newline kept); never throws on a non-zero exit. */
 export async function execInGuest(c: VmConnection, command: string, options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
   const stdin = options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input };
-  const r = await execa('ssh', sshArgs(c, command), { ...stdin, reject: false, timeout: options.timeoutMs ?? 120_000 });
+  const r = await execa('ssh', sshArgs(c, command), { ...stdin, reject: false, stripFinalNewline: false, timeout: options.timeoutMs ?? 120_000 });
   const timedOut = r.timedOut ? `\n(ssh killed after ${options.timeoutMs ?? 120_000} ms)` : '';
   return { stdout: String(r.stdout), stderr: String(r.stderr) + timedOut, exitCode: r.exitCode ?? -1 };
 }
