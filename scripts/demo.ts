@@ -3,21 +3,20 @@
 // connection to an echo server here; `kernel-leap upgrade` is typed in that
 // session; then a side-by-side verdict, and everything is torn down.
 import { leapWithLiveSession } from '../test/helpers/demo-run.js';
-import { bootGuest, type Guest } from '../test/helpers/guest.js';
-import { NEW_KERNEL } from '../test/helpers/guest-image.js';
 import { prepareGuest } from '../test/helpers/leap.js';
 import { LocalS3 } from '../test/helpers/s3rver.js';
+import { bootGuest, type Vm } from '../test/helpers/vm-boot.js';
 
 const say = (line: string) => console.log(`demo: ${line}`);
 
 async function main(): Promise<number> {
   const s3 = await LocalS3.start();
   say(`S3 server (s3rver) on 127.0.0.1:${s3.port}, bucket ${s3.bucket}`);
-  let guest: Guest | undefined;
+  let guest: Vm | undefined;
   try {
-    const booted = await bootGuest(say);
-    guest = booted.guest;
+    guest = await bootGuest({ log: say });
     await prepareGuest(guest, s3);
+    const NEW_KERNEL = guest.connection.newKernel;
     say(`guest on ${(await guest.run('uname -r')).trim()}; opening an ssh session and typing: kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`);
     const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`, (line) => console.log(`  session | ${line}`));
     const ok = result.upgradeExit === 0 && result.kernelAfter === NEW_KERNEL && result.echoIntact;
@@ -34,7 +33,7 @@ async function main(): Promise<number> {
     console.log(`\n${ok ? 'PASS: the live ssh session survived the kernel upgrade' : 'FAIL: see the session transcript above'}`);
     return ok ? 0 : 1;
   } finally {
-    await guest?.shutdown();
+    await guest?.stop();
     await s3.stop();
   }
 }

@@ -5,33 +5,34 @@
  * leave the session running and the ruleset as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootGuest, type Guest } from '../helpers/guest.js';
-import { installKernelLeap, LiveSession } from '../helpers/session.js';
+import { installKernelLeap } from '../helpers/leap.js';
+import { bootGuest, type Vm } from '../helpers/vm-boot.js';
+import type { VmSession } from '../helpers/vm-session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N)"; sleep 0.2; done';
 
 describe('checkpoint side in the guest', () => {
-  let guest: Guest;
-  const sessions: LiveSession[] = [];
+  let guest: Vm;
+  const sessions: VmSession[] = [];
   const open = (command: string) => {
-    const s = new LiveSession(guest, command);
+    const s = guest.openSession(command);
     sessions.push(s);
     return s;
   };
 
   beforeAll(async () => {
-    guest = (await bootGuest(console.log)).guest;
+    guest = await bootGuest({ log: console.log });
     await installKernelLeap(guest);
   });
   afterAll(async () => {
-    sessions.forEach((s) => s.close());
-    await guest?.shutdown();
+    await Promise.all(sessions.map((s) => s.close()));
+    await guest?.stop();
   });
 
   it('plan names the session root, its TCP connection, its pty and its logind FIFO', async () => {
     const s = open('kernel-leap plan --json > /tmp/plan.json; echo "PLAN-EXIT=$?"; tty; sleep 600');
-    await s.waitFor(/PLAN-EXIT=0/, 60_000);
-    const tty = (await s.waitFor(/^\/dev\/pts\/\d+$/, 10_000)).text;
+    await s.waitForLine(/PLAN-EXIT=0/, 60_000);
+    const tty = (await s.waitForLine(/^\/dev\/pts\/\d+$/, 10_000)).text;
     const [result] = (await guest.run('cat /tmp/plan.json')).trim().split('\n').map((l) => JSON.parse(l));
     const session = result.sessions[0];
     expect(session.root.cmdline).toBe(`sshd: root@${tty.slice('/dev/'.length)}`);
@@ -44,9 +45,9 @@ describe('checkpoint side in the guest', () => {
 
   it('rehearse says go, and the session never pauses longer than its freeze', async () => {
     const s = open(`(${TICKER}) & sleep 2; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 3; kill %1; sleep 600`);
-    await s.waitFor(/REHEARSE-EXIT=\d+/, 180_000);
-    expect(s.text()).toContain('REHEARSE-EXIT=0');
-    expect(s.text()).toMatch(/: rehearsed/);
+    await s.waitForLine(/REHEARSE-EXIT=\d+/, 180_000);
+    expect(s.output()).toContain('REHEARSE-EXIT=0');
+    expect(s.output()).toMatch(/: rehearsed/);
     const journal = JSON.parse(await guest.run('cat /var/lib/kernel-leap/latest/journal.json'));
     const rehearsal = journal.phases.rehearse.outputs;
     expect(rehearsal.verdict).toBe('go');
@@ -59,11 +60,11 @@ describe('checkpoint side in the guest', () => {
 
   it('a tree with an unsupported resource makes plan and rehearse say no-go with the reason', async () => {
     const s = open('unshare --uts sleep 600 & sleep 1; kernel-leap plan; echo "PLAN-EXIT=$?"; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 600');
-    await s.waitFor(/REHEARSE-EXIT=\d+/, 120_000);
-    expect(s.text()).toContain('PLAN-EXIT=3');
-    expect(s.text()).toContain('REHEARSE-EXIT=3');
-    expect(s.text()).toMatch(/fail\s+NESTED_NAMESPACE\s+sleep \(\d+\) runs in its own uts namespace/);
-    expect(s.text()).toMatch(/verdict: no-go/);
+    await s.waitForLine(/REHEARSE-EXIT=\d+/, 120_000);
+    expect(s.output()).toContain('PLAN-EXIT=3');
+    expect(s.output()).toContain('REHEARSE-EXIT=3');
+    expect(s.output()).toMatch(/fail\s+NESTED_NAMESPACE\s+sleep \(\d+\) runs in its own uts namespace/);
+    expect(s.output()).toMatch(/verdict: no-go/);
   });
 
   it('a dump that fails after the freeze leaves the session running and the ruleset as it was', async () => {
@@ -71,10 +72,10 @@ describe('checkpoint side in the guest', () => {
     await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exit 1\\nexit 0\\n' > /root/fail-post-dump && chmod 700 /root/fail-post-dump`);
     const before = await guest.run("iptables-save | grep -v '^#'");
     const s = open(`(${TICKER}) & sleep 2; KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-post-dump' kernel-leap upgrade --yes --no-rehearse --no-exec; echo "UPGRADE-EXIT=$?"; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
-    await s.waitFor(/UPGRADE-EXIT=\d+/, 240_000);
-    expect(s.text()).toContain('UPGRADE-EXIT=1');
-    expect(s.text()).toMatch(/dump-failed/);
-    const after = await s.waitFor(/^AFTER$/, 30_000);
+    await s.waitForLine(/UPGRADE-EXIT=\d+/, 240_000);
+    expect(s.output()).toContain('UPGRADE-EXIT=1');
+    expect(s.output()).toMatch(/dump-failed/);
+    const after = await s.waitForLine(/^AFTER$/, 30_000);
     expect(s.lines.some((l) => l.at > after.at - 2500 && /^tick/.test(l.text))).toBe(true);
     expect(await guest.run("iptables-save | grep -v '^#'")).toBe(before);
     expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');

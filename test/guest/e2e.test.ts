@@ -6,23 +6,22 @@
  * leap replaces the session's own binaries first (--pre).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootGuest, type Guest } from '../helpers/guest.js';
-import { NEW_KERNEL, OLD_KERNEL } from '../helpers/guest-image.js';
 import { leapWithLiveSession, type LeapResult } from '../helpers/demo-run.js';
 import { prepareGuest } from '../helpers/leap.js';
 import { LocalS3 } from '../helpers/s3rver.js';
+import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 
 describe('one command carries a live ssh session across a kernel upgrade', () => {
-  let guest: Guest;
+  let guest: Vm;
   let s3: LocalS3;
 
   beforeAll(async () => {
     s3 = await LocalS3.start();
-    guest = (await bootGuest(console.log)).guest;
+    guest = await bootGuest({ log: console.log });
     await prepareGuest(guest, s3);
   });
   afterAll(async () => {
-    await guest?.shutdown();
+    await guest?.stop();
     await s3?.stop();
   });
 
@@ -40,14 +39,16 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
   }
 
   it('upgrade returns 0 in the session, on the new kernel, with its echo stream intact', async () => {
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`);
-    expectCarried(result, OLD_KERNEL, NEW_KERNEL);
+    const { oldKernel, newKernel } = guest.connection;
+    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${newKernel}`);
+    expectCarried(result, oldKernel, newKernel);
   });
 
   it('also when --pre replaces the binaries the session runs', async () => {
-    await guest.run('apt-get update -qq', 300_000);
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${OLD_KERNEL} --pre 'apt-get install --reinstall -y openssh-server bash'`);
-    expectCarried(result, NEW_KERNEL, OLD_KERNEL);
+    const { oldKernel, newKernel } = guest.connection;
+    await guest.run('apt-get update -qq', { timeoutMs: 300_000 });
+    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${oldKernel} --pre 'apt-get install --reinstall -y openssh-server bash'`);
+    expectCarried(result, newKernel, oldKernel);
     const journal = JSON.parse(await guest.run('cat /var/lib/kernel-leap/latest/journal.json'));
     expect(journal.phases.pre.status).toBe('done');
   });

@@ -5,11 +5,10 @@
  * failure in the report and in S3, images kept, nothing loops at the next boot).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootGuest, type Guest } from '../helpers/guest.js';
-import { NEW_KERNEL, OLD_KERNEL } from '../helpers/guest-image.js';
-import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
+import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
 import { LocalS3 } from '../helpers/s3rver.js';
-import { LiveSession } from '../helpers/session.js';
+import { bootGuest, type Vm } from '../helpers/vm-boot.js';
+import type { VmSession } from '../helpers/vm-session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; sleep 0.5; done';
 // Takes the lowest free pty early at boot, before the restore, as a new login would.
@@ -36,36 +35,37 @@ WantedBy=multi-user.target
 `;
 
 describe('restore edge cases in the guest', () => {
-  let guest: Guest;
+  let guest: Vm;
   let s3: LocalS3;
-  const sessions: LiveSession[] = [];
+  const sessions: VmSession[] = [];
 
   beforeAll(async () => {
     s3 = await LocalS3.start();
-    guest = (await bootGuest(console.log)).guest;
+    guest = await bootGuest({ log: console.log });
     await prepareGuest(guest, s3);
   });
   afterAll(async () => {
-    sessions.forEach((s) => s.close());
-    await guest?.shutdown();
+    await Promise.all(sessions.map((s) => s.close()));
+    await guest?.stop();
     await s3?.stop();
   });
 
   it('remaps a pty taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
     await guest.run(`cat > /usr/local/bin/pty-squat <<'EOF'\n${SQUATTER}EOF\nchmod 755 /usr/local/bin/pty-squat\ncat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`);
     await s3.stop();
-    const session = new LiveSession(guest, `echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const NEW_KERNEL = guest.connection.newKernel;
+    const session = guest.openSession(`echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
     sessions.push(session);
-    const dumpedTty = (await session.waitFor(/^BEFORE /, 60_000)).text.split(' ')[1];
-    const resumed = await session.waitFor(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000);
+    const dumpedTty = (await session.waitForLine(/^BEFORE /, 60_000)).text.split(' ')[1];
+    const resumed = await session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000);
     expect(await guest.run('cat /run/squat')).toBe(dumpedTty);
     expect(resumed.text).not.toContain(dumpedTty);
-    expect(session.text()).toContain('UPGRADE-EXIT=0');
-    expect(session.text()).toMatch(/remapped: pts\/\d+ -> pts\/\d+/);
+    expect(session.output()).toContain('UPGRADE-EXIT=0');
+    expect(session.output()).toMatch(/remapped: pts\/\d+ -> pts\/\d+/);
 
     await waitForOutcome(guest, /^restored$/, 60_000);
     const journal = await latestJournal(guest);
-    await expectEventually(async () => (await guest.run(`ls /var/lib/kernel-leap/spool/ 2>/dev/null || true`)).includes(journal.runId), 120_000);
+    await expectEventually('the run in the spool', async () => (await guest.run('ls /var/lib/kernel-leap/spool/ 2>/dev/null || true')).includes(journal.runId), 120_000);
     expect((await guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
 
     await s3.resume();
@@ -77,15 +77,14 @@ describe('restore edge cases in the guest', () => {
   });
 
   it('a corrupted image fails clearly, keeps the images, reaches S3, and does not loop at the next boot', async () => {
-    const session = new LiveSession(guest, `kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${OLD_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const { oldKernel: OLD_KERNEL, newKernel: NEW_KERNEL } = guest.connection;
+    const session = guest.openSession(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${OLD_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
     sessions.push(session);
     await waitForOutcome(guest, /^dumped$/, 240_000);
     const { runId } = await latestJournal(guest);
     const images = `/var/lib/kernel-leap/runs/${runId}/images`;
     await guest.run(`head -c 64 /dev/urandom > ${images}/pstree.img`);
-    await guest.run('systemd-run --no-block --quiet kexec -e');
-    await new Promise((r) => setTimeout(r, 5000));
-    await guest.waitForSsh(300_000);
+    await kexecAndWait(guest);
     expect((await guest.run('uname -r')).trim()).toBe(OLD_KERNEL);
     await waitForOutcome(guest, /^failed$/, 180_000);
 
@@ -98,14 +97,13 @@ describe('restore edge cases in the guest', () => {
     expect(report).toMatch(/: failed/);
     expect(report).toMatch(/restore\s+failed: criu restore failed/);
     const host = (await guest.run('hostname')).trim();
-    await expectEventually(async () => (await s3.keys(`kl-test/${host}/${runId}/`)).includes(`kl-test/${host}/${runId}/report.json`), 120_000);
+    await expectEventually('the failed run\'s report in S3', async () => (await s3.keys(`kl-test/${host}/${runId}/`)).includes(`kl-test/${host}/${runId}/report.json`), 120_000);
     expect(JSON.parse(await s3.text(`kl-test/${host}/${runId}/report.json`)).outcome).toBe('failed');
 
     // Next boot: no pending mark, no unit, so no second attempt.
     const marksBefore = journal.marks.restoreUnitStart;
-    await guest.run(`kexec -l -i /boot/vmlinuz-${NEW_KERNEL} --initrd=/boot/initrd.img-${NEW_KERNEL} --reuse-cmdline && systemd-run --no-block --quiet kexec -e`);
-    await new Promise((r) => setTimeout(r, 5000));
-    await guest.waitForSsh(300_000);
+    await guest.run(`kexec -l -i /boot/vmlinuz-${NEW_KERNEL} --initrd=/boot/initrd.img-${NEW_KERNEL} --reuse-cmdline`);
+    await kexecAndWait(guest);
     expect((await guest.run('uname -r')).trim()).toBe(NEW_KERNEL);
     expect((await guest.exec('systemctl status kernel-leap-restore.service')).exitCode).not.toBe(0);
     expect((await latestJournal(guest)).marks.restoreUnitStart).toBe(marksBefore);

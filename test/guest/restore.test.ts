@@ -5,32 +5,32 @@
  * and the logs land in a real S3 server on the host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootGuest, type Guest } from '../helpers/guest.js';
-import { NEW_KERNEL } from '../helpers/guest-image.js';
 import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
 import { LocalS3, S3_SECRET } from '../helpers/s3rver.js';
-import { LiveSession } from '../helpers/session.js';
+import { bootGuest, type Vm } from '../helpers/vm-boot.js';
+import type { VmSession } from '../helpers/vm-session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; sleep 0.5; done';
 
 describe('restore side in the guest', () => {
-  let guest: Guest;
+  let guest: Vm;
   let s3: LocalS3;
-  let session: LiveSession | undefined;
+  let session: VmSession | undefined;
 
   beforeAll(async () => {
     s3 = await LocalS3.start();
-    guest = (await bootGuest(console.log)).guest;
+    guest = await bootGuest({ log: console.log });
     await prepareGuest(guest, s3);
   });
   afterAll(async () => {
-    session?.close();
-    await guest?.shutdown();
+    await session?.close();
+    await guest?.stop();
     await s3?.stop();
   });
 
   it('upgrade --no-exec prepares everything; the kexec then restores the session at boot and ships the logs', async () => {
-    session = new LiveSession(guest, `kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const NEW_KERNEL = guest.connection.newKernel;
+    session = guest.openSession(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
     await waitForOutcome(guest, /^dumped$/, 240_000);
     const journal = await latestJournal(guest);
     const plan = journal.phases.plan?.outputs as { ptys: number[]; connections: Array<{ local: { ip: string; port: number }; peer: { ip: string; port: number } }> };
@@ -47,8 +47,8 @@ describe('restore side in the guest', () => {
     expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('1');
 
     await guest.run('systemd-run --no-block --quiet kexec -e');
-    const resumed = await session.waitFor(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000);
-    expect(session.text()).toContain('UPGRADE-EXIT=0');
+    const resumed = await session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000);
+    expect(session.output()).toContain('UPGRADE-EXIT=0');
     expect(resumed.text).toContain(`/dev/pts/${plan.ptys[0]}`);
 
     await waitForOutcome(guest, /^restored$/, 60_000);
@@ -57,10 +57,10 @@ describe('restore side in the guest', () => {
     expect(await guest.run(`readlink /proc/${restored.rootPidHost}/ns/pid`)).not.toBe(await guest.run('readlink /proc/1/ns/pid'));
     expect(await guest.run(`cat /proc/${restored.rootPidHost}/cgroup`)).toContain(restored.scope);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
-    await expectEventually(async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
+    await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
 
     const host = (await guest.run('hostname')).trim();
-    await expectEventually(async () => (await guest.exec('cat /var/lib/kernel-leap/latest/journal.json')).stdout.includes('"upload"') && (await latestJournal(guest)).phases.upload?.status === 'done', 120_000);
+    await expectEventually('the upload phase to finish', async () => (await latestJournal(guest)).phases.upload?.status === 'done', 120_000);
     const keys = await s3.keys(`kl-test/${host}/${after.runId}/`);
     for (const file of ['journal.json', 'report.json', 'logs/dump.log', 'logs/restore.log', 'logs/dmesg.txt']) expect(keys).toContain(`kl-test/${host}/${after.runId}/${file}`);
     for (const key of keys) expect(await s3.text(key)).not.toContain(S3_SECRET);

@@ -4,10 +4,9 @@
  * `kernel-leap upgrade` typed in that session. Shared by `npm run demo` and the
  * end-to-end guest test, which asserts what the demo prints.
  */
-import type { Guest } from './guest.js';
 import { EchoServer } from './echo-server.js';
 import type { LocalS3 } from './s3rver.js';
-import { LiveSession } from './session.js';
+import type { VmClient } from './vm-client.js';
 
 export interface LeapResult {
   upgradeExit: number | undefined;
@@ -45,20 +44,20 @@ function sessionScript(echoPort: number, upgrade: string): string {
   ].join('\n');
 }
 
-export async function leapWithLiveSession(guest: Guest, s3: LocalS3, upgrade: string, onLine: (line: string) => void = () => undefined): Promise<LeapResult> {
+export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade: string, onLine: (line: string) => void = () => undefined): Promise<LeapResult> {
   const echo = await EchoServer.start();
-  const session = new LiveSession(guest, sessionScript(echo.port, upgrade));
+  const session = guest.openSession(sessionScript(echo.port, upgrade));
   let printed = 0;
   const pump = setInterval(() => {
     for (const line of session.lines.slice(printed)) onLine(line.text);
     printed = session.lines.length;
   }, 200);
   try {
-    await session.waitFor(/^DEMO-DONE$/, 900_000);
+    await session.waitForLine(/^DEMO-DONE$/, 900_000);
   } finally {
     clearInterval(pump);
     for (const line of session.lines.slice(printed)) onLine(line.text);
-    session.close();
+    await session.close();
     await echo.stop();
   }
   const ticks = session.lines.map((l) => /^tick (\d+) (\S+)$/.exec(l.text)).filter((m): m is RegExpExecArray => m !== null);
@@ -68,17 +67,17 @@ export async function leapWithLiveSession(guest: Guest, s3: LocalS3, upgrade: st
   const run = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
   const host = (await guest.run('hostname')).trim();
   return {
-    upgradeExit: Number(/UPGRADE-EXIT=(\d+)/.exec(session.text())?.[1]),
+    upgradeExit: Number(/UPGRADE-EXIT=(\d+)/.exec(session.output())?.[1]),
     kernelBefore: ticks[0]?.[2],
     kernelAfter: ticks.at(-1)?.[2],
     longestGapMs: session.longestGap(/^tick \d+/).ms,
     pingsSent,
-    echoAfterRestore: /ECHO-RESUMED after (\d+) /.test(session.text()) && Number(/ECHO-RESUMED after (\d+) /.exec(session.text())?.[1]) < 240,
+    echoAfterRestore: /ECHO-RESUMED after (\d+) /.test(session.output()) && Number(/ECHO-RESUMED after (\d+) /.exec(session.output())?.[1]) < 240,
     // Every reply matched its ping, and the server saw the pings in order, none lost or repeated.
     echoIntact: pingsSent > 0 && replies.every((r, i) => r === `ping ${i + 1}`) && echo.received.startsWith(expected) && echo.received.length <= expected.length + 12,
     echoConnections: echo.connections,
     reportDowntimeMs: run.downtimeMs,
     s3Keys: await s3.keys(`kl-test/${host}/${run.runId}/`),
-    transcript: session.text(),
+    transcript: session.output(),
   };
 }

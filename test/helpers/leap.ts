@@ -1,35 +1,50 @@
-/** Steps the upgrade tests share: set a guest up for kernel-leap with the local S3, read its runs. */
-import type { Guest } from './guest.js';
+/** Steps the kernel-leap guest tests share: install the bundle under test, point it at the local S3, read its runs. */
+import { resolve } from 'node:path';
+import { pollUntil } from './poll.js';
 import { GUEST_CREDENTIALS, type LocalS3 } from './s3rver.js';
-import { installKernelLeap } from './session.js';
+import type { VmClient } from './vm-client.js';
 
-export async function prepareGuest(guest: Guest, s3: LocalS3): Promise<void> {
-  await installKernelLeap(guest, s3.guestConfig());
-  await guest.run(`umask 077 && printf '%s' '${GUEST_CREDENTIALS}' > /etc/kernel-leap/credentials`);
+/** The real launcher: rehearse and upgrade hand off to it (Node's io_uring fds cannot be dumped). */
+export const LAUNCHER = resolve('scripts/kernel-leap');
+
+/** Installs this very build with the launcher, and a config (kexec without purgatory's slow SHA-256 by default). */
+export async function installKernelLeap(vm: VmClient, config = '[kexec]\nverify_checksums = false\n'): Promise<void> {
+  await vm.installBundle({ launcher: LAUNCHER });
+  await vm.run('mkdir -p /etc/kernel-leap && cat > /etc/kernel-leap/kernel-leap.conf', { input: config });
 }
 
-export async function latestJournal(guest: Guest): Promise<{ runId: string; phases: Record<string, { status: string; outputs?: Record<string, unknown> }>; marks: Record<string, string> }> {
-  return JSON.parse(await guest.run('cat /var/lib/kernel-leap/latest/journal.json'));
+export async function prepareGuest(vm: VmClient, s3: LocalS3): Promise<void> {
+  await installKernelLeap(vm, s3.guestConfig());
+  await vm.run('umask 077 && cat > /etc/kernel-leap/credentials', { input: GUEST_CREDENTIALS });
 }
 
-export async function waitForOutcome(guest: Guest, outcome: RegExp, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await guest.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null', 20_000);
-    if (outcome.test(r.stdout.trim())) return r.stdout.trim();
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-  throw new Error(`run outcome did not match ${outcome} within ${timeoutMs / 1000} s`);
+export interface RunJournal {
+  runId: string;
+  phases: Record<string, { status: string; outputs?: Record<string, unknown> }>;
+  marks: Record<string, string>;
+}
+
+export async function latestJournal(vm: VmClient): Promise<RunJournal> {
+  return JSON.parse(await vm.run('cat /var/lib/kernel-leap/latest/journal.json')) as RunJournal;
+}
+
+export function waitForOutcome(vm: VmClient, outcome: RegExp, timeoutMs: number): Promise<string> {
+  return pollUntil(async () => {
+    const text = (await vm.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null', { timeoutMs: 20_000 })).stdout.trim();
+    return outcome.test(text) ? text : undefined;
+  }, { timeoutMs, intervalMs: 1000, what: `the run's outcome to match ${outcome}` });
+}
+
+export function expectEventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<true> {
+  return pollUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 1000, what });
+}
+
+/** A kexec started from ssh, detached so the client does not hang on it; resolves once a new boot answers. */
+export async function kexecAndWait(vm: VmClient, command = 'kexec -e'): Promise<void> {
+  const boot = await vm.bootId();
+  await vm.run(`systemd-run --no-block --quiet ${command}`);
+  await vm.waitForNewBoot(boot, 420_000);
 }
 
 /** What an upgrade must leave behind on the new boot: nothing one-shot. */
 export const ARTEFACTS_GONE = 'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending 2>/dev/null | wc -l';
-
-export async function expectEventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`condition not met within ${timeoutMs / 1000} s`);
-}

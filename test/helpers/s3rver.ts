@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ListObjectsV2Command, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
-import { freePort } from './guest.js';
+import { freePort } from './vm-qemu.js';
 
 export const S3_KEY = 'S3RVER';
 export const S3_SECRET = 'S3RVER';
