@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-// The guest gets only dist/kernel-leap.mjs and node: the bundle must carry every dependency and template.
+// The guest gets only dist/kernel-leap.mjs and node: the bundle must carry every dependency.
 describe('the bundle alone', () => {
-  it('runs --help, a subcommand help and a template render from an empty directory with no node_modules', () => {
+  it('runs --help and a subcommand help from an empty directory with no node_modules', () => {
     const bundle = resolve('dist/kernel-leap.mjs');
     if (!existsSync(bundle)) throw new Error('dist/kernel-leap.mjs is missing: npm test builds it first (npm run build)');
     const dir = mkdtempSync(join(tmpdir(), 'kl-bundle-'));
