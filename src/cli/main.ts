@@ -43,7 +43,7 @@ async function dispatch(argv: string[], out: Output): Promise<number> {
     if (name === undefined || name === 'help') return print(mainHelp(COMMANDS));
     throw new LeapError('USAGE', `unknown command "${name}"`, { hint: `commands: ${COMMANDS.map((c) => c.name).join(', ')}`, exit: ExitCode.usage });
   }
-  const rest = argv.filter((a, i) => i !== argv.indexOf(name as string));
+  const rest = argv.filter((_, i) => i !== argv.indexOf(name as string));
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
   const { config, file, overrides } = loadConfig({ file: values.config as string | undefined, overrides: (values.set as string[] | undefined) ?? [] });

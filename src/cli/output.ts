@@ -37,10 +37,6 @@ export class Output {
     this.stderr.write(`${formatProgress(event)}\n`);
   }
 
-  debug(message: string): void {
-    if (this.verbose && !this.json) this.stderr.write(`  · ${message}\n`);
-  }
-
   error(payload: { code: string; message: string; hint?: string | undefined }): void {
     if (this.json) {
       this.stdout.write(`${JSON.stringify({ type: 'error', ...payload })}\n`);

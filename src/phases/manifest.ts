@@ -50,7 +50,7 @@ export interface RestoreManifest {
   newKernel: string;
 }
 
-export function manifestPath(runDir: string): string {
+function manifestPath(runDir: string): string {
   return join(runDir, 'restore.json');
 }
 

@@ -19,9 +19,9 @@ import { writeManifest } from './manifest.js';
 import { RESTORED_PID_FILE } from './restore.js';
 import { RULES_LOADED_MARKER } from './restore-gates.js';
 
-export const UNIT_DIR = '/etc/systemd/system';
-export const RULES_UNIT = 'kernel-leap-rules.service';
-export const RESTORE_UNIT = 'kernel-leap-restore.service';
+const UNIT_DIR = '/etc/systemd/system';
+const RULES_UNIT = 'kernel-leap-rules.service';
+const RESTORE_UNIT = 'kernel-leap-restore.service';
 const IFUPDOWN_HOOK = '/etc/network/if-pre-up.d/kernel-leap';
 
 export interface PrepareInput {

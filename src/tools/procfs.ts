@@ -3,7 +3,7 @@
  * discover run unchanged on recorded snapshots (test/fixtures/proc/*.json).
  * Processes vanish while we read: every read tolerates ENOENT/ESRCH.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 export interface StatFacts {
   ino: number;
@@ -73,8 +73,4 @@ export function recordingProc(source: ProcSource): { proc: ProcSource; snapshot:
       stat: (p) => keep(snapshot.stats, p, source.stat(p)),
     },
   };
-}
-
-export function isLink(path: string): boolean {
-  return quiet(() => lstatSync(path).isSymbolicLink()) ?? false;
 }

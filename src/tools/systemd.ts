@@ -32,11 +32,6 @@ export async function daemonReload(runner: Runner): Promise<void> {
   await runner.run({ file: 'systemctl', args: ['daemon-reload'], timeoutMs: 60_000 });
 }
 
-export async function unitActive(runner: Runner, unit: string): Promise<boolean> {
-  const result = await runner.run({ file: 'systemctl', args: ['is-active', '--quiet', unit], okCodes: [0, 1, 3, 4], timeoutMs: 30_000 });
-  return result.exitCode === 0;
-}
-
 export async function verifyUnits(runner: Runner, files: readonly string[]): Promise<string> {
   const result = await runner.run({ file: 'systemd-analyze', args: ['verify', ...files], okCodes: [0, 1], timeoutMs: 60_000 });
   return result.exitCode === 0 ? '' : result.stderr.trim() || result.stdout.trim();
