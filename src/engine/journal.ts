@@ -85,7 +85,7 @@ export class Journal {
     const id = runId ?? latestRunId(stateDir);
     const paths = runPaths(stateDir, id);
     if (!existsSync(paths.journal)) {
-      throw new LeapError('RUN_NOT_FOUND', `no journal for run ${id} in ${stateDir}`, { hint: 'list runs with `ls ${stateDir}/runs`; `kernel-leap status` shows the latest', exit: ExitCode.usage });
+      throw new LeapError('RUN_NOT_FOUND', `no journal for run ${id} in ${stateDir}`, { hint: `list runs with: ls ${stateDir}/runs (kernel-leap status shows the latest)`, exit: ExitCode.usage });
     }
     return new Journal(paths, parseJournal(readFileSync(paths.journal, 'utf8'), paths.journal));
   }

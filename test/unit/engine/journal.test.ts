@@ -48,6 +48,12 @@ describe('Journal', () => {
     expect(() => Journal.open(dir)).toThrowError(/schema 99, this kernel-leap reads schema 1/);
   });
 
+  it('names the state dir in the hint for an unknown run', () => {
+    const dir = stateDir();
+    Journal.create(dir, 'upgrade', 'run-x');
+    expect(() => Journal.open(dir, 'nope')).toThrowError(expect.objectContaining({ code: 'RUN_NOT_FOUND', hint: `list runs with: ls ${dir}/runs (kernel-leap status shows the latest)` }));
+  });
+
   it('says how to start when there is no run yet', () => {
     expect(() => Journal.open(stateDir())).toThrowError(expect.objectContaining({ code: 'NO_RUNS' }));
   });
