@@ -1,4 +1,5 @@
-import { appendFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Everything the CLI prints goes through here: human text on a tty, or one JSON
@@ -13,8 +14,14 @@ export interface ProgressEvent {
 }
 
 export class Output {
-  /** Also append progress lines here: the launcher shell shows them during an upgrade. */
-  progressFile: string | undefined;
+  /**
+   * Also write each progress line here as its own file, 1, 2, ...: the launcher
+   * shell shows them during an upgrade. A file is renamed into place whole and
+   * never changes after, because the launcher may be frozen in the middle of
+   * reading one, and CRIU refuses to restore a file whose size changed.
+   */
+  progressDir: string | undefined;
+  private progressCount = 0;
 
   constructor(
     readonly json: boolean,
@@ -29,12 +36,21 @@ export class Output {
   }
 
   progress(event: ProgressEvent): void {
-    if (this.progressFile) appendFileSync(this.progressFile, `${formatProgress(event)}\n`, { mode: 0o644 });
+    if (this.progressDir) this.writeProgressFile(`${formatProgress(event)}\n`);
     if (this.json) {
       this.stdout.write(`${JSON.stringify({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`);
       return;
     }
     this.stderr.write(`${formatProgress(event)}\n`);
+  }
+
+  private writeProgressFile(line: string): void {
+    const dir = this.progressDir as string;
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    this.progressCount += 1;
+    const partial = join(dir, `.${this.progressCount}`);
+    writeFileSync(partial, line, { mode: 0o644 });
+    renameSync(partial, join(dir, String(this.progressCount)));
   }
 
   error(payload: { code: string; message: string; hint?: string | undefined }): void {

@@ -5,6 +5,7 @@
  */
 import { realpathSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
 import type { Journal } from './journal.js';
@@ -24,9 +25,15 @@ export async function launchWorker(runner: Runner, config: Config, source: Confi
     description: `kernel-leap worker for run ${journal.runId}`,
     command: [node, bundle, 'worker', '--run', journal.runId, ...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o]), ...workerArgs],
     // The worker must survive the session it dumps and never be killed with it.
-    properties: ['KillMode=process', 'SendSIGHUP=no'],
+    detached: true,
+    viaSystemBus: !seesSystemdAsInit(),
   });
   return unit;
+}
+
+/** Inside a restored session's pid namespace, pid 1 is criu, and systemd is out of sight. */
+function seesSystemdAsInit(): boolean {
+  return liveProc.readText('/proc/1/comm')?.trim() === 'systemd';
 }
 
 /** Tells the launcher shell which run dir to wait on. */

@@ -13,7 +13,7 @@ import { liveProc, type ProcSnapshot, recordingProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 
 export interface SessionPlan extends Plan {
-  /** argv after `criu`, for a dump into imagesDir. */
+  /** argv after `criu`, for a dump into imagesDir (run inside ownPidNamespace when set). */
   dumpArgs(imagesDir: string, logFile: string, options?: { leaveRunning?: boolean }): string[];
   restoreOptions(imagesDir: string, logFile: string, actionScript: string): CriuRestoreOptions;
   fifosToRecreate: FifoToRecreate[];
@@ -39,6 +39,17 @@ export async function planSession(runner: Runner, config: Config, rootPid: numbe
   return bindPlan(plan(facts), config);
 }
 
+/**
+ * Killing a restored tree would end its namespace's init (criu reaps until it has
+ * no child left), and the kernel would then kill the criu dumping from inside,
+ * before it writes its stats and exits 0 (cr_dump_finish). Stopped, the tree stays
+ * frozen, its sockets in repair mode and locked, until the kexec.
+ */
+function finalState(base: Plan, leaveRunning: boolean): 'dead' | 'running' | 'stopped' {
+  if (leaveRunning) return 'running';
+  return base.ownPidNamespace ? 'stopped' : 'dead';
+}
+
 export function bindPlan(base: Plan, config: Config): SessionPlan {
   const fifosToRecreate = base.fifos.map((f, i) => ({ path: f.path, mode: f.mode, uid: f.uid, gid: f.gid, key: f.key, fd: FIRST_INHERITED_FD + i }));
   const unixReconnects = base.unixExternals.map((u, i) => ({ key: `socket:[${u.inode}]`, fd: FIRST_INHERITED_FD + fifosToRecreate.length + i, peerPath: u.peerPath }));
@@ -48,7 +59,7 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
     fifosToRecreate,
     unixReconnects,
     dumpArgs: (imagesDir, logFile, options = {}) =>
-      criuDumpArgs({ ...common, imagesDir, logFile, tree: base.rootPid, linkRemap: true, ghostLimitBytes: base.ghostLimitBytes, externals: base.externals, networkLock: config.criu.network_lock, leaveRunning: options.leaveRunning ?? false, extra: config.criu.extra_dump_args }),
+      criuDumpArgs({ ...common, imagesDir, logFile, tree: base.ownPidNamespace?.rootNsPid ?? base.rootPid, linkRemap: true, ghostLimitBytes: base.ghostLimitBytes, externals: base.externals, networkLock: config.criu.network_lock, finalState: finalState(base, options.leaveRunning ?? false), extra: config.criu.extra_dump_args }),
     restoreOptions: (imagesDir, logFile, actionScript) => ({
       ...common, imagesDir, logFile, actionScript,
       inheritFds: [...fifosToRecreate, ...unixReconnects].map((x) => ({ fd: x.fd, key: x.key })),

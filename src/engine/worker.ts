@@ -15,6 +15,9 @@ import { jumpToKernel, loadTargetKernel, unloadTargetKernel } from '../phases/ke
 import { prepareBoot, saveLockRules } from '../phases/prepare.js';
 import { rehearseDump } from '../phases/rehearse.js';
 import { type Outcome, writeOutcome } from '../phases/restore.js';
+import { readOutcome } from '../phases/report.js';
+import { pidFromNamespace } from '../tools/proc-tasks.js';
+import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
 import { clearPending, markPending } from './pending.js';
@@ -24,9 +27,11 @@ import { waitForExit } from './wait.js';
 
 export interface WorkerOptions {
   runId: string;
+  /** In callerPidNs: the foreground may run inside a restored session's pid namespace. */
   rootPid: number;
   /** The foreground process that hands off to the launcher shell; it must be gone before the dump. */
   waitPid: number | undefined;
+  callerPidNs: string | undefined;
   rehearse: boolean;
   exec: boolean;
   pre: string | undefined;
@@ -44,11 +49,24 @@ export interface WorkerContext {
 export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Promise<number> {
   const journal = Journal.open(ctx.config.paths.state_dir, options.runId);
   ctx.runner.logFile = journal.paths.commandLog;
-  ctx.out.progressFile = join(journal.paths.dir, 'progress.txt');
-  const s = { journal, out: ctx.out };
-  if (options.waitPid !== undefined) await waitForExit(options.waitPid, 30_000);
+  ctx.out.progressDir = join(journal.paths.dir, 'progress');
+  try {
+    return await work(ctx, journal, options);
+  } catch (error) {
+    // The launcher shell in the session waits for an outcome: never leave it without one.
+    if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'failed', ExitCode.failure);
+    throw error;
+  }
+}
 
-  let plan = await step(s, 'plan', () => planSession(ctx.runner, ctx.config, options.rootPid), summarizePlan);
+async function work(ctx: WorkerContext, journal: Journal, options: WorkerOptions): Promise<number> {
+  const s = { journal, out: ctx.out };
+  const waitPid = options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
+  if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
+  const rootPid = hostPid(options.callerPidNs, options.rootPid);
+  if (rootPid === undefined) throw new LeapError('PID_NOT_FOUND', `the session root (pid ${options.rootPid} in ${options.callerPidNs}) is gone`, { hint: 'run the command again from the session', exit: ExitCode.usage });
+
+  let plan = await step(s, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan);
   if (plan.verdict === 'no-go') return finish(journal, 'no-go', ExitCode.noGo);
   if (options.rehearse) {
     const verdict = await step(s, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }));
@@ -59,14 +77,14 @@ export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Pro
   if (options.pre) {
     await step(s, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', options.pre as string], timeoutMs: 60 * 60_000 }), (r) => ({ command: options.pre, exitCode: r.exitCode, durationMs: r.durationMs }));
     // A package upgrade may have replaced binaries the session runs: plan again.
-    plan = await planSession(ctx.runner, ctx.config, options.rootPid);
+    plan = await planSession(ctx.runner, ctx.config, rootPid);
     if (plan.verdict === 'no-go') return finish(journal, 'no-go', ExitCode.noGo);
   } else journal.skip('pre');
 
   try {
     await step(s, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel: options.kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
     const prepared = await step(s, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal, plan }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
-    await step(s, 'dump', () => dumpTree({ runner: ctx.runner, journal, criuArgs: plan.dumpArgs(journal.paths.images, join(journal.paths.logs, 'dump.log')), logFile: join(journal.paths.logs, 'dump.log'), imagesDir: journal.paths.images, pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections, markPrefix: 'dump' }), (r) => ({ ...r }));
+    await step(s, 'dump', () => dumpTree({ runner: ctx.runner, journal, criuArgs: plan.dumpArgs(journal.paths.images, join(journal.paths.logs, 'dump.log')), insideNamespacesOf: plan.ownPidNamespace && plan.rootPid, logFile: join(journal.paths.logs, 'dump.log'), imagesDir: journal.paths.images, pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections, markPrefix: 'dump' }), (r) => ({ ...r }));
     await saveLockRules(ctx.runner, prepared.rulesFile, plan.connections);
     markPending(ctx.config.paths.state_dir, journal.runId);
   } catch (error) {
@@ -74,6 +92,8 @@ export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Pro
     finish(journal, 'dump-failed', ExitCode.failure);
     throw error;
   }
+  // Images, units and the pending mark must be on disk before anyone kexecs: `kexec -e` does not sync.
+  await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
   if (!options.exec) return finish(journal, 'dumped', ExitCode.ok);
   journal.start('kexec');
   journal.mark('kexec');
@@ -90,6 +110,11 @@ async function unwind(ctx: WorkerContext, journal: Journal, plan: SessionPlan): 
   const units = (journal.phase('prepare').outputs?.units as string[] | undefined) ?? [];
   await removeArtefacts(ctx.runner, journal, units);
   rmSync(journal.paths.images, { recursive: true, force: true });
+}
+
+/** The worker runs in the host's pid namespace; undefined when the process is gone. */
+function hostPid(callerPidNs: string | undefined, pid: number): number | undefined {
+  return callerPidNs === undefined ? pid : pidFromNamespace(liveProc, callerPidNs, pid);
 }
 
 function finish(journal: Journal, outcome: Outcome, code: number): number {

@@ -1,7 +1,7 @@
 /**
  * Discover: find the session root, the per-connection `sshd: user@pts/N`, by
- * walking PPid up to the ancestor whose parent's parent is pid 1 (the listening
- * sshd's child), as the reference story did, with errors that say what to pass.
+ * walking PPid up to the topmost per-connection sshd (the listening sshd's child,
+ * as in the reference story); errors say what to pass.
  */
 import { ExitCode, LeapError } from '../errors.js';
 import type { ProcSource } from '../tools/procfs.js';
@@ -33,10 +33,11 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
     chain.push(current);
     if (chain.length > 4096) break;
   }
-  // chain = [pid, ..., root, listener, 1]: the root is the one whose parent's parent is init.
-  const index = chain.findIndex((_, i) => i + 2 < chain.length && chain[i + 2] === 1 && chain[i + 1] !== 1);
-  const rootPid = chain[index];
-  if (index < 0 || rootPid === undefined || !isSshSession(proc, rootPid)) {
+  // The topmost `sshd: user@pts/N` above pid: normally the listener's child, but its
+  // parent may also be init (the listener was restarted) or the init of the pid
+  // namespace a kernel-leap restore made (criu: seen from inside, that is pid 1).
+  const rootPid = chain.findLast((candidate) => isSshSession(proc, candidate));
+  if (rootPid === undefined) {
     throw new LeapError('NOT_IN_SESSION', `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`, {
       hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
       exit: ExitCode.usage,

@@ -3,12 +3,14 @@
  * sure the session runs on, unfrozen and unlocked. The freeze instant and the
  * dump's duration go into the journal: the session's downtime starts here.
  */
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Journal } from '../engine/journal.js';
 import { isLeapError } from '../errors.js';
 import { runCriu } from '../tools/criu.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import { liveProc } from '../tools/procfs.js';
+import { readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
 import type { Endpoint } from './manifest.js';
 
@@ -23,6 +25,8 @@ export interface DumpInput {
   journal: Journal;
   /** Full `criu dump ...` argv after the binary name, from criuDumpArgs(). */
   criuArgs: string[];
+  /** A restored session's root: criu runs inside its pid and mount namespaces. */
+  insideNamespacesOf: number | undefined;
   logFile: string;
   imagesDir: string;
   pids: readonly number[];
@@ -59,7 +63,7 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
   input.journal.mark(`${input.markPrefix}.freeze`);
   const started = performance.now();
   try {
-    await runCriu(input.runner, { args: input.criuArgs, logFile: input.logFile, timeoutMs: DUMP_TIMEOUT_MS, action: 'dump' });
+    await runCriu(input.runner, { args: input.criuArgs, logFile: input.logFile, timeoutMs: DUMP_TIMEOUT_MS, action: 'dump', insideNamespacesOf: input.insideNamespacesOf });
   } catch (error) {
     await keepSessionRunning(input);
     throw error;
@@ -72,7 +76,8 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
 /** After a failed dump: resume any stopped task and drop lock rules CRIU left behind. */
 export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids' | 'connections' | 'journal'>): Promise<void> {
   for (const pid of input.pids) {
-    if (taskState(pid) === 'T' || taskState(pid) === 't') {
+    const state = readStatus(liveProc, pid)?.state;
+    if (state === 'T' || state === 't') {
       process.kill(pid, 'SIGCONT');
       input.journal.recordChange('sigcont', `/proc/${pid}`, 'left stopped by a failed dump');
     }
@@ -83,14 +88,6 @@ export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids
     if (removed > 0) input.journal.recordChange('iptables-delete', 'filter', `${removed} lock rules left by the failed dump`);
   } catch (error) {
     if (!isLeapError(error)) throw error;
-  }
-}
-
-function taskState(pid: number): string | undefined {
-  try {
-    return /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
-  } catch {
-    return undefined;
   }
 }
 

@@ -37,7 +37,7 @@ export async function unloadTargetKernel(runner: Runner): Promise<void> {
 }
 
 /** Flush every write (the journal, the images) then jump; on success this never returns. */
+/** The caller syncs first: `kexec -e` reboots at once, page cache and all. */
 export async function jumpToKernel(runner: Runner, mode: Config['kexec']['exec_with']): Promise<void> {
-  await runner.run({ file: 'sync', timeoutMs: 120_000 });
   await execKernel(runner, mode);
 }

@@ -26,8 +26,17 @@ export interface PlanFacts {
   /** Unix socket inode -> peer inode (from ss -xn). */
   unixPeers: Array<[number, number]>;
   lockPids: number[];
-  /** Namespaces of pid 1: the tree must share them. */
-  initNamespaces: Partial<Record<NamespaceKind, string>>;
+  /** The namespaces criu dumps from: pid 1's, or the root's pid and mnt ones inside a session kernel-leap restored. */
+  dumpNamespaces: Partial<Record<NamespaceKind, string>>;
+  /** Set when the root's parent is the init of the root's own pid namespace: the layout a restore leaves. */
+  ownPidNamespace: OwnPidNamespace | undefined;
+}
+
+export interface OwnPidNamespace {
+  /** The namespace's init (criu, reaping since the last restore), as the host sees it. */
+  initPid: number;
+  /** The root's pid inside the namespace, which criu sees from there and the images use. */
+  rootNsPid: number;
 }
 
 /**
@@ -53,6 +62,22 @@ export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<n
     unix: readUnix(proc, rootPid),
     unixPeers: [...unixPeers],
     lockPids: [...lockHolders(proc)].filter((p) => pids.includes(p)),
-    initNamespaces: readNamespaces(proc, 1),
+    ...dumpVantage(proc, rootPid),
   };
+}
+
+/**
+ * A restored session lives in a pid and mount namespace whose init is its parent.
+ * criu dumps it from inside them: from outside it would dump the nested pid
+ * namespace without its init and every mount (FIELD-NOTES 7, CRIU-NOTES §6).
+ */
+function dumpVantage(proc: ProcSource, rootPid: number): Pick<PlanFacts, 'dumpNamespaces' | 'ownPidNamespace'> {
+  const init = readNamespaces(proc, 1);
+  const root = readStatus(proc, rootPid);
+  const parent = root && readStatus(proc, root.ppid);
+  if (!root || !parent || root.nsPids.length < 2 || parent.nsPids.length !== root.nsPids.length || parent.nsPids.at(-1) !== 1) {
+    return { dumpNamespaces: init, ownPidNamespace: undefined };
+  }
+  const mine = readNamespaces(proc, rootPid);
+  return { dumpNamespaces: { ...init, pid: mine.pid, mnt: mine.mnt }, ownPidNamespace: { initPid: parent.pid, rootNsPid: root.nsPids.at(-1) as number } };
 }

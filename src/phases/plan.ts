@@ -7,7 +7,7 @@ import { externalFileKey } from '../tools/criu-args.js';
 import type { TcpSocket } from '../tools/proc-net.js';
 import type { FdFacts } from '../tools/proc-tasks.js';
 import type { Endpoint } from './manifest.js';
-import type { PlanFacts, TaskFacts } from './plan-facts.js';
+import type { OwnPidNamespace, PlanFacts, TaskFacts } from './plan-facts.js';
 
 export type RiskLevel = 'ok' | 'warn' | 'fail';
 export interface Risk {
@@ -36,6 +36,8 @@ export interface Plan {
   /** --external keys, in the order criu gets them. */
   externals: string[];
   ghostLimitBytes: number | undefined;
+  /** Set for a session kernel-leap restored: criu enters its namespaces and leaves it stopped. */
+  ownPidNamespace: OwnPidNamespace | undefined;
   risks: Risk[];
   verdict: 'go' | 'no-go';
 }
@@ -50,7 +52,7 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/rand
 const NESTED_NS_UNSUPPORTED = ['pid', 'ipc', 'uts', 'user'] as const;
 
 export function plan(facts: PlanFacts): Plan {
-  const out: Plan = { rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, risks: [], verdict: 'go' };
+  const out: Plan = { rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
   const ptys = new Set<number>();
   for (const task of facts.tasks) {
@@ -76,12 +78,11 @@ function socketInode(target: string): number | undefined {
 function checkNamespaces(task: TaskFacts, facts: PlanFacts, out: Plan): void {
   for (const ns of NESTED_NS_UNSUPPORTED) {
     const mine = task.namespaces[ns];
-    if (mine && facts.initNamespaces[ns] && mine !== facts.initNamespaces[ns]) {
-      const restored = ns === 'pid' && task.pid === facts.rootPid;
+    if (mine && facts.dumpNamespaces[ns] && mine !== facts.dumpNamespaces[ns]) {
       out.risks.push({
         level: 'fail', code: 'NESTED_NAMESPACE',
         message: `${task.name} (${task.pid}) runs in its own ${ns} namespace (${mine}); CRIU 3.17 fails with "Can't dump nested ${ns} namespace"`,
-        hint: restored ? 'this session was itself restored by kernel-leap into a pid namespace; a second leap of the same session is not supported yet: open a new ssh session for it' : `end that process (kill ${task.pid}) before the upgrade`,
+        hint: `end that process (kill ${task.pid}) before the upgrade`,
       });
     }
   }
@@ -160,5 +161,7 @@ function summarize(out: Plan): void {
   for (const u of out.unixExternals) out.risks.push({ level: 'warn', code: 'UNIX_EXTERNAL', message: `unix stream socket ${u.inode} to ${u.peerPath ?? `peer ${u.peerInode}`}: --external unix[${u.inode}], degraded: reconnected as a closed socket`, hint: 'the process sees its peer hang up after the restore' });
   for (const g of out.ghosts) out.risks.push({ level: 'ok', code: 'GHOST', message: `deleted ${g.kind} ${g.path} (${g.size} bytes): copied into the images` });
   for (const f of out.execBitFixes) out.risks.push({ level: 'warn', code: 'EXEC_BIT', message: `${f.exe} of ${f.pid} has no exec bit: chmod u+x before the dump`, hint: 'recorded in the journal' });
+  const own = out.ownPidNamespace;
+  if (own) out.risks.push({ level: 'ok', code: 'OWN_PID_NAMESPACE', message: `restored earlier: pid ${own.rootNsPid} under init ${own.initPid} in its own pid namespace; criu dumps from inside it (nsenter) and leaves the tree stopped, so that init survives the dump` });
   if (out.ptys.length > 0) out.risks.push({ level: 'ok', code: 'PTY', message: `ptys ${out.ptys.map((p) => `pts/${p}`).join(', ')}: remapped at restore only if taken` });
 }

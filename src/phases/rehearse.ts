@@ -3,11 +3,13 @@
  * options, an image check, then the scratch is deleted. The session keeps running
  * and no lock rule stays: the user learns go or no-go before anything is lost.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Journal } from '../engine/journal.js';
 import { isLeapError } from '../errors.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import { liveProc } from '../tools/procfs.js';
+import { readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
 import type { SessionPlan } from '../engine/planning.js';
 import { dumpTree } from './dump.js';
@@ -29,10 +31,10 @@ export async function rehearseDump(runner: Runner, journal: Journal, plan: Sessi
   try {
     const dumped = await dumpTree({
       runner, journal, logFile, imagesDir: scratch, markPrefix: 'rehearsal',
-      criuArgs: plan.dumpArgs(scratch, logFile, { leaveRunning: true }),
+      criuArgs: plan.dumpArgs(scratch, logFile, { leaveRunning: true }), insideNamespacesOf: plan.ownPidNamespace && plan.rootPid,
       pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections,
     });
-    const reasons = [...missingImages(scratch, plan.rootPid), ...stoppedTasks(plan.pids), ...(await leftoverRules(runner, plan))];
+    const reasons = [...missingImages(scratch, plan.ownPidNamespace?.rootNsPid ?? plan.rootPid), ...stoppedTasks(plan.pids), ...(await leftoverRules(runner, plan))];
     return { verdict: reasons.length === 0 ? 'go' : 'no-go', reasons, freezeMs: dumped.durationMs, imagesBytes: dumped.imagesBytes };
   } catch (error) {
     if (!isLeapError(error)) throw error;
@@ -47,15 +49,7 @@ function missingImages(dir: string, rootPid: number): string[] {
 }
 
 function stoppedTasks(pids: readonly number[]): string[] {
-  return pids.filter((pid) => /\) [tT] /.test(readStat(pid))).map((pid) => `task ${pid} was left stopped`);
-}
-
-function readStat(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return '';
-  }
+  return pids.filter((pid) => /^[tT]$/.test(readStatus(liveProc, pid)?.state ?? '')).map((pid) => `task ${pid} was left stopped`);
 }
 
 /** --leave-running makes CRIU drop its lock rules; any left would cut the session off. */

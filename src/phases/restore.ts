@@ -12,6 +12,8 @@ import { ExitCode, LeapError } from '../errors.js';
 import { criuError } from '../tools/criu.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
 import type { Runner } from '../tools/runner.js';
+import { liveProc } from '../tools/procfs.js';
+import { childrenOf, readStatus } from '../tools/proc-tasks.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { criuRestoreArgs } from '../tools/criu-args.js';
 import { clockOffsetMs } from '../tools/rtc.js';
@@ -101,19 +103,14 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
 }
 
 function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/\) Z /.test(stat);
-  } catch {
-    return false;
-  }
+  const state = readStatus(liveProc, pid)?.state;
+  return state !== undefined && state !== 'Z';
 }
 
 function firstChild(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-  const first = children[0];
-  if (!first) throw new LeapError('RESTORE_NO_TREE', `process ${pid} has no child after the restore`, { hint: 'the restored tree exited at once; see restore.log', exit: ExitCode.restoreFailed });
-  return Number(first);
+  const first = childrenOf(liveProc, pid)[0];
+  if (first === undefined) throw new LeapError('RESTORE_NO_TREE', `process ${pid} has no child after the restore`, { hint: 'the restored tree exited at once; see restore.log', exit: ExitCode.restoreFailed });
+  return first;
 }
 
 /** CRIU removes its rules as the tasks resume; anything left for these connections goes now. */

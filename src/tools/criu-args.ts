@@ -33,8 +33,8 @@ export interface CriuDumpOptions extends CriuCommonOptions {
   externals: readonly string[];
   /** --network-lock: iptables only, with 3.17 (CRIU-NOTES §2). */
   networkLock: 'iptables';
-  /** -R / --leave-running: the rehearsal. */
-  leaveRunning: boolean;
+  /** What becomes of the tree once dumped: killed (criu's default), or -R for the rehearsal, or --leave-stopped. */
+  finalState: 'dead' | 'running' | 'stopped';
 }
 
 export interface CriuRestoreOptions extends CriuCommonOptions {
@@ -56,6 +56,8 @@ function commonArgs(o: CriuCommonOptions): string[] {
   ];
 }
 
+const FINAL_STATE_ARGS = { dead: [], running: ['--leave-running'], stopped: ['--leave-stopped'] } as const;
+
 export function criuDumpArgs(o: CriuDumpOptions): string[] {
   return [
     'dump', '--no-default-config',
@@ -65,7 +67,7 @@ export function criuDumpArgs(o: CriuDumpOptions): string[] {
     ...(o.ghostLimitBytes !== undefined ? ['--ghost-limit', String(o.ghostLimitBytes)] : []),
     '--network-lock', o.networkLock,
     ...o.externals.flatMap((e) => ['--external', e]),
-    ...(o.leaveRunning ? ['--leave-running'] : []),
+    ...FINAL_STATE_ARGS[o.finalState],
     ...o.extra,
   ];
 }

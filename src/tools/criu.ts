@@ -15,6 +15,7 @@ const KNOWN_FAILURES: ReadonlyArray<{ pattern: RegExp; hint: string }> = [
   { pattern: /Can't dump ghost file .* increase limit/, hint: 'a deleted file is larger than --ghost-limit; set [criu] extra_dump_args = --ghost-limit 64M' },
   { pattern: /Can't dump half of stream unix connection/, hint: 'a unix stream socket talks to a process outside the session; it must be declared with --external unix[INO]' },
   { pattern: /Can't bind inet socket back|Cannot assign requested address/, hint: 'the connection\'s local address is not configured yet; raise [restore] address_timeout' },
+  { pattern: /File .* has bad size/, hint: 'a regular file the session held open changed size between the dump and the restore; keep writers away from it, or report it if kernel-leap wrote it' },
   { pattern: /has bad mode/, hint: 'a file recreated for the restore has another mode than the image expects (a FIFO must be mode 0600)' },
   { pattern: /vdso: Unexpected rt vDSO area bounds/, hint: 'this CRIU does not support the running kernel' },
   { pattern: /PR_SET_MM_MAP.*(EACCES|-13)|prctl\(PR_SET_MM_MAP\) failed/, hint: 'the restored executable has no exec bit (dpkg chmod); kernel-leap chmods it before the dump: check the journal\'s changes' },
@@ -43,11 +44,16 @@ export interface CriuCall {
   logFile: string;
   timeoutMs: number;
   action: 'dump' | 'restore' | 'check';
+  /** Run criu inside this process's pid and mount namespaces (nsenter forks into the pid one). */
+  insideNamespacesOf?: number;
 }
 
 export async function runCriu(runner: Runner, call: CriuCall): Promise<void> {
+  const command = call.insideNamespacesOf === undefined
+    ? { file: 'criu', args: call.args }
+    : { file: 'nsenter', args: ['--target', String(call.insideNamespacesOf), '--pid', '--mount', '--', 'criu', ...call.args] };
   try {
-    await runner.run({ file: 'criu', args: call.args, timeoutMs: call.timeoutMs, env: { CRIU_CONFIG_FILE: undefined } });
+    await runner.run({ ...command, timeoutMs: call.timeoutMs, env: { CRIU_CONFIG_FILE: undefined } });
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') throw error;
     throw criuError(call.action, call.logFile, error);

@@ -6,13 +6,16 @@ export interface TaskStatus {
   name: string;
   ppid: number;
   state: string;
+  /** NSpid: this pid in each pid namespace, outermost first; the last is its pid where it lives. */
+  nsPids: number[];
 }
 
 export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefined {
   const text = proc.readText(`/proc/${pid}/status`);
   if (!text) return undefined;
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
-  return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0) };
+  const nsPids = field('NSpid').split(/\s+/).filter(Boolean).map(Number);
+  return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0), nsPids: nsPids.length > 0 ? nsPids : [pid] };
 }
 
 export function readCmdline(proc: ProcSource, pid: number): string {
@@ -21,6 +24,15 @@ export function readCmdline(proc: ProcSource, pid: number): string {
 
 export function listPids(proc: ProcSource): number[] {
   return proc.listDir('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
+/**
+ * The pid this /proc gives the task that is `pid` in pid namespace `pidNs`
+ * ("pid:[INODE]"): a foreground inside a restored session sees its own numbers.
+ */
+export function pidFromNamespace(proc: ProcSource, pidNs: string, pid: number): number | undefined {
+  if (proc.readLink('/proc/self/ns/pid') === pidNs) return pid;
+  return listPids(proc).find((p) => proc.readLink(`/proc/${p}/ns/pid`) === pidNs && readStatus(proc, p)?.nsPids.at(-1) === pid);
 }
 
 export function childrenOf(proc: ProcSource, pid: number): number[] {

@@ -3,16 +3,44 @@ import type { Runner } from './runner.js';
 
 export interface TransientUnit {
   unit: string;
-  command: readonly string[];
-  properties?: readonly string[];
-  description?: string;
+  /** An absolute executable, then its arguments. */
+  command: readonly [string, ...string[]];
+  /** KillMode=process, SendSIGHUP=no: the service outlives what it was started from. */
+  detached: boolean;
+  description: string;
+  /**
+   * systemd-run talks to systemd's private socket and refuses a peer whose pid it
+   * cannot see ("Failed to connect to bus: No data available"): true from inside a
+   * restored session's pid namespace. Then the system bus (dbus-daemon) carries the call.
+   */
+  viaSystemBus: boolean;
 }
 
 /** Starts a transient service without waiting: it runs outside the caller's cgroup and session. */
 export async function startTransientService(runner: Runner, unit: TransientUnit): Promise<void> {
-  const properties = (unit.properties ?? []).flatMap((p) => ['-p', p]);
-  const description = unit.description ? [`--description=${unit.description}`] : [];
-  await runner.run({ file: 'systemd-run', args: [`--unit=${unit.unit}`, '--collect', '--no-block', '--quiet', ...description, ...properties, '--', ...unit.command], timeoutMs: 30_000 });
+  const args = unit.viaSystemBus ? startTransientUnitCall(unit) : systemdRunArgs(unit);
+  await runner.run({ file: unit.viaSystemBus ? 'busctl' : 'systemd-run', args, timeoutMs: 30_000 });
+}
+
+function systemdRunArgs(unit: TransientUnit): string[] {
+  const detached = unit.detached ? ['-p', 'KillMode=process', '-p', 'SendSIGHUP=no'] : [];
+  return [`--unit=${unit.unit}`, '--collect', '--no-block', '--quiet', `--description=${unit.description}`, ...detached, '--', ...unit.command];
+}
+
+/** The same as systemdRunArgs, as busctl's typed arguments to Manager.StartTransientUnit. */
+function startTransientUnitCall(unit: TransientUnit): string[] {
+  const [path, ...rest] = unit.command;
+  const properties = [
+    ['Description', 's', unit.description],
+    ['CollectMode', 's', 'inactive-or-failed'],
+    ['ExecStart', 'a(sasb)', '1', path, String(unit.command.length), path, ...rest, 'false'],
+    ...(unit.detached ? [['KillMode', 's', 'process'], ['SendSIGHUP', 'b', 'false']] : []),
+  ];
+  // `--` first: busctl's getopt would take the command's own options ("-c") as its.
+  return [
+    '--quiet', '--', 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StartTransientUnit',
+    'ssa(sv)a(sa(sv))', `${unit.unit}.service`, 'fail', String(properties.length), ...properties.flat(), '0',
+  ];
 }
 
 /** Argv that runs `command` in a new transient scope (its own cgroup), in the foreground. */

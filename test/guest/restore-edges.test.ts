@@ -5,7 +5,7 @@
  * failure in the report and in S3, images kept, nothing loops at the next boot).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
+import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
 import { LocalS3 } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
@@ -57,7 +57,7 @@ describe('restore edge cases in the guest', () => {
     const session = guest.openSession(`echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
     sessions.push(session);
     const dumpedTty = (await session.waitForLine(/^BEFORE /, 60_000)).text.split(' ')[1];
-    const resumed = await session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000);
+    const resumed = await withPostMortem(guest, () => session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000));
     expect(await guest.run('cat /run/squat')).toBe(dumpedTty);
     expect(resumed.text).not.toContain(dumpedTty);
     expect(session.output()).toContain('UPGRADE-EXIT=0');

@@ -2,15 +2,18 @@
  * The restore side (needs root and QEMU; kexecs its own guest): `upgrade --no-exec`
  * leaves images, units, rules and a loaded kernel; a kexec by hand then brings the
  * session back at boot, in its own namespace and cgroup, with nothing left behind,
- * and the logs land in a real S3 server on the host.
+ * and the logs land in a real S3 server on the host. The restored session then
+ * upgrades itself again, back to the old kernel: a second leap of the same session.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome } from '../helpers/leap.js';
+import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
 import { LocalS3, S3_SECRET } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
 
-const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; sleep 0.5; done';
+const LEAP_AGAIN = '/root/leap-again';
+// When the host drops a kernel version into LEAP_AGAIN, the session itself runs the next upgrade.
+const TICKER = `while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; if [ -s ${LEAP_AGAIN} ]; then k=$(cat ${LEAP_AGAIN}); rm -f ${LEAP_AGAIN}; kernel-leap upgrade --yes --kernel "$k"; echo "AGAIN-EXIT=$?"; fi; sleep 0.5; done`;
 
 describe('restore side in the guest', () => {
   let guest: Vm;
@@ -30,7 +33,8 @@ describe('restore side in the guest', () => {
 
   it('upgrade --no-exec prepares everything; the kexec then restores the session at boot and ships the logs', async () => {
     const NEW_KERNEL = guest.connection.newKernel;
-    session = guest.openSession(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const s = guest.openSession(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    session = s;
     await waitForOutcome(guest, /^dumped$/, 240_000);
     const journal = await latestJournal(guest);
     const plan = journal.phases.plan?.outputs as { ptys: number[]; connections: Array<{ local: { ip: string; port: number }; peer: { ip: string; port: number } }> };
@@ -47,8 +51,8 @@ describe('restore side in the guest', () => {
     expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('1');
 
     await guest.run('systemd-run --no-block --quiet kexec -e');
-    const resumed = await session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000);
-    expect(session.output()).toContain('UPGRADE-EXIT=0');
+    const resumed = await withPostMortem(guest, () => s.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000));
+    expect(s.output()).toContain('UPGRADE-EXIT=0');
     expect(resumed.text).toContain(`/dev/pts/${plan.ptys[0]}`);
 
     await waitForOutcome(guest, /^restored$/, 60_000);
@@ -67,5 +71,21 @@ describe('restore side in the guest', () => {
     const report = JSON.parse(await s3.text(`kl-test/${host}/${after.runId}/report.json`));
     expect(report).toMatchObject({ outcome: 'restored', newKernel: NEW_KERNEL });
   });
-});
 
+  it('the restored session upgrades again from inside its namespace, back to the old kernel', async () => {
+    const s = session;
+    if (!s?.running) throw new Error('needs the session the previous test restored');
+    const { oldKernel } = guest.connection;
+    const tty = /\/dev\/pts\/\d+/.exec(s.lines.at(-1)?.text ?? '')?.[0];
+    const from = s.lines.length;
+    await guest.run(`echo ${oldKernel} > ${LEAP_AGAIN}`);
+    const back = await withPostMortem(guest, () => s.waitForLine(new RegExp(`^tick \\d+ ${oldKernel} `), 480_000, from));
+    expect(s.output()).toContain('AGAIN-EXIT=0');
+    expect(back.text).toContain(tty ?? '/dev/pts/');
+    await waitForOutcome(guest, /^restored$/, 60_000);
+    const journal = await latestJournal(guest);
+    expect(journal.phases.plan?.outputs?.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'OWN_PID_NAMESPACE' }));
+    expect(journal.phases.rehearse?.status).toBe('done');
+    expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+  });
+});

@@ -5,6 +5,7 @@
  * end-to-end guest test, which asserts what the demo prints.
  */
 import { EchoServer } from './echo-server.js';
+import { withPostMortem } from './leap.js';
 import type { LocalS3 } from './s3rver.js';
 import type { VmClient } from './vm-client.js';
 
@@ -33,7 +34,7 @@ const REPLIES = '/root/echo-replies';
 function sessionScript(echoPort: number, upgrade: string): string {
   return [
     `rm -f ${REPLIES}; exec 3<>/dev/tcp/10.0.2.2/${echoPort}`,
-    `( i=0; while :; do i=$((i+1)); echo "ping $i" >&3; read -r -t 120 reply <&3 || break; echo "$reply" >> ${REPLIES}; sleep 0.2; done ) &`,
+    `( i=0; while :; do i=$((i+1)); echo "ping $i" >&3; read -r -t 900 reply <&3 || break; echo "$reply" >> ${REPLIES}; sleep 0.2; done ) &`,
     '( i=0; while :; do i=$((i+1)); echo "tick $i $(uname -r)"; sleep 0.2; done ) &',
     'sleep 3',
     upgrade,
@@ -53,7 +54,7 @@ export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade:
     printed = session.lines.length;
   }, 200);
   try {
-    await session.waitForLine(/^DEMO-DONE$/, 900_000);
+    await withPostMortem(guest, () => session.waitForLine(/^DEMO-DONE$/, 900_000));
   } finally {
     clearInterval(pump);
     for (const line of session.lines.slice(printed)) onLine(line.text);

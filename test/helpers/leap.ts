@@ -1,4 +1,5 @@
 /** Steps the kernel-leap guest tests share: install the bundle under test, point it at the local S3, read its runs. */
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pollUntil } from './poll.js';
 import { GUEST_CREDENTIALS, type LocalS3 } from './s3rver.js';
@@ -48,3 +49,24 @@ export async function kexecAndWait(vm: VmClient, command = 'kexec -e'): Promise<
 
 /** What an upgrade must leave behind on the new boot: nothing one-shot. */
 export const ARTEFACTS_GONE = 'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending 2>/dev/null | wc -l';
+
+/**
+ * What the guest says about its last run, for a failed assertion: outcome, report,
+ * the restore log's tail and the serial console's. Never throws: the guest may be gone.
+ */
+export async function guestPostMortem(vm: VmClient): Promise<string> {
+  const probe = 'uname -r; uptime; cat /var/lib/kernel-leap/latest/outcome; kernel-leap report 2>&1 | tail -40; tail -25 /var/lib/kernel-leap/latest/logs/restore.log; journalctl -b -u "kernel-leap-*" --no-pager 2>&1 | tail -40';
+  const guest = await vm.exec(probe, { timeoutMs: 60_000 }).then((r) => r.stdout + r.stderr, (error: unknown) => `(guest unreachable: ${String(error)})`);
+  const serial = existsSync(vm.connection.serialLog) ? readFileSync(vm.connection.serialLog, 'utf8').split('\n').slice(-30).join('\n') : '(no serial log)';
+  return `--- guest post-mortem ---\n${guest}\n--- serial console, last lines ---\n${serial}`;
+}
+
+/** Runs `step`; on failure adds the guest's post-mortem to the error. */
+export async function withPostMortem<T>(vm: VmClient, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const message = `${error instanceof Error ? error.message : String(error)}\n${await guestPostMortem(vm)}`;
+    throw Object.assign(new Error(message), { cause: error });
+  }
+}

@@ -14,6 +14,8 @@ export interface FakeTask {
   exe?: string;
   exeStat?: Partial<StatFacts>;
   ns?: Partial<Record<'mnt' | 'pid' | 'net' | 'ipc' | 'uts' | 'user', string>>;
+  /** NSpid, outermost first; absent: the task lives in the initial pid namespace. */
+  nsPids?: number[];
   maps?: string;
 }
 
@@ -24,7 +26,7 @@ export function snapshot(tasks: FakeTask[], extra: Partial<Pick<ProcSnapshot, 't
   const snap: ProcSnapshot = { texts: { ...extra.texts }, links: {}, dirs: { '/proc': tasks.map((t) => String(t.pid)) }, stats: {} };
   for (const t of tasks) {
     const base = `/proc/${t.pid}`;
-    snap.texts[`${base}/status`] = `Name:\t${t.name}\nState:\tS (sleeping)\nPPid:\t${t.ppid}\n`;
+    snap.texts[`${base}/status`] = `Name:\t${t.name}\nState:\tS (sleeping)\nPPid:\t${t.ppid}\nNSpid:\t${(t.nsPids ?? [t.pid]).join('\t')}\n`;
     snap.texts[`${base}/cmdline`] = `${t.cmdline.split(' ').join('\0')}\0`;
     snap.dirs[`${base}/task`] = [String(t.pid)];
     snap.texts[`${base}/task/${t.pid}/children`] = tasks.filter((c) => c.ppid === t.pid).map((c) => c.pid).join(' ');
@@ -75,4 +77,28 @@ export function sshSession(overrides: { session?: Partial<FakeTask>; extraTasks?
     ...(overrides.extraTasks ?? []),
   ];
   return snapshot(tasks, { texts: { '/proc/441/net/tcp': TCP_TABLE, '/proc/441/net/unix': UNIX_TABLE, '/proc/locks': '' } });
+}
+
+const RESTORED_PID_NS = 'pid:[4026532400]';
+const RESTORED_MNT_NS = 'mnt:[4026532399]';
+
+/**
+ * The same session after a kernel-leap restore: unshare 900 (reparented to init)
+ * holds criu 901, pid 1 of a new pid and mount namespace, whose child is the
+ * session with its dumped pids (441 is 902 from outside).
+ */
+export function restoredSshSession(): ProcSnapshot {
+  const inside = { pid: RESTORED_PID_NS, mnt: RESTORED_MNT_NS };
+  const tasks: FakeTask[] = [
+    { pid: 1, ppid: 0, name: 'systemd', cmdline: '/sbin/init' },
+    { pid: 380, ppid: 1, name: 'sshd', cmdline: 'sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups' },
+    { pid: 900, ppid: 1, name: 'unshare', cmdline: 'unshare -pfm --mount-proc criu restore' },
+    { pid: 901, ppid: 900, name: 'criu', cmdline: 'criu restore', nsPids: [901, 1], ns: inside },
+    {
+      pid: 902, ppid: 901, name: 'sshd', cmdline: 'sshd: root@pts/0', exe: '/usr/sbin/sshd', exeStat: { mode: 0o100755, size: 1265432 }, nsPids: [902, 441], ns: inside,
+      fds: { 4: { target: 'socket:[12784]' }, 9: { target: '/dev/ptmx', ttyIndex: 0, stat: { mode: 0o020666 } } },
+    },
+    { pid: 903, ppid: 902, name: 'bash', cmdline: 'bash', exe: '/usr/bin/bash', nsPids: [903, 447], ns: inside, fds: { 0: { target: '/dev/pts/0', stat: { mode: 0o020620 } } } },
+  ];
+  return snapshot(tasks, { texts: { '/proc/902/net/tcp': TCP_TABLE, '/proc/902/net/unix': UNIX_TABLE, '/proc/locks': '' } });
 }

@@ -7,7 +7,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { pollUntil } from './poll.js';
 import { onProcessExit } from './vm-cleanup.js';
-import { sshArgs, type VmConnection } from './vm-ssh.js';
+import { sessionSshArgs, type VmConnection } from './vm-ssh.js';
 
 export interface StampedLine {
   /** The line without terminal escapes (bash's bracketed-paste marks, colours) or CR. */
@@ -31,14 +31,15 @@ export class VmSession {
   readonly exited: Promise<number | null>;
   private readonly ssh: ChildProcessWithoutNullStreams;
   private partial = '';
+  private endedMono: number | undefined;
   private readonly forget: () => void;
 
   constructor(c: VmConnection, command?: string) {
-    this.ssh = spawn('ssh', ['-tt', ...sshArgs(c, ...(command ? [command] : []))], { stdio: 'pipe' });
+    this.ssh = spawn('ssh', sessionSshArgs(c, ...(command ? [command] : [])), { stdio: 'pipe' });
     this.forget = onProcessExit(() => this.ssh.kill('SIGKILL'));
     this.ssh.stdout.on('data', (chunk: Buffer) => this.take(chunk.toString('utf8')));
     this.ssh.stderr.on('data', (chunk: Buffer) => (this.sshErrors += chunk.toString('utf8')));
-    this.exited = new Promise((resolve) => this.ssh.once('close', (code) => (this.forget(), resolve(code))));
+    this.exited = new Promise((resolve) => this.ssh.once('close', (code) => (this.forget(), (this.endedMono = performance.now()), resolve(code))));
   }
 
   private take(text: string): void {
@@ -97,7 +98,9 @@ export class VmSession {
 
   private describe(): string {
     const last = this.lines.slice(-15).map((l) => l.text).join('\n');
-    return `session last lines:\n${last}${this.sshErrors ? `\nssh: ${this.sshErrors.trim()}` : ''}`;
+    const lastLine = this.lines.at(-1);
+    const ended = this.endedMono !== undefined && lastLine ? `\nssh exited ${((this.endedMono - lastLine.mono) / 1000).toFixed(1)} s after the last line` : '';
+    return `session last lines:\n${last}${ended}${this.sshErrors ? `\nssh: ${this.sshErrors.trim()}` : ''}`;
   }
 }
 

@@ -30,17 +30,30 @@ export interface ExecResult {
 }
 
 /**
- * Options shared by ssh and scp. Sessions stay open across a kexec, frozen for a
- * minute or two while the guest dumps, boots and restores them: keepalives go out
- * every 10 s but only 30 unanswered ones (5 minutes) end the connection.
+ * Options shared by ssh and scp. Control connections send keepalives every 10 s
+ * and give up after 30 unanswered ones (5 minutes).
  */
 export function sshOptions(c: VmConnection): string[] {
+  return [...baseOptions(c), '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=30'];
+}
+
+function baseOptions(c: VmConnection): string[] {
   return [
     '-F', '/dev/null', '-i', c.key, '-o', 'IdentitiesOnly=yes',
     '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
     '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
-    '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=30',
   ];
+}
+
+/**
+ * A session that a leap carries sends nothing of its own while the guest is away.
+ * QEMU's user network (slirp) retransmits unacknowledged data to the guest at most
+ * 12 times, 12 s apart at most, then resets the connection: a keepalive sent
+ * during a downtime over about 110 s would end the session (it did in CI). A real
+ * peer's Linux stack retries for about 15 minutes (tcp_retries2).
+ */
+export function sessionSshArgs(c: VmConnection, ...remote: string[]): string[] {
+  return ['-tt', ...baseOptions(c), '-o', 'ServerAliveInterval=0', '-p', String(c.port), 'root@127.0.0.1', ...remote];
 }
 
 export function sshArgs(c: VmConnection, ...remote: string[]): string[] {

@@ -56,7 +56,7 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   const journal = Journal.create(ctx.config.paths.state_dir, mode);
   (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
   await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
-    '--root', String(root.pid), '--mode', mode, '--wait-pid', String(process.pid),
+    '--root', String(root.pid), '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
     ...(values['no-exec'] ? ['--no-exec'] : []),
     ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
@@ -65,6 +65,12 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journal.runId} handed to kernel-leap-worker-${journal.runId}` });
   handOff(handoff, journal);
   return ExitCode.handoff;
+}
+
+/** Our pids are in this namespace: inside a restored session it is not the worker's. */
+function callerPidNamespace(): string[] {
+  const pidns = liveProc.readLink('/proc/self/ns/pid');
+  return pidns ? ['--pidns', pidns] : [];
 }
 
 async function confirm(): Promise<boolean> {

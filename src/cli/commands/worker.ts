@@ -6,17 +6,18 @@ import type { Command } from '../command.js';
 export const workerCommand: Command = {
   name: 'worker',
   summary: '(internal) the detached worker that rehearses, dumps and kexecs',
-  usage: 'worker --run ID --root PID [--wait-pid PID] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
+  usage: 'worker --run ID --root PID [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
   options: {
-    run: { type: 'string' }, root: { type: 'string' }, 'wait-pid': { type: 'string' }, mode: { type: 'string' },
+    run: { type: 'string' }, root: { type: 'string' }, 'wait-pid': { type: 'string' }, pidns: { type: 'string' }, mode: { type: 'string' },
     'no-rehearse': { type: 'boolean' }, 'no-exec': { type: 'boolean' }, pre: { type: 'string' }, kernel: { type: 'string' },
   },
-  optionHelp: ['--run ID, --root PID, --wait-pid PID, --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
+  optionHelp: ['--run ID, --root PID, --wait-pid PID (both in --pidns, the caller\'s pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
   async run(ctx, values) {
     return runWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, {
       runId: String(values.run),
       rootPid: Number(values.root),
       waitPid: values['wait-pid'] === undefined ? undefined : Number(values['wait-pid']),
+      callerPidNs: values.pidns as string | undefined,
       mode: values.mode === 'rehearse' ? 'rehearse' : 'upgrade',
       rehearse: values['no-rehearse'] !== true,
       exec: values['no-exec'] !== true,
@@ -25,3 +26,4 @@ export const workerCommand: Command = {
     });
   },
 };
+

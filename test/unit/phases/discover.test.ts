@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { discover, listTree, sessionRootOf } from '../../../src/phases/discover.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
-import { sshSession } from '../../helpers/proc-fixture.js';
+import { restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
 
 const proc = snapshotProc(sshSession());
 
@@ -22,6 +22,12 @@ describe('discover', () => {
     expect(discover(proc, { tty: 'pts/0', selfPid: 1 }).map((r) => r.pid)).toEqual([441]);
     expect(() => discover(proc, { tty: 'pts/7', selfPid: 1 })).toThrowError(expect.objectContaining({ code: 'TTY_NOT_FOUND' }));
     expect(discover(proc, { allSsh: true, selfPid: 1 }).map((r) => r.cmdline)).toEqual(['sshd: root@pts/0']);
+  });
+
+  it('finds the root of a session restored under criu as its pid namespace init', () => {
+    const restored = snapshotProc(restoredSshSession());
+    expect(sessionRootOf(restored, 903)).toEqual({ pid: 902, name: 'sshd', cmdline: 'sshd: root@pts/0' });
+    expect(() => sessionRootOf(restored, 901)).toThrowError(expect.objectContaining({ code: 'NOT_IN_SESSION' }));
   });
 
   it('lists the tree parents first, without excluded subtrees', () => {

@@ -3,7 +3,9 @@ import { collectFacts } from '../../../src/phases/plan-facts.js';
 import { ghostLimit, plan } from '../../../src/phases/plan.js';
 import { parseSsUnixPeers } from '../../../src/tools/proc-net.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
-import { type FakeTask, sshSession } from '../../helpers/proc-fixture.js';
+import { bindPlan } from '../../../src/engine/planning.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { type FakeTask, restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
 
 // ss -xn in the guest: 14350's peer had closed (0); 20001 talks to dbus (20002), outside the tree.
 const SS = `Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process
@@ -59,6 +61,18 @@ describe('plan on a recorded-shape ssh session', () => {
   it("leaves kernel-leap's own process out: it hands off before the dump", () => {
     const node: FakeTask = { pid: 600, ppid: 447, name: 'node', cmdline: 'node kernel-leap.mjs plan', fds: { 4: { target: 'anon_inode:[io_uring]' } } };
     expect(planOf(sshSession({ extraTasks: [node] }), new Set([600])).verdict).toBe('go');
+  });
+
+  it('dumps a session kernel-leap restored from inside its pid namespace, by its pid there, and leaves it stopped', () => {
+    const p = bindPlan(plan(collectFacts(snapshotProc(restoredSshSession()), 902, parseSsUnixPeers(SS))), loadConfig({ env: {}, file: undefined }).config);
+    expect(p.verdict).toBe('go');
+    expect(p.ownPidNamespace).toEqual({ initPid: 901, rootNsPid: 441 });
+    expect(p.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'OWN_PID_NAMESPACE' }));
+    const dump = p.dumpArgs('/i', '/l');
+    expect(dump.slice(dump.indexOf('-t'), dump.indexOf('-t') + 2)).toEqual(['-t', '441']);
+    expect(dump).toContain('--leave-stopped');
+    expect(p.dumpArgs('/i', '/l', { leaveRunning: true })).not.toContain('--leave-stopped');
+    expect(planOf().ownPidNamespace).toBeUndefined();
   });
 
   it('refuses a regular file from another mount namespace', () => {

@@ -7,14 +7,14 @@ const common = { imagesDir: '/s/images', logFile: '/s/logs/dump.log', verbosity:
 
 describe('criu argv builders', () => {
   it('builds the dump argv the plan promises, config skipped first', () => {
-    expect(criuDumpArgs({ ...common, tree: 441, linkRemap: true, ghostLimitBytes: 3145728, externals: ['file[95:28c]', 'unix[20001]'], networkLock: 'iptables', leaveRunning: false })).toEqual([
+    expect(criuDumpArgs({ ...common, tree: 441, linkRemap: true, ghostLimitBytes: 3145728, externals: ['file[95:28c]', 'unix[20001]'], networkLock: 'iptables', finalState: 'dead' })).toEqual([
       'dump', '--no-default-config', '-t', '441', '-D', '/s/images', '-o', '/s/logs/dump.log', '-v4', '--tcp-established', '--ext-unix-sk', '--file-locks', '--manage-cgroups=ignore',
       '--link-remap', '--ghost-limit', '3145728', '--network-lock', 'iptables', '--external', 'file[95:28c]', '--external', 'unix[20001]',
     ]);
   });
 
   it('adds --leave-running for a rehearsal and config extras last', () => {
-    const argv = criuDumpArgs({ ...common, tree: 1, linkRemap: true, ghostLimitBytes: undefined, externals: [], networkLock: 'iptables', leaveRunning: true, extra: ['--timeout', '10'] });
+    const argv = criuDumpArgs({ ...common, tree: 1, linkRemap: true, ghostLimitBytes: undefined, externals: [], networkLock: 'iptables', finalState: 'running', extra: ['--timeout', '10'] });
     expect(argv.slice(-3)).toEqual(['--leave-running', '--timeout', '10']);
     expect(argv).not.toContain('--ghost-limit');
   });

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { RunRequest, Runner } from '../../../src/tools/runner.js';
+import { startTransientService, type TransientUnit } from '../../../src/tools/systemd.js';
+
+/** Records each request and succeeds. */
+function recordingRunner(): Runner & { requests: RunRequest[] } {
+  const requests: RunRequest[] = [];
+  return {
+    requests,
+    run: async (request) => (requests.push(request), { argv: [request.file, ...(request.args ?? [])], exitCode: 0, stdout: '', stderr: '', durationMs: 1 }),
+    spawnDetached: async () => 1,
+  };
+}
+
+const WORKER: TransientUnit = {
+  unit: 'kernel-leap-worker-R1',
+  command: ['/usr/local/bin/node', '/opt/kl.mjs', 'worker', '--run', 'R1'],
+  detached: true,
+  description: 'kernel-leap worker for run R1',
+  viaSystemBus: false,
+};
+
+describe('transient services', () => {
+  it('start through systemd-run where systemd is in sight', async () => {
+    const runner = recordingRunner();
+    await startTransientService(runner, WORKER);
+    expect(runner.requests[0]).toMatchObject({ file: 'systemd-run' });
+    expect(runner.requests[0]?.args).toEqual([
+      '--unit=kernel-leap-worker-R1', '--collect', '--no-block', '--quiet', '--description=kernel-leap worker for run R1',
+      '-p', 'KillMode=process', '-p', 'SendSIGHUP=no', '--', '/usr/local/bin/node', '/opt/kl.mjs', 'worker', '--run', 'R1',
+    ]);
+  });
+
+  it('start through the system bus from a pid namespace, with the same properties and the options after --', async () => {
+    const runner = recordingRunner();
+    await startTransientService(runner, { ...WORKER, viaSystemBus: true });
+    expect(runner.requests[0]).toMatchObject({ file: 'busctl' });
+    expect(runner.requests[0]?.args).toEqual([
+      '--quiet', '--', 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StartTransientUnit',
+      'ssa(sv)a(sa(sv))', 'kernel-leap-worker-R1.service', 'fail', '5',
+      'Description', 's', 'kernel-leap worker for run R1',
+      'CollectMode', 's', 'inactive-or-failed',
+      'ExecStart', 'a(sasb)', '1', '/usr/local/bin/node', '5', '/usr/local/bin/node', '/opt/kl.mjs', 'worker', '--run', 'R1', 'false',
+      'KillMode', 's', 'process',
+      'SendSIGHUP', 'b', 'false',
+      '0',
+    ]);
+  });
+});
