@@ -1,21 +1,28 @@
 /** One typed render function per generated artefact. */
+import { posix } from 'node:path';
 import actionScript from '../../templates/criu-action.sh.hbs';
 import ifPreUp from '../../templates/if-pre-up.hbs';
 import restoreUnit from '../../templates/kernel-leap-restore.service.hbs';
 import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
+import { LeapError } from '../errors.js';
 import { compileTemplate } from './templates.js';
 
 export interface RulesContext {
+  /** The iptables-save file of CRIU's lock rules. */
   rulesFile: string;
+  /** Absolute path of iptables-restore, of the same backend that saved the rules. */
   iptablesRestore: string;
+  /** Created once the rules are loaded (under /run, so it dies with the boot). */
   marker: string;
 }
 
 export interface RestoreUnitContext {
+  /** The pending mark; the unit does nothing without it. */
   pendingFile: string;
   node: string;
   bundle: string;
   timeoutSec: number;
+  /** The rules unit's name, ordered before the restore. */
   rulesUnit: string;
 }
 
@@ -29,7 +36,20 @@ function lazy<C extends object>(name: string, source: string): (context: C) => s
   return (context) => (render ??= compileTemplate<C>(name, source))(context);
 }
 
-export const renderRulesUnit = lazy<RulesContext>('templates/kernel-leap-rules.service.hbs', rulesUnit);
-export const renderIfPreUpHook = lazy<RulesContext>('templates/if-pre-up.hbs', ifPreUp);
-export const renderRestoreUnit = lazy<RestoreUnitContext>('templates/kernel-leap-restore.service.hbs', restoreUnit);
+const rules = lazy<RulesContext & { markerDir: string }>('templates/kernel-leap-rules.service.hbs', rulesUnit);
+const hook = lazy<RulesContext & { markerDir: string }>('templates/if-pre-up.hbs', ifPreUp);
+const restore = lazy<RestoreUnitContext>('templates/kernel-leap-restore.service.hbs', restoreUnit);
+
+// Both loaders create the marker's directory themselves: /run is empty after the kexec.
+export const renderRulesUnit = (context: RulesContext): string => rules({ ...context, markerDir: posix.dirname(context.marker) });
+export const renderIfPreUpHook = (context: RulesContext): string => hook({ ...context, markerDir: posix.dirname(context.marker) });
+
+export function renderRestoreUnit(context: RestoreUnitContext): string {
+  // TimeoutStartSec=0 would mean "no timeout", and NaN is a unit error found only at boot.
+  if (!Number.isInteger(context.timeoutSec) || context.timeoutSec <= 0) {
+    throw new LeapError('TEMPLATE_UNSAFE_VALUE', `TimeoutStartSec must be a positive whole number of seconds, got ${context.timeoutSec}`, { hint: 'check restore.address_timeout and restore.restore_timeout in the config' });
+  }
+  return restore(context);
+}
+
 export const renderActionScript = lazy<ActionScriptContext>('templates/criu-action.sh.hbs', actionScript);

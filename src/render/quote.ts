@@ -5,12 +5,12 @@
  */
 import { LeapError } from '../errors.js';
 
+function unsafe(value: string, why: string, hint = 'paths and arguments in generated units and hooks must be single-line'): never {
+  throw new LeapError('TEMPLATE_UNSAFE_VALUE', `refusing ${JSON.stringify(value)}: ${why}`, { hint });
+}
+
 function refuseControl(value: string, where: string): string {
-  if (/[\0\r\n]/.test(value)) {
-    throw new LeapError('TEMPLATE_UNSAFE_VALUE', `refusing a value with NUL, CR or LF in ${where}: ${JSON.stringify(value)}`, {
-      hint: 'paths and arguments in generated units and hooks must be single-line',
-    });
-  }
+  if (/[\0\r\n]/.test(value)) unsafe(value, `NUL, CR or LF in ${where}`);
   return value;
 }
 
@@ -19,14 +19,53 @@ export function shQuote(value: string): string {
   return `'${refuseControl(value, 'a shell word').replaceAll("'", `'\\''`)}'`;
 }
 
-/** One argument of an Exec*= line: C-style double quotes, then systemd's % and $ expansions escaped. */
+/**
+ * One argument (not the first word) of an Exec*= line: C-style double quotes, then
+ * systemd's specifiers (% -> %%) and variables ($ -> $$) escaped, as nixpkgs'
+ * escapeSystemdExecArg. A quoted ";" is an argument; only a bare one separates commands.
+ */
 export function execArg(value: string): string {
   return JSON.stringify(refuseControl(value, 'an Exec= argument'))
     .replaceAll('%', '%%')
     .replaceAll('$', () => '$$');
 }
 
-/** A plain unit setting value (a path, a description): only specifiers need escaping. */
+/**
+ * The executable of an Exec*= line. systemd treats it apart from the arguments:
+ * it refuses quotes, backslashes and control characters outright ("Executable name
+ * contains special characters"), and never expands $ in it, so "$$" would stay
+ * doubled (both seen with systemd-analyze verify, systemd 252). It must be absolute,
+ * or a leading -, @, +, ! or : would be read as a prefix.
+ */
+export function execPath(value: string): string {
+  refuseControl(value, 'an Exec= executable');
+  if (!value.startsWith('/')) unsafe(value, 'an Exec= executable must be an absolute path', 'configure an absolute path');
+  if (/[\x01-\x1f\x7f"'\\$]/.test(value)) {
+    unsafe(value, 'systemd refuses quotes, backslashes and control characters in an executable path, and keeps $ literal', 'install the binary at a plainer path, or point kernel-leap at a symlink');
+  }
+  return `"${value.replaceAll('%', '%%')}"`;
+}
+
+/**
+ * A plain unit setting value (a description, a number): only specifiers need
+ * escaping. systemd strips surrounding whitespace, and a trailing backslash
+ * continues the line, so the next directive would silently join this value.
+ */
 export function unitValue(value: string): string {
-  return refuseControl(value, 'a unit setting').replaceAll('%', '%%');
+  refuseControl(value, 'a unit setting');
+  if (value !== value.trim()) unsafe(value, 'systemd strips leading and trailing whitespace from a setting');
+  if (value.endsWith('\\')) unsafe(value, 'a trailing backslash continues the line and swallows the next directive');
+  return value.replaceAll('%', '%%');
+}
+
+/** An absolute path setting (ConditionPathExists=): a leading ! or | would negate or trigger. */
+export function unitPath(value: string): string {
+  if (!value.startsWith('/')) unsafe(value, 'a path in a unit setting must be absolute', 'configure an absolute path');
+  return unitValue(value);
+}
+
+/** A unit name in a space-separated list (After=, Wants=): one word of systemd's unit-name alphabet. */
+export function unitName(value: string): string {
+  if (!/^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|mount|path|timer)$/.test(value)) unsafe(value, 'not a unit name', 'this is a bug in kernel-leap');
+  return unitValue(value);
 }

@@ -5,10 +5,12 @@
  */
 import Handlebars from 'handlebars';
 import { LeapError } from '../errors.js';
-import { execArg, shQuote, unitValue } from './quote.js';
+import { execArg, execPath, shQuote, unitName, unitPath, unitValue } from './quote.js';
 
-const QUOTING_HELPERS = { sh: shQuote, execArg, unitValue } as const;
+const QUOTING_HELPERS: Record<string, (value: string) => string> = { sh: shQuote, execArg, execPath, unitValue, unitPath, unitName };
 const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
+// Partials and decorators would splice in text the lint never saw.
+const REFUSED = new Set(['PartialStatement', 'PartialBlockStatement', 'DecoratorBlock', 'Decorator']);
 
 const hbs = Handlebars.create();
 for (const [name, fn] of Object.entries(QUOTING_HELPERS)) hbs.registerHelper(name, (value: unknown) => fn(present(value, name)));
@@ -21,11 +23,13 @@ function present(value: unknown, helper: string): string {
 
 type Node = { type: string; loc?: { start: { line: number; column: number } }; [key: string]: unknown };
 
+/** Throws TEMPLATE_LINT naming `name:line:col` for the first {{...}} that is not quoted. */
 export function lintTemplate(name: string, source: string): void {
   visit(hbs.parse(source) as unknown as Node, name);
 }
 
 function visit(node: Node, file: string): void {
+  if (REFUSED.has(node.type)) fail(file, node, 'partials and decorators are not allowed in templates');
   if (node.type === 'MustacheStatement') checkMustache(node, file);
   if (node.type === 'BlockStatement') {
     const path = (node.path as { original?: string }).original ?? '';
@@ -40,7 +44,9 @@ function checkMustache(node: Node, file: string): void {
   if (node.escaped === false) fail(file, node, 'a triple stash {{{...}}} bypasses quoting');
   const helper = (node.path as { original?: string }).original ?? '';
   const params = (node.params as unknown[] | undefined) ?? [];
-  if (!(helper in QUOTING_HELPERS) || params.length !== 1) fail(file, node, `{{${helper}}} must be a quoting helper call: {{sh x}}, {{execArg x}} or {{unitValue x}}`);
+  if (!Object.hasOwn(QUOTING_HELPERS, helper) || params.length !== 1) {
+    fail(file, node, `{{${helper}}} must be a quoting helper call with one value: ${Object.keys(QUOTING_HELPERS).map((h) => `{{${h} x}}`).join(', ')}`);
+  }
 }
 
 function fail(file: string, node: Node, message: string): never {
@@ -48,8 +54,10 @@ function fail(file: string, node: Node, message: string): never {
   throw new LeapError('TEMPLATE_LINT', `${file}:${at}: ${message}`, { hint: 'wrap every value in the helper for where it lands' });
 }
 
+/** Lints, then compiles; the returned function throws on a missing or unsafe value. */
 export function compileTemplate<C extends object>(name: string, source: string): (context: C) => string {
   lintTemplate(name, source);
-  const render = hbs.compile(source, { strict: true, noEscape: true, knownHelpersOnly: true, knownHelpers: { sh: true, execArg: true, unitValue: true } });
+  const knownHelpers = Object.fromEntries(Object.keys(QUOTING_HELPERS).map((h) => [h, true]));
+  const render = hbs.compile(source, { strict: true, noEscape: true, knownHelpersOnly: true, knownHelpers });
   return (context) => render(context);
 }

@@ -1,0 +1,98 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderRestoreUnit, renderRulesUnit } from '../../../src/render/artefacts.js';
+import { systemdExec, unitSetting } from './systemd-exec.js';
+
+// Data paths may hold anything but a newline; executables only what systemd accepts there.
+const dir = mkdtempSync(join(tmpdir(), `kl it's $HOME "dq" back\\slash 100% ;-`));
+const binDir = mkdtempSync(join(tmpdir(), 'kl bin 100%-'));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(binDir, { recursive: true, force: true });
+});
+
+const iptablesRestore = join(binDir, 'iptables-restore');
+const node = join(binDir, 'node');
+symlinkSync('/usr/sbin/iptables-restore', iptablesRestore);
+symlinkSync(process.execPath, node);
+const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded' };
+const restoreCtx = { pendingFile: join(dir, 'pending'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service' };
+const execLines = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => systemdExec(l.slice(key.length + 1)).argv);
+
+/** Asks systemd whether the unit's ConditionPathExists= names an existing file. */
+function conditionHolds(unit: string): boolean {
+  return spawnSync('systemd-analyze', ['condition', `ConditionPathExists=${unitSetting(unit, 'ConditionPathExists')}`]).status === 0;
+}
+
+describe('kernel-leap-rules.service', () => {
+  const unit = renderRulesUnit(rulesCtx);
+
+  it('loads the rules with --noflush, then marks them loaded', () => {
+    expect(execLines(unit, 'ExecStart')).toEqual([[iptablesRestore, '--noflush', rulesCtx.rulesFile]]);
+    expect(execLines(unit, 'ExecStartPost')).toEqual([['/bin/mkdir', '-p', '/run/kernel-leap'], ['/bin/touch', '/run/kernel-leap/rules-loaded']]);
+  });
+
+  it('runs early, before the network, once per boot', () => {
+    for (const line of ['DefaultDependencies=no', 'After=local-fs.target', 'Before=network-pre.target', 'Wants=network-pre.target', 'Type=oneshot', 'RemainAfterExit=yes', 'WantedBy=network-pre.target']) {
+      expect(unit.split('\n')).toContain(line);
+    }
+  });
+
+  it('is inert without the rules file, as systemd reads the condition', () => {
+    expect(conditionHolds(unit)).toBe(false);
+    writeFileSync(rulesCtx.rulesFile, '');
+    expect(conditionHolds(unit)).toBe(true);
+    rmSync(rulesCtx.rulesFile);
+  });
+});
+
+describe('kernel-leap-restore.service', () => {
+  const unit = renderRestoreUnit(restoreCtx);
+
+  it('calls the CLI with the exact argv', () => {
+    expect(execLines(unit, 'ExecStart')).toEqual([[node, restoreCtx.bundle, 'restore', '--boot']]);
+  });
+
+  it('starts as soon as it can: oneshot, no idle, no sleep, after the rules', () => {
+    const lines = unit.split('\n');
+    for (const line of ['Type=oneshot', 'DefaultDependencies=no', 'Wants=kernel-leap-rules.service', 'Conflicts=shutdown.target', 'Before=shutdown.target', 'TimeoutStartSec=300', 'StandardOutput=journal+console', 'WantedBy=multi-user.target']) {
+      expect(lines).toContain(line);
+    }
+    expect(unitSetting(unit, 'After').split(' ')).toEqual(['local-fs.target', 'systemd-tmpfiles-setup-dev.service', 'kernel-leap-rules.service']);
+    expect(unit).not.toMatch(/^Type=idle|^Exec.*sleep/m);
+  });
+
+  it('does nothing unless a run is pending, as systemd reads the condition', () => {
+    expect(conditionHolds(unit)).toBe(false);
+    writeFileSync(restoreCtx.pendingFile, 'run-1\n');
+    expect(conditionHolds(unit)).toBe(true);
+    rmSync(restoreCtx.pendingFile);
+  });
+
+  it('refuses a newline instead of injecting a directive, and a timeout systemd would misread', () => {
+    expect(() => renderRestoreUnit({ ...restoreCtx, pendingFile: '/x\nExecStartPre=/bin/sh' })).toThrowError(/NUL, CR or LF/);
+    for (const timeoutSec of [0, -1, 1.5, Number.NaN]) expect(() => renderRestoreUnit({ ...restoreCtx, timeoutSec })).toThrowError(/TimeoutStartSec/);
+  });
+});
+
+describe('systemd-analyze verify', () => {
+  it('accepts both units without a single complaint', () => {
+    const unitDir = join(dir, 'units');
+    mkdirSync(unitDir);
+    writeFileSync(join(unitDir, 'kernel-leap-rules.service'), renderRulesUnit(rulesCtx));
+    writeFileSync(join(unitDir, 'kernel-leap-restore.service'), renderRestoreUnit(restoreCtx));
+    const out = execFileSync('systemd-analyze', ['verify', '--man=no', join(unitDir, 'kernel-leap-rules.service'), join(unitDir, 'kernel-leap-restore.service')], { stdio: 'pipe', encoding: 'utf8' });
+    expect(out).toBe('');
+  });
+
+  it('would catch an executable path systemd cannot use (the check is live)', () => {
+    const bad = join(dir, 'bad.service');
+    writeFileSync(bad, `[Service]\nType=oneshot\nExecStart="${join(binDir, 'missing')}"\n`);
+    const result = spawnSync('systemd-analyze', ['verify', '--man=no', bad], { encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/is not executable/);
+  });
+});
