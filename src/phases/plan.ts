@@ -125,10 +125,17 @@ function classifyForeignFile(task: TaskFacts, fd: FdFacts, out: Plan, where: str
   out.fifos.push({ pid: task.pid, fd: fd.fd, path: fd.target, key, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid });
 }
 
+/** CRIU locks a v4-mapped address (::ffff:a.b.c.d) with iptables, a native IPv6 one with ip6tables. */
+function isNativeIpv6(tcp: TcpSocket): boolean {
+  return tcp.family === 'ipv6' && !/^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(tcp.local.ip);
+}
+
 function classifySocket(task: TaskFacts, fd: FdFacts, inode: number, facts: PlanFacts, treeSockets: Set<number>, out: Plan, where: string): void {
   const tcp = facts.tcp.find((s) => s.inode === inode);
   if (tcp) {
-    if (tcp.state === '01') out.connections.push({ pid: task.pid, fd: fd.fd, local: tcp.local, peer: tcp.peer, family: tcp.family });
+    if (tcp.state === '01' && isNativeIpv6(tcp)) {
+      out.risks.push({ level: 'fail', code: 'TCP_IPV6', message: `${where} is TCP over IPv6 ([${tcp.local.ip}]:${tcp.local.port} <-> [${tcp.peer.ip}]:${tcp.peer.port}); kernel-leap reloads only IPv4 lock rules at boot, so the peer's retransmits would be reset`, hint: 'reconnect over IPv4 (e.g. ssh -4) before the upgrade' });
+    } else if (tcp.state === '01') out.connections.push({ pid: task.pid, fd: fd.fd, local: tcp.local, peer: tcp.peer, family: tcp.family });
     else if (tcp.state !== '0A') out.risks.push({ level: 'warn', code: 'TCP_STATE', message: `${where} is a TCP socket in state ${tcp.state}`, hint: 'CRIU dumps established and listening sockets; wait for it to settle' });
     return;
   }

@@ -75,6 +75,19 @@ describe('plan on a recorded-shape ssh session', () => {
     expect(planOf().ownPidNamespace).toBeUndefined();
   });
 
+  it('says no-go for TCP over native IPv6, whose lock rules are not reloaded at boot', () => {
+    const tcp6 = `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 000080FE00000000FF005452120000FE:0016 000080FE00000000FF005452020000FE:C3CC 01 00000000:00000000 00:00000000 00000000     0        0 12784 1 0000000000000000 20 4 30 10 -1
+`;
+    const snapshot = sshSession();
+    snapshot.texts['/proc/441/net/tcp'] = '  sl  local_address rem_address   st\n';
+    snapshot.texts['/proc/441/net/tcp6'] = tcp6;
+    const p = planOf(snapshot);
+    expect(p.verdict).toBe('no-go');
+    expect(p.connections).toEqual([]);
+    expect(p.risks).toContainEqual(expect.objectContaining({ level: 'fail', code: 'TCP_IPV6', hint: expect.stringContaining('ssh -4') }));
+  });
+
   it('refuses a regular file from another mount namespace', () => {
     const p = planOf(sshSession({ session: { fds: { 4: { target: 'socket:[12784]' }, 8: { target: '/srv/data.db', mntId: 300, stat: { ino: 9, mode: 0o100644 } } } } }));
     expect(p.risks).toContainEqual(expect.objectContaining({ level: 'fail', code: 'FOREIGN_FILE' }));
