@@ -86,6 +86,8 @@ describe('restore side in the guest', () => {
     const journal = await latestJournal(guest);
     expect(journal.phases.plan?.outputs?.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'OWN_PID_NAMESPACE' }));
     expect(journal.phases.rehearse?.status).toBe('done');
+    const report = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
+    console.log(`[again] second leap of the same session: downtime ${report.downtimeMs} ms`);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
   });
 });
