@@ -2,10 +2,11 @@
  * The checkpoint side on one guest shared by all of its tests (needs root and
  * QEMU; nothing here kexecs, so the guest is booted once for the file):
  * plan, rehearse, no-go on an unsupported resource, and a failing dump that must
- * leave the session running and the ruleset as it was.
+ * leave the session running and the ruleset as it was, and ship its logs to S3.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installKernelLeap } from '../helpers/leap.js';
+import { expectEventually, latestJournal, prepareGuest } from '../helpers/leap.js';
+import { LocalS3 } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
 
@@ -13,6 +14,7 @@ const TICKER = 'while :; do echo "tick $(date +%s%N)"; sleep 0.2; done';
 
 describe('checkpoint side in the guest', () => {
   let guest: Vm;
+  let s3: LocalS3;
   const sessions: VmSession[] = [];
   const open = (command: string) => {
     const s = guest.openSession(command);
@@ -21,12 +23,14 @@ describe('checkpoint side in the guest', () => {
   };
 
   beforeAll(async () => {
+    s3 = await LocalS3.start();
     guest = await bootGuest({ log: console.log });
-    await installKernelLeap(guest);
+    await prepareGuest(guest, s3);
   });
   afterAll(async () => {
     await Promise.all(sessions.map((s) => s.close()));
     await guest?.stop();
+    await s3?.stop();
   });
 
   it('plan names the session root, its TCP connection, its pty and its logind FIFO', async () => {
@@ -81,5 +85,10 @@ describe('checkpoint side in the guest', () => {
     expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
     expect((await guest.run('ls /etc/systemd/system/ | grep -c kernel-leap || true')).trim()).toBe('0');
     expect(await guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(/No such file/);
+    // A run that ends before the kexec ships its logs too, once the session is back.
+    const journal = await latestJournal(guest);
+    const host = (await guest.run('hostname')).trim();
+    await expectEventually('the failed run in S3', async () => (await s3.keys(`kl-test/${host}/${journal.runId}/`)).some((k) => k.endsWith('/logs/dump.log')), 120_000);
+    expect(JSON.parse(await s3.text(`kl-test/${host}/${journal.runId}/report.json`))).toMatchObject({ outcome: 'dump-failed' });
   });
 });

@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs';
+import { Journal, runPaths } from '../../engine/journal.js';
 import { runWorker } from '../../engine/worker.js';
+import { readOutcome } from '../../phases/report.js';
 import type { ExecaRunner } from '../../tools/runner.js';
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
+import { shipRun } from './upload-logs.js';
 
 /** Internal: started by `upgrade` and `rehearse` through systemd-run, outside the session. */
 export const workerCommand: Command = {
@@ -13,17 +17,32 @@ export const workerCommand: Command = {
   },
   optionHelp: ['--run ID, --root PID, --wait-pid PID (both in --pidns, the caller\'s pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
   async run(ctx, values) {
-    return runWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, {
-      runId: String(values.run),
-      rootPid: Number(values.root),
-      waitPid: values['wait-pid'] === undefined ? undefined : Number(values['wait-pid']),
-      callerPidNs: values.pidns as string | undefined,
-      mode: values.mode === 'rehearse' ? 'rehearse' : 'upgrade',
-      rehearse: values['no-rehearse'] !== true,
-      exec: values['no-exec'] !== true,
-      pre: values.pre as string | undefined,
-      kernel: values.kernel as string | undefined,
-    });
+    try {
+      return await runWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, {
+        runId: String(values.run),
+        rootPid: Number(values.root),
+        waitPid: values['wait-pid'] === undefined ? undefined : Number(values['wait-pid']),
+        callerPidNs: values.pidns as string | undefined,
+        mode: values.mode === 'rehearse' ? 'rehearse' : 'upgrade',
+        rehearse: values['no-rehearse'] !== true,
+        exec: values['no-exec'] !== true,
+        pre: values.pre as string | undefined,
+        kernel: values.kernel as string | undefined,
+      });
+    } finally {
+      await shipIfEnded(ctx, String(values.run));
+    }
   },
 };
+
+/**
+ * A run that ends on this boot (no-go, rehearsed, dump failed) ships its logs now,
+ * after the outcome has given the session back; a dumped one ships after the restore.
+ */
+async function shipIfEnded(ctx: CommandContext, runId: string): Promise<void> {
+  const { dir } = runPaths(ctx.config.paths.state_dir, runId);
+  const outcome = existsSync(dir) ? readOutcome(dir) : undefined;
+  if (outcome === undefined || outcome === 'dumped') return;
+  await shipRun(ctx, Journal.open(ctx.config.paths.state_dir, runId));
+}
 
