@@ -36,8 +36,15 @@ export async function unloadTargetKernel(runner: Runner): Promise<void> {
   if (kernelLoaded()) await unloadKernel(runner);
 }
 
-/** Flush every write (the journal, the images) then jump; on success this never returns. */
-/** The caller syncs first: `kexec -e` reboots at once, page cache and all. */
+/** How long a clean shutdown may take to end this process after `systemctl kexec`. */
+const SHUTDOWN_GRACE_MS = 5 * 60_000;
+
+/**
+ * The caller syncs first: `kexec -e` reboots at once, page cache and all. On
+ * success neither way returns: `systemctl kexec` only queues the shutdown, which
+ * then stops this service, so we wait for it rather than report a failure.
+ */
 export async function jumpToKernel(runner: Runner, mode: Config['kexec']['exec_with']): Promise<void> {
   await execKernel(runner, mode);
+  if (mode === 'systemctl') await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS));
 }

@@ -73,8 +73,9 @@ export function kernelLoaded(): boolean {
   return readFileSync('/sys/kernel/kexec_loaded', 'utf8').trim() === '1';
 }
 
-/** `kexec -e` jumps at once; `systemctl kexec` stops services first. Neither returns on success. */
+/** `kexec -e` jumps at once and never returns; `systemctl kexec` queues a clean shutdown that ends in the jump. */
 export async function execKernel(runner: Runner, mode: 'kexec' | 'systemctl'): Promise<void> {
-  if (mode === 'systemctl') await runner.run({ file: 'systemctl', args: ['kexec'], timeoutMs: 300_000 });
+  if (mode === 'systemctl') await runner.run({ file: 'systemctl', args: ['kexec'], timeoutMs: 120_000 });
   else await runner.run({ file: 'kexec', args: ['-e'], timeoutMs: 60_000 });
 }
+

@@ -1,7 +1,8 @@
 /**
  * Restore edge cases (needs root and QEMU; kexecs its own guest three times):
- * a new login takes the dumped pty before the restore (remap); the S3 server is
- * down (restore succeeds, upload-logs ships later); a corrupted image (clear
+ * a new login takes the dumped pty before the restore (remap), after a clean
+ * `systemctl kexec` shutdown; the S3 server is down (restore succeeds,
+ * upload-logs ships later); a corrupted image (clear
  * failure in the report and in S3, images kept, nothing loops at the next boot).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,11 +51,11 @@ describe('restore edge cases in the guest', () => {
     await s3?.stop();
   });
 
-  it('remaps a pty taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
+  it('after systemctl kexec: remaps a pty taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
     await guest.run(`cat > /usr/local/bin/pty-squat <<'EOF'\n${SQUATTER}EOF\nchmod 755 /usr/local/bin/pty-squat\ncat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`);
     await s3.stop();
     const NEW_KERNEL = guest.connection.newKernel;
-    const session = guest.openSession(`echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const session = guest.openSession(`echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --set kexec.exec_with=systemctl --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
     sessions.push(session);
     const dumpedTty = (await session.waitForLine(/^BEFORE /, 60_000)).text.split(' ')[1];
     const resumed = await withPostMortem(guest, () => session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000));
@@ -65,6 +66,7 @@ describe('restore edge cases in the guest', () => {
 
     await waitForOutcome(guest, /^restored$/, 60_000);
     const journal = await latestJournal(guest);
+    expect(await guest.run(`grep -c '"argv":\\["systemctl","kexec"\\]' /var/lib/kernel-leap/runs/${journal.runId}/logs/commands.jsonl`)).toBe('1\n');
     await expectEventually('the run in the spool', async () => (await guest.run('ls /var/lib/kernel-leap/spool/ 2>/dev/null || true')).includes(journal.runId), 120_000);
     expect((await guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
 
