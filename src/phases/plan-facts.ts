@@ -75,9 +75,10 @@ function dumpVantage(proc: ProcSource, rootPid: number): Pick<PlanFacts, 'dumpNa
   const init = readNamespaces(proc, 1);
   const root = readStatus(proc, rootPid);
   const parent = root && readStatus(proc, root.ppid);
-  if (!root || !parent || root.nsPids.length < 2 || parent.nsPids.length !== root.nsPids.length || parent.nsPids.at(-1) !== 1) {
-    return { dumpNamespaces: init, ownPidNamespace: undefined };
-  }
+  // From the host, the root's NSpid has a level more than init's; from inside, pid 1 is criu itself.
+  const nested = root !== undefined && parent !== undefined && parent.nsPids.length === root.nsPids.length && parent.nsPids.at(-1) === 1
+    && (root.nsPids.length > 1 || parent.name === 'criu');
+  if (!nested) return { dumpNamespaces: init, ownPidNamespace: undefined };
   const mine = readNamespaces(proc, rootPid);
-  return { dumpNamespaces: { ...init, pid: mine.pid, mnt: mine.mnt }, ownPidNamespace: { initPid: parent.pid, rootNsPid: root.nsPids.at(-1) as number } };
+  return { dumpNamespaces: { ...init, pid: mine.pid, mnt: mine.mnt }, ownPidNamespace: { initPid: parent.pid, rootNsPid: root.nsPids.at(-1) ?? rootPid } };
 }

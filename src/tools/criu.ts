@@ -48,12 +48,15 @@ export interface CriuCall {
   insideNamespacesOf?: number;
 }
 
+/** The argv runCriu runs: criu itself, or nsenter into a restored session's namespaces first. */
+export function criuCommand(args: readonly string[], insideNamespacesOf?: number): [string, ...string[]] {
+  return insideNamespacesOf === undefined ? ['criu', ...args] : ['nsenter', '--target', String(insideNamespacesOf), '--pid', '--mount', '--', 'criu', ...args];
+}
+
 export async function runCriu(runner: Runner, call: CriuCall): Promise<void> {
-  const command = call.insideNamespacesOf === undefined
-    ? { file: 'criu', args: call.args }
-    : { file: 'nsenter', args: ['--target', String(call.insideNamespacesOf), '--pid', '--mount', '--', 'criu', ...call.args] };
+  const [file, ...args] = criuCommand(call.args, call.insideNamespacesOf);
   try {
-    await runner.run({ ...command, timeoutMs: call.timeoutMs, env: { CRIU_CONFIG_FILE: undefined } });
+    await runner.run({ file, args, timeoutMs: call.timeoutMs, env: { CRIU_CONFIG_FILE: undefined } });
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') throw error;
     throw criuError(call.action, call.logFile, error);

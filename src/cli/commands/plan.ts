@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { type PlanRecording, planSession, type SessionPlan } from '../../engine/planning.js';
 import { ExitCode } from '../../errors.js';
 import { discover } from '../../phases/discover.js';
+import { criuCommand } from '../../tools/criu.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
@@ -30,7 +31,7 @@ export function planJson(plan: SessionPlan): Record<string, unknown> {
     rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
     connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
     ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
-    criuDump: ['criu', ...plan.dumpArgs('<run>/images', '<run>/logs/dump.log')],
+    criuDump: dumpCommand(plan),
   };
 }
 
@@ -43,9 +44,13 @@ export function renderPlan(plan: SessionPlan, cmdline: string): string {
     formatTable(['level', 'what', 'strategy'], rows),
     ...(hints.length ? ['', 'what to do:', ...hints] : []),
     '',
-    `criu ${plan.dumpArgs('<run>/images', '<run>/logs/dump.log').join(' ')}`,
+    dumpCommand(plan).join(' '),
     '(CRIU_CONFIG_FILE is cleared and --no-default-config skips /etc/criu/default.conf)',
     '',
     `verdict: ${plan.verdict}`,
   ].join('\n');
+}
+
+function dumpCommand(plan: SessionPlan): string[] {
+  return criuCommand(plan.dumpArgs('<run>/images', '<run>/logs/dump.log'), plan.ownPidNamespace && plan.rootPid);
 }

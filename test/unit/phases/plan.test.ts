@@ -5,7 +5,7 @@ import { parseSsUnixPeers } from '../../../src/tools/proc-net.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 import { bindPlan } from '../../../src/engine/planning.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { type FakeTask, restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
+import { type FakeTask, restoredSshSession, snapshot, sshSession, TCP_TABLE, UNIX_TABLE } from '../../helpers/proc-fixture.js';
 
 // ss -xn in the guest: 14350's peer had closed (0); 20001 talks to dbus (20002), outside the tree.
 const SS = `Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process
@@ -73,6 +73,16 @@ describe('plan on a recorded-shape ssh session', () => {
     expect(dump).toContain('--leave-stopped');
     expect(p.dumpArgs('/i', '/l', { leaveRunning: true })).not.toContain('--leave-stopped');
     expect(planOf().ownPidNamespace).toBeUndefined();
+  });
+
+  it('sees the same layout from inside the namespace (pid 1 is criu), but not under a restarted listener (pid 1 is systemd)', () => {
+    const inside = (init: string) => snapshot([
+      { pid: 1, ppid: 0, name: init, cmdline: init },
+      { pid: 441, ppid: 1, name: 'sshd', cmdline: 'sshd: root@pts/0', fds: { 9: { target: '/dev/ptmx', ttyIndex: 0 } } },
+      { pid: 447, ppid: 441, name: 'bash', cmdline: 'bash' },
+    ], { texts: { '/proc/441/net/tcp': TCP_TABLE, '/proc/441/net/unix': UNIX_TABLE, '/proc/locks': '' } });
+    expect(planOf(inside('criu')).ownPidNamespace).toEqual({ initPid: 1, rootNsPid: 441 });
+    expect(planOf(inside('systemd')).ownPidNamespace).toBeUndefined();
   });
 
   it('says no-go for TCP over native IPv6, whose lock rules are not reloaded at boot', () => {
