@@ -1,15 +1,16 @@
 // `npm run bench`: prints figures for the parts that count against the session's
 // downtime and that run on the host: the CLI's cold start, a journal write
-// (temp + fsync + rename + dir fsync), and the pure plan on a /proc snapshot of an ssh session.
+// (temp + fsync + rename + dir fsync), and the pure plan on the /proc snapshot recorded in the test guest.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal } from '../src/engine/journal.js';
 import { collectFacts } from '../src/phases/plan-facts.js';
 import { plan } from '../src/phases/plan.js';
+import type { PlanRecording } from '../src/engine/planning.js';
+import { parseSsUnixPeers } from '../src/tools/proc-net.js';
 import { snapshotProc } from '../src/tools/procfs.js';
-import { sshSession } from '../test/helpers/proc-fixture.js';
 
 function timeIt(label: string, runs: number, work: () => void): void {
   const samples: number[] = [];
@@ -26,5 +27,6 @@ function timeIt(label: string, runs: number, work: () => void): void {
 timeIt('cold start: node dist/kernel-leap.mjs --help', 10, () => execFileSync(process.execPath, ['dist/kernel-leap.mjs', '--help']));
 const journal = Journal.create(mkdtempSync(join(tmpdir(), 'kl-bench-')), 'bench');
 timeIt('journal: one durable phase transition', 50, () => journal.mark('bench'));
-const session = snapshotProc(sshSession());
-timeIt('plan: collect facts and classify a session', 200, () => plan(collectFacts(session, 441, new Map())));
+const recording = JSON.parse(readFileSync(new URL('../test/fixtures/proc/ssh-session.json', import.meta.url), 'utf8')) as PlanRecording;
+const session = snapshotProc(recording.proc);
+timeIt('plan: collect facts and classify a recorded session', 200, () => plan(collectFacts(session, recording.rootPid, parseSsUnixPeers(recording.ssUnix), new Set(recording.exclude))));
