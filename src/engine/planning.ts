@@ -29,6 +29,8 @@ export interface PlanRecording {
   exclude: number[];
   ssUnix: string;
   proc: ProcSnapshot;
+  /** The process discover walked up from (plan --record adds it, with what that walk read). */
+  selfPid?: number;
 }
 
 export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), record?: (recording: PlanRecording) => void): Promise<SessionPlan> {

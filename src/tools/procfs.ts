@@ -74,3 +74,8 @@ export function recordingProc(source: ProcSource): { proc: ProcSource; snapshot:
     },
   };
 }
+
+/** One snapshot holding the answers of both (the second wins on a path both read). */
+export function mergeSnapshots(a: ProcSnapshot, b: ProcSnapshot): ProcSnapshot {
+  return { texts: { ...a.texts, ...b.texts }, links: { ...a.links, ...b.links }, dirs: { ...a.dirs, ...b.dirs }, stats: { ...a.stats, ...b.stats } };
+}

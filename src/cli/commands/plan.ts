@@ -3,7 +3,7 @@ import { type PlanRecording, planSession, type SessionPlan } from '../../engine/
 import { ExitCode } from '../../errors.js';
 import { discover } from '../../phases/discover.js';
 import { criuCommand } from '../../tools/criu.js';
-import { liveProc } from '../../tools/procfs.js';
+import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
 import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
@@ -16,8 +16,12 @@ export const planCommand: Command = {
   optionHelp: [...SESSION_HELP, '--record FILE    also write what the plan read from /proc (a test fixture)'],
   async run(ctx, values) {
     requireRoot();
-    const roots = discover(liveProc, { ...sessionSelector(values), selfPid: process.pid });
-    const record = typeof values.record === 'string' ? (r: PlanRecording) => writeFileSync(values.record as string, `${JSON.stringify(r)}\n`, { mode: 0o600 }) : undefined;
+    const discovery = recordingProc(liveProc);
+    const roots = discover(discovery.proc, { ...sessionSelector(values), selfPid: process.pid });
+    const file = values.record;
+    const record = typeof file === 'string'
+      ? (r: PlanRecording) => writeFileSync(file, `${JSON.stringify({ ...r, selfPid: process.pid, proc: mergeSnapshots(discovery.snapshot, r.proc) })}\n`, { mode: 0o600 })
+      : undefined;
     // This process leaves the session before any dump, so it is not planned for.
     const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]), record)));
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planJson(p) }));
