@@ -4,11 +4,15 @@
  * dump, and a small shell is all the session needs to keep while frozen.
  */
 import { realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { OUTCOME_FILE } from '../phases/restore.js';
+import { shQuote } from '../render/quote.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
 import type { Journal } from './journal.js';
+import { pendingPath } from './pending.js';
 
 export interface ConfigSource {
   file: string | undefined;
@@ -17,18 +21,34 @@ export interface ConfigSource {
 }
 
 export async function launchWorker(runner: Runner, config: Config, source: ConfigSource, journal: Journal, workerArgs: readonly string[]): Promise<string> {
-  const unit = `kernel-leap-worker-${journal.runId}`;
+  const unit = workerUnitName(journal.runId);
   const node = config.paths.node ?? process.execPath;
   const bundle = config.paths.bundle ?? realpathSync(process.argv[1] ?? '');
+  const configArgs = [...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o])];
   await startTransientService(runner, {
     unit,
     description: `kernel-leap worker for run ${journal.runId}`,
-    command: [node, bundle, 'worker', '--run', journal.runId, ...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o]), ...workerArgs],
+    command: [node, bundle, 'worker', '--run', journal.runId, ...configArgs, ...workerArgs],
+    stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--run', journal.runId, ...configArgs]),
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),
   });
   return unit;
+}
+
+export function workerUnitName(runId: string): string {
+  return `kernel-leap-worker-${runId}`;
+}
+
+/**
+ * The worker unit's ExecStopPost=: a worker killed by a signal leaves no outcome
+ * for the launcher. The shell test keeps a Node start out of the usual stops,
+ * above all the shutdown of `systemctl kexec`, where the pending mark exists.
+ */
+function settleIfKilled(config: Config, journal: Journal, settle: readonly string[]): readonly ['/bin/sh', ...string[]] {
+  const ended = [join(journal.paths.dir, OUTCOME_FILE), pendingPath(config.paths.state_dir)].map((file) => `test -e ${shQuote(file)}`);
+  return ['/bin/sh', '-c', `${ended.join(' || ')} || exec ${settle.map(shQuote).join(' ')}`];
 }
 
 /** Inside a restored session's pid namespace, pid 1 is criu, and systemd is out of sight. */

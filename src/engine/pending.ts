@@ -21,13 +21,19 @@ export function clearPending(stateDir: string): void {
   if (existsSync(stateDir)) fsyncDir(stateDir);
 }
 
+/** The run the next boot restores, if any. */
+export function pendingRun(stateDir: string): string | undefined {
+  const path = pendingPath(stateDir);
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
 /** Reads and removes the mark in one step. */
 export function consumePending(stateDir: string): string {
   const path = pendingPath(stateDir);
   if (!existsSync(path)) {
     throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${path} is absent)`, { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage });
   }
-  const runId = readFileSync(path, 'utf8').trim();
+  const runId = pendingRun(stateDir) ?? '';
   clearPending(stateDir);
   return runId;
 }

@@ -16,14 +16,16 @@ import { prepareBoot, saveLockRules } from '../phases/prepare.js';
 import { rehearseDump } from '../phases/rehearse.js';
 import { type Outcome, writeOutcome } from '../phases/restore.js';
 import { readOutcome } from '../phases/report.js';
-import { pidFromNamespace } from '../tools/proc-tasks.js';
+import { pidFromNamespace, readStatus } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
-import { clearPending, markPending } from './pending.js';
+import { workerUnitName } from './launch.js';
+import { clearPending, markPending, pendingRun } from './pending.js';
+import { PHASES } from './phases.js';
 import { planSession, type SessionPlan } from './planning.js';
 import { step } from './step.js';
-import { waitForExit } from './wait.js';
+import { waitForExit, waitUntil } from './wait.js';
 
 export interface WorkerOptions {
   runId: string;
@@ -54,7 +56,7 @@ export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Pro
     return await work(ctx, journal, options);
   } catch (error) {
     // The launcher shell in the session waits for an outcome: never leave it without one.
-    if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'failed', ExitCode.failure);
+    if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'aborted', ExitCode.failure);
     throw error;
   }
 }
@@ -102,8 +104,63 @@ async function work(ctx: WorkerContext, journal: Journal, options: WorkerOptions
   throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', { hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`' });
 }
 
+/** How systemd says the worker's unit ended: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS of ExecStopPost=. */
+export interface ServiceEnd {
+  result: string | undefined;
+  code: string | undefined;
+  status: string | undefined;
+}
+
+/**
+ * The worker unit's ExecStopPost=. A worker killed by a signal (kill -9, the OOM
+ * killer) writes no outcome, and the launcher in the session would wait for one
+ * forever: give it one, and unwind as a failed dump does. False when the worker
+ * had ended properly, or had handed the run to the next boot.
+ */
+export async function settleStoppedWorker(ctx: WorkerContext, runId: string, end: ServiceEnd): Promise<boolean> {
+  const journal = Journal.open(ctx.config.paths.state_dir, runId);
+  if (readOutcome(journal.paths.dir) !== undefined || pendingRun(ctx.config.paths.state_dir) === runId) return false;
+  ctx.runner.logFile = journal.paths.commandLog;
+  // KillMode=process: a criu the worker started may still be freezing or dumping the tree.
+  await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500).catch(() => undefined);
+  const dumped = journal.snapshot.marks['dump.dumped'] !== undefined;
+  const error = {
+    code: 'WORKER_ENDED',
+    message: `the worker ended without an outcome (${describeEnd(end)})`,
+    hint: dumped
+      ? `the dump had completed: its images are kept in ${journal.paths.images}; restore them with \`kernel-leap restore --run ${runId}\``
+      : 'the session was resumed and the boot left as it was; look for an OOM kill in `journalctl -k`, then run the upgrade again',
+  };
+  const running = PHASES.find((name) => journal.phase(name).status === 'running');
+  if (running) journal.fail(running, error);
+  journal.mark('worker.ended');
+  if (!dumped) await unwind(ctx, journal, plannedTree(journal));
+  finish(journal, 'aborted', ExitCode.failure);
+  return true;
+}
+
+function describeEnd(end: ServiceEnd): string {
+  if (end.code === 'killed' || end.code === 'dumped') return `killed by signal ${end.status ?? '?'}`;
+  if (end.code === 'exited') return `exit status ${end.status ?? '?'}`;
+  return `service result ${end.result ?? 'unknown'}`;
+}
+
+/** Other processes in the worker unit's cgroup, where its ExecStopPost= runs too; none when run by hand. */
+function workerUnitPeers(runId: string): number[] {
+  const path = liveProc.readText('/proc/self/cgroup')?.match(/^0::(\S+)$/m)?.[1];
+  if (!path?.endsWith(`/${workerUnitName(runId)}.service`)) return [];
+  const procs = liveProc.readText(`/sys/fs/cgroup${path}/cgroup.procs`);
+  return (procs ?? '').split('\n').filter(Boolean).map(Number).filter((pid) => pid !== process.pid);
+}
+
+/** What the plan phase recorded of the tree: enough to resume it and drop its lock rules. */
+function plannedTree(journal: Journal): Pick<SessionPlan, 'pids' | 'connections'> {
+  const outputs = journal.phase('plan').outputs as Partial<SessionPlan> | undefined;
+  return { pids: outputs?.pids ?? [], connections: outputs?.connections ?? [] };
+}
+
 /** A failed load, prepare or dump: the session keeps running and the next boot is normal. */
-async function unwind(ctx: WorkerContext, journal: Journal, plan: SessionPlan): Promise<void> {
+async function unwind(ctx: WorkerContext, journal: Journal, plan: Pick<SessionPlan, 'pids' | 'connections'>): Promise<void> {
   await keepSessionRunning({ runner: ctx.runner, journal, pids: plan.pids, connections: plan.connections });
   clearPending(ctx.config.paths.state_dir);
   await unloadTargetKernel(ctx.runner).catch(() => undefined);

@@ -28,7 +28,7 @@ export interface Report {
   remapped: string[];
   degraded: string[];
   changes: JournalData['changes'];
-  phases: Array<{ name: string; status: string; startedAt?: string; durationMs?: number; error?: string }>;
+  phases: Array<{ name: string; status: string; startedAt?: string; durationMs?: number; error?: string; hint?: string }>;
   timeline: TimelineEntry[];
   downtimeMs: number | undefined;
   freezeToExecMs: number | undefined;
@@ -69,7 +69,7 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
     changes: journal.changes,
     phases: PHASES.map((name) => {
       const p = journal.phases[name];
-      return { name, status: p.status, ...(p.startedAt ? { startedAt: p.startedAt } : {}), ...(p.durationMs !== undefined ? { durationMs: p.durationMs } : {}), ...(p.error ? { error: p.error.message } : {}) };
+      return { name, status: p.status, ...(p.startedAt ? { startedAt: p.startedAt } : {}), ...(p.durationMs !== undefined ? { durationMs: p.durationMs } : {}), ...(p.error ? { error: p.error.message } : {}), ...(p.error?.hint ? { hint: p.error.hint } : {}) };
     }),
     timeline: TIMELINE_ORDER.filter((name) => marks[name]).map((name) => ({ name, at: marks[name] as string, sinceFreezeMs: since(marks[name] as string) })),
     downtimeMs: freeze !== undefined && end ? Date.parse(end) - freeze : undefined,

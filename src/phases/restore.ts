@@ -120,7 +120,8 @@ async function unlockConnections(runner: Runner, manifest: RestoreManifest): Pro
   return deleteRules(runner, left);
 }
 
-export type Outcome = 'restored' | 'failed' | 'dump-failed' | 'no-go' | 'rehearsed' | 'dumped';
+/** `aborted`: the worker stopped on the old kernel before it could hand the run to the next boot. */
+export type Outcome = 'restored' | 'failed' | 'dump-failed' | 'aborted' | 'no-go' | 'rehearsed' | 'dumped';
 
 export function writeOutcome(runDir: string, outcome: Outcome): void {
   writeFileAtomic(join(runDir, OUTCOME_FILE), `${outcome}\n`, 0o644);

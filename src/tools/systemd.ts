@@ -1,13 +1,17 @@
 /** systemd adapter: transient units, enabling installed units, verification. */
 import type { Runner } from './runner.js';
 
+type ExecArgv = readonly [string, ...string[]];
+
 export interface TransientUnit {
   unit: string;
   /** An absolute executable, then its arguments. */
-  command: readonly [string, ...string[]];
+  command: ExecArgv;
   /** KillMode=process, SendSIGHUP=no: the service outlives what it was started from. */
   detached: boolean;
   description: string;
+  /** Run when the service has stopped, however it ended (ExecStopPost=). */
+  stopPost?: ExecArgv;
   /**
    * systemd-run talks to systemd's private socket and refuses a peer whose pid it
    * cannot see ("Failed to connect to bus: No data available"): true from inside a
@@ -22,25 +26,40 @@ export async function startTransientService(runner: Runner, unit: TransientUnit)
   await runner.run({ file: unit.viaSystemBus ? 'busctl' : 'systemd-run', args, timeoutMs: 30_000 });
 }
 
+/**
+ * systemd expands $VAR in every Exec*= argument when it runs the command, however
+ * the unit was made (systemd-run only learnt --expand-environment=no in v254).
+ */
+function literal(argv: ExecArgv): string[] {
+  return argv.map((word) => word.replaceAll('$', '$$$$'));
+}
+
 function systemdRunArgs(unit: TransientUnit): string[] {
   const detached = unit.detached ? ['-p', 'KillMode=process', '-p', 'SendSIGHUP=no'] : [];
-  return [`--unit=${unit.unit}`, '--collect', '--no-block', '--quiet', `--description=${unit.description}`, ...detached, '--', ...unit.command];
+  // systemd-run splits a property's command line with C-style unquoting.
+  const stopPost = unit.stopPost ? ['-p', `ExecStopPost=${literal(unit.stopPost).map((word) => JSON.stringify(word)).join(' ')}`] : [];
+  return [`--unit=${unit.unit}`, '--collect', '--no-block', '--quiet', `--description=${unit.description}`, ...detached, ...stopPost, '--', ...literal(unit.command)];
 }
 
 /** The same as systemdRunArgs, as busctl's typed arguments to Manager.StartTransientUnit. */
 function startTransientUnitCall(unit: TransientUnit): string[] {
-  const [path, ...rest] = unit.command;
   const properties = [
     ['Description', 's', unit.description],
     ['CollectMode', 's', 'inactive-or-failed'],
-    ['ExecStart', 'a(sasb)', '1', path, String(unit.command.length), path, ...rest, 'false'],
+    execProperty('ExecStart', unit.command),
     ...(unit.detached ? [['KillMode', 's', 'process'], ['SendSIGHUP', 'b', 'false']] : []),
+    ...(unit.stopPost ? [execProperty('ExecStopPost', unit.stopPost)] : []),
   ];
   // `--` first: busctl's getopt would take the command's own options ("-c") as its.
   return [
     '--quiet', '--', 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StartTransientUnit',
     'ssa(sv)a(sa(sv))', `${unit.unit}.service`, 'fail', String(properties.length), ...properties.flat(), '0',
   ];
+}
+
+/** One command as an a(sasb) property: path, argv, and whether a failure is ignored. */
+function execProperty(name: string, argv: ExecArgv): string[] {
+  return [name, 'a(sasb)', '1', argv[0], String(argv.length), ...literal(argv), 'false'];
 }
 
 /** Argv that runs `command` in a new transient scope (its own cgroup), in the foreground. */

@@ -2,7 +2,8 @@
  * The checkpoint side on one guest shared by all of its tests (needs root and
  * QEMU; nothing here kexecs, so the guest is booted once for the file):
  * plan, rehearse, no-go on an unsupported resource, and a failing dump that must
- * leave the session running and the ruleset as it was, and ship its logs to S3.
+ * leave the session running and the ruleset as it was, and ship its logs to S3,
+ * and a worker killed by a signal, which must still give the session its answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectEventually, latestJournal, prepareGuest } from '../helpers/leap.js';
@@ -90,5 +91,26 @@ describe('checkpoint side in the guest', () => {
     const host = (await guest.run('hostname')).trim();
     await expectEventually('the failed run in S3', async () => (await s3.keys(`kl-test/${host}/${journal.runId}/`)).some((k) => k.endsWith('/logs/dump.log')), 120_000);
     expect(JSON.parse(await s3.text(`kl-test/${host}/${journal.runId}/report.json`))).toMatchObject({ outcome: 'dump-failed' });
+  });
+
+  it('a worker killed by a signal still gives the waiting session its answer, and leaves it running', async () => {
+    const s = open(`(${TICKER}) & sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec --pre 'sleep 40'; echo "UPGRADE-EXIT=$?"; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
+    await expectEventually('the worker to run --pre', async () => (await latestJournal(guest)).phases.pre?.status === 'running', 120_000);
+    const { runId } = await latestJournal(guest);
+    // As the OOM killer would: the main process only, with no chance to write an outcome.
+    await guest.run(`systemctl kill --kill-whom=main --signal=KILL kernel-leap-worker-${runId}.service`);
+    await s.waitForLine(/UPGRADE-EXIT=\d+/, 90_000);
+    expect(s.output()).toContain('UPGRADE-EXIT=1');
+    expect(s.output()).toMatch(/: aborted/);
+    expect(s.output()).toMatch(/the worker ended without an outcome \(killed by signal KILL\)/);
+    const after = await s.waitForLine(/^AFTER$/, 30_000);
+    expect(s.lines.some((l) => l.at > after.at - 2500 && /^tick/.test(l.text))).toBe(true);
+    const journal = await latestJournal(guest);
+    expect(journal.phases.pre?.status).toBe('failed');
+    expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
+    expect(await guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(/No such file/);
+    const host = (await guest.run('hostname')).trim();
+    await expectEventually('the aborted run in S3', async () => (await s3.keys(`kl-test/${host}/${runId}/`)).some((k) => k.endsWith('/report.json')), 120_000);
+    expect(JSON.parse(await s3.text(`kl-test/${host}/${runId}/report.json`))).toMatchObject({ outcome: 'aborted' });
   });
 });

@@ -6,7 +6,7 @@ import { restoreCommand } from './restore.js';
 import { statusCommand } from './status.js';
 import { rehearseCommand, upgradeCommand } from './upgrade.js';
 import { uploadLogsCommand } from './upload-logs.js';
-import { workerCommand } from './worker.js';
+import { workerCommand, workerStoppedCommand } from './worker.js';
 
 export const COMMANDS: readonly Command[] = [
   checkCommand,
@@ -18,4 +18,5 @@ export const COMMANDS: readonly Command[] = [
   reportCommand,
   uploadLogsCommand,
   workerCommand,
+  workerStoppedCommand,
 ];

@@ -42,5 +42,6 @@ export function renderReport(r: Report): string {
   ];
   const timeline = formatTable(['event', 'at', '+since freeze'], r.timeline.map((t) => [t.name, t.at.slice(11, 23), ms(t.sinceFreezeMs)]));
   const phases = formatTable(['phase', 'status', 'took'], r.phases.filter((p) => p.status !== 'pending').map((p) => [p.name, p.status + (p.error ? `: ${p.error.split('\n')[0]}` : ''), ms(p.durationMs)]));
-  return [...head, '', timeline, '', phases].join('\n');
+  const hints = r.phases.filter((p) => p.hint).map((p) => `what to do (${p.name}): ${p.hint}`);
+  return [...head, '', timeline, '', phases, ...(hints.length ? ['', ...hints] : [])].join('\n');
 }

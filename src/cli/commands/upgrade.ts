@@ -55,14 +55,14 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
 
   const journal = Journal.create(ctx.config.paths.state_dir, mode);
   (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
-  await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
+  const unit = await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
     '--root', String(root.pid), '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
     ...(values['no-exec'] ? ['--no-exec'] : []),
     ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
     ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
   ]);
-  ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journal.runId} handed to kernel-leap-worker-${journal.runId}` });
+  ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journal.runId} handed to ${unit}` });
   handOff(handoff, journal);
   return ExitCode.handoff;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Journal, runPaths } from '../../engine/journal.js';
-import { runWorker } from '../../engine/worker.js';
+import { runWorker, settleStoppedWorker } from '../../engine/worker.js';
 import { readOutcome } from '../../phases/report.js';
 import type { ExecaRunner } from '../../tools/runner.js';
 import type { Command, CommandContext } from '../command.js';
@@ -32,6 +32,24 @@ export const workerCommand: Command = {
     } finally {
       await shipIfEnded(ctx, String(values.run));
     }
+  },
+};
+
+/**
+ * Internal: the worker unit's ExecStopPost=, for a worker that died without an
+ * outcome. It runs only when the run has neither an outcome nor the pending mark.
+ */
+export const workerStoppedCommand: Command = {
+  name: 'worker-stopped',
+  summary: '(internal) gives a run whose worker was killed an outcome, and resumes its session',
+  usage: 'worker-stopped --run ID',
+  options: { run: { type: 'string' } },
+  optionHelp: ['--run ID   the run whose worker unit stopped ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how)'],
+  async run(ctx, values) {
+    const runId = String(values.run);
+    const end = { result: process.env.SERVICE_RESULT, code: process.env.EXIT_CODE, status: process.env.EXIT_STATUS };
+    if (await settleStoppedWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, runId, end)) await shipIfEnded(ctx, runId);
+    return 0;
   },
 };
 

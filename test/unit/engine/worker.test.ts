@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Output } from '../../../src/cli/output.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { Journal } from '../../../src/engine/journal.js';
-import { runWorker } from '../../../src/engine/worker.js';
+import { markPending } from '../../../src/engine/pending.js';
+import { runWorker, settleStoppedWorker } from '../../../src/engine/worker.js';
 import type { Runner } from '../../../src/tools/runner.js';
 
 const refusingRunner: Runner = {
@@ -17,6 +18,36 @@ const refusingRunner: Runner = {
   },
 };
 
+/** Succeeds at everything, with empty output, and records the argv. */
+function permissiveRunner(): Runner & { argvs: string[][] } {
+  const argvs: string[][] = [];
+  return {
+    argvs,
+    run: async (request) => {
+      const argv = [request.file, ...(request.args ?? [])];
+      argvs.push(argv);
+      return { argv, exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
+    },
+    spawnDetached: async () => 1,
+  };
+}
+
+const quiet = () => new Output(false, false, { write: () => true } as unknown as NodeJS.WritableStream, { write: () => true } as unknown as NodeJS.WritableStream);
+
+/** A run whose worker got as far as the dump, planning a tree of one gone pid. */
+function runInDump(): { stateDir: string; journal: Journal; config: ReturnType<typeof loadConfig>['config'] } {
+  const stateDir = mkdtempSync(join(tmpdir(), 'kl-worker-'));
+  const config = loadConfig({ env: {}, file: undefined, overrides: [`paths.state_dir=${stateDir}`] }).config;
+  const journal = Journal.create(stateDir, 'upgrade');
+  journal.start('plan');
+  journal.finish('plan', { pids: [4_000_000], connections: [] });
+  journal.start('dump');
+  writeFileSync(join(journal.paths.images, 'inventory.img'), 'x');
+  return { stateDir, journal, config };
+}
+
+const KILLED = { result: 'signal', code: 'killed', status: 'KILL' };
+
 describe('the worker', () => {
   it('always leaves an outcome for the launcher, even when it fails before its first phase', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'kl-worker-'));
@@ -27,6 +58,33 @@ describe('the worker', () => {
       runId: journal.runId, rootPid: 4_000_000, waitPid: undefined, callerPidNs: 'pid:[1]', rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade',
     });
     await expect(run).rejects.toMatchObject({ code: 'PID_NOT_FOUND', hint: expect.stringContaining('again') });
-    expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('failed\n');
+    expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
+  });
+
+  it('killed by a signal mid-dump: its stop-post settles the run as failed, says why, and unwinds', async () => {
+    const { stateDir, journal, config } = runInDump();
+    const runner = permissiveRunner();
+    expect(await settleStoppedWorker({ runner, config, out: quiet() }, journal.runId, KILLED)).toBe(true);
+    expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
+    const dump = Journal.open(stateDir, journal.runId).phase('dump');
+    expect(dump).toMatchObject({ status: 'failed', error: { code: 'WORKER_ENDED', message: expect.stringContaining('killed by signal KILL') } });
+    // Unwound as a failed dump is: the lock rules looked up, the images gone.
+    expect(runner.argvs).toContainEqual(['iptables-save', '-c']);
+    expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(false);
+  });
+
+  it('killed after the dump completed: the images are kept, and the hint says how to restore them', async () => {
+    const { stateDir, journal, config } = runInDump();
+    journal.mark('dump.dumped');
+    expect(await settleStoppedWorker({ runner: permissiveRunner(), config, out: quiet() }, journal.runId, KILLED)).toBe(true);
+    expect(Journal.open(stateDir, journal.runId).phase('dump').error?.hint).toContain(`kernel-leap restore --run ${journal.runId}`);
+    expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
+  });
+
+  it('stopped after handing the run to the next boot, or after an outcome: leaves the run alone', async () => {
+    const { stateDir, journal, config } = runInDump();
+    markPending(stateDir, journal.runId);
+    expect(await settleStoppedWorker({ runner: refusingRunner, config, out: quiet() }, journal.runId, KILLED)).toBe(false);
+    expect(existsSync(join(journal.paths.dir, 'outcome'))).toBe(false);
   });
 });

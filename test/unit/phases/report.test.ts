@@ -38,11 +38,12 @@ describe('report', () => {
     expect(buildReport(j, 'restored').downtimeMs).toBe(35848 + 900);
   });
 
-  it('says which phase failed and why', () => {
+  it('says which phase failed, why, and what to do', () => {
     const j = journal({ marks: { 'dump.freeze': '2026-11-22T12:04:34.956Z' } });
-    j.phases.dump = { status: 'failed', durationMs: 900, error: { code: 'CRIU_DUMP_FAILED', message: 'criu dump failed (log: x)\nError ...' } };
+    j.phases.dump = { status: 'failed', durationMs: 900, error: { code: 'CRIU_DUMP_FAILED', message: 'criu dump failed (log: x)\nError ...', hint: 'see dump.log' } };
     const r = buildReport(j, undefined);
     expect(r.outcome).toBe('dump-failed');
     expect(renderReport(r)).toMatch(/dump\s+failed: criu dump failed \(log: x\)/);
+    expect(renderReport(r)).toContain('what to do (dump): see dump.log');
   });
 });

@@ -46,4 +46,17 @@ describe('transient services', () => {
       '0',
     ]);
   });
+
+  it('keep $ literal, and run the stop-post command however the service ended, on both paths', async () => {
+    const unit: TransientUnit = { ...WORKER, command: ['/usr/local/bin/node', '--set', 'x.y=$HOME'], stopPost: ['/bin/sh', '-c', "test -e '/r/outcome' || exec 'a b'"] };
+    const run = recordingRunner();
+    await startTransientService(run, unit);
+    expect(run.requests[0]?.args).toEqual(expect.arrayContaining(['-p', 'ExecStopPost="/bin/sh" "-c" "test -e \'/r/outcome\' || exec \'a b\'"', '--', '/usr/local/bin/node', '--set', 'x.y=$$HOME']));
+    const bus = recordingRunner();
+    await startTransientService(bus, { ...unit, viaSystemBus: true });
+    const args = bus.requests[0]?.args ?? [];
+    expect(args.slice(args.indexOf('ExecStart'), args.indexOf('ExecStart') + 7)).toEqual(['ExecStart', 'a(sasb)', '1', '/usr/local/bin/node', '3', '/usr/local/bin/node', '--set']);
+    expect(args).toContain('x.y=$$HOME');
+    expect(args.slice(args.indexOf('ExecStopPost'))).toEqual(['ExecStopPost', 'a(sasb)', '1', '/bin/sh', '3', '/bin/sh', '-c', "test -e '/r/outcome' || exec 'a b'", 'false', '0']);
+  });
 });
