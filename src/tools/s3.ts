@@ -20,11 +20,19 @@ export async function openS3(config: Config['s3']): Promise<S3Target | undefined
     forcePathStyle: config.path_style,
     // Retries are ours (putWithRetry): the SDK's would multiply them.
     maxAttempts: 1,
-    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    ...(config.endpoint ? customEndpoint(config.endpoint) : {}),
     ...(fromFile ? { credentials: fromFile } : {}),
   });
   const credentials = fromFile ?? (await client.config.credentials());
   return { client, bucket: config.bucket, credentials };
+}
+
+/**
+ * SDK releases since early 2025 add CRC32 checksums to every upload by default,
+ * which several S3-compatible stores reject; AWS's advice for them is WHEN_REQUIRED.
+ */
+function customEndpoint(endpoint: string) {
+  return { endpoint, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
 }
 
 export interface RetryPolicy {
