@@ -14,7 +14,7 @@ export const restoreCommand: Command = {
     requireRoot();
     const { code, journal } = await runRestore({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, { runId: values.run as string | undefined, boot: values.boot === true });
     // The session is back (or not): only now the slow, non-critical work.
-    await shipRun(ctx, journal);
+    await shipRun(ctx, journal.runId);
     return code;
   },
 };

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Journal, runPaths } from '../../engine/journal.js';
+import { runPaths } from '../../engine/journal.js';
 import { runWorker, settleStoppedWorker } from '../../engine/worker.js';
 import { readOutcome } from '../../phases/report.js';
 import type { ExecaRunner } from '../../tools/runner.js';
@@ -61,6 +61,6 @@ async function shipIfEnded(ctx: CommandContext, runId: string): Promise<void> {
   const { dir } = runPaths(ctx.config.paths.state_dir, runId);
   const outcome = existsSync(dir) ? readOutcome(dir) : undefined;
   if (outcome === undefined || outcome === 'dumped') return;
-  await shipRun(ctx, Journal.open(ctx.config.paths.state_dir, runId));
+  await shipRun(ctx, runId);
 }
 
