@@ -135,7 +135,7 @@ function classifySocket(task: TaskFacts, fd: FdFacts, inode: number, facts: Plan
   if (tcp) {
     if (tcp.state === '01' && isNativeIpv6(tcp)) {
       out.risks.push({ level: 'fail', code: 'TCP_IPV6', message: `${where} is TCP over IPv6 ([${tcp.local.ip}]:${tcp.local.port} <-> [${tcp.peer.ip}]:${tcp.peer.port}); kernel-leap reloads only IPv4 lock rules at boot, so the peer's retransmits would be reset`, hint: 'reconnect over IPv4 (e.g. ssh -4) before the upgrade' });
-    } else if (tcp.state === '01') out.connections.push({ pid: task.pid, fd: fd.fd, local: tcp.local, peer: tcp.peer, family: tcp.family });
+    } else if (tcp.state === '01') addConnection(out, { pid: task.pid, fd: fd.fd, local: tcp.local, peer: tcp.peer, family: tcp.family });
     else if (tcp.state !== '0A') out.risks.push({ level: 'warn', code: 'TCP_STATE', message: `${where} is a TCP socket in state ${tcp.state}`, hint: 'CRIU dumps established and listening sockets; wait for it to settle' });
     return;
   }
@@ -147,6 +147,12 @@ function classifySocket(task: TaskFacts, fd: FdFacts, inode: number, facts: Plan
     const peerPath = facts.unix.find((s) => s.inode === peer)?.path;
     out.unixExternals.push({ pid: task.pid, fd: fd.fd, inode, peerInode: peer, peerPath });
   }
+}
+
+/** One entry per connection: children that inherited the socket hold the same 4-tuple. */
+function addConnection(out: Plan, connection: Connection): void {
+  const same = (e: Endpoint, f: Endpoint) => e.ip === f.ip && e.port === f.port;
+  if (!out.connections.some((c) => same(c.local, connection.local) && same(c.peer, connection.peer))) out.connections.push(connection);
 }
 
 function dedupeGhosts(ghosts: Ghost[]): Ghost[] {

@@ -30,6 +30,13 @@ describe('plan on a recorded-shape ssh session', () => {
     expect(p.ghostLimitBytes).toBeUndefined();
   });
 
+  it('names a TCP connection once, however many processes inherited its socket', () => {
+    const child = { pid: 600, ppid: 447, name: 'nc', cmdline: 'nc 10.0.2.2 50124', exe: '/usr/bin/nc', fds: { 3: { target: 'socket:[12784]' } } };
+    const p = planOf(sshSession({ extraTasks: [child] }));
+    expect(p.connections).toHaveLength(1);
+    expect(p.risks.filter((r) => r.code === 'TCP')).toHaveLength(1);
+  });
+
   it('declares a unix stream to a peer outside the tree as unix[INO], degraded', () => {
     const p = planOf(sshSession({ session: { fds: { 4: { target: 'socket:[12784]' }, 7: { target: 'socket:[20001]' } } } }));
     expect(p.unixExternals).toEqual([{ pid: 441, fd: 7, inode: 20001, peerInode: 20002, peerPath: '/run/dbus/system_bus_socket' }]);
