@@ -1,5 +1,6 @@
 /**
- * The pending mark: `<state>/pending` names the run the next boot restores. The
+ * The pending mark: `<state>/pending` names the runs the next boot restores, one
+ * a line (`upgrade --all-ssh` dumps one run per session). The
  * boot unit's ConditionPathExists= points at it, and restore consumes it before
  * doing anything else, so a failed restore can never run again at the next boot.
  */
@@ -12,8 +13,8 @@ export function pendingPath(stateDir: string): string {
   return join(stateDir, 'pending');
 }
 
-export function markPending(stateDir: string, runId: string): void {
-  writeFileAtomic(pendingPath(stateDir), `${runId}\n`);
+export function markPending(stateDir: string, runIds: readonly string[]): void {
+  writeFileAtomic(pendingPath(stateDir), runIds.map((id) => `${id}\n`).join(''));
 }
 
 export function clearPending(stateDir: string): void {
@@ -21,19 +22,19 @@ export function clearPending(stateDir: string): void {
   if (existsSync(stateDir)) fsyncDir(stateDir);
 }
 
-/** The run the next boot restores, if any. */
-export function pendingRun(stateDir: string): string | undefined {
+/** The runs the next boot restores, if any. */
+export function pendingRuns(stateDir: string): string[] {
   const path = pendingPath(stateDir);
-  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean) : [];
 }
 
 /** Reads and removes the mark in one step. */
-export function consumePending(stateDir: string): string {
+export function consumePending(stateDir: string): string[] {
   const path = pendingPath(stateDir);
   if (!existsSync(path)) {
     throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${path} is absent)`, { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage });
   }
-  const runId = pendingRun(stateDir) ?? '';
+  const runIds = pendingRuns(stateDir);
   clearPending(stateDir);
-  return runId;
+  return runIds;
 }

@@ -1,6 +1,6 @@
 /**
- * The boot-time restore as a whole: consume the pending mark, restore, and then,
- * whatever happened, clean up the boot artefacts, write the outcome the launcher
+ * The boot-time restore as a whole: consume the pending mark, restore each run's
+ * session, and then, whatever happened, clean up the boot artefacts, write the outcome the launcher
  * waits for, and only then do the slow, non-critical work (report, upload).
  */
 import { readFileSync } from 'node:fs';
@@ -27,30 +27,38 @@ export interface RestoreRunContext {
   out: Output;
 }
 
-export async function runRestore(ctx: RestoreRunContext, options: RestoreRunOptions): Promise<{ code: number; journal: Journal }> {
+export async function runRestore(ctx: RestoreRunContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
-  // At boot the mark goes first: from here on, no later boot can run this again.
-  const runId = options.boot ? consumePending(stateDir) : options.runId;
-  const journal = Journal.open(stateDir, runId);
+  // At boot the mark goes first: from here on, no later boot can run these again.
+  const runIds = options.boot ? consumePending(stateDir) : [options.runId];
+  const journals = runIds.map((runId) => Journal.open(stateDir, runId));
+  let code: number = ExitCode.ok;
+  // Every session first: the cleanup removes the units and rules they share.
+  for (const journal of journals) if ((await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+  for (const journal of journals) {
+    if (journal.phase('cleanup').status !== 'pending') continue;
+    ctx.runner.logFile = journal.paths.commandLog;
+    await step({ journal, out: ctx.out }, 'cleanup', () => removeArtefacts(ctx.runner, journal, readManifest(journal.paths.dir).units), (r) => ({ ...r }));
+  }
+  return { code, journals };
+}
+
+/** Restores one run's session and writes the outcome its launcher waits for. */
+async function restoreRun(ctx: RestoreRunContext, journal: Journal): Promise<number> {
   ctx.runner.logFile = journal.paths.commandLog;
   journal.mark('restoreUnitStart');
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
-  const s = { journal, out: ctx.out };
-  let code: number = ExitCode.ok;
   try {
-    await step(s, 'restore', () => restoreSession(ctx.runner, journal), (r) => ({ ...r }));
+    await step({ journal, out: ctx.out }, 'restore', () => restoreSession(ctx.runner, journal), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
+    return ExitCode.ok;
   } catch (error) {
-    code = ExitCode.restoreFailed;
     writeOutcome(journal.paths.dir, 'failed');
-    ctx.out.error({ code: 'RESTORE_FAILED', message: error instanceof Error ? error.message : String(error), hint: 'the images are kept in the run dir for a post-mortem; `kernel-leap report` shows the timeline' });
+    ctx.out.error({ code: 'RESTORE_FAILED', message: `run ${journal.runId}: ${error instanceof Error ? error.message : String(error)}`, hint: 'the images are kept in the run dir for a post-mortem; `kernel-leap report` shows the timeline' });
+    return ExitCode.restoreFailed;
   }
-  if (journal.phase('cleanup').status === 'pending') {
-    await step(s, 'cleanup', () => removeArtefacts(ctx.runner, journal, readManifest(journal.paths.dir).units), (r) => ({ ...r }));
-  }
-  return { code, journal };
 }
 
 /** The wall-clock instant this kernel started, from /proc/uptime. */

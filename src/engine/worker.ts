@@ -21,7 +21,7 @@ import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
 import { workerUnitName } from './launch.js';
-import { clearPending, markPending, pendingRun } from './pending.js';
+import { clearPending, markPending, pendingRuns } from './pending.js';
 import { PHASES } from './phases.js';
 import { planSession, type SessionPlan } from './planning.js';
 import { step } from './step.js';
@@ -31,6 +31,8 @@ export interface WorkerOptions {
   runId: string;
   /** In callerPidNs: the foreground may run inside a restored session's pid namespace. */
   rootPid: number;
+  /** `upgrade --all-ssh`: the other sessions, each with a run of its own, dumped before this one. */
+  others: ReadonlyArray<{ runId: string; rootPid: number }>;
   /** The foreground process that hands off to the launcher shell; it must be gone before the dump. */
   waitPid: number | undefined;
   callerPidNs: string | undefined;
@@ -48,60 +50,135 @@ export interface WorkerContext {
   out: Output;
 }
 
+/** One session of the run: its journal, its root in this pid namespace, and its plan. */
+interface SessionRun {
+  journal: Journal;
+  rootPid: number;
+  plan: SessionPlan;
+}
+
 export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Promise<number> {
-  const journal = Journal.open(ctx.config.paths.state_dir, options.runId);
-  ctx.runner.logFile = journal.paths.commandLog;
-  ctx.out.progressDir = join(journal.paths.dir, 'progress');
+  const stateDir = ctx.config.paths.state_dir;
+  // The caller's own session last: it is dumped last, so a failure leaves it running to hear of it.
+  const journals = [...options.others.map((o) => Journal.open(stateDir, o.runId)), Journal.open(stateDir, options.runId)];
+  const primary = journals.at(-1) as Journal;
+  ctx.runner.logFile = primary.paths.commandLog;
+  ctx.out.progressDir = join(primary.paths.dir, 'progress');
   try {
-    return await work(ctx, journal, options);
+    return await work(ctx, journals, options);
   } catch (error) {
     // The launcher shell in the session waits for an outcome: never leave it without one.
-    if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'aborted', ExitCode.failure);
+    for (const journal of journals) if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'aborted', ExitCode.failure);
     throw error;
   }
 }
 
-async function work(ctx: WorkerContext, journal: Journal, options: WorkerOptions): Promise<number> {
-  const s = { journal, out: ctx.out };
+async function work(ctx: WorkerContext, allJournals: readonly Journal[], options: WorkerOptions): Promise<number> {
+  let journals = allJournals;
   const waitPid = options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
-  const rootPid = hostPid(options.callerPidNs, options.rootPid);
-  if (rootPid === undefined) throw new LeapError('PID_NOT_FOUND', `the session root (pid ${options.rootPid} in ${options.callerPidNs}) is gone`, { hint: 'run the command again from the session', exit: ExitCode.usage });
+  const sessions = liveSessions(ctx, journals, [...options.others.map((o) => o.rootPid), options.rootPid], options.callerPidNs);
+  const runs: SessionRun[] = [];
+  for (const [i, { journal, rootPid }] of sessions.entries()) {
+    if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
+    runs.push({ journal, rootPid, plan: await step({ journal, out: ctx.out }, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan) });
+  }
+  journals = runs.map((r) => r.journal);
+  if (runs.some((r) => r.plan.verdict === 'no-go')) return finishAll(journals, 'no-go', ExitCode.noGo);
+  for (const run of runs) {
+    if (!options.rehearse) run.journal.skip('rehearse');
+    else if ((await step({ journal: run.journal, out: ctx.out }, 'rehearse', () => rehearseDump(ctx.runner, run.journal, run.plan), (r) => ({ ...r }))).verdict === 'no-go') return finishAll(journals, 'no-go', ExitCode.noGo);
+  }
+  if (options.mode === 'rehearse') return finishAll(journals, 'rehearsed', ExitCode.ok);
 
-  let plan = await step(s, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan);
-  if (plan.verdict === 'no-go') return finish(journal, 'no-go', ExitCode.noGo);
-  if (options.rehearse) {
-    const verdict = await step(s, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }));
-    if (verdict.verdict === 'no-go') return finish(journal, 'no-go', ExitCode.noGo);
-  } else journal.skip('rehearse');
-  if (options.mode === 'rehearse') return finish(journal, 'rehearsed', ExitCode.ok);
-
+  const primary = runs.at(-1) as SessionRun;
   if (options.pre) {
-    await step(s, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', options.pre as string], timeoutMs: 60 * 60_000 }), (r) => ({ command: options.pre, exitCode: r.exitCode, durationMs: r.durationMs }));
-    // A package upgrade may have replaced binaries the session runs: plan again.
-    plan = await planSession(ctx.runner, ctx.config, rootPid);
-    if (plan.verdict === 'no-go') return finish(journal, 'no-go', ExitCode.noGo);
-  } else journal.skip('pre');
+    await step({ journal: primary.journal, out: ctx.out }, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', options.pre as string], timeoutMs: 60 * 60_000 }), (r) => ({ command: options.pre, exitCode: r.exitCode, durationMs: r.durationMs }));
+    // A package upgrade may have replaced binaries the sessions run: plan again.
+    for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
+    if (runs.some((r) => r.plan.verdict === 'no-go')) return finishAll(journals, 'no-go', ExitCode.noGo);
+  }
+  for (const run of runs) if (run !== primary || !options.pre) run.journal.skip('pre');
 
+  let rulesFile = '';
   try {
-    await step(s, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel: options.kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
-    const prepared = await step(s, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal, plan }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
-    await step(s, 'dump', () => dumpTree({ runner: ctx.runner, journal, criuArgs: plan.dumpArgs(journal.paths.images, join(journal.paths.logs, 'dump.log')), insideNamespacesOf: plan.ownPidNamespace && plan.rootPid, logFile: join(journal.paths.logs, 'dump.log'), imagesDir: journal.paths.images, pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections, markPrefix: 'dump' }), (r) => ({ ...r }));
-    await saveLockRules(ctx.runner, prepared.rulesFile, plan.connections);
-    markPending(ctx.config.paths.state_dir, journal.runId);
+    await step({ journal: primary.journal, out: ctx.out }, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel: options.kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
+    for (const run of runs) rulesFile = (await step({ journal: run.journal, out: ctx.out }, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }))).rulesFile;
   } catch (error) {
-    await unwind(ctx, journal, plan);
-    finish(journal, 'dump-failed', ExitCode.failure);
+    await unwind(ctx, runs, []);
+    finishAll(journals, 'dump-failed', ExitCode.failure);
     throw error;
   }
-  // Images, units and the pending mark must be on disk before anyone kexecs: `kexec -e` does not sync.
-  await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
-  if (!options.exec) return finish(journal, 'dumped', ExitCode.ok);
-  journal.start('kexec');
-  journal.mark('kexec');
+  // From the first dump on, a dumped session lives only in its images: it is never unwound.
+  const dumped: SessionRun[] = [];
+  try {
+    for (const run of runs) {
+      await step({ journal: run.journal, out: ctx.out }, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
+      dumped.push(run);
+    }
+  } catch (error) {
+    const failed = runs.filter((r) => !dumped.includes(r));
+    await unwind(ctx, failed, dumped);
+    if (dumped.length > 0) {
+      await keepForNextBoot(ctx, dumped, rulesFile);
+      ctx.out.progress({ phase: 'dump', state: 'info', message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the next boot: \`kexec -e\` or a reboot restores them` });
+    }
+    // Last: the outcome releases the caller's launcher, which then stops showing progress.
+    finishAll(failed.map((r) => r.journal), 'dump-failed', ExitCode.failure);
+    throw error;
+  }
+  await keepForNextBoot(ctx, runs, rulesFile);
+  if (!options.exec) return finishAll(journals, 'dumped', ExitCode.ok);
+  for (const journal of journals) {
+    journal.start('kexec');
+    journal.mark('kexec');
+  }
   ctx.out.progress({ phase: 'kexec', state: 'start', message: 'jumping to the new kernel; the session resumes after the boot' });
   await jumpToKernel(ctx.runner, ctx.config.kexec.exec_with);
   throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', { hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`' });
+}
+
+/**
+ * Each run's root in this pid namespace. The caller's session must still be there;
+ * another one of --all-ssh that ended meanwhile has nothing left to carry.
+ */
+function liveSessions(ctx: WorkerContext, journals: readonly Journal[], roots: readonly number[], callerPidNs: string | undefined): Array<{ journal: Journal; rootPid: number }> {
+  const live: Array<{ journal: Journal; rootPid: number }> = [];
+  for (const [i, journal] of journals.entries()) {
+    const pid = roots[i] as number;
+    const rootPid = hostPid(callerPidNs, pid);
+    if (rootPid !== undefined) live.push({ journal, rootPid });
+    else if (i === journals.length - 1) throw new LeapError('PID_NOT_FOUND', `the session root (pid ${pid} in ${callerPidNs}) is gone`, { hint: 'run the command again from the session', exit: ExitCode.usage });
+    else {
+      ctx.out.progress({ phase: 'session', state: 'info', message: `session root ${pid} (run ${journal.runId}) ended before the dump: nothing to carry` });
+      finish(journal, 'aborted', ExitCode.ok);
+    }
+  }
+  return live;
+}
+
+function dumpSession(ctx: WorkerContext, run: SessionRun) {
+  const { journal, plan } = run;
+  const logFile = join(journal.paths.logs, 'dump.log');
+  return dumpTree({ runner: ctx.runner, journal, criuArgs: plan.dumpArgs(journal.paths.images, logFile), insideNamespacesOf: plan.ownPidNamespace && plan.rootPid, logFile, imagesDir: journal.paths.images, pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections, markPrefix: 'dump' });
+}
+
+/**
+ * Dumped sessions wait for the next boot: the pending mark first, so that even a
+ * failed rule save cannot lose them, then the lock rules, then everything to disk
+ * (`kexec -e` does not sync).
+ */
+async function keepForNextBoot(ctx: WorkerContext, runs: readonly SessionRun[], rulesFile: string): Promise<void> {
+  markPending(ctx.config.paths.state_dir, runs.map((r) => r.journal.runId));
+  await saveLockRules(ctx.runner, rulesFile, runs.flatMap((r) => r.plan.connections));
+  await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
+}
+
+/** A phase done once for all sessions (the kernel load), recorded in each run's journal. */
+function copyPhase(from: Journal, to: Journal, name: 'load'): void {
+  to.start(name);
+  to.finish(name, from.phase(name).outputs);
 }
 
 /** How systemd says the worker's unit ended: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS of ExecStopPost=. */
@@ -119,7 +196,7 @@ export interface ServiceEnd {
  */
 export async function settleStoppedWorker(ctx: WorkerContext, runId: string, end: ServiceEnd): Promise<boolean> {
   const journal = Journal.open(ctx.config.paths.state_dir, runId);
-  if (readOutcome(journal.paths.dir) !== undefined || pendingRun(ctx.config.paths.state_dir) === runId) return false;
+  if (readOutcome(journal.paths.dir) !== undefined || pendingRuns(ctx.config.paths.state_dir).includes(runId)) return false;
   ctx.runner.logFile = journal.paths.commandLog;
   // KillMode=process: a criu the worker started may still be freezing or dumping the tree.
   await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500).catch(() => undefined);
@@ -134,7 +211,7 @@ export async function settleStoppedWorker(ctx: WorkerContext, runId: string, end
   const running = PHASES.find((name) => journal.phase(name).status === 'running');
   if (running) journal.fail(running, error);
   journal.mark('worker.ended');
-  if (!dumped) await unwind(ctx, journal, plannedTree(journal));
+  if (!dumped) await unwind(ctx, [{ journal, plan: plannedTree(journal) }], []);
   finish(journal, 'aborted', ExitCode.failure);
   return true;
 }
@@ -159,14 +236,20 @@ function plannedTree(journal: Journal): Pick<SessionPlan, 'pids' | 'connections'
   return { pids: outputs?.pids ?? [], connections: outputs?.connections ?? [] };
 }
 
-/** A failed load, prepare or dump: the session keeps running and the next boot is normal. */
-async function unwind(ctx: WorkerContext, journal: Journal, plan: Pick<SessionPlan, 'pids' | 'connections'>): Promise<void> {
-  await keepSessionRunning({ runner: ctx.runner, journal, pids: plan.pids, connections: plan.connections });
+/**
+ * A failed load, prepare or dump: these sessions keep running, their images go.
+ * With nothing dumped the next boot is normal; otherwise the boot units and the
+ * loaded kernel stay for the sessions that were.
+ */
+async function unwind(ctx: WorkerContext, resume: ReadonlyArray<Pick<SessionRun, 'journal'> & { plan: Pick<SessionPlan, 'pids' | 'connections'> }>, dumped: readonly SessionRun[]): Promise<void> {
+  for (const { journal, plan } of resume) {
+    await keepSessionRunning({ runner: ctx.runner, journal, pids: plan.pids, connections: plan.connections });
+    rmSync(journal.paths.images, { recursive: true, force: true });
+  }
+  if (dumped.length > 0) return;
   clearPending(ctx.config.paths.state_dir);
   await unloadTargetKernel(ctx.runner).catch(() => undefined);
-  const units = (journal.phase('prepare').outputs?.units as string[] | undefined) ?? [];
-  await removeArtefacts(ctx.runner, journal, units);
-  rmSync(journal.paths.images, { recursive: true, force: true });
+  for (const { journal } of resume) await removeArtefacts(ctx.runner, journal, (journal.phase('prepare').outputs?.units as string[] | undefined) ?? []);
 }
 
 /** The worker runs in the host's pid namespace; undefined when the process is gone. */
@@ -177,6 +260,11 @@ function hostPid(callerPidNs: string | undefined, pid: number): number | undefin
 function finish(journal: Journal, outcome: Outcome, code: number): number {
   journal.mark(`outcome.${outcome}`);
   writeOutcome(journal.paths.dir, outcome);
+  return code;
+}
+
+function finishAll(journals: readonly Journal[], outcome: Outcome, code: number): number {
+  for (const journal of journals) finish(journal, outcome, code);
   return code;
 }
 

@@ -61,9 +61,14 @@ function pidOnTty(proc: ProcSource, tty: string): number {
   return holder;
 }
 
+/**
+ * Every logged-in session (`sshd: user@pts/N` or `user@notty`, not a connection
+ * still authenticating), each by its topmost sshd: under the listener, or under
+ * criu for a session an earlier leap restored.
+ */
 function allSshSessions(proc: ProcSource): SessionRoot[] {
-  const listeners = listPids(proc).filter((pid) => readStatus(proc, pid)?.ppid === 1 && readStatus(proc, pid)?.name === 'sshd');
-  const roots = listeners.flatMap((l) => childrenOf(proc, l)).filter((pid) => isSshSession(proc, pid));
+  const loggedIn = (pid: number) => isSshSession(proc, pid) && readCmdline(proc, pid).includes('@');
+  const roots = listPids(proc).filter((pid) => loggedIn(pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0));
   if (roots.length === 0) throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', { hint: 'open one, or pass --pid', exit: ExitCode.usage });
   return roots.map((pid) => describe(proc, pid));
 }

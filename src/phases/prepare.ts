@@ -29,6 +29,8 @@ export interface PrepareInput {
   config: Config;
   journal: Journal;
   plan: SessionPlan;
+  /** How many sessions the boot restores, one after another: the restore unit's timeout covers them all. */
+  sessions: number;
 }
 
 export interface PrepareOutput {
@@ -50,7 +52,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
 
   const files: Array<{ path: string; text: string; mode: number }> = [
     { path: join(UNIT_DIR, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: RULES_LOADED_MARKER }), mode: 0o644 },
-    { path: join(UNIT_DIR, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout + 60, rulesUnit: RULES_UNIT }), mode: 0o644 },
+    { path: join(UNIT_DIR, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT }), mode: 0o644 },
   ];
   if (existsSync('/etc/network/interfaces')) files.push({ path: IFUPDOWN_HOOK, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: RULES_LOADED_MARKER }), mode: 0o755 });
   for (const file of files) install(journal, file);

@@ -4,6 +4,7 @@
  * session back at boot, in its own namespace and cgroup, with nothing left behind,
  * and the logs land in a real S3 server on the host. The restored session then
  * upgrades itself again, back to the old kernel: a second leap of the same session.
+ * Last, `upgrade --all-ssh` carries every session at once, that one included.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
@@ -19,6 +20,7 @@ describe('restore side in the guest', () => {
   let guest: Vm;
   let s3: LocalS3;
   let session: VmSession | undefined;
+  const others: VmSession[] = [];
 
   beforeAll(async () => {
     s3 = await LocalS3.start();
@@ -26,7 +28,7 @@ describe('restore side in the guest', () => {
     await prepareGuest(guest, s3);
   });
   afterAll(async () => {
-    await session?.close();
+    await Promise.all([session, ...others].map((s) => s?.close()));
     await guest?.stop();
     await s3?.stop();
   });
@@ -89,5 +91,31 @@ describe('restore side in the guest', () => {
     const report = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
     console.log(`[again] second leap of the same session: downtime ${report.downtimeMs} ms`);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+  });
+
+  it('upgrade --all-ssh carries every ssh session across one kexec, a restored one included', async () => {
+    const restored = session;
+    if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
+    const { newKernel } = guest.connection;
+    const b = guest.openSession('while :; do echo "tickB $(uname -r)"; sleep 0.5; done');
+    others.push(b);
+    await b.waitForLine(/^tickB /, 60_000);
+    // From here until the kexec, no other ssh connection: --all-ssh would carry it too.
+    const a = guest.openSession(`kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
+    others.push(a);
+    const fromRestored = restored.lines.length;
+    await withPostMortem(guest, () => a.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
+    expect(a.output()).toContain('UPGRADE-EXIT=0');
+    expect(a.output()).toMatch(/session 3 of 3/);
+    await b.waitForLine(new RegExp(`^tickB ${newKernel}$`), 60_000);
+    await restored.waitForLine(new RegExp(`^tick \\d+ ${newKernel} `), 60_000, fromRestored);
+
+    const runs = /run (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? [];
+    expect(runs).toHaveLength(3);
+    for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
+    const downtimes = await Promise.all(runs.map(async (run) => JSON.parse((await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ?? '{}').downtimeMs));
+    console.log(`[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`);
+    expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+    await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
   });
 });

@@ -12,9 +12,9 @@ export const restoreCommand: Command = {
   optionHelp: ['--run ID         the run to restore by hand (default: latest)', '--boot           called by the boot unit: consume the pending mark first, clean up whatever happens'],
   async run(ctx, values) {
     requireRoot();
-    const { code, journal } = await runRestore({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, { runId: values.run as string | undefined, boot: values.boot === true });
+    const { code, journals } = await runRestore({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, { runId: values.run as string | undefined, boot: values.boot === true });
     // The session is back (or not): only now the slow, non-critical work.
-    await shipRun(ctx, journal.runId);
+    for (const journal of journals) await shipRun(ctx, journal.runId);
     return code;
   },
 };

@@ -3,7 +3,7 @@ import { Journal } from '../../engine/journal.js';
 import { handOff, launchWorker } from '../../engine/launch.js';
 import { planSession } from '../../engine/planning.js';
 import { ExitCode, LeapError } from '../../errors.js';
-import { discover } from '../../phases/discover.js';
+import { discover, type SessionRoot, sessionRootOf } from '../../phases/discover.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { ExecaRunner } from '../../tools/runner.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
@@ -13,7 +13,7 @@ import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './s
 export const upgradeCommand: Command = {
   name: 'upgrade',
   summary: 'plan, rehearse, dump the session, prepare the boot and kexec into the new kernel',
-  usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
+  usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N | --all-ssh] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
   options: { ...SESSION_OPTIONS, kernel: { type: 'string' }, pre: { type: 'string' }, 'no-exec': { type: 'boolean' }, 'no-rehearse': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
   optionHelp: [
     ...SESSION_HELP,
@@ -29,7 +29,7 @@ export const upgradeCommand: Command = {
 export const rehearseCommand: Command = {
   name: 'rehearse',
   summary: 'dump the session with --leave-running into a scratch dir, check the images, say go or no-go',
-  usage: 'rehearse [--pid PID | --tty pts/N]',
+  usage: 'rehearse [--pid PID | --tty pts/N | --all-ssh]',
   options: SESSION_OPTIONS,
   optionHelp: SESSION_HELP,
   run: (ctx, values) => startWorkerRun(ctx, values, 'rehearse'),
@@ -37,10 +37,7 @@ export const rehearseCommand: Command = {
 
 async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
   requireRoot();
-  const selector = sessionSelector(values);
-  if (selector.allSsh) throw new LeapError('USAGE', `${mode} carries one session at a time`, { hint: 'list them with `kernel-leap plan --all-ssh`, then pass --pid', exit: ExitCode.usage });
-  const [root] = discover(liveProc, { ...selector, selfPid: process.pid });
-  if (!root) throw new LeapError('NOT_IN_SESSION', 'no session found', { exit: ExitCode.usage });
+  const roots = callerLast(discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }));
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
   if (!handoff) {
     throw new LeapError('NO_LAUNCHER', `${mode} must run through the launcher /usr/local/bin/kernel-leap`, {
@@ -48,23 +45,39 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
       exit: ExitCode.usage,
     });
   }
-  const preview = await planSession(ctx.runner, ctx.config, root.pid, new Set([process.pid]));
-  if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root.cmdline)}\n\n`);
-  if (preview.verdict === 'no-go') return ExitCode.noGo;
-  if (mode === 'upgrade' && values.yes !== true && !(await confirm())) return ExitCode.usage;
+  for (const root of roots) {
+    const preview = await planSession(ctx.runner, ctx.config, root.pid, new Set([process.pid]));
+    if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root.cmdline)}\n\n`);
+    if (preview.verdict === 'no-go') return ExitCode.noGo;
+  }
+  if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length))) return ExitCode.usage;
 
-  const journal = Journal.create(ctx.config.paths.state_dir, mode);
+  // One run per session, the caller's last: `latest` then names the run its launcher waits on.
+  const journals = roots.map(() => Journal.create(ctx.config.paths.state_dir, mode));
+  const journal = journals.at(-1) as Journal;
+  const others = roots.slice(0, -1).flatMap((root, i) => ['--also', `${root.pid}:${journals[i]?.runId}`]);
   (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
   const unit = await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
-    '--root', String(root.pid), '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
+    '--root', String(roots.at(-1)?.pid), ...others, '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
     ...(values['no-exec'] ? ['--no-exec'] : []),
     ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
     ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
   ]);
-  ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journal.runId} handed to ${unit}` });
+  ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journals.map((j) => j.runId).join(', ')} handed to ${unit}` });
   handOff(handoff, journal);
   return ExitCode.handoff;
+}
+
+/** The session this command runs in goes last: it is dumped last, so a failure before leaves it running to say so. */
+function callerLast(roots: readonly SessionRoot[]): SessionRoot[] {
+  let own: number | undefined;
+  try {
+    own = sessionRootOf(liveProc, process.pid).pid;
+  } catch {
+    own = undefined;
+  }
+  return [...roots.filter((r) => r.pid !== own), ...roots.filter((r) => r.pid === own)];
 }
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */
@@ -73,10 +86,10 @@ function callerPidNamespace(): string[] {
   return pidns ? ['--pidns', pidns] : [];
 }
 
-async function confirm(): Promise<boolean> {
+async function confirm(sessions: number): Promise<boolean> {
   if (!process.stdin.isTTY) throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', { hint: 'pass --yes', exit: ExitCode.usage });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question('Freeze this session and kexec into the new kernel? [y/N] ');
+  const answer = await rl.question(`Freeze ${sessions === 1 ? 'this session' : `these ${sessions} sessions`} and kexec into the new kernel? [y/N] `);
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
 }

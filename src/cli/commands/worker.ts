@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { ExitCode, LeapError } from '../../errors.js';
 import { runPaths } from '../../engine/journal.js';
 import { runWorker, settleStoppedWorker } from '../../engine/worker.js';
 import { readOutcome } from '../../phases/report.js';
@@ -10,17 +11,18 @@ import { shipRun } from './upload-logs.js';
 export const workerCommand: Command = {
   name: 'worker',
   summary: '(internal) the detached worker that rehearses, dumps and kexecs',
-  usage: 'worker --run ID --root PID [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
+  usage: 'worker --run ID --root PID [--also ROOT:RUN ...] [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
   options: {
-    run: { type: 'string' }, root: { type: 'string' }, 'wait-pid': { type: 'string' }, pidns: { type: 'string' }, mode: { type: 'string' },
+    run: { type: 'string' }, root: { type: 'string' }, also: { type: 'string', multiple: true }, 'wait-pid': { type: 'string' }, pidns: { type: 'string' }, mode: { type: 'string' },
     'no-rehearse': { type: 'boolean' }, 'no-exec': { type: 'boolean' }, pre: { type: 'string' }, kernel: { type: 'string' },
   },
-  optionHelp: ['--run ID, --root PID, --wait-pid PID (both in --pidns, the caller\'s pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
+  optionHelp: ['--run ID, --root PID, --also ROOT:RUN (another session and its run, for --all-ssh), --wait-pid PID (both in --pidns, the caller\'s pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
   async run(ctx, values) {
     try {
       return await runWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, {
         runId: String(values.run),
         rootPid: Number(values.root),
+        others: ((values.also as string[] | undefined) ?? []).map(parseOther),
         waitPid: values['wait-pid'] === undefined ? undefined : Number(values['wait-pid']),
         callerPidNs: values.pidns as string | undefined,
         mode: values.mode === 'rehearse' ? 'rehearse' : 'upgrade',
@@ -34,6 +36,13 @@ export const workerCommand: Command = {
     }
   },
 };
+
+/** `--also ROOT:RUN`: one more session of `upgrade --all-ssh`. */
+function parseOther(value: string): { runId: string; rootPid: number } {
+  const [root, runId] = value.split(':');
+  if (!root || !runId || !/^\d+$/.test(root)) throw new LeapError('USAGE', `--also ${value}: expected ROOT:RUN`, { hint: 'the upgrade command passes these; do not run the worker by hand', exit: ExitCode.usage });
+  return { runId, rootPid: Number(root) };
+}
 
 /**
  * Internal: the worker unit's ExecStopPost=, for a worker that died without an

@@ -47,7 +47,7 @@ describe('the worker unit', () => {
     writeFileSync(join(ended.journal.paths.dir, 'outcome'), 'no-go\n');
     expect(runStopPost(ended.argv)).toBe('');
     const pending = await launchedStopPost();
-    markPending(pending.stateDir, pending.journal.runId);
+    markPending(pending.stateDir, [pending.journal.runId]);
     expect(runStopPost(pending.argv)).toBe('');
   });
 });

@@ -55,7 +55,7 @@ describe('the worker', () => {
     const journal = Journal.create(stateDir, 'upgrade');
     const out = new Output(false, false, { write: () => true } as unknown as NodeJS.WritableStream, { write: () => true } as unknown as NodeJS.WritableStream);
     const run = runWorker({ runner: refusingRunner, config, out }, {
-      runId: journal.runId, rootPid: 4_000_000, waitPid: undefined, callerPidNs: 'pid:[1]', rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade',
+      runId: journal.runId, rootPid: 4_000_000, others: [], waitPid: undefined, callerPidNs: 'pid:[1]', rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade',
     });
     await expect(run).rejects.toMatchObject({ code: 'PID_NOT_FOUND', hint: expect.stringContaining('again') });
     expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
@@ -83,7 +83,7 @@ describe('the worker', () => {
 
   it('stopped after handing the run to the next boot, or after an outcome: leaves the run alone', async () => {
     const { stateDir, journal, config } = runInDump();
-    markPending(stateDir, journal.runId);
+    markPending(stateDir, [journal.runId]);
     expect(await settleStoppedWorker({ runner: refusingRunner, config, out: quiet() }, journal.runId, KILLED)).toBe(false);
     expect(existsSync(join(journal.paths.dir, 'outcome'))).toBe(false);
   });

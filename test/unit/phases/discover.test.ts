@@ -27,6 +27,7 @@ describe('discover', () => {
   it('finds the root of a session restored under criu as its pid namespace init', () => {
     const restored = snapshotProc(restoredSshSession());
     expect(sessionRootOf(restored, 903)).toEqual({ pid: 902, name: 'sshd', cmdline: 'sshd: root@pts/0' });
+    expect(discover(restored, { allSsh: true, selfPid: 1 }).map((r) => r.pid)).toEqual([902]);
     expect(() => sessionRootOf(restored, 901)).toThrowError(expect.objectContaining({ code: 'NOT_IN_SESSION' }));
   });
 
