@@ -73,44 +73,85 @@ export async function runWorker(ctx: WorkerContext, options: WorkerOptions): Pro
   }
 }
 
-async function work(ctx: WorkerContext, allJournals: readonly Journal[], options: WorkerOptions): Promise<number> {
-  let journals = allJournals;
+async function work(ctx: WorkerContext, journals: readonly Journal[], options: WorkerOptions): Promise<number> {
   const waitPid = options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
+  const runs = await planRuns(ctx, journals, options);
+  const live = runs.map((r) => r.journal);
+  if (anyNoGo(runs) || !(await rehearseRuns(ctx, runs, options.rehearse))) return finishAll(live, 'no-go', ExitCode.noGo);
+  if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
+  if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
+  const rulesFile = await prepareRuns(ctx, runs, options.kernel);
+  await dumpRuns(ctx, runs, rulesFile);
+  if (!options.exec) return finishAll(live, 'dumped', ExitCode.ok);
+  for (const journal of live) {
+    journal.start('kexec');
+    journal.mark('kexec');
+  }
+  ctx.out.progress({ phase: 'kexec', state: 'start', message: 'jumping to the new kernel; the session resumes after the boot' });
+  await jumpToKernel(ctx.runner, ctx.config.kexec.exec_with);
+  throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', { hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`' });
+}
+
+async function planRuns(ctx: WorkerContext, journals: readonly Journal[], options: WorkerOptions): Promise<SessionRun[]> {
   const sessions = liveSessions(ctx, journals, [...options.others.map((o) => o.rootPid), options.rootPid], options.callerPidNs);
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
     runs.push({ journal, rootPid, plan: await step({ journal, out: ctx.out }, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan) });
   }
-  journals = runs.map((r) => r.journal);
-  if (runs.some((r) => r.plan.verdict === 'no-go')) return finishAll(journals, 'no-go', ExitCode.noGo);
-  for (const run of runs) {
-    if (!options.rehearse) run.journal.skip('rehearse');
-    else if ((await step({ journal: run.journal, out: ctx.out }, 'rehearse', () => rehearseDump(ctx.runner, run.journal, run.plan), (r) => ({ ...r }))).verdict === 'no-go') return finishAll(journals, 'no-go', ExitCode.noGo);
-  }
-  if (options.mode === 'rehearse') return finishAll(journals, 'rehearsed', ExitCode.ok);
+  return runs;
+}
 
+function anyNoGo(runs: readonly SessionRun[]): boolean {
+  return runs.some((r) => r.plan.verdict === 'no-go');
+}
+
+/** False on the first no-go. */
+async function rehearseRuns(ctx: WorkerContext, runs: readonly SessionRun[], rehearse: boolean): Promise<boolean> {
+  for (const { journal, plan } of runs) {
+    if (!rehearse) journal.skip('rehearse');
+    else if ((await step({ journal, out: ctx.out }, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') return false;
+  }
+  return true;
+}
+
+/** The --pre command, journaled in the caller's run; false when the sessions it changed became a no-go. */
+async function runPre(ctx: WorkerContext, runs: readonly SessionRun[], pre: string | undefined): Promise<boolean> {
   const primary = runs.at(-1) as SessionRun;
-  if (options.pre) {
-    await step({ journal: primary.journal, out: ctx.out }, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', options.pre as string], timeoutMs: 60 * 60_000 }), (r) => ({ command: options.pre, exitCode: r.exitCode, durationMs: r.durationMs }));
-    // A package upgrade may have replaced binaries the sessions run: plan again.
-    for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
-    if (runs.some((r) => r.plan.verdict === 'no-go')) return finishAll(journals, 'no-go', ExitCode.noGo);
-  }
-  for (const run of runs) if (run !== primary || !options.pre) run.journal.skip('pre');
+  for (const run of runs) if (run !== primary || !pre) run.journal.skip('pre');
+  if (!pre) return true;
+  await step({ journal: primary.journal, out: ctx.out }, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }), (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }));
+  // A package upgrade may have replaced binaries the sessions run: plan again.
+  for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
+  return !anyNoGo(runs);
+}
 
+/** Loads the kernel once and prepares each run's boot; a failure unwinds it all. Returns the shared rules file. */
+async function prepareRuns(ctx: WorkerContext, runs: readonly SessionRun[], kernel: string | undefined): Promise<string> {
+  const primary = runs.at(-1) as SessionRun;
   let rulesFile = '';
   try {
-    await step({ journal: primary.journal, out: ctx.out }, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel: options.kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    await step({ journal: primary.journal, out: ctx.out }, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
     for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
-    for (const run of runs) rulesFile = (await step({ journal: run.journal, out: ctx.out }, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }))).rulesFile;
+    for (const run of runs) {
+      const prepared = await step({ journal: run.journal, out: ctx.out }, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
+      rulesFile = prepared.rulesFile;
+    }
   } catch (error) {
     await unwind(ctx, runs, []);
-    finishAll(journals, 'dump-failed', ExitCode.failure);
+    finishAll(runs.map((r) => r.journal), 'dump-failed', ExitCode.failure);
     throw error;
   }
-  // From the first dump on, a dumped session lives only in its images: it is never unwound.
+  return rulesFile;
+}
+
+/**
+ * Dumps the runs in order and leaves them for the next boot. From the first dump
+ * on, a dumped session lives only in its images: it is never unwound. A failed
+ * dump resumes its session and the ones not reached, and keeps the dumped ones.
+ */
+async function dumpRuns(ctx: WorkerContext, runs: readonly SessionRun[], rulesFile: string): Promise<void> {
   const dumped: SessionRun[] = [];
   try {
     for (const run of runs) {
@@ -129,14 +170,6 @@ async function work(ctx: WorkerContext, allJournals: readonly Journal[], options
     throw error;
   }
   await keepForNextBoot(ctx, runs, rulesFile);
-  if (!options.exec) return finishAll(journals, 'dumped', ExitCode.ok);
-  for (const journal of journals) {
-    journal.start('kexec');
-    journal.mark('kexec');
-  }
-  ctx.out.progress({ phase: 'kexec', state: 'start', message: 'jumping to the new kernel; the session resumes after the boot' });
-  await jumpToKernel(ctx.runner, ctx.config.kexec.exec_with);
-  throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', { hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`' });
 }
 
 /**

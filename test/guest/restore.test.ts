@@ -4,10 +4,12 @@
  * session back at boot, in its own namespace and cgroup, with nothing left behind,
  * and the logs land in a real S3 server on the host. The restored session then
  * upgrades itself again, back to the old kernel: a second leap of the same session.
- * Last, `upgrade --all-ssh` carries every session at once, that one included.
+ * Then `upgrade --all-ssh` carries every session at once, that one included; and
+ * when one of its dumps fails, the caller's session keeps running and the sessions
+ * already dumped wait for the next boot, which brings them back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTEFACTS_GONE, expectEventually, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
+import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
 import { LocalS3, S3_SECRET } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
@@ -115,6 +117,37 @@ describe('restore side in the guest', () => {
     for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
     const downtimes = await Promise.all(runs.map(async (run) => JSON.parse((await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ?? '{}').downtimeMs));
     console.log(`[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`);
+    expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+    await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
+  });
+
+  it('upgrade --all-ssh with a failing dump: the caller keeps running, the dumped session comes back at the next boot', async () => {
+    await Promise.all([session, ...others].map((s) => s?.close()));
+    await expectEventually('the earlier sessions to end', async () => (await guest.run("pgrep -c -f '^sshd: root@pts' || true")).trim() === '0', 60_000).catch(async (error) => {
+      console.log(await guest.run("ps -eo pid,ppid,stat,wchan:24,cmd | grep -v ' \\[' ; ss -tnp"));
+      throw error;
+    });
+    // criu's post-dump hook lets the first dump through and fails the second, the caller's.
+    await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ -e /run/kl-one-dumped ] && exit 1\\ntouch /run/kl-one-dumped\\n' > /root/fail-second-dump && chmod 700 /root/fail-second-dump`);
+    const { oldKernel } = guest.connection;
+    const c = guest.openSession('while :; do echo "tickC $(uname -r)"; sleep 0.5; done');
+    others.push(c);
+    await c.waitForLine(/^tickC /, 60_000);
+    const d = guest.openSession(`KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-second-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 2; echo AFTER; sleep 600`);
+    others.push(d);
+    await d.waitForLine(/^UPGRADE-EXIT=\d+/, 300_000);
+    expect(d.output()).toContain('UPGRADE-EXIT=1');
+    expect(d.output()).toMatch(/: dump-failed/);
+    expect(d.output()).toMatch(/are dumped and wait for the next boot/);
+    await d.waitForLine(/^AFTER$/, 30_000);
+
+    const [cRun] = /run (\S+), (\S+) handed to/.exec(d.output())?.slice(1) ?? [];
+    expect((await guest.run('cat /var/lib/kernel-leap/pending')).trim()).toBe(cRun);
+    expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('1');
+    const fromC = c.lines.length;
+    await kexecAndWait(guest);
+    await withPostMortem(guest, () => c.waitForLine(new RegExp(`^tickC ${oldKernel}$`), 180_000, fromC));
+    await expectEventually(`run ${cRun} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${cRun}/outcome`)).trim() === 'restored', 60_000);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
     await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
   });
