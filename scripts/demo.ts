@@ -19,12 +19,13 @@ async function main(): Promise<number> {
     const NEW_KERNEL = guest.connection.newKernel;
     say(`guest on ${(await guest.run('uname -r')).trim()}; opening an ssh session and typing: kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`);
     const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`, (line) => console.log(`  session | ${line}`));
-    const ok = result.upgradeExit === 0 && result.kernelAfter === NEW_KERNEL && result.echoIntact;
+    const ok = result.upgradeExit === 0 && result.kernelAfter === NEW_KERNEL && result.echoIntact && result.typedAfterRestore;
     const rows: Array<[string, string, string]> = [
       ['kernel', result.kernelBefore ?? '?', result.kernelAfter ?? '?'],
-      ['ticker', `${result.pingsSent} ticks`, `longest gap seen from the host: ${(result.longestGapMs / 1000).toFixed(1)} s`],
+      ['ticker', 'a line every 0.2 s', `longest gap seen from the host: ${(result.longestGapMs / 1000).toFixed(1)} s`],
       ['downtime', 'reported by kernel-leap', result.reportDowntimeMs === undefined ? '?' : `${(result.reportDowntimeMs / 1000).toFixed(1)} s`],
-      ['echo connection', `${result.echoConnections} connection`, result.echoIntact ? 'same byte stream, nothing lost or repeated' : 'BROKEN'],
+      ['echo connection', `${result.pingsSent} pings, ${result.echoConnections} connection`, result.echoIntact ? 'same byte stream, nothing lost or repeated' : 'BROKEN'],
+      ['keyboard', 'a line typed on the host', result.typedAfterRestore ? 'read by the restored shell' : 'NOT RECEIVED'],
       ['upgrade exit code', '', String(result.upgradeExit)],
       ['logs', `s3://${s3.bucket}`, result.s3Keys.length ? `${result.s3Keys.length} objects under ${result.s3Keys[0]?.split('/').slice(0, 3).join('/')}/` : 'none'],
     ];

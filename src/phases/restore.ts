@@ -14,6 +14,7 @@ import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/i
 import type { Runner } from '../tools/runner.js';
 import { liveProc } from '../tools/procfs.js';
 import { childrenOf, readStatus } from '../tools/proc-tasks.js';
+import { withSysctl } from '../tools/sysctl.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { criuRestoreArgs } from '../tools/criu-args.js';
 import { clockOffsetMs } from '../tools/rtc.js';
@@ -58,7 +59,7 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
   await recreateFifos(runner, manifest.fifos);
 
   journal.mark('restoreStart');
-  const pids = await launchCriu(runner, manifest, journal.paths.dir);
+  const pids = await withUnscaledWindows(manifest, () => launchCriu(runner, manifest, journal.paths.dir));
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   journal.mark('unlocked');
@@ -72,6 +73,20 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
     degraded: manifest.unixExternals.map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
     rulesRemovedAfterRestore,
   };
+}
+
+/**
+ * Window scaling is off while criu restores TCP connections. CRIU 3.17 sets a restored socket's window scales only when its connection had
+ * negotiated them (soccr.c, TCPI_OPT_WSCALE). Otherwise the repaired socket keeps
+ * the rcv_wscale the kernel picked for it (7 with default buffers) and advertises
+ * windows 128 times too small to a peer that never scales, such as QEMU's slirp:
+ * keystrokes then trickle in by window probes, and a FIN waits behind them. With
+ * window scaling off while criu creates the sockets, that scale is 0; connections
+ * that did scale get theirs from the image all the same. Connections opened by
+ * others in those seconds only lose the option.
+ */
+function withUnscaledWindows<T>(manifest: RestoreManifest, launch: () => Promise<T>): Promise<T> {
+  return manifest.connections.length > 0 ? withSysctl('net.ipv4.tcp_window_scaling', '0', launch) : launch();
 }
 
 function restoreArgv(manifest: RestoreManifest): string[] {

@@ -2,7 +2,8 @@
  * End to end (needs root and QEMU; kexecs its own guest twice): a live ssh session
  * with a ticker and an echo connection types `kernel-leap upgrade`; it comes back
  * on the new kernel with the same byte stream, the command returns 0 with a report
- * whose downtime matches the gap the host saw, and the logs are in S3. The second
+ * whose downtime matches the gap the host saw, what the host types reaches the
+ * restored shell, and the logs are in S3. The second
  * leap replaces the session's own binaries first (--pre).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +34,7 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     expect(result.echoIntact, result.transcript).toBe(true);
     expect(result.echoAfterRestore, result.transcript).toBe(true);
     expect(result.echoConnections).toBe(1);
+    expect(result.typedAfterRestore, result.transcript).toBe(true);
     expect(result.transcript).toMatch(/run \S+ on \S+: restored/);
     expect(Math.abs((result.reportDowntimeMs ?? 0) - result.longestGapMs)).toBeLessThan(1000);
     for (const file of ['journal.json', 'report.json', 'logs/dump.log', 'logs/restore.log']) expect(result.s3Keys.some((k) => k.endsWith(`/${file}`)), file).toBe(true);

@@ -19,12 +19,16 @@ export interface LeapResult {
   echoAfterRestore: boolean;
   echoIntact: boolean;
   echoConnections: number;
+  /** A line the host typed after the restore reached the session's shell. */
+  typedAfterRestore: boolean;
   reportDowntimeMs: number | undefined;
   s3Keys: string[];
   transcript: string;
 }
 
 const REPLIES = '/root/echo-replies';
+const TYPE_NOW = 'TYPE-NOW';
+const TYPED = 'typed on the host after the restore';
 
 /**
  * Two loops: the ticker prints on its own, so its gap is the session's downtime;
@@ -41,7 +45,9 @@ function sessionScript(echoPort: number, upgrade: string): string {
     'echo "UPGRADE-EXIT=$?"',
     // The echo stream must flow again after the restore, not only hold still.
     `n=$(wc -l < ${REPLIES}); for i in $(seq 240); do [ "$(wc -l < ${REPLIES})" -gt $((n + 2)) ] && break; sleep 0.5; done`,
-    'echo "ECHO-RESUMED after $i half-seconds"; kill %1 %2; echo DEMO-DONE; sleep 600',
+    'echo "ECHO-RESUMED after $i half-seconds"; kill %1 %2',
+    // The way back too: what the person types must reach the restored shell.
+    `echo ${TYPE_NOW}; read -r -t 60 typed; echo "TYPED:$typed"; echo DEMO-DONE; sleep 600`,
   ].join('\n');
 }
 
@@ -54,7 +60,9 @@ export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade:
     printed = session.lines.length;
   }, 200);
   try {
-    await withPostMortem(guest, () => session.waitForLine(/^DEMO-DONE$/, 900_000));
+    await withPostMortem(guest, () => session.waitForLine(new RegExp(`^${TYPE_NOW}$`), 900_000));
+    session.write(`${TYPED}\n`);
+    await withPostMortem(guest, () => session.waitForLine(/^DEMO-DONE$/, 90_000));
   } finally {
     clearInterval(pump);
     for (const line of session.lines.slice(printed)) onLine(line.text);
@@ -77,6 +85,7 @@ export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade:
     // Every reply matched its ping, and the server saw the pings in order, none lost or repeated.
     echoIntact: pingsSent > 0 && replies.every((r, i) => r === `ping ${i + 1}`) && echo.received.startsWith(expected) && echo.received.length <= expected.length + 12,
     echoConnections: echo.connections,
+    typedAfterRestore: session.lines.some((l) => l.text === `TYPED:${TYPED}`),
     reportDowntimeMs: run.downtimeMs,
     s3Keys: await s3.keys(`kl-test/${host}/${run.runId}/`),
     transcript: session.output(),
