@@ -22,7 +22,7 @@ import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
 import { workerUnitName } from './launch.js';
 import { clearPending, markPending, pendingRuns } from './pending.js';
-import { PHASES } from './phases.js';
+import { type PhaseName, PHASES } from './phases.js';
 import { planSession, type SessionPlan } from './planning.js';
 import { step } from './step.js';
 import { waitForExit, waitUntil } from './wait.js';
@@ -98,9 +98,15 @@ async function planRuns(ctx: WorkerContext, journals: readonly Journal[], option
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
-    runs.push({ journal, rootPid, plan: await step({ journal, out: ctx.out }, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan) });
+    runs.push({ journal, rootPid, plan: await runStep(ctx, journal, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan) });
   }
   return runs;
+}
+
+/** A phase of one session's run, with the commands it runs logged in that run. */
+function runStep<T>(ctx: WorkerContext, journal: Journal, name: PhaseName, work: () => Promise<T>, outputs?: (result: T) => Record<string, unknown>): Promise<T> {
+  ctx.runner.logFile = journal.paths.commandLog;
+  return step({ journal, out: ctx.out }, name, work, outputs);
 }
 
 function anyNoGo(runs: readonly SessionRun[]): boolean {
@@ -111,7 +117,7 @@ function anyNoGo(runs: readonly SessionRun[]): boolean {
 async function rehearseRuns(ctx: WorkerContext, runs: readonly SessionRun[], rehearse: boolean): Promise<boolean> {
   for (const { journal, plan } of runs) {
     if (!rehearse) journal.skip('rehearse');
-    else if ((await step({ journal, out: ctx.out }, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') return false;
+    else if ((await runStep(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') return false;
   }
   return true;
 }
@@ -121,7 +127,7 @@ async function runPre(ctx: WorkerContext, runs: readonly SessionRun[], pre: stri
   const primary = runs.at(-1) as SessionRun;
   for (const run of runs) if (run !== primary || !pre) run.journal.skip('pre');
   if (!pre) return true;
-  await step({ journal: primary.journal, out: ctx.out }, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }), (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }));
+  await runStep(ctx, primary.journal, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }), (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }));
   // A package upgrade may have replaced binaries the sessions run: plan again.
   for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
   return !anyNoGo(runs);
@@ -132,10 +138,10 @@ async function prepareRuns(ctx: WorkerContext, runs: readonly SessionRun[], kern
   const primary = runs.at(-1) as SessionRun;
   let rulesFile = '';
   try {
-    await step({ journal: primary.journal, out: ctx.out }, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    await runStep(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
     for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
     for (const run of runs) {
-      const prepared = await step({ journal: run.journal, out: ctx.out }, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
+      const prepared = await runStep(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
       rulesFile = prepared.rulesFile;
     }
   } catch (error) {
@@ -155,7 +161,7 @@ async function dumpRuns(ctx: WorkerContext, runs: readonly SessionRun[], rulesFi
   const dumped: SessionRun[] = [];
   try {
     for (const run of runs) {
-      await step({ journal: run.journal, out: ctx.out }, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
+      await runStep(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
       dumped.push(run);
     }
   } catch (error) {
