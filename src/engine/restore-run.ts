@@ -1,7 +1,7 @@
 /**
  * The boot-time restore as a whole: consume the pending mark, restore each run's
- * session, and then, whatever happened, clean up the boot artefacts, write the outcome the launcher
- * waits for, and only then do the slow, non-critical work (report, upload).
+ * session and write the outcome its launcher waits for, then, whatever happened,
+ * clean up the boot artefacts; the slow, non-critical work (report, upload) comes last.
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -14,7 +14,7 @@ import { restoreSession, writeOutcome } from '../phases/restore.js';
 import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
 import { consumePending } from './pending.js';
-import { step } from './step.js';
+import { stepInRun } from './step.js';
 
 export interface RestoreRunOptions {
   runId: string | undefined;
@@ -35,23 +35,25 @@ export async function runRestore(ctx: RestoreRunContext, options: RestoreRunOpti
   let code: number = ExitCode.ok;
   // Every session first: the cleanup removes the units and rules they share.
   for (const journal of journals) if ((await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+  // The runs install the same units: disable them and reload systemd once, not once per run.
+  const disabled = new Set<string>();
   for (const journal of journals) {
     if (journal.phase('cleanup').status !== 'pending') continue;
-    ctx.runner.logFile = journal.paths.commandLog;
-    await step({ journal, out: ctx.out }, 'cleanup', () => removeArtefacts(ctx.runner, journal, readManifest(journal.paths.dir).units), (r) => ({ ...r }));
+    const units = readManifest(journal.paths.dir).units.filter((unit) => !disabled.has(unit));
+    for (const unit of units) disabled.add(unit);
+    await stepInRun(ctx, journal, 'cleanup', () => removeArtefacts(ctx.runner, journal, units), (r) => ({ ...r }));
   }
   return { code, journals };
 }
 
 /** Restores one run's session and writes the outcome its launcher waits for. */
 async function restoreRun(ctx: RestoreRunContext, journal: Journal): Promise<number> {
-  ctx.runner.logFile = journal.paths.commandLog;
   journal.mark('restoreUnitStart');
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   try {
-    await step({ journal, out: ctx.out }, 'restore', () => restoreSession(ctx.runner, journal), (r) => ({ ...r }));
+    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {

@@ -12,7 +12,7 @@ import { ExitCode, LeapError } from '../errors.js';
 import { removeArtefacts } from '../phases/cleanup.js';
 import { dumpTree, keepSessionRunning } from '../phases/dump.js';
 import { jumpToKernel, loadTargetKernel, unloadTargetKernel } from '../phases/kexec.js';
-import { prepareBoot, saveLockRules } from '../phases/prepare.js';
+import { lockRulesPath, prepareBoot, saveLockRules } from '../phases/prepare.js';
 import { rehearseDump } from '../phases/rehearse.js';
 import { type Outcome, writeOutcome } from '../phases/restore.js';
 import { readOutcome } from '../phases/report.js';
@@ -22,9 +22,9 @@ import type { Runner } from '../tools/runner.js';
 import { Journal } from './journal.js';
 import { workerUnitName } from './launch.js';
 import { clearPending, markPending, pendingRuns } from './pending.js';
-import { type PhaseName, PHASES } from './phases.js';
+import { PHASES } from './phases.js';
 import { planSession, type SessionPlan } from './planning.js';
-import { step } from './step.js';
+import { stepInRun } from './step.js';
 import { waitForExit, waitUntil } from './wait.js';
 
 export interface WorkerOptions {
@@ -81,8 +81,8 @@ async function work(ctx: WorkerContext, journals: readonly Journal[], options: W
   if (anyNoGo(runs) || !(await rehearseRuns(ctx, runs, options.rehearse))) return finishAll(live, 'no-go', ExitCode.noGo);
   if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
   if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
-  const rulesFile = await prepareRuns(ctx, runs, options.kernel);
-  await dumpRuns(ctx, runs, rulesFile);
+  await prepareRuns(ctx, runs, options.kernel);
+  await dumpRuns(ctx, runs);
   if (!options.exec) return finishAll(live, 'dumped', ExitCode.ok);
   for (const journal of live) {
     journal.start('kexec');
@@ -98,15 +98,9 @@ async function planRuns(ctx: WorkerContext, journals: readonly Journal[], option
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
-    runs.push({ journal, rootPid, plan: await runStep(ctx, journal, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan) });
+    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), summarizePlan) });
   }
   return runs;
-}
-
-/** A phase of one session's run, with the commands it runs logged in that run. */
-function runStep<T>(ctx: WorkerContext, journal: Journal, name: PhaseName, work: () => Promise<T>, outputs?: (result: T) => Record<string, unknown>): Promise<T> {
-  ctx.runner.logFile = journal.paths.commandLog;
-  return step({ journal, out: ctx.out }, name, work, outputs);
 }
 
 function anyNoGo(runs: readonly SessionRun[]): boolean {
@@ -117,7 +111,7 @@ function anyNoGo(runs: readonly SessionRun[]): boolean {
 async function rehearseRuns(ctx: WorkerContext, runs: readonly SessionRun[], rehearse: boolean): Promise<boolean> {
   for (const { journal, plan } of runs) {
     if (!rehearse) journal.skip('rehearse');
-    else if ((await runStep(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') return false;
+    else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') return false;
   }
   return true;
 }
@@ -127,29 +121,24 @@ async function runPre(ctx: WorkerContext, runs: readonly SessionRun[], pre: stri
   const primary = runs.at(-1) as SessionRun;
   for (const run of runs) if (run !== primary || !pre) run.journal.skip('pre');
   if (!pre) return true;
-  await runStep(ctx, primary.journal, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }), (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }));
+  await stepInRun(ctx, primary.journal, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }), (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }));
   // A package upgrade may have replaced binaries the sessions run: plan again.
   for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
   return !anyNoGo(runs);
 }
 
-/** Loads the kernel once and prepares each run's boot; a failure unwinds it all. Returns the shared rules file. */
-async function prepareRuns(ctx: WorkerContext, runs: readonly SessionRun[], kernel: string | undefined): Promise<string> {
+/** Loads the kernel once and prepares each run's boot; a failure unwinds it all. */
+async function prepareRuns(ctx: WorkerContext, runs: readonly SessionRun[], kernel: string | undefined): Promise<void> {
   const primary = runs.at(-1) as SessionRun;
-  let rulesFile = '';
   try {
-    await runStep(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    await stepInRun(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
     for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
-    for (const run of runs) {
-      const prepared = await runStep(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
-      rulesFile = prepared.rulesFile;
-    }
+    for (const run of runs) await stepInRun(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
   } catch (error) {
     await unwind(ctx, runs, []);
     finishAll(runs.map((r) => r.journal), 'dump-failed', ExitCode.failure);
     throw error;
   }
-  return rulesFile;
 }
 
 /**
@@ -157,25 +146,25 @@ async function prepareRuns(ctx: WorkerContext, runs: readonly SessionRun[], kern
  * on, a dumped session lives only in its images: it is never unwound. A failed
  * dump resumes its session and the ones not reached, and keeps the dumped ones.
  */
-async function dumpRuns(ctx: WorkerContext, runs: readonly SessionRun[], rulesFile: string): Promise<void> {
+async function dumpRuns(ctx: WorkerContext, runs: readonly SessionRun[]): Promise<void> {
   const dumped: SessionRun[] = [];
   try {
     for (const run of runs) {
-      await runStep(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
+      await stepInRun(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
       dumped.push(run);
     }
   } catch (error) {
     const failed = runs.filter((r) => !dumped.includes(r));
     await unwind(ctx, failed, dumped);
     if (dumped.length > 0) {
-      await keepForNextBoot(ctx, dumped, rulesFile);
+      await keepForNextBoot(ctx, dumped);
       ctx.out.progress({ phase: 'dump', state: 'info', message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the next boot: \`kexec -e\` or a reboot restores them` });
     }
     // Last: the outcome releases the caller's launcher, which then stops showing progress.
     finishAll(failed.map((r) => r.journal), 'dump-failed', ExitCode.failure);
     throw error;
   }
-  await keepForNextBoot(ctx, runs, rulesFile);
+  await keepForNextBoot(ctx, runs);
 }
 
 /**
@@ -208,9 +197,9 @@ function dumpSession(ctx: WorkerContext, run: SessionRun) {
  * failed rule save cannot lose them, then the lock rules, then everything to disk
  * (`kexec -e` does not sync).
  */
-async function keepForNextBoot(ctx: WorkerContext, runs: readonly SessionRun[], rulesFile: string): Promise<void> {
+async function keepForNextBoot(ctx: WorkerContext, runs: readonly SessionRun[]): Promise<void> {
   markPending(ctx.config.paths.state_dir, runs.map((r) => r.journal.runId));
-  await saveLockRules(ctx.runner, rulesFile, runs.flatMap((r) => r.plan.connections));
+  await saveLockRules(ctx.runner, lockRulesPath(ctx.config.paths.state_dir), runs.flatMap((r) => r.plan.connections));
   await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
 }
 

@@ -36,7 +36,6 @@ export interface PrepareInput {
 export interface PrepareOutput {
   units: string[];
   artefacts: string[];
-  rulesFile: string;
   /** This boot's clock minus the RTC, so the report can compare instants across the kexec. */
   clockOffsetMs: number | undefined;
 }
@@ -44,7 +43,7 @@ export interface PrepareOutput {
 export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const { journal, config, plan } = input;
   const stateDir = config.paths.state_dir;
-  const rulesFile = join(stateDir, 'lock-rules.v4');
+  const rulesFile = lockRulesPath(stateDir);
   const actionScript = join(journal.paths.dir, 'criu-action.sh');
   const node = config.paths.node ?? process.execPath;
   const bundle = config.paths.bundle ?? realpathSync(process.argv[1] ?? '');
@@ -81,7 +80,12 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     oldKernel: String(journal.phase('load').outputs?.from ?? ''),
     newKernel: String(journal.phase('load').outputs?.to ?? ''),
   });
-  return { units, artefacts: journal.snapshot.artefacts, rulesFile, clockOffsetMs: await clockOffsetMs() };
+  return { units, artefacts: journal.snapshot.artefacts, clockOffsetMs: await clockOffsetMs() };
+}
+
+/** The lock rules of every dumped connection, which the boot loads before the network. */
+export function lockRulesPath(stateDir: string): string {
+  return join(stateDir, 'lock-rules.v4');
 }
 
 function install(journal: Journal, file: { path: string; text: string; mode: number }): void {

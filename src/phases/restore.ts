@@ -76,14 +76,15 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
 }
 
 /**
- * Window scaling is off while criu restores TCP connections. CRIU 3.17 sets a restored socket's window scales only when its connection had
- * negotiated them (soccr.c, TCPI_OPT_WSCALE). Otherwise the repaired socket keeps
- * the rcv_wscale the kernel picked for it (7 with default buffers) and advertises
- * windows 128 times too small to a peer that never scales, such as QEMU's slirp:
- * keystrokes then trickle in by window probes, and a FIN waits behind them. With
- * window scaling off while criu creates the sockets, that scale is 0; connections
- * that did scale get theirs from the image all the same. Connections opened by
- * others in those seconds only lose the option.
+ * Window scaling is off while criu restores TCP connections. CRIU 3.17 sets a
+ * restored socket's window scales only when its connection had negotiated them
+ * (soccr.c, TCPI_OPT_WSCALE). Otherwise the repaired socket keeps the rcv_wscale
+ * the kernel picked for it (7 with default buffers) and advertises windows 128
+ * times too small to a peer that never scales, such as QEMU's slirp: keystrokes
+ * then trickle in by window probes, and a FIN waits behind them. With scaling off
+ * while criu creates the sockets, that scale is 0; connections that did scale get
+ * theirs from the image all the same. Connections opened by others in those
+ * seconds only lose the option.
  */
 function withUnscaledWindows<T>(manifest: RestoreManifest, launch: () => Promise<T>): Promise<T> {
   return manifest.connections.length > 0 ? withSysctl('net.ipv4.tcp_window_scaling', '0', launch) : launch();
