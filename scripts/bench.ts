@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal } from '../src/engine/journal.js';
-import { collectFacts } from '../src/phases/plan-facts.js';
-import { plan } from '../src/phases/plan.js';
-import type { PlanRecording } from '../src/engine/planning.js';
+import { Journal } from '../src/state/journal.js';
+import { collectFacts } from '../src/steps/plan-facts.js';
+import { plan } from '../src/steps/plan.js';
+import type { PlanRecording } from '../src/steps/planning.js';
 import { parseSsUnixPeers } from '../src/tools/proc-net.js';
 import { snapshotProc } from '../src/tools/procfs.js';
 

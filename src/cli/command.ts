@@ -2,12 +2,13 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from '../config/schema.js';
 import type { Runner } from '../tools/runner.js';
+import type { EngineContext } from '../engine/context.js';
 import type { Output } from './output.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 export type ParsedValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
 
-export interface CommandContext {
+export interface CommandContext extends EngineContext {
   config: Config;
   configFile: string | undefined;
   /** Env and flag overrides (`section.key=value`); a worker process gets them as --set. */

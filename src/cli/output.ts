@@ -1,26 +1,14 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ErrorEvent, Progress, ProgressEvent } from '../engine/progress.js';
 
 /**
  * Everything the CLI prints goes through here: human text on a tty, or one JSON
  * object per line with --json. Progress goes to stderr in text mode so that
  * stdout stays the command's answer.
  */
-export interface ProgressEvent {
-  phase: string;
-  state: 'start' | 'done' | 'failed' | 'info';
-  durationMs?: number;
-  message?: string;
-}
-
-export class Output {
-  /**
-   * Also write each progress line here as its own file, 1, 2, ...: the launcher
-   * shell shows them during an upgrade. A file is renamed into place whole and
-   * never changes after, because the launcher may be frozen in the middle of
-   * reading one, and CRIU refuses to restore a file whose size changed.
-   */
-  progressDir: string | undefined;
+export class Output implements Progress {
+  private progressDir: string | undefined;
   private progressCount = 0;
 
   constructor(
@@ -33,6 +21,16 @@ export class Output {
   /** The command's answer: `data` as JSON, or `text(data)` for a person. */
   result<T>(data: T, text: (data: T) => string): void {
     this.stdout.write(this.json ? `${JSON.stringify({ type: 'result', ...data })}\n` : `${text(data)}\n`);
+  }
+
+  /**
+   * Each progress line also goes to dir as its own file, 1, 2, ...: the launcher
+   * shell shows them during an upgrade. A file is renamed into place whole and
+   * never changes after, because the launcher may be frozen in the middle of
+   * reading one, and CRIU refuses to restore a file whose size changed.
+   */
+  mirrorTo(dir: string): void {
+    this.progressDir = dir;
   }
 
   progress(event: ProgressEvent): void {
@@ -53,7 +51,7 @@ export class Output {
     renameSync(partial, join(dir, String(this.progressCount)));
   }
 
-  error(payload: { code: string; message: string; hint?: string | undefined }): void {
+  error(payload: ErrorEvent): void {
     if (this.json) {
       this.stdout.write(`${JSON.stringify({ type: 'error', ...payload })}\n`);
       return;

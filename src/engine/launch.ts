@@ -4,15 +4,14 @@
  * dump, and a small shell is all the session needs to keep while frozen.
  */
 import { realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { OUTCOME_FILE } from '../phases/restore.js';
+import { outcomePath } from '../state/outcome.js';
 import { shQuote } from '../render/quote.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
-import type { Journal } from './journal.js';
-import { pendingPath } from './pending.js';
+import type { Journal } from '../state/journal.js';
+import { pendingPath } from '../state/pending.js';
 
 export interface ConfigSource {
   file: string | undefined;
@@ -47,7 +46,7 @@ export function workerUnitName(runId: string): string {
  * above all the shutdown of `systemctl kexec`, where the pending mark exists.
  */
 function settleIfKilled(config: Config, journal: Journal, settle: readonly string[]): readonly ['/bin/sh', ...string[]] {
-  const ended = [join(journal.paths.dir, OUTCOME_FILE), pendingPath(config.paths.state_dir)].map((file) => `test -e ${shQuote(file)}`);
+  const ended = [outcomePath(journal.paths.dir), pendingPath(config.paths.state_dir)].map((file) => `test -e ${shQuote(file)}`);
   return ['/bin/sh', '-c', `${ended.join(' || ')} || exec ${settle.map(shQuote).join(' ')}`];
 }
 

@@ -5,15 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import type { Output } from '../cli/output.js';
-import type { Config } from '../config/schema.js';
 import { ExitCode } from '../errors.js';
-import { removeArtefacts } from '../phases/cleanup.js';
-import { readManifest } from '../phases/manifest.js';
-import { restoreSession, writeOutcome } from '../phases/restore.js';
-import type { Runner } from '../tools/runner.js';
-import { Journal } from './journal.js';
-import { consumePending } from './pending.js';
+import { removeArtefacts } from '../steps/cleanup.js';
+import { readManifest } from '../state/manifest.js';
+import { restoreSession } from '../steps/restore.js';
+import { writeOutcome } from '../state/outcome.js';
+import type { EngineContext } from './context.js';
+import { Journal } from '../state/journal.js';
+import { consumePending } from '../state/pending.js';
 import { stepInRun } from './step.js';
 
 export interface RestoreRunOptions {
@@ -21,13 +20,7 @@ export interface RestoreRunOptions {
   boot: boolean;
 }
 
-export interface RestoreRunContext {
-  runner: Runner & { logFile?: string };
-  config: Config;
-  out: Output;
-}
-
-export async function runRestore(ctx: RestoreRunContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
+export async function runRestore(ctx: EngineContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
   // At boot the mark goes first: from here on, no later boot can run these again.
   const runIds = options.boot ? consumePending(stateDir) : [options.runId];
@@ -47,7 +40,7 @@ export async function runRestore(ctx: RestoreRunContext, options: RestoreRunOpti
 }
 
 /** Restores one run's session and writes the outcome its launcher waits for. */
-async function restoreRun(ctx: RestoreRunContext, journal: Journal): Promise<number> {
+async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number> {
   journal.mark('restoreUnitStart');
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.

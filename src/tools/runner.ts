@@ -30,6 +30,8 @@ export interface RunResult {
 }
 
 export interface Runner {
+  /** Where each command's JSONL event goes; a run sets it once its dir exists. */
+  logFile?: string | undefined;
   run(request: RunRequest): Promise<RunResult>;
   /** Starts a command that outlives us (own session, stdio to /dev/null); returns its pid. */
   spawnDetached(request: RunRequest): Promise<number>;

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { release } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { runCheck } from '../../src/phases/check.js';
+import { runCheck } from '../../src/steps/check.js';
 import { ExecaRunner } from '../../src/tools/runner.js';
 import { requireRoot } from '../helpers/require.js';
 

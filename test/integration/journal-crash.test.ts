@@ -3,12 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, parseJournal } from '../../src/engine/journal.js';
+import { Journal, parseJournal } from '../../src/state/journal.js';
 
 // A child rewrites a large journal in a tight loop; we SIGKILL it at varied moments.
 // Every time, the journal on disk must still parse as a whole journal.
 const WRITER = `
-import { Journal } from ${JSON.stringify(resolve('src/engine/journal.ts'))};
+import { Journal } from ${JSON.stringify(resolve('src/state/journal.ts'))};
 const journal = Journal.open(process.argv.at(-1));
 for (let i = 0; ; i++) { journal.recordChange('filler', '/x/'.repeat(200), String(i)); if (i === 0) process.stdout.write('go\\n'); }
 `;

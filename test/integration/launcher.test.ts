@@ -17,11 +17,11 @@ describe('the launcher shell', () => {
     const run = join(dir, 'runs', 'R1');
     mkdirSync(run, { recursive: true });
     const out = new Output(false, false, process.stdout, { write: () => true } as unknown as NodeJS.WritableStream);
-    out.progressDir = join(run, 'progress');
+    out.mirrorTo(join(run, 'progress'));
     out.progress({ phase: 'plan', state: 'start' });
     out.progress({ phase: 'plan', state: 'done', durationMs: 5 });
     out.progress({ phase: 'dump', state: 'start' });
-    expect(readdirSync(out.progressDir).sort()).toEqual(['1', '2', '3']);
+    expect(readdirSync(join(run, 'progress')).sort()).toEqual(['1', '2', '3']);
 
     const fakeNode = join(dir, 'node');
     writeFileSync(fakeNode, [

@@ -3,8 +3,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { Journal } from '../../src/engine/journal.js';
-import { spooledRuns, uploadRun } from '../../src/phases/upload.js';
+import { Journal } from '../../src/state/journal.js';
+import { spooledRuns, uploadRun } from '../../src/steps/upload.js';
 import { GUEST_CREDENTIALS, LocalS3, S3_SECRET } from '../helpers/s3rver.js';
 
 // A real s3rver on loopback; the upload goes through @aws-sdk/client-s3 over HTTP.

@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { type PlanRecording, planSession, type SessionPlan } from '../../engine/planning.js';
+import { type PlanRecording, planDumpCommand, planSession, planSummary, type SessionPlan } from '../../steps/planning.js';
 import { ExitCode } from '../../errors.js';
-import { discover } from '../../phases/discover.js';
-import { criuCommand } from '../../tools/criu.js';
+import { discover } from '../../steps/discover.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
@@ -24,20 +23,11 @@ export const planCommand: Command = {
       : undefined;
     // This process leaves the session before any dump, so it is not planned for.
     const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]), record)));
-    const sessions = plans.map((p, i) => ({ root: roots[i], ...planJson(p) }));
+    const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     ctx.out.result({ sessions }, () => plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')).join('\n\n'));
     return plans.every((p) => p.verdict === 'go') ? ExitCode.ok : ExitCode.noGo;
   },
 };
-
-export function planJson(plan: SessionPlan): Record<string, unknown> {
-  return {
-    rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
-    connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
-    ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
-    criuDump: dumpCommand(plan),
-  };
-}
 
 export function renderPlan(plan: SessionPlan, cmdline: string): string {
   const rows = plan.risks.map((r) => [r.level, r.code, r.message]);
@@ -48,13 +38,9 @@ export function renderPlan(plan: SessionPlan, cmdline: string): string {
     formatTable(['level', 'what', 'strategy'], rows),
     ...(hints.length ? ['', 'what to do:', ...hints] : []),
     '',
-    dumpCommand(plan).join(' '),
+    planDumpCommand(plan).join(' '),
     '(CRIU_CONFIG_FILE is cleared and --no-default-config skips /etc/criu/default.conf)',
     '',
     `verdict: ${plan.verdict}`,
   ].join('\n');
-}
-
-function dumpCommand(plan: SessionPlan): string[] {
-  return criuCommand(plan.dumpArgs('<run>/images', '<run>/logs/dump.log'), plan.ownPidNamespace && plan.rootPid);
 }

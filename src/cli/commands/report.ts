@@ -1,6 +1,7 @@
-import { Journal } from '../../engine/journal.js';
+import { Journal } from '../../state/journal.js';
 import { ExitCode } from '../../errors.js';
-import { buildReport, readOutcome, type Report } from '../../phases/report.js';
+import { buildReport, type Report } from '../../steps/report.js';
+import { readOutcome } from '../../state/outcome.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';
 

@@ -1,7 +1,6 @@
 import { runRestore } from '../../engine/restore-run.js';
-import type { ExecaRunner } from '../../tools/runner.js';
 import type { Command } from '../command.js';
-import { shipRun } from './upload-logs.js';
+import { shipRun } from '../../engine/ship.js';
 import { requireRoot } from './session-options.js';
 
 export const restoreCommand: Command = {
@@ -12,7 +11,7 @@ export const restoreCommand: Command = {
   optionHelp: ['--run ID         the run to restore by hand (default: latest)', '--boot           called by the boot unit: consume the pending mark first, clean up whatever happens'],
   async run(ctx, values) {
     requireRoot();
-    const { code, journals } = await runRestore({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, { runId: values.run as string | undefined, boot: values.boot === true });
+    const { code, journals } = await runRestore(ctx, { runId: values.run as string | undefined, boot: values.boot === true });
     // The session is back (or not): only now the slow, non-critical work.
     for (const journal of journals) await shipRun(ctx, journal.runId);
     return code;

@@ -1,7 +1,7 @@
-import { Journal } from '../../engine/journal.js';
-import { pendingPath } from '../../engine/pending.js';
+import { Journal } from '../../state/journal.js';
+import { pendingPath } from '../../state/pending.js';
 import { ExitCode } from '../../errors.js';
-import { readOutcome } from '../../phases/report.js';
+import { readOutcome } from '../../state/outcome.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';

@@ -1,11 +1,10 @@
 import { createInterface } from 'node:readline/promises';
-import { Journal } from '../../engine/journal.js';
+import { Journal } from '../../state/journal.js';
 import { handOff, launchWorker } from '../../engine/launch.js';
-import { planSession } from '../../engine/planning.js';
+import { planSession } from '../../steps/planning.js';
 import { ExitCode, LeapError } from '../../errors.js';
-import { discover, type SessionRoot, sessionRootOf } from '../../phases/discover.js';
+import { discover, type SessionRoot, sessionRootOf } from '../../steps/discover.js';
 import { liveProc } from '../../tools/procfs.js';
-import type { ExecaRunner } from '../../tools/runner.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderPlan } from './plan.js';
 import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
@@ -56,7 +55,7 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   const journals = roots.map(() => Journal.create(ctx.config.paths.state_dir, mode));
   const journal = journals.at(-1) as Journal;
   const others = roots.slice(0, -1).flatMap((root, i) => ['--also', `${root.pid}:${journals[i]?.runId}`]);
-  (ctx.runner as ExecaRunner).logFile = journal.paths.commandLog;
+  ctx.runner.logFile = journal.paths.commandLog;
   const unit = await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
     '--root', String(roots.at(-1)?.pid), ...others, '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),

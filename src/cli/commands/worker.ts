@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
+import { shipIfEnded } from '../../engine/ship.js';
+import { runWorker } from '../../engine/worker-run.js';
+import { settleStoppedWorker } from '../../engine/worker-settle.js';
 import { ExitCode, LeapError } from '../../errors.js';
-import { runPaths } from '../../engine/journal.js';
-import { runWorker, settleStoppedWorker } from '../../engine/worker.js';
-import { readOutcome } from '../../phases/report.js';
-import type { ExecaRunner } from '../../tools/runner.js';
-import type { Command, CommandContext } from '../command.js';
-import { shipRun } from './upload-logs.js';
+import type { Command } from '../command.js';
 
 /** Internal: started by `upgrade` and `rehearse` through systemd-run, outside the session. */
 export const workerCommand: Command = {
@@ -19,7 +16,7 @@ export const workerCommand: Command = {
   optionHelp: ['--run ID, --root PID, --also ROOT:RUN (another session and its run, for --all-ssh), --wait-pid PID (both in --pidns, the caller\'s pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
   async run(ctx, values) {
     try {
-      return await runWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, {
+      return await runWorker(ctx, {
         runId: String(values.run),
         rootPid: Number(values.root),
         others: ((values.also as string[] | undefined) ?? []).map(parseOther),
@@ -57,19 +54,7 @@ export const workerStoppedCommand: Command = {
   async run(ctx, values) {
     const runId = String(values.run);
     const end = { result: process.env.SERVICE_RESULT, code: process.env.EXIT_CODE, status: process.env.EXIT_STATUS };
-    if (await settleStoppedWorker({ runner: ctx.runner as ExecaRunner, config: ctx.config, out: ctx.out }, runId, end)) await shipIfEnded(ctx, runId);
+    if (await settleStoppedWorker(ctx, runId, end)) await shipIfEnded(ctx, runId);
     return 0;
   },
 };
-
-/**
- * A run that ends on this boot (no-go, rehearsed, dump failed) ships its logs now,
- * after the outcome has given the session back; a dumped one ships after the restore.
- */
-async function shipIfEnded(ctx: CommandContext, runId: string): Promise<void> {
-  const { dir } = runPaths(ctx.config.paths.state_dir, runId);
-  const outcome = existsSync(dir) ? readOutcome(dir) : undefined;
-  if (outcome === undefined || outcome === 'dumped') return;
-  await shipRun(ctx, runId);
-}
-

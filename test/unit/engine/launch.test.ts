@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import { Journal } from '../../../src/engine/journal.js';
+import { Journal } from '../../../src/state/journal.js';
 import { launchWorker } from '../../../src/engine/launch.js';
-import { markPending } from '../../../src/engine/pending.js';
+import { markPending } from '../../../src/state/pending.js';
 import type { RunRequest, Runner } from '../../../src/tools/runner.js';
 
 /** Launches a worker with echo as its node, and returns the unit's stop-post argv as systemd-run got it. */

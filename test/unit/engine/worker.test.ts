@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Output } from '../../../src/cli/output.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { Journal } from '../../../src/engine/journal.js';
-import { markPending } from '../../../src/engine/pending.js';
-import { runWorker, settleStoppedWorker } from '../../../src/engine/worker.js';
+import { Journal } from '../../../src/state/journal.js';
+import { markPending } from '../../../src/state/pending.js';
+import { runWorker } from '../../../src/engine/worker-run.js';
+import { settleStoppedWorker } from '../../../src/engine/worker-settle.js';
 import type { Runner } from '../../../src/tools/runner.js';
 
 const refusingRunner: Runner = {

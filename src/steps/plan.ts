@@ -6,7 +6,7 @@
 import { externalFileKey } from '../tools/criu-args.js';
 import type { TcpSocket } from '../tools/proc-net.js';
 import type { FdFacts } from '../tools/proc-tasks.js';
-import type { Endpoint } from './manifest.js';
+import type { Endpoint } from '../state/manifest.js';
 import type { OwnPidNamespace, PlanFacts, TaskFacts } from './plan-facts.js';
 
 export type RiskLevel = 'ok' | 'warn' | 'fail';
@@ -21,6 +21,7 @@ export interface Connection { pid: number; fd: number; local: Endpoint; peer: En
 export interface ExternalFifo { pid: number; fd: number; path: string; key: string; mode: number; uid: number; gid: number }
 export interface UnixExternal { pid: number; fd: number; inode: number; peerInode: number; peerPath: string | undefined }
 export interface Ghost { pid: number; path: string; size: number; mode: number; kind: 'exe' | 'map' | 'fd' }
+/** exe: what /proc/PID/exe names, e.g. "/usr/sbin/sshd (deleted)". */
 export interface ExecBitFix { pid: number; exe: string }
 
 export interface Plan {

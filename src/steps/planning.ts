@@ -4,9 +4,10 @@
  * rehearse and upgrade all go through here, so they agree on the options.
  */
 import type { Config } from '../config/schema.js';
-import type { FifoToRecreate, UnixReconnect } from '../phases/manifest.js';
-import { collectFacts } from '../phases/plan-facts.js';
-import { type Plan, plan } from '../phases/plan.js';
+import type { FifoToRecreate, UnixReconnect } from '../state/manifest.js';
+import { collectFacts } from './plan-facts.js';
+import { type Plan, plan } from './plan.js';
+import { criuCommand } from '../tools/criu.js';
 import { type CriuRestoreOptions, criuDumpArgs } from '../tools/criu-args.js';
 import { parseSsUnixPeers } from '../tools/proc-net.js';
 import { liveProc, type ProcSnapshot, recordingProc } from '../tools/procfs.js';
@@ -68,4 +69,19 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
       extra: config.criu.extra_restore_args,
     }),
   };
+}
+
+/** The plan as data: what `plan --json` prints and what the plan phase journals. */
+export function planSummary(plan: SessionPlan): Record<string, unknown> {
+  return {
+    rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
+    connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
+    ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
+    criuDump: planDumpCommand(plan),
+  };
+}
+
+/** The dump's command line with placeholders for the run dir, as a person reads it. */
+export function planDumpCommand(plan: SessionPlan): string[] {
+  return criuCommand(plan.dumpArgs('<run>/images', '<run>/logs/dump.log'), plan.ownPidNamespace && plan.rootPid);
 }

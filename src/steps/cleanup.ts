@@ -5,7 +5,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../state/journal.js';
 import type { Runner } from '../tools/runner.js';
 import { daemonReload, disableUnits } from '../tools/systemd.js';
 

@@ -6,16 +6,16 @@
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { Journal } from '../engine/journal.js';
-import { pendingPath } from '../engine/pending.js';
-import type { SessionPlan } from '../engine/planning.js';
+import type { Journal } from '../state/journal.js';
+import { pendingPath } from '../state/pending.js';
+import type { SessionPlan } from './planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
 import { lockRuleSpecs, lockRulesFile, ruleMatchesConnection, saveRules } from '../tools/iptables.js';
 import type { Runner } from '../tools/runner.js';
 import { clockOffsetMs } from '../tools/rtc.js';
 import { enableUnits } from '../tools/systemd.js';
-import type { Endpoint } from './manifest.js';
-import { writeManifest } from './manifest.js';
+import type { Endpoint } from '../state/manifest.js';
+import { writeManifest } from '../state/manifest.js';
 import { RESTORED_PID_FILE } from './restore.js';
 import { RULES_LOADED_MARKER } from './restore-gates.js';
 

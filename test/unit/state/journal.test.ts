@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal } from '../../../src/engine/journal.js';
+import { Journal } from '../../../src/state/journal.js';
 
 const stateDir = () => mkdtempSync(join(tmpdir(), 'kl-state-'));
 

@@ -3,11 +3,10 @@
  * degraded, and a timeline from the freeze to the unlock with the session's total
  * downtime. Pure: it reads a journal snapshot.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../engine/atomic.js';
-import type { JournalData } from '../engine/journal.js';
-import { PHASES } from '../engine/phases.js';
+import { writeFileAtomic } from '../state/atomic.js';
+import type { JournalData } from '../state/journal.js';
+import { PHASES } from '../state/phase-table.js';
 
 export interface TimelineEntry {
   name: string;
@@ -62,7 +61,7 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
     outcome: outcome ?? inferOutcome(journal),
     oldKernel: load?.from as string | undefined,
     newKernel: load?.to as string | undefined,
-    sessionRoot: journal.phases.plan.outputs?.root as number | undefined,
+    sessionRoot: journal.phases.plan.outputs?.rootPid as number | undefined,
     restored: restore ? { rootPidHost: restore.rootPidHost, rootPidInNs: restore.rootPidInNs, criuPid: restore.criuPid, scope: restore.scope, nsenter: restore.nsenter } : undefined,
     remapped: ((restore?.ptyRemaps as Array<{ from: number; to: number }> | undefined) ?? []).map((r) => `pts/${r.from} -> pts/${r.to}`),
     degraded: (restore?.degraded as string[] | undefined) ?? [],
@@ -84,11 +83,6 @@ function inferOutcome(journal: JournalData): string {
   if (journal.phases.dump.status === 'failed') return 'dump-failed';
   if (journal.phases.dump.status === 'done') return 'dumped';
   return 'in progress';
-}
-
-export function readOutcome(runDir: string): string | undefined {
-  const file = join(runDir, 'outcome');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 export function writeReport(runDir: string, report: Report): void {

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { ExitCode, LeapError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
-import { assertTransition, type PhaseName, PHASES, type PhaseStatus } from './phases.js';
+import { assertTransition, type PhaseName, PHASES, type PhaseStatus } from './phase-table.js';
 
 export const JOURNAL_SCHEMA = 1;
 

@@ -5,20 +5,15 @@
  */
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../state/journal.js';
 import { isLeapError } from '../errors.js';
 import { runCriu } from '../tools/criu.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
 import { liveProc } from '../tools/procfs.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
-import type { Endpoint } from './manifest.js';
-
-export interface ExecBitFix {
-  pid: number;
-  /** What /proc/PID/exe names, e.g. "/usr/sbin/sshd (deleted)". */
-  exe: string;
-}
+import type { Endpoint } from '../state/manifest.js';
+import type { ExecBitFix } from './plan.js';
 
 export interface DumpInput {
   runner: Runner;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { collectFacts } from '../../../src/phases/plan-facts.js';
-import { ghostLimit, plan } from '../../../src/phases/plan.js';
+import { collectFacts } from '../../../src/steps/plan-facts.js';
+import { ghostLimit, plan } from '../../../src/steps/plan.js';
 import { parseSsUnixPeers } from '../../../src/tools/proc-net.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
-import { bindPlan } from '../../../src/engine/planning.js';
+import { bindPlan } from '../../../src/steps/planning.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { type FakeTask, restoredSshSession, snapshot, sshSession, TCP_TABLE, UNIX_TABLE } from '../../helpers/proc-fixture.js';
 

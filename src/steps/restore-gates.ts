@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { waitUntil } from '../engine/wait.js';
+import { waitUntil } from '../tools/wait.js';
 import { ExitCode } from '../errors.js';
 
 export const RULES_LOADED_MARKER = '/run/kernel-leap/rules-loaded';

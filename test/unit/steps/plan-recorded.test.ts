@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { PlanRecording } from '../../../src/engine/planning.js';
-import { sessionRootOf } from '../../../src/phases/discover.js';
-import { collectFacts } from '../../../src/phases/plan-facts.js';
-import { plan } from '../../../src/phases/plan.js';
+import type { PlanRecording } from '../../../src/steps/planning.js';
+import { sessionRootOf } from '../../../src/steps/discover.js';
+import { collectFacts } from '../../../src/steps/plan-facts.js';
+import { plan } from '../../../src/steps/plan.js';
 import { parseSsUnixPeers } from '../../../src/tools/proc-net.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 

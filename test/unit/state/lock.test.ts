@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tryLock } from '../../../src/engine/lock.js';
+import { tryLock } from '../../../src/state/lock.js';
 
 const lockPath = () => join(mkdtempSync(join(tmpdir(), 'kl-lock-')), 'upload.lock');
 const thisBoot = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../state/journal.js';
 import { LeapError } from '../errors.js';
 import { secretsOf } from '../tools/credentials.js';
 import { openS3, putWithRetry, type RetryPolicy } from '../tools/s3.js';

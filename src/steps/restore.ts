@@ -6,8 +6,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../engine/atomic.js';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../state/journal.js';
 import { ExitCode, LeapError } from '../errors.js';
 import { criuError } from '../tools/criu.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
@@ -18,10 +17,10 @@ import { withSysctl } from '../tools/sysctl.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { criuRestoreArgs } from '../tools/criu-args.js';
 import { clockOffsetMs } from '../tools/rtc.js';
-import { localAddresses, readManifest, type RestoreManifest } from './manifest.js';
+import { localAddresses, readManifest, type RestoreManifest } from '../state/manifest.js';
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
 import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
-import { waitUntil } from '../engine/wait.js';
+import { waitUntil } from '../tools/wait.js';
 import { fdOpenerArgv, recreateFifos } from './restore-world.js';
 
 export interface RestoreOutput {
@@ -39,7 +38,6 @@ export interface RestoreOutput {
 }
 
 export const RESTORED_PID_FILE = 'restored-pid';
-export const OUTCOME_FILE = 'outcome';
 
 export async function restoreSession(runner: Runner, journal: Journal): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
@@ -134,11 +132,4 @@ async function unlockConnections(runner: Runner, manifest: RestoreManifest): Pro
   if (manifest.connections.length === 0) return 0;
   const left = (await currentLockRules(runner)).filter((spec) => manifest.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
   return deleteRules(runner, left);
-}
-
-/** `aborted`: the worker stopped on the old kernel before it could hand the run to the next boot. */
-export type Outcome = 'restored' | 'failed' | 'dump-failed' | 'aborted' | 'no-go' | 'rehearsed' | 'dumped';
-
-export function writeOutcome(runDir: string, outcome: Outcome): void {
-  writeFileAtomic(join(runDir, OUTCOME_FILE), `${outcome}\n`, 0o644);
 }

@@ -5,13 +5,13 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../state/journal.js';
 import { isLeapError } from '../errors.js';
 import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
 import { liveProc } from '../tools/procfs.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
-import type { SessionPlan } from '../engine/planning.js';
+import type { SessionPlan } from './planning.js';
 import { dumpTree } from './dump.js';
 
 export interface RehearsalOutput {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planPtyRemaps, remapFiles, remapTtyInfo } from '../../../src/phases/restore-pty.js';
+import { planPtyRemaps, remapFiles, remapTtyInfo } from '../../../src/steps/restore-pty.js';
 
 describe('planPtyRemaps', () => {
   it('leaves free indexes alone', () => {

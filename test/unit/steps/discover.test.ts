@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { discover, listTree, sessionRootOf } from '../../../src/phases/discover.js';
+import { discover, listTree, sessionRootOf } from '../../../src/steps/discover.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 import { restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
 

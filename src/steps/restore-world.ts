@@ -7,7 +7,7 @@
  */
 import { chownSync, existsSync, lstatSync, rmSync } from 'node:fs';
 import type { Runner } from '../tools/runner.js';
-import type { FifoToRecreate, UnixReconnect } from './manifest.js';
+import type { FifoToRecreate, UnixReconnect } from '../state/manifest.js';
 
 export async function recreateFifos(runner: Runner, fifos: readonly FifoToRecreate[]): Promise<void> {
   for (const fifo of fifos) {

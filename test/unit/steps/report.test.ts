@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { JournalData } from '../../../src/engine/journal.js';
-import { PHASES } from '../../../src/engine/phases.js';
-import { buildReport, correctedMarks } from '../../../src/phases/report.js';
+import type { JournalData } from '../../../src/state/journal.js';
+import { PHASES } from '../../../src/state/phase-table.js';
+import { buildReport, correctedMarks } from '../../../src/steps/report.js';
 import { renderReport } from '../../../src/cli/commands/report.js';
 
 function journal(over: Partial<JournalData> = {}): JournalData {
@@ -14,7 +14,7 @@ describe('report', () => {
     marks: { 'dump.freeze': '2026-11-22T12:04:34.956Z', kexec: '2026-11-22T12:04:35.891Z', kernelBoot: '2026-11-22T12:04:38.856Z', restored: '2026-11-22T12:05:10.804Z', unlocked: '2026-11-22T12:05:11.013Z' },
   });
   base.phases.load = { status: 'done', outputs: { from: '6.1.0-55-cloud-amd64', to: '6.1.0-56-cloud-amd64' } };
-  base.phases.plan = { status: 'done', outputs: { root: 441 } };
+  base.phases.plan = { status: 'done', outputs: { rootPid: 441 } };
   base.phases.restore = { status: 'done', outputs: { rootPidHost: 429, rootPidInNs: 441, nsenter: 'nsenter -t 429 -p -m', ptyRemaps: [{ from: 0, to: 1 }], degraded: [] } };
 
   it('gives kernels, new pids, remaps, the timeline and the downtime from freeze to restored', () => {

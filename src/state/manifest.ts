@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../engine/atomic.js';
+import { writeFileAtomic } from './atomic.js';
 import type { CriuRestoreOptions } from '../tools/criu-args.js';
 
 export interface Endpoint {

@@ -1,0 +1,62 @@
+/**
+ * Shipping a run's logs: report.json and dmesg.txt are written, then everything
+ * goes to S3. A failure spools the run for `upload-logs` to ship later.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isLeapError } from '../errors.js';
+import { Journal, runPaths } from '../state/journal.js';
+import { tryLock } from '../state/lock.js';
+import { readOutcome } from '../state/outcome.js';
+import { buildReport, writeReport } from '../steps/report.js';
+import { uploadRun } from '../steps/upload.js';
+import type { EngineContext } from './context.js';
+import { stepInRun } from './step.js';
+
+/**
+ * False when the upload failed and the run stays spooled. One shipper per run:
+ * `upload-logs` typed while the restore unit ships would otherwise race it, and
+ * the later journal write would drop the other's.
+ */
+export async function shipRun(ctx: EngineContext, runId: string): Promise<boolean> {
+  const lock = tryLock(join(runPaths(ctx.config.paths.state_dir, runId).dir, 'upload.lock'));
+  if (!lock.held) {
+    ctx.out.progress({ phase: 'upload', state: 'info', message: `run ${runId} is being shipped by pid ${lock.owner}` });
+    return true;
+  }
+  try {
+    return await shipLocked(ctx, Journal.open(ctx.config.paths.state_dir, runId));
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * A run that ends on this boot (no-go, rehearsed, dump failed) ships its logs now,
+ * after the outcome has given the session back; a dumped one ships after the restore.
+ */
+export async function shipIfEnded(ctx: EngineContext, runId: string): Promise<void> {
+  const { dir } = runPaths(ctx.config.paths.state_dir, runId);
+  const outcome = existsSync(dir) ? readOutcome(dir) : undefined;
+  if (outcome === undefined || outcome === 'dumped') return;
+  await shipRun(ctx, runId);
+}
+
+async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean> {
+  writeReport(journal.paths.dir, buildReport(journal.snapshot, readOutcome(journal.paths.dir)));
+  const dmesg = await ctx.runner.run({ file: 'dmesg', timeoutMs: 30_000 }).catch(() => undefined);
+  if (dmesg) writeFileSync(join(journal.paths.logs, 'dmesg.txt'), dmesg.stdout, { mode: 0o600 });
+  if (journal.phase('upload').status === 'done') {
+    ctx.out.progress({ phase: 'upload', state: 'info', message: `run ${journal.runId} was already uploaded` });
+    return true;
+  }
+  try {
+    const result = await stepInRun(ctx, journal, 'upload', () => uploadRun(ctx.config, journal), (r) => ({ ...r }));
+    if (result.skipped) ctx.out.progress({ phase: 'upload', state: 'info', message: result.skipped });
+    return true;
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+    ctx.out.error({ code: error.code, message: error.message, hint: error.hint });
+    return false;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * A run's outcome: `<run>/outcome`, one word. The launcher shell in the session
+ * waits for this file, so it is written last and atomically, readable by all.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
+
+/** `aborted`: the worker stopped on the old kernel before it could hand the run to the next boot. */
+export type Outcome = 'restored' | 'failed' | 'dump-failed' | 'aborted' | 'no-go' | 'rehearsed' | 'dumped';
+
+export const OUTCOME_FILE = 'outcome';
+
+export function outcomePath(runDir: string): string {
+  return join(runDir, OUTCOME_FILE);
+}
+
+export function writeOutcome(runDir: string, outcome: Outcome): void {
+  writeFileAtomic(outcomePath(runDir), `${outcome}\n`, 0o644);
+}
+
+export function readOutcome(runDir: string): string | undefined {
+  const file = outcomePath(runDir);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
