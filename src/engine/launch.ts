@@ -3,8 +3,9 @@
  * the launcher shell and exits: Node holds io_uring fds that CRIU 3.17 cannot
  * dump, and a small shell is all the session needs to keep while frozen.
  */
-import { realpathSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { selfCommand } from '../config/self-command.js';
 import { outcomePath } from '../state/outcome.js';
 import { shQuote } from '../render/quote.js';
 import { liveProc } from '../tools/procfs.js';
@@ -21,8 +22,7 @@ export interface ConfigSource {
 
 export async function launchWorker(runner: Runner, config: Config, source: ConfigSource, journal: Journal, workerArgs: readonly string[]): Promise<string> {
   const unit = workerUnitName(journal.runId);
-  const node = config.paths.node ?? process.execPath;
-  const bundle = config.paths.bundle ?? realpathSync(process.argv[1] ?? '');
+  const { node, bundle } = selfCommand(config);
   const configArgs = [...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o])];
   await startTransientService(runner, {
     unit,

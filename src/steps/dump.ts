@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Journal } from '../state/journal.js';
 import { isLeapError } from '../errors.js';
 import { runCriu } from '../tools/criu.js';
-import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import { dropLockRules } from '../tools/iptables.js';
 import { liveProc } from '../tools/procfs.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
@@ -77,12 +77,14 @@ export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids
       input.journal.recordChange('sigcont', `/proc/${pid}`, 'left stopped by a failed dump');
     }
   }
+  // A rule left in force cuts the session off: a failure to drop it is kept in the
+  // journal (and so the report) rather than hiding the dump's own error.
   try {
-    const left = (await currentLockRules(input.runner)).filter((spec) => input.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
-    const removed = await deleteRules(input.runner, left);
+    const removed = await dropLockRules(input.runner, input.connections);
     if (removed > 0) input.journal.recordChange('iptables-delete', 'filter', `${removed} lock rules left by the failed dump`);
   } catch (error) {
     if (!isLeapError(error)) throw error;
+    input.journal.recordChange('iptables-delete-failed', 'filter', `${error.message}; drop the rules marked 0xc114 by hand: iptables-save | grep 0xc114`);
   }
 }
 

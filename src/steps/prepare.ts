@@ -3,14 +3,15 @@
  * ifupdown hook (inert until the pending mark and the rules file exist), write
  * the restore manifest. After the dump only the lock rules are saved.
  */
-import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { selfCommand } from '../config/self-command.js';
 import type { Journal } from '../state/journal.js';
 import { pendingPath } from '../state/pending.js';
 import type { SessionPlan } from './planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
-import { lockRuleSpecs, lockRulesFile, ruleMatchesConnection, saveRules } from '../tools/iptables.js';
+import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
 import type { Runner } from '../tools/runner.js';
 import { clockOffsetMs } from '../tools/rtc.js';
 import { enableUnits } from '../tools/systemd.js';
@@ -45,8 +46,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const stateDir = config.paths.state_dir;
   const rulesFile = lockRulesPath(stateDir);
   const actionScript = join(journal.paths.dir, 'criu-action.sh');
-  const node = config.paths.node ?? process.execPath;
-  const bundle = config.paths.bundle ?? realpathSync(process.argv[1] ?? '');
+  const { node, bundle } = selfCommand(config);
   const iptablesRestore = '/usr/sbin/iptables-restore';
 
   const files: Array<{ path: string; text: string; mode: number }> = [
@@ -97,7 +97,7 @@ function install(journal: Journal, file: { path: string; text: string; mode: num
 /** After the dump: keep only this session's lock rules, for the boot to load before the network. */
 export async function saveLockRules(runner: Runner, rulesFile: string, connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>): Promise<number> {
   if (connections.length === 0) return 0;
-  const specs = lockRuleSpecs(await saveRules(runner, 'ipv4')).filter((spec) => connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+  const specs = await lockRulesFor(runner, connections);
   writeFileSync(rulesFile, lockRulesFile(specs), { mode: 0o600 });
   return specs.length;
 }

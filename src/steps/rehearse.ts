@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Journal } from '../state/journal.js';
 import { isLeapError } from '../errors.js';
-import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import { dropLockRules } from '../tools/iptables.js';
 import { liveProc } from '../tools/procfs.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
@@ -54,8 +54,6 @@ function stoppedTasks(pids: readonly number[]): string[] {
 
 /** --leave-running makes CRIU drop its lock rules; any left would cut the session off. */
 async function leftoverRules(runner: Runner, plan: SessionPlan): Promise<string[]> {
-  const left = (await currentLockRules(runner)).filter((spec) => plan.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
-  if (left.length === 0) return [];
-  await deleteRules(runner, left);
-  return [`criu left ${left.length} lock rules after --leave-running (removed them)`];
+  const removed = await dropLockRules(runner, plan.connections);
+  return removed === 0 ? [] : [`criu left ${removed} lock rules after --leave-running (removed them)`];
 }

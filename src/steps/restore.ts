@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Journal } from '../state/journal.js';
 import { ExitCode, LeapError } from '../errors.js';
 import { criuError } from '../tools/criu.js';
-import { currentLockRules, deleteRules, ruleMatchesConnection } from '../tools/iptables.js';
+import { dropLockRules } from '../tools/iptables.js';
 import type { Runner } from '../tools/runner.js';
 import { liveProc } from '../tools/procfs.js';
 import { childrenOf, readStatus } from '../tools/proc-tasks.js';
@@ -129,7 +129,5 @@ function firstChild(pid: number): number {
 
 /** CRIU removes its rules as the tasks resume; anything left for these connections goes now. */
 async function unlockConnections(runner: Runner, manifest: RestoreManifest): Promise<number> {
-  if (manifest.connections.length === 0) return 0;
-  const left = (await currentLockRules(runner)).filter((spec) => manifest.connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
-  return deleteRules(runner, left);
+  return dropLockRules(runner, manifest.connections);
 }

@@ -34,8 +34,16 @@ export async function saveRules(runner: Runner, family: Family): Promise<string>
   return (await runner.run({ file: SAVE[family], args: ['-c'], timeoutMs: 30_000 })).stdout;
 }
 
-export async function currentLockRules(runner: Runner, family: Family = 'ipv4'): Promise<string[]> {
-  return lockRuleSpecs(await saveRules(runner, family));
+type Connection = { local: { ip: string; port: number }; peer: { ip: string; port: number } };
+
+/** The lock rules in force now that name one of these connections. */
+export async function lockRulesFor(runner: Runner, connections: readonly Connection[]): Promise<string[]> {
+  return lockRuleSpecs(await saveRules(runner, 'ipv4')).filter((spec) => connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+}
+
+/** Removes the lock rules of these connections that are in force; returns how many went. */
+export async function dropLockRules(runner: Runner, connections: readonly Connection[]): Promise<number> {
+  return connections.length === 0 ? 0 : deleteRules(runner, await lockRulesFor(runner, connections));
 }
 
 /** Removes rules given as `-A CHAIN ...` specs; a rule already gone is not an error. */
@@ -55,7 +63,7 @@ function splitSpec(spec: string): string[] {
 }
 
 /** Whether a lock rule spec names this connection (in either direction). */
-export function ruleMatchesConnection(spec: string, local: { ip: string; port: number }, peer: { ip: string; port: number }): boolean {
+export function ruleMatchesConnection(spec: string, local: Connection['local'], peer: Connection['peer']): boolean {
   const has = (flag: string, value: string | number) => new RegExp(`${flag} ${String(value).replace(/\./g, '\\.')}(?:/\\d+)?\\b`).test(spec);
   const inbound = has('-s', peer.ip) && has('-d', local.ip) && has('--sport', peer.port) && has('--dport', local.port);
   const outbound = has('-s', local.ip) && has('-d', peer.ip) && has('--sport', local.port) && has('--dport', peer.port);

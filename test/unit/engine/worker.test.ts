@@ -41,7 +41,7 @@ function runInDump(): { stateDir: string; journal: Journal; config: ReturnType<t
   const config = loadConfig({ env: {}, file: undefined, overrides: [`paths.state_dir=${stateDir}`] }).config;
   const journal = Journal.create(stateDir, 'upgrade');
   journal.start('plan');
-  journal.finish('plan', { pids: [4_000_000], connections: [] });
+  journal.finish('plan', { pids: [4_000_000], connections: [{ local: { ip: '10.0.2.15', port: 22 }, peer: { ip: '10.0.2.2', port: 40000 } }] });
   journal.start('dump');
   writeFileSync(join(journal.paths.images, 'inventory.img'), 'x');
   return { stateDir, journal, config };
