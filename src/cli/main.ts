@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
+import { HOST_PATHS } from '../tools/host-paths.js';
 import { ExecaRunner } from '../tools/runner.js';
 import type { Command, OptionSpec, ParsedValues } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -47,7 +48,7 @@ async function dispatch(argv: string[], out: Output): Promise<number> {
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
   const { config, file, overrides } = loadConfig({ file: values.config as string | undefined, overrides: (values.set as string[] | undefined) ?? [] });
-  return command.run({ config, configFile: file, configOverrides: overrides, runner: new ExecaRunner(), out }, values as ParsedValues, positionals);
+  return command.run({ config, configFile: file, configOverrides: overrides, runner: new ExecaRunner(), out, host: HOST_PATHS }, values as ParsedValues, positionals);
 }
 
 function parseCommandArgs(command: Command, args: string[]) {

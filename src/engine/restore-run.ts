@@ -46,7 +46,7 @@ async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number>
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   try {
-    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal), (r) => ({ ...r }));
+    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {

@@ -30,7 +30,7 @@ export async function unwind(ctx: EngineContext, resume: readonly ResumableRun[]
   }
   if (dumped.length > 0) return;
   clearPending(ctx.config.paths.state_dir);
-  await unloadTargetKernel(ctx.runner).catch(() => undefined);
+  await unloadTargetKernel(ctx.runner, ctx.host).catch(() => undefined);
   for (const { journal } of resume) await removeArtefacts(ctx.runner, journal, (journal.phase('prepare').outputs?.units as string[] | undefined) ?? []);
 }
 

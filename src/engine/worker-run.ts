@@ -119,9 +119,9 @@ async function runPre(ctx: EngineContext, runs: readonly SessionRun[], pre: stri
 async function prepareRuns(ctx: EngineContext, runs: readonly SessionRun[], kernel: string | undefined): Promise<void> {
   const primary = runs.at(-1) as SessionRun;
   try {
-    await stepInRun(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    await stepInRun(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel, host: ctx.host }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
     for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
-    for (const run of runs) await stepInRun(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
+    for (const run of runs) await stepInRun(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length, host: ctx.host }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
   } catch (error) {
     await unwind(ctx, runs, []);
     finishAll(runs.map((r) => r.journal), 'dump-failed', ExitCode.failure);

@@ -73,6 +73,11 @@ function allSshSessions(proc: ProcSource): SessionRoot[] {
   return roots.map((pid) => describe(proc, pid));
 }
 
+/** The caller's own session goes last: it is dumped last, so a failure before leaves it running to say so. */
+export function callerLast(roots: readonly SessionRoot[], own: number | undefined): SessionRoot[] {
+  return [...roots.filter((r) => r.pid !== own), ...roots.filter((r) => r.pid === own)];
+}
+
 /** The root and every descendant, parents first, without the `exclude` subtrees. */
 export function listTree(proc: ProcSource, root: number, exclude: ReadonlySet<number> = new Set()): number[] {
   const out: number[] = [];

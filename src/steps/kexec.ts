@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { LeapError } from '../errors.js';
 import { installedKernels } from '../tools/facts.js';
 import { execKernel, type KernelTarget, kernelLoaded, loadKernel, resolveKernel, unloadKernel } from '../tools/kexec.js';
+import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 
 export interface KexecLoadInput {
@@ -14,6 +15,7 @@ export interface KexecLoadInput {
   config: Config['kexec'];
   /** --kernel VERSION|PATH; overrides [kexec] kernel. */
   kernel: string | undefined;
+  host: Pick<HostPaths, 'boot' | 'kexecLoaded'>;
 }
 
 export interface KexecLoadOutput {
@@ -24,16 +26,16 @@ export interface KexecLoadOutput {
 
 export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
   const from = release();
-  const to = resolveKernel(input.kernel ?? input.config.kernel, from, installedKernels(), input.config.initrd);
+  const to = resolveKernel(input.kernel ?? input.config.kernel, from, installedKernels(input.host.boot), input.config.initrd);
   await loadKernel(input.runner, { target: to, cmdline: input.config.cmdline, verifyChecksums: input.config.verify_checksums });
-  if (!kernelLoaded()) {
+  if (!kernelLoaded(input.host.kexecLoaded)) {
     throw new LeapError('KEXEC_NOT_LOADED', `kexec -l ${to.vmlinuz} returned but /sys/kernel/kexec_loaded is 0`, { hint: 'check `dmesg | tail` for the kernel\'s reason (e.g. lockdown or a signature check)' });
   }
   return { from, to, cmdline: input.config.cmdline ?? '(reused /proc/cmdline)' };
 }
 
-export async function unloadTargetKernel(runner: Runner): Promise<void> {
-  if (kernelLoaded()) await unloadKernel(runner);
+export async function unloadTargetKernel(runner: Runner, host: Pick<HostPaths, 'kexecLoaded'>): Promise<void> {
+  if (kernelLoaded(host.kexecLoaded)) await unloadKernel(runner);
 }
 
 /** How long a clean shutdown may take to end this process after `systemctl kexec`. */

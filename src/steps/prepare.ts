@@ -12,18 +12,16 @@ import { pendingPath } from '../state/pending.js';
 import type { SessionPlan } from './planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
 import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
+import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 import { clockOffsetMs } from '../tools/rtc.js';
 import { enableUnits } from '../tools/systemd.js';
 import type { Endpoint } from '../state/manifest.js';
 import { writeManifest } from '../state/manifest.js';
 import { RESTORED_PID_FILE } from './restore.js';
-import { RULES_LOADED_MARKER } from './restore-gates.js';
 
-const UNIT_DIR = '/etc/systemd/system';
 const RULES_UNIT = 'kernel-leap-rules.service';
 const RESTORE_UNIT = 'kernel-leap-restore.service';
-const IFUPDOWN_HOOK = '/etc/network/if-pre-up.d/kernel-leap';
 
 export interface PrepareInput {
   runner: Runner;
@@ -32,6 +30,7 @@ export interface PrepareInput {
   plan: SessionPlan;
   /** How many sessions the boot restores, one after another: the restore unit's timeout covers them all. */
   sessions: number;
+  host: HostPaths;
 }
 
 export interface PrepareOutput {
@@ -42,7 +41,7 @@ export interface PrepareOutput {
 }
 
 export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
-  const { journal, config, plan } = input;
+  const { journal, config, plan, host } = input;
   const stateDir = config.paths.state_dir;
   const rulesFile = lockRulesPath(stateDir);
   const actionScript = join(journal.paths.dir, 'criu-action.sh');
@@ -50,10 +49,10 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const iptablesRestore = '/usr/sbin/iptables-restore';
 
   const files: Array<{ path: string; text: string; mode: number }> = [
-    { path: join(UNIT_DIR, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: RULES_LOADED_MARKER }), mode: 0o644 },
-    { path: join(UNIT_DIR, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT }), mode: 0o644 },
+    { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o644 },
+    { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT }), mode: 0o644 },
   ];
-  if (existsSync('/etc/network/interfaces')) files.push({ path: IFUPDOWN_HOOK, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: RULES_LOADED_MARKER }), mode: 0o755 });
+  if (existsSync(host.networkInterfaces)) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o755 });
   for (const file of files) install(journal, file);
   // The action script lives in the run dir (kept for a post-mortem), not an artefact.
   writeFileSync(actionScript, renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }), { mode: 0o700 });

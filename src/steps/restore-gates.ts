@@ -8,8 +8,6 @@ import { networkInterfaces } from 'node:os';
 import { waitUntil } from '../tools/wait.js';
 import { ExitCode } from '../errors.js';
 
-export const RULES_LOADED_MARKER = '/run/kernel-leap/rules-loaded';
-
 export function configuredAddresses(): Set<string> {
   const found = new Set<string>();
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) found.add(a.address);
@@ -26,6 +24,6 @@ export function waitForDevpts(timeoutMs: number): Promise<void> {
   return waitUntil(() => existsSync('/dev/pts/ptmx'), timeoutMs, '/dev/pts', 'devpts is not mounted; is this a normal systemd boot?', GATE_FAILURE);
 }
 
-export function waitForRules(rulesFile: string, timeoutMs: number): Promise<void> {
-  return waitUntil(() => !existsSync(rulesFile) || existsSync(RULES_LOADED_MARKER), timeoutMs, 'the lock rules to be loaded', 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`', GATE_FAILURE);
+export function waitForRules(rulesFile: string, marker: string, timeoutMs: number): Promise<void> {
+  return waitUntil(() => !existsSync(rulesFile) || existsSync(marker), timeoutMs, 'the lock rules to be loaded', 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`', GATE_FAILURE);
 }

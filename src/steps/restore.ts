@@ -10,6 +10,7 @@ import type { Journal } from '../state/journal.js';
 import { ExitCode, LeapError } from '../errors.js';
 import { criuError } from '../tools/criu.js';
 import { dropLockRules } from '../tools/iptables.js';
+import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 import { liveProc } from '../tools/procfs.js';
 import { childrenOf, readStatus } from '../tools/proc-tasks.js';
@@ -39,12 +40,12 @@ export interface RestoreOutput {
 
 export const RESTORED_PID_FILE = 'restored-pid';
 
-export async function restoreSession(runner: Runner, journal: Journal): Promise<RestoreOutput> {
+export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys'>): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
   const timeoutMs = manifest.addressTimeoutS * 1000;
   await waitForDevpts(timeoutMs);
   journal.mark('gate.devpts');
-  await waitForRules(manifest.rulesFile, timeoutMs);
+  await waitForRules(manifest.rulesFile, host.rulesMarker, timeoutMs);
   journal.mark('gate.rules');
   await waitForAddresses(localAddresses(manifest), timeoutMs);
   journal.mark('gate.addresses');
@@ -57,7 +58,7 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
   await recreateFifos(runner, manifest.fifos);
 
   journal.mark('restoreStart');
-  const pids = await withUnscaledWindows(manifest, () => launchCriu(runner, manifest, journal.paths.dir));
+  const pids = await withUnscaledWindows(manifest, host.procSys, () => launchCriu(runner, manifest, journal.paths.dir));
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   journal.mark('unlocked');
@@ -84,8 +85,8 @@ export async function restoreSession(runner: Runner, journal: Journal): Promise<
  * theirs from the image all the same. Connections opened by others in those
  * seconds only lose the option.
  */
-function withUnscaledWindows<T>(manifest: RestoreManifest, launch: () => Promise<T>): Promise<T> {
-  return manifest.connections.length > 0 ? withSysctl('net.ipv4.tcp_window_scaling', '0', launch) : launch();
+function withUnscaledWindows<T>(manifest: RestoreManifest, procSys: string, launch: () => Promise<T>): Promise<T> {
+  return manifest.connections.length > 0 ? withSysctl(procSys, 'net.ipv4.tcp_window_scaling', '0', launch) : launch();
 }
 
 function restoreArgv(manifest: RestoreManifest): string[] {

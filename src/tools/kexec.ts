@@ -69,8 +69,9 @@ export async function unloadKernel(runner: Runner): Promise<void> {
   await runner.run({ file: 'kexec', args: ['-u'], timeoutMs: 30_000 });
 }
 
-export function kernelLoaded(): boolean {
-  return readFileSync('/sys/kernel/kexec_loaded', 'utf8').trim() === '1';
+/** path: /sys/kernel/kexec_loaded */
+export function kernelLoaded(path: string): boolean {
+  return readFileSync(path, 'utf8').trim() === '1';
 }
 
 /** `kexec -e` jumps at once and never returns; `systemctl kexec` queues a clean shutdown that ends in the jump. */

@@ -3,12 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** `net.ipv4.tcp_window_scaling` -> /proc/sys/net/ipv4/tcp_window_scaling */
-function sysctlPath(key: string): string {
-  return join('/proc/sys', ...key.split('.'));
+function sysctlPath(procSys: string, key: string): string {
+  return join(procSys, ...key.split('.'));
 }
 
-export async function withSysctl<T>(key: string, value: string, work: () => Promise<T>): Promise<T> {
-  const path = sysctlPath(key);
+export async function withSysctl<T>(procSys: string, key: string, value: string, work: () => Promise<T>): Promise<T> {
+  const path = sysctlPath(procSys, key);
   const previous = readFileSync(path, 'utf8').trim();
   if (previous === value) return work();
   writeFileSync(path, value);

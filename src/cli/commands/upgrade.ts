@@ -2,8 +2,8 @@ import { createInterface } from 'node:readline/promises';
 import { Journal } from '../../state/journal.js';
 import { handOff, launchWorker } from '../../engine/launch.js';
 import { planSession } from '../../steps/planning.js';
-import { ExitCode, LeapError } from '../../errors.js';
-import { discover, type SessionRoot, sessionRootOf } from '../../steps/discover.js';
+import { ExitCode, isLeapError, LeapError } from '../../errors.js';
+import { callerLast, discover, sessionRootOf } from '../../steps/discover.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderPlan } from './plan.js';
@@ -36,7 +36,7 @@ export const rehearseCommand: Command = {
 
 async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
   requireRoot();
-  const roots = callerLast(discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }));
+  const roots = callerLast(discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), ownSessionRoot());
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
   if (!handoff) {
     throw new LeapError('NO_LAUNCHER', `${mode} must run through the launcher /usr/local/bin/kernel-leap`, {
@@ -68,15 +68,14 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   return ExitCode.handoff;
 }
 
-/** The session this command runs in goes last: it is dumped last, so a failure before leaves it running to say so. */
-function callerLast(roots: readonly SessionRoot[]): SessionRoot[] {
-  let own: number | undefined;
+/** The root of the session this command runs in; none when it runs outside any (--pid, --all-ssh from a console). */
+function ownSessionRoot(): number | undefined {
   try {
-    own = sessionRootOf(liveProc, process.pid).pid;
-  } catch {
-    own = undefined;
+    return sessionRootOf(liveProc, process.pid).pid;
+  } catch (error) {
+    if (isLeapError(error) && error.code === 'NOT_IN_SESSION') return undefined;
+    throw error;
   }
-  return [...roots.filter((r) => r.pid !== own), ...roots.filter((r) => r.pid === own)];
 }
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */

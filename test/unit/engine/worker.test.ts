@@ -8,6 +8,7 @@ import { Journal } from '../../../src/state/journal.js';
 import { markPending } from '../../../src/state/pending.js';
 import { runWorker } from '../../../src/engine/worker-run.js';
 import { settleStoppedWorker } from '../../../src/engine/worker-settle.js';
+import { HOST_PATHS } from '../../../src/tools/host-paths.js';
 import type { Runner } from '../../../src/tools/runner.js';
 
 const refusingRunner: Runner = {
@@ -55,7 +56,7 @@ describe('the worker', () => {
     const config = loadConfig({ env: {}, file: undefined, overrides: [`paths.state_dir=${stateDir}`] }).config;
     const journal = Journal.create(stateDir, 'upgrade');
     const out = new Output(false, false, { write: () => true } as unknown as NodeJS.WritableStream, { write: () => true } as unknown as NodeJS.WritableStream);
-    const run = runWorker({ runner: refusingRunner, config, out }, {
+    const run = runWorker({ runner: refusingRunner, config, out, host: HOST_PATHS }, {
       runId: journal.runId, rootPid: 4_000_000, others: [], waitPid: undefined, callerPidNs: 'pid:[1]', rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade',
     });
     await expect(run).rejects.toMatchObject({ code: 'PID_NOT_FOUND', hint: expect.stringContaining('again') });
@@ -65,7 +66,7 @@ describe('the worker', () => {
   it('killed by a signal mid-dump: its stop-post settles the run as failed, says why, and unwinds', async () => {
     const { stateDir, journal, config } = runInDump();
     const runner = permissiveRunner();
-    expect(await settleStoppedWorker({ runner, config, out: quiet() }, journal.runId, KILLED)).toBe(true);
+    expect(await settleStoppedWorker({ runner, config, out: quiet(), host: HOST_PATHS }, journal.runId, KILLED)).toBe(true);
     expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
     const dump = Journal.open(stateDir, journal.runId).phase('dump');
     expect(dump).toMatchObject({ status: 'failed', error: { code: 'WORKER_ENDED', message: expect.stringContaining('killed by signal KILL') } });
@@ -77,7 +78,7 @@ describe('the worker', () => {
   it('killed after the dump completed: the images are kept, and the hint says how to restore them', async () => {
     const { stateDir, journal, config } = runInDump();
     journal.mark('dump.dumped');
-    expect(await settleStoppedWorker({ runner: permissiveRunner(), config, out: quiet() }, journal.runId, KILLED)).toBe(true);
+    expect(await settleStoppedWorker({ runner: permissiveRunner(), config, out: quiet(), host: HOST_PATHS }, journal.runId, KILLED)).toBe(true);
     expect(Journal.open(stateDir, journal.runId).phase('dump').error?.hint).toContain(`kernel-leap restore --run ${journal.runId}`);
     expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
   });
@@ -85,7 +86,7 @@ describe('the worker', () => {
   it('stopped after handing the run to the next boot, or after an outcome: leaves the run alone', async () => {
     const { stateDir, journal, config } = runInDump();
     markPending(stateDir, [journal.runId]);
-    expect(await settleStoppedWorker({ runner: refusingRunner, config, out: quiet() }, journal.runId, KILLED)).toBe(false);
+    expect(await settleStoppedWorker({ runner: refusingRunner, config, out: quiet(), host: HOST_PATHS }, journal.runId, KILLED)).toBe(false);
     expect(existsSync(join(journal.paths.dir, 'outcome'))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { discover, listTree, sessionRootOf } from '../../../src/steps/discover.js';
+import { callerLast, discover, listTree, sessionRootOf } from '../../../src/steps/discover.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 import { restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
 
@@ -34,5 +34,12 @@ describe('discover', () => {
   it('lists the tree parents first, without excluded subtrees', () => {
     expect(listTree(proc, 441)).toEqual([441, 447, 534]);
     expect(listTree(proc, 441, new Set([447]))).toEqual([441]);
+  });
+
+  it('puts the caller\'s own session last, whatever the order found (behaviour 9)', () => {
+    const roots = [441, 500, 600].map((pid) => ({ pid, name: 'sshd', cmdline: `sshd: u${pid}@pts/0` }));
+    expect(callerLast(roots, 441).map((r) => r.pid)).toEqual([500, 600, 441]);
+    expect(callerLast(roots, 500).map((r) => r.pid)).toEqual([441, 600, 500]);
+    expect(callerLast(roots, undefined).map((r) => r.pid)).toEqual([441, 500, 600]);
   });
 });

@@ -1,0 +1,180 @@
+/**
+ * The engine's flows run in-process: a scripted runner answers each command by
+ * argv prefix and records every call in order (an unscripted command throws), a
+ * scratch tree stands in for the host's paths, and the session is a real process
+ * tree on this machine (so a SIGCONT, a stopped task or a pid are real).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Output } from '../../src/cli/output.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { EngineContext } from '../../src/engine/context.js';
+import { LeapError } from '../../src/errors.js';
+import type { HostPaths } from '../../src/tools/host-paths.js';
+import type { RunRequest, RunResult, Runner } from '../../src/tools/runner.js';
+
+type Answer = Partial<Pick<RunResult, 'stdout' | 'stderr' | 'exitCode'>> | undefined | void;
+type Handler = (argv: string[], request: RunRequest) => Answer | Promise<Answer>;
+type SpawnHandler = (argv: string[], request: RunRequest) => number | Promise<number>;
+
+export class ScriptedRunner implements Runner {
+  logFile: string | undefined;
+  readonly calls: string[][] = [];
+  private readonly rules: Array<{ prefix: string[]; handle: Handler }> = [];
+  private readonly spawns: Array<{ prefix: string[]; handle: SpawnHandler }> = [];
+
+  /** Answers commands that start with prefix; a later rule for the same prefix wins. */
+  on(prefix: string[], handle: Handler = () => undefined): this {
+    this.rules.unshift({ prefix, handle });
+    return this;
+  }
+
+  onSpawn(prefix: string[], handle: SpawnHandler): this {
+    this.spawns.unshift({ prefix, handle });
+    return this;
+  }
+
+  async run(request: RunRequest): Promise<RunResult> {
+    const argv = [request.file, ...(request.args ?? [])];
+    this.calls.push(argv);
+    const rule = this.rules.find((r) => startsWith(argv, r.prefix));
+    if (!rule) throw new Error(`unscripted command: ${argv.join(' ')}`);
+    const answer = (await rule.handle(argv, request)) ?? {};
+    const result = { argv, exitCode: 0, stdout: '', stderr: '', durationMs: 1, ...answer };
+    if (!(request.okCodes ?? [0]).includes(result.exitCode)) throw new LeapError('COMMAND_FAILED', `${argv[0]} exited with ${result.exitCode}: ${result.stderr}`);
+    return result;
+  }
+
+  async spawnDetached(request: RunRequest): Promise<number> {
+    const argv = [request.file, ...(request.args ?? [])];
+    this.calls.push(argv);
+    const rule = this.spawns.find((r) => startsWith(argv, r.prefix));
+    if (!rule) throw new Error(`unscripted spawn: ${argv.join(' ')}`);
+    return rule.handle(argv, request);
+  }
+
+  /** Index of the first call that starts with prefix, -1 if none. */
+  indexOf(prefix: string[]): number {
+    return this.calls.findIndex((argv) => startsWith(argv, prefix));
+  }
+
+  /** Index of the last call that starts with prefix, -1 if none. */
+  lastIndexOf(prefix: string[]): number {
+    return this.calls.findLastIndex((argv) => startsWith(argv, prefix));
+  }
+
+  callsOf(prefix: string[]): string[][] {
+    return this.calls.filter((argv) => startsWith(argv, prefix));
+  }
+}
+
+function startsWith(argv: readonly string[], prefix: readonly string[]): boolean {
+  return prefix.every((word, i) => argv[i] === word);
+}
+
+/** The value after a flag in an argv (`-D dir`). */
+export function flagValue(argv: readonly string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i === -1 ? undefined : argv[i + 1];
+}
+
+export const OLD_KERNEL = '6.1.0-55-cloud-amd64';
+export const NEW_KERNEL = '6.1.0-56-cloud-amd64';
+export const NEWEST_KERNEL = '6.1.0-57-cloud-amd64';
+
+/** A scratch tree for the host's paths: /boot with three kernels, the unit dir, /proc/sys with window scaling on. */
+export function scratchHost(): HostPaths {
+  const root = mkdtempSync(join(tmpdir(), 'kl-host-'));
+  const host: HostPaths = {
+    unitDir: join(root, 'etc/systemd/system'),
+    networkInterfaces: join(root, 'etc/network/interfaces'),
+    ifupdownHook: join(root, 'etc/network/if-pre-up.d/kernel-leap'),
+    rulesMarker: join(root, 'run/kernel-leap/rules-loaded'),
+    boot: join(root, 'boot'),
+    kexecLoaded: join(root, 'sys/kernel/kexec_loaded'),
+    procSys: join(root, 'proc/sys'),
+  };
+  for (const dir of [host.unitDir, join(root, 'etc/network'), host.boot, join(root, 'sys/kernel'), join(host.procSys, 'net/ipv4'), join(root, 'run/kernel-leap')]) mkdirSync(dir, { recursive: true });
+  writeFileSync(host.networkInterfaces, 'auto eth0\niface eth0 inet dhcp\n');
+  for (const version of [OLD_KERNEL, NEWEST_KERNEL, NEW_KERNEL]) {
+    writeFileSync(join(host.boot, `vmlinuz-${version}`), '');
+    writeFileSync(join(host.boot, `initrd.img-${version}`), '');
+  }
+  writeFileSync(host.kexecLoaded, '0\n');
+  writeFileSync(windowScalingPath(host), '1\n');
+  return host;
+}
+
+export function windowScalingPath(host: HostPaths): string {
+  return join(host.procSys, 'net/ipv4/tcp_window_scaling');
+}
+
+export function readTrimmed(path: string): string {
+  return readFileSync(path, 'utf8').trim();
+}
+
+/** A context with the shipped config (only the state dir moved), quiet output and the scratch host. */
+export function flowContext(runner: Runner, host: HostPaths = scratchHost()): EngineContext & { stateDir: string } {
+  const stateDir = mkdtempSync(join(tmpdir(), 'kl-state-'));
+  const config = loadConfig({ env: {}, file: undefined, overrides: [`paths.state_dir=${stateDir}`] }).config;
+  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+  return { runner, config, out: new Output(false, false, sink, sink), host, stateDir };
+}
+
+/** A session stand-in: a real process that holds a TCP connection to a server on loopback. */
+export interface FakeSession {
+  process: ChildProcess;
+  pid: number;
+  /** The connection as the plan sees it from the session's side. */
+  local: { ip: string; port: number };
+  peer: { ip: string; port: number };
+  end(): void;
+}
+
+export async function startSession(): Promise<FakeSession> {
+  const server: Server = createServer((socket) => socket.on('error', () => undefined));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const accepted = new Promise<{ ip: string; port: number }>((resolve) => server.once('connection', (s) => resolve({ ip: '127.0.0.1', port: s.remotePort as number })));
+  const code = `import socket, time\ns = socket.create_connection(("127.0.0.1", ${port}))\ntime.sleep(600)\n`;
+  const child = spawn('python3', ['-c', code], { stdio: 'ignore', detached: true });
+  const local = await accepted;
+  return {
+    process: child,
+    pid: child.pid as number,
+    local,
+    peer: { ip: '127.0.0.1', port },
+    end: () => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // already gone: the fake criu dump ends the tree as the real one does
+      }
+      server.close();
+    },
+  };
+}
+
+/** The two DROP rules criu inserts for a connection, as iptables-save -c prints them. */
+export function lockRulesSaved(local: { ip: string; port: number }, peer: { ip: string; port: number }): string {
+  return [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    `[0:0] -A INPUT -s ${peer.ip}/32 -d ${local.ip}/32 -p tcp -m tcp --sport ${peer.port} --dport ${local.port} -m mark ! --mark 0xc114 -j DROP`,
+    `[0:0] -A OUTPUT -s ${local.ip}/32 -d ${peer.ip}/32 -p tcp -m tcp --sport ${local.port} --dport ${peer.port} -m mark ! --mark 0xc114 -j DROP`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/** What a stopped task reads in /proc/PID/status. */
+export function taskState(pid: number): string | undefined {
+  try {
+    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The worker flow and the boot-restore flow, in-process, on a scripted runner and
+ * a scratch host, with real processes as the sessions: the order and the effects
+ * of their steps. Each test names the behaviour it guards.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runRestore } from '../../../src/engine/restore-run.js';
+import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
+import { Journal } from '../../../src/state/journal.js';
+import { readManifest, writeManifest } from '../../../src/state/manifest.js';
+import { readOutcome } from '../../../src/state/outcome.js';
+import { pendingPath, pendingRuns } from '../../../src/state/pending.js';
+import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
+import { waitUntil } from '../../../src/tools/wait.js';
+import {
+  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, ScriptedRunner, startSession, taskState, windowScalingPath,
+} from '../../helpers/flow.js';
+
+const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
+const sessions: FakeSession[] = [];
+const spawned: number[] = [];
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.end();
+  for (const pid of spawned.splice(0)) killGroup(pid);
+});
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+async function session(): Promise<FakeSession> {
+  const s = await startSession();
+  sessions.push(s);
+  return s;
+}
+
+/**
+ * A runner scripted as a healthy machine: criu writes images (and a real dump ends
+ * the tree, as criu's default does), kexec -l loads, the lock rules of the dumped
+ * connections are in force from the dump on.
+ */
+function healthyMachine(ctx: { host: { kexecLoaded: string } }, dumped: FakeSession[]): ScriptedRunner & { lock(s: FakeSession): void } {
+  // The lock rules in force, as `-A CHAIN ...` specs: criu adds them, iptables -D removes them.
+  let inForce: string[] = [];
+  const lock = (s: FakeSession) => {
+    inForce.push(...lockRulesSaved(s.local, s.peer).split('\n').filter((l) => l.includes('-A ')).map((l) => l.replace(/^\[\d+:\d+\] /, '')));
+  };
+  const runner = new ScriptedRunner()
+    .on(['ss', '-xn'])
+    .on(['criu', 'dump'], (argv) => {
+      const dir = flagValue(argv, '-D') as string;
+      const tree = flagValue(argv, '-t') as string;
+      for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${tree}.img`]) writeFileSync(join(dir, image), 'x');
+      if (argv.includes('--leave-running')) return;
+      const s = dumped.find((d) => String(d.pid) === tree);
+      if (s) lock(s);
+      s?.end();
+    })
+    .on(['kexec', '-l'], () => writeFileSync(ctx.host.kexecLoaded, '1\n'))
+    .on(['kexec', '-u'], () => writeFileSync(ctx.host.kexecLoaded, '0\n'))
+    .on(['kexec', '-e'])
+    .on(['systemctl', 'enable'])
+    .on(['systemctl', 'disable'])
+    .on(['systemctl', 'daemon-reload'])
+    .on(['sync'])
+    .on(['iptables-save', '-c'], () => ({ stdout: ['*filter', ...inForce.map((spec) => `[0:0] ${spec}`), 'COMMIT', ''].join('\n') }))
+    .on(['iptables', '-w', '-t', 'filter', '-D'], (argv) => {
+      const spec = `-A ${argv.slice(5).join(' ')}`;
+      if (!inForce.includes(spec)) return { exitCode: 1 };
+      inForce = inForce.filter((r) => r !== spec);
+    });
+  return Object.assign(runner, { lock });
+}
+
+function upgradeOptions(journal: Journal, s: FakeSession, extra: Partial<WorkerOptions> = {}): WorkerOptions {
+  return { runId: journal.runId, rootPid: s.pid, others: [], waitPid: undefined, callerPidNs: undefined, rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade', ...extra };
+}
+
+/** A worker run to the jump: kexec -e returns here, so it ends in KEXEC_RETURNED with the run pending. */
+async function upgradeToJump() {
+  const s = await session();
+  const runner = new ScriptedRunner();
+  const ctx = flowContext(runner);
+  const machine = healthyMachine(ctx, [s]);
+  ctx.runner = machine;
+  const journal = Journal.create(ctx.stateDir, 'upgrade');
+  const atSync = { pending: [] as string[], rules: '' };
+  machine.on(['sync'], () => {
+    atSync.pending = pendingRuns(ctx.stateDir);
+    atSync.rules = existsSync(join(ctx.stateDir, 'lock-rules.v4')) ? readFileSync(join(ctx.stateDir, 'lock-rules.v4'), 'utf8') : '';
+  });
+  await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+  return { s, ctx, runner: machine, journal, atSync };
+}
+
+/**
+ * What the restore unit's `systemd-run --scope … criu restore` becomes here: a
+ * launcher whose child (criu) has a child (the session's root), and the pid file
+ * the action script writes once the tasks resume. It notes the window-scaling
+ * sysctl as criu would meet it.
+ */
+function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen: { windowScaling?: string }) {
+  return async (): Promise<number> => {
+    seen.windowScaling = readTrimmed(windowScalingPath(ctx.host));
+    const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], { stdio: 'ignore', detached: true });
+    const pid = launcher.pid as number;
+    spawned.push(pid);
+    const childOf = (p: number) => Number(readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ')[0] || 0);
+    await waitUntil(() => childOf(pid) > 0 && childOf(childOf(pid)) > 0, 5000, 'the fake restored tree', '');
+    writeFileSync(join(runDir, RESTORED_PID_FILE), `${childOf(childOf(pid))}\n`);
+    return pid;
+  };
+}
+
+describe('the upgrade worker flow', () => {
+  it('loads the newest installed kernel that is not running (behaviour 4)', async () => {
+    const { runner, ctx } = await upgradeToJump();
+    const load = runner.callsOf(['kexec', '-l'])[0];
+    expect(load?.[2]).toBe(join(ctx.host.boot, `vmlinuz-${NEWEST_KERNEL}`));
+    expect(load).toContain(`--initrd=${join(ctx.host.boot, `initrd.img-${NEWEST_KERNEL}`)}`);
+  });
+
+  it('installs and enables both boot units before the freeze (behaviour 6)', async () => {
+    const { runner, ctx } = await upgradeToJump();
+    const enable = runner.indexOf(['systemctl', 'enable', '--quiet', ...UNITS]);
+    expect(enable).toBeGreaterThan(-1);
+    expect(enable).toBeLessThan(runner.lastIndexOf(['criu', 'dump']));
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+    expect(existsSync(ctx.host.ifupdownHook)).toBe(true);
+  });
+
+  it('rehearses, then dumps, marks the run pending, saves the lock rules, syncs, and only then jumps (behaviour 7)', async () => {
+    const { runner, journal, atSync, s } = await upgradeToJump();
+    const dumps = runner.callsOf(['criu', 'dump']);
+    expect(dumps.map((argv) => argv.includes('--leave-running'))).toEqual([true, false]);
+    const sync = runner.indexOf(['sync']);
+    expect(sync).toBeGreaterThan(runner.lastIndexOf(['criu', 'dump']));
+    expect(sync).toBeLessThan(runner.indexOf(['kexec', '-e']));
+    expect(atSync.pending).toEqual([journal.runId]);
+    expect(atSync.rules).toContain(`-I INPUT 1 -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m tcp --sport ${s.peer.port} --dport ${s.local.port}`);
+    expect(journal.phase('kexec').status).toBe('pending');
+    expect(Journal.open(journal.paths.dir.replace(/\/runs\/.*$/, ''), journal.runId).phase('kexec').status).toBe('running');
+  });
+
+  it('after a failed dump, continues the tasks criu left stopped, drops their lock rules and unwinds the boot (behaviour 3)', async () => {
+    const s = await session();
+    const ctx = flowContext(new ScriptedRunner());
+    const runner = healthyMachine(ctx, [s]);
+    ctx.runner = runner;
+    runner.on(['criu', 'dump'], (argv) => {
+      if (argv.includes('--leave-running')) {
+        for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${s.pid}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
+        return;
+      }
+      process.kill(s.pid, 'SIGSTOP');
+      runner.lock(s);
+      writeFileSync(flagValue(argv, '-o') as string, '(00.5) Error (criu/cr-dump.c:1234): Dumping FAILED.\n');
+      return { exitCode: 1 };
+    });
+    const journal = Journal.create(ctx.stateDir, 'upgrade');
+    await waitUntil(() => taskState(s.pid) === 'S', 5000, 'the session to sleep', '');
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
+    expect(taskState(s.pid)).not.toBe('T');
+    expect(runner.callsOf(['iptables', '-w', '-t', 'filter', '-D'])).toHaveLength(2);
+    expect(readOutcome(journal.paths.dir)).toBe('dump-failed');
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    expect(runner.indexOf(['kexec', '-u'])).toBeGreaterThan(-1);
+    expect(runner.indexOf(['systemctl', 'disable', '--quiet', ...UNITS])).toBeGreaterThan(-1);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(runner.indexOf(['kexec', '-e'])).toBe(-1);
+  });
+
+  it('with --all-ssh, dumps the other sessions first and the caller\'s own last (behaviour 9)', async () => {
+    const [other, own] = [await session(), await session()];
+    const ctx = flowContext(new ScriptedRunner());
+    ctx.runner = healthyMachine(ctx, [other, own]);
+    const [otherRun, ownRun] = [Journal.create(ctx.stateDir, 'upgrade'), Journal.create(ctx.stateDir, 'upgrade')];
+    await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    const runner = ctx.runner as ScriptedRunner;
+    const dumped = runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running')).map((argv) => Number(flagValue(argv, '-t')));
+    expect(dumped).toEqual([other.pid, own.pid]);
+    expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId, ownRun.runId]);
+  });
+});
+
+describe('the boot-restore flow', () => {
+  it('waits for the rules and the addresses, restores with window scaling off, unlocks, then cleans up the boot (behaviours 1, 2, 8)', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const seen: { windowScaling?: string } = {};
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, seen));
+    const before = runner.calls.length;
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(0);
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+    // 1: the pending mark is consumed, so no later boot restores this run again.
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    // 8: scaling off while criu creates the sockets, and back on after.
+    expect(seen.windowScaling).toBe('0');
+    expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
+    // 2: the units disabled and removed, the rules file gone, systemd reloaded.
+    const boot = runner.calls.slice(before);
+    const disable = boot.findIndex((argv) => argv.join(' ') === `systemctl disable --quiet ${UNITS.join(' ')}`);
+    expect(disable).toBeGreaterThan(boot.findIndex((argv) => argv[0] === 'systemd-run'));
+    expect(boot.findIndex((argv) => argv.join(' ') === 'systemctl daemon-reload')).toBeGreaterThan(disable);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
+    // The connection's lock rules, left in force by the dump, are gone once the session is back.
+    expect(boot.filter((argv) => argv.slice(0, 5).join(' ') === 'iptables -w -t filter -D')).toHaveLength(2);
+    expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('cleanup').status).toBe('done');
+  });
+
+  it('fails at the address gate when a dumped local address never comes up, and still consumes the mark and cleans up (behaviours 10, 1, 2)', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const manifest = readManifest(journal.paths.dir);
+    writeManifest(journal.paths.dir, { ...manifest, addressTimeoutS: 1, connections: manifest.connections.map((c) => ({ ...c, local: { ...c.local, ip: '192.0.2.77' } })) });
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(8);
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe('GATE_TIMEOUT');
+    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+  });
+});
