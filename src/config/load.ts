@@ -1,7 +1,8 @@
 /**
  * Loads the INI config, then the environment, then flags (`--set section.key=value`),
- * validating each value against SCHEMA. A bad value names its source, key and what
- * is allowed.
+ * reading each value with its key's schema in SCHEMA (zod). A bad value, an unknown
+ * key or an unknown section names its source and key; a bad value also its text,
+ * what the key takes and what to write instead. An empty value stands for the default.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'ini';
@@ -50,27 +51,33 @@ function readIniFile(file: string, required: boolean): Raw | undefined {
   const parsed = parse(readFileSync(file, 'utf8')) as Raw;
   for (const [section, value] of Object.entries(parsed)) {
     if (typeof value !== 'object' || value === null) {
-      throw configError(`config file ${file}`, section, 'a key outside any section', 'put every key under [criu], [kexec], [restore], [s3] or [paths]');
+      throw configError(`config file ${file}`, section, 'a key outside any section', `put every key under one of ${Object.keys(SCHEMA).map((s) => `[${s}]`).join(', ')}`);
     }
   }
   return parsed;
 }
 
+const SECTIONS: Record<string, Record<string, KeySpec>> = SCHEMA;
+
 function defaults(): Raw {
   const out: Raw = {};
-  for (const [section, keys] of Object.entries(SCHEMA)) {
-    out[section] = Object.fromEntries(Object.entries(keys).map(([k, spec]) => [k, (spec as KeySpec).default]));
+  for (const [section, keys] of Object.entries(SECTIONS)) {
+    out[section] = Object.fromEntries(Object.entries(keys).map(([k, spec]) => [k, structuredClone(spec.default)]));
   }
   return out;
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Raw {
   const out: Raw = {};
-  for (const [section, keys] of Object.entries(SCHEMA)) {
-    for (const key of Object.keys(keys)) {
-      const value = env[envName(section, key)];
-      if (value !== undefined) (out[section] ??= {})[key] = value;
+  for (const [name, value] of Object.entries(env)) {
+    const section = Object.keys(SCHEMA).find((s) => name.startsWith(envName(s, '')));
+    if (section === undefined || value === undefined) continue;
+    const keys = SECTIONS[section] ?? {};
+    const key = Object.keys(keys).find((k) => envName(section, k) === name);
+    if (key === undefined) {
+      throw configError('environment', name, 'an unknown key', `[${section}] takes ${Object.keys(keys).map((k) => envName(section, k)).join(', ')}`);
     }
+    (out[section] ??= {})[key] = value;
   }
   return out;
 }
@@ -90,40 +97,27 @@ function fromFlags(overrides: readonly string[]): Raw {
 
 function applyLayer(config: Raw, layer: Raw, source: string): void {
   for (const [section, keys] of Object.entries(layer)) {
-    const specs = (SCHEMA as Record<string, Record<string, KeySpec>>)[section];
+    const specs = SECTIONS[section];
     if (!specs) throw configError(source, `[${section}]`, 'an unknown section', `sections are ${Object.keys(SCHEMA).join(', ')}`);
     for (const [key, value] of Object.entries(keys)) {
       const spec = specs[key];
       if (!spec) throw configError(source, `${section}.${key}`, 'an unknown key', `[${section}] takes ${Object.keys(specs).join(', ')}`);
-      (config[section] as Record<string, unknown>)[key] = coerce(value, spec, source, `${section}.${key}`);
+      (config[section] as Record<string, unknown>)[key] = read(value, spec, source, `${section}.${key}`);
     }
   }
 }
 
-function coerce(value: unknown, spec: KeySpec, source: string, name: string): unknown {
-  const text = String(value).trim();
-  const type = spec.type;
-  if (typeof value === 'boolean' && type === 'bool') return value;
-  if (type === 'bool') {
-    if (/^(true|yes|1|on)$/i.test(text)) return true;
-    if (/^(false|no|0|off)$/i.test(text)) return false;
-    throw configError(source, name, `"${text}"`, 'use true or false');
-  }
-  if (type === 'seconds') {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0) throw configError(source, name, `"${text}"`, 'use a positive number of seconds');
-    return n;
-  }
-  if (type === 'args') return text === '' ? [] : text.split(/\s+/);
-  if (type === 'path') {
-    if (text !== '' && !text.startsWith('/')) throw configError(source, name, `"${text}"`, 'use an absolute path');
-    return text === '' ? undefined : text;
-  }
-  if (typeof type === 'object') {
-    if (!type.oneOf.includes(text)) throw configError(source, name, `"${text}"`, `use one of: ${type.oneOf.join(', ')}`);
-    return text;
-  }
-  return text === '' ? undefined : text;
+function read(value: unknown, spec: KeySpec, source: string, name: string): unknown {
+  // The INI reader makes `key[] = v` a list and turns true/false into booleans.
+  if (typeof value === 'object' && value !== null) throw configError(source, name, 'a list or a subsection', spec.takes);
+  const text = String(value ?? '').trim();
+  if (text === '') return spec.default;
+  const parsed = spec.schema.safeParse(text);
+  if (parsed.success) return parsed.data;
+  throw new LeapError('CONFIG_INVALID', `${source}: ${name} = ${JSON.stringify(text)} is not ${spec.takes}`, {
+    hint: parsed.error.issues[0]?.message ?? `use ${spec.takes}`,
+    exit: ExitCode.config,
+  });
 }
 
 function configError(source: string, key: string, what: string, allowed: string): LeapError {
