@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { Journal } from '../state/journal.js';
 import { LeapError } from '../errors.js';
 import { secretsOf } from '../tools/credentials.js';
-import { openS3, putWithRetry, type RetryPolicy } from '../tools/s3.js';
+import { openS3, putObject, type S3ClientOptions } from '../tools/s3.js';
 
 export interface UploadOutput {
   bucket?: string;
@@ -20,7 +20,6 @@ export interface UploadOutput {
   skipped?: string;
 }
 
-const DEFAULT_POLICY: RetryPolicy = { tries: 4, firstDelayMs: 500 };
 const RUN_FILES = ['journal.json', 'report.json', 'restore.json'];
 
 export function spoolDir(stateDir: string): string {
@@ -43,9 +42,10 @@ export function runFiles(journal: Journal): string[] {
   return [...RUN_FILES.filter((f) => existsSync(join(journal.paths.dir, f))), ...logs];
 }
 
-export async function uploadRun(config: Config, journal: Journal, policy: RetryPolicy = DEFAULT_POLICY): Promise<UploadOutput> {
+/** `client` tunes the S3 client's retries and timeouts (tests make them short); the defaults suit a real store. */
+export async function uploadRun(config: Config, journal: Journal, client: Partial<S3ClientOptions> = {}): Promise<UploadOutput> {
   const stateDir = config.paths.state_dir;
-  const target = await openS3(config.s3);
+  const target = await openS3(config.s3, client);
   if (!target) return { keys: [], skipped: 'uploads are off: [s3] bucket is unset' };
   const prefix = `${config.s3.prefix}/${hostname()}/${journal.runId}`;
   const secrets = secretsOf(target.credentials);
@@ -56,7 +56,7 @@ export async function uploadRun(config: Config, journal: Journal, policy: RetryP
       const body = readFileSync(join(journal.paths.dir, file));
       refuseSecrets(body, secrets, file);
       const key = `${prefix}/${relative('.', file)}`;
-      await putWithRetry(target, key, body, file.endsWith('.json') ? 'application/json' : 'text/plain', policy);
+      await putObject(target, key, body, file.endsWith('.json') ? 'application/json' : 'text/plain');
       keys.push(key);
     }
   } catch (error) {

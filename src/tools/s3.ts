@@ -1,4 +1,9 @@
-/** Thin adapter over @aws-sdk/client-s3: any S3-compatible endpoint, our own bounded retry. */
+/**
+ * Thin adapter over @aws-sdk/client-s3: any S3-compatible endpoint. Retries are the
+ * SDK's standard strategy (exponential backoff with full jitter, only for errors it
+ * deems transient: a store that is down, a timeout, a 5xx, throttling; never a 403),
+ * and every attempt has a connection and a request timeout.
+ */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config/schema.js';
 import { ensureHome, readCredentialsFile, type S3Credentials } from './credentials.js';
@@ -9,17 +14,34 @@ export interface S3Target {
   credentials: S3Credentials;
 }
 
-export async function openS3(config: Config['s3']): Promise<S3Target | undefined> {
+export interface S3ClientOptions {
+  /** Attempts per request, the first included (the SDK's maxAttempts). */
+  maxAttempts: number;
+  /** Base of the backoff: the n-th retry waits a random time up to baseDelayMs * 2^(n-1). */
+  baseDelayMs: number;
+  /** Longest wait for the TCP connection, per attempt. */
+  connectionTimeoutMs: number;
+  /** Longest an attempt may take once connected. */
+  requestTimeoutMs: number;
+}
+
+/** Up to 4 attempts, the retries after up to 0.5 s, 1 s and 2 s. A run that still fails stays spooled. */
+export const S3_CLIENT_DEFAULTS: S3ClientOptions = { maxAttempts: 4, baseDelayMs: 500, connectionTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
+
+export async function openS3(config: Config['s3'], options: Partial<S3ClientOptions> = {}): Promise<S3Target | undefined> {
   if (!config.bucket) return undefined;
+  const { maxAttempts, baseDelayMs, connectionTimeoutMs, requestTimeoutMs } = { ...S3_CLIENT_DEFAULTS, ...options };
   ensureHome();
   const fromFile = readCredentialsFile(config.credentials_file);
   // Loaded on demand: the SDK is most of the bundle, and the restore path must start fast.
-  const { S3Client } = await import('@aws-sdk/client-s3');
+  const [{ S3Client }, { StandardRetryStrategy }] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/core/retry')]);
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.path_style,
-    // Retries are ours (putWithRetry): the SDK's would multiply them.
-    maxAttempts: 1,
+    maxAttempts,
+    retryStrategy: new StandardRetryStrategy({ maxAttempts, baseDelay: baseDelayMs }),
+    // NodeHttpHandler's options; without throwOnRequestTimeout a slow request only logs a warning.
+    requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
     ...(config.endpoint ? customEndpoint(config.endpoint) : {}),
     ...(fromFile ? { credentials: fromFile } : {}),
   });
@@ -35,22 +57,8 @@ function customEndpoint(endpoint: string) {
   return { endpoint, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
 }
 
-export interface RetryPolicy {
-  tries: number;
-  firstDelayMs: number;
-}
-
-export async function putWithRetry(target: S3Target, key: string, body: Buffer, contentType: string, policy: RetryPolicy): Promise<void> {
+/** One PutObject; the client retries it as openS3 configured. */
+export async function putObject(target: S3Target, key: string, body: Buffer, contentType: string): Promise<void> {
   const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-  let delay = policy.firstDelayMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: contentType }));
-      return;
-    } catch (error) {
-      if (attempt >= policy.tries) throw error;
-      await new Promise((r) => setTimeout(r, delay));
-      delay *= 2;
-    }
-  }
+  await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: contentType }));
 }

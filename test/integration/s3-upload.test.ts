@@ -1,4 +1,6 @@
 import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +8,41 @@ import { loadConfig } from '../../src/config/load.js';
 import { Journal } from '../../src/state/journal.js';
 import { spooledRuns, uploadRun } from '../../src/steps/upload.js';
 import { GUEST_CREDENTIALS, LocalS3, S3_SECRET } from '../helpers/s3rver.js';
+
+/** Short retries for tests; the SDK's standard strategy all the same. */
+const FAST = { maxAttempts: 3, baseDelayMs: 10 };
+
+/** A store that answers every request the same way, and counts them. */
+async function fakeStore(answer: (res: ServerResponse) => void): Promise<{ endpoint: string; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const server: Server = createServer((req, res) => {
+    hits++;
+    req.resume();
+    answer(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    hits: () => hits,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+function s3Error(status: number, code: string, message: string) {
+  return (res: ServerResponse) => {
+    res.writeHead(status, { 'content-type': 'application/xml' });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>kl</RequestId></Error>`);
+  };
+}
+
+/** The SDK's own count of the requests it sent, on the error that ended the upload. */
+function attempts(error: unknown): number | undefined {
+  return ((error as { cause?: { $metadata?: { attempts?: number } } }).cause?.$metadata?.attempts);
+}
 
 // A real s3rver on loopback; the upload goes through @aws-sdk/client-s3 over HTTP.
 describe('uploads to a real S3 server', () => {
@@ -38,17 +75,59 @@ describe('uploads to a real S3 server', () => {
     expect(spooledRuns(stateDir)).not.toContain('run-up');
   });
 
-  it('spools the run while the server is down, with bounded retries, and ships it later', async () => {
+  it('retries a store that is down with the SDK strategy, spools the run, and ships it later', async () => {
     const journal = fakeRun('run-down');
     await s3.stop();
     const started = Date.now();
-    await expect(uploadRun(config(), journal, { tries: 3, firstDelayMs: 100 })).rejects.toMatchObject({ code: 'UPLOAD_FAILED', hint: expect.stringContaining('upload-logs') });
-    expect(Date.now() - started).toBeLessThan(15_000);
+    const failure = await uploadRun(config(), journal, FAST).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'UPLOAD_FAILED', message: expect.stringContaining('ECONNREFUSED'), hint: expect.stringContaining('upload-logs') });
+    expect(attempts(failure)).toBe(3);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(spooledRuns(stateDir)).toContain('run-down');
     await s3.resume();
     await uploadRun(config(), journal);
     expect(spooledRuns(stateDir)).not.toContain('run-down');
     expect(await s3.keys(`ci/${hostname()}/run-down`)).toContain(`ci/${hostname()}/run-down/journal.json`);
+  });
+
+  it('does not retry a 403, and spools the run', async () => {
+    const store = await fakeStore(s3Error(403, 'AccessDenied', 'Access Denied'));
+    try {
+      const denied = loadConfig({ env: {}, overrides: [`paths.state_dir=${stateDir}`, `s3.endpoint=${store.endpoint}`, 's3.bucket=logs', 's3.path_style=true', `s3.credentials_file=${credentials}`] }).config;
+      const failure = await uploadRun(denied, fakeRun('run-denied'), FAST).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ code: 'UPLOAD_FAILED', message: expect.stringContaining('Access Denied') });
+      expect(store.hits()).toBe(1);
+      expect(attempts(failure)).toBe(1);
+      expect(spooledRuns(stateDir)).toContain('run-denied');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('retries a 503 up to the attempt count, as the 403 above would have been had it been transient', async () => {
+    const store = await fakeStore(s3Error(503, 'ServiceUnavailable', 'Please reduce your request rate'));
+    try {
+      const busy = loadConfig({ env: {}, overrides: [`paths.state_dir=${stateDir}`, `s3.endpoint=${store.endpoint}`, 's3.bucket=logs', 's3.path_style=true', `s3.credentials_file=${credentials}`] }).config;
+      await expect(uploadRun(busy, fakeRun('run-busy'), FAST)).rejects.toMatchObject({ code: 'UPLOAD_FAILED' });
+      expect(store.hits()).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('gives up on a store that never answers after the request timeout, per attempt', async () => {
+    const store = await fakeStore(() => undefined);
+    try {
+      const silent = loadConfig({ env: {}, overrides: [`paths.state_dir=${stateDir}`, `s3.endpoint=${store.endpoint}`, 's3.bucket=logs', 's3.path_style=true', `s3.credentials_file=${credentials}`] }).config;
+      const started = Date.now();
+      const failure = await uploadRun(silent, fakeRun('run-silent'), { ...FAST, maxAttempts: 2, requestTimeoutMs: 300 }).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ code: 'UPLOAD_FAILED', message: expect.stringContaining('300 ms requestTimeout') });
+      expect(store.hits()).toBe(2);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(spooledRuns(stateDir)).toContain('run-silent');
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a credentials file others can read, and a file holding the secret', async () => {
