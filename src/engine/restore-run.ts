@@ -5,11 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { ExitCode } from '../errors.js';
-import { removeArtefacts } from '../steps/cleanup.js';
-import { readManifest } from '../state/manifest.js';
+import { ExitCode, isLeapError, LeapError } from '../errors.js';
+import { removeBootArtefacts } from '../steps/cleanup.js';
 import { restoreSession } from '../steps/restore.js';
-import { writeOutcome } from '../state/outcome.js';
+import { clearOutcome, writeOutcome } from '../state/outcome.js';
 import type { EngineContext } from './context.js';
 import { Journal } from '../state/journal.js';
 import { consumePending } from '../state/pending.js';
@@ -24,23 +23,45 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
   const stateDir = ctx.config.paths.state_dir;
   // At boot the mark goes first: from here on, no later boot can run these again.
   const runIds = options.boot ? consumePending(stateDir) : [options.runId];
-  const journals = runIds.map((runId) => Journal.open(stateDir, runId));
+  const journals: Journal[] = [];
   let code: number = ExitCode.ok;
-  // Every session first: the cleanup removes the units and rules they share.
-  for (const journal of journals) if ((await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
-  // The runs install the same units: disable them and reload systemd once, not once per run.
-  const disabled = new Set<string>();
-  for (const journal of journals) {
-    if (journal.phase('cleanup').status !== 'pending') continue;
-    const units = readManifest(journal.paths.dir).units.filter((unit) => !disabled.has(unit));
-    for (const unit of units) disabled.add(unit);
-    await stepInRun(ctx, journal, 'cleanup', () => removeArtefacts(ctx.runner, journal, units), (r) => ({ ...r }));
+  try {
+    // Every session first: the cleanup removes the units and rules they share.
+    for (const runId of runIds) {
+      const journal = openForRestore(ctx, stateDir, runId, options.boot);
+      if (journal) journals.push(journal);
+      if (!journal || (await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+    }
+  } finally {
+    for (const journal of journals) {
+      if (journal.phase('cleanup').status === 'pending') await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx), journal }), (r) => ({ ...r }));
+    }
+    // What no readable journal named is still the boot's: a unit left enabled would run at every boot.
+    if (options.boot) await removeBootArtefacts({ ...cleanupOf(ctx), journal: undefined });
   }
   return { code, journals };
 }
 
+function cleanupOf(ctx: EngineContext) {
+  return { runner: ctx.runner, host: ctx.host, stateDir: ctx.config.paths.state_dir };
+}
+
+/** At boot an unreadable run is reported and skipped, so the others and the cleanup still run; by hand it is the command's error. */
+function openForRestore(ctx: EngineContext, stateDir: string, runId: string | undefined, boot: boolean): Journal | undefined {
+  try {
+    return Journal.open(stateDir, runId);
+  } catch (error) {
+    if (!boot || !isLeapError(error)) throw error;
+    ctx.out.error({ code: error.code, message: `run ${runId ?? '?'}: ${error.message}`, hint: error.hint });
+    return undefined;
+  }
+}
+
 /** Restores one run's session and writes the outcome its launcher waits for. */
 async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number> {
+  refuseRestored(journal);
+  // A `--no-exec` run says `dumped` until now: the launcher resumed by this restore must wait for the new outcome.
+  clearOutcome(journal.paths.dir);
   journal.mark('restoreUnitStart');
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
@@ -60,4 +81,10 @@ async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number>
 export function bootInstant(): Date {
   const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
   return new Date(Date.now() - uptime * 1000);
+}
+
+/** A restored session lives on its own now: restoring its images again would only fail, and must not say it failed. */
+function refuseRestored(journal: Journal): void {
+  if (journal.phase('restore').status !== 'done') return;
+  throw new LeapError('ALREADY_RESTORED', `run ${journal.runId} was restored already`, { hint: `nothing to do; \`kernel-leap report --run ${journal.runId}\` shows how it went`, exit: ExitCode.usage });
 }

@@ -3,10 +3,11 @@
  * shell in the session waits for that outcome, so every path writes one.
  */
 import { rmSync } from 'node:fs';
+import { isLeapError } from '../errors.js';
 import { type Journal } from '../state/journal.js';
 import { type Outcome, writeOutcome } from '../state/outcome.js';
 import { clearPending } from '../state/pending.js';
-import { removeArtefacts } from '../steps/cleanup.js';
+import { removeBootArtefacts } from '../steps/cleanup.js';
 import { keepSessionRunning } from '../steps/dump.js';
 import { unloadTargetKernel } from '../steps/kexec.js';
 import type { SessionPlan } from '../steps/planning.js';
@@ -30,8 +31,9 @@ export async function unwind(ctx: EngineContext, resume: readonly ResumableRun[]
   }
   if (dumped.length > 0) return;
   clearPending(ctx.config.paths.state_dir);
-  await unloadTargetKernel(ctx.runner, ctx.host).catch(() => undefined);
-  for (const { journal } of resume) await removeArtefacts(ctx.runner, journal, (journal.phase('prepare').outputs?.units as string[] | undefined) ?? []);
+  await unloadKernelOf(ctx, resume);
+  // Whatever prepare got to, even a failed one: enabled units would run at the next boot.
+  for (const { journal } of resume) await removeBootArtefacts({ runner: ctx.runner, host: ctx.host, stateDir: ctx.config.paths.state_dir, journal });
 }
 
 export function finish(journal: Journal, outcome: Outcome, code: number): number {
@@ -43,4 +45,14 @@ export function finish(journal: Journal, outcome: Outcome, code: number): number
 export function finishAll(journals: readonly Journal[], outcome: Outcome, code: number): number {
   for (const journal of journals) finish(journal, outcome, code);
   return code;
+}
+
+/** A kernel left loaded is harmless until someone runs `kexec -e`; a failed unload is journaled, and the cleanup goes on. */
+async function unloadKernelOf(ctx: EngineContext, runs: readonly ResumableRun[]): Promise<void> {
+  try {
+    await unloadTargetKernel(ctx.runner, ctx.host);
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+    for (const { journal } of runs) journal.recordChange('kexec-unload-failed', 'kexec -u', `${error.message}; unload it by hand with kexec -u`);
+  }
 }

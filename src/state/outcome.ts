@@ -2,7 +2,7 @@
  * A run's outcome: `<run>/outcome`, one word. The launcher shell in the session
  * waits for this file, so it is written last and atomically, readable by all.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -17,6 +17,10 @@ export function outcomePath(runDir: string): string {
 
 export function writeOutcome(runDir: string, outcome: Outcome): void {
   writeFileAtomic(outcomePath(runDir), `${outcome}\n`, 0o644);
+}
+
+export function clearOutcome(runDir: string): void {
+  rmSync(outcomePath(runDir), { force: true });
 }
 
 export function readOutcome(runDir: string): string | undefined {

@@ -22,6 +22,8 @@ import { RESTORED_PID_FILE } from './restore.js';
 
 const RULES_UNIT = 'kernel-leap-rules.service';
 const RESTORE_UNIT = 'kernel-leap-restore.service';
+/** The units every prepare installs and enables, and every cleanup disables. */
+export const BOOT_UNITS = [RULES_UNIT, RESTORE_UNIT] as const;
 
 export interface PrepareInput {
   runner: Runner;
@@ -57,7 +59,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   // The action script lives in the run dir (kept for a post-mortem), not an artefact.
   writeFileSync(actionScript, renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }), { mode: 0o700 });
 
-  const units = [RULES_UNIT, RESTORE_UNIT];
+  const units = [...BOOT_UNITS];
   await enableUnits(input.runner, units);
   journal.addArtefact(rulesFile);
 

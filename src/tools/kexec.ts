@@ -69,9 +69,14 @@ export async function unloadKernel(runner: Runner): Promise<void> {
   await runner.run({ file: 'kexec', args: ['-u'], timeoutMs: 30_000 });
 }
 
-/** path: /sys/kernel/kexec_loaded */
+/** path: /sys/kernel/kexec_loaded, absent on a kernel built without kexec (nothing is loaded then). */
 export function kernelLoaded(path: string): boolean {
-  return readFileSync(path, 'utf8').trim() === '1';
+  try {
+    return readFileSync(path, 'utf8').trim() === '1';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 /** `kexec -e` jumps at once and never returns; `systemctl kexec` queues a clean shutdown that ends in the jump. */

@@ -231,4 +231,60 @@ describe('the boot-restore flow', () => {
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
   });
+
+  it('refuses to restore a run that is restored already, and leaves its outcome as it was', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    await expect(runRestore(ctx, { runId: journal.runId, boot: false })).rejects.toMatchObject({ code: 'ALREADY_RESTORED', exit: 2 });
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+  });
+
+  it('after upgrade --no-exec and a kexec by hand, the outcome says dumped until the restore has an outcome of its own', async () => {
+    const s = await session();
+    const ctx = flowContext(new ScriptedRunner());
+    const runner = healthyMachine(ctx, [s]);
+    ctx.runner = runner;
+    const journal = Journal.create(ctx.stateDir, 'upgrade');
+    expect(await runWorker(ctx, upgradeOptions(journal, s, { exec: false }))).toBe(0);
+    expect(readOutcome(journal.paths.dir)).toBe('dumped');
+    writeFileSync(ctx.host.rulesMarker, '');
+    const atSpawn: { outcome?: string | undefined } = {};
+    const tree = restoredTree(ctx, journal.paths.dir, {});
+    runner.onSpawn(['systemd-run', '--scope'], () => {
+      atSpawn.outcome = readOutcome(journal.paths.dir);
+      return tree();
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(atSpawn.outcome).toBeUndefined();
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+  });
+
+  it('with a journal it cannot read, still consumes the mark and removes the boot units and rules', async () => {
+    const { ctx, journal } = await upgradeToJump();
+    writeFileSync(journal.paths.journal, '{ torn');
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(8);
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
+    expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
+  });
+});
+
+describe('the unwind', () => {
+  it('disables the boot units even when prepare failed after enabling them', async () => {
+    const s = await session();
+    const ctx = flowContext(new ScriptedRunner());
+    const runner = healthyMachine(ctx, [s]);
+    ctx.runner = runner;
+    runner.on(['systemctl', 'enable'], () => ({ exitCode: 1, stderr: 'Failed to enable unit: half done' }));
+    const journal = Journal.create(ctx.stateDir, 'upgrade');
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
+    expect(runner.indexOf(['systemctl', 'disable', '--quiet', ...UNITS])).toBeGreaterThan(runner.indexOf(['systemctl', 'enable']));
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(readOutcome(journal.paths.dir)).toBe('dump-failed');
+    expect(runner.indexOf(['criu', 'dump', '--no-default-config', '-t', String(s.pid), '-D', journal.paths.images])).toBe(-1);
+  });
 });
