@@ -25,5 +25,7 @@ export interface Command {
   optionHelp: readonly string[];
   options: OptionSpec;
   allowPositionals?: boolean;
+  /** Refused with exit 6 before it runs when not root. */
+  needsRoot: boolean;
   run(ctx: CommandContext, values: ParsedValues, positionals: string[]): Promise<number>;
 }

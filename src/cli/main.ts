@@ -36,18 +36,34 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Global options that take the next word as their value (`--set a.b=c status`). */
+const GLOBAL_VALUES = new Set(['--config', '--set']);
+
+/** Where the command's name is: the first word that is neither an option nor a global option's value. */
+function commandIndex(argv: readonly string[]): number {
+  return argv.findIndex((arg, i) => !arg.startsWith('-') && !(i > 0 && GLOBAL_VALUES.has(argv[i - 1] as string)));
+}
+
+function requireRoot(command: Command): void {
+  if (command.needsRoot && process.getuid?.() !== 0) {
+    throw new LeapError('NOT_ROOT', `kernel-leap ${command.name} needs root: the state dir, CRIU, kexec and systemd are root's`, { hint: `rerun as root: sudo kernel-leap ${command.name}`, exit: ExitCode.notRoot });
+  }
+}
+
 async function dispatch(argv: string[], out: Output): Promise<number> {
-  const name = argv.find((a) => !a.startsWith('-'));
+  const at = commandIndex(argv);
+  const name = at === -1 ? undefined : argv[at];
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
     if (argv.includes('--version')) return print(`kernel-leap ${VERSION}`);
     if (name === undefined || name === 'help') return print(mainHelp(COMMANDS));
     throw new LeapError('USAGE', `unknown command "${name}"`, { hint: `commands: ${COMMANDS.map((c) => c.name).join(', ')}`, exit: ExitCode.usage });
   }
-  const rest = argv.filter((_, i) => i !== argv.indexOf(name as string));
+  const rest = argv.filter((_, i) => i !== at);
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
   const { config, file, overrides } = loadConfig({ file: values.config as string | undefined, overrides: (values.set as string[] | undefined) ?? [] });
+  requireRoot(command);
   return command.run({ config, configFile: file, configOverrides: overrides, runner: new ExecaRunner(), out, host: HOST_PATHS }, values as ParsedValues, positionals);
 }
 

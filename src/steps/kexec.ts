@@ -24,9 +24,14 @@ export interface KexecLoadOutput {
   cmdline: string;
 }
 
+/** The kernel to boot, with its initrd: checked before anything is touched, and again when it is loaded. */
+export function targetKernel(input: Omit<KexecLoadInput, 'runner'>): KernelTarget {
+  return resolveKernel(input.kernel ?? input.config.kernel, release(), installedKernels(input.host.boot), input.config.initrd);
+}
+
 export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
   const from = release();
-  const to = resolveKernel(input.kernel ?? input.config.kernel, from, installedKernels(input.host.boot), input.config.initrd);
+  const to = targetKernel(input);
   await loadKernel(input.runner, { target: to, cmdline: input.config.cmdline, verifyChecksums: input.config.verify_checksums });
   if (!kernelLoaded(input.host.kexecLoaded)) {
     throw new LeapError('KEXEC_NOT_LOADED', `kexec -l ${to.vmlinuz} returned but /sys/kernel/kexec_loaded is 0`, { hint: 'check `dmesg | tail` for the kernel\'s reason (e.g. lockdown or a signature check)' });

@@ -1,7 +1,8 @@
 /**
  * The only reader of /proc. Everything goes through a ProcSource, so plan and
  * discover run unchanged on recorded snapshots (test/fixtures/proc/*.json).
- * Processes vanish while we read: every read tolerates ENOENT/ESRCH.
+ * Processes vanish while we read, and some entries are not ours to read (another
+ * user's fds without root): those reads answer undefined; any other error throws.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
@@ -22,11 +23,14 @@ export interface ProcSource {
   stat(path: string): StatFacts | undefined;
 }
 
+const GONE_OR_HIDDEN = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM']);
+
 function quiet<T>(read: () => T): T | undefined {
   try {
     return read();
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (GONE_OR_HIDDEN.has((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw error;
   }
 }
 

@@ -5,16 +5,16 @@ import { discover } from '../../steps/discover.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
-import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+import { SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const planCommand: Command = {
   name: 'plan',
+  needsRoot: true,
   summary: 'show the session, what reaches outside it, the CRIU options and every risk',
   usage: 'plan [--pid PID | --tty pts/N | --all-ssh]',
   options: { ...SESSION_OPTIONS, record: { type: 'string' } },
   optionHelp: [...SESSION_HELP, '--record FILE    also write what the plan read from /proc (a test fixture)'],
   async run(ctx, values) {
-    requireRoot();
     const discovery = recordingProc(liveProc);
     const roots = discover(discovery.proc, { ...sessionSelector(values), selfPid: process.pid });
     const file = values.record;

@@ -7,6 +7,7 @@ import { formatDuration, formatTable } from '../output.js';
 
 export const reportCommand: Command = {
   name: 'report',
+  needsRoot: true,
   summary: 'the outcome, the kernels, the remaps and the timeline of a run',
   usage: 'report [--run ID] [--exit-status]',
   options: { run: { type: 'string' }, 'exit-status': { type: 'boolean' } },

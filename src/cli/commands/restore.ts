@@ -1,16 +1,15 @@
 import { runRestore } from '../../engine/restore-run.js';
 import type { Command } from '../command.js';
 import { shipRun } from '../../engine/ship.js';
-import { requireRoot } from './session-options.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
+  needsRoot: true,
   summary: 'restore the dumped session (run at boot by kernel-leap-restore.service)',
   usage: 'restore [--run ID] [--boot]',
   options: { run: { type: 'string' }, boot: { type: 'boolean' } },
   optionHelp: ['--run ID         the run to restore by hand (default: latest)', '--boot           called by the boot unit: consume the pending mark first, clean up whatever happens'],
   async run(ctx, values) {
-    requireRoot();
     const { code, journals } = await runRestore(ctx, { runId: values.run as string | undefined, boot: values.boot === true });
     // The session is back (or not): only now the slow, non-critical work.
     for (const journal of journals) await shipRun(ctx, journal.runId);

@@ -21,6 +21,10 @@ export interface SessionSelector {
 }
 
 export function sessionSelector(values: ParsedValues): SessionSelector {
+  const given = ['pid', 'tty', 'all-ssh'].filter((key) => values[key] !== undefined && values[key] !== false);
+  if (given.length > 1) {
+    throw new LeapError('USAGE', `--${given.join(' and --')} pick the session in different ways`, { hint: 'pass one of --pid, --tty, --all-ssh (none: the session you type in)', exit: ExitCode.usage });
+  }
   const pid = values.pid === undefined ? undefined : Number(values.pid);
   if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0)) {
     throw new LeapError('USAGE', `--pid ${String(values.pid)} is not a process id`, { hint: 'pass a positive integer, e.g. --pid $$', exit: ExitCode.usage });
@@ -30,10 +34,4 @@ export function sessionSelector(values: ParsedValues): SessionSelector {
     throw new LeapError('USAGE', `--tty ${tty} is not a pty`, { hint: 'pass it as pts/N (see `tty`)', exit: ExitCode.usage });
   }
   return { ...(pid ? { pid } : {}), ...(tty ? { tty } : {}), allSsh: values['all-ssh'] === true };
-}
-
-export function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new LeapError('NOT_ROOT', 'kernel-leap must run as root for this command', { hint: 'rerun with sudo', exit: ExitCode.notRoot });
-  }
 }

@@ -8,6 +8,7 @@ import { formatDuration, formatTable } from '../output.js';
 
 export const statusCommand: Command = {
   name: 'status',
+  needsRoot: true,
   summary: 'show the latest run and each phase',
   usage: 'status [--run ID]',
   options: { run: { type: 'string' } },

@@ -1,16 +1,18 @@
 import { createInterface } from 'node:readline/promises';
 import { Journal } from '../../state/journal.js';
 import { handOff, launchWorker } from '../../engine/launch.js';
+import { targetKernel } from '../../steps/kexec.js';
 import { planSession } from '../../steps/planning.js';
 import { ExitCode, isLeapError, LeapError } from '../../errors.js';
 import { callerLast, discover, sessionRootOf } from '../../steps/discover.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderPlan } from './plan.js';
-import { requireRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+import { SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
   name: 'upgrade',
+  needsRoot: true,
   summary: 'plan, rehearse, dump the session, prepare the boot and kexec into the new kernel',
   usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N | --all-ssh] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
   options: { ...SESSION_OPTIONS, kernel: { type: 'string' }, pre: { type: 'string' }, 'no-exec': { type: 'boolean' }, 'no-rehearse': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
@@ -27,6 +29,7 @@ export const upgradeCommand: Command = {
 
 export const rehearseCommand: Command = {
   name: 'rehearse',
+  needsRoot: true,
   summary: 'dump the session with --leave-running into a scratch dir, check the images, say go or no-go',
   usage: 'rehearse [--pid PID | --tty pts/N | --all-ssh]',
   options: SESSION_OPTIONS,
@@ -35,8 +38,9 @@ export const rehearseCommand: Command = {
 };
 
 async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
-  requireRoot();
   const roots = callerLast(discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), ownSessionRoot());
+  // A typo in --kernel must stop us here, not after the rehearsal's freeze and --pre's changes.
+  if (mode === 'upgrade') targetKernel({ config: ctx.config.kexec, kernel: typeof values.kernel === 'string' ? values.kernel : undefined, host: ctx.host });
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
   if (!handoff) {
     throw new LeapError('NO_LAUNCHER', `${mode} must run through the launcher /usr/local/bin/kernel-leap`, {

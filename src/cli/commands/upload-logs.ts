@@ -5,6 +5,7 @@ import type { Command } from '../command.js';
 
 export const uploadLogsCommand: Command = {
   name: 'upload-logs',
+  needsRoot: true,
   summary: 'ship the spooled logs of runs to S3',
   usage: 'upload-logs [--run ID]',
   options: { run: { type: 'string' } },

@@ -7,6 +7,7 @@ import type { Command } from '../command.js';
 /** Internal: started by `upgrade` and `rehearse` through systemd-run, outside the session. */
 export const workerCommand: Command = {
   name: 'worker',
+  needsRoot: true,
   summary: '(internal) the detached worker that rehearses, dumps and kexecs',
   usage: 'worker --run ID --root PID [--also ROOT:RUN ...] [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
   options: {
@@ -47,6 +48,7 @@ function parseOther(value: string): { runId: string; rootPid: number } {
  */
 export const workerStoppedCommand: Command = {
   name: 'worker-stopped',
+  needsRoot: true,
   summary: '(internal) gives a run whose worker was killed an outcome, and resumes its session',
   usage: 'worker-stopped --run ID',
   options: { run: { type: 'string' } },

@@ -1,0 +1,52 @@
+/**
+ * The CLI's refusals, through the real bundle: global options anywhere on the
+ * line, a command that needs root run by another user, conflicting selectors and
+ * a kernel that is not installed, each refused before anything is touched.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requireCommand, requireRoot } from '../helpers/require.js';
+
+function bundle(): string {
+  const built = resolve('dist/kernel-leap.mjs');
+  if (!existsSync(built)) throw new Error('dist/kernel-leap.mjs is missing: npm test builds it first (npm run build)');
+  const dir = mkdtempSync(join(tmpdir(), 'kl-cli-'));
+  chmodSync(dir, 0o755);
+  copyFileSync(built, join(dir, 'kernel-leap.mjs'));
+  return join(dir, 'kernel-leap.mjs');
+}
+
+function run(args: readonly string[], prefix: readonly string[] = []): { status: number | null; stderr: string; stdout: string } {
+  const argv = [...prefix, process.execPath, bundle(), ...args];
+  const result = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', KERNEL_LEAP_PATHS_STATE_DIR: mkdtempSync(join(tmpdir(), 'kl-cli-state-')) } });
+  return { status: result.status, stderr: result.stderr, stdout: result.stdout };
+}
+
+describe('the CLI refuses bad input before it touches anything', () => {
+  it('reads global options before the command name, values included', () => {
+    const result = run(['--set', 'restore.address_timeout=1.5', 'status']);
+    expect(result.stderr).not.toContain('unknown command');
+    expect(result.stderr).toContain('restore.address_timeout');
+    expect(result.status).toBe(7);
+  });
+
+  it('says a command needs root, with exit 6, to another user', () => {
+    requireRoot();
+    requireCommand('setpriv', 'util-linux');
+    for (const command of ['status', 'report', 'upload-logs', 'restore', 'plan']) {
+      const result = run([command], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+      expect(result.stderr, command).toContain(`kernel-leap ${command} needs root`);
+      expect(result.status, command).toBe(6);
+    }
+  });
+
+  it('refuses --pid, --tty and --all-ssh together', () => {
+    requireRoot();
+    const result = run(['plan', '--pid', '1', '--all-ssh']);
+    expect(result.stderr).toContain('--pid and --all-ssh pick the session in different ways');
+    expect(result.status).toBe(2);
+  });
+});
