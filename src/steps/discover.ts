@@ -1,7 +1,9 @@
 /**
- * Discover: find the session root, the per-connection `sshd: user@pts/N`, by
- * walking PPid up to the topmost per-connection sshd (the listening sshd's child,
- * as in the reference story); errors say what to pass.
+ * Discover: find the session root, the topmost per-connection sshd process, by
+ * walking PPid up from a process of the session. That is `sshd: user@pts/N` for a
+ * root login, or the privilege-separation monitor `sshd: user [priv]` above it
+ * for other users; OpenSSH 9.8 and later name both `sshd-session: …`. Errors
+ * say what to pass.
  */
 import { ExitCode, LeapError } from '../errors.js';
 import type { ProcSource } from '../tools/procfs.js';
@@ -46,8 +48,15 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
   return describe(proc, rootPid);
 }
 
+/** A per-connection sshd process (any stage), not the listener. */
 function isSshSession(proc: ProcSource, pid: number): boolean {
-  return readCmdline(proc, pid).startsWith('sshd: ') && !readCmdline(proc, pid).includes('[listener]');
+  const cmdline = readCmdline(proc, pid);
+  return /^sshd(-session)?: /.test(cmdline) && !cmdline.includes('[listener]');
+}
+
+/** `user@pts/N` or `user@notty`: past authentication, a shell or command runs. */
+function isLoggedIn(proc: ProcSource, pid: number): boolean {
+  return isSshSession(proc, pid) && readCmdline(proc, pid).includes('@');
 }
 
 function describe(proc: ProcSource, pid: number): SessionRoot {
@@ -62,13 +71,13 @@ function pidOnTty(proc: ProcSource, tty: string): number {
 }
 
 /**
- * Every logged-in session (`sshd: user@pts/N` or `user@notty`, not a connection
- * still authenticating), each by its topmost sshd: under the listener, or under
- * criu for a session an earlier leap restored.
+ * Every logged-in session of every user, each by its topmost sshd process: under
+ * the listener, or under criu for a session an earlier leap restored. A
+ * connection still authenticating has no `@` process below it and is left out.
  */
 function allSshSessions(proc: ProcSource): SessionRoot[] {
-  const loggedIn = (pid: number) => isSshSession(proc, pid) && readCmdline(proc, pid).includes('@');
-  const roots = listPids(proc).filter((pid) => loggedIn(pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0));
+  const topmost = (pid: number) => isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
+  const roots = listPids(proc).filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p)));
   if (roots.length === 0) throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', { hint: 'open one, or pass --pid', exit: ExitCode.usage });
   return roots.map((pid) => describe(proc, pid));
 }

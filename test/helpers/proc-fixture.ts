@@ -102,3 +102,24 @@ export function restoredSshSession(): ProcSnapshot {
   ];
   return snapshot(tasks, { texts: { '/proc/902/net/tcp': TCP_TABLE, '/proc/902/net/unix': UNIX_TABLE, '/proc/locks': '' } });
 }
+
+/**
+ * Every kind of ssh connection on one machine: root's login (441, as sshSession),
+ * alice's under privilege separation (`sshd: alice [priv]` 600, root's, above her
+ * `sshd: alice@pts/1` 601), bob's on OpenSSH 10 naming (`sshd-session: bob [priv]`
+ * 700 above 701), and a connection still authenticating (800 above `[net]` 801).
+ */
+export function manySshSessions(): ProcSnapshot {
+  return sshSession({
+    extraTasks: [
+      { pid: 600, ppid: 380, name: 'sshd', cmdline: 'sshd: alice [priv]' },
+      { pid: 601, ppid: 600, name: 'sshd', cmdline: 'sshd: alice@pts/1' },
+      { pid: 602, ppid: 601, name: 'bash', cmdline: '-bash', fds: { 0: { target: '/dev/pts/1' } } },
+      { pid: 700, ppid: 380, name: 'sshd-session', cmdline: 'sshd-session: bob [priv]' },
+      { pid: 701, ppid: 700, name: 'sshd-session', cmdline: 'sshd-session: bob@pts/2' },
+      { pid: 702, ppid: 701, name: 'bash', cmdline: '-bash', fds: { 0: { target: '/dev/pts/2' } } },
+      { pid: 800, ppid: 380, name: 'sshd', cmdline: 'sshd: carol [priv]' },
+      { pid: 801, ppid: 800, name: 'sshd', cmdline: 'sshd: carol [net]' },
+    ],
+  });
+}

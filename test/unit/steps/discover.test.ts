@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { callerLast, discover, listTree, sessionRootOf } from '../../../src/steps/discover.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
-import { restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
+import { manySshSessions, restoredSshSession, sshSession } from '../../helpers/proc-fixture.js';
 
 const proc = snapshotProc(sshSession());
 
@@ -41,5 +41,19 @@ describe('discover', () => {
     expect(callerLast(roots, 441).map((r) => r.pid)).toEqual([500, 600, 441]);
     expect(callerLast(roots, 500).map((r) => r.pid)).toEqual([441, 600, 500]);
     expect(callerLast(roots, undefined).map((r) => r.pid)).toEqual([441, 500, 600]);
+  });
+
+  it('lists every logged-in session of every user, by its privilege-separation monitor where it has one, in either naming', () => {
+    const many = snapshotProc(manySshSessions());
+    expect(discover(many, { allSsh: true, selfPid: 1 }).map((r) => [r.pid, r.cmdline])).toEqual([
+      [441, 'sshd: root@pts/0'], [600, 'sshd: alice [priv]'], [700, 'sshd-session: bob [priv]'],
+    ]);
+  });
+
+  it('walks up to the [priv] monitor from a non-root session, and takes sshd-session names', () => {
+    const many = snapshotProc(manySshSessions());
+    expect(sessionRootOf(many, 602).pid).toBe(600);
+    expect(sessionRootOf(many, 702)).toEqual({ pid: 700, name: 'sshd-session', cmdline: 'sshd-session: bob [priv]' });
+    expect(discover(many, { tty: 'pts/2', selfPid: 1 }).map((r) => r.pid)).toEqual([700]);
   });
 });
