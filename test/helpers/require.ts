@@ -12,6 +12,6 @@ export function requireCommand(command: string, debianPackage: string): void {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
   } catch {
-    throw new Error(`this test needs ${command}: apt-get install ${debianPackage} (.ci/run installs it)`);
+    throw new Error(`this test needs ${command}: apt-get install ${debianPackage} (scripts/setup-host.sh installs it)`);
   }
 }
