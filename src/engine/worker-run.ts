@@ -14,6 +14,8 @@ import { jumpToKernel, loadTargetKernel } from '../steps/kexec.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/planning.js';
 import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/prepare.js';
 import { rehearseDump } from '../steps/rehearse.js';
+import { sessionLogin } from '../steps/discover.js';
+import { leftBehind } from '../steps/losses.js';
 import { pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { waitForExit } from '../tools/wait.js';
@@ -83,10 +85,13 @@ async function work(ctx: EngineContext, journals: readonly Journal[], options: W
 
 async function planRuns(ctx: EngineContext, journals: readonly Journal[], options: WorkerOptions): Promise<SessionRun[]> {
   const sessions = liveSessions(ctx, journals, [...options.others.map((o) => o.rootPid), options.rootPid], options.callerPidNs);
+  const roots = sessions.map((s) => s.rootPid);
+  // What the kexec ends and this leap does not carry, for each run's report (the foreground already refused an unaccepted loss).
+  const lost = leftBehind(liveProc, roots, sessionLogin(liveProc, roots.at(-1) as number).user);
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
-    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), planSummary) });
+    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), (plan) => ({ ...planSummary(plan), leftBehind: lost })) });
   }
   return runs;
 }

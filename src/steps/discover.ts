@@ -15,6 +15,13 @@ export interface SessionRoot {
   cmdline: string;
 }
 
+/** Who is logged in through a session, and on which tty, from its sshd processes' titles (`sshd: alice@pts/1`). */
+export function sessionLogin(proc: ProcSource, root: number): { user: string; tty: string } {
+  const title = listTree(proc, root).map((pid) => readCmdline(proc, pid)).find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, root);
+  const match = /^sshd(?:-session)?: ([^@\s]+)(?:@(\S+))?/.exec(title);
+  return { user: match?.[1] ?? '?', tty: match?.[2] ?? '?' };
+}
+
 export interface DiscoverInput {
   pid?: number;
   tty?: string;
@@ -76,10 +83,15 @@ function pidOnTty(proc: ProcSource, tty: string): number {
  * connection still authenticating has no `@` process below it and is left out.
  */
 function allSshSessions(proc: ProcSource): SessionRoot[] {
-  const topmost = (pid: number) => isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
-  const roots = listPids(proc).filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p)));
+  const roots = loggedInSessions(proc);
   if (roots.length === 0) throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', { hint: 'open one, or pass --pid', exit: ExitCode.usage });
-  return roots.map((pid) => describe(proc, pid));
+  return roots;
+}
+
+/** Every logged-in ssh session on the machine, none when there is none. */
+export function loggedInSessions(proc: ProcSource): SessionRoot[] {
+  const topmost = (pid: number) => isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
+  return listPids(proc).filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p))).map((pid) => describe(proc, pid));
 }
 
 /** The caller's own session goes last: it is dumped last, so a failure before leaves it running to say so. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../state/atomic.js';
 import type { JournalData } from '../state/journal.js';
 import { PHASES } from '../state/phase-table.js';
+import { describeLoss, type Loss } from './losses.js';
 
 export interface TimelineEntry {
   name: string;
@@ -26,6 +27,8 @@ export interface Report {
   restored: Record<string, unknown> | undefined;
   remapped: string[];
   degraded: string[];
+  /** What the kexec ended that this leap did not carry (other sessions, processes outside the tree). */
+  leftBehind: string[];
   changes: JournalData['changes'];
   phases: Array<{ name: string; status: string; startedAt?: string; durationMs?: number; error?: string; hint?: string }>;
   timeline: TimelineEntry[];
@@ -65,6 +68,7 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
     restored: restore ? { rootPidHost: restore.rootPidHost, rootPidInNs: restore.rootPidInNs, criuPid: restore.criuPid, scope: restore.scope, nsenter: restore.nsenter } : undefined,
     remapped: ((restore?.ptyRemaps as Array<{ from: number; to: number }> | undefined) ?? []).map((r) => `pts/${r.from} -> pts/${r.to}`),
     degraded: (restore?.degraded as string[] | undefined) ?? [],
+    leftBehind: ((journal.phases.plan.outputs?.leftBehind as Loss[] | undefined) ?? []).map(describeLoss),
     changes: journal.changes,
     phases: PHASES.map((name) => {
       const p = journal.phases[name];

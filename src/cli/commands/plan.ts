@@ -5,13 +5,13 @@ import { discover } from '../../steps/discover.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
-import { SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const planCommand: Command = {
   name: 'plan',
   needsRoot: true,
   summary: 'show the session, what reaches outside it, the CRIU options and every risk',
-  usage: 'plan [--pid PID | --tty pts/N | --all-ssh]',
+  usage: 'plan [--pid PID | --tty pts/N | --all-ssh] [--allow-loss]',
   options: { ...SESSION_OPTIONS, record: { type: 'string' } },
   optionHelp: [...SESSION_HELP, '--record FILE    also write what the plan read from /proc (a test fixture)'],
   async run(ctx, values) {
@@ -24,8 +24,9 @@ export const planCommand: Command = {
     // This process leaves the session before any dump, so it is not planned for.
     const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]), record)));
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
-    ctx.out.result({ sessions }, () => plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')).join('\n\n'));
-    return plans.every((p) => p.verdict === 'go') ? ExitCode.ok : ExitCode.noGo;
+    const losses = checkLosses(roots, values);
+    ctx.out.result({ sessions, leftBehind: losses.losses, lossRefused: losses.refused }, () => [...plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')), ...(losses.text ? [losses.text] : [])].join('\n\n'));
+    return plans.every((p) => p.verdict === 'go') && !losses.refused ? ExitCode.ok : ExitCode.noGo;
   },
 };
 

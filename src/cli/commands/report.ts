@@ -41,6 +41,7 @@ export function renderReport(r: Report): string {
     `downtime: ${ms(r.downtimeMs)} (freeze to kexec ${ms(r.freezeToExecMs)})`,
     ...(r.remapped.length ? [`remapped: ${r.remapped.join(', ')}`] : []),
     ...(r.degraded.length ? [`degraded: ${r.degraded.join('; ')}`] : []),
+    ...r.leftBehind.map((loss) => `left behind: ${loss}`),
   ];
   const timeline = formatTable(['event', 'at', '+since freeze'], r.timeline.map((t) => [t.name, t.at.slice(11, 23), ms(t.sinceFreezeMs)]));
   const phases = formatTable(['phase', 'status', 'took'], r.phases.filter((p) => p.status !== 'pending').map((p) => [p.name, p.status + (p.error ? `: ${p.error.split('\n')[0]}` : ''), ms(p.durationMs)]));

@@ -3,18 +3,18 @@ import { Journal } from '../../state/journal.js';
 import { handOff, launchWorker } from '../../engine/launch.js';
 import { targetKernel } from '../../steps/kexec.js';
 import { planSession } from '../../steps/planning.js';
-import { ExitCode, isLeapError, LeapError } from '../../errors.js';
-import { callerLast, discover, sessionRootOf } from '../../steps/discover.js';
+import { ExitCode, LeapError } from '../../errors.js';
+import { callerLast, discover } from '../../steps/discover.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderPlan } from './plan.js';
-import { SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+import { checkLosses, ownSessionRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
   name: 'upgrade',
   needsRoot: true,
   summary: 'plan, rehearse, dump the session, prepare the boot and kexec into the new kernel',
-  usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N | --all-ssh] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
+  usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N | --all-ssh] [--allow-loss] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
   options: { ...SESSION_OPTIONS, kernel: { type: 'string' }, pre: { type: 'string' }, 'no-exec': { type: 'boolean' }, 'no-rehearse': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
   optionHelp: [
     ...SESSION_HELP,
@@ -31,7 +31,7 @@ export const rehearseCommand: Command = {
   name: 'rehearse',
   needsRoot: true,
   summary: 'dump the session with --leave-running into a scratch dir, check the images, say go or no-go',
-  usage: 'rehearse [--pid PID | --tty pts/N | --all-ssh]',
+  usage: 'rehearse [--pid PID | --tty pts/N | --all-ssh] [--allow-loss]',
   options: SESSION_OPTIONS,
   optionHelp: SESSION_HELP,
   run: (ctx, values) => startWorkerRun(ctx, values, 'rehearse'),
@@ -53,6 +53,9 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
     if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root.cmdline)}\n\n`);
     if (preview.verdict === 'no-go') return ExitCode.noGo;
   }
+  const losses = checkLosses(roots, values);
+  if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
+  if (losses.refused) return ExitCode.noGo;
   if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length))) return ExitCode.usage;
 
   // One run per session, the caller's last: `latest` then names the run its launcher waits on.
@@ -72,15 +75,6 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   return ExitCode.handoff;
 }
 
-/** The root of the session this command runs in; none when it runs outside any (--pid, --all-ssh from a console). */
-function ownSessionRoot(): number | undefined {
-  try {
-    return sessionRootOf(liveProc, process.pid).pid;
-  } catch (error) {
-    if (isLeapError(error) && error.code === 'NOT_IN_SESSION') return undefined;
-    throw error;
-  }
-}
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */
 function callerPidNamespace(): string[] {
