@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { ExitCode, LeapError } from '../errors.js';
+import { cancelRequested } from '../state/cancel.js';
 import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
@@ -68,10 +69,16 @@ async function work(ctx: EngineContext, journals: readonly Journal[], options: W
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
   const runs = await planRuns(ctx, journals, options);
   const live = runs.map((r) => r.journal);
+  const cancelled = () => cancelRequested((journals.at(-1) as Journal).paths.dir);
+  if (cancelled()) return cancel(ctx, runs, false);
   if (anyNoGo(runs) || !(await rehearseRuns(ctx, runs, options.rehearse))) return finishAll(live, 'no-go', ExitCode.noGo);
   if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
+  if (cancelled()) return cancel(ctx, runs, false);
   if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
+  if (cancelled()) return cancel(ctx, runs, false);
   await prepareRuns(ctx, runs, options.kernel);
+  // The last point where Ctrl-C counts: from the first dump on, sessions live in their images.
+  if (cancelled()) return cancel(ctx, runs, true);
   await dumpRuns(ctx, runs);
   if (!options.exec) return finishAll(live, 'dumped', ExitCode.ok);
   for (const journal of live) {
@@ -81,6 +88,14 @@ async function work(ctx: EngineContext, journals: readonly Journal[], options: W
   ctx.out.progress({ phase: 'kexec', state: 'start', message: 'jumping to the new kernel; the session resumes after the boot' });
   await jumpToKernel(ctx.runner, ctx.config.kexec.exec_with);
   throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', { hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`' });
+}
+
+/** Ctrl-C before the freeze: undo what was prepared, and give the sessions back. */
+async function cancel(ctx: EngineContext, runs: readonly SessionRun[], prepared: boolean): Promise<number> {
+  ctx.out.progress({ phase: 'cancel', state: 'info', message: `cancelled (Ctrl-C): nothing was dumped${prepared ? ', the boot is left as it was' : ''}; the session goes on` });
+  if (prepared) await unwind(ctx, runs, []);
+  for (const { journal } of runs) journal.mark('cancelled');
+  return finishAll(runs.map((r) => r.journal), 'aborted', ExitCode.failure);
 }
 
 async function planRuns(ctx: EngineContext, journals: readonly Journal[], options: WorkerOptions): Promise<SessionRun[]> {

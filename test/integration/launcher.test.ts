@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Output } from '../../src/cli/output.js';
+import { waitUntil } from '../../src/tools/wait.js';
 
 /**
  * The launcher shell (scripts/kernel-leap, run by /bin/sh) with a stand-in for
@@ -34,5 +35,27 @@ describe('the launcher shell', () => {
     chmodSync(fakeNode, 0o755);
     const printed = execFileSync('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], { env: { PATH: process.env.PATH ?? '', KERNEL_LEAP_NODE: fakeNode, KERNEL_LEAP_BUNDLE: 'bundle.mjs' }, timeout: 20_000 }).toString();
     expect(printed.split('\n').filter(Boolean)).toEqual(['▶ plan', '✔ plan (5 ms)', '▶ dump', '✔ dump (2 s)', 'report --run R1 --exit-status']);
+  });
+
+  it('turns Ctrl-C into a cancel request for the worker, and keeps waiting for the outcome', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kl-launcher-'));
+    const run = join(dir, 'runs', 'R2');
+    mkdirSync(join(run, 'progress'), { recursive: true });
+    const fakeNode = join(dir, 'node');
+    writeFileSync(fakeNode, ['#!/bin/sh', 'if [ "$2" = report ]; then echo "report $3 $4"; exit 0; fi', `printf %s ${run} > "$KERNEL_LEAP_HANDOFF"`, 'exit 75'].join('\n'));
+    chmodSync(fakeNode, 0o755);
+    const launcher = spawn('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], { env: { PATH: process.env.PATH ?? '', KERNEL_LEAP_NODE: fakeNode, KERNEL_LEAP_BUNDLE: 'bundle.mjs' }, detached: true });
+    let printed = '';
+    launcher.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const ended = new Promise<number | null>((done) => launcher.once('exit', (code) => done(code)));
+    await waitUntil(() => existsSync(join(dir, 'runs')) && printed === '' && launcher.exitCode === null, 5000, 'the launcher to wait', '');
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(-(launcher.pid as number), 'SIGINT');
+    await waitUntil(() => existsSync(join(run, 'cancel')), 5000, 'the cancel request', '');
+    expect(launcher.exitCode).toBeNull();
+    writeFileSync(join(run, 'outcome'), 'aborted\n');
+    expect(await ended).toBe(0);
+    expect(printed).toContain('cancel requested');
+    expect(printed).toContain('report --run R2');
   });
 });

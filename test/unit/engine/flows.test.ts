@@ -287,4 +287,20 @@ describe('the unwind', () => {
     expect(readOutcome(journal.paths.dir)).toBe('dump-failed');
     expect(runner.indexOf(['criu', 'dump', '--no-default-config', '-t', String(s.pid), '-D', journal.paths.images])).toBe(-1);
   });
+
+  it('cancelled by Ctrl-C before the freeze: dumps nothing, undoes the prepared boot, and the session goes on', async () => {
+    const s = await session();
+    const ctx = flowContext(new ScriptedRunner());
+    const runner = healthyMachine(ctx, [s]);
+    ctx.runner = runner;
+    const journal = Journal.create(ctx.stateDir, 'upgrade');
+    runner.on(['systemctl', 'enable'], () => writeFileSync(join(journal.paths.dir, 'cancel'), ''));
+    expect(await runWorker(ctx, upgradeOptions(journal, s))).toBe(1);
+    expect(readOutcome(journal.paths.dir)).toBe('aborted');
+    expect(runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running'))).toEqual([]);
+    expect(runner.indexOf(['kexec', '-u'])).toBeGreaterThan(-1);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(taskState(s.pid)).toMatch(/^[SR]$/);
+    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.marks.cancelled).toBeDefined();
+  });
 });
