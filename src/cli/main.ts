@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
+import { createOwnerOnly } from '../state/owner-only.js';
 import { HOST_PATHS } from '../tools/host-paths.js';
 import { ExecaRunner } from '../tools/runner.js';
 import type { Command, OptionSpec, ParsedValues } from './command.js';
@@ -24,6 +25,7 @@ const GLOBAL_OPTIONS: OptionSpec = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  createOwnerOnly();
   const json = argv.includes('--json');
   const out = new Output(json, argv.includes('--verbose') || argv.includes('-v'));
   try {

@@ -44,10 +44,10 @@ export class Output implements Progress {
 
   private writeProgressFile(line: string): void {
     const dir = this.progressDir as string;
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.progressCount += 1;
     const partial = join(dir, `.${this.progressCount}`);
-    writeFileSync(partial, line, { mode: 0o644 });
+    writeFileSync(partial, line, { mode: 0o600 });
     renameSync(partial, join(dir, String(this.progressCount)));
   }
 

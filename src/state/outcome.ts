@@ -1,6 +1,6 @@
 /**
  * A run's outcome: `<run>/outcome`, one word. The launcher shell in the session
- * waits for this file, so it is written last and atomically, readable by all.
+ * (root's, like the command) waits for this file, so it is written last and atomically.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ export function outcomePath(runDir: string): string {
 }
 
 export function writeOutcome(runDir: string, outcome: Outcome): void {
-  writeFileAtomic(outcomePath(runDir), `${outcome}\n`, 0o644);
+  writeFileAtomic(outcomePath(runDir), `${outcome}\n`);
 }
 
 export function clearOutcome(runDir: string): void {

@@ -3,7 +3,7 @@
  * ifupdown hook (inert until the pending mark and the rules file exist), write
  * the restore manifest. After the dump only the lock rules are saved.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { selfCommand } from '../config/self-command.js';
@@ -92,7 +92,9 @@ export function lockRulesPath(stateDir: string): string {
 function install(journal: Journal, file: { path: string; text: string; mode: number }): void {
   mkdirSync(dirname(file.path), { recursive: true });
   journal.addArtefact(file.path);
-  writeFileSync(file.path, file.text, { mode: file.mode });
+  writeFileSync(file.path, file.text);
+  // Units and the hook are read by systemd and ifupdown: their mode, not the umask's.
+  chmodSync(file.path, file.mode);
 }
 
 /** After the dump: keep only this session's lock rules, for the boot to load before the network. */

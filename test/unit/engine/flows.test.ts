@@ -4,12 +4,13 @@
  * of their steps. Each test names the behaviour it guards.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runRestore } from '../../../src/engine/restore-run.js';
 import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
 import { Journal } from '../../../src/state/journal.js';
+import { createOwnerOnly } from '../../../src/state/owner-only.js';
 import { readManifest, writeManifest } from '../../../src/state/manifest.js';
 import { readOutcome } from '../../../src/state/outcome.js';
 import { pendingPath, pendingRuns } from '../../../src/state/pending.js';
@@ -21,6 +22,10 @@ import {
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
 const sessions: FakeSession[] = [];
+// Real processes on a loaded 2-core machine: a flow takes 1-2 s, more under load.
+vi.setConfig({ testTimeout: 30_000 });
+// As cli/main does first thing, for kernel-leap and every command it starts.
+beforeAll(createOwnerOnly);
 const spawned: number[] = [];
 afterEach(() => {
   for (const s of sessions.splice(0)) s.end();
@@ -154,12 +159,14 @@ describe('the upgrade worker flow', () => {
     const ctx = flowContext(new ScriptedRunner());
     const runner = healthyMachine(ctx, [s]);
     ctx.runner = runner;
-    runner.on(['criu', 'dump'], (argv) => {
+    runner.on(['criu', 'dump'], async (argv) => {
       if (argv.includes('--leave-running')) {
         for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${s.pid}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
         return;
       }
+      // As criu leaves them when it fails: stopped, which a signal is only once the task has taken it.
       process.kill(s.pid, 'SIGSTOP');
+      await waitUntil(() => taskState(s.pid) === 'T', 5000, 'the session to stop', '');
       runner.lock(s);
       writeFileSync(flagValue(argv, '-o') as string, '(00.5) Error (criu/cr-dump.c:1234): Dumping FAILED.\n');
       return { exitCode: 1 };
@@ -302,5 +309,26 @@ describe('the unwind', () => {
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(taskState(s.pid)).toMatch(/^[SR]$/);
     expect(Journal.open(ctx.stateDir, journal.runId).snapshot.marks.cancelled).toBeDefined();
+  });
+
+  it('leaves every file and directory under the state dir owner-only, images and logs included', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    // The installed unit is systemd's to read: its own mode, not the umask's.
+    expect(statSync(join(ctx.host.unitDir, UNITS[0] as string)).mode & 0o777).toBe(0o644);
+    writeFileSync(ctx.host.rulesMarker, '');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    await runRestore(ctx, { runId: undefined, boot: true });
+    const open: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        const stat = statSync(path);
+        if (stat.mode & 0o077) open.push(`${path} ${(stat.mode & 0o777).toString(8)}`);
+        if (stat.isDirectory()) walk(path);
+      }
+    };
+    walk(ctx.stateDir);
+    expect(open).toEqual([]);
+    expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
   });
 });
