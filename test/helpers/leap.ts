@@ -8,8 +8,8 @@ import type { VmClient } from './vm-client.js';
 /** The real launcher: rehearse and upgrade hand off to it (Node's io_uring fds cannot be dumped). */
 export const LAUNCHER = resolve('scripts/kernel-leap');
 
-/** Installs this very build with the launcher, and a config (kexec without purgatory's slow SHA-256 by default). */
-export async function installKernelLeap(vm: VmClient, config = '[kexec]\nverify_checksums = false\n'): Promise<void> {
+/** Installs this very build with the launcher, and a config (the shipped defaults unless one is given). */
+export async function installKernelLeap(vm: VmClient, config = ''): Promise<void> {
   await vm.installBundle({ launcher: LAUNCHER });
   await vm.run('mkdir -p /etc/kernel-leap && cat > /etc/kernel-leap/kernel-leap.conf', { input: config });
 }

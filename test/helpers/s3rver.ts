@@ -55,9 +55,9 @@ export class LocalS3 {
     return (await out.Body?.transformToString()) ?? '';
   }
 
-  /** The guest's config for this server, and the root-only credentials file. */
+  /** The guest's config: the shipped defaults, with the [s3] section a user sets for this server. */
   guestConfig(prefix = 'kl-test'): string {
-    return ['[kexec]', 'verify_checksums = false', '[s3]', `endpoint = http://10.0.2.2:${this.port}`, 'region = us-east-1', `bucket = ${this.bucket}`, `prefix = ${prefix}`, 'path_style = true', ''].join('\n');
+    return ['[s3]', `endpoint = http://10.0.2.2:${this.port}`, 'region = us-east-1', `bucket = ${this.bucket}`, `prefix = ${prefix}`, 'path_style = true', ''].join('\n');
   }
 }
 
