@@ -152,6 +152,17 @@ export class Journal {
   }
 }
 
+/** A run's journal for a listing: undefined when it is missing, torn or of another schema, so one bad run does not hide the rest. */
+export function parseJournalFile(path: string): JournalData | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return parseJournal(readFileSync(path, 'utf8'), path);
+  } catch (error) {
+    if (error instanceof LeapError && (error.code === 'JOURNAL_CORRUPT' || error.code === 'JOURNAL_SCHEMA')) return undefined;
+    throw error;
+  }
+}
+
 export function parseJournal(text: string, source: string): JournalData {
   let data: JournalData;
   try {

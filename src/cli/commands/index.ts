@@ -3,6 +3,7 @@ import { checkCommand } from './check.js';
 import { planCommand } from './plan.js';
 import { reportCommand } from './report.js';
 import { restoreCommand } from './restore.js';
+import { pruneCommand, runsCommand } from './runs.js';
 import { statusCommand } from './status.js';
 import { rehearseCommand, upgradeCommand } from './upgrade.js';
 import { uploadLogsCommand } from './upload-logs.js';
@@ -16,6 +17,8 @@ export const COMMANDS: readonly Command[] = [
   restoreCommand,
   statusCommand,
   reportCommand,
+  runsCommand,
+  pruneCommand,
   uploadLogsCommand,
   workerCommand,
   workerStoppedCommand,

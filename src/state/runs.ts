@@ -1,0 +1,61 @@
+/**
+ * The runs under `<state>/runs/` as data to manage: what each is, how much its
+ * images take, and which images nothing needs any more. Images of a run that may
+ * still be restored (pending, dumped, in progress) are never pruned, and those of
+ * a failed restore only when asked: they are its post-mortem.
+ */
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseJournalFile, runPaths } from './journal.js';
+import { readOutcome } from './outcome.js';
+import { pendingRuns } from './pending.js';
+
+export interface RunSummary {
+  runId: string;
+  createdAt: string | undefined;
+  command: string | undefined;
+  outcome: string;
+  imagesBytes: number;
+  pending: boolean;
+}
+
+/** Outcomes after which nothing will restore the images. */
+const SETTLED = new Set(['restored', 'no-go', 'rehearsed', 'aborted', 'dump-failed']);
+
+export function listRuns(stateDir: string): RunSummary[] {
+  const dir = join(stateDir, 'runs');
+  if (!existsSync(dir)) return [];
+  const pending = new Set(pendingRuns(stateDir));
+  return readdirSync(dir).sort().map((runId) => {
+    const paths = runPaths(stateDir, runId);
+    const journal = parseJournalFile(paths.journal);
+    return {
+      runId,
+      createdAt: journal?.createdAt,
+      command: journal?.command,
+      outcome: readOutcome(paths.dir) ?? (journal ? 'in progress' : 'unreadable'),
+      imagesBytes: treeBytes(paths.images),
+      pending: pending.has(runId),
+    };
+  });
+}
+
+/** The runs whose images can go: settled and not pending, failed ones too when asked. */
+export function prunable(runs: readonly RunSummary[], failedToo: boolean): RunSummary[] {
+  return runs.filter((r) => !r.pending && r.imagesBytes > 0 && (SETTLED.has(r.outcome) || (failedToo && r.outcome === 'failed')));
+}
+
+/** Removes a run's images, keeps its journal, logs and report; returns the bytes freed. */
+export function removeImages(stateDir: string, runId: string): number {
+  const { images } = runPaths(stateDir, runId);
+  const bytes = treeBytes(images);
+  rmSync(images, { recursive: true, force: true });
+  return bytes;
+}
+
+function treeBytes(path: string): number {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.size;
+  return readdirSync(path).reduce((total, name) => total + treeBytes(join(path, name)), 0);
+}
