@@ -24,6 +24,9 @@ export interface RestoreUnitContext {
   timeoutSec: number;
   /** The rules unit's name, ordered before the restore. */
   rulesUnit: string;
+  /** Where withSysctl saves a setting's earlier value, and /proc/sys to put it back into. */
+  savedSysctls: string;
+  procSys: string;
 }
 
 export interface ActionScriptContext {

@@ -14,7 +14,7 @@ import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 import { liveProc } from '../tools/procfs.js';
 import { childrenOf, readStatus } from '../tools/proc-tasks.js';
-import { withSysctl } from '../tools/sysctl.js';
+import { type SysctlPaths, withSysctl } from '../tools/sysctl.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { criuRestoreArgs } from '../tools/criu-args.js';
 import { clockOffsetMs } from '../tools/rtc.js';
@@ -40,7 +40,7 @@ export interface RestoreOutput {
 
 export const RESTORED_PID_FILE = 'restored-pid';
 
-export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys'>): Promise<RestoreOutput> {
+export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
   const timeoutMs = manifest.addressTimeoutS * 1000;
   await waitForDevpts(timeoutMs);
@@ -58,7 +58,7 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
   await recreateFifos(runner, manifest.fifos);
 
   journal.mark('restoreStart');
-  const pids = await withUnscaledWindows(manifest, host.procSys, () => launchCriu(runner, manifest, journal.paths.dir));
+  const pids = await withUnscaledWindows(manifest, host, () => launchCriu(runner, manifest, journal.paths.dir));
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   journal.mark('unlocked');
@@ -85,8 +85,8 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
  * theirs from the image all the same. Connections opened by others in those
  * seconds only lose the option.
  */
-function withUnscaledWindows<T>(manifest: RestoreManifest, procSys: string, launch: () => Promise<T>): Promise<T> {
-  return manifest.connections.length > 0 ? withSysctl(procSys, 'net.ipv4.tcp_window_scaling', '0', launch) : launch();
+function withUnscaledWindows<T>(manifest: RestoreManifest, sysctl: SysctlPaths, launch: () => Promise<T>): Promise<T> {
+  return manifest.connections.length > 0 ? withSysctl(sysctl, 'net.ipv4.tcp_window_scaling', '0', launch) : launch();
 }
 
 function restoreArgv(manifest: RestoreManifest): string[] {

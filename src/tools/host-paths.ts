@@ -14,6 +14,8 @@ export interface HostPaths {
   boot: string;
   kexecLoaded: string;
   procSys: string;
+  /** A kernel setting's value from before kernel-leap changed it, one file per key, until it is put back. */
+  savedSysctls: string;
 }
 
 export const HOST_PATHS: HostPaths = {
@@ -24,4 +26,5 @@ export const HOST_PATHS: HostPaths = {
   boot: '/boot',
   kexecLoaded: '/sys/kernel/kexec_loaded',
   procSys: '/proc/sys',
+  savedSysctls: '/run/kernel-leap/sysctl',
 };

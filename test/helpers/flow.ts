@@ -96,6 +96,7 @@ export function scratchHost(): HostPaths {
     boot: join(root, 'boot'),
     kexecLoaded: join(root, 'sys/kernel/kexec_loaded'),
     procSys: join(root, 'proc/sys'),
+    savedSysctls: join(root, 'run/kernel-leap/sysctl'),
   };
   for (const dir of [host.unitDir, join(root, 'etc/network'), host.boot, join(root, 'sys/kernel'), join(host.procSys, 'net/ipv4'), join(root, 'run/kernel-leap')]) mkdirSync(dir, { recursive: true });
   writeFileSync(host.networkInterfaces, 'auto eth0\niface eth0 inet dhcp\n');

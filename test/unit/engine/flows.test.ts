@@ -111,9 +111,10 @@ async function upgradeToJump() {
  * the action script writes once the tasks resume. It notes the window-scaling
  * sysctl as criu would meet it.
  */
-function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen: { windowScaling?: string }) {
+function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen: { windowScaling?: string; saved?: string }) {
   return async (): Promise<number> => {
     seen.windowScaling = readTrimmed(windowScalingPath(ctx.host));
+    seen.saved = readTrimmed(join(ctx.host.savedSysctls, 'net.ipv4.tcp_window_scaling'));
     const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], { stdio: 'ignore', detached: true });
     const pid = launcher.pid as number;
     spawned.push(pid);
@@ -201,7 +202,7 @@ describe('the boot-restore flow', () => {
   it('waits for the rules and the addresses, restores with window scaling off, unlocks, then cleans up the boot (behaviours 1, 2, 8)', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    const seen: { windowScaling?: string } = {};
+    const seen: { windowScaling?: string; saved?: string } = {};
     runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, seen));
     const before = runner.calls.length;
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
@@ -212,6 +213,9 @@ describe('the boot-restore flow', () => {
     // 8: scaling off while criu creates the sockets, and back on after.
     expect(seen.windowScaling).toBe('0');
     expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
+    // Saved for the unit's ExecStopPost= while it was changed, in case the restore were killed; gone after.
+    expect(seen.saved).toBe('1');
+    expect(readdirSync(ctx.host.savedSysctls)).toEqual([]);
     // 2: the units disabled and removed, the rules file gone, systemd reloaded.
     const boot = runner.calls.slice(before);
     const disable = boot.findIndex((argv) => argv.join(' ') === `systemctl disable --quiet ${UNITS.join(' ')}`);

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ const node = join(binDir, 'node');
 symlinkSync('/usr/sbin/iptables-restore', iptablesRestore);
 symlinkSync(process.execPath, node);
 const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded' };
-const restoreCtx = { pendingFile: join(dir, 'pending'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service' };
+const restoreCtx = { pendingFile: join(dir, 'pending'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
 const execLines = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => systemdExec(l.slice(key.length + 1)).argv);
 
 /** Asks systemd whether the unit's ConditionPathExists= names an existing file. */
@@ -75,6 +75,26 @@ describe('kernel-leap-restore.service', () => {
   it('refuses a newline instead of injecting a directive, and a timeout systemd would misread', () => {
     expect(() => renderRestoreUnit({ ...restoreCtx, pendingFile: '/x\nExecStartPre=/bin/sh' })).toThrowError(/NUL, CR or LF/);
     for (const timeoutSec of [0, -1, 1.5, Number.NaN]) expect(() => renderRestoreUnit({ ...restoreCtx, timeoutSec })).toThrowError(/TimeoutStartSec/);
+  });
+});
+
+describe('the restore unit\'s ExecStopPost=', () => {
+  it('puts back every kernel setting a killed restore left changed, and only those', () => {
+    const unit = renderRestoreUnit(restoreCtx);
+    const [argv] = execLines(unit, 'ExecStopPost');
+    expect(argv?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(argv?.slice(3)).toEqual(['kernel-leap-sysctl', restoreCtx.savedSysctls, restoreCtx.procSys]);
+    mkdirSync(join(restoreCtx.procSys, 'net/ipv4'), { recursive: true });
+    mkdirSync(restoreCtx.savedSysctls, { recursive: true });
+    writeFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_window_scaling'), '0\n');
+    writeFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_sack'), '0\n');
+    writeFileSync(join(restoreCtx.savedSysctls, 'net.ipv4.tcp_window_scaling'), '1\n');
+    execFileSync(argv?.[0] ?? '', argv?.slice(1) ?? []);
+    expect(readFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_window_scaling'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_sack'), 'utf8')).toBe('0\n');
+    expect(readdirSync(restoreCtx.savedSysctls)).toEqual([]);
+    // Nothing saved: nothing to do, and no error.
+    execFileSync(argv?.[0] ?? '', argv?.slice(1) ?? []);
   });
 });
 
