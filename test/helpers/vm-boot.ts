@@ -10,7 +10,7 @@ import { requireCommand } from './require.js';
 import { chooseAccel } from './vm-accel.js';
 import { onProcessExit } from './vm-cleanup.js';
 import { connectGuest, type VmClient } from './vm-client.js';
-import { ensureImage, type VmImage } from './vm-image.js';
+import { DEFAULT_DIST, type Dist, ensureImage, type VmImage } from './vm-image.js';
 import { createOverlay, freePort, isRunning, killQemuNow, PID_FILE, qemuErrors, startQemu, stopQemu } from './vm-qemu.js';
 import { type VmConnection, waitForSsh } from './vm-ssh.js';
 
@@ -18,6 +18,8 @@ const PORT_ATTEMPTS = 3;
 const DIR_PREFIX = 'kl-vm-';
 
 export interface BootOptions {
+  /** The test bed: bookworm (the default) or trixie. */
+  dist?: Dist;
   log?: (line: string) => void;
   /** Leave QEMU running when this process exits (vm-cli up); stop it with stopGuest(). */
   detached?: boolean;
@@ -43,8 +45,8 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
   const log = options.log ?? (() => undefined);
   requireGuestTools();
   sweepDeadGuests();
-  const image = await ensureImage();
-  log(image.built ? `image built cold in ${image.buildSeconds} s: ${image.dir}` : `image cached: ${image.dir}`);
+  const image = await ensureImage(options.dist ?? DEFAULT_DIST);
+  log(image.built ? `${image.dist} image built cold in ${image.buildSeconds} s: ${image.dir}` : `${image.dist} image cached: ${image.dir}`);
   const accel = await chooseAccel(image);
   log(`accel ${accel.accel}${accel.cached ? ' (cached)' : ''}: ${accel.reason}`);
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -59,7 +61,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       const port = await freePort();
       const started = Date.now();
       pid = startQemu({ image, accel: accel.accel, disk, port, serialLog: join(dir, 'serial.log') }, dir, options.detached ?? false);
-      const c: VmConnection = { port, key: image.key, dir, serialLog: join(dir, 'serial.log'), pid, accel: accel.accel, oldKernel: image.oldKernel, newKernel: image.newKernel };
+      const c: VmConnection = { dist: image.dist, port, key: image.key, user: image.user, dir, serialLog: join(dir, 'serial.log'), pid, accel: accel.accel, oldKernel: image.oldKernel, newKernel: image.newKernel };
       try {
         await waitForSsh(c, options.sshTimeoutMs);
       } catch (error) {

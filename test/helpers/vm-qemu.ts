@@ -26,9 +26,23 @@ export interface QemuSpec {
   memoryMb?: number;
 }
 
+/**
+ * The emulated CPU, for both beds. Debian 12's QEMU 7.2 emulates CMPXCHG16B with
+ * a %gs prefix wrongly under TCG, and the 6.12 kernel of the trixie bed uses it
+ * in SLUB's per-cpu freelists: with plain `max` it dies in __kmalloc_noprof
+ * (double fault) about 50 s into the boot. Without cx16 the kernel never issues
+ * that instruction, so the boot is not lucky, it is sound. Measured on this
+ * kind of host, one boot each to sshd under the same load (README "Test beds"):
+ * QEMU 7.2 `max` panicked, QEMU 7.2 `max,-cx16` 103 s, bookworm-backports'
+ * QEMU 10.0.2 `max` 103 s. QEMU 10 needs no flag, but taking it would add a
+ * backports source to every host; the 6.1 kernel of the bookworm bed runs the
+ * same without cx16. KVM uses the host's CPU and its real CMPXCHG16B.
+ */
+const TCG_CPU = 'max,-cx16';
+
 /** The argv after qemu-system-x86_64; pure, so the flags can be read in one place. */
 export function qemuArgs(spec: QemuSpec): string[] {
-  const cpu = spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
+  const cpu = spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', TCG_CPU];
   const disk = spec.disk ? ['-drive', `file=${spec.disk},if=virtio,format=qcow2,cache=unsafe`] : [];
   const net = spec.port
     ? ['-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${spec.port}-:22`, '-device', 'virtio-net-pci,netdev=n0']

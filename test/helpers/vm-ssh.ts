@@ -6,13 +6,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { pollUntil } from './poll.js';
+import type { Dist } from './vm-image.js';
 import type { Accel } from './vm-qemu.js';
 import { isRunning, qemuErrors } from './vm-qemu.js';
 
 export interface VmConnection {
+  dist: Dist;
   port: number;
-  /** Private key for root. */
+  /** Private key for root and for `user`. */
   key: string;
+  /** The non-root user (alice). */
+  user: string;
   /** The guest's temp dir: overlay, serial.log, qemu.log. */
   dir: string;
   serialLog: string;
