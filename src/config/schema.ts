@@ -62,7 +62,7 @@ export const SCHEMA = {
   criu: {
     extra_dump_args: key(args, [], ARGS, 'extra criu dump options, shell-quoted'),
     extra_restore_args: key(args, [], ARGS, 'extra criu restore options, shell-quoted'),
-    network_lock: key(oneOf(['iptables']), 'iptables', 'iptables', 'CRIU 3.17 can only unlock iptables locks after a restore in a new pidns'),
+    network_lock: key(oneOf(['iptables']), 'iptables', 'iptables', 'iptables lock rules, which kernel-leap saves and reloads before the network (CRIU before 4.1 cannot unlock its nftables lock after a restore in a new pidns)'),
   },
   kexec: {
     kernel: optional(

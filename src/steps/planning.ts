@@ -12,6 +12,7 @@ import { type CriuRestoreOptions, criuDumpArgs } from '../tools/criu-args.js';
 import { parseSsUnixPeers } from '../tools/proc-net.js';
 import { liveProc, type ProcSnapshot, recordingProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
+import { criuVersion } from '../tools/versions.js';
 
 export interface SessionPlan extends Plan {
   /** argv after `criu`, for a dump into imagesDir (run inside ownPidNamespace when set). */
@@ -32,13 +33,15 @@ export interface PlanRecording {
   proc: ProcSnapshot;
   /** The process discover walked up from (plan --record adds it, with what that walk read). */
   selfPid?: number;
+  /** `criu --version`'s version on the recorded machine. */
+  criuVersion?: string | undefined;
 }
 
 export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), record?: (recording: PlanRecording) => void): Promise<SessionPlan> {
-  const ss = await runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 });
+  const [ss, criu] = await Promise.all([runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }), criuVersion(runner)]);
   const recorder = recordingProc(liveProc);
-  const facts = collectFacts(record ? recorder.proc : liveProc, rootPid, parseSsUnixPeers(ss.stdout), exclude);
-  record?.({ rootPid, exclude: [...exclude], ssUnix: ss.stdout, proc: recorder.snapshot });
+  const facts = collectFacts(record ? recorder.proc : liveProc, rootPid, parseSsUnixPeers(ss.stdout), exclude, criu);
+  record?.({ rootPid, exclude: [...exclude], ssUnix: ss.stdout, proc: recorder.snapshot, criuVersion: criu });
   return bindPlan(plan(facts), config);
 }
 
@@ -74,6 +77,7 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
 /** The plan as data: what `plan --json` prints and what the plan phase journals. */
 export function planSummary(plan: SessionPlan): Record<string, unknown> {
   return {
+    criu: { version: plan.criu.version, assumed: plan.criu.assumed, can: plan.criu.can, cannot: plan.criu.cannot, networkLock: plan.criu.networkLock.method },
     rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
     connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
     ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,

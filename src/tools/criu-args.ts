@@ -31,7 +31,7 @@ export interface CriuDumpOptions extends CriuCommonOptions {
   ghostLimitBytes: number | undefined;
   /** --external: file[MNT:INO] and unix[INO] keys. */
   externals: readonly string[];
-  /** --network-lock: iptables only, with 3.17 (CRIU-NOTES §2). */
+  /** --network-lock: iptables, whose rules kernel-leap reloads at boot (CRIU-NOTES §2; tools/criu-features.ts). */
   networkLock: 'iptables';
   /** What becomes of the tree once dumped: killed (criu's default), or -R for the rehearsal, or --leave-stopped. */
   finalState: 'dead' | 'running' | 'stopped';

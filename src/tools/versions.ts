@@ -38,6 +38,14 @@ export async function probeTool(runner: Runner, probe: ToolProbe): Promise<ToolV
   }
 }
 
+/** The installed CRIU's version text (e.g. 4.1.1), or undefined when criu is missing or says none. */
+export async function criuVersion(runner: Runner): Promise<string | undefined> {
+  const probe = TOOL_PROBES.find((p) => p.tool === 'criu');
+  if (!probe) return undefined;
+  const found = await probeTool(runner, probe);
+  return found.version && criuVersionNumber(found.version) !== undefined ? found.version : undefined;
+}
+
 /** 3.17.1 -> 31701, as go-criu and podman compare versions. */
 export function criuVersionNumber(version: string): number | undefined {
   const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);

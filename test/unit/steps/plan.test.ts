@@ -15,7 +15,7 @@ u_str ESTAB 0 0 * 20001 * 20002
 u_str ESTAB 0 0 /run/dbus/system_bus_socket 20002 * 20001
 `;
 
-const planOf = (snapshot = sshSession(), exclude = new Set<number>()) => plan(collectFacts(snapshotProc(snapshot), 441, parseSsUnixPeers(SS), exclude));
+const planOf = (snapshot = sshSession(), exclude = new Set<number>(), criuVersion?: string) => plan(collectFacts(snapshotProc(snapshot), 441, parseSsUnixPeers(SS), exclude, criuVersion));
 
 describe('plan on a recorded-shape ssh session', () => {
   it('names the TCP 4-tuple, the pty, and the logind FIFO as file[MNT:INO] in lowercase hex', () => {
@@ -56,13 +56,32 @@ describe('plan on a recorded-shape ssh session', () => {
     const node: FakeTask = { pid: 600, ppid: 447, name: 'node', cmdline: 'node app.js', fds: { 4: { target: 'anon_inode:[io_uring]' } } };
     const uts: FakeTask = { pid: 601, ppid: 447, name: 'sleep', cmdline: 'sleep 600', ns: { uts: 'uts:[4026532200]' } };
     const net: FakeTask = { pid: 602, ppid: 447, name: 'sleep', cmdline: 'sleep 600', ns: { net: 'net:[4026532300]' } };
-    const p = planOf(sshSession({ extraTasks: [node, uts, net] }));
+    const p = planOf(sshSession({ extraTasks: [node, uts, net] }), new Set(), '3.17.1');
     expect(p.verdict).toBe('no-go');
     const failures = p.risks.filter((r) => r.level === 'fail').map((r) => r.message);
     expect(failures).toEqual([
-      'node (600) fd 4 is anon_inode:[io_uring], which CRIU 3.17 cannot dump',
-      `sleep (601) runs in its own uts namespace (uts:[4026532200]); CRIU 3.17 fails with "Can't dump nested uts namespace"`,
+      'node (600) fd 4 is anon_inode:[io_uring], which CRIU 3.17.1 cannot dump',
+      `sleep (601) runs in its own uts namespace (uts:[4026532200]); CRIU 3.17.1 fails with "Can't dump nested uts namespace"`,
     ]);
+  });
+
+  it('states the CRIU it planned for, and takes a pidfd only from a CRIU that dumps them (4.1 on)', () => {
+    const pidfd: FakeTask = { pid: 600, ppid: 447, name: 'waiter', cmdline: 'waiter', fds: { 5: { target: 'anon_inode:[pidfd]' } } };
+    const old = planOf(sshSession({ extraTasks: [pidfd] }), new Set(), '3.17.1');
+    expect(old.verdict).toBe('no-go');
+    expect(old.risks).toContainEqual(expect.objectContaining({ level: 'fail', code: 'UNSUPPORTED_FD', message: 'waiter (600) fd 5 is anon_inode:[pidfd], which CRIU 3.17.1 cannot dump' }));
+    expect(old.risks[0]).toMatchObject({ level: 'ok', code: 'CRIU' });
+    expect(old.risks[0]?.message).toMatch(/^CRIU 3\.17\.1: has --skip-file-rwx-check|^CRIU 3\.17\.1: cannot dump pidfds/);
+    expect(old.risks[0]?.message).toContain('leaves its nftables lock in place after a restore in a new pid namespace');
+    const trixie = planOf(sshSession({ extraTasks: [pidfd] }), new Set(), '4.1.1');
+    expect(trixie.verdict).toBe('go');
+    expect(trixie.criu.version).toBe('4.1.1');
+    expect(trixie.risks[0]?.message).toBe('CRIU 4.1.1: dumps pidfds; unlocks its nftables lock after a restore in a new pid namespace; has --skip-file-rwx-check');
+  });
+
+  it('without a CRIU version, plans with the facts of the oldest supported CRIU and says so', () => {
+    const p = planOf(sshSession({ extraTasks: [{ pid: 600, ppid: 447, name: 'node', cmdline: 'node', fds: { 4: { target: 'anon_inode:[io_uring]' } } }] }));
+    expect(p.risks).toContainEqual(expect.objectContaining({ code: 'UNSUPPORTED_FD', message: 'node (600) fd 4 is anon_inode:[io_uring], which CRIU (version unknown, facts of 3.17) cannot dump' }));
   });
 
   it("leaves kernel-leap's own process out: it hands off before the dump", () => {
