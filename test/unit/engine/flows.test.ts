@@ -17,7 +17,7 @@ import { pendingPath, pendingRuns } from '../../../src/state/pending.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {
-  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, ScriptedRunner, startSession, taskState, windowScalingPath,
+  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, ScriptedRunner, scratchHost, startSession, taskState, windowScalingPath,
 } from '../../helpers/flow.js';
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
@@ -51,7 +51,7 @@ async function session(): Promise<FakeSession> {
  * the tree, as criu's default does), kexec -l loads, the lock rules of the dumped
  * connections are in force from the dump on.
  */
-function healthyMachine(ctx: { host: { kexecLoaded: string } }, dumped: FakeSession[]): ScriptedRunner & { lock(s: FakeSession): void } {
+function healthyMachine(host: { kexecLoaded: string }, dumped: FakeSession[]): ScriptedRunner & { lock(s: FakeSession): void } {
   // The lock rules in force, as `-A CHAIN ...` specs: criu adds them, iptables -D removes them.
   let inForce: string[] = [];
   const lock = (s: FakeSession) => {
@@ -68,8 +68,8 @@ function healthyMachine(ctx: { host: { kexecLoaded: string } }, dumped: FakeSess
       if (s) lock(s);
       s?.end();
     })
-    .on(['kexec', '-l'], () => writeFileSync(ctx.host.kexecLoaded, '1\n'))
-    .on(['kexec', '-u'], () => writeFileSync(ctx.host.kexecLoaded, '0\n'))
+    .on(['kexec', '-l'], () => writeFileSync(host.kexecLoaded, '1\n'))
+    .on(['kexec', '-u'], () => writeFileSync(host.kexecLoaded, '0\n'))
     .on(['kexec', '-e'])
     .on(['systemctl', 'enable'])
     .on(['systemctl', 'disable'])
@@ -84,6 +84,15 @@ function healthyMachine(ctx: { host: { kexecLoaded: string } }, dumped: FakeSess
   return Object.assign(runner, { lock });
 }
 
+/** A healthy machine holding these sessions, its context, and one upgrade run per session (the last one the caller's). */
+function machineWith(sessions: FakeSession[]) {
+  const host = scratchHost();
+  const runner = healthyMachine(host, sessions);
+  const ctx = flowContext(runner, host);
+  const journals = sessions.map(() => Journal.create(ctx.stateDir, 'upgrade'));
+  return { ctx, runner, journals, journal: journals.at(-1) as Journal };
+}
+
 function upgradeOptions(journal: Journal, s: FakeSession, extra: Partial<WorkerOptions> = {}): WorkerOptions {
   return { runId: journal.runId, rootPid: s.pid, others: [], waitPid: undefined, callerPidNs: undefined, rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade', ...extra };
 }
@@ -91,11 +100,7 @@ function upgradeOptions(journal: Journal, s: FakeSession, extra: Partial<WorkerO
 /** A worker run to the jump: kexec -e returns here, so it ends in KEXEC_RETURNED with the run pending. */
 async function upgradeToJump() {
   const s = await session();
-  const runner = new ScriptedRunner();
-  const ctx = flowContext(runner);
-  const machine = healthyMachine(ctx, [s]);
-  ctx.runner = machine;
-  const journal = Journal.create(ctx.stateDir, 'upgrade');
+  const { ctx, runner: machine, journal } = machineWith([s]);
   const atSync = { pending: [] as string[], rules: '' };
   machine.on(['sync'], () => {
     atSync.pending = pendingRuns(ctx.stateDir);
@@ -157,9 +162,7 @@ describe('the upgrade worker flow', () => {
 
   it('after a failed dump, continues the tasks criu left stopped, drops their lock rules and unwinds the boot (behaviour 3)', async () => {
     const s = await session();
-    const ctx = flowContext(new ScriptedRunner());
-    const runner = healthyMachine(ctx, [s]);
-    ctx.runner = runner;
+    const { ctx, runner, journal } = machineWith([s]);
     runner.on(['criu', 'dump'], async (argv) => {
       if (argv.includes('--leave-running')) {
         for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${s.pid}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
@@ -172,7 +175,6 @@ describe('the upgrade worker flow', () => {
       writeFileSync(flagValue(argv, '-o') as string, '(00.5) Error (criu/cr-dump.c:1234): Dumping FAILED.\n');
       return { exitCode: 1 };
     });
-    const journal = Journal.create(ctx.stateDir, 'upgrade');
     await waitUntil(() => taskState(s.pid) === 'S', 5000, 'the session to sleep', '');
     await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
     expect(taskState(s.pid)).not.toBe('T');
@@ -187,11 +189,9 @@ describe('the upgrade worker flow', () => {
 
   it('with --all-ssh, dumps the other sessions first and the caller\'s own last (behaviour 9)', async () => {
     const [other, own] = [await session(), await session()];
-    const ctx = flowContext(new ScriptedRunner());
-    ctx.runner = healthyMachine(ctx, [other, own]);
-    const [otherRun, ownRun] = [Journal.create(ctx.stateDir, 'upgrade'), Journal.create(ctx.stateDir, 'upgrade')];
+    const { ctx, runner, journals: [otherRun, ownRun] } = machineWith([other, own]);
+    if (!otherRun || !ownRun) throw new Error('two runs expected');
     await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
-    const runner = ctx.runner as ScriptedRunner;
     const dumped = runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running')).map((argv) => Number(flagValue(argv, '-t')));
     expect(dumped).toEqual([other.pid, own.pid]);
     expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId, ownRun.runId]);
@@ -254,10 +254,7 @@ describe('the boot-restore flow', () => {
 
   it('after upgrade --no-exec and a kexec by hand, the outcome says dumped until the restore has an outcome of its own', async () => {
     const s = await session();
-    const ctx = flowContext(new ScriptedRunner());
-    const runner = healthyMachine(ctx, [s]);
-    ctx.runner = runner;
-    const journal = Journal.create(ctx.stateDir, 'upgrade');
+    const { ctx, runner, journal } = machineWith([s]);
     expect(await runWorker(ctx, upgradeOptions(journal, s, { exec: false }))).toBe(0);
     expect(readOutcome(journal.paths.dir)).toBe('dumped');
     writeFileSync(ctx.host.rulesMarker, '');
@@ -287,11 +284,8 @@ describe('the boot-restore flow', () => {
 describe('the unwind', () => {
   it('disables the boot units even when prepare failed after enabling them', async () => {
     const s = await session();
-    const ctx = flowContext(new ScriptedRunner());
-    const runner = healthyMachine(ctx, [s]);
-    ctx.runner = runner;
+    const { ctx, runner, journal } = machineWith([s]);
     runner.on(['systemctl', 'enable'], () => ({ exitCode: 1, stderr: 'Failed to enable unit: half done' }));
-    const journal = Journal.create(ctx.stateDir, 'upgrade');
     await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
     expect(runner.indexOf(['systemctl', 'disable', '--quiet', ...UNITS])).toBeGreaterThan(runner.indexOf(['systemctl', 'enable']));
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
@@ -301,10 +295,7 @@ describe('the unwind', () => {
 
   it('cancelled by Ctrl-C before the freeze: dumps nothing, undoes the prepared boot, and the session goes on', async () => {
     const s = await session();
-    const ctx = flowContext(new ScriptedRunner());
-    const runner = healthyMachine(ctx, [s]);
-    ctx.runner = runner;
-    const journal = Journal.create(ctx.stateDir, 'upgrade');
+    const { ctx, runner, journal } = machineWith([s]);
     runner.on(['systemctl', 'enable'], () => writeFileSync(join(journal.paths.dir, 'cancel'), ''));
     expect(await runWorker(ctx, upgradeOptions(journal, s))).toBe(1);
     expect(readOutcome(journal.paths.dir)).toBe('aborted');
