@@ -18,6 +18,7 @@ APT_PACKAGES=(
   kexec-tools      # kexec: `check`'s tool probes (check.test.ts)
   iptables         # iptables-save, iptables-restore: `check`'s tool probes (check.test.ts)
   systemd          # systemd-analyze verify of the rendered units (units-verify.test.ts)
+  ansible-core     # ansible-playbook: the fleet role and playbook (ansible/; test/integration/ansible-role.test.ts, test/guest/fleet.test.ts)
 )
 # Not listed: dash (/bin/sh for the launcher) and coreutils are Essential;
 # python3, which crit needs, comes with criu. node and npm run this script.
