@@ -124,6 +124,8 @@ function classifyForeignFile(task: TaskFacts, fd: FdFacts, out: Plan, where: str
     return;
   }
   const key = externalFileKey(fd.mntId ?? 0, stat.ino);
+  // OpenSSH 10's monitor and its session child both hold logind's FIFO: one file, one external.
+  if (out.fifos.some((f) => f.key === key)) return;
   out.fifos.push({ pid: task.pid, fd: fd.fd, path: fd.target, key, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid });
 }
 

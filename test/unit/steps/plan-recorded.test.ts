@@ -36,3 +36,32 @@ describe('plan on a recorded guest session', () => {
     expect(p.risks.filter((r) => r.level !== 'ok')).toEqual([]);
   });
 });
+
+/**
+ * The same, recorded in the Debian 13 bed (kernel 6.12.107, OpenSSH 10.0, CRIU
+ * 4.1.1): `kernel-leap plan --record` typed in a root ssh session with a pty
+ * that also ran `sleep 1000 &`. OpenSSH 10 names the processes `sshd-session:`,
+ * and a root login has a `[priv]` monitor too; both hold logind's FIFO.
+ */
+const trixie = JSON.parse(readFileSync(new URL('../../fixtures/proc/trixie-ssh-session.json', import.meta.url), 'utf8')) as PlanRecording;
+const trixiePlan = () => plan(collectFacts(snapshotProc(trixie.proc), trixie.rootPid, parseSsUnixPeers(trixie.ssUnix), new Set(trixie.exclude), trixie.criuVersion));
+
+describe('plan on a recorded Debian 13 guest session', () => {
+  it('walks up from kernel-leap itself to the topmost sshd-session process, the [priv] monitor', () => {
+    expect(sessionRootOf(snapshotProc(trixie.proc), trixie.selfPid as number)).toEqual({ pid: 1403, name: 'sshd-session', cmdline: 'sshd-session: root [priv]' });
+  });
+
+  it('plans for CRIU 4.1.1, with one external for the FIFO both sshd-session processes hold, and says go', () => {
+    const p = trixiePlan();
+    expect(p.verdict).toBe('go');
+    expect(p.criu.version).toBe('4.1.1');
+    expect(p.risks[0]).toMatchObject({ level: 'ok', code: 'CRIU', message: expect.stringMatching(/^CRIU 4\.1\.1: /) });
+    expect(p.pids).toEqual([1403, 1416, 1417, 1431, 1432]);
+    expect(p.connections).toEqual([expect.objectContaining({ pid: 1403, local: { ip: '10.0.2.15', port: 22 }, peer: { ip: '10.0.2.2', port: 37598 }, family: 'ipv4' })]);
+    expect(p.ptys).toEqual([1]);
+    expect(p.fifos).toEqual([expect.objectContaining({ path: '/run/systemd/sessions/20.ref', key: 'file[7e:4d0]', mode: 0o600 })]);
+    expect(p.externals).toEqual(['file[7e:4d0]']);
+    expect(p.risks.filter((r) => r.code === 'FIFO')).toHaveLength(1);
+    expect(p.risks.filter((r) => r.level !== 'ok')).toEqual([]);
+  });
+});
