@@ -7,7 +7,8 @@
  * leap replaces the session's own binaries first (--pre).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leapWithLiveSession, type LeapResult } from '../helpers/demo-run.js';
+import { leapWithLiveSession } from '../helpers/demo-run.js';
+import { expectCarried } from '../helpers/expect-leap.js';
 import { prepareGuest } from '../helpers/leap.js';
 import { LocalS3 } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
@@ -25,20 +26,6 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     await guest?.stop();
     await s3?.stop();
   });
-
-  function expectCarried(result: LeapResult, from: string, to: string): void {
-    console.log(`[e2e] ${from} -> ${to}: exit ${result.upgradeExit}, host gap ${result.longestGapMs} ms, report downtime ${result.reportDowntimeMs} ms, ${result.pingsSent} pings, echo intact ${result.echoIntact}`);
-    expect(result.upgradeExit, result.transcript).toBe(0);
-    expect(result.kernelBefore).toBe(from);
-    expect(result.kernelAfter).toBe(to);
-    expect(result.echoIntact, result.transcript).toBe(true);
-    expect(result.echoAfterRestore, result.transcript).toBe(true);
-    expect(result.echoConnections).toBe(1);
-    expect(result.typedAfterRestore, result.transcript).toBe(true);
-    expect(result.transcript).toMatch(/run \S+ on \S+: restored/);
-    expect(Math.abs((result.reportDowntimeMs ?? 0) - result.longestGapMs)).toBeLessThan(1000);
-    for (const file of ['journal.json', 'report.json', 'logs/dump.log', 'logs/restore.log']) expect(result.s3Keys.some((k) => k.endsWith(`/${file}`)), file).toBe(true);
-  }
 
   it('upgrade returns 0 in the session, on the new kernel, with its echo stream intact', async () => {
     const { oldKernel, newKernel } = guest.connection;
