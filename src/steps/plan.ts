@@ -173,7 +173,7 @@ export function ghostLimit(ghosts: readonly Ghost[]): number | undefined {
 }
 
 function summarize(out: Plan): void {
-  out.risks.unshift({ level: 'ok', code: 'CRIU', message: `${criuLabel(out.criu)}: ${[...out.criu.can, ...out.criu.cannotByVersion].join('; ')}` });
+  out.risks.unshift({ level: 'ok', code: 'CRIU', message: `${criuLabel(out.criu)}: ${out.criu.summary}` });
   for (const c of out.connections) out.risks.push({ level: 'ok', code: 'TCP', message: `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: --tcp-established, ${out.criu.networkLock.method} lock rules reloaded before the network` });
   for (const f of out.fifos) out.risks.push({ level: 'ok', code: 'FIFO', message: `${f.path} (another mount namespace): --external ${f.key}, recreated at restore` });
   for (const u of out.unixExternals) out.risks.push({ level: 'warn', code: 'UNIX_EXTERNAL', message: `unix stream socket ${u.inode} to ${u.peerPath ?? `peer ${u.peerInode}`}: --external unix[${u.inode}], degraded: reconnected as a closed socket`, hint: 'the process sees its peer hang up after the restore' });

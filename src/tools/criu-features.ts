@@ -13,6 +13,8 @@ export type CriuFeature = 'pidfd' | 'nftablesUnlockInNewPidns' | 'skipFileRwxChe
 
 interface FeatureFact {
   since: string;
+  /** A few words, for the plan's one-line summary. */
+  name: string;
   /** What the version can do, said of a version that has it. */
   can: string;
   /** What it cannot do, said of a version that lacks it. */
@@ -21,16 +23,17 @@ interface FeatureFact {
 
 const FEATURES: Record<CriuFeature, FeatureFact> = {
   // criu/pidfd.c (1ce408ffa), first tagged in v4.1.
-  pidfd: { since: '4.1', can: 'dumps pidfds', cannot: 'cannot dump pidfds (anon_inode:[pidfd])' },
+  pidfd: { since: '4.1', name: 'pidfd dump', can: 'dumps pidfds', cannot: 'cannot dump pidfds (anon_inode:[pidfd])' },
   // f83931542: the nftables lock table is named by the dump's run id, not the
   // restore-time pid, so unlock finds it after a restore in a new pid namespace.
   nftablesUnlockInNewPidns: {
     since: '4.1',
+    name: 'nftables unlock in a new pid namespace',
     can: 'unlocks its nftables lock after a restore in a new pid namespace',
     cannot: 'leaves its nftables lock in place after a restore in a new pid namespace (the table is named by the restore-time pid)',
   },
   // 18fba4125: ignores the rwx bits when a restored file's mode is checked.
-  skipFileRwxCheck: { since: '3.18', can: 'has --skip-file-rwx-check', cannot: 'has no --skip-file-rwx-check (kernel-leap chmods a deleted exe instead)' },
+  skipFileRwxCheck: { since: '3.18', name: '--skip-file-rwx-check', can: 'has --skip-file-rwx-check', cannot: 'has no --skip-file-rwx-check (kernel-leap chmods a deleted exe instead)' },
 };
 
 /** What no released CRIU does, up to the newest one read (v4.2). */
@@ -58,6 +61,8 @@ export interface CriuAbilities {
   cannot: string[];
   /** The part of `cannot` that a newer CRIU can do. */
   cannotByVersion: string[];
+  /** One line for the plan: "has X, Y; lacks Z (4.1)". */
+  summary: string;
 }
 
 export function criuAbilities(version: string | undefined): CriuAbilities {
@@ -77,6 +82,10 @@ export function criuAbilities(version: string | undefined): CriuAbilities {
     can: features.filter(has).map((f) => FEATURES[f].can),
     cannot: [...features.filter((f) => !has(f)).map((f) => FEATURES[f].cannot), ...NEVER],
     cannotByVersion: features.filter((f) => !has(f)).map((f) => `${FEATURES[f].cannot} (CRIU ${FEATURES[f].since} can)`),
+    summary: [
+      features.some(has) ? `has ${features.filter(has).map((f) => FEATURES[f].name).join(', ')}` : '',
+      features.some((f) => !has(f)) ? `lacks ${features.filter((f) => !has(f)).map((f) => `${FEATURES[f].name} (${FEATURES[f].since})`).join(', ')}` : '',
+    ].filter(Boolean).join('; '),
   };
 }
 

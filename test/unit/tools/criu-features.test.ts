@@ -22,6 +22,7 @@ describe('what a CRIU version can and cannot do', () => {
   it('3.18 adds --skip-file-rwx-check only', () => {
     const a = criuAbilities('3.18');
     expect(a.can).toEqual(['has --skip-file-rwx-check']);
+    expect(a.summary).toBe('has --skip-file-rwx-check; lacks pidfd dump (4.1), nftables unlock in a new pid namespace (4.1)');
     expect(a.has('pidfd')).toBe(false);
   });
 
