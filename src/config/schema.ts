@@ -100,6 +100,7 @@ export const SCHEMA = {
     state_dir: key(absolutePath, '/var/lib/kernel-leap', PATH, 'runs, images and logs'),
     node: optional(absolutePath, PATH, 'node binary the boot units run (default: this one)'),
     bundle: optional(absolutePath, PATH, 'kernel-leap bundle the boot units run (default: this one)'),
+    keep_images: key(bool, false, BOOL, 'keep the images of restored runs (default: deleted once the session is back and its logs are shipped)'),
   },
 } as const satisfies Record<string, Record<string, KeySpec<unknown>>>;
 

@@ -8,6 +8,7 @@ import { isLeapError } from '../errors.js';
 import { Journal, runPaths } from '../state/journal.js';
 import { tryLock } from '../state/lock.js';
 import { readOutcome } from '../state/outcome.js';
+import { removeImages } from '../state/runs.js';
 import { buildReport, writeReport } from '../steps/report.js';
 import { uploadRun } from '../steps/upload.js';
 import type { EngineContext } from './context.js';
@@ -53,10 +54,18 @@ async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean
   try {
     const result = await stepInRun(ctx, journal, 'upload', () => uploadRun(ctx.config, journal), (r) => ({ ...r }));
     if (result.skipped) ctx.out.progress({ phase: 'upload', state: 'info', message: result.skipped });
+    dropRestoredImages(ctx, journal);
     return true;
   } catch (error) {
     if (!isLeapError(error)) throw error;
     ctx.out.error({ code: error.code, message: error.message, hint: error.hint });
     return false;
   }
+}
+
+/** The default retention: a restored session lives on its own, and its images (its memory, at the dump) only take room. */
+function dropRestoredImages(ctx: EngineContext, journal: Journal): void {
+  if (ctx.config.paths.keep_images || readOutcome(journal.paths.dir) !== 'restored') return;
+  const freed = removeImages(ctx.config.paths.state_dir, journal.runId);
+  if (freed > 0) journal.recordChange('images-removed', journal.paths.images, `${freed} bytes; [paths] keep_images = true keeps them`);
 }

@@ -23,6 +23,7 @@ describe('restore side in the guest', () => {
   let s3: LocalS3;
   let session: VmSession | undefined;
   const others: VmSession[] = [];
+  let aliceSession: VmSession | undefined;
 
   beforeAll(async () => {
     s3 = await LocalS3.start();
@@ -74,6 +75,8 @@ describe('restore side in the guest', () => {
     for (const key of keys) expect(await s3.text(key)).not.toContain(S3_SECRET);
     const report = JSON.parse(await s3.text(`kl-test/${host}/${after.runId}/report.json`));
     expect(report).toMatchObject({ outcome: 'restored', newKernel: NEW_KERNEL });
+    // The default retention: the session is back and its logs are shipped, so its images go.
+    expect((await guest.run(`ls ${run}/images 2>/dev/null | wc -l`)).trim()).toBe('0');
   });
 
   it('the restored session upgrades again from inside its namespace, back to the old kernel', async () => {
@@ -95,25 +98,43 @@ describe('restore side in the guest', () => {
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
   });
 
-  it('upgrade --all-ssh carries every ssh session across one kexec, a restored one included', async () => {
+  it('upgrade without --all-ssh refuses while another user is logged in, naming her session, and touches nothing', async () => {
+    const { newKernel, user } = guest.connection;
+    // alice's login runs under privilege separation; after the next leap she types a line that her shell must read.
+    aliceSession = guest.openSession(`(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`, user);
+    others.push(aliceSession);
+    await aliceSession.waitForLine(/^tickA /, 60_000);
+    const refused = await guest.exec(`kernel-leap upgrade --yes --no-rehearse --pid $(pgrep -o -f '^sshd: root@pts') --kernel ${newKernel}`);
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr).toMatch(new RegExp(`${user}'s ssh session on pts/\\d+: pid \\d+ \\(sshd: ${user} \\[priv\\]\\)`));
+    expect(refused.stderr).toContain('--allow-loss accepts losing it');
+    expect((await guest.run('ls /etc/systemd/system /var/lib/kernel-leap | grep -c "kernel-leap-\\|pending" || true')).trim()).toBe('0');
+  });
+
+  it('upgrade --all-ssh carries every ssh session across one kexec, a restored one and another user\'s included', async () => {
     const restored = session;
     if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
     const { newKernel } = guest.connection;
     const b = guest.openSession('while :; do echo "tickB $(uname -r)"; sleep 0.5; done');
     others.push(b);
     await b.waitForLine(/^tickB /, 60_000);
+    const alice = aliceSession;
+    if (!alice?.running) throw new Error('needs alice\'s session from the previous test');
     // From here until the kexec, no other ssh connection: --all-ssh would carry it too.
     const a = guest.openSession(`kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
     others.push(a);
     const fromRestored = restored.lines.length;
     await withPostMortem(guest, () => a.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
     expect(a.output()).toContain('UPGRADE-EXIT=0');
-    expect(a.output()).toMatch(/session 3 of 3/);
+    expect(a.output()).toMatch(/session 4 of 4/);
     await b.waitForLine(new RegExp(`^tickB ${newKernel}$`), 60_000);
+    await alice.waitForLine(new RegExp(`^tickA ${newKernel}$`), 60_000);
+    alice.write('typed for alice\n');
+    await alice.waitForLine(/^ALICE-READ:typed for alice/, 60_000);
     await restored.waitForLine(new RegExp(`^tick \\d+ ${newKernel} `), 60_000, fromRestored);
 
-    const runs = /run (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? [];
-    expect(runs).toHaveLength(3);
+    const runs = /run (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? [];
+    expect(runs).toHaveLength(4);
     for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
     const downtimes = await Promise.all(runs.map(async (run) => JSON.parse((await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ?? '{}').downtimeMs));
     console.log(`[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`);
@@ -124,7 +145,7 @@ describe('restore side in the guest', () => {
 
   it('upgrade --all-ssh with a failing dump: the caller keeps running, the dumped session comes back at the next boot', async () => {
     await Promise.all([session, ...others].map((s) => s?.close()));
-    await expectEventually('the earlier sessions to end', async () => (await guest.run("pgrep -c -f '^sshd: root@pts' || true")).trim() === '0', 60_000).catch(async (error) => {
+    await expectEventually('the earlier sessions to end', async () => (await guest.run("pgrep -c -f '^sshd: [^ ]*@pts' || true")).trim() === '0', 60_000).catch(async (error) => {
       console.log(await guest.run("ps -eo pid,ppid,stat,wchan:24,cmd | grep -v ' \\[' ; ss -tnp"));
       throw error;
     });

@@ -14,7 +14,7 @@ export interface VmClient {
   copyIn(local: string, remote: string): Promise<void>;
   copyOut(remote: string, local: string): Promise<void>;
   /** An interactive `ssh -tt` session, lines stamped with host time. */
-  openSession(command?: string): VmSession;
+  openSession(command?: string, user?: string): VmSession;
   bootId(): Promise<string>;
   waitForSsh(timeoutMs?: number): Promise<number>;
   waitForNewBoot(previousBootId: string, timeoutMs?: number): Promise<{ bootId: string; ms: number }>;
@@ -29,7 +29,7 @@ export function connectGuest(c: VmConnection): VmClient {
     run: (command, options) => runInGuest(c, command, options),
     copyIn: (local, remote) => copyIn(c, local, remote),
     copyOut: (remote, local) => copyOut(c, remote, local),
-    openSession: (command) => openSession(c, command),
+    openSession: (command, user) => openSession(c, command, user),
     bootId: () => readBootId(c),
     waitForSsh: (timeoutMs) => waitForSsh(c, timeoutMs),
     waitForNewBoot: (previousBootId, timeoutMs) => waitForNewBoot(c, previousBootId, timeoutMs),

@@ -34,8 +34,8 @@ export class VmSession {
   private endedMono: number | undefined;
   private readonly forget: () => void;
 
-  constructor(c: VmConnection, command?: string) {
-    this.ssh = spawn('ssh', sessionSshArgs(c, ...(command ? [command] : [])), { stdio: 'pipe' });
+  constructor(c: VmConnection, command?: string, user = 'root') {
+    this.ssh = spawn('ssh', sessionSshArgs(c, user, ...(command ? [command] : [])), { stdio: 'pipe' });
     this.forget = onProcessExit(() => this.ssh.kill('SIGKILL'));
     this.ssh.stdout.on('data', (chunk: Buffer) => this.take(chunk.toString('utf8')));
     this.ssh.stderr.on('data', (chunk: Buffer) => (this.sshErrors += chunk.toString('utf8')));
@@ -104,6 +104,7 @@ export class VmSession {
   }
 }
 
-export function openSession(c: VmConnection, command?: string): VmSession {
-  return new VmSession(c, command);
+/** A session of root's, or of `user` (the bed's non-root user logs in with the same key). */
+export function openSession(c: VmConnection, command?: string, user?: string): VmSession {
+  return new VmSession(c, command, user);
 }

@@ -55,8 +55,8 @@ function baseOptions(c: VmConnection): string[] {
  * says why. (Measured: QEMU's user network held a session whose guest dropped
  * every packet for 240 s, keepalives or not.)
  */
-export function sessionSshArgs(c: VmConnection, ...remote: string[]): string[] {
-  return ['-tt', ...baseOptions(c), '-o', 'ServerAliveInterval=0', '-p', String(c.port), 'root@127.0.0.1', ...remote];
+export function sessionSshArgs(c: VmConnection, user: string, ...remote: string[]): string[] {
+  return ['-tt', ...baseOptions(c), '-o', 'ServerAliveInterval=0', '-p', String(c.port), `${user}@127.0.0.1`, ...remote];
 }
 
 export function sshArgs(c: VmConnection, ...remote: string[]): string[] {

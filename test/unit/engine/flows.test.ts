@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runRestore } from '../../../src/engine/restore-run.js';
+import { shipRun } from '../../../src/engine/ship.js';
 import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
 import { Journal } from '../../../src/state/journal.js';
 import { createOwnerOnly } from '../../../src/state/owner-only.js';
@@ -325,5 +326,19 @@ describe('the unwind', () => {
     walk(ctx.stateDir);
     expect(open).toEqual([]);
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
+  });
+
+  it('drops a restored run\'s images once its logs are shipped, unless [paths] keep_images says to keep them', async () => {
+    for (const keep of [false, true]) {
+      const { ctx, journal, runner } = await upgradeToJump();
+      ctx.config = { ...ctx.config, paths: { ...ctx.config.paths, keep_images: keep } };
+      writeFileSync(ctx.host.rulesMarker, '');
+      runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+      runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
+      await runRestore(ctx, { runId: undefined, boot: true });
+      expect(await shipRun(ctx, journal.runId)).toBe(true);
+      expect(existsSync(join(journal.paths.images, 'inventory.img')), `keep_images = ${keep}`).toBe(keep);
+      expect(existsSync(join(journal.paths.dir, 'report.json'))).toBe(true);
+    }
   });
 });
