@@ -49,9 +49,22 @@ const SHUTDOWN_GRACE_MS = 5 * 60_000;
 /**
  * The caller syncs first: `kexec -e` reboots at once, page cache and all. On
  * success neither way returns: `systemctl kexec` only queues the shutdown, which
- * then stops this service, so we wait for it rather than report a failure.
+ * then stops this service, so we wait for it rather than report a failure. The
+ * shutdown's SIGTERM can come before systemctl's exit has been logged: it is held
+ * until then, and then ends this process as the shutdown asked.
  */
 export async function jumpToKernel(runner: Runner, mode: Config['kexec']['exec_with']): Promise<void> {
-  await execKernel(runner, mode);
-  if (mode === 'systemctl') await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS));
+  if (mode === 'kexec') return execKernel(runner, mode);
+  let stopping = false;
+  let logged = false;
+  const onTerm = () => (logged ? process.exit(0) : (stopping = true));
+  process.on('SIGTERM', onTerm);
+  try {
+    await execKernel(runner, mode);
+    logged = true;
+    if (stopping) process.exit(0);
+    await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS));
+  } finally {
+    process.off('SIGTERM', onTerm);
+  }
 }
