@@ -34,16 +34,17 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     }
   } finally {
     for (const journal of journals) {
-      if (journal.phase('cleanup').status === 'pending') await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx), journal }), (r) => ({ ...r }));
+      if (journal.phase('cleanup').status === 'pending') await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }), (r) => ({ ...r }));
     }
     // What no readable journal named is still the boot's: a unit left enabled would run at every boot.
-    if (options.boot) await removeBootArtefacts({ ...cleanupOf(ctx), journal: undefined });
+    if (options.boot) await removeBootArtefacts({ ...cleanupOf(ctx, true), journal: undefined });
   }
   return { code, journals };
 }
 
-function cleanupOf(ctx: EngineContext) {
-  return { runner: ctx.runner, host: ctx.host, stateDir: ctx.config.paths.state_dir };
+/** At boot we run inside the restore unit the cleanup removes: no daemon-reload (removeBootArtefacts says why). */
+function cleanupOf(ctx: EngineContext, boot: boolean) {
+  return { runner: ctx.runner, host: ctx.host, stateDir: ctx.config.paths.state_dir, reload: !boot };
 }
 
 /** At boot an unreadable run is reported and skipped, so the others and the cleanup still run; by hand it is the command's error. */

@@ -24,6 +24,13 @@ export interface CleanupInput {
   stateDir: string;
   /** The run whose artefacts are removed too; none when its journal cannot be read. */
   journal: Journal | undefined;
+  /**
+   * False inside kernel-leap-restore.service, whose own unit file this removes: a
+   * reload would load the running unit as not-found, with systemd's default 90 s
+   * start timeout counted from its start, and kill the rest of the cleanup and the
+   * log upload on a slow boot. Without a reload the files are gone by the next boot.
+   */
+  reload?: boolean;
 }
 
 /** What every prepare installs, whatever its journal says. */
@@ -36,7 +43,8 @@ export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupO
   const failed: CleanupOutput['failed'] = [];
   const removed: string[] = [];
   const installed = BOOT_UNITS.filter((unit) => existsSync(join(host.unitDir, unit)));
-  if (installed.length > 0) await disableUnits(runner, installed).catch((e: Error) => failed.push({ path: installed.join(' '), error: e.message }));
+  const reload = input.reload !== false;
+  if (installed.length > 0) await disableUnits(runner, installed, { reload }).catch((e: Error) => failed.push({ path: installed.join(' '), error: e.message }));
   for (const path of new Set([...(journal?.snapshot.artefacts ?? []), ...fixedArtefacts(host, input.stateDir)])) {
     if (!existsSync(path)) continue;
     try {
@@ -46,7 +54,7 @@ export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupO
       failed.push({ path, error: (error as Error).message });
     }
   }
-  if (installed.length > 0) await daemonReload(runner).catch((e: Error) => failed.push({ path: 'systemctl daemon-reload', error: e.message }));
+  if (installed.length > 0 && reload) await daemonReload(runner).catch((e: Error) => failed.push({ path: 'systemctl daemon-reload', error: e.message }));
   journal?.recordChange('cleanup', 'artefacts', `${removed.length} removed, ${failed.length} failed`);
   return { removed, failed };
 }

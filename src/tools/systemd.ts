@@ -71,8 +71,10 @@ export async function enableUnits(runner: Runner, units: readonly string[]): Pro
   await runner.run({ file: 'systemctl', args: ['enable', '--quiet', ...units], timeoutMs: 60_000 });
 }
 
-export async function disableUnits(runner: Runner, units: readonly string[]): Promise<void> {
-  await runner.run({ file: 'systemctl', args: ['disable', '--quiet', ...units], okCodes: [0, 1], timeoutMs: 60_000 });
+/** reload false: `--no-reload`, systemd keeps the units as it loaded them (see removeBootArtefacts). */
+export async function disableUnits(runner: Runner, units: readonly string[], options: { reload?: boolean } = {}): Promise<void> {
+  const noReload = options.reload === false ? ['--no-reload'] : [];
+  await runner.run({ file: 'systemctl', args: ['disable', ...noReload, '--quiet', ...units], okCodes: [0, 1], timeoutMs: 60_000 });
 }
 
 export async function daemonReload(runner: Runner): Promise<void> {
