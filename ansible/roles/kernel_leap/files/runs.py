@@ -5,8 +5,8 @@
 
 Lists the runs whose id (a UTC stamp, YYYYmmddTHHMMSSZ-xxxx) sorts at or after
 SINCE, each with its outcome, whether report.json is written, its upload, the
-ptys of its session and whether it is `latest` (the session that ran the
-command). `done` is true once every listed run is final: an outcome other than
+ptys of its session, what the kexec ends that it does not carry (leftBehind) and
+whether it is `latest` (the session that ran the command). `done` is true once every listed run is final: an outcome other than
 `dumped`, report.json written and the upload no longer pending or running.
 With no run listed, `done` is the value of --allow-none. The role runs it with
 the `script` module (copied over each time, nothing is installed).
@@ -46,6 +46,7 @@ def describe(state_dir, run_id, latest):
         "latest": run_id == latest,
         "rootPid": plan.get("rootPid"),
         "ptys": plan.get("ptys", []),
+        "leftBehind": plan.get("leftBehind", []),
         "phases": {name: p.get("status") for name, p in phases.items() if isinstance(p, dict)},
         "rehearsal": {"verdict": (rehearse.get("outputs") or {}).get("verdict"), "reasons": (rehearse.get("outputs") or {}).get("reasons", [])},
         "errors": [f"{name}: {p['error']['message']}" for name, p in phases.items() if isinstance(p, dict) and p.get("error")],

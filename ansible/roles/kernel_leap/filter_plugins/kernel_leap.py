@@ -129,6 +129,12 @@ def _s3_location(run, report, s3):
     return f"s3://{s3['bucket']}/{s3.get('prefix') or 'kernel-leap'}/{host}/{run['runId']}/", False
 
 
+def _describe_loss(loss):
+    if loss.get("kind") == "ssh-session":
+        return f"{loss.get('user')}'s ssh session on {loss.get('tty')}: pid {loss.get('pid')} ({loss.get('cmdline')})"
+    return f"pid {loss.get('pid')} of {loss.get('user')}'s session ({loss.get('cmdline')})"
+
+
 def _ended_before_dump(run):
     """A session of --all-ssh that logged out before its dump: nothing was lost."""
     return run.get("outcome") == "aborted" and not run.get("latest") and (run.get("phases") or {}).get("dump") in (None, "pending")
@@ -175,7 +181,7 @@ def upgraded(entry, upgrade, runs_json, reports_dir, s3, kernel_now, answered=Tr
             "final": bool(run.get("final")),
             "downtimeMs": (report or {}).get("downtimeMs"),
             "remapped": (report or {}).get("remapped", []),
-            "leftBehind": (report or {}).get("leftBehind", []),
+            "leftBehind": run.get("leftBehind") or [],
             "oldKernel": (report or {}).get("oldKernel"),
             "newKernel": (report or {}).get("newKernel"),
             "s3": location,
@@ -189,8 +195,12 @@ def upgraded(entry, upgrade, runs_json, reports_dir, s3, kernel_now, answered=Tr
     outcome = min(outcomes, key=lambda o: SEVERITY.index(o) if o in SEVERITY else 0)
     primary = next((s for s in sessions if s["ansible"]), sessions[-1])
     downtimes = [s["downtimeMs"] for s in counted if s["outcome"] == "restored" and s["downtimeMs"] is not None]
+    # Sessions lost: carried ones whose restore failed, and other ssh sessions the leap did not
+    # carry (kernel-leap's leftBehind; the same list in every run of the upgrade).
+    left = list({(loss.get("kind"), loss.get("pid")): loss for s in sessions for loss in s["leftBehind"]}.values())
     lost = [f"{s['session']} (run {s['runId']}: {s['outcome']})" for s in counted if s["outcome"] != "restored" and s["final"]]
-    lost += sorted({loss for s in sessions for loss in s["leftBehind"]})
+    lost += [_describe_loss(loss) for loss in left if loss.get("kind") == "ssh-session"]
+    processes = [_describe_loss(loss) for loss in left if loss.get("kind") != "ssh-session"]
     reasons = [] if outcome == "restored" else [e for s in counted for e in s["errors"]] or ([f"running {out['kernelAfter']}, not {entry.get('target')}"] if out["kernelAfter"] != entry.get("target") else [])
     if outcome == "restored" and out["kernelAfter"] != entry.get("target"):
         outcome, reasons = "error", [f"the runs say restored, but the host runs {out['kernelAfter']}, not {entry.get('target')}"]
@@ -207,6 +217,8 @@ def upgraded(entry, upgrade, runs_json, reports_dir, s3, kernel_now, answered=Tr
             "lost": lost,
             "endedBeforeDump": [s["runId"] for s in sessions if s["endedBeforeDump"]],
         },
+        # Processes of a carried login session outside its tree (a tmux server, a nohup job).
+        "processesLeftBehind": processes,
         "runId": primary["runId"],
         "s3": primary["s3"],
         "runs": sessions,
