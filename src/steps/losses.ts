@@ -40,9 +40,17 @@ function outsideTrees(proc: ProcSource, roots: readonly number[], exclude: Reado
     if (!scope) return [];
     const login = sessionLogin(proc, root);
     return scopeMembers(proc, scope)
-      .filter((pid) => !inTrees.has(pid) && !exclude.has(pid) && readStatus(proc, pid) !== undefined)
+      .filter((pid) => !exclude.has(pid) && readStatus(proc, pid) !== undefined && !descendsFrom(proc, pid, inTrees))
       .map((pid): Loss => ({ kind: 'session-process', pid, ...login, cmdline: readCmdline(proc, pid), level: 'warn' }));
   });
+}
+
+/** In a carried tree, or born into one since it was listed (a ticker's next `sleep`): carried, not lost. */
+function descendsFrom(proc: ProcSource, pid: number, trees: ReadonlySet<number>): boolean {
+  for (let current: number | undefined = pid, hops = 0; current !== undefined && current > 1 && hops < 4096; current = readStatus(proc, current)?.ppid, hops++) {
+    if (trees.has(current)) return true;
+  }
+  return false;
 }
 
 /** The cgroup of a logind session (`/user.slice/user-0.slice/session-3.scope`), if the process is in one. */

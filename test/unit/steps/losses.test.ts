@@ -9,9 +9,11 @@ const ROOT_SCOPE = '/user.slice/user-0.slice/session-3.scope';
 function machine() {
   const snap = manySshSessions();
   snap.texts['/proc/441/cgroup'] = `0::${ROOT_SCOPE}\n`;
-  snap.texts[`/sys/fs/cgroup${ROOT_SCOPE}/cgroup.procs`] = '441\n447\n534\n950\n';
+  snap.texts[`/sys/fs/cgroup${ROOT_SCOPE}/cgroup.procs`] = '441\n447\n534\n950\n960\n';
   snap.texts['/proc/950/status'] = 'Name:\ttmux: server\nState:\tS (sleeping)\nPPid:\t1\nNSpid:\t950\n';
   snap.texts['/proc/950/cmdline'] = 'tmux\0new\0-d\0-s\0work\0';
+  // Born into the ssh tree after it was listed (a ticker's next sleep): read from the scope, not from the tree.
+  snap.texts['/proc/960/status'] = 'Name:\tsleep\nState:\tS (sleeping)\nPPid:\t447\nNSpid:\t960\n';
   return snapshotProc(snap);
 }
 
