@@ -56,7 +56,9 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
   const since = (at: string) => (freeze === undefined ? undefined : Date.parse(at) - freeze);
   const load = journal.phases.load.outputs;
   const restore = journal.phases.restore.outputs;
-  const end = marks.restored ?? marks.unlocked;
+  // The session talks again once its connections are unlocked, not when criu returns: a lock rule
+  // still in force holds its packets, and the peer then waits for a retransmit.
+  const end = marks.unlocked ?? marks.restored;
   return {
     runId: journal.runId,
     host: journal.host,

@@ -17,13 +17,13 @@ describe('report', () => {
   base.phases.plan = { status: 'done', outputs: { rootPid: 441 } };
   base.phases.restore = { status: 'done', outputs: { rootPidHost: 429, rootPidInNs: 441, nsenter: 'nsenter -t 429 -p -m', ptyRemaps: [{ from: 0, to: 1 }], degraded: [] } };
 
-  it('gives kernels, new pids, remaps, the timeline and the downtime from freeze to restored', () => {
+  it('gives kernels, new pids, remaps, the timeline and the downtime from freeze to unlocked', () => {
     const r = buildReport(base, 'restored');
-    expect(r).toMatchObject({ outcome: 'restored', oldKernel: '6.1.0-55-cloud-amd64', newKernel: '6.1.0-56-cloud-amd64', sessionRoot: 441, remapped: ['pts/0 -> pts/1'], downtimeMs: 35848, freezeToExecMs: 935 });
+    expect(r).toMatchObject({ outcome: 'restored', oldKernel: '6.1.0-55-cloud-amd64', newKernel: '6.1.0-56-cloud-amd64', sessionRoot: 441, remapped: ['pts/0 -> pts/1'], downtimeMs: 36057, freezeToExecMs: 935 });
     expect(r.timeline.map((t) => t.name)).toEqual(['dump.freeze', 'kexec', 'kernelBoot', 'restored', 'unlocked']);
     const text = renderReport(r);
     expect(text).toContain('kernel: 6.1.0-55-cloud-amd64 -> 6.1.0-56-cloud-amd64');
-    expect(text).toContain('downtime: 35.8 s (freeze to kexec 935 ms)');
+    expect(text).toContain('downtime: 36.1 s (freeze to kexec 935 ms)');
     expect(text).toContain('remapped: pts/0 -> pts/1');
     expect(text).toContain('nsenter -t 429 -p -m');
   });
@@ -35,7 +35,7 @@ describe('report', () => {
     const marks = correctedMarks(j);
     expect(marks['dump.freeze']).toBe('2026-11-22T12:04:34.756Z');
     expect(marks.restored).toBe('2026-11-22T12:05:11.504Z');
-    expect(buildReport(j, 'restored').downtimeMs).toBe(35848 + 900);
+    expect(buildReport(j, 'restored').downtimeMs).toBe(36057 + 900);
   });
 
   it('says which phase failed, why, and what to do', () => {
