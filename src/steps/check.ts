@@ -4,9 +4,11 @@
  */
 import { freeBytes, hostFacts, installedKernels, type InstalledKernel } from '../tools/facts.js';
 import { packageFor } from '../tools/packages.js';
+import { type NetworkStack, networkStacks } from '../tools/network-stack.js';
 import type { Runner } from '../tools/runner.js';
 import { criuAbilities, criuLabel, MIN_CRIU } from '../tools/criu-features.js';
 import { criuVersionNumber, probeTool, TOOL_PROBES, type ToolVersion } from '../tools/versions.js';
+import { networkStackNotes, type StackNote } from './network.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 
@@ -29,6 +31,7 @@ export interface CheckOutput {
   kernel: string;
   kernels: InstalledKernel[];
   tools: ToolVersion[];
+  networkStacks: NetworkStack[];
   verdict: Level;
 }
 
@@ -37,20 +40,21 @@ const MIN_FREE_BYTES = 512 * 1024 * 1024;
 
 export async function runCheck(input: CheckInput): Promise<CheckOutput> {
   const facts = await hostFacts();
-  const tools = await Promise.all(TOOL_PROBES.map((probe) => probeTool(input.runner, probe)));
+  const [tools, stacks] = await Promise.all([Promise.all(TOOL_PROBES.map((probe) => probeTool(input.runner, probe))), networkStacks(input.runner)]);
   const kernels = installedKernels();
   const findings: Finding[] = [
     rootFinding(input.uid),
     nodeFinding(input.nodeVersion),
     ...tools.map(toolFinding),
     ...criuFindings(tools),
+    ...networkStackNotes(stacks).map(stackFinding),
     { level: 'ok', item: 'running kernel', detail: `${facts.kernel} (${facts.distro}, ${facts.arch})` },
     kernelsFinding(kernels, facts.kernel),
     spaceFinding(input.stateDir),
   ];
   const criu = tools.find((t) => t.tool === 'criu');
   if (input.uid === 0 && criu?.installed) findings.push(await criuCheckFinding(input.runner, criu.version));
-  return { findings, kernel: facts.kernel, kernels, tools, verdict: worst(findings) };
+  return { findings, kernel: facts.kernel, kernels, tools, networkStacks: stacks, verdict: worst(findings) };
 }
 
 export function worst(findings: readonly Finding[]): Level {
@@ -92,6 +96,10 @@ export function criuFindings(tools: readonly ToolVersion[]): Finding[] {
     { level: 'ok', item: 'criu cannot', detail: abilities.cannot.join('; ') },
     { level: 'ok', item: 'network lock', detail: `${abilities.networkLock.method}${backend ? ` (${backend} backend)` : ''}: ${abilities.networkLock.why}` },
   ];
+}
+
+function stackFinding(note: StackNote): Finding {
+  return { level: note.level, item: 'network stack', detail: note.message, ...(note.hint ? { hint: note.hint } : {}) };
 }
 
 function kernelsFinding(kernels: readonly InstalledKernel[], running: string): Finding {

@@ -1,5 +1,6 @@
 /** Gathers what plan() classifies: per task fds, maps, namespaces; the tree's sockets. */
 import type { ProcSource, StatFacts } from '../tools/procfs.js';
+import type { NetworkStack } from '../tools/network-stack.js';
 import { readTcp, readUnix, type TcpSocket, type UnixSocket } from '../tools/proc-net.js';
 import { deletedMappings, type FdFacts, listFds, lockHolders, type Mapping, mountIds, type NamespaceKind, readCmdline, readNamespaces, readStatus } from '../tools/proc-tasks.js';
 import { listTree } from './discover.js';
@@ -32,6 +33,8 @@ export interface PlanFacts {
   ownPidNamespace: OwnPidNamespace | undefined;
   /** `criu --version`'s version, which decides what the plan can count on; undefined when unknown. */
   criuVersion?: string | undefined;
+  /** The stacks that bring the interfaces up; undefined when not asked (a recording made before they were). */
+  networkStacks?: NetworkStack[] | undefined;
 }
 
 export interface OwnPidNamespace {

@@ -5,9 +5,11 @@
  */
 import { externalFileKey } from '../tools/criu-args.js';
 import { type CriuAbilities, criuAbilities, criuLabel } from '../tools/criu-features.js';
+import type { NetworkStack } from '../tools/network-stack.js';
 import type { TcpSocket } from '../tools/proc-net.js';
 import type { FdFacts } from '../tools/proc-tasks.js';
 import type { Endpoint } from '../state/manifest.js';
+import { networkStackNotes } from './network.js';
 import type { OwnPidNamespace, PlanFacts, TaskFacts } from './plan-facts.js';
 
 export type RiskLevel = 'ok' | 'warn' | 'fail';
@@ -42,6 +44,8 @@ export interface Plan {
   ghostLimitBytes: number | undefined;
   /** Set for a session kernel-leap restored: criu enters its namespaces and leaves it stopped. */
   ownPidNamespace: OwnPidNamespace | undefined;
+  /** The stacks that bring the interfaces up, which decide how the lock rules get in first. */
+  networkStacks: NetworkStack[] | undefined;
   risks: Risk[];
   verdict: 'go' | 'no-go';
 }
@@ -54,7 +58,7 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/rand
 const NESTED_NS_UNSUPPORTED = ['pid', 'ipc', 'uts', 'user'] as const;
 
 export function plan(facts: PlanFacts): Plan {
-  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, risks: [], verdict: 'go' };
+  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
   const ptys = new Set<number>();
   for (const task of facts.tasks) {
@@ -175,6 +179,7 @@ export function ghostLimit(ghosts: readonly Ghost[]): number | undefined {
 function summarize(out: Plan): void {
   out.risks.unshift({ level: 'ok', code: 'CRIU', message: `${criuLabel(out.criu)}: ${out.criu.summary}` });
   for (const c of out.connections) out.risks.push({ level: 'ok', code: 'TCP', message: `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: --tcp-established, ${out.criu.networkLock.method} lock rules reloaded before the network` });
+  if (out.networkStacks) for (const note of networkStackNotes(out.networkStacks)) out.risks.push({ code: 'NETWORK', ...note });
   for (const f of out.fifos) out.risks.push({ level: 'ok', code: 'FIFO', message: `${f.path} (another mount namespace): --external ${f.key}, recreated at restore` });
   for (const u of out.unixExternals) out.risks.push({ level: 'warn', code: 'UNIX_EXTERNAL', message: `unix stream socket ${u.inode} to ${u.peerPath ?? `peer ${u.peerInode}`}: --external unix[${u.inode}], degraded: reconnected as a closed socket`, hint: 'the process sees its peer hang up after the restore' });
   for (const g of out.ghosts) out.risks.push({ level: 'ok', code: 'GHOST', message: `deleted ${g.kind} ${g.path} (${g.size} bytes): copied into the images` });

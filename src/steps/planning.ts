@@ -9,6 +9,7 @@ import { collectFacts } from './plan-facts.js';
 import { type Plan, plan } from './plan.js';
 import { criuCommand } from '../tools/criu.js';
 import { type CriuRestoreOptions, criuDumpArgs } from '../tools/criu-args.js';
+import { networkStacks, type NetworkStack } from '../tools/network-stack.js';
 import { parseSsUnixPeers } from '../tools/proc-net.js';
 import { liveProc, type ProcSnapshot, recordingProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
@@ -35,13 +36,15 @@ export interface PlanRecording {
   selfPid?: number;
   /** `criu --version`'s version on the recorded machine. */
   criuVersion?: string | undefined;
+  /** The network stacks found on the recorded machine. */
+  networkStacks?: NetworkStack[] | undefined;
 }
 
 export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), record?: (recording: PlanRecording) => void): Promise<SessionPlan> {
-  const [ss, criu] = await Promise.all([runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }), criuVersion(runner)]);
+  const [ss, criu, stacks] = await Promise.all([runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }), criuVersion(runner), networkStacks(runner)]);
   const recorder = recordingProc(liveProc);
-  const facts = collectFacts(record ? recorder.proc : liveProc, rootPid, parseSsUnixPeers(ss.stdout), exclude, criu);
-  record?.({ rootPid, exclude: [...exclude], ssUnix: ss.stdout, proc: recorder.snapshot, criuVersion: criu });
+  const facts = { ...collectFacts(record ? recorder.proc : liveProc, rootPid, parseSsUnixPeers(ss.stdout), exclude, criu), networkStacks: stacks };
+  record?.({ rootPid, exclude: [...exclude], ssUnix: ss.stdout, proc: recorder.snapshot, criuVersion: criu, networkStacks: stacks });
   return bindPlan(plan(facts), config);
 }
 
@@ -78,6 +81,7 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
 export function planSummary(plan: SessionPlan): Record<string, unknown> {
   return {
     criu: { version: plan.criu.version, assumed: plan.criu.assumed, can: plan.criu.can, cannot: plan.criu.cannot, networkLock: plan.criu.networkLock.method },
+    networkStacks: plan.networkStacks,
     rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
     connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
     ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,

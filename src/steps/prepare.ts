@@ -1,14 +1,15 @@
 /**
- * Prepare the boot, before the freeze: render and install the units and the
- * ifupdown hook (inert until the pending mark and the rules file exist), write
+ * Prepare the boot, before the freeze: render and install the units and, where
+ * ifupdown brings interfaces up, its hook (inert until the pending mark and the rules file exist), write
  * the restore manifest. After the dump only the lock rules are saved.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { selfCommand } from '../config/self-command.js';
 import type { Journal } from '../state/journal.js';
 import { pendingPath } from '../state/pending.js';
+import { needsIfupdownHook } from './network.js';
 import type { SessionPlan } from './planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
 import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
@@ -54,7 +55,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o644 },
     { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
   ];
-  if (existsSync(host.networkInterfaces)) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o755 });
+  if (needsIfupdownHook(plan.networkStacks ?? [])) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o755 });
   for (const file of files) install(journal, file);
   // The action script lives in the run dir (kept for a post-mortem), not an artefact.
   writeFileSync(actionScript, renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }), { mode: 0o700 });

@@ -5,8 +5,7 @@
 export interface HostPaths {
   /** Units for the next boot are installed here. */
   unitDir: string;
-  /** Present on ifupdown systems: the lock rules then also load from a pre-up hook. */
-  networkInterfaces: string;
+  /** Where ifupdown brings interfaces up, the lock rules also load from this pre-up hook. */
   ifupdownHook: string;
   /** Written by the rules unit or hook once the lock rules are in force. */
   rulesMarker: string;
@@ -20,7 +19,6 @@ export interface HostPaths {
 
 export const HOST_PATHS: HostPaths = {
   unitDir: '/etc/systemd/system',
-  networkInterfaces: '/etc/network/interfaces',
   ifupdownHook: '/etc/network/if-pre-up.d/kernel-leap',
   rulesMarker: '/run/kernel-leap/rules-loaded',
   boot: '/boot',

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { EngineContext } from '../../src/engine/context.js';
 import { LeapError } from '../../src/errors.js';
 import type { HostPaths } from '../../src/tools/host-paths.js';
+import type { NetworkStackName } from '../../src/tools/network-stack.js';
 import type { RunRequest, RunResult, Runner } from '../../src/tools/runner.js';
 
 type Answer = Partial<Pick<RunResult, 'stdout' | 'stderr' | 'exitCode'>> | undefined | void;
@@ -90,7 +91,6 @@ export function scratchHost(): HostPaths {
   const root = mkdtempSync(join(tmpdir(), 'kl-host-'));
   const host: HostPaths = {
     unitDir: join(root, 'etc/systemd/system'),
-    networkInterfaces: join(root, 'etc/network/interfaces'),
     ifupdownHook: join(root, 'etc/network/if-pre-up.d/kernel-leap'),
     rulesMarker: join(root, 'run/kernel-leap/rules-loaded'),
     boot: join(root, 'boot'),
@@ -99,7 +99,6 @@ export function scratchHost(): HostPaths {
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
   };
   for (const dir of [host.unitDir, join(root, 'etc/network'), host.boot, join(root, 'sys/kernel'), join(host.procSys, 'net/ipv4'), join(root, 'run/kernel-leap')]) mkdirSync(dir, { recursive: true });
-  writeFileSync(host.networkInterfaces, 'auto eth0\niface eth0 inet dhcp\n');
   for (const version of [OLD_KERNEL, NEWEST_KERNEL, NEW_KERNEL]) {
     writeFileSync(join(host.boot, `vmlinuz-${version}`), '');
     writeFileSync(join(host.boot, `initrd.img-${version}`), '');
@@ -169,6 +168,24 @@ export function lockRulesSaved(local: { ip: string; port: number }, peer: { ip: 
     'COMMIT',
     '',
   ].join('\n');
+}
+
+/** What each stack's tool prints where that stack brought eth0 up (and lo, which is no stack's). */
+export const STACK_PROBE_OUTPUT: Record<NetworkStackName, { argv: string[]; stdout: string }> = {
+  ifupdown: { argv: ['ifquery', '--state'], stdout: 'lo=lo\neth0=eth0\n' },
+  'systemd-networkd': { argv: ['networkctl', 'list'], stdout: '  1 lo   loopback carrier  unmanaged\n  2 eth0 ether    routable configured\n' },
+  NetworkManager: { argv: ['nmcli', '-t'], stdout: 'eth0:connected\nlo:connected (externally)\n' },
+};
+
+/** The stack probes as on a machine where `stack` brings up eth0 and the other stacks are not installed. */
+export function withNetworkStack<R extends ScriptedRunner>(runner: R, stack: NetworkStackName): R {
+  for (const [name, probe] of Object.entries(STACK_PROBE_OUTPUT)) {
+    runner.on(probe.argv.slice(0, 1), () => {
+      if (name !== stack) throw new LeapError('TOOL_MISSING', `${probe.argv[0]} is not installed`);
+      return { stdout: probe.stdout };
+    });
+  }
+  return runner;
 }
 
 /** What a stopped task reads in /proc/PID/status. */

@@ -16,9 +16,10 @@ import { readManifest, writeManifest } from '../../../src/state/manifest.js';
 import { readOutcome } from '../../../src/state/outcome.js';
 import { pendingPath, pendingRuns } from '../../../src/state/pending.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
+import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {
-  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, ScriptedRunner, scratchHost, startSession, taskState, windowScalingPath,
+  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, ScriptedRunner, scratchHost, startSession, taskState, windowScalingPath, withNetworkStack,
 } from '../../helpers/flow.js';
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
@@ -82,7 +83,7 @@ function healthyMachine(host: { kexecLoaded: string }, dumped: FakeSession[]): S
       if (!inForce.includes(spec)) return { exitCode: 1 };
       inForce = inForce.filter((r) => r !== spec);
     });
-  return Object.assign(runner, { lock });
+  return Object.assign(withNetworkStack(runner, 'ifupdown'), { lock });
 }
 
 /** A healthy machine holding these sessions, its context, and one upgrade run per session (the last one the caller's). */
@@ -99,9 +100,10 @@ function upgradeOptions(journal: Journal, s: FakeSession, extra: Partial<WorkerO
 }
 
 /** A worker run to the jump: kexec -e returns here, so it ends in KEXEC_RETURNED with the run pending. */
-async function upgradeToJump() {
+async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
   const s = await session();
   const { ctx, runner: machine, journal } = machineWith([s]);
+  withNetworkStack(machine, stack);
   const atSync = { pending: [] as string[], rules: '' };
   machine.on(['sync'], () => {
     atSync.pending = pendingRuns(ctx.stateDir);
@@ -146,6 +148,13 @@ describe('the upgrade worker flow', () => {
     expect(enable).toBeLessThan(runner.lastIndexOf(['criu', 'dump']));
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
     expect(existsSync(ctx.host.ifupdownHook)).toBe(true);
+  });
+
+  it.each(['systemd-networkd', 'NetworkManager'] as const)('with %s bringing the interfaces up, installs the units but no ifupdown hook', async (stack) => {
+    const { ctx, journal } = await upgradeToJump(stack);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+    expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('plan').outputs?.networkStacks).toEqual([{ name: stack, interfaces: ['eth0'] }]);
   });
 
   it('rehearses, then dumps, marks the run pending, saves the lock rules, syncs, and only then jumps (behaviour 7)', async () => {

@@ -83,6 +83,17 @@ describe('plan on a recorded-shape ssh session', () => {
     expect(p.risks).toContainEqual(expect.objectContaining({ code: 'UNSUPPORTED_FD', message: 'node (600) fd 4 is anon_inode:[io_uring], which CRIU (version unknown, facts of 3.17) cannot dump' }));
   });
 
+  it('names the network stack in a NETWORK row after the connections, and none when it was not asked', () => {
+    const facts = collectFacts(snapshotProc(sshSession()), 441, parseSsUnixPeers(SS));
+    const p = plan({ ...facts, networkStacks: [{ name: 'systemd-networkd', interfaces: ['eth0'] }] });
+    expect(p.networkStacks).toEqual([{ name: 'systemd-networkd', interfaces: ['eth0'] }]);
+    const codes = p.risks.map((r) => r.code);
+    expect(codes.indexOf('NETWORK')).toBe(codes.lastIndexOf('TCP') + 1);
+    expect(p.risks.find((r) => r.code === 'NETWORK')?.message).toMatch(/^systemd-networkd brings up eth0: /);
+    expect(plan({ ...facts, networkStacks: [] }).risks.find((r) => r.code === 'NETWORK')?.level).toBe('warn');
+    expect(planOf().risks.some((r) => r.code === 'NETWORK')).toBe(false);
+  });
+
   it("leaves kernel-leap's own process out: it hands off before the dump", () => {
     const node: FakeTask = { pid: 600, ppid: 447, name: 'node', cmdline: 'node kernel-leap.mjs plan', fds: { 4: { target: 'anon_inode:[io_uring]' } } };
     expect(planOf(sshSession({ extraTasks: [node] }), new Set([600])).verdict).toBe('go');
