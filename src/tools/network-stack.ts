@@ -1,7 +1,8 @@
 /**
- * Which network stack brings this host's interfaces up: each stack is asked,
- * with its own tool, which interfaces other than lo it configured. A stack whose
- * tool is missing runs nothing here.
+ * Which network stack brings this host's interfaces up: each stack whose unit is
+ * active is asked, with its own tool, which interfaces other than lo it
+ * configured. A stack whose unit is not active, or whose tool is missing, runs
+ * nothing here (a stopped networkd's state files in /run still say `configured`).
  */
 import { isLeapError } from '../errors.js';
 import type { Runner } from './runner.js';
@@ -15,6 +16,13 @@ export interface NetworkStack {
   /** Set when its tool is there but failed: whether it brings anything up is unknown. */
   error?: string;
 }
+
+/** Each stack's service: active (or starting) when the stack runs on this boot. */
+export const STACK_UNITS: Record<NetworkStackName, string> = {
+  ifupdown: 'networking.service',
+  'systemd-networkd': 'systemd-networkd.service',
+  NetworkManager: 'NetworkManager.service',
+};
 
 interface StackProbe {
   name: NetworkStackName;
@@ -33,8 +41,27 @@ const PROBES: readonly StackProbe[] = [
 
 /** The stacks that bring up an interface, and those that could not be asked. */
 export async function networkStacks(runner: Runner): Promise<NetworkStack[]> {
-  const found = await Promise.all(PROBES.map((probe) => askStack(runner, probe)));
+  let running: StackProbe[];
+  try {
+    running = await runningStacks(runner);
+  } catch (error) {
+    return PROBES.map((probe) => ({ name: probe.name, interfaces: [], error: errorText(error) }));
+  }
+  const found = await Promise.all(running.map((probe) => askStack(runner, probe)));
   return found.filter((stack): stack is NetworkStack => stack !== undefined && (stack.interfaces.length > 0 || stack.error !== undefined));
+}
+
+const RUNNING = new Set(['active', 'activating', 'reloading']);
+
+/** `systemctl is-active` prints one state per unit, in order; it exits 3 when one is not active. */
+async function runningStacks(runner: Runner): Promise<StackProbe[]> {
+  const result = await runner.run({ file: 'systemctl', args: ['is-active', ...PROBES.map((probe) => STACK_UNITS[probe.name])], okCodes: [0, 3, 4], timeoutMs: 20_000 });
+  const states = result.stdout.split('\n').map((line) => line.trim());
+  return PROBES.filter((_, i) => RUNNING.has(states[i] ?? ''));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 async function askStack(runner: Runner, probe: StackProbe): Promise<NetworkStack | undefined> {
@@ -43,7 +70,7 @@ async function askStack(runner: Runner, probe: StackProbe): Promise<NetworkStack
     return { name: probe.name, interfaces: probe.interfaces(result.stdout) };
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') return undefined;
-    return { name: probe.name, interfaces: [], error: error instanceof Error ? error.message : String(error) };
+    return { name: probe.name, interfaces: [], error: errorText(error) };
   }
 }
 

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { EngineContext } from '../../src/engine/context.js';
 import { LeapError } from '../../src/errors.js';
 import type { HostPaths } from '../../src/tools/host-paths.js';
-import type { NetworkStackName } from '../../src/tools/network-stack.js';
+import { type NetworkStackName, STACK_UNITS } from '../../src/tools/network-stack.js';
 import type { RunRequest, RunResult, Runner } from '../../src/tools/runner.js';
 
 type Answer = Partial<Pick<RunResult, 'stdout' | 'stderr' | 'exitCode'>> | undefined | void;
@@ -177,8 +177,18 @@ export const STACK_PROBE_OUTPUT: Record<NetworkStackName, { argv: string[]; stdo
   NetworkManager: { argv: ['nmcli', '-t'], stdout: 'eth0:connected\nlo:connected (externally)\n' },
 };
 
+/** `systemctl is-active` of the stacks' units, as on a machine that runs these stacks. */
+export function withActiveStacks<R extends ScriptedRunner>(runner: R, ...stacks: NetworkStackName[]): R {
+  const running = new Set(stacks.map((stack) => STACK_UNITS[stack]));
+  return runner.on(['systemctl', 'is-active'], (argv) => {
+    const states = argv.slice(2).map((unit) => (running.has(unit) ? 'active' : 'inactive'));
+    return { stdout: `${states.join('\n')}\n`, exitCode: states.every((s) => s === 'active') ? 0 : 3 };
+  });
+}
+
 /** The stack probes as on a machine where `stack` brings up eth0 and the other stacks are not installed. */
 export function withNetworkStack<R extends ScriptedRunner>(runner: R, stack: NetworkStackName): R {
+  withActiveStacks(runner, stack);
   for (const [name, probe] of Object.entries(STACK_PROBE_OUTPUT)) {
     runner.on(probe.argv.slice(0, 1), () => {
       if (name !== stack) throw new LeapError('TOOL_MISSING', `${probe.argv[0]} is not installed`);

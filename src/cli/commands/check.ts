@@ -6,7 +6,7 @@ import { formatTable } from '../output.js';
 export const checkCommand: Command = {
   name: 'check',
   needsRoot: false,
-  summary: 'check this host: root, node, CRIU and the other tools, kernels in /boot, free space',
+  summary: 'check this host: root, node, CRIU and the other tools, the network stack, kernels in /boot, free space',
   usage: 'check [--json]',
   optionHelp: [],
   options: {},

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LeapError } from '../../../src/errors.js';
 import { ifupdownInterfaces, networkdInterfaces, networkManagerInterfaces, networkStacks } from '../../../src/tools/network-stack.js';
-import { ScriptedRunner, STACK_PROBE_OUTPUT, withNetworkStack } from '../../helpers/flow.js';
+import { ScriptedRunner, STACK_PROBE_OUTPUT, withActiveStacks, withNetworkStack } from '../../helpers/flow.js';
 
 const missing = (tool: string) => () => {
   throw new LeapError('TOOL_MISSING', `${tool} is not installed`);
@@ -14,23 +14,38 @@ describe('which network stack brings the interfaces up', () => {
   });
 
   it('names every stack that brings an interface up, and none whose tool finds nothing but lo', async () => {
-    const runner = new ScriptedRunner()
+    const runner = withActiveStacks(new ScriptedRunner(), 'ifupdown', 'systemd-networkd', 'NetworkManager')
       .on(['ifquery', '--state'], () => ({ stdout: 'lo=lo\n' }))
       .on(['networkctl'], () => ({ stdout: STACK_PROBE_OUTPUT['systemd-networkd'].stdout }))
       .on(['nmcli'], () => ({ stdout: 'eth1:connected\neth0:unmanaged\nlo:connected (externally)\n' }));
     expect(await networkStacks(runner)).toEqual([{ name: 'systemd-networkd', interfaces: ['eth0'] }, { name: 'NetworkManager', interfaces: ['eth1'] }]);
   });
 
-  it('finds none when no stack brings anything up: NetworkManager not running, networkd managing nothing', async () => {
-    const runner = new ScriptedRunner()
-      .on(['ifquery'], missing('ifquery'))
+  it('finds none when no stack brings anything up: networkd running but managing nothing, NetworkManager starting with nothing yet', async () => {
+    const runner = withActiveStacks(new ScriptedRunner(), 'systemd-networkd', 'NetworkManager')
       .on(['networkctl'], () => ({ stdout: '  1 lo   loopback carrier  unmanaged\n  2 eth0 ether    routable unmanaged\n' }))
-      .on(['nmcli'], () => ({ exitCode: 8, stderr: 'Error: NetworkManager is not running.\n' }));
+      .on(['nmcli'], () => ({ stdout: 'eth0:disconnected\nlo:connected (externally)\n' }));
     expect(await networkStacks(runner)).toEqual([]);
   });
 
+  it('does not ask a stack whose unit is not active: a stopped networkd still says configured', async () => {
+    const runner = withActiveStacks(new ScriptedRunner(), 'NetworkManager')
+      .on(['networkctl'], () => ({ stdout: STACK_PROBE_OUTPUT['systemd-networkd'].stdout }))
+      .on(['nmcli'], () => ({ stdout: STACK_PROBE_OUTPUT.NetworkManager.stdout }));
+    expect(await networkStacks(runner)).toEqual([{ name: 'NetworkManager', interfaces: ['eth0'] }]);
+    expect(runner.callsOf(['systemctl', 'is-active'])).toEqual([['systemctl', 'is-active', 'networking.service', 'systemd-networkd.service', 'NetworkManager.service']]);
+    expect(runner.callsOf(['networkctl'])).toEqual([]);
+  });
+
+  it('when systemctl cannot say which units run, every stack is unknown', async () => {
+    const runner = new ScriptedRunner().on(['systemctl', 'is-active'], () => ({ exitCode: 1, stderr: 'Failed to connect to bus' }));
+    const stacks = await networkStacks(runner);
+    expect(stacks.map((s) => s.name)).toEqual(['ifupdown', 'systemd-networkd', 'NetworkManager']);
+    for (const stack of stacks) expect(stack).toMatchObject({ interfaces: [], error: expect.stringContaining('Failed to connect to bus') });
+  });
+
   it('reports a stack whose tool is there but fails, as unknown rather than absent', async () => {
-    const runner = new ScriptedRunner()
+    const runner = withActiveStacks(new ScriptedRunner(), 'systemd-networkd')
       .on(['ifquery'], missing('ifquery'))
       .on(['networkctl'], () => ({ exitCode: 1, stderr: 'Failed to connect to bus' }))
       .on(['nmcli'], missing('nmcli'));
