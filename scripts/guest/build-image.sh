@@ -7,8 +7,10 @@
 #
 # bookworm: Debian 12, kernels 6.1.0-55 and 6.1.0-56, CRIU 3.17.1, OpenSSH 9.2.
 # trixie:   Debian 13, kernels 6.12.107 and 6.12.117, CRIU 4.1.1, OpenSSH 10.0.
-# Both: ifupdown with dhclient, dbus and libpam-systemd (logind sessions), Node 22,
-# root and a non-root user (alice) logging in with the same ssh key.
+# bookworm brings eth0 up with ifupdown and dhclient; trixie with systemd-networkd,
+# and has NetworkManager installed but disabled, for the guest test that switches
+# to it (test/helpers/network-stack.ts). Both: dbus and libpam-systemd (logind
+# sessions), Node 22, root and a non-root user (alice) logging in with the same ssh key.
 #
 # The cache key is a hash of this file (which holds the package lists and every
 # pinned version), the distribution and the mirrors, so any change to a recipe
@@ -22,7 +24,7 @@ die() { log "error: $*"; exit 1; }
 
 DIST=${1:-${KL_TESTBED_DIST:-bookworm}}
 PACKAGES=(
-  systemd-sysv openssh-server criu kexec-tools iptables ifupdown isc-dhcp-client
+  systemd-sysv openssh-server criu kexec-tools iptables
   dbus libpam-systemd lsof procps iproute2 udev kmod initramfs-tools linux-base python3
 )
 case "$DIST" in
@@ -30,13 +32,16 @@ case "$DIST" in
     OLD_KERNEL=6.1.0-55-cloud-amd64
     NEW_KERNEL=6.1.0-56-cloud-amd64
     HOSTNAME_=kl-guest
+    NETWORK=ifupdown
+    PACKAGES+=(ifupdown isc-dhcp-client)
     ;;
   trixie)
     OLD_KERNEL=6.12.107+deb13-cloud-amd64
     NEW_KERNEL=6.12.117+deb13-cloud-amd64
     HOSTNAME_=kl-trixie
+    NETWORK=networkd
     # CRIU 4 ships crit and pycriu in a package of their own, only recommended.
-    PACKAGES+=(python3-pycriu)
+    PACKAGES+=(python3-pycriu network-manager)
     ;;
   *) die "unknown distribution '$DIST': use bookworm or trixie" ;;
 esac
@@ -153,12 +158,29 @@ install_node() {
   in_chroot /usr/local/bin/node --version
 }
 
+# eth0 over DHCP, as each stack configures it (net.ifnames=0 on the kernel
+# command line keeps the name eth0).
+configure_network_ifupdown() {
+  printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' >"$ROOTFS/etc/network/interfaces"
+}
+
+configure_network_networkd() {
+  printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' >"$ROOTFS/etc/systemd/network/20-eth0.network"
+  systemctl --root="$ROOTFS" enable systemd-networkd.service
+  # NetworkManager's connection for eth0 (keyfiles must be 0600), and the
+  # package's units off: its postinst enabled them.
+  install -d -m 0755 "$ROOTFS/etc/NetworkManager/system-connections"
+  printf '[connection]\nid=eth0\ntype=ethernet\ninterface-name=eth0\n\n[ipv4]\nmethod=auto\n' \
+    >"$ROOTFS/etc/NetworkManager/system-connections/eth0.nmconnection"
+  chmod 0600 "$ROOTFS/etc/NetworkManager/system-connections/eth0.nmconnection"
+  systemctl --root="$ROOTFS" disable NetworkManager.service NetworkManager-wait-online.service NetworkManager-dispatcher.service
+}
+
 configure_guest() {
   echo "$HOSTNAME_" >"$ROOTFS/etc/hostname"
   printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$HOSTNAME_" >"$ROOTFS/etc/hosts"
   echo '/dev/vda / ext4 rw,errors=remount-ro 0 1' >"$ROOTFS/etc/fstab"
-  # net.ifnames=0 on the kernel command line keeps the name eth0.
-  printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' >"$ROOTFS/etc/network/interfaces"
+  configure_network_$NETWORK
   printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n' \
     >"$ROOTFS/etc/ssh/sshd_config.d/10-testbed.conf"
   ssh-keygen -q -t ed25519 -N '' -C kl-testbed -f "$OUT/id_ed25519"
@@ -170,7 +192,7 @@ configure_guest() {
   install -m 0600 "$OUT/id_ed25519.pub" "$ROOTFS/home/$USER_/.ssh/authorized_keys"
   in_chroot chown -R "$USER_:$USER_" "/home/$USER_/.ssh"
   systemctl --root="$ROOTFS" mask "${MASKED_UNITS[@]}"
-  # dhclient writes the guest's own resolv.conf; the host's means nothing there.
+  # The guest's stack writes its own resolv.conf, or none; the host's means nothing there.
   : >"$ROOTFS/etc/resolv.conf"
   in_chroot apt-get clean
 }
