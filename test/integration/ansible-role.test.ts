@@ -97,13 +97,22 @@ describe('the kernel_leap Ansible role', () => {
 
     it('preflight: go, current, or no-go with the reasons of the check, the plan or the rehearsal', () => {
       const runs = JSON.stringify({ runs: [{ runId: 'R1', rehearsal: { verdict: 'no-go', reasons: ['the rehearsal wrote no pstree.img'] }, errors: [] }] });
-      const [go, current, noCriu, alg, rehearsal, badConfig] = filters(
+      // As kernel-leap words a failed dump: the log's path, then its tail.
+      const criuFailed = [
+        'criu dump failed (log: /var/lib/kernel-leap/runs/R2/logs/rehearsal.log):',
+        '(04.833003) 407 fdinfo 3: pos:                0 flags:                2/0x1',
+        '(04.833137) Error (criu/sockets.c:727): sockets: BUG! Unknown socket collected (family 38)',
+        '(04.833866) Error (criu/cr-dump.c:1635): Dump files (pid: 407) failed with -1',
+      ].join('\n');
+      const unknownSocket = JSON.stringify({ runs: [{ runId: 'R2', rehearsal: null, errors: [criuFailed] }] });
+      const [go, current, noCriu, alg, rehearsal, badConfig, socket] = filters(
         ['preflight', { check: check('warn'), kernel: OLD, plan: plan(0), rehearse: { rc: 0 }, runs: '{"runs": []}' }, TARGET, 'a'],
         ['preflight', { check: check('ok'), kernel: TARGET, plan: skipped, rehearse: skipped }, TARGET, 'a'],
         ['preflight', { check: check('fail', [{ level: 'fail', item: 'criu', detail: 'not installed', hint: 'apt-get install criu' }]), kernel: OLD, plan: skipped, rehearse: skipped }, TARGET, 'a'],
         ['preflight', { check: check('ok'), kernel: OLD, plan: plan(3, [{ level: 'fail', code: 'UNSUPPORTED_FD', message: 'fd 3 of python3 (900) is socket:[AF_ALG]' }]), rehearse: skipped }, TARGET, 'a'],
         ['preflight', { check: check('ok'), kernel: OLD, plan: plan(0), rehearse: { rc: 3, stderr: '' }, runs }, TARGET, 'a'],
         ['preflight', { check: { rc: 7, stdout: JSON.stringify({ type: 'error', code: 'CONFIG', message: 'bad [s3] endpoint' }) }, kernel: OLD }, TARGET, 'a'],
+        ['preflight', { check: check('ok'), kernel: OLD, plan: plan(0), rehearse: { rc: 3, stderr: '' }, runs: unknownSocket }, TARGET, 'a'],
       );
       expect(go).toMatchObject({ verdict: 'go', outcome: 'pending', kernelBefore: OLD });
       expect(current).toMatchObject({ verdict: 'current', outcome: 'current' });
@@ -112,6 +121,11 @@ describe('the kernel_leap Ansible role', () => {
       expect(alg.reasons[0]).toContain('UNSUPPORTED_FD: fd 3 of python3');
       expect(rehearsal).toMatchObject({ verdict: 'no-go', stage: 'rehearse', reasons: ['the rehearsal wrote no pstree.img'], rehearsalRuns: ['R1'] });
       expect(badConfig).toMatchObject({ verdict: 'no-go', reasons: ['CONFIG: bad [s3] endpoint'] });
+      expect(socket).toMatchObject({ verdict: 'no-go', stage: 'rehearse', sessionRoots: ['sshd: root@pts/0'] });
+      expect(socket.reasons).toEqual(['criu dump failed: sockets: BUG! Unknown socket collected (family 38); log: /var/lib/kernel-leap/runs/R2/logs/rehearsal.log']);
+      // A no-go host's entry, as preflight made it, goes into the table as it is.
+      const lines = (filters(['table', filters(['fleet', [socket], ['a'], TARGET, { serial: 1 }])[0]])[0] as string).split('\n');
+      expect(lines[2]).toMatch(new RegExp(`^a +no-go +${OLD} +- +- +criu dump failed: sockets: BUG! Unknown socket collected \\(family 38\\)`));
     });
 
     function reportsFor(host: string, reports: Record<string, object>): string {

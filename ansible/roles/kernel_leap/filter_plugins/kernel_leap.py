@@ -89,15 +89,31 @@ def preflight(regs, target, host):
     if plan.get("rc") != 0:
         reasons = _plan_reasons(plan_result) if plan_result else []
         return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "plan", "reasons": reasons or _errors(plan)}
-    entry["sessions"] = [(s.get("root") or {}).get("cmdline") for s in (plan_result or {}).get("sessions", [])]
+    entry["sessionRoots"] = [(s.get("root") or {}).get("cmdline") for s in (plan_result or {}).get("sessions", [])]
     rehearse = regs.get("rehearse") or {}
     runs = _parse_runs(regs.get("runs")).get("runs", [])
     entry["rehearsalRuns"] = [r["runId"] for r in runs]
     if rehearse.get("rc") != 0:
         reasons = [reason for r in runs for reason in (r.get("rehearsal") or {}).get("reasons", [])]
-        reasons += [e for r in runs for e in r.get("errors", [])]
+        reasons += [_condense(e) for r in runs for e in r.get("errors", [])]
         return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "rehearse", "reasons": reasons or _errors(rehearse)}
     return {**entry, "verdict": "go", "outcome": "pending", "stage": "rehearse"}
+
+
+CRIU_LOG_ERROR = re.compile(r"Error \([^)]*\): (.+)")
+LOG_PATH = re.compile(r"^(.*?) \(log: ([^)]*)\):?$")
+
+
+def _condense(error):
+    """A criu failure's message with its log's tail, as one line: the first error
+    criu logged first, so a table's narrow column still shows the cause."""
+    lines = error.splitlines()
+    if len(lines) < 2:
+        return error
+    causes = [m.group(1).strip() for m in map(CRIU_LOG_ERROR.search, lines[1:]) if m]
+    head = LOG_PATH.match(lines[0].strip())
+    what, log = (head.group(1), head.group(2)) if head else (lines[0].rstrip(":"), None)
+    return "; ".join(filter(None, [f"{what}: {causes[0]}" if causes else what, f"log: {log}" if log else None]))
 
 
 def _parse_runs(value):
