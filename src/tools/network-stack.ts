@@ -41,27 +41,23 @@ const PROBES: readonly StackProbe[] = [
 
 /** The stacks that bring up an interface, and those that could not be asked. */
 export async function networkStacks(runner: Runner): Promise<NetworkStack[]> {
-  let running: StackProbe[];
-  try {
-    running = await runningStacks(runner);
-  } catch (error) {
-    return PROBES.map((probe) => ({ name: probe.name, interfaces: [], error: errorText(error) }));
-  }
+  const running = await runningStacks(runner);
   const found = await Promise.all(running.map((probe) => askStack(runner, probe)));
   return found.filter((stack): stack is NetworkStack => stack !== undefined && (stack.interfaces.length > 0 || stack.error !== undefined));
 }
 
 const RUNNING = new Set(['active', 'activating', 'reloading']);
 
-/** `systemctl is-active` prints one state per unit, in order; it exits 3 when one is not active. */
-async function runningStacks(runner: Runner): Promise<StackProbe[]> {
-  const result = await runner.run({ file: 'systemctl', args: ['is-active', ...PROBES.map((probe) => STACK_UNITS[probe.name])], okCodes: [0, 3, 4], timeoutMs: 20_000 });
+/**
+ * `systemctl is-active` prints one state per unit, in order; it exits 3 when one
+ * is not active. Without its answer (no systemd as pid 1) every stack is asked.
+ */
+async function runningStacks(runner: Runner): Promise<readonly StackProbe[]> {
+  const args = ['is-active', ...PROBES.map((probe) => STACK_UNITS[probe.name])];
+  const result = await runner.run({ file: 'systemctl', args, okCodes: [0, 3, 4], timeoutMs: 20_000 }).catch(() => undefined);
+  if (!result) return PROBES;
   const states = result.stdout.split('\n').map((line) => line.trim());
   return PROBES.filter((_, i) => RUNNING.has(states[i] ?? ''));
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function askStack(runner: Runner, probe: StackProbe): Promise<NetworkStack | undefined> {
@@ -70,7 +66,7 @@ async function askStack(runner: Runner, probe: StackProbe): Promise<NetworkStack
     return { name: probe.name, interfaces: probe.interfaces(result.stdout) };
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') return undefined;
-    return { name: probe.name, interfaces: [], error: errorText(error) };
+    return { name: probe.name, interfaces: [], error: error instanceof Error ? error.message : String(error) };
   }
 }
 

@@ -27,6 +27,8 @@ describe('check on this machine (real binaries)', () => {
     expect(result.kernel).toBe(release());
     expect(byItem.get('running kernel')?.detail).toContain(release());
     expect(byItem.get('state dir space')?.detail).toMatch(/GiB free at \//);
+    // Whatever brings this machine's interfaces up, check names it (or warns that it found none).
+    expect(byItem.get('network stack')?.detail).toMatch(/^(ifupdown|systemd-networkd|NetworkManager) brings up |^no known network stack|could not tell/);
     const criu = execFileSync('criu', ['--version']).toString();
     expect(criu).toContain(`Version: ${result.tools.find((t) => t.tool === 'criu')?.version}`);
     // CI installs Debian's CRIU 3.17, which refuses this host's newer kernel (FIELD-NOTES: vdso bounds).

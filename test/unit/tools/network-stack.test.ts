@@ -37,11 +37,13 @@ describe('which network stack brings the interfaces up', () => {
     expect(runner.callsOf(['networkctl'])).toEqual([]);
   });
 
-  it('when systemctl cannot say which units run, every stack is unknown', async () => {
-    const runner = new ScriptedRunner().on(['systemctl', 'is-active'], () => ({ exitCode: 1, stderr: 'Failed to connect to bus' }));
-    const stacks = await networkStacks(runner);
-    expect(stacks.map((s) => s.name)).toEqual(['ifupdown', 'systemd-networkd', 'NetworkManager']);
-    for (const stack of stacks) expect(stack).toMatchObject({ interfaces: [], error: expect.stringContaining('Failed to connect to bus') });
+  it('asks every stack when systemctl cannot say which units run (no systemd as pid 1)', async () => {
+    const runner = new ScriptedRunner()
+      .on(['systemctl', 'is-active'], () => ({ exitCode: 1, stderr: 'System has not been booted with systemd as init system (PID 1). Can\'t operate.' }))
+      .on(['ifquery'], () => ({ stdout: STACK_PROBE_OUTPUT.ifupdown.stdout }))
+      .on(['networkctl'], missing('networkctl'))
+      .on(['nmcli'], () => ({ exitCode: 8, stderr: 'Error: NetworkManager is not running.\n' }));
+    expect(await networkStacks(runner)).toEqual([{ name: 'ifupdown', interfaces: ['eth0'] }]);
   });
 
   it('reports a stack whose tool is there but fails, as unknown rather than absent', async () => {
