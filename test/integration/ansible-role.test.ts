@@ -97,14 +97,16 @@ describe('the kernel_leap Ansible role', () => {
 
     it('preflight: go, current, or no-go with the reasons of the check, the plan or the rehearsal', () => {
       const runs = JSON.stringify({ runs: [{ runId: 'R1', rehearsal: { verdict: 'no-go', reasons: ['the rehearsal wrote no pstree.img'] }, errors: [] }] });
-      // As kernel-leap words a failed dump: the log's path, then its tail.
+      // As kernel-leap words a failed dump in the rehearsal's reasons: the log's path, then its tail.
       const criuFailed = [
         'criu dump failed (log: /var/lib/kernel-leap/runs/R2/logs/rehearsal.log):',
-        '(04.833003) 407 fdinfo 3: pos:                0 flags:                2/0x1',
-        '(04.833137) Error (criu/sockets.c:727): sockets: BUG! Unknown socket collected (family 38)',
-        '(04.833866) Error (criu/cr-dump.c:1635): Dump files (pid: 407) failed with -1',
+        '(04.712333) 409 fdinfo 3: pos:                0 flags:                2/0x1',
+        'pie: 409: Daemon waits for command',
+        '(04.721748) Error (criu/sockets.c:727): sockets: BUG! Unknown socket collected (family 38)',
+        '(04.722507) Error (criu/cr-dump.c:1635): Dump files (pid: 409) failed with -1',
+        '(05.858052) Error (criu/cr-dump.c:2053): Dumping FAILED.',
       ].join('\n');
-      const unknownSocket = JSON.stringify({ runs: [{ runId: 'R2', rehearsal: null, errors: [criuFailed] }] });
+      const unknownSocket = JSON.stringify({ runs: [{ runId: 'R2', rehearsal: { verdict: 'no-go', reasons: [criuFailed] }, errors: [] }] });
       const [go, current, noCriu, alg, rehearsal, badConfig, socket] = filters(
         ['preflight', { check: check('warn'), kernel: OLD, plan: plan(0), rehearse: { rc: 0 }, runs: '{"runs": []}' }, TARGET, 'a'],
         ['preflight', { check: check('ok'), kernel: TARGET, plan: skipped, rehearse: skipped }, TARGET, 'a'],

@@ -95,7 +95,7 @@ def preflight(regs, target, host):
     entry["rehearsalRuns"] = [r["runId"] for r in runs]
     if rehearse.get("rc") != 0:
         reasons = [reason for r in runs for reason in (r.get("rehearsal") or {}).get("reasons", [])]
-        reasons += [_condense(e) for r in runs for e in r.get("errors", [])]
+        reasons = [_condense(reason) for reason in reasons + [e for r in runs for e in r.get("errors", [])]]
         return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "rehearse", "reasons": reasons or _errors(rehearse)}
     return {**entry, "verdict": "go", "outcome": "pending", "stage": "rehearse"}
 
