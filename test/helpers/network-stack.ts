@@ -1,15 +1,16 @@
 /**
- * The network stack of a guest: the trixie bed boots on systemd-networkd and has
- * NetworkManager installed but disabled (scripts/guest/build-image.sh), and what a
- * leap's boot must show whichever stack brings eth0 up.
+ * The network stack of a guest: the bookworm bed boots on ifupdown, the trixie bed
+ * on systemd-networkd with NetworkManager installed but disabled
+ * (scripts/guest/build-image.sh), and what a leap's boot must show whichever
+ * stack brings eth0 up.
  */
 import { expect } from 'vitest';
-import { STACK_UNITS } from '../../src/tools/network-stack.js';
+import { type NetworkStackName, STACK_UNITS } from '../../src/tools/network-stack.js';
 import { pollUntil } from './poll.js';
 import type { VmClient } from './vm-client.js';
 
-/** The stacks the trixie bed runs. */
-export type GuestStack = 'systemd-networkd' | 'NetworkManager';
+/** The stacks the test beds run: ifupdown (bookworm), systemd-networkd and NetworkManager (trixie). */
+export type GuestStack = NetworkStackName;
 
 const NETWORKD_UNITS = 'systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service';
 
