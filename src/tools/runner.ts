@@ -170,7 +170,9 @@ function toRunError(result: RunResult, request: RunRequest, failure: string, cod
     });
   }
   const stderr = maskSecrets(tail(result.stderr.trim(), 600), request.secrets);
-  return new LeapError('COMMAND_FAILED', `${shown} ${failure}${stderr ? `: ${stderr}` : ''}`, {
+  // Its own code: a command that outran its deadline on a busy machine is not a broken one.
+  const errorCode = failure.startsWith('timed out') ? 'COMMAND_TIMEOUT' : 'COMMAND_FAILED';
+  return new LeapError(errorCode, `${shown} ${failure}${stderr ? `: ${stderr}` : ''}`, {
     hint: `see the command log for the full output`,
     details: { argv: result.argv.map((a) => maskSecrets(a, request.secrets)), exitCode: result.exitCode },
   });

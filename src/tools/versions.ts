@@ -25,16 +25,22 @@ export interface ToolVersion {
   installed: boolean;
   version?: string;
   error?: string;
+  /** It did not answer within PROBE_TIMEOUT_MS: slow (a busy machine, crit's Python start under emulation), not proven broken. */
+  timedOut?: boolean;
 }
+
+/** The probes run at once; under TCG with other guests busy, crit's Python start alone took over 20 s. */
+export const PROBE_TIMEOUT_MS = 60_000;
 
 export async function probeTool(runner: Runner, probe: ToolProbe): Promise<ToolVersion> {
   try {
-    const result = await runner.run({ file: probe.tool, args: probe.args, timeoutMs: 20_000 });
+    const result = await runner.run({ file: probe.tool, args: probe.args, timeoutMs: PROBE_TIMEOUT_MS });
     const match = probe.pattern.exec(`${result.stdout}\n${result.stderr}`);
     return { tool: probe.tool, installed: true, version: match?.[1] === 'usage' ? 'present' : match?.[1] ?? 'unknown' };
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') return { tool: probe.tool, installed: false };
-    return { tool: probe.tool, installed: true, error: error instanceof Error ? error.message : String(error) };
+    const timedOut = isLeapError(error) && error.code === 'COMMAND_TIMEOUT';
+    return { tool: probe.tool, installed: true, error: error instanceof Error ? error.message : String(error), ...(timedOut ? { timedOut } : {}) };
   }
 }
 

@@ -45,7 +45,7 @@ describe('ExecaRunner against real executables', () => {
   it('kills a command at its timeout', async () => {
     const { runner } = runnerWithLog();
     const started = Date.now();
-    await expect(runner.run({ file: 'kl-sleep', args: ['30'], env, timeoutMs: 300 })).rejects.toMatchObject({ message: expect.stringMatching(/timed out after 300 ms/) });
+    await expect(runner.run({ file: 'kl-sleep', args: ['30'], env, timeoutMs: 300 })).rejects.toMatchObject({ code: 'COMMAND_TIMEOUT', message: expect.stringMatching(/timed out after 300 ms/) });
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
