@@ -1,7 +1,10 @@
 /**
  * The checkpoint side on one guest shared by all of its tests (needs root and
- * QEMU; nothing here kexecs, so the guest is booted once for the file):
- * plan, rehearse, no-go on an unsupported resource, and a failing dump that must
+ * QEMU; nothing here kexecs, so the guest is booted once for the file). First
+ * the bed itself: the guest runs the old kernel, CRIU works inside, and an ssh
+ * login from the host gets a logind session held open by its .ref FIFO
+ * (FIELD-NOTES.md §6); every leap in the other files proves the bed's kexec.
+ * Then plan, rehearse, no-go on an unsupported resource, and a failing dump that must
  * leave the session running and the ruleset as it was, and ship its logs to S3,
  * and a worker killed by a signal, which must still give the session its answer.
  */
@@ -32,6 +35,27 @@ describe('checkpoint side in the guest', () => {
     await Promise.all(sessions.map((s) => s.close()));
     await guest?.stop();
     await s3?.stop();
+  });
+
+  it('the bed: the guest runs the old kernel and criu check passes', async () => {
+    expect((await guest.run('uname -r')).trim()).toBe(guest.connection.oldKernel);
+    const criu = await guest.exec('criu check');
+    expect(criu.stdout + criu.stderr).toContain('Looks good.');
+    expect(criu.exitCode).toBe(0);
+  });
+
+  it('the bed: an ssh login from the host gets a logind session held open by a FIFO', async () => {
+    const session = open('echo "SESSION id=$XDG_SESSION_ID tty=$(tty)"; exec sleep 600');
+    const line = await session.waitForLine(/^SESSION id=\S+ tty=\/dev\/pts\/\d+$/, 60_000);
+    const id = /id=(\S+)/.exec(line.text)?.[1];
+    const ref = `/run/systemd/sessions/${id}.ref`;
+    expect(await guest.run(`test -p ${ref} && echo fifo`)).toBe('fifo\n');
+    // The session's sshd holds the FIFO: the fd that CRIU must treat as external.
+    expect(await guest.run(`ps -o comm= -p "$(lsof -t ${ref} | paste -sd,)"`)).toMatch(/^sshd$/m);
+    expect(await guest.run('loginctl list-sessions --no-legend')).toMatch(new RegExp(`^\\s*${id}\\s+0\\s+root\\b`, 'm'));
+    const props = await guest.run(`loginctl show-session ${id} -p Service -p Remote -p State`);
+    for (const prop of ['Service=sshd', 'Remote=yes', 'State=active']) expect(props).toContain(prop);
+    await session.close();
   });
 
   it('plan names the session root, its TCP connection, its pty and its logind FIFO', async () => {

@@ -1,4 +1,4 @@
-/** What a test does with a running guest, bound to its connection (`npm run vm` and bed.test.ts use it). */
+/** What a test does with a running guest, bound to its connection (`npm run vm` and the guest tests use it). */
 import { type BundleOptions, installBundle } from './vm-bundle.js';
 import { openSession, type VmSession } from './vm-session.js';
 import {
