@@ -9,8 +9,12 @@
  * `kernel-leap upgrade`; it comes back on the other kernel, what the host types
  * reaches the restored shell, the report's downtime matches the gap the host saw,
  * the lock rules were in before the stack started and held until criu's restore,
- * no lock rule or boot artefact is left, and the logs are in S3. The bookworm bed's
- * tests cover the rest (ifupdown, restore edge cases, --all-ssh, a second leap).
+ * no lock rule or boot artefact is left, and the logs are in S3. Both leaps are
+ * `--all-ssh`, with a session of the non-root user alice (privilege separation:
+ * `sshd-session: alice [priv]`) open from before the first: her session is carried
+ * twice, so the second leap is also one of a restored session, and after each she
+ * types a line her restored shell reads. The bookworm bed's tests cover the rest
+ * (ifupdown, restore edge cases, a failing dump under --all-ssh).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leapWithLiveSession, type LeapResult } from '../helpers/demo-run.js';
@@ -19,6 +23,7 @@ import { ARTEFACTS_GONE, prepareGuest } from '../helpers/leap.js';
 import { expectRulesHeldAcross, type GuestStack, switchToNetworkManager } from '../helpers/network-stack.js';
 import { LocalS3 } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
+import { type VmSession, wholeLine } from '../helpers/vm-session.js';
 
 const log = (line: string) => console.log(`[trixie] ${line}`);
 
@@ -26,6 +31,7 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
   const started = Date.now();
   let guest: Vm;
   let s3: LocalS3;
+  let alice: VmSession | undefined;
 
   beforeAll(async () => {
     s3 = await LocalS3.start();
@@ -33,6 +39,7 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     await prepareGuest(guest, s3);
   });
   afterAll(async () => {
+    await alice?.close();
     await guest?.stop();
     await s3?.stop();
     log(`whole file: ${((Date.now() - started) / 1000).toFixed(1)} s (boot to sshd ${((guest?.bootToSshMs ?? 0) / 1000).toFixed(1)} s)`);
@@ -41,7 +48,7 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
   /** One leap typed in a live session, to `to`, on the stack that brings eth0 up; what it must show. */
   async function leapOn(stack: GuestStack, from: string, to: string): Promise<LeapResult> {
     const leapStarted = Date.now();
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${to}`);
+    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --all-ssh --kernel ${to}`);
     log(`${stack} leap, from typing the command to the shell's last line: ${((Date.now() - leapStarted) / 1000).toFixed(1)} s`);
     // The report's timeline as the restored session printed it: where the downtime went.
     const lines = result.transcript.split('\n');
@@ -55,7 +62,17 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     const order = await expectRulesHeldAcross(guest, stack);
     log(`${stack}: lock rules in at ${order.rulesAt} s, ${stack} started at ${order.stackAt} s after the kernel's start`);
     expect((await guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
+    await expectAliceCarried(stack, to);
     return result;
+  }
+
+  /** alice's session, carried by the same --all-ssh leap: ticking on the new kernel, and her shell reads what she types. */
+  async function expectAliceCarried(stack: GuestStack, to: string): Promise<void> {
+    if (!alice?.running) throw new Error("alice's session ended");
+    await alice.waitForLine(wholeLine(`tickA ${to}`), 60_000);
+    alice.write(`typed for alice on ${stack}\n`);
+    await alice.waitForLine(wholeLine(`ALICE-READ:typed for alice on ${stack}`), 60_000);
+    log(`alice's session on ${stack}: longest pause ${(alice.longestGap(/^tickA /).ms / 1000).toFixed(1)} s so far`);
   }
 
   it('check finds CRIU 4.1.1 and states what it can do, and systemd-networkd bringing up eth0; the session is an sshd-session one', async () => {
@@ -69,13 +86,16 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     expect(await guest.run('pgrep -a sshd-session || true')).toMatch(/sshd-session: root/);
   });
 
-  it('on systemd-networkd, upgrade returns 0 in the session, on the new kernel, with its echo stream intact, and leaves nothing behind', async () => {
-    const { oldKernel, newKernel } = guest.connection;
+  it('on systemd-networkd, upgrade --all-ssh returns 0 in the session, on the new kernel, with its echo stream intact, carries alice too, and leaves nothing behind', async () => {
+    const { oldKernel, newKernel, user } = guest.connection;
+    alice = guest.openSession('(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & while read -r line; do echo "ALICE-READ:$line"; done', user);
+    await alice.waitForLine(wholeLine(`tickA ${oldKernel}`), 60_000);
+    expect(await guest.run(`pgrep -a sshd-session || true`)).toMatch(new RegExp(`sshd-session: ${user} \\[priv\\]`));
     const result = await leapOn('systemd-networkd', oldKernel, newKernel);
     expect(result.transcript).toMatch(/ok\s+NETWORK\s+systemd-networkd brings up eth0: /);
   });
 
-  it('on NetworkManager, the same leap back to the old kernel, and check names NetworkManager on the boot it brought up', async () => {
+  it('on NetworkManager, the same leap back to the old kernel, alice\'s restored session leapt a second time, and check names NetworkManager on the boot it brought up', async () => {
     const { oldKernel, newKernel } = guest.connection;
     await switchToNetworkManager(guest);
     const result = await leapOn('NetworkManager', newKernel, oldKernel);

@@ -105,6 +105,11 @@ export class VmSession {
 }
 
 /** A session of root's, or of `user` (the bed's non-root user logs in with the same key). */
+/** A pattern for one whole line that is exactly `text` (a kernel like 6.12.107+deb13-cloud-amd64 holds a `+`). */
+export function wholeLine(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+}
+
 export function openSession(c: VmConnection, command?: string, user?: string): VmSession {
   return new VmSession(c, command, user);
 }
