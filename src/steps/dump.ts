@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import type { Journal } from '../state/journal.js';
 import { isLeapError } from '../errors.js';
 import { runCriu } from '../tools/criu.js';
+import { clearNonBlocking, O_NONBLOCK, type ProcessFd } from '../tools/fd-flags.js';
 import { dropLockRules } from '../tools/iptables.js';
-import { liveProc } from '../tools/procfs.js';
-import { readStatus } from '../tools/proc-tasks.js';
+import { liveProc, type ProcSource } from '../tools/procfs.js';
+import { listFds, readStatus } from '../tools/proc-tasks.js';
 import type { Runner } from '../tools/runner.js';
 import type { Endpoint } from '../state/manifest.js';
 import type { ExecBitFix } from './plan.js';
@@ -55,12 +56,14 @@ export function fixExecBits(journal: Journal, fixes: readonly ExecBitFix[]): voi
 
 export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
   fixExecBits(input.journal, input.execBitFixes);
+  const blockingPtys = blockingPtyFds(liveProc, input.pids);
   input.journal.mark(`${input.markPrefix}.freeze`);
   const started = performance.now();
   try {
     await runCriu(input.runner, { args: input.criuArgs, logFile: input.logFile, timeoutMs: DUMP_TIMEOUT_MS, action: 'dump', insideNamespacesOf: input.insideNamespacesOf });
   } catch (error) {
     await keepSessionRunning(input);
+    await reblockPtys(input, blockingPtys);
     throw error;
   }
   const durationMs = Math.round(performance.now() - started);
@@ -85,6 +88,33 @@ export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids
   } catch (error) {
     if (!isLeapError(error)) throw error;
     input.journal.recordChange('iptables-delete-failed', 'filter', `${error.message}; drop the rules marked 0xc114 by hand: iptables-save | grep 0xc114`);
+  }
+}
+
+const PTY = /^\/dev\/(pts\/(\d+|ptmx)|ptmx)$/;
+
+/** The tree's pty fds that are in blocking mode, as a shell's are. */
+export function blockingPtyFds(proc: ProcSource, pids: readonly number[]): ProcessFd[] {
+  return pids.flatMap((pid) => listFds(proc, pid).filter((f) => PTY.test(f.target) && f.flags !== undefined && (f.flags & O_NONBLOCK) === 0).map((f) => ({ pid, fd: f.fd })));
+}
+
+/**
+ * criu reads a pty pair's queued data through the session's own open files, made
+ * non-blocking for it, and makes them blocking again only if the dump fails before
+ * that step or leaves the tree running (criu/tty.c, tty_dump_queued_data). A dump
+ * that fails later (writing images, a post-dump script) resumes a session whose
+ * shell then gets EAGAIN writing to its terminal.
+ */
+async function reblockPtys(input: Pick<DumpInput, 'runner' | 'journal'>, wereBlocking: readonly ProcessFd[]): Promise<void> {
+  const left = wereBlocking.filter(({ pid, fd }) => ((listFds(liveProc, pid).find((f) => f.fd === fd)?.flags ?? 0) & O_NONBLOCK) !== 0);
+  if (left.length === 0) return;
+  const where = left.map(({ pid, fd }) => `/proc/${pid}/fd/${fd}`).join(' ');
+  try {
+    await clearNonBlocking(input.runner, left);
+    input.journal.recordChange('tty-blocking', where, 'made blocking again: the failed dump left them non-blocking');
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+    input.journal.recordChange('tty-blocking-failed', where, `${error.message}; the session's terminal may report "Resource temporarily unavailable" until it is reopened`);
   }
 }
 

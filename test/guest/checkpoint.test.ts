@@ -15,6 +15,8 @@ import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N)"; sleep 0.2; done';
+// The mode of the session's terminal, shared by the shell's fds 0, 1 and 2.
+const PTY_MODE = `python3 -c 'import fcntl, os; print("PTY-MODE=" + ("non-blocking" if fcntl.fcntl(1, fcntl.F_GETFL) & os.O_NONBLOCK else "blocking"))'`;
 
 describe('checkpoint side in the guest', () => {
   let guest: Vm;
@@ -100,10 +102,13 @@ describe('checkpoint side in the guest', () => {
     // A post-dump action script that fails: criu has frozen the tree and taken the lock, then must resume and unlock.
     await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exit 1\\nexit 0\\n' > /root/fail-post-dump && chmod 700 /root/fail-post-dump`);
     const before = await guest.run("iptables-save | grep -v '^#'");
-    const s = open(`(${TICKER}) & sleep 2; KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-post-dump' kernel-leap upgrade --yes --no-rehearse --no-exec; echo "UPGRADE-EXIT=$?"; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
+    const s = open(`(${TICKER}) & sleep 2; KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-post-dump' kernel-leap upgrade --yes --no-rehearse --no-exec; echo "UPGRADE-EXIT=$?"; ${PTY_MODE}; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
     await s.waitForLine(/UPGRADE-EXIT=\d+/, 240_000);
     expect(s.output()).toContain('UPGRADE-EXIT=1');
     expect(s.output()).toMatch(/dump-failed/);
+    // criu left the pty non-blocking (it read the queued tty data); the dump step made it blocking again.
+    expect((await s.waitForLine(/^PTY-MODE=/, 30_000)).text).toBe('PTY-MODE=blocking');
+    expect(await guest.run('cat /var/lib/kernel-leap/latest/journal.json')).toContain('"tty-blocking"');
     const after = await s.waitForLine(/^AFTER$/, 30_000);
     expect(s.lines.some((l) => l.at > after.at - 2500 && /^tick/.test(l.text))).toBe(true);
     expect(await guest.run("iptables-save | grep -v '^#'")).toBe(before);
