@@ -4,7 +4,10 @@
  * behind our back, and clearNonBlocking makes that open file blocking again.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blockingPtyFds } from '../../src/steps/dump.js';
 import { clearNonBlocking, O_NONBLOCK } from '../../src/tools/fd-flags.js';
@@ -21,6 +24,7 @@ print(master, slave, flush=True)
 while True: time.sleep(1)
 `;
 
+const firstLine = async (stream: Readable): Promise<string> => (await once(createInterface({ input: stream }), 'line'))[0] as string;
 const flagsOf = (pid: number, fd: number) => parseInt(/^flags:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'NaN', 8);
 
 describe('a pty left non-blocking', () => {
@@ -31,7 +35,7 @@ describe('a pty left non-blocking', () => {
     const child = spawn('python3', ['-c', PTY_HOLDER], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     const pid = child.pid as number;
-    const [master, slave] = await new Promise<number[]>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim().split(' ').map(Number))));
+    const [master, slave] = (await firstLine(child.stdout)).split(' ').map(Number);
     const before = blockingPtyFds(liveProc, [pid]);
     expect(before).toEqual(expect.arrayContaining([{ pid, fd: master }, { pid, fd: slave }]));
 
