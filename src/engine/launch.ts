@@ -20,7 +20,9 @@ export interface ConfigSource {
   overrides: readonly string[];
 }
 
-export async function launchWorker(runner: Runner, config: Config, source: ConfigSource, journal: Journal, workerArgs: readonly string[]): Promise<string> {
+/** `journals`: one run per session, the caller's last. */
+export async function launchWorker(runner: Runner, config: Config, source: ConfigSource, journals: readonly Journal[], workerArgs: readonly string[]): Promise<string> {
+  const journal = journals.at(-1) as Journal;
   const unit = workerUnitName(journal.runId);
   const { node, bundle } = selfCommand(config);
   const configArgs = [...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o])];
@@ -28,7 +30,7 @@ export async function launchWorker(runner: Runner, config: Config, source: Confi
     unit,
     description: `kernel-leap worker for run ${journal.runId}`,
     command: [node, bundle, 'worker', '--run', journal.runId, ...configArgs, ...workerArgs],
-    stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--run', journal.runId, ...configArgs]),
+    stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--run', journal.runId, ...journals.slice(0, -1).flatMap((j) => ['--also', j.runId]), ...configArgs]),
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),

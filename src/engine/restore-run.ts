@@ -8,7 +8,8 @@ import { release } from 'node:os';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { removeBootArtefacts } from '../steps/cleanup.js';
 import { restoreSession } from '../steps/restore.js';
-import { clearOutcome, writeOutcome } from '../state/outcome.js';
+import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
+import { leapOfBoot } from '../tools/kexec.js';
 import type { EngineContext } from './context.js';
 import { Journal } from '../state/journal.js';
 import { consumePending } from '../state/pending.js';
@@ -23,6 +24,7 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
   const stateDir = ctx.config.paths.state_dir;
   // At boot the mark goes first: from here on, no later boot can run these again.
   const runIds = options.boot ? consumePending(stateDir) : [options.runId];
+  const leapBoot = !options.boot || isLeapBoot(ctx, runIds);
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
@@ -30,7 +32,8 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     for (const runId of runIds) {
       const journal = openForRestore(ctx, stateDir, runId, options.boot);
       if (journal) journals.push(journal);
-      if (!journal || (await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      if (journal && !leapBoot) keepForRestoreByHand(ctx, journal);
+      else if (!journal || (await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
     }
   } finally {
     for (const journal of journals) {
@@ -58,9 +61,35 @@ function openForRestore(ctx: EngineContext, stateDir: string, runId: string | un
   }
 }
 
+/**
+ * Whether the leap's own kexec started this boot: its command line names one of
+ * the runs. Any other boot (a power cut, a reboot) has lost the sessions'
+ * connections and their peers' state with them.
+ */
+function isLeapBoot(ctx: EngineContext, runIds: ReadonlyArray<string | undefined>): boolean {
+  const run = leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
+  return run !== undefined && runIds.includes(run);
+}
+
+/** After a boot that is not the leap's: nothing is restored, the images stay, and the report says how to use them. */
+function keepForRestoreByHand(ctx: EngineContext, journal: Journal): void {
+  const error = {
+    code: 'NOT_THE_LEAP_BOOT',
+    message: `not restored at boot: the machine restarted without the leap's kexec (a power cut or a reboot), and the session's ssh connection ended with it`,
+    hint: `the session's images are kept in ${journal.paths.images}. \`kernel-leap restore --run ${journal.runId}\` brings its processes back with their connections closed: the shell ends with its connection, and what ran without it (a nohup job) goes on`,
+  };
+  if (journal.phase('kexec').status === 'running') journal.fail('kexec', { code: 'NO_JUMP', message: `the machine restarted before the jump to ${String(journal.phase('load').outputs?.to ?? 'the new kernel')}` });
+  journal.start('restore');
+  journal.fail('restore', error);
+  writeOutcome(journal.paths.dir, 'interrupted');
+  ctx.out.error({ code: error.code, message: `run ${journal.runId}: ${error.message}`, hint: error.hint });
+}
+
 /** Restores one run's session and writes the outcome its launcher waits for. */
 async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number> {
   refuseRestored(journal);
+  // Its connections ended with the restart that kept it from being restored at boot.
+  const closeConnections = readOutcome(journal.paths.dir) === 'interrupted';
   // A `--no-exec` run says `dumped` until now: the launcher resumed by this restore must wait for the new outcome.
   clearOutcome(journal.paths.dir);
   journal.mark('restoreUnitStart');
@@ -68,7 +97,7 @@ async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number>
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   try {
-    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host), (r) => ({ ...r }));
+    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections }), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {

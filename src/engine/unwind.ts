@@ -7,6 +7,7 @@ import { isLeapError } from '../errors.js';
 import { type Journal } from '../state/journal.js';
 import { type Outcome, writeOutcome } from '../state/outcome.js';
 import { clearPending } from '../state/pending.js';
+import { releaseReserve } from '../state/reserve.js';
 import { removeBootArtefacts } from '../steps/cleanup.js';
 import { keepSessionRunning } from '../steps/dump.js';
 import { unloadTargetKernel } from '../steps/kexec.js';
@@ -25,6 +26,7 @@ export interface ResumableRun {
  * loaded kernel stay for the sessions that were.
  */
 export async function unwind(ctx: EngineContext, resume: readonly ResumableRun[], dumped: readonly unknown[]): Promise<void> {
+  for (const { journal } of resume) releaseReserve(journal.paths.dir);
   for (const { journal, plan } of resume) {
     await keepSessionRunning({ runner: ctx.runner, journal, pids: plan.pids, connections: plan.connections });
     rmSync(journal.paths.images, { recursive: true, force: true });

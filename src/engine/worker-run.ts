@@ -10,6 +10,7 @@ import { cancelRequested } from '../state/cancel.js';
 import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
+import { holdReserve, releaseReserve } from '../state/reserve.js';
 import { dumpTree } from '../steps/dump.js';
 import { jumpToKernel, loadTargetKernel } from '../steps/kexec.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/planning.js';
@@ -56,15 +57,23 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
   ctx.runner.logFile = primary.paths.commandLog;
   ctx.out.mirrorTo(join(primary.paths.dir, 'progress'));
   try {
+    for (const journal of journals) holdReserve(journal.paths.dir);
     return await work(ctx, journals, options);
   } catch (error) {
-    // The launcher shell in the session waits for an outcome: never leave it without one.
+    // The launcher shell in the session waits for an outcome: never leave it without one, even on a full disk.
+    for (const journal of journals) releaseReserve(journal.paths.dir);
     for (const journal of journals) if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'aborted', ExitCode.failure);
     throw error;
+  } finally {
+    for (const journal of journals) releaseReserve(journal.paths.dir);
   }
 }
 
+/** Journaled for a worker that may die after its dump: the settle then knows not to jump. */
+export const NO_EXEC_MARK = 'worker.noExec';
+
 async function work(ctx: EngineContext, journals: readonly Journal[], options: WorkerOptions): Promise<number> {
+  if (!options.exec) for (const journal of journals) journal.mark(NO_EXEC_MARK);
   const waitPid = options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
   const runs = await planRuns(ctx, journals, options);
@@ -139,7 +148,7 @@ async function runPre(ctx: EngineContext, runs: readonly SessionRun[], pre: stri
 async function prepareRuns(ctx: EngineContext, runs: readonly SessionRun[], kernel: string | undefined): Promise<void> {
   const primary = runs.at(-1) as SessionRun;
   try {
-    await stepInRun(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel, host: ctx.host }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    await stepInRun(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel, host: ctx.host, runId: primary.journal.runId }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
     for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
     for (const run of runs) await stepInRun(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length, host: ctx.host }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
   } catch (error) {
@@ -166,7 +175,7 @@ async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promis
     await unwind(ctx, failed, dumped);
     if (dumped.length > 0) {
       await keepForNextBoot(ctx, dumped);
-      ctx.out.progress({ phase: 'dump', state: 'info', message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the next boot: \`kexec -e\` or a reboot restores them` });
+      ctx.out.progress({ phase: 'dump', state: 'info', message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the loaded kernel: \`kexec -e\` restores them (after any other boot, \`kernel-leap restore --run ID\` does)` });
     }
     // Last: the outcome releases the caller's launcher, which then stops showing progress.
     finishAll(failed.map((r) => r.journal), 'dump-failed', ExitCode.failure);
@@ -205,7 +214,7 @@ function dumpSession(ctx: EngineContext, run: SessionRun) {
  * failed rule save cannot lose them, then the lock rules, then everything to disk
  * (`kexec -e` does not sync).
  */
-async function keepForNextBoot(ctx: EngineContext, runs: readonly SessionRun[]): Promise<void> {
+export async function keepForNextBoot(ctx: EngineContext, runs: ReadonlyArray<{ journal: Journal; plan: Pick<SessionPlan, 'connections'> }>): Promise<void> {
   markPending(ctx.config.paths.state_dir, runs.map((r) => r.journal.runId));
   await saveLockRules(ctx.runner, lockRulesPath(ctx.config.paths.state_dir), runs.flatMap((r) => r.plan.connections));
   await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });

@@ -2,18 +2,23 @@
  * The worker unit's ExecStopPost=, for a worker that ended without an outcome:
  * killed by a signal (kill -9, the OOM killer), or crashed.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExitCode } from '../errors.js';
 import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { pendingRuns } from '../state/pending.js';
+import { releaseReserve } from '../state/reserve.js';
 import { PHASES } from '../state/phase-table.js';
 import type { SessionPlan } from '../steps/planning.js';
+import { execKernel } from '../tools/kexec.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { waitUntil } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
 import { workerUnitName } from './launch.js';
-import { finish, unwind } from './unwind.js';
+import { finishAll, unwind } from './unwind.js';
+import { keepForNextBoot, NO_EXEC_MARK } from './worker-run.js';
 
 /** How systemd says the worker's unit ended: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS of ExecStopPost=. */
 export interface ServiceEnd {
@@ -25,29 +30,65 @@ export interface ServiceEnd {
 /**
  * The worker unit's ExecStopPost=. A worker killed by a signal (kill -9, the OOM
  * killer) writes no outcome, and the launcher in the session would wait for one
- * forever: give it one, and unwind as a failed dump does. False when the worker
- * had ended properly, or had handed the run to the next boot.
+ * forever. Each of its runs (several with --all-ssh, the caller's last) gets what
+ * the worker would have given it: a session still running is resumed and its run
+ * `aborted`; a dumped one, which now lives only in its images, is handed to the
+ * next boot, and when every session is dumped, the machine jumps. False when the
+ * worker had ended properly, or had handed its runs to the next boot.
  */
-export async function settleStoppedWorker(ctx: EngineContext, runId: string, end: ServiceEnd): Promise<boolean> {
-  const journal = Journal.open(ctx.config.paths.state_dir, runId);
-  if (readOutcome(journal.paths.dir) !== undefined || pendingRuns(ctx.config.paths.state_dir).includes(runId)) return false;
-  ctx.runner.logFile = journal.paths.commandLog;
-  // KillMode=process: a criu the worker started may still be freezing or dumping the tree.
-  await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500).catch(() => undefined);
-  const dumped = journal.snapshot.marks['dump.dumped'] !== undefined;
-  const error = {
+export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly string[], end: ServiceEnd): Promise<boolean> {
+  const stateDir = ctx.config.paths.state_dir;
+  const unsettled = runIds.map((id) => Journal.open(stateDir, id)).filter((j) => readOutcome(j.paths.dir) === undefined && !pendingRuns(stateDir).includes(j.runId));
+  if (unsettled.length === 0) return false;
+  for (const journal of unsettled) releaseReserve(journal.paths.dir);
+  ctx.runner.logFile = (unsettled.at(-1) as Journal).paths.commandLog;
+  // KillMode=process: a criu the worker started may still be freezing or dumping a tree.
+  await waitUntil(() => !workerUnitPeers(runIds.at(-1) as string).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500).catch(() => undefined);
+  const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
+  const dumped = runs.filter((r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal));
+  const resumed = runs.filter((r) => !dumped.includes(r));
+  for (const { journal } of runs) journal.mark('worker.ended');
+  for (const { journal } of resumed) failRunningPhase(journal, end);
+  for (const { journal } of dumped) closeDumpPhase(journal, end);
+  // With a dumped session, the loaded kernel and the boot units stay for it.
+  await unwind(ctx, resumed, dumped);
+  if (dumped.length > 0) await keepForNextBoot(ctx, dumped);
+  // Last: an outcome releases the launcher waiting in that session.
+  finishAll(resumed.map((r) => r.journal), 'aborted', ExitCode.failure);
+  if (dumped.length === 0 || resumed.length > 0) return true;
+  if (dumped.some((r) => r.journal.snapshot.marks[NO_EXEC_MARK] !== undefined)) {
+    finishAll(dumped.map((r) => r.journal), 'dumped', ExitCode.ok);
+    return true;
+  }
+  for (const { journal } of dumped) {
+    journal.start('kexec');
+    journal.mark('kexec');
+  }
+  // Not jumpToKernel: it waits for the shutdown to stop it, and this unit's stop waits for us.
+  await execKernel(ctx.runner, ctx.config.kexec.exec_with);
+  return true;
+}
+
+/** criu, left running by KillMode=process, may have finished the dump the worker started. */
+function dumpFinished(journal: Journal): boolean {
+  const log = join(journal.paths.logs, 'dump.log');
+  return existsSync(log) && readFileSync(log, 'utf8').includes('Dumping finished successfully');
+}
+
+function failRunningPhase(journal: Journal, end: ServiceEnd): void {
+  const running = PHASES.find((name) => journal.phase(name).status === 'running');
+  if (!running) return;
+  journal.fail(running, {
     code: 'WORKER_ENDED',
     message: `the worker ended without an outcome (${describeEnd(end)})`,
-    hint: dumped
-      ? `the dump had completed: its images are kept in ${journal.paths.images}; restore them with \`kernel-leap restore --run ${runId}\``
-      : 'the session was resumed and the boot left as it was; look for an OOM kill in `journalctl -k`, then run the upgrade again',
-  };
-  const running = PHASES.find((name) => journal.phase(name).status === 'running');
-  if (running) journal.fail(running, error);
-  journal.mark('worker.ended');
-  if (!dumped) await unwind(ctx, [{ journal, plan: plannedTree(journal) }], []);
-  finish(journal, 'aborted', ExitCode.failure);
-  return true;
+    hint: 'the session was resumed and the boot left as it was; look for an OOM kill in `journalctl -k`, then run the upgrade again',
+  });
+}
+
+/** A dump criu completed after the worker's end is done, like any other. */
+function closeDumpPhase(journal: Journal, end: ServiceEnd): void {
+  if (journal.phase('dump').status === 'running') journal.finish('dump', { settled: `criu finished the dump after the worker ended (${describeEnd(end)})` });
+  if (journal.snapshot.marks['dump.dumped'] === undefined) journal.mark('dump.dumped');
 }
 
 function describeEnd(end: ServiceEnd): string {

@@ -14,6 +14,10 @@ export interface RulesContext {
   iptablesRestore: string;
   /** Created once the rules are loaded (under /run, so it dies with the boot). */
   marker: string;
+  /** The kernel parameter only a leap's kexec passes: any other boot (a power cut's) loads no rules. */
+  leapParameter: string;
+  /** Where the ifupdown hook reads the kernel command line (/proc/cmdline). */
+  procCmdline: string;
 }
 
 export interface RestoreUnitContext {

@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Journal } from '../state/journal.js';
+import { releaseReserve } from '../state/reserve.js';
 import { isLeapError } from '../errors.js';
 import { runCriu } from '../tools/criu.js';
 import { clearNonBlocking, O_NONBLOCK, type ProcessFd } from '../tools/fd-flags.js';
@@ -62,6 +63,8 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
   try {
     await runCriu(input.runner, { args: input.criuArgs, logFile: input.logFile, timeoutMs: DUMP_TIMEOUT_MS, action: 'dump', insideNamespacesOf: input.insideNamespacesOf });
   } catch (error) {
+    // The disk may be full of images: what follows must be able to write.
+    releaseReserve(input.journal.paths.dir);
     await keepSessionRunning(input);
     await reblockPtys(input, blockingPtys);
     throw error;

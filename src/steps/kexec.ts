@@ -2,11 +2,12 @@
  * Kexec: load the target kernel before the freeze (it takes seconds), and after
  * the dump only sync and jump. A load that must be undone is unloaded.
  */
+import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { LeapError } from '../errors.js';
 import { installedKernels } from '../tools/facts.js';
-import { execKernel, type KernelTarget, kernelLoaded, loadKernel, resolveKernel, unloadKernel } from '../tools/kexec.js';
+import { execKernel, type KernelTarget, kernelLoaded, leapCommandLine, loadKernel, resolveKernel, unloadKernel } from '../tools/kexec.js';
 import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 
@@ -15,7 +16,9 @@ export interface KexecLoadInput {
   config: Config['kexec'];
   /** --kernel VERSION|PATH; overrides [kexec] kernel. */
   kernel: string | undefined;
-  host: Pick<HostPaths, 'boot' | 'kexecLoaded'>;
+  host: Pick<HostPaths, 'boot' | 'kexecLoaded' | 'procCmdline'>;
+  /** Named on the new kernel's command line, so its restore knows the boot is the leap's. */
+  runId: string;
 }
 
 export interface KexecLoadOutput {
@@ -25,18 +28,19 @@ export interface KexecLoadOutput {
 }
 
 /** The kernel to boot, with its initrd: checked before anything is touched, and again when it is loaded. */
-export function targetKernel(input: Omit<KexecLoadInput, 'runner'>): KernelTarget {
+export function targetKernel(input: Omit<KexecLoadInput, 'runner' | 'runId' | 'host'> & { host: Pick<HostPaths, 'boot'> }): KernelTarget {
   return resolveKernel(input.kernel ?? input.config.kernel, release(), installedKernels(input.host.boot), input.config.initrd);
 }
 
 export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
   const from = release();
   const to = targetKernel(input);
-  await loadKernel(input.runner, { target: to, cmdline: input.config.cmdline, verifyChecksums: input.config.verify_checksums });
+  const cmdline = leapCommandLine(input.config.cmdline ?? readFileSync(input.host.procCmdline, 'utf8'), input.runId);
+  await loadKernel(input.runner, { target: to, cmdline, verifyChecksums: input.config.verify_checksums });
   if (!kernelLoaded(input.host.kexecLoaded)) {
     throw new LeapError('KEXEC_NOT_LOADED', `kexec -l ${to.vmlinuz} returned but /sys/kernel/kexec_loaded is 0`, { hint: 'check `dmesg | tail` for the kernel\'s reason (e.g. lockdown or a signature check)' });
   }
-  return { from, to, cmdline: input.config.cmdline ?? '(reused /proc/cmdline)' };
+  return { from, to, cmdline };
 }
 
 export async function unloadTargetKernel(runner: Runner, host: Pick<HostPaths, 'kexecLoaded'>): Promise<void> {

@@ -13,6 +13,7 @@ import { needsIfupdownHook } from './network.js';
 import type { SessionPlan } from './planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
 import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
+import { LEAP_PARAMETER } from '../tools/kexec.js';
 import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 import { clockOffsetMs } from '../tools/rtc.js';
@@ -52,10 +53,10 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const iptablesRestore = '/usr/sbin/iptables-restore';
 
   const files: Array<{ path: string; text: string; mode: number }> = [
-    { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o644 },
+    { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o644 },
     { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
   ];
-  if (needsIfupdownHook(plan.networkStacks ?? [])) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker }), mode: 0o755 });
+  if (needsIfupdownHook(plan.networkStacks ?? [])) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o755 });
   for (const file of files) install(journal, file);
   // The action script lives in the run dir (kept for a post-mortem), not an artefact.
   writeFileSync(actionScript, renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }), { mode: 0o700 });

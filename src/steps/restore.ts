@@ -40,7 +40,12 @@ export interface RestoreOutput {
 
 export const RESTORED_PID_FILE = 'restored-pid';
 
-export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>): Promise<RestoreOutput> {
+export interface RestoreOptions {
+  /** The peers are gone (a power cut came before the leap's boot): restore the connections shut down. */
+  closeConnections: boolean;
+}
+
+export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>, options: RestoreOptions): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
   const timeoutMs = manifest.addressTimeoutS * 1000;
   await waitForDevpts(timeoutMs);
@@ -58,7 +63,8 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
   await recreateFifos(runner, manifest.fifos);
 
   journal.mark('restoreStart');
-  const pids = await withUnscaledWindows(manifest, host, () => launchCriu(runner, manifest, journal.paths.dir));
+  const launch = () => launchCriu(runner, manifest, journal.paths.dir, options.closeConnections);
+  const pids = options.closeConnections ? await launch() : await withUnscaledWindows(manifest, host, launch);
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   journal.mark('unlocked');
@@ -69,7 +75,10 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
     nsenter: `nsenter -t ${pids.rootPidHost} -p -m`,
     ptyRemaps,
     fifos: manifest.fifos.map((f) => f.path),
-    degraded: manifest.unixExternals.map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
+    degraded: [
+      ...manifest.unixExternals.map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
+      ...(options.closeConnections ? manifest.connections.map((c) => `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: restored shut down (the restart ended it)`) : []),
+    ],
     rulesRemovedAfterRestore,
   };
 }
@@ -89,17 +98,17 @@ function withUnscaledWindows<T>(manifest: RestoreManifest, sysctl: SysctlPaths, 
   return manifest.connections.length > 0 ? withSysctl(sysctl, 'net.ipv4.tcp_window_scaling', '0', launch) : launch();
 }
 
-function restoreArgv(manifest: RestoreManifest): string[] {
-  const criu = ['criu', ...criuRestoreArgs(manifest.criu)];
+function restoreArgv(manifest: RestoreManifest, tcpClose: boolean): string[] {
+  const criu = ['criu', ...criuRestoreArgs({ ...manifest.criu, tcpClose })];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
   const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
   return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, inNamespace));
 }
 
-async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {
+async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, tcpClose: boolean): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {
   const pidFile = join(runDir, RESTORED_PID_FILE);
   rmSync(pidFile, { force: true });
-  const [file = 'systemd-run', ...args] = restoreArgv(manifest);
+  const [file = 'systemd-run', ...args] = restoreArgv(manifest, tcpClose);
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
   const logFile = manifest.criu.logFile;
   try {
@@ -111,7 +120,8 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
   const criuPid = firstChild(launcher);
   return {
     criuPid,
-    rootPidHost: firstChild(criuPid),
+    // With its connection shut down, the root (sshd) may have ended already; criu, pid 1 of the namespace, holds what is left.
+    rootPidHost: tcpClose ? (childrenOf(liveProc, criuPid)[0] ?? criuPid) : firstChild(criuPid),
     rootPidInNs: Number(readFileSync(pidFile, 'utf8').trim()),
     scope: `kernel-leap-session-${manifest.runId}.scope`,
   };

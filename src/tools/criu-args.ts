@@ -42,6 +42,8 @@ export interface CriuRestoreOptions extends CriuCommonOptions {
   inheritFds: ReadonlyArray<{ fd: number; key: string }>;
   /** --action-script: notifies kernel-leap after the tasks resume. */
   actionScript: string | undefined;
+  /** --tcp-close: the connections come back shut down, for a peer that is gone. */
+  tcpClose?: boolean;
 }
 
 function commonArgs(o: CriuCommonOptions): string[] {
@@ -78,6 +80,7 @@ export function criuRestoreArgs(o: CriuRestoreOptions): string[] {
     'restore', '--no-default-config',
     ...commonArgs(o),
     ...(o.actionScript ? ['--action-script', o.actionScript] : []),
+    ...(o.tcpClose ? ['--tcp-close'] : []),
     ...o.inheritFds.flatMap((f) => ['--inherit-fd', `fd[${f.fd}]:${f.key}`]),
     ...o.extra,
   ];

@@ -12,6 +12,8 @@ export interface HostPaths {
   /** Kernels (vmlinuz-*, initrd.img-*). */
   boot: string;
   kexecLoaded: string;
+  /** This boot's kernel command line. */
+  procCmdline: string;
   procSys: string;
   /** A kernel setting's value from before kernel-leap changed it, one file per key, until it is put back. */
   savedSysctls: string;
@@ -23,6 +25,7 @@ export const HOST_PATHS: HostPaths = {
   rulesMarker: '/run/kernel-leap/rules-loaded',
   boot: '/boot',
   kexecLoaded: '/sys/kernel/kexec_loaded',
+  procCmdline: '/proc/cmdline',
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
 };

@@ -13,8 +13,8 @@ export interface KernelTarget {
 
 export interface LoadOptions {
   target: KernelTarget;
-  /** Explicit command line; undefined reuses /proc/cmdline. */
-  cmdline?: string;
+  /** The whole command line, leapCommandLine()'s. */
+  cmdline: string;
   /** false passes -i: purgatory skips its SHA-256 check, which is slow under emulation. */
   verifyChecksums: boolean;
 }
@@ -56,9 +56,28 @@ export function kexecLoadArgs(options: LoadOptions): string[] {
     '-l',
     options.target.vmlinuz,
     `--initrd=${options.target.initrd}`,
-    ...(options.cmdline === undefined ? ['--reuse-cmdline'] : [`--command-line=${options.cmdline}`]),
+    `--command-line=${options.cmdline}`,
     ...(options.verifyChecksums ? [] : ['-i']),
   ];
+}
+
+/** The parameter a leap adds to the new kernel's command line: only the boot its kexec starts has it. */
+export const LEAP_PARAMETER = 'kernel_leap.run';
+const LEAP_PARAMETERS = /(^|\s)kernel_leap\.run=\S*/g;
+
+/**
+ * `base` (the configured line, or /proc/cmdline) with this run's parameter. As
+ * kexec's --reuse-cmdline does, BOOT_IMAGE goes (it named the old kernel); so does
+ * an earlier leap's parameter, so the line does not grow with each leap.
+ */
+export function leapCommandLine(base: string, runId: string): string {
+  const kept = base.replace(LEAP_PARAMETERS, '').replace(/(^|\s)BOOT_IMAGE=\S*/g, '').trim();
+  return `${kept} ${LEAP_PARAMETER}=${runId}`.trim();
+}
+
+/** The run whose kexec started this boot, from its command line; undefined after any other boot. */
+export function leapOfBoot(cmdline: string): string | undefined {
+  return [...cmdline.matchAll(LEAP_PARAMETERS)].at(-1)?.[0].trim().slice(LEAP_PARAMETER.length + 1);
 }
 
 export async function loadKernel(runner: Runner, options: LoadOptions): Promise<void> {

@@ -95,6 +95,7 @@ export function scratchHost(): HostPaths {
     rulesMarker: join(root, 'run/kernel-leap/rules-loaded'),
     boot: join(root, 'boot'),
     kexecLoaded: join(root, 'sys/kernel/kexec_loaded'),
+    procCmdline: join(root, 'proc/cmdline'),
     procSys: join(root, 'proc/sys'),
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
   };
@@ -104,6 +105,7 @@ export function scratchHost(): HostPaths {
     writeFileSync(join(host.boot, `initrd.img-${version}`), '');
   }
   writeFileSync(host.kexecLoaded, '0\n');
+  writeFileSync(host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
   writeFileSync(windowScalingPath(host), '1\n');
   return host;
 }

@@ -3,7 +3,7 @@
  * the promise resolves. Its QEMU dies with the test process on every exit path,
  * unless `detached` (vm-cli up), where the caller owns its lifetime.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireCommand } from './require.js';
@@ -31,6 +31,12 @@ export interface Vm extends VmClient {
   /** From QEMU's start to sshd's first answer. */
   bootToSshMs: number;
   stop(): Promise<void>;
+  /**
+   * A power cut: QEMU killed at once, with no shutdown and no flush beyond what the
+   * guest synced, then the same disk booted cold again (its default, old kernel).
+   * Resolves once sshd answers; the console of the cut boot is kept as serial.log.cut.
+   */
+  powerCut(): Promise<void>;
 }
 
 /** Fails loudly, naming the package, when the host lacks what a guest needs. */
@@ -72,7 +78,14 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       const bootToSshMs = Date.now() - started;
       log(`guest up: ssh -p ${port} root@127.0.0.1, pid ${pid}, ${(bootToSshMs / 1000).toFixed(1)} s from start to sshd (${accel.accel})`);
       if (options.detached) forget();
-      return { ...connectGuest(c), image, bootToSshMs, stop: async () => (await stopGuest(c), forget()) };
+      const powerCut = async () => {
+        await stopQemu(c.pid, ['SIGKILL']);
+        renameSync(c.serialLog, `${c.serialLog}.cut`);
+        pid = c.pid = startQemu({ image, accel: accel.accel, disk, port, serialLog: c.serialLog }, dir, options.detached ?? false);
+        await waitForSsh(c, options.sshTimeoutMs);
+        log(`guest up again after a power cut: pid ${pid}`);
+      };
+      return { ...connectGuest(c), image, bootToSshMs, stop: async () => (await stopGuest(c), forget()), powerCut };
     }
   } catch (error) {
     killQemuNow(pid);

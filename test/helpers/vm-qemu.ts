@@ -108,9 +108,9 @@ export function qemuErrors(dir: string): string {
   return existsSync(log) ? readFileSync(log, 'utf8').trim() : '';
 }
 
-/** SIGTERM (QEMU exits at once, the overlay is throwaway), then SIGKILL after a grace period. */
-export async function stopQemu(pid: number): Promise<void> {
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+/** SIGTERM (QEMU exits at once, the overlay is throwaway), then SIGKILL after a grace period; SIGKILL alone is a power cut. */
+export async function stopQemu(pid: number, signals: ReadonlyArray<'SIGTERM' | 'SIGKILL'> = ['SIGTERM', 'SIGKILL']): Promise<void> {
+  for (const signal of signals) {
     if (!isRunning(pid)) return;
     try {
       process.kill(pid, signal);

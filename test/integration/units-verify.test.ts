@@ -13,7 +13,7 @@ describe('generated units pass systemd-analyze verify', () => {
     const dir = mkdtempSync(join(tmpdir(), "kl units it's $X 100%-"));
     const rules = join(dir, 'kernel-leap-rules.service');
     const restore = join(dir, 'kernel-leap-restore.service');
-    writeFileSync(rules, renderRulesUnit({ rulesFile: join(dir, 'lock rules'), iptablesRestore: '/usr/sbin/iptables-restore', marker: '/run/kernel-leap/rules-loaded' }));
+    writeFileSync(rules, renderRulesUnit({ rulesFile: join(dir, 'lock rules'), iptablesRestore: '/usr/sbin/iptables-restore', marker: '/run/kernel-leap/rules-loaded', leapParameter: 'kernel_leap.run', procCmdline: '/proc/cmdline' }));
     writeFileSync(restore, renderRestoreUnit({ pendingFile: join(dir, 'pending'), node: process.execPath, bundle: join(dir, 'kl.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: '/run/kernel-leap/sysctl', procSys: '/proc/sys' }));
     const problems = await verifyUnits(new ExecaRunner(), [rules, restore]);
     // Only complaints about units this host lacks are acceptable; none about syntax or quoting.

@@ -63,7 +63,7 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   const journal = journals.at(-1) as Journal;
   const others = roots.slice(0, -1).flatMap((root, i) => ['--also', `${root.pid}:${journals[i]?.runId}`]);
   ctx.runner.logFile = journal.paths.commandLog;
-  const unit = await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journal, [
+  const unit = await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journals, [
     '--root', String(roots.at(-1)?.pid), ...others, '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
     ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
     ...(values['no-exec'] ? ['--no-exec'] : []),

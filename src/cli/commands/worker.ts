@@ -49,14 +49,14 @@ function parseOther(value: string): { runId: string; rootPid: number } {
 export const workerStoppedCommand: Command = {
   name: 'worker-stopped',
   needsRoot: true,
-  summary: '(internal) gives a run whose worker was killed an outcome, and resumes its session',
-  usage: 'worker-stopped --run ID',
-  options: { run: { type: 'string' } },
-  optionHelp: ['--run ID   the run whose worker unit stopped ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how)'],
+  summary: '(internal) gives the runs of a worker that was killed an outcome, resuming or carrying on their sessions',
+  usage: 'worker-stopped --run ID [--also RUN ...]',
+  options: { run: { type: 'string' }, also: { type: 'string', multiple: true } },
+  optionHelp: ['--run ID     the caller\'s run of the worker unit that stopped ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how)', '--also RUN   the run of another session of its --all-ssh'],
   async run(ctx, values) {
-    const runId = String(values.run);
+    const runIds = [...((values.also as string[] | undefined) ?? []), String(values.run)];
     const end = { result: process.env.SERVICE_RESULT, code: process.env.EXIT_CODE, status: process.env.EXIT_STATUS };
-    if (await settleStoppedWorker(ctx, runId, end)) await shipIfEnded(ctx, runId);
+    if (await settleStoppedWorker(ctx, runIds, end)) for (const runId of runIds) await shipIfEnded(ctx, runId);
     return 0;
   },
 };

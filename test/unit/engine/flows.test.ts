@@ -53,13 +53,13 @@ async function session(): Promise<FakeSession> {
  * the tree, as criu's default does), kexec -l loads, the lock rules of the dumped
  * connections are in force from the dump on.
  */
-function healthyMachine(host: { kexecLoaded: string }, dumped: FakeSession[]): ScriptedRunner & { lock(s: FakeSession): void } {
+function healthyMachine(host: { kexecLoaded: string; procCmdline: string }, dumped: FakeSession[]): ScriptedRunner & { lock(s: FakeSession): void } {
   // The lock rules in force, as `-A CHAIN ...` specs: criu adds them, iptables -D removes them.
   let inForce: string[] = [];
   const lock = (s: FakeSession) => {
     inForce.push(...lockRulesSaved(s.local, s.peer).split('\n').filter((l) => l.includes('-A ')).map((l) => l.replace(/^\[\d+:\d+\] /, '')));
   };
-  const runner = new ScriptedRunner()
+  const runner: ScriptedRunner = new ScriptedRunner()
     .on(['ss', '-xn'])
     .on(['criu', 'dump'], (argv) => {
       const dir = flagValue(argv, '-D') as string;
@@ -72,7 +72,7 @@ function healthyMachine(host: { kexecLoaded: string }, dumped: FakeSession[]): S
     })
     .on(['kexec', '-l'], () => writeFileSync(host.kexecLoaded, '1\n'))
     .on(['kexec', '-u'], () => writeFileSync(host.kexecLoaded, '0\n'))
-    .on(['kexec', '-e'])
+    .on(['kexec', '-e'], () => jumpTo(host, runner.calls))
     .on(['systemctl', 'enable'])
     .on(['systemctl', 'disable'])
     .on(['systemctl', 'daemon-reload'])
@@ -84,6 +84,12 @@ function healthyMachine(host: { kexecLoaded: string }, dumped: FakeSession[]): S
       inForce = inForce.filter((r) => r !== spec);
     });
   return Object.assign(withNetworkStack(runner, 'ifupdown'), { lock });
+}
+
+/** What a jump leaves of the loaded kernel: its command line is the new boot's. */
+function jumpTo(host: { procCmdline: string }, calls: readonly string[][]): void {
+  const load = calls.filter((argv) => argv[0] === 'kexec' && argv[1] === '-l').at(-1) ?? [];
+  writeFileSync(host.procCmdline, `${load.find((a) => a.startsWith('--command-line='))?.slice('--command-line='.length) ?? ''}\n`);
 }
 
 /** A healthy machine holding these sessions, its context, and one upgrade run per session (the last one the caller's). */
@@ -119,10 +125,11 @@ async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
  * the action script writes once the tasks resume. It notes the window-scaling
  * sysctl as criu would meet it.
  */
-function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen: { windowScaling?: string; saved?: string }) {
+function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen: { windowScaling?: string; saved?: string | undefined }) {
   return async (): Promise<number> => {
     seen.windowScaling = readTrimmed(windowScalingPath(ctx.host));
-    seen.saved = readTrimmed(join(ctx.host.savedSysctls, 'net.ipv4.tcp_window_scaling'));
+    const saved = join(ctx.host.savedSysctls, 'net.ipv4.tcp_window_scaling');
+    seen.saved = existsSync(saved) ? readTrimmed(saved) : undefined;
     const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], { stdio: 'ignore', detached: true });
     const pid = launcher.pid as number;
     spawned.push(pid);
@@ -134,11 +141,12 @@ function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen:
 }
 
 describe('the upgrade worker flow', () => {
-  it('loads the newest installed kernel that is not running (behaviour 4)', async () => {
-    const { runner, ctx } = await upgradeToJump();
+  it('loads the newest installed kernel that is not running (behaviour 4), with the running command line naming the run', async () => {
+    const { runner, ctx, journal } = await upgradeToJump();
     const load = runner.callsOf(['kexec', '-l'])[0];
     expect(load?.[2]).toBe(join(ctx.host.boot, `vmlinuz-${NEWEST_KERNEL}`));
     expect(load).toContain(`--initrd=${join(ctx.host.boot, `initrd.img-${NEWEST_KERNEL}`)}`);
+    expect(load).toContain(`--command-line=root=/dev/vda1 ro console=ttyS0 kernel_leap.run=${journal.runId}`);
   });
 
   it('installs and enables both boot units before the freeze (behaviour 6)', async () => {
@@ -173,11 +181,14 @@ describe('the upgrade worker flow', () => {
   it('after a failed dump, continues the tasks criu left stopped, drops their lock rules and unwinds the boot (behaviour 3)', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
+    let reserveDuringDump = false;
     runner.on(['criu', 'dump'], async (argv) => {
       if (argv.includes('--leave-running')) {
         for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${s.pid}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
         return;
       }
+      // Held while criu writes the images, for the records of a failure on a full disk.
+      reserveDuringDump = existsSync(join(journal.paths.dir, 'reserve'));
       // As criu leaves them when it fails: stopped, which a signal is only once the task has taken it.
       process.kill(s.pid, 'SIGSTOP');
       await waitUntil(() => taskState(s.pid) === 'T', 5000, 'the session to stop', '');
@@ -195,6 +206,8 @@ describe('the upgrade worker flow', () => {
     expect(runner.indexOf(['systemctl', 'disable', '--quiet', ...UNITS])).toBeGreaterThan(-1);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(runner.indexOf(['kexec', '-e'])).toBe(-1);
+    expect(reserveDuringDump).toBe(true);
+    expect(existsSync(join(journal.paths.dir, 'reserve'))).toBe(false);
   });
 
   it('with --all-ssh, dumps the other sessions first and the caller\'s own last (behaviour 9)', async () => {
@@ -281,6 +294,7 @@ describe('the boot-restore flow', () => {
     const { ctx, runner, journal } = machineWith([s]);
     expect(await runWorker(ctx, upgradeOptions(journal, s, { exec: false }))).toBe(0);
     expect(readOutcome(journal.paths.dir)).toBe('dumped');
+    jumpTo(ctx.host, runner.calls);
     writeFileSync(ctx.host.rulesMarker, '');
     const atSpawn: { outcome?: string | undefined } = {};
     const tree = restoredTree(ctx, journal.paths.dir, {});
@@ -302,6 +316,36 @@ describe('the boot-restore flow', () => {
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
     expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
+  });
+
+  it('after a power cut, a boot the leap did not start restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(0);
+    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(readOutcome(journal.paths.dir)).toBe('interrupted');
+    const after = Journal.open(ctx.stateDir, journal.runId);
+    expect(after.phase('kexec').status).toBe('failed');
+    expect(after.phase('restore').error).toMatchObject({ code: 'NOT_THE_LEAP_BOOT', hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`) });
+    expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
+  });
+
+  it('then a restore by hand brings the processes back with their connections shut down', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.procCmdline, 'root=/dev/vda1 ro\n');
+    await runRestore(ctx, { runId: undefined, boot: true });
+    const seen: { windowScaling?: string; saved?: string | undefined } = {};
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, seen));
+    expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
+    expect(runner.callsOf(['systemd-run', '--scope'])[0]).toContain('--tcp-close');
+    // Nothing to repair: window scaling stays as it is.
+    expect(seen).toEqual({ windowScaling: '1', saved: undefined });
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.degraded).toEqual([expect.stringMatching(/^TCP 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+: restored shut down/)]);
   });
 });
 

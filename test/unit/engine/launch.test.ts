@@ -10,17 +10,18 @@ import { markPending } from '../../../src/state/pending.js';
 import type { RunRequest, Runner } from '../../../src/tools/runner.js';
 
 /** Launches a worker with echo as its node, and returns the unit's stop-post argv as systemd-run got it. */
-async function launchedStopPost(): Promise<{ argv: string[]; stateDir: string; journal: Journal }> {
+async function launchedStopPost(): Promise<{ argv: string[]; stateDir: string; journal: Journal; other: Journal }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'kl-launch-'));
   const config = loadConfig({ env: {}, file: undefined, overrides: [`paths.state_dir=${stateDir}`, 'paths.node=/bin/echo', "paths.bundle=/opt/it's.mjs"] }).config;
+  const other = Journal.create(stateDir, 'upgrade');
   const journal = Journal.create(stateDir, 'upgrade');
   const requests: RunRequest[] = [];
   const runner: Runner = {
     run: async (request) => (requests.push(request), { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 }),
     spawnDetached: async () => 1,
   };
-  await launchWorker(runner, config, { file: undefined, overrides: ['s3.bucket=b'] }, journal, ['--root', '1']);
-  return { argv: stopPostArgv(requests[0]?.args ?? []), stateDir, journal };
+  await launchWorker(runner, config, { file: undefined, overrides: ['s3.bucket=b'] }, [other, journal], ['--root', '1']);
+  return { argv: stopPostArgv(requests[0]?.args ?? []), stateDir, journal, other };
 }
 
 /** From systemd-run's -p value (JSON-quoted words) or busctl's a(sasb), as this machine's pid 1 decided. */
@@ -37,9 +38,9 @@ function runStopPost(argv: string[]): string {
 }
 
 describe('the worker unit', () => {
-  it('settles a run with neither an outcome nor the pending mark, with the same config', async () => {
-    const { argv, journal } = await launchedStopPost();
-    expect(runStopPost(argv)).toBe(`/opt/it's.mjs worker-stopped --run ${journal.runId} --set s3.bucket=b\n`);
+  it('settles a run with neither an outcome nor the pending mark, and the other runs of its --all-ssh, with the same config', async () => {
+    const { argv, journal, other } = await launchedStopPost();
+    expect(runStopPost(argv)).toBe(`/opt/it's.mjs worker-stopped --run ${journal.runId} --also ${other.runId} --set s3.bucket=b\n`);
   });
 
   it('starts no Node once the run has an outcome, or is pending for the next boot', async () => {

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Output } from '../../../src/cli/output.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { Journal } from '../../../src/state/journal.js';
-import { markPending } from '../../../src/state/pending.js';
-import { runWorker } from '../../../src/engine/worker-run.js';
+import { markPending, pendingRuns } from '../../../src/state/pending.js';
+import { NO_EXEC_MARK, runWorker } from '../../../src/engine/worker-run.js';
 import { settleStoppedWorker } from '../../../src/engine/worker-settle.js';
 import { HOST_PATHS } from '../../../src/tools/host-paths.js';
 import type { Runner } from '../../../src/tools/runner.js';
@@ -66,7 +66,7 @@ describe('the worker', () => {
   it('killed by a signal mid-dump: its stop-post settles the run as failed, says why, and unwinds', async () => {
     const { stateDir, journal, config } = runInDump();
     const runner = permissiveRunner();
-    expect(await settleStoppedWorker({ runner, config, out: quiet(), host: HOST_PATHS }, journal.runId, KILLED)).toBe(true);
+    expect(await settleStoppedWorker({ runner, config, out: quiet(), host: HOST_PATHS }, [journal.runId], KILLED)).toBe(true);
     expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
     const dump = Journal.open(stateDir, journal.runId).phase('dump');
     expect(dump).toMatchObject({ status: 'failed', error: { code: 'WORKER_ENDED', message: expect.stringContaining('killed by signal KILL') } });
@@ -75,18 +75,54 @@ describe('the worker', () => {
     expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(false);
   });
 
-  it('killed after the dump completed: the images are kept, and the hint says how to restore them', async () => {
+  it.each([
+    ['after the dump completed', (journal: Journal) => journal.mark('dump.dumped')],
+    ['mid-dump, with criu finishing the dump after it', (journal: Journal) => writeFileSync(join(journal.paths.logs, 'dump.log'), '(01.2) Writing stats\n(01.3) Dumping finished successfully\n')],
+  ])('killed %s: keeps the images, hands the run to the next boot and jumps, as the worker would have', async (_when, dumped) => {
     const { stateDir, journal, config } = runInDump();
-    journal.mark('dump.dumped');
-    expect(await settleStoppedWorker({ runner: permissiveRunner(), config, out: quiet(), host: HOST_PATHS }, journal.runId, KILLED)).toBe(true);
-    expect(Journal.open(stateDir, journal.runId).phase('dump').error?.hint).toContain(`kernel-leap restore --run ${journal.runId}`);
+    dumped(journal);
+    const runner = permissiveRunner();
+    expect(await settleStoppedWorker({ runner, config, out: quiet(), host: HOST_PATHS }, [journal.runId], KILLED)).toBe(true);
     expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
+    expect(pendingRuns(stateDir)).toEqual([journal.runId]);
+    expect(runner.argvs.map((argv) => argv.join(' '))).toEqual(['iptables-save -c', 'sync', 'kexec -e']);
+    const after = Journal.open(stateDir, journal.runId);
+    expect(after.phase('dump').status).toBe('done');
+    expect(after.phase('kexec').status).toBe('running');
+    expect(existsSync(join(journal.paths.dir, 'outcome'))).toBe(false);
+  });
+
+  it('killed after the dump of an upgrade --no-exec: keeps the run for the next boot, says dumped, and does not jump', async () => {
+    const { stateDir, journal, config } = runInDump();
+    journal.mark(NO_EXEC_MARK);
+    journal.mark('dump.dumped');
+    const runner = permissiveRunner();
+    expect(await settleStoppedWorker({ runner, config, out: quiet(), host: HOST_PATHS }, [journal.runId], KILLED)).toBe(true);
+    expect(pendingRuns(stateDir)).toEqual([journal.runId]);
+    expect(runner.argvs.map((argv) => argv[0])).not.toContain('kexec');
+    expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('dumped\n');
+  });
+
+  it('killed mid---all-ssh, with one session dumped and the caller\'s not: resumes the caller\'s, keeps the dumped one for the next boot, and does not jump', async () => {
+    const { stateDir, journal: other, config } = runInDump();
+    other.mark('dump.dumped');
+    const caller = Journal.create(stateDir, 'upgrade');
+    caller.start('plan');
+    caller.finish('plan', { pids: [4_000_001], connections: [] });
+    const runner = permissiveRunner();
+    expect(await settleStoppedWorker({ runner, config, out: quiet(), host: HOST_PATHS }, [other.runId, caller.runId], KILLED)).toBe(true);
+    expect(readFileSync(join(caller.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
+    expect(existsSync(join(other.paths.dir, 'outcome'))).toBe(false);
+    expect(pendingRuns(stateDir)).toEqual([other.runId]);
+    expect(existsSync(join(other.paths.images, 'inventory.img'))).toBe(true);
+    expect(runner.argvs.map((argv) => argv.join(' '))).not.toContain('kexec -e');
+    expect(runner.argvs.map((argv) => argv.join(' '))).not.toContain('kexec -u');
   });
 
   it('stopped after handing the run to the next boot, or after an outcome: leaves the run alone', async () => {
     const { stateDir, journal, config } = runInDump();
     markPending(stateDir, [journal.runId]);
-    expect(await settleStoppedWorker({ runner: refusingRunner, config, out: quiet(), host: HOST_PATHS }, journal.runId, KILLED)).toBe(false);
+    expect(await settleStoppedWorker({ runner: refusingRunner, config, out: quiet(), host: HOST_PATHS }, [journal.runId], KILLED)).toBe(false);
     expect(existsSync(join(journal.paths.dir, 'outcome'))).toBe(false);
   });
 });

@@ -18,7 +18,7 @@ const iptablesRestore = join(binDir, 'iptables-restore');
 const node = join(binDir, 'node');
 symlinkSync('/usr/sbin/iptables-restore', iptablesRestore);
 symlinkSync(process.execPath, node);
-const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded' };
+const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded', leapParameter: 'kernel_leap.run', procCmdline: '/proc/cmdline' };
 const restoreCtx = { pendingFile: join(dir, 'pending'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
 const execLines = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => systemdExec(l.slice(key.length + 1)).argv);
 
@@ -36,7 +36,7 @@ describe('kernel-leap-rules.service', () => {
   });
 
   it('runs early, before the network, once per boot', () => {
-    for (const line of ['DefaultDependencies=no', 'After=local-fs.target', 'Before=network-pre.target', 'Wants=network-pre.target', 'Type=oneshot', 'RemainAfterExit=yes', 'WantedBy=network-pre.target']) {
+    for (const line of ['DefaultDependencies=no', 'After=local-fs.target', 'Before=network-pre.target', 'Wants=network-pre.target', 'Type=oneshot', 'RemainAfterExit=yes', 'WantedBy=network-pre.target', 'ConditionKernelCommandLine=kernel_leap.run']) {
       expect(unit.split('\n')).toContain(line);
     }
   });

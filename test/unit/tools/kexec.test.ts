@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installedKernels } from '../../../src/tools/facts.js';
-import { resolveKernel } from '../../../src/tools/kexec.js';
+import { leapCommandLine, leapOfBoot, resolveKernel } from '../../../src/tools/kexec.js';
 
 function boot(versions: readonly string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'kl-boot-'));
@@ -24,5 +24,18 @@ describe('the target kernel', () => {
   it('names what is installed when the asked version is not', () => {
     const kernels = installedKernels(boot(['6.1.0-55-cloud-amd64']));
     expect(() => resolveKernel('6.1.0-99-cloud-amd64', '6.1.0-55-cloud-amd64', kernels)).toThrowError(expect.objectContaining({ code: 'KERNEL_NOT_FOUND', hint: 'installed: 6.1.0-55-cloud-amd64' }));
+  });
+});
+
+describe('the command line of the leap\'s boot', () => {
+  it('is the given one without BOOT_IMAGE or an earlier leap\'s run, plus this run', () => {
+    expect(leapCommandLine('BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=UUID=ab ro quiet kernel_leap.run=old-1\n', 'new-2')).toBe('root=UUID=ab ro quiet kernel_leap.run=new-2');
+    expect(leapCommandLine('', 'r')).toBe('kernel_leap.run=r');
+  });
+
+  it('names the run only on the boot it started', () => {
+    expect(leapOfBoot('root=/dev/vda1 ro kernel_leap.run=20261130-ab12\n')).toBe('20261130-ab12');
+    expect(leapOfBoot('root=/dev/vda1 ro\n')).toBeUndefined();
+    expect(leapOfBoot('root=/dev/vda1 not_kernel_leap.run=x')).toBeUndefined();
   });
 });
