@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode } from '../errors.js';
+import { ExitCode, isLeapError } from '../errors.js';
 import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { pendingRuns } from '../state/pending.js';
@@ -42,8 +42,7 @@ export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly s
   if (unsettled.length === 0) return false;
   for (const journal of unsettled) releaseReserve(journal.paths.dir);
   ctx.runner.logFile = (unsettled.at(-1) as Journal).paths.commandLog;
-  // KillMode=process: a criu the worker started may still be freezing or dumping a tree.
-  await waitUntil(() => !workerUnitPeers(runIds.at(-1) as string).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500).catch(() => undefined);
+  await waitForWorkersCriu(runIds.at(-1) as string, unsettled);
   const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
   const dumped = runs.filter((r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal));
   const resumed = runs.filter((r) => !dumped.includes(r));
@@ -55,18 +54,36 @@ export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly s
   if (dumped.length > 0) await keepForNextBoot(ctx, dumped);
   // Last: an outcome releases the launcher waiting in that session.
   finishAll(resumed.map((r) => r.journal), 'aborted', ExitCode.failure);
-  if (dumped.length === 0 || resumed.length > 0) return true;
-  if (dumped.some((r) => r.journal.snapshot.marks[NO_EXEC_MARK] !== undefined)) {
-    finishAll(dumped.map((r) => r.journal), 'dumped', ExitCode.ok);
-    return true;
+  // A session still running would end with the jump.
+  if (dumped.length > 0 && resumed.length === 0) await goOn(ctx, dumped.map((r) => r.journal));
+  return true;
+}
+
+/**
+ * KillMode=process: a criu the worker started may still be freezing or dumping a
+ * tree. One that outlives the wait is journaled, and the settle goes on.
+ */
+async function waitForWorkersCriu(runId: string, journals: readonly Journal[]): Promise<void> {
+  try {
+    await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500);
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+    for (const journal of journals) journal.recordChange('criu-still-running', `worker ${runId}`, error.message);
   }
-  for (const { journal } of dumped) {
+}
+
+/** Every session is dumped: what the worker would have done next, the jump, or `dumped` after --no-exec. */
+async function goOn(ctx: EngineContext, journals: readonly Journal[]): Promise<void> {
+  if (journals.some((j) => j.snapshot.marks[NO_EXEC_MARK] !== undefined)) {
+    finishAll(journals, 'dumped', ExitCode.ok);
+    return;
+  }
+  for (const journal of journals) {
     journal.start('kexec');
     journal.mark('kexec');
   }
   // Not jumpToKernel: it waits for the shutdown to stop it, and this unit's stop waits for us.
   await execKernel(ctx.runner, ctx.config.kexec.exec_with);
-  return true;
 }
 
 /** criu, left running by KillMode=process, may have finished the dump the worker started. */

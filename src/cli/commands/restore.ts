@@ -8,7 +8,10 @@ export const restoreCommand: Command = {
   summary: 'restore the dumped session (run at boot by kernel-leap-restore.service)',
   usage: 'restore [--run ID] [--boot]',
   options: { run: { type: 'string' }, boot: { type: 'boolean' } },
-  optionHelp: ['--run ID         the run to restore by hand (default: latest)', '--boot           called by the boot unit: consume the pending mark first, clean up whatever happens'],
+  optionHelp: [
+    '--run ID         the run to restore by hand (default: latest); an `interrupted` one (a power cut came before the leap\'s boot) comes back with its connections shut down',
+    '--boot           called by the boot unit: consume the pending mark first, restore only on the boot the leap\'s kexec started, clean up whatever happens',
+  ],
   async run(ctx, values) {
     const { code, journals } = await runRestore(ctx, { runId: values.run as string | undefined, boot: values.boot === true });
     // The session is back (or not): only now the slow, non-critical work.
