@@ -1,13 +1,14 @@
 /**
- * `npm run bench -- downtime [--rounds N] [--leaps N]`: in one bookworm guest with
+ * `npm run bench -- downtime [--rounds N] [--kinds K,K] [--leaps N]`: in one bookworm guest with
  * kernel-leap installed on its shipped defaults, a ticker session (a line every
  * 0.2 s, stamped on the host) is carried to the other kernel, alternately by the
  * floor (bench-floor.ts) and by `kernel-leap upgrade --yes` typed in the session.
  * Each run prints its downtime (the ticker's longest gap), the kexec jump from the
  * host-stamped console, the downtime without the jump, and the critical path; the
  * end, the ratio of the leap's downtime without the jump to the floor's (issue 15).
- * With --leaps N, one session is leapt N times in a row instead, and each leap's
- * drift from the first is printed. Under TCG the jump is noise (FIELD-NOTES.md,
+ * --kinds floor,floor-i,leap sets what each round runs (floor-i: the floor with
+ * kexec -l -i). With --leaps N, one session is leapt N times in a row instead,
+ * and each leap's drift from the first is printed. Under TCG the jump is noise (FIELD-NOTES.md,
  * "Measured later"): the figures that compare are those without it.
  */
 import { installKernelLeap, waitForOutcome } from '../test/helpers/leap.js';
@@ -17,7 +18,9 @@ import { FLOOR_UNIT, floorMarks, floorPlan, installFloor, loadFloorKernel, start
 import { bootMonotonic, type LeapFigures, leapFigures, type PathMarks, seconds } from './bench-path.js';
 import { consoleBoot, SerialStamper } from './bench-serial.js';
 
-type Kind = 'floor' | 'leap';
+/** floor-i: the floor with purgatory's check off (kexec -l -i), to tell its effect apart. */
+const KINDS = ['floor', 'floor-i', 'leap'] as const;
+type Kind = (typeof KINDS)[number];
 
 const TRIGGER = '/root/bench-leap';
 /**
@@ -55,10 +58,13 @@ async function bootFacts(vm: Vm, unit: string): Promise<{ journal: string; summa
   const summary = await vm.run([
     'echo "cmdline: $(cat /proc/cmdline)"',
     'echo "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"',
-    `journalctl -b -k -o short-monotonic --no-pager | grep -iE 'clocksource|tsc|crng init|Run /init|Freeing unused' | cut -c1-160`,
+    `journalctl -b -k -o short-monotonic --no-pager | grep -iE 'tsc: Marking|crng init|Run /init|soft lockup|detected stalls|RIP: 0010' | cut -c1-160`,
     'systemd-analyze 2>&1 | head -1',
     `systemd-analyze critical-chain ${unit} 2>&1 | tail -n +4 | head -12`,
     'echo "loadavg: $(cat /proc/loadavg)"',
+    // Where the boot's CPU time went: busy (user, system), waiting on the disk (iowait) or idle, in clock ticks.
+    'head -1 /proc/stat',
+    'ps -eo comm,time --sort=-time | head -6 | tr "\\n" " "; echo',
   ].join('; '), { timeoutMs: 120_000 });
   return { journal, summary: `${summary.trim()}\n${journal.split('\n').filter((l) => l.includes(`Starting ${unit}`)).slice(0, 1).join('\n')}` };
 }
@@ -79,9 +85,9 @@ async function leapOnce(vm: Vm, serial: SerialStamper, kind: Kind, ticker: { ses
   const to = otherKernel(vm, from);
   const serialFrom = serial.lines.length;
   const linesFrom = ticker.session.lines.length;
-  if (kind === 'floor') {
+  if (kind !== 'leap') {
     const plan = await floorPlan(vm, ticker.tty);
-    await loadFloorKernel(vm, to);
+    await loadFloorKernel(vm, to, kind === 'floor-i');
     await startFloorLeap(vm, plan);
   } else {
     await vm.run(`echo ${to} > ${TRIGGER}`);
@@ -92,9 +98,9 @@ async function leapOnce(vm: Vm, serial: SerialStamper, kind: Kind, ticker: { ses
     await ticker.session.waitForLine(/^UPGRADE-EXIT=/, 60_000, back.index);
   }
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const unit = kind === 'floor' ? FLOOR_UNIT : 'kernel-leap-restore.service';
+  const unit = kind === 'leap' ? 'kernel-leap-restore.service' : FLOOR_UNIT;
   const facts = await bootFacts(vm, unit);
-  const { marks, reportDowntimeMs } = kind === 'floor' ? { marks: await floorMarks(vm), reportDowntimeMs: undefined } : await leapMarks(vm);
+  const { marks, reportDowntimeMs } = kind !== 'leap' ? { marks: await floorMarks(vm), reportDowntimeMs: undefined } : await leapMarks(vm);
   const figures = leapFigures(ticker.session.lines.slice(linesFrom), marks, consoleBoot(serial.since(serialFrom)), bootMonotonic(facts.journal, unit));
   return { kind, from, to, figures, reportDowntimeMs, boot: facts.summary };
 }
@@ -113,10 +119,10 @@ function mean(values: ReadonlyArray<number | undefined>): number | undefined {
   return known.length ? known.reduce((a, b) => a + b, 0) / known.length : undefined;
 }
 
-async function alternate(vm: Vm, serial: SerialStamper, rounds: number): Promise<void> {
+async function alternate(vm: Vm, serial: SerialStamper, rounds: number, kinds: readonly Kind[]): Promise<void> {
   const runs: Run[] = [];
   for (let round = 1; round <= rounds; round++) {
-    for (const kind of ['floor', 'leap'] as const) {
+    for (const kind of kinds) {
       const ticker = await openTicker(vm);
       try {
         const run = await leapOnce(vm, serial, kind, ticker);
@@ -127,9 +133,10 @@ async function alternate(vm: Vm, serial: SerialStamper, rounds: number): Promise
       }
     }
   }
-  const floor = mean(runs.filter((r) => r.kind === 'floor').map((r) => r.figures.withoutJumpMs));
-  const leap = mean(runs.filter((r) => r.kind === 'leap').map((r) => r.figures.withoutJumpMs));
-  console.log(`\nwithout the jump, mean of ${rounds}: floor ${seconds(floor)}, leap ${seconds(leap)}, ratio leap/floor ${floor && leap ? (leap / floor).toFixed(2) : '?'}`);
+  const means = Object.fromEntries(kinds.map((k) => [k, mean(runs.filter((r) => r.kind === k).map((r) => r.figures.withoutJumpMs))]));
+  console.log(`\nwithout the jump, mean of ${rounds}: ${kinds.map((k) => `${k} ${seconds(means[k])}`).join(', ')}`);
+  const { floor, leap } = means;
+  if (floor && leap) console.log(`ratio leap/floor without the jump: ${(leap / floor).toFixed(2)}`);
 }
 
 async function leapsInARow(vm: Vm, serial: SerialStamper, leaps: number): Promise<void> {
@@ -154,6 +161,15 @@ function option(args: readonly string[], name: string, fallback: number): number
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
+function kindsOf(args: readonly string[]): Kind[] {
+  const i = args.indexOf('--kinds');
+  if (i < 0) return ['floor', 'leap'];
+  const kinds = (args[i + 1] ?? '').split(',');
+  const unknown = kinds.filter((k) => !(KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new Error(`--kinds takes ${KINDS.join(', ')}; not ${unknown.join(', ')}`);
+  return kinds as Kind[];
+}
+
 export async function benchDowntime(args: readonly string[]): Promise<void> {
   const vm = await bootGuest({ log: (l) => console.log(`bench: ${l}`) });
   const serial = new SerialStamper(vm.connection.serialLog);
@@ -162,7 +178,7 @@ export async function benchDowntime(args: readonly string[]): Promise<void> {
     await installKernelLeap(vm);
     await installFloor(vm);
     if (args.includes('--leaps')) await leapsInARow(vm, serial, option(args, '--leaps', 3));
-    else await alternate(vm, serial, option(args, '--rounds', 2));
+    else await alternate(vm, serial, option(args, '--rounds', 2), kindsOf(args));
   } finally {
     serial.stop();
     await vm.stop();

@@ -77,9 +77,13 @@ export async function floorPlan(vm: VmClient, tty: string): Promise<FloorPlan> {
   return session;
 }
 
-/** The new kernel loaded before the freeze, as a person would: its own initrd, the running command line. */
-export async function loadFloorKernel(vm: VmClient, kernel: string): Promise<void> {
-  await vm.run(`kexec -l /boot/vmlinuz-${kernel} --initrd=/boot/initrd.img-${kernel} --reuse-cmdline`, { timeoutMs: 300_000 });
+/**
+ * The new kernel loaded before the freeze, as a person would: its own initrd, the
+ * running command line; purgatory's SHA-256 check on, kexec's default, unless
+ * `noChecks` (-i), which the issue's floor used.
+ */
+export async function loadFloorKernel(vm: VmClient, kernel: string, noChecks: boolean): Promise<void> {
+  await vm.run(`kexec -l /boot/vmlinuz-${kernel} --initrd=/boot/initrd.img-${kernel} --reuse-cmdline${noChecks ? ' -i' : ''}`, { timeoutMs: 300_000 });
 }
 
 function restoreScript(plan: FloorPlan): string {
