@@ -138,11 +138,13 @@ async function alternate(vm: Vm, serial: SerialStamper, rounds: number, kinds: r
       }
     }
   }
-  const means = Object.fromEntries(kinds.map((k) => [k, mean(runs.filter((r) => r.kind === k).map((r) => r.figures.withoutJumpMs))]));
+  const distinct = [...new Set(kinds)];
+  const meanOf = (pick: (f: LeapFigures) => number | undefined) => Object.fromEntries(distinct.map((k) => [k, mean(runs.filter((r) => r.kind === k).map((r) => pick(r.figures)))]));
   // Whole downtimes too: under QEMU 7.2's TCG the kexec's stall can land in the jump or after it (issue 15).
-  const whole = Object.fromEntries(kinds.map((k) => [k, mean(runs.filter((r) => r.kind === k).map((r) => r.figures.downtimeMs))]));
-  console.log(`\nmean of ${rounds}, downtime: ${kinds.map((k) => `${k} ${seconds(whole[k])}`).join(', ')}`);
-  console.log(`mean of ${rounds}, without the jump: ${kinds.map((k) => `${k} ${seconds(means[k])}`).join(', ')}`);
+  const whole = meanOf((f) => f.downtimeMs);
+  const means = meanOf((f) => f.withoutJumpMs);
+  console.log(`\nmean per kind, downtime: ${distinct.map((k) => `${k} ${seconds(whole[k])}`).join(', ')}`);
+  console.log(`mean per kind, without the jump: ${distinct.map((k) => `${k} ${seconds(means[k])}`).join(', ')}`);
   const { floor, leap } = means;
   if (floor && leap) console.log(`ratio leap/floor without the jump: ${(leap / floor).toFixed(2)}`);
 }
