@@ -1,0 +1,155 @@
+/**
+ * The fault table (README "Faults"), on one guest (needs root and QEMU). Each row
+ * injects a real fault at one step of a leap, and must end with the session
+ * running on the old kernel, restored on the new one, or (only after a power cut
+ * past a complete dump) kept in its images with a report that says how to restore
+ * them. After every row nothing of the leap is left in force: no kernel-leap unit
+ * enabled, no lock rule, window scaling as it was, no kernel loaded, and the run
+ * has an outcome that `report` explains. The rows that stay on the old kernel come
+ * first; then the one that jumps, then the power cut. checkpoint.test.ts holds two
+ * more rows on its guest: a post-dump failure, and the worker killed during --pre.
+ */
+import { describe, expect, it } from 'vitest';
+import { ARTEFACTS_GONE, expectEventually, latestJournal, withPostMortem } from '../helpers/leap.js';
+import { usePreparedGuest } from '../helpers/prepared-guest.js';
+import type { VmSession } from '../helpers/vm-session.js';
+
+const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r)"; sleep 0.2; done';
+/** The command in a session with a ticker, then its exit code, then a line that proves the shell goes on. */
+const withTicker = (command: string) => `(${TICKER}) & sleep 2; ${command}; echo "EXIT=$?"; sleep 3; echo AFTER; sleep 2; kill %1; sleep 600`;
+/**
+ * Waits in the guest for criu's dump (`^criu dump`: the pattern must not match this
+ * shell's own command line), then runs `then` with $criu set to its pid.
+ */
+const whenCriuDumps = (args: string, then: string) => `until criu=$(pgrep -o -f '^criu dump ${args}'); do sleep 0.05; done; ${then}`;
+/** True in the guest while the newest run's journal has that phase running. */
+const phaseRunning = (phase: string) => `grep -A1 '"${phase}": {' /var/lib/kernel-leap/latest/journal.json 2>/dev/null | grep -q '"running"'`;
+/** criu's worker, found from criu's cgroup, ended as the OOM killer would: the main process only. */
+const KILL_WORKER = 'systemctl kill --kill-whom=main --signal=KILL "$(grep -o "kernel-leap-worker-[^/]*\\.service" /proc/$criu/cgroup)"';
+
+describe('faults, each at one step of a leap', () => {
+  const bed = usePreparedGuest();
+
+  /** The shell went on after the command: its AFTER line, with the ticker still printing around it. */
+  async function expectSessionGoesOn(s: VmSession, exit: number): Promise<void> {
+    await s.waitForLine(/^EXIT=\d+$/, 300_000);
+    expect(s.output()).toContain(`EXIT=${exit}`);
+    const after = await s.waitForLine(/^AFTER$/, 30_000);
+    expect(s.lines.some((l) => l.at > after.at - 2500 && /^tick/.test(l.text))).toBe(true);
+  }
+
+  async function expectNothingLeft(): Promise<void> {
+    expect((await bed.guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
+    expect((await bed.guest.run('ls /etc/systemd/system/*.wants/ | grep -c kernel-leap || true')).trim()).toBe('0');
+    expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+    expect((await bed.guest.run('cat /proc/sys/net/ipv4/tcp_window_scaling')).trim()).toBe('1');
+    expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
+  }
+
+  async function report(runId: string): Promise<{ outcome: string; phases: Array<{ name: string; status: string; error?: string; hint?: string }> }> {
+    return JSON.parse((await bed.guest.run(`kernel-leap report --run ${runId} --json`)).trim().split('\n').at(-1) ?? '{}');
+  }
+
+  it('Ctrl-C in the session during --pre, with S3 down: the worker stops before the freeze, and the spooled logs ship later', async () => {
+    await bed.s3.stop();
+    const s = bed.open(withTicker("kernel-leap upgrade --yes --no-rehearse --pre 'sleep 30'"));
+    await bed.guest.run(`until ${phaseRunning('pre')}; do sleep 0.1; done`, { timeoutMs: 180_000 });
+    const { runId } = await latestJournal(bed.guest);
+    s.write('\x03');
+    await expectSessionGoesOn(s, 1);
+    expect(s.output()).toMatch(/cancel requested/);
+    expect(s.output()).toMatch(/: aborted/);
+    expect((await report(runId)).outcome).toBe('aborted');
+    await expectNothingLeft();
+    await bed.s3.resume();
+    await bed.guest.run('kernel-leap upload-logs');
+    const host = (await bed.guest.run('hostname')).trim();
+    expect(await bed.s3.keys(`kl-test/${host}/${runId}/`)).toContain(`kl-test/${host}/${runId}/report.json`);
+  });
+
+  it('the worker killed during the rehearsal\'s freeze: criu resumes the session, the run is aborted', async () => {
+    const s = bed.open(withTicker('kernel-leap upgrade --yes'));
+    await bed.guest.run(whenCriuDumps('.*--leave-running', KILL_WORKER), { timeoutMs: 180_000 });
+    await expectSessionGoesOn(s, 1);
+    expect(s.output()).toMatch(/the worker ended without an outcome \(killed by signal KILL\)/);
+    const { runId } = await latestJournal(bed.guest);
+    expect((await report(runId)).outcome).toBe('aborted');
+    await expectNothingLeft();
+  });
+
+  it.each(['load', 'prepare'])('the worker killed during %s: the session goes on, the boot is undone, the run is aborted', async (phase) => {
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    await bed.guest.run(`until ${phaseRunning(phase)}; do sleep 0.05; done; systemctl kill --kill-whom=main --signal=KILL "kernel-leap-worker-$(basename "$(readlink -f /var/lib/kernel-leap/latest)").service"`, { timeoutMs: 180_000 });
+    await expectSessionGoesOn(s, 1);
+    const { runId, phases } = await latestJournal(bed.guest);
+    expect(phases[phase]?.status).toBe('failed');
+    expect((await report(runId)).outcome).toBe('aborted');
+    await expectNothingLeft();
+  });
+
+  it('criu killed (kill -9) mid-dump: the session resumes, its lock rules go, the run is dump-failed', async () => {
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    await bed.guest.run(whenCriuDumps('', 'sleep 0.5; kill -KILL $criu'), { timeoutMs: 180_000 });
+    await expectSessionGoesOn(s, 1);
+    const { runId } = await latestJournal(bed.guest);
+    expect((await report(runId)).outcome).toBe('dump-failed');
+    await expectNothingLeft();
+  });
+
+  it('the disk full at the dump: the session resumes, the run is dump-failed and says why', async () => {
+    // Everything but 2 MB taken, root's reserve included: the run's journal fits, the images do not.
+    await bed.guest.run('fallocate -l 2M /var/tmp/fill.keep && i=0 && for size in 1G 256M 64M 16M 4M 1M 256K 64K 16K 4K; do while fallocate -l $size /var/tmp/fill.$i 2>/dev/null; do i=$((i+1)); done; done; rm /var/tmp/fill.keep; df -h /');
+    try {
+      const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+      await expectSessionGoesOn(s, 1);
+      const { runId } = await latestJournal(bed.guest);
+      const r = await report(runId);
+      expect(r.outcome).toBe('dump-failed');
+      expect(JSON.stringify(r.phases.find((p) => p.name === 'dump'))).toMatch(/No space left on device/);
+    } finally {
+      await bed.guest.run('rm -f /var/tmp/fill.*');
+    }
+    await expectNothingLeft();
+  });
+
+  it('the worker killed mid-dump: criu finishes the dump, and the settle carries the run to the new kernel', async () => {
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    const boot = await bed.guest.bootId();
+    await bed.guest.run(whenCriuDumps('', KILL_WORKER), { timeoutMs: 180_000 });
+    await withPostMortem(bed.guest, () => bed.guest.waitForNewBoot(boot, 420_000));
+    const back = await s.waitForLine(new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`), 300_000);
+    expect(back.text).toContain(bed.guest.connection.newKernel);
+    await expectSessionGoesOn(s, 0);
+    const { runId, phases, marks } = await latestJournal(bed.guest);
+    expect(marks['worker.ended']).toBeDefined();
+    expect(phases.dump?.status).toBe('done');
+    expect((await report(runId)).outcome).toBe('restored');
+    await expectNothingLeft();
+  });
+
+  it('a power cut after upgrade --no-exec said dumped: the cold boot restores nothing and is clean, the report says how, and a restore by hand brings back what ran without the connection', async () => {
+    const job = "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
+    bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec; sleep 600`);
+    await expectEventually('the run to say dumped', async () => (await bed.guest.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null')).stdout.trim() === 'dumped', 300_000);
+    const { runId } = await latestJournal(bed.guest);
+    await bed.guest.powerCut();
+    expect((await bed.guest.run('uname -r')).trim()).toBe(bed.guest.connection.oldKernel);
+    expect((await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })).stdout.trim()).toMatch(/^(running|degraded)$/);
+    await expectNothingLeft();
+    const r = await report(runId);
+    expect(r.outcome).toBe('interrupted');
+    expect(r.phases.find((p) => p.name === 'restore')?.hint).toContain(`kernel-leap restore --run ${runId}`);
+    expect(Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim())).toBeGreaterThan(0);
+    // The job was in the dumped tree: it is in the images, not running.
+    const stopped = Number((await bed.guest.run('cat /root/job.tick')).trim());
+    expect(Math.round(Date.now() / 1000) - stopped).toBeGreaterThan(5);
+
+    await bed.guest.run(`kernel-leap restore --run ${runId}`, { timeoutMs: 300_000 });
+    await expectEventually('the nohup job to run again', async () => Number((await bed.guest.run('cat /root/job.tick')).trim()) > stopped, 60_000);
+    expect((await bed.guest.run('cat /root/job.kernel')).trim()).toBe(bed.guest.connection.oldKernel);
+    const restored = await report(runId);
+    expect(restored.outcome).toBe('restored');
+    expect(JSON.stringify(restored)).toMatch(/restored shut down/);
+    await expectNothingLeft();
+  });
+});
