@@ -42,7 +42,7 @@ export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly s
   if (unsettled.length === 0) return false;
   for (const journal of unsettled) releaseReserve(journal.paths.dir);
   ctx.runner.logFile = (unsettled.at(-1) as Journal).paths.commandLog;
-  await waitForWorkersCriu(runIds.at(-1) as string, unsettled);
+  await waitForWorkersChildren(runIds.at(-1) as string, unsettled);
   const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
   const dumped = runs.filter((r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal));
   const resumed = runs.filter((r) => !dumped.includes(r));
@@ -60,15 +60,16 @@ export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly s
 }
 
 /**
- * KillMode=process: a criu the worker started may still be freezing or dumping a
- * tree. One that outlives the wait is journaled, and the settle goes on.
+ * KillMode=process: what the worker started outlives it. criu may still be
+ * freezing or dumping a tree, `kexec -l` may still load the kernel the unwind
+ * must unload. One that outlives the wait is journaled, and the settle goes on.
  */
-async function waitForWorkersCriu(runId: string, journals: readonly Journal[]): Promise<void> {
+async function waitForWorkersChildren(runId: string, journals: readonly Journal[]): Promise<void> {
   try {
-    await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid)?.name === 'criu'), 120_000, 'the worker\'s criu to exit', 'stop the worker unit with systemctl stop', {}, 500);
+    await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid) !== undefined), 120_000, 'the worker\'s children to exit', 'stop the worker unit with systemctl stop', {}, 500);
   } catch (error) {
     if (!isLeapError(error)) throw error;
-    for (const journal of journals) journal.recordChange('criu-still-running', `worker ${runId}`, error.message);
+    for (const journal of journals) journal.recordChange('worker-children-still-running', `worker ${runId}`, error.message);
   }
 }
 

@@ -160,7 +160,7 @@ describe('restore side in the guest', () => {
     await d.waitForLine(/^UPGRADE-EXIT=\d+/, 300_000);
     expect(d.output()).toContain('UPGRADE-EXIT=1');
     expect(d.output()).toMatch(/: dump-failed/);
-    expect(d.output()).toMatch(/are dumped and wait for the next boot/);
+    expect(d.output()).toMatch(/are dumped and wait for the loaded kernel/);
     await d.waitForLine(/^AFTER$/, 30_000);
 
     const [cRun] = /run (\S+), (\S+) handed to/.exec(d.output())?.slice(1) ?? [];
