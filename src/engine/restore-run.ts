@@ -24,7 +24,6 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
   const stateDir = ctx.config.paths.state_dir;
   // At boot the mark goes first: from here on, no later boot can run these again.
   const runIds = options.boot ? consumePending(stateDir) : [options.runId];
-  const leapBoot = !options.boot || isLeapBoot(ctx, runIds);
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
@@ -32,7 +31,7 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     for (const runId of runIds) {
       const journal = openForRestore(ctx, stateDir, runId, options.boot);
       if (journal) journals.push(journal);
-      if (journal && !leapBoot) keepForRestoreByHand(ctx, journal);
+      if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal);
       else if (!journal || (await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
     }
   } finally {
@@ -62,13 +61,13 @@ function openForRestore(ctx: EngineContext, stateDir: string, runId: string | un
 }
 
 /**
- * Whether the leap's own kexec started this boot: its command line names one of
- * the runs. Any other boot (a power cut, a reboot) has lost the sessions'
- * connections and their peers' state with them.
+ * Whether the kexec that loaded this run's kernel started this boot: both command
+ * lines name the same run (the caller's, for every session of an --all-ssh).
+ * Any other boot (a power cut, a reboot) has lost the session's connections.
  */
-function isLeapBoot(ctx: EngineContext, runIds: ReadonlyArray<string | undefined>): boolean {
-  const run = leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
-  return run !== undefined && runIds.includes(run);
+function bootedByLeapOf(ctx: EngineContext, journal: Journal): boolean {
+  const loaded = leapOfBoot(String(journal.phase('load').outputs?.cmdline ?? ''));
+  return loaded !== undefined && loaded === leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
 }
 
 /** After a boot that is not the leap's: nothing is restored, the images stay, and the report says how to use them. */

@@ -318,6 +318,24 @@ describe('the boot-restore flow', () => {
     expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
   });
 
+  it('after a failed --all-ssh dump, the kexec by hand restores the session dumped before it', async () => {
+    const [other, own] = [await session(), await session()];
+    const { ctx, runner, journals: [otherRun, ownRun] } = machineWith([other, own]);
+    if (!otherRun || !ownRun) throw new Error('two runs expected');
+    runner.on(['criu', 'dump'], (argv) => {
+      if (Number(flagValue(argv, '-t')) === own.pid && !argv.includes('--leave-running')) return { exitCode: 1 };
+      for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${flagValue(argv, '-t')}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
+      if (!argv.includes('--leave-running')) other.end();
+    });
+    await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
+    expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId]);
+    jumpTo(ctx.host, runner.calls);
+    writeFileSync(ctx.host.rulesMarker, '');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, otherRun.paths.dir, {}));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(readOutcome(otherRun.paths.dir)).toBe('restored');
+  });
+
   it('after a power cut, a boot the leap did not start restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
