@@ -28,13 +28,24 @@ export interface S3ClientOptions {
 /** Up to 4 attempts, the retries after up to 0.5 s, 1 s and 2 s. A run that still fails stays spooled. */
 export const S3_CLIENT_DEFAULTS: S3ClientOptions = { maxAttempts: 4, baseDelayMs: 500, connectionTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
 
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+
+/**
+ * The SDK's client package is CommonJS: its chunk in the build exports only a
+ * default (module.exports), where Node's own import also names each export.
+ */
+async function s3Sdk(): Promise<S3Sdk> {
+  const sdk: S3Sdk & { default?: S3Sdk } = await import('@aws-sdk/client-s3');
+  return sdk.default ?? sdk;
+}
+
 export async function openS3(config: Config['s3'], options: Partial<S3ClientOptions> = {}): Promise<S3Target | undefined> {
   if (!config.bucket) return undefined;
   const { maxAttempts, baseDelayMs, connectionTimeoutMs, requestTimeoutMs } = { ...S3_CLIENT_DEFAULTS, ...options };
   ensureHome();
   const fromFile = readCredentialsFile(config.credentials_file);
   // Loaded on demand: the SDK is most of the bundle, and the restore path must start fast.
-  const [{ S3Client }, { StandardRetryStrategy }] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/core/retry')]);
+  const [{ S3Client }, { StandardRetryStrategy }] = await Promise.all([s3Sdk(), import('@smithy/core/retry')]);
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.path_style,
@@ -59,6 +70,6 @@ function customEndpoint(endpoint: string) {
 
 /** One PutObject; the client retries it as openS3 configured. */
 export async function putObject(target: S3Target, key: string, body: Buffer, contentType: string): Promise<void> {
-  const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const { PutObjectCommand } = await s3Sdk();
   await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: contentType }));
 }

@@ -4,20 +4,14 @@
  * a kernel that is not installed, each refused before anything is touched.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { copyOfBuild } from '../helpers/built.js';
 import { requireCommand, requireRoot } from '../helpers/require.js';
 
-function bundle(): string {
-  const built = resolve('dist/kernel-leap.mjs');
-  if (!existsSync(built)) throw new Error('dist/kernel-leap.mjs is missing: npm test builds it first (npm run build)');
-  const dir = mkdtempSync(join(tmpdir(), 'kl-cli-'));
-  chmodSync(dir, 0o755);
-  copyFileSync(built, join(dir, 'kernel-leap.mjs'));
-  return join(dir, 'kernel-leap.mjs');
-}
+const bundle = () => copyOfBuild('kl-cli-');
 
 function run(args: readonly string[], prefix: readonly string[] = []): { status: number | null; stderr: string; stdout: string } {
   const argv = [...prefix, process.execPath, bundle(), ...args];

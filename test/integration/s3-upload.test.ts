@@ -1,12 +1,15 @@
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { Journal } from '../../src/state/journal.js';
-import { spooledRuns, uploadRun } from '../../src/steps/upload.js';
+import { spoolDir, spooledRuns, uploadRun } from '../../src/steps/upload.js';
+import { copyOfBuild } from '../helpers/built.js';
+import { requireRoot } from '../helpers/require.js';
 import { GUEST_CREDENTIALS, LocalS3, S3_SECRET } from '../helpers/s3rver.js';
 
 /** Short retries for tests; the SDK's standard strategy all the same. */
@@ -73,6 +76,21 @@ describe('uploads to a real S3 server', () => {
     expect(out.keys).toHaveLength(3);
     for (const key of await s3.keys(prefix)) expect(await s3.text(key)).not.toContain(S3_SECRET);
     expect(spooledRuns(stateDir)).not.toContain('run-up');
+  });
+
+  // What the guest runs: the build, whose SDK chunk exports only a default (needs root, as upload-logs does).
+  it('ships a spooled run through the build, as `kernel-leap upload-logs`', async () => {
+    requireRoot();
+    fakeRun('run-built');
+    // Spooled as an upload that a store down ended: upload-logs ships what the spool names.
+    mkdirSync(spoolDir(stateDir), { recursive: true, mode: 0o700 });
+    writeFileSync(join(spoolDir(stateDir), 'run-built'), 'the store was down\n', { mode: 0o600 });
+    const set = [`paths.state_dir=${stateDir}`, `s3.endpoint=http://127.0.0.1:${s3.port}`, `s3.bucket=${s3.bucket}`, 's3.path_style=true', 's3.prefix=ci', `s3.credentials_file=${credentials}`].flatMap((v) => ['--set', v]);
+    // Not spawnSync: the store answers from this very process.
+    const result = await execa(process.execPath, [copyOfBuild('kl-s3-build-'), ...set, 'upload-logs'], { env: { PATH: process.env.PATH ?? '', HOME: stateDir }, extendEnv: false, reject: false, all: true });
+    expect(result.exitCode, result.all).toBe(0);
+    expect(spooledRuns(stateDir)).not.toContain('run-built');
+    expect(await s3.keys(`ci/${hostname()}/run-built`)).toContain(`ci/${hostname()}/run-built/journal.json`);
   });
 
   it('retries a store that is down with the SDK strategy, spools the run, and ships it later', async () => {
