@@ -1,5 +1,6 @@
 /**
- * The boot-time restore as a whole: consume the pending mark, restore each run's
+ * The boot-time restore as a whole: take the pending runs, settle those of an
+ * earlier boot's restore that a power cut or a kill cut short, restore each run's
  * session and write the outcome its launcher waits for, then, whatever happened,
  * clean up the boot artefacts; the slow, non-critical work (report, upload) comes last.
  */
@@ -12,7 +13,7 @@ import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import type { EngineContext } from './context.js';
 import { Journal } from '../state/journal.js';
-import { consumePending } from '../state/pending.js';
+import { doneRestoring, takePending } from '../state/pending.js';
 import { stepInRun } from './step.js';
 
 export interface RestoreRunOptions {
@@ -22,24 +23,33 @@ export interface RestoreRunOptions {
 
 export async function runRestore(ctx: EngineContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
-  // At boot the mark goes first: from here on, no later boot can run these again.
-  const runIds = options.boot ? consumePending(stateDir) : [options.runId];
+  // At boot the pending runs become the restoring list first: from here on, no later boot restores them again.
+  const { fresh, cutShort } = options.boot ? takePending(stateDir) : { fresh: [options.runId], cutShort: [] };
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
+    for (const runId of cutShort) {
+      const journal = openForRestore(ctx, stateDir, runId, true);
+      if (journal) journals.push(journal);
+      if (journal && restoreCutShort(journal)) keepForRestoreByHand(ctx, journal, CUT_SHORT);
+    }
     // Every session first: the cleanup removes the units and rules they share.
-    for (const runId of runIds) {
+    for (const runId of fresh) {
       const journal = openForRestore(ctx, stateDir, runId, options.boot);
       if (journal) journals.push(journal);
-      if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal);
+      if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
       else if (!journal || (await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
     }
   } finally {
+    // A cleanup that a kill cut short is run again from the start.
     for (const journal of journals) {
-      if (journal.phase('cleanup').status === 'pending') await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }), (r) => ({ ...r }));
+      if (['pending', 'running'].includes(journal.phase('cleanup').status)) await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }), (r) => ({ ...r }));
     }
     // What no readable journal named is still the boot's: a unit left enabled would run at every boot.
-    if (options.boot) await removeBootArtefacts({ ...cleanupOf(ctx, true), journal: undefined });
+    if (options.boot) {
+      await removeBootArtefacts({ ...cleanupOf(ctx, true), journal: undefined });
+      doneRestoring(stateDir);
+    }
   }
   return { code, journals };
 }
@@ -70,14 +80,24 @@ function bootedByLeapOf(ctx: EngineContext, journal: Journal): boolean {
   return loaded !== undefined && loaded === leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
 }
 
-/** After a boot that is not the leap's: nothing is restored, the images stay, and the report says how to use them. */
-function keepForRestoreByHand(ctx: EngineContext, journal: Journal): void {
+/** Why a run's images wait for a restore by hand; either way its ssh connection ended with the restart. */
+interface KeptBecause { code: string; why: string }
+const NOT_THE_LEAP_BOOT: KeptBecause = { code: 'NOT_THE_LEAP_BOOT', why: "the machine restarted without the leap's kexec (a power cut or a reboot)" };
+const CUT_SHORT: KeptBecause = { code: 'RESTORE_CUT_SHORT', why: 'the restore at boot was cut short (a power cut, or its unit killed) and the machine restarted' };
+
+/** An earlier boot started this run's restore and never ended it. */
+function restoreCutShort(journal: Journal): boolean {
+  return ['pending', 'running'].includes(journal.phase('restore').status);
+}
+
+/** Nothing is restored at this boot, the images stay, and the report says how to use them. */
+function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: KeptBecause): void {
   const error = {
-    code: 'NOT_THE_LEAP_BOOT',
-    message: `not restored at boot: the machine restarted without the leap's kexec (a power cut or a reboot), and the session's ssh connection ended with it`,
+    code: because.code,
+    message: `not restored at boot: ${because.why}, and the session's ssh connection ended with it`,
     hint: `the session's images are kept in ${journal.paths.images}. \`kernel-leap restore --run ${journal.runId}\` brings its processes back with their connections closed: the shell ends with its connection, and what ran without it (a nohup job) goes on`,
   };
-  if (journal.phase('kexec').status === 'running') journal.fail('kexec', { code: 'NO_JUMP', message: `the machine restarted before the jump to ${String(journal.phase('load').outputs?.to ?? 'the new kernel')}` });
+  if (journal.phase('kexec').status === 'running') journal.fail('kexec', { code: 'NO_RESTORE_BOOT', message: `no boot of ${String(journal.phase('load').outputs?.to ?? 'the new kernel')} reached the restore: the machine restarted first` });
   journal.start('restore');
   journal.fail('restore', error);
   writeOutcome(journal.paths.dir, 'interrupted');

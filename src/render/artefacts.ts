@@ -21,8 +21,9 @@ export interface RulesContext {
 }
 
 export interface RestoreUnitContext {
-  /** The pending mark; the unit does nothing without it. */
+  /** The pending mark and the restoring list; the unit does nothing without either. */
   pendingFile: string;
+  restoringFile: string;
   node: string;
   bundle: string;
   timeoutSec: number;

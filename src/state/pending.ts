@@ -1,8 +1,10 @@
 /**
  * The pending mark: `<state>/pending` names the runs the next boot restores, one
- * a line (`upgrade --all-ssh` dumps one run per session). The
- * boot unit's ConditionPathExists= points at it, and restore consumes it before
- * doing anything else, so a failed restore can never run again at the next boot.
+ * a line (`upgrade --all-ssh` dumps one run per session). The restore at boot
+ * turns it into `<state>/restoring` before doing anything else, so a failed
+ * restore can never run again at the next boot, and removes that once the boot
+ * is cleaned up. The boot unit runs while either exists: after a restore cut
+ * short (a power cut, the unit killed), the next boot settles those runs.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,10 @@ import { fsyncDir, writeFileAtomic } from './atomic.js';
 
 export function pendingPath(stateDir: string): string {
   return join(stateDir, 'pending');
+}
+
+export function restoringPath(stateDir: string): string {
+  return join(stateDir, 'restoring');
 }
 
 export function markPending(stateDir: string, runIds: readonly string[]): void {
@@ -24,17 +30,36 @@ export function clearPending(stateDir: string): void {
 
 /** The runs the next boot restores, if any. */
 export function pendingRuns(stateDir: string): string[] {
-  const path = pendingPath(stateDir);
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean) : [];
+  return readRunList(pendingPath(stateDir));
 }
 
-/** Reads and removes the mark in one step. */
-export function consumePending(stateDir: string): string[] {
-  const path = pendingPath(stateDir);
-  if (!existsSync(path)) {
-    throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${path} is absent)`, { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage });
+export interface BootRuns {
+  /** Pending until now: this boot restores them. */
+  fresh: string[];
+  /** An earlier boot started them and was cut short: settled, never restored again at boot. */
+  cutShort: string[];
+}
+
+/** Moves the pending runs to the restoring list, in that order, so no crash can lose or repeat one. */
+export function takePending(stateDir: string): BootRuns {
+  const pending = pendingPath(stateDir);
+  const restoring = restoringPath(stateDir);
+  if (!existsSync(pending) && !existsSync(restoring)) {
+    throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${pending} is absent)`, { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage });
   }
-  const runIds = pendingRuns(stateDir);
+  const cutShort = readRunList(restoring);
+  const fresh = pendingRuns(stateDir).filter((id) => !cutShort.includes(id));
+  writeFileAtomic(restoring, [...cutShort, ...fresh].map((id) => `${id}\n`).join(''));
   clearPending(stateDir);
-  return runIds;
+  return { fresh, cutShort };
+}
+
+/** The boot's restore and cleanup are over: the next boot has nothing to settle. */
+export function doneRestoring(stateDir: string): void {
+  rmSync(restoringPath(stateDir), { force: true });
+  fsyncDir(stateDir);
+}
+
+function readRunList(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean) : [];
 }

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { selfCommand } from '../config/self-command.js';
 import type { Journal } from '../state/journal.js';
-import { pendingPath } from '../state/pending.js';
+import { pendingPath, restoringPath } from '../state/pending.js';
 import { needsIfupdownHook } from './network.js';
 import type { SessionPlan } from './planning.js';
 import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
@@ -54,7 +54,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
 
   const files: Array<{ path: string; text: string; mode: number }> = [
     { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o644 },
-    { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
+    { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), restoringFile: restoringPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
   ];
   if (needsIfupdownHook(plan.networkStacks ?? [])) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o755 });
   for (const file of files) install(journal, file);

@@ -4,11 +4,11 @@
  * remap ptys, and start criu as pid 1 of a fresh pid+mount namespace inside its
  * own transient scope, so the session outlives this unit.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Journal } from '../state/journal.js';
 import { ExitCode, LeapError } from '../errors.js';
-import { criuError } from '../tools/criu.js';
+import { criuError, criuLogErrors } from '../tools/criu.js';
 import { dropLockRules } from '../tools/iptables.js';
 import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
@@ -63,7 +63,7 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
   await recreateFifos(runner, manifest.fifos);
 
   journal.mark('restoreStart');
-  const launch = () => launchCriu(runner, manifest, journal.paths.dir, options.closeConnections);
+  const launch = () => againIfKilled(journal, manifest.criu.logFile, () => launchCriu(runner, manifest, journal.paths.dir, options.closeConnections));
   const pids = options.closeConnections ? await launch() : await withUnscaledWindows(manifest, host, launch);
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
@@ -116,7 +116,7 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
   } catch (cause) {
     throw criuError('restore', logFile, cause);
   }
-  if (!existsSync(pidFile)) throw criuError('restore', logFile, new Error('criu exited before the tasks resumed'));
+  if (!existsSync(pidFile)) throw endedEarly(logFile);
   const criuPid = firstChild(launcher);
   return {
     criuPid,
@@ -125,6 +125,29 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
     rootPidInNs: Number(readFileSync(pidFile, 'utf8').trim()),
     scope: `kernel-leap-session-${manifest.runId}.scope`,
   };
+}
+
+/**
+ * criu gone before the tasks resumed. With no error of its own in its log it was
+ * killed (the OOM killer, a kill -9): the tasks it had made died with it, as pid 1
+ * of their namespace, and the images and lock rules are as they were.
+ */
+function endedEarly(logFile: string): LeapError {
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  if (criuLogErrors(log).excerpt) return criuError('restore', logFile, new Error('criu exited before the tasks resumed'));
+  return new LeapError('CRIU_RESTORE_KILLED', `criu restore ended before the tasks resumed, with no error in its log (killed?): ${logFile}`, { hint: 'see the kernel log (dmesg) for the OOM killer', exit: ExitCode.restoreFailed });
+}
+
+/** A criu that was killed is started once more; its log is kept beside the new one. */
+async function againIfKilled<T>(journal: Journal, logFile: string, launch: () => Promise<T>): Promise<T> {
+  try {
+    return await launch();
+  } catch (error) {
+    if (!(error instanceof LeapError) || error.code !== 'CRIU_RESTORE_KILLED') throw error;
+    if (existsSync(logFile)) renameSync(logFile, `${logFile}.killed`);
+    journal.recordChange('restore-again', `${logFile}.killed`, error.message);
+    return launch();
+  }
 }
 
 function alive(pid: number): boolean {

@@ -6,9 +6,11 @@
  * them. After every row nothing of the leap is left in force: no kernel-leap unit
  * enabled, no lock rule, window scaling as it was, no kernel loaded, and the run
  * has an outcome that `report` explains. The rows that stay on the old kernel come
- * first; then the one that jumps, then the power cut. checkpoint.test.ts holds two
- * more rows on its guest: a post-dump failure, and the worker killed during --pre.
+ * first; then the one that jumps, the power cuts (after --no-exec, after the jump,
+ * mid-restore), and last criu and the restore unit killed at boot. checkpoint.test.ts
+ * holds two more rows on its guest: a post-dump failure, and the worker killed during --pre.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ARTEFACTS_GONE, expectEventually, latestJournal, withPostMortem } from '../helpers/leap.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
@@ -27,8 +29,47 @@ const phaseRunning = (phase: string) => `grep -A1 '"${phase}": {' /var/lib/kerne
 /** criu's worker, found from criu's cgroup, ended as the OOM killer would: the main process only. */
 const KILL_WORKER = 'systemctl kill --kill-whom=main --signal=KILL "$(grep -o "kernel-leap-worker-[^/]*\\.service" /proc/$criu/cgroup)"';
 
+/**
+ * The fault injector of the last row, run by a unit of the leap's boot only: it
+ * kills criu restore once (as the OOM killer would), then the restore unit once
+ * its cleanup runs. The unit removes its own enable link first, so it acts on one boot.
+ */
+const BOOT_FAULTS_SCRIPT = [
+  'until c=$(pgrep -o -x criu); do sleep 0.05; done',
+  'sleep 0.3; kill -KILL "$c"; echo "killed criu $c" > /root/boot-faults',
+  `until ${phaseRunning('cleanup')}; do sleep 0.05; done`,
+  'systemctl kill --signal=KILL kernel-leap-restore.service; echo "killed the restore unit" >> /root/boot-faults',
+  '',
+].join('\n');
+const BOOT_FAULTS_UNIT = [
+  '[Unit]', 'DefaultDependencies=no', 'After=local-fs.target', 'ConditionKernelCommandLine=kernel_leap.run',
+  '[Service]',
+  'ExecStartPre=/bin/rm -f /etc/systemd/system/sysinit.target.wants/kl-boot-faults.service',
+  'ExecStart=/bin/sh /root/boot-faults.sh',
+  '[Install]', 'WantedBy=sysinit.target', '',
+].join('\n');
+
 describe('faults, each at one step of a leap', () => {
   const bed = usePreparedGuest();
+
+  /** Waits for `pattern` on the guest's console, past what the console held when this was called. */
+  function consoleWaiter(): (pattern: RegExp, timeoutMs: number) => Promise<true> {
+    const log = bed.guest.connection.serialLog;
+    const from = statSync(log).size;
+    // By bytes: the console holds multi-byte characters, and what comes first may be the line looked for.
+    return (pattern, timeoutMs) => expectEventually(`the console to show ${pattern}`, async () => pattern.test(readFileSync(log).subarray(from).toString('utf8')), timeoutMs);
+  }
+
+  /** After a power cut: the cold boot on the old kernel is up, clean, and the run waits for a restore by hand, for this reason. */
+  async function expectKeptAfterPowerCut(runId: string, because: RegExp): Promise<void> {
+    expect((await bed.guest.run('uname -r')).trim()).toBe(bed.guest.connection.oldKernel);
+    expect((await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })).stdout.trim()).toMatch(/^(running|degraded)$/);
+    await expectNothingLeft();
+    const r = await report(runId);
+    expect(r.outcome).toBe('interrupted');
+    expect(r.phases.find((p) => p.name === 'restore')).toMatchObject({ error: expect.stringMatching(because), hint: expect.stringContaining(`kernel-leap restore --run ${runId}`) });
+    expect(Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim())).toBeGreaterThan(0);
+  }
 
   /** The shell went on after the command: its AFTER line, with the ticker still printing around it. */
   async function expectSessionGoesOn(s: VmSession, exit: number): Promise<void> {
@@ -77,7 +118,7 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it.each(['load', 'prepare'])('the worker killed during %s: the session goes on, the boot is undone, the run is aborted', async (phase) => {
+  it.each(['plan', 'load', 'prepare'])('the worker killed during %s: the session goes on, the boot is undone, the run is aborted', async (phase) => {
     const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
     await bed.guest.run(`until ${phaseRunning(phase)}; do sleep 0.05; done; systemctl kill --kill-whom=main --signal=KILL "kernel-leap-worker-$(basename "$(readlink -f /var/lib/kernel-leap/latest)").service"`, { timeoutMs: 180_000 });
     await expectSessionGoesOn(s, 1);
@@ -151,5 +192,58 @@ describe('faults, each at one step of a leap', () => {
     expect(restored.outcome).toBe('restored');
     expect(JSON.stringify(restored)).toMatch(/restored shut down/);
     await expectNothingLeft();
+  });
+  it('a power cut after the jump, before the restore: the cold boot restores nothing and is clean, and the report says how', async () => {
+    const earlier = (await latestJournal(bed.guest)).runId;
+    const seen = consoleWaiter();
+    bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    // The run's id while ssh still answers; the new kernel's first line on the console.
+    await expectEventually('the run to start', async () => (await latestJournal(bed.guest)).runId !== earlier, 120_000);
+    const { runId } = await latestJournal(bed.guest);
+    await seen(new RegExp(`Linux version ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')} `), 420_000);
+    await bed.guest.powerCut();
+    await expectKeptAfterPowerCut(runId, /without the leap's kexec/);
+    expect((await latestJournal(bed.guest)).phases.kexec?.status).toBe('failed');
+  });
+
+  it('a power cut mid-restore: the next boot settles the run it cut short, and its images still restore by hand', async () => {
+    const job = "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
+    const seen = consoleWaiter();
+    bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
+    await seen(/node\[\d+\]: ▶ restore/, 420_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    await bed.guest.powerCut();
+    const { runId } = await latestJournal(bed.guest);
+    await expectKeptAfterPowerCut(runId, /the restore at boot was cut short/);
+    const stopped = Number((await bed.guest.run('cat /root/job.tick')).trim());
+    await bed.guest.run(`kernel-leap restore --run ${runId}`, { timeoutMs: 300_000 });
+    await expectEventually('the nohup job to run again', async () => Number((await bed.guest.run('cat /root/job.tick')).trim()) > stopped, 60_000);
+    expect((await report(runId)).outcome).toBe('restored');
+    await bed.guest.run('pkill -f "^sh -c while :; do uname -r > /root/job.kernel" || true');
+    await expectNothingLeft();
+  });
+
+  it('criu killed mid-restore, then the restore unit killed mid-cleanup: criu restores again, and the next boot finishes the cleanup', async () => {
+    await bed.guest.run('cat > /root/boot-faults.sh', { input: BOOT_FAULTS_SCRIPT });
+    await bed.guest.run('cat > /etc/systemd/system/kl-boot-faults.service && systemctl enable --quiet kl-boot-faults.service', { input: BOOT_FAULTS_UNIT });
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    const boot = await bed.guest.bootId();
+    await withPostMortem(bed.guest, async () => {
+      await bed.guest.waitForNewBoot(boot, 420_000);
+      await s.waitForLine(new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`), 300_000);
+    });
+    await expectSessionGoesOn(s, 0);
+    await expectEventually('the injector to kill the restore unit', async () => (await bed.guest.run('cat /root/boot-faults 2>/dev/null || true')).includes('killed the restore unit'), 120_000);
+    const { runId, phases } = await latestJournal(bed.guest);
+    expect(phases.cleanup?.status).toBe('running');
+    const journal = JSON.parse(await bed.guest.run(`cat /var/lib/kernel-leap/runs/${runId}/journal.json`)) as { changes: Array<{ kind: string }> };
+    expect(journal.changes.map((c) => c.kind)).toContain('restore-again');
+    expect((await report(runId)).outcome).toBe('restored');
+    // The next boot (a power cycle: the test's QEMU does not reboot) finishes what the kill left.
+    await bed.guest.powerCut();
+    expect((await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })).stdout.trim()).toMatch(/^(running|degraded)$/);
+    await expectNothingLeft();
+    expect((await latestJournal(bed.guest)).phases.cleanup?.status).toBe('done');
+    expect((await report(runId)).outcome).toBe('restored');
   });
 });

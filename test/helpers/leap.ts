@@ -48,7 +48,7 @@ export async function kexecAndWait(vm: VmClient, command = 'kexec -e'): Promise<
 }
 
 /** What an upgrade must leave behind on the new boot: nothing one-shot. */
-export const ARTEFACTS_GONE = 'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending 2>/dev/null | wc -l';
+export const ARTEFACTS_GONE = 'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending /var/lib/kernel-leap/restoring 2>/dev/null | wc -l';
 
 /**
  * What the guest says about its last run, for a failed assertion: outcome, report,

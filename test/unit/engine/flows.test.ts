@@ -13,8 +13,8 @@ import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js
 import { Journal } from '../../../src/state/journal.js';
 import { createOwnerOnly } from '../../../src/state/owner-only.js';
 import { readManifest, writeManifest } from '../../../src/state/manifest.js';
-import { readOutcome } from '../../../src/state/outcome.js';
-import { pendingPath, pendingRuns } from '../../../src/state/pending.js';
+import { readOutcome, writeOutcome } from '../../../src/state/outcome.js';
+import { pendingPath, pendingRuns, restoringPath, takePending } from '../../../src/state/pending.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
@@ -364,6 +364,75 @@ describe('the boot-restore flow', () => {
     expect(seen).toEqual({ windowScaling: '1', saved: undefined });
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.degraded).toEqual([expect.stringMatching(/^TCP 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+: restored shut down/)]);
+  });
+});
+
+describe('a restore at boot cut short, and criu killed while it restores', () => {
+  it('a power cut mid-restore: the next boot restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    // The cut boot: it took the pending run and had started its restore.
+    takePending(ctx.stateDir);
+    journal.start('restore');
+    writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro\n');
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(0);
+    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(readOutcome(journal.paths.dir)).toBe('interrupted');
+    const after = Journal.open(ctx.stateDir, journal.runId);
+    expect(after.phase('restore').error).toMatchObject({ code: 'RESTORE_CUT_SHORT', hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`) });
+    expect(after.phase('cleanup').status).toBe('done');
+    expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
+    expect(existsSync(restoringPath(ctx.stateDir))).toBe(false);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+  });
+
+  it('the restore unit killed mid-cleanup: the session stays restored, and the next boot finishes the cleanup', async () => {
+    const { ctx, journal } = await upgradeToJump();
+    takePending(ctx.stateDir);
+    journal.start('restore');
+    journal.finish('restore');
+    writeOutcome(journal.paths.dir, 'restored');
+    journal.start('cleanup');
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(0);
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('cleanup').status).toBe('done');
+    expect(existsSync(restoringPath(ctx.stateDir))).toBe(false);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+    expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
+  });
+
+  it('criu killed before the tasks resumed (no error in its log) is started once more, and the session is restored', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const logFile = readManifest(journal.paths.dir).criu.logFile;
+    const tree = restoredTree(ctx, journal.paths.dir, {});
+    let launches = 0;
+    runner.onSpawn(['systemd-run', '--scope'], async () => {
+      launches += 1;
+      if (launches > 1) return tree();
+      writeFileSync(logFile, '(00.012345) Restoring images\n');
+      return spawn('true', { stdio: 'ignore' }).pid as number;
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(launches).toBe(2);
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+    expect(readFileSync(`${logFile}.killed`, 'utf8')).toContain('Restoring images');
+    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes).toContainEqual(expect.objectContaining({ kind: 'restore-again', detail: expect.stringMatching(/killed\?/) }));
+  });
+
+  it('criu that failed with an error of its own is not started again', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const logFile = readManifest(journal.paths.dir).criu.logFile;
+    runner.onSpawn(['systemd-run', '--scope'], async () => {
+      writeFileSync(logFile, '(00.012345) Error (criu/image.c:123): Unable to open core-1.img\n');
+      return spawn('true', { stdio: 'ignore' }).pid as number;
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe('CRIU_RESTORE_FAILED');
   });
 });
 

@@ -19,12 +19,14 @@ const node = join(binDir, 'node');
 symlinkSync('/usr/sbin/iptables-restore', iptablesRestore);
 symlinkSync(process.execPath, node);
 const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded', leapParameter: 'kernel_leap.run', procCmdline: '/proc/cmdline' };
-const restoreCtx = { pendingFile: join(dir, 'pending'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
+const restoreCtx = { pendingFile: join(dir, 'pending'), restoringFile: join(dir, 'restoring'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
 const execLines = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => systemdExec(l.slice(key.length + 1)).argv);
 
 /** Asks systemd whether the unit's ConditionPathExists= names an existing file. */
+/** Every ConditionPathExists= of the unit, as systemd reads them together (`|`: any one is enough). */
 function conditionHolds(unit: string): boolean {
-  return spawnSync('systemd-analyze', ['condition', `ConditionPathExists=${unitSetting(unit, 'ConditionPathExists')}`]).status === 0;
+  const conditions = unit.split('\n').filter((l) => l.startsWith('ConditionPathExists='));
+  return spawnSync('systemd-analyze', ['condition', ...conditions]).status === 0;
 }
 
 describe('kernel-leap-rules.service', () => {
@@ -65,11 +67,13 @@ describe('kernel-leap-restore.service', () => {
     expect(unit).not.toMatch(/^Type=idle|^Exec.*sleep/m);
   });
 
-  it('does nothing unless a run is pending, as systemd reads the condition', () => {
+  it('does nothing unless a run is pending or a restore was cut short, as systemd reads the conditions', () => {
     expect(conditionHolds(unit)).toBe(false);
-    writeFileSync(restoreCtx.pendingFile, 'run-1\n');
-    expect(conditionHolds(unit)).toBe(true);
-    rmSync(restoreCtx.pendingFile);
+    for (const file of [restoreCtx.pendingFile, restoreCtx.restoringFile]) {
+      writeFileSync(file, 'run-1\n');
+      expect(conditionHolds(unit)).toBe(true);
+      rmSync(file);
+    }
   });
 
   it('refuses a newline instead of injecting a directive, and a timeout systemd would misread', () => {
