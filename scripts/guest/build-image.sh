@@ -10,7 +10,8 @@
 # bookworm brings eth0 up with ifupdown and dhclient; trixie with systemd-networkd,
 # and has NetworkManager installed but disabled, for the guest test that switches
 # to it (test/helpers/network-stack.ts). Both: dbus and libpam-systemd (logind
-# sessions), Node 22, root and a non-root user (alice) logging in with the same ssh key.
+# sessions), tmux (a session's detached server, carried by a leap), Node 22, root and
+# a non-root user (alice) logging in with the same ssh key.
 #
 # The cache key is a hash of this file (which holds the package lists and every
 # pinned version), the distribution and the mirrors, so any change to a recipe
@@ -26,6 +27,7 @@ DIST=${1:-${KL_TESTBED_DIST:-bookworm}}
 PACKAGES=(
   systemd-sysv openssh-server criu kexec-tools iptables
   dbus libpam-systemd lsof procps iproute2 udev kmod initramfs-tools linux-base python3
+  tmux
 )
 case "$DIST" in
   bookworm)

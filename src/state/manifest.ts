@@ -30,6 +30,14 @@ export interface UnixReconnect {
   peerPath: string | undefined;
 }
 
+/** The directory of a unix socket the tree listens on at a path, which the boot may have emptied (/tmp). */
+export interface SocketDir {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
 export interface RestoreManifest {
   schema: 1;
   runId: string;
@@ -39,6 +47,8 @@ export interface RestoreManifest {
   connections: Array<{ local: Endpoint; peer: Endpoint }>;
   fifos: FifoToRecreate[];
   unixExternals: UnixReconnect[];
+  /** Absent in manifests written before sockets' directories were kept. */
+  socketDirs?: SocketDir[];
   criu: CriuRestoreOptions;
   rulesFile: string;
   /** Units installed for the boot, and every other generated file: all removed after the restore. */

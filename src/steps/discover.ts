@@ -13,6 +13,8 @@ export interface SessionRoot {
   pid: number;
   name: string;
   cmdline: string;
+  /** Set for a tree of a carried session's logind scope outside its ssh tree (a tmux server): that session's root and scope. */
+  scopeTree?: { session: number; scope: string };
 }
 
 /** Who is logged in through a session, and on which tty, from its sshd processes' titles (`sshd: alice@pts/1`). */
@@ -56,7 +58,7 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
 }
 
 /** A per-connection sshd process (any stage), not the listener. */
-function isSshSession(proc: ProcSource, pid: number): boolean {
+export function isSshSession(proc: ProcSource, pid: number): boolean {
   const cmdline = readCmdline(proc, pid);
   return /^sshd(-session)?: /.test(cmdline) && !cmdline.includes('[listener]');
 }

@@ -1,4 +1,6 @@
 /** Gathers what plan() classifies: per task fds, maps, namespaces; the tree's sockets. */
+import { dirname } from 'node:path';
+import type { SocketDir } from '../state/manifest.js';
 import type { ProcSource, StatFacts } from '../tools/procfs.js';
 import type { NetworkStack } from '../tools/network-stack.js';
 import { readTcp, readUnix, type TcpSocket, type UnixSocket } from '../tools/proc-net.js';
@@ -33,6 +35,10 @@ export interface PlanFacts {
   ownPidNamespace: OwnPidNamespace | undefined;
   /** `criu --version`'s version, which decides what the plan can count on; undefined when unknown. */
   criuVersion?: string | undefined;
+  /** The root is not its session's leader (a nohup job whose session is another tree's): criu needs --shell-job. */
+  shellJob?: boolean;
+  /** The directories of the unix sockets the tree binds to a path (tmux's /tmp/tmux-0). */
+  socketDirs?: SocketDir[];
   /** The stacks that bring the interfaces up; undefined when not asked (a recording made before they were). */
   networkStacks?: NetworkStack[] | undefined;
 }
@@ -50,6 +56,7 @@ export interface OwnPidNamespace {
  */
 export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<number, number>, exclude: ReadonlySet<number> = new Set(), criuVersion?: string): PlanFacts {
   const pids = listTree(proc, rootPid, exclude);
+  const unix = readUnix(proc, rootPid);
   const tasks = pids.flatMap((pid): TaskFacts[] => {
     const status = readStatus(proc, pid);
     if (!status) return [];
@@ -64,12 +71,33 @@ export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<n
     tasks,
     treeMountIds: [...mountIds(proc, rootPid)],
     tcp: readTcp(proc, rootPid),
-    unix: readUnix(proc, rootPid),
+    unix,
     unixPeers: [...unixPeers],
     lockPids: [...lockHolders(proc)].filter((p) => pids.includes(p)),
     ...dumpVantage(proc, rootPid),
     criuVersion,
+    shellJob: isShellJob(proc, rootPid),
+    socketDirs: boundSocketDirs(proc, tasks, unix),
   };
+}
+
+function isShellJob(proc: ProcSource, rootPid: number): boolean {
+  const root = readStatus(proc, rootPid);
+  return root?.sid !== undefined && root.sid !== root.nsPids.at(-1);
+}
+
+/**
+ * criu binds a restored unbound-peer socket (a listener, a bound datagram) to its
+ * path again, which fails if the directory is gone: bookworm empties /tmp at boot
+ * (tmpfiles `D /tmp`), trixie mounts a fresh tmpfs there.
+ */
+function boundSocketDirs(proc: ProcSource, tasks: readonly TaskFacts[], unix: readonly UnixSocket[]): SocketDir[] {
+  const inodes = new Set(tasks.flatMap((t) => t.fds.map((f) => /^socket:\[(\d+)\]$/.exec(f.target)?.[1]).filter((i) => i !== undefined).map(Number)));
+  const dirs = new Set(unix.filter((s) => inodes.has(s.inode) && s.state === '01' && s.path?.startsWith('/')).map((s) => dirname(s.path as string)));
+  return [...dirs].flatMap((path) => {
+    const stat = proc.stat(path);
+    return stat ? [{ path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid }] : [];
+  });
 }
 
 /**

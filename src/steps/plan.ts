@@ -8,7 +8,7 @@ import { type CriuAbilities, criuAbilities, criuLabel } from '../tools/criu-feat
 import type { NetworkStack } from '../tools/network-stack.js';
 import type { TcpSocket } from '../tools/proc-net.js';
 import type { FdFacts } from '../tools/proc-tasks.js';
-import type { Endpoint } from '../state/manifest.js';
+import type { Endpoint, SocketDir } from '../state/manifest.js';
 import { networkStackNotes } from './network.js';
 import type { OwnPidNamespace, PlanFacts, TaskFacts } from './plan-facts.js';
 
@@ -46,6 +46,10 @@ export interface Plan {
   ownPidNamespace: OwnPidNamespace | undefined;
   /** The stacks that bring the interfaces up, which decide how the lock rules get in first. */
   networkStacks: NetworkStack[] | undefined;
+  /** The root does not lead its session: dumped and restored with --shell-job, it joins criu's session. */
+  shellJob: boolean;
+  /** Directories of the tree's bound unix sockets, made again at restore if the boot removed them. */
+  socketDirs: SocketDir[];
   risks: Risk[];
   verdict: 'go' | 'no-go';
 }
@@ -58,7 +62,7 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/rand
 const NESTED_NS_UNSUPPORTED = ['pid', 'ipc', 'uts', 'user'] as const;
 
 export function plan(facts: PlanFacts): Plan {
-  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, risks: [], verdict: 'go' };
+  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, shellJob: facts.shellJob ?? false, socketDirs: facts.socketDirs ?? [], risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
   const ptys = new Set<number>();
   for (const task of facts.tasks) {
@@ -186,5 +190,7 @@ function summarize(out: Plan): void {
   for (const f of out.execBitFixes) out.risks.push({ level: 'warn', code: 'EXEC_BIT', message: `${f.exe} of ${f.pid} has no exec bit: chmod u+x before the dump`, hint: 'recorded in the journal' });
   const own = out.ownPidNamespace;
   if (own) out.risks.push({ level: 'ok', code: 'OWN_PID_NAMESPACE', message: `restored earlier: pid ${own.rootNsPid} under init ${own.initPid} in its own pid namespace; criu dumps from inside it (nsenter) and leaves the tree stopped, so that init survives the dump` });
+  if (out.shellJob) out.risks.push({ level: 'ok', code: 'SHELL_JOB', message: `root ${out.rootPid} does not lead its session (its shell has gone, or is in another tree): --shell-job, and it comes back in a session of its own` });
+  for (const d of out.socketDirs) out.risks.push({ level: 'ok', code: 'SOCKET_DIR', message: `unix socket in ${d.path} (mode ${d.mode.toString(8)}, uid ${d.uid}): the directory is made again at restore if the boot removed it` });
   if (out.ptys.length > 0) out.risks.push({ level: 'ok', code: 'PTY', message: `ptys ${out.ptys.map((p) => `pts/${p}`).join(', ')}: remapped at restore only if taken` });
 }

@@ -62,7 +62,7 @@ function finalState(base: Plan, leaveRunning: boolean): 'dead' | 'running' | 'st
 export function bindPlan(base: Plan, config: Config): SessionPlan {
   const fifosToRecreate = base.fifos.map((f, i) => ({ path: f.path, mode: f.mode, uid: f.uid, gid: f.gid, key: f.key, fd: FIRST_INHERITED_FD + i }));
   const unixReconnects = base.unixExternals.map((u, i) => ({ key: `socket:[${u.inode}]`, fd: FIRST_INHERITED_FD + fifosToRecreate.length + i, peerPath: u.peerPath }));
-  const common = { verbosity: 4 as const, tcpEstablished: true, extUnixSk: true, fileLocks: true, manageCgroups: 'ignore' as const };
+  const common = { verbosity: 4 as const, tcpEstablished: true, extUnixSk: true, fileLocks: true, ...(base.shellJob ? { shellJob: true } : {}), manageCgroups: 'ignore' as const };
   return {
     ...base,
     fifosToRecreate,
@@ -85,6 +85,7 @@ export function planSummary(plan: SessionPlan): Record<string, unknown> {
     rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
     connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
     ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
+    shellJob: plan.shellJob, socketDirs: plan.socketDirs,
     criuDump: planDumpCommand(plan),
   };
 }

@@ -5,9 +5,9 @@
  * The fds are opened by a tiny wrapper right before criu, because criu inherits
  * them by number and a transient scope is entered by exec.
  */
-import { chownSync, existsSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import type { Runner } from '../tools/runner.js';
-import type { FifoToRecreate, UnixReconnect } from '../state/manifest.js';
+import type { FifoToRecreate, SocketDir, UnixReconnect } from '../state/manifest.js';
 
 export async function recreateFifos(runner: Runner, fifos: readonly FifoToRecreate[]): Promise<void> {
   for (const fifo of fifos) {
@@ -16,6 +16,17 @@ export async function recreateFifos(runner: Runner, fifos: readonly FifoToRecrea
     if (!existsSync(fifo.path)) await runner.run({ file: 'mkfifo', args: ['-m', (fifo.mode & 0o7777).toString(8), '--', fifo.path] });
     chownSync(fifo.path, fifo.uid, fifo.gid);
   }
+}
+
+/** A bound socket's directory the boot removed (tmux's /tmp/tmux-0), as it was: criu binds into it, and tmux checks its mode. */
+export function recreateSocketDirs(dirs: readonly SocketDir[]): string[] {
+  const made = dirs.filter((d) => !existsSync(d.path));
+  for (const dir of made) {
+    mkdirSync(dir.path, { recursive: true });
+    chmodSync(dir.path, dir.mode);
+    chownSync(dir.path, dir.uid, dir.gid);
+  }
+  return made.map((d) => d.path);
 }
 
 function parentOf(path: string): string {

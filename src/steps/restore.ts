@@ -22,7 +22,7 @@ import { localAddresses, readManifest, type RestoreManifest } from '../state/man
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
 import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
 import { waitUntil } from '../tools/wait.js';
-import { fdOpenerArgv, recreateFifos } from './restore-world.js';
+import { fdOpenerArgv, recreateFifos, recreateSocketDirs } from './restore-world.js';
 
 export interface RestoreOutput {
   rootPidHost: number;
@@ -32,6 +32,8 @@ export interface RestoreOutput {
   nsenter: string;
   ptyRemaps: PtyRemap[];
   fifos: string[];
+  /** Directories of bound unix sockets the boot had removed, made again. */
+  socketDirs: string[];
   degraded: string[];
   rulesRemovedAfterRestore: number;
   /** This boot's clock minus the RTC (measured after the session is back). */
@@ -61,6 +63,7 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
     for (const r of ptyRemaps) journal.recordChange('pty-remap', manifest.imagesDir, `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`);
   }
   await recreateFifos(runner, manifest.fifos);
+  const socketDirs = recreateSocketDirs(manifest.socketDirs ?? []);
 
   journal.mark('restoreStart');
   const launch = () => againIfKilled(journal, manifest.criu.logFile, () => launchCriu(runner, manifest, journal.paths.dir, options.closeConnections));
@@ -75,6 +78,7 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
     nsenter: `nsenter -t ${pids.rootPidHost} -p -m`,
     ptyRemaps,
     fifos: manifest.fifos.map((f) => f.path),
+    socketDirs,
     degraded: [
       ...manifest.unixExternals.map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
       ...(options.closeConnections ? manifest.connections.map((c) => `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: restored shut down (the restart ended it)`) : []),
@@ -99,7 +103,9 @@ function withUnscaledWindows<T>(manifest: RestoreManifest, sysctl: SysctlPaths, 
 }
 
 function restoreArgv(manifest: RestoreManifest, tcpClose: boolean): string[] {
-  const criu = ['criu', ...criuRestoreArgs({ ...manifest.criu, tcpClose })];
+  // A shell job joins criu's session, which criu, pid 1 of the new namespace, must
+  // lead: the restore unit's leader is out of its sight (getsid reads 0).
+  const criu = [...(manifest.criu.shellJob ? ['setsid'] : []), 'criu', ...criuRestoreArgs({ ...manifest.criu, tcpClose })];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
   const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
   return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, inNamespace));

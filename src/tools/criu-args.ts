@@ -16,6 +16,8 @@ export interface CriuCommonOptions {
   extUnixSk: boolean;
   /** -l / --file-locks: dump fails on locks without it; needed on both sides. */
   fileLocks: boolean;
+  /** --shell-job: the root is not a session leader (a nohup job); needed on both sides (criu/pstree.c). */
+  shellJob?: boolean;
   /** --manage-cgroups=MODE: ignore keeps the tree out of the dumped cgroup paths. */
   manageCgroups: 'ignore' | 'soft' | 'full' | 'strict';
   /** Appended as given: [criu] extra_*_args. */
@@ -54,6 +56,7 @@ function commonArgs(o: CriuCommonOptions): string[] {
     ...(o.tcpEstablished ? ['--tcp-established'] : []),
     ...(o.extUnixSk ? ['--ext-unix-sk'] : []),
     ...(o.fileLocks ? ['--file-locks'] : []),
+    ...(o.shellJob ? ['--shell-job'] : []),
     `--manage-cgroups=${o.manageCgroups}`,
   ];
 }

@@ -8,6 +8,8 @@ export interface TaskStatus {
   state: string;
   /** NSpid: this pid in each pid namespace, outermost first; the last is its pid where it lives. */
   nsPids: number[];
+  /** NSsid's last value: the session id where the task lives; undefined on a status without it. */
+  sid: number | undefined;
 }
 
 export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefined {
@@ -15,7 +17,8 @@ export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefine
   if (!text) return undefined;
   const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nsPids = field('NSpid').split(/\s+/).filter(Boolean).map(Number);
-  return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0), nsPids: nsPids.length > 0 ? nsPids : [pid] };
+  const sid = field('NSsid').split(/\s+/).filter(Boolean).map(Number).at(-1);
+  return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0), nsPids: nsPids.length > 0 ? nsPids : [pid], sid };
 }
 
 export function readCmdline(proc: ProcSource, pid: number): string {

@@ -16,6 +16,8 @@ export interface FakeTask {
   ns?: Partial<Record<'mnt' | 'pid' | 'net' | 'ipc' | 'uts' | 'user', string>>;
   /** NSpid, outermost first; absent: the task lives in the initial pid namespace. */
   nsPids?: number[];
+  /** NSsid, written only when given (a job whose session leader is another process). */
+  sid?: number;
   maps?: string;
 }
 
@@ -26,7 +28,7 @@ export function snapshot(tasks: FakeTask[], extra: Partial<Pick<ProcSnapshot, 't
   const snap: ProcSnapshot = { texts: { ...extra.texts }, links: {}, dirs: { '/proc': tasks.map((t) => String(t.pid)) }, stats: {} };
   for (const t of tasks) {
     const base = `/proc/${t.pid}`;
-    snap.texts[`${base}/status`] = `Name:\t${t.name}\nState:\tS (sleeping)\nPPid:\t${t.ppid}\nNSpid:\t${(t.nsPids ?? [t.pid]).join('\t')}\n`;
+    snap.texts[`${base}/status`] = `Name:\t${t.name}\nState:\tS (sleeping)\nPPid:\t${t.ppid}\nNSpid:\t${(t.nsPids ?? [t.pid]).join('\t')}\n${t.sid === undefined ? '' : `NSsid:\t${t.sid}\n`}`;
     snap.texts[`${base}/cmdline`] = `${t.cmdline.split(' ').join('\0')}\0`;
     snap.dirs[`${base}/task`] = [String(t.pid)];
     snap.texts[`${base}/task/${t.pid}/children`] = tasks.filter((c) => c.ppid === t.pid).map((c) => c.pid).join(' ');

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { type PlanRecording, planDumpCommand, planSession, planSummary, type SessionPlan } from '../../steps/planning.js';
 import { ExitCode } from '../../errors.js';
-import { discover } from '../../steps/discover.js';
+import { discover, type SessionRoot } from '../../steps/discover.js';
+import { withScopeTrees } from '../../steps/scope-trees.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
@@ -16,25 +17,26 @@ export const planCommand: Command = {
   optionHelp: [...SESSION_HELP, '--record FILE    also write what the plan read from /proc (a test fixture)'],
   async run(ctx, values) {
     const discovery = recordingProc(liveProc);
-    const roots = discover(discovery.proc, { ...sessionSelector(values), selfPid: process.pid });
+    const self = new Set([process.pid]);
+    const roots = withScopeTrees(discovery.proc, discover(discovery.proc, { ...sessionSelector(values), selfPid: process.pid }), self);
     const file = values.record;
     const record = typeof file === 'string'
       ? (r: PlanRecording) => writeFileSync(file, `${JSON.stringify({ ...r, selfPid: process.pid, proc: mergeSnapshots(discovery.snapshot, r.proc) })}\n`, { mode: 0o600 })
       : undefined;
     // This process leaves the session before any dump, so it is not planned for.
-    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, new Set([process.pid]), record)));
+    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, self, record)));
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     const losses = checkLosses(roots, values);
-    ctx.out.result({ sessions, leftBehind: losses.losses, lossRefused: losses.refused }, () => [...plans.map((p, i) => renderPlan(p, roots[i]?.cmdline ?? '')), ...(losses.text ? [losses.text] : [])].join('\n\n'));
+    ctx.out.result({ sessions, leftBehind: losses.losses, lossRefused: losses.refused }, () => [...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), ...(losses.text ? [losses.text] : [])].join('\n\n'));
     return plans.every((p) => p.verdict === 'go') && !losses.refused ? ExitCode.ok : ExitCode.noGo;
   },
 };
 
-export function renderPlan(plan: SessionPlan, cmdline: string): string {
+export function renderPlan(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' | 'scopeTree'>): string {
   const rows = plan.risks.map((r) => [r.level, r.code, r.message]);
   const hints = plan.risks.filter((r) => r.hint && r.level !== 'ok').map((r) => `  ${r.code}: ${r.hint}`);
   return [
-    `session root: ${plan.rootPid} (${cmdline}), ${plan.pids.length} processes: ${plan.pids.join(' ')}`,
+    `${treeTitle(plan, root)}, ${plan.pids.length} processes: ${plan.pids.join(' ')}`,
     '',
     formatTable(['level', 'what', 'strategy'], rows),
     ...(hints.length ? ['', 'what to do:', ...hints] : []),
@@ -44,4 +46,10 @@ export function renderPlan(plan: SessionPlan, cmdline: string): string {
     '',
     `verdict: ${plan.verdict}`,
   ].join('\n');
+}
+
+/** A session's own tree, or a tree of its logind scope carried beside it. */
+function treeTitle(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' | 'scopeTree'>): string {
+  if (!root.scopeTree) return `session root: ${plan.rootPid} (${root.cmdline})`;
+  return `tree of session ${root.scopeTree.session}'s login scope ${root.scopeTree.scope.split('/').at(-1) ?? ''}, outside its ssh tree: root ${plan.rootPid} (${root.cmdline}), carried too`;
 }

@@ -5,6 +5,7 @@ import { targetKernel } from '../../steps/kexec.js';
 import { planSession } from '../../steps/planning.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { callerLast, discover } from '../../steps/discover.js';
+import { withScopeTrees } from '../../steps/scope-trees.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderPlan } from './plan.js';
@@ -38,7 +39,8 @@ export const rehearseCommand: Command = {
 };
 
 async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
-  const roots = callerLast(discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), ownSessionRoot());
+  const self = new Set([process.pid]);
+  const roots = callerLast(withScopeTrees(liveProc, discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), self), ownSessionRoot());
   // A typo in --kernel must stop us here, not after the rehearsal's freeze and --pre's changes.
   if (mode === 'upgrade') targetKernel({ config: ctx.config.kexec, kernel: typeof values.kernel === 'string' ? values.kernel : undefined, host: ctx.host });
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
@@ -49,8 +51,8 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
     });
   }
   for (const root of roots) {
-    const preview = await planSession(ctx.runner, ctx.config, root.pid, new Set([process.pid]));
-    if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root.cmdline)}\n\n`);
+    const preview = await planSession(ctx.runner, ctx.config, root.pid, self);
+    if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root)}\n\n`);
     if (preview.verdict === 'no-go') return ExitCode.noGo;
   }
   const losses = checkLosses(roots, values);

@@ -58,12 +58,12 @@ describe('kernel-leap-restore.service', () => {
     expect(execLines(unit, 'ExecStart')).toEqual([[node, restoreCtx.bundle, 'restore', '--boot']]);
   });
 
-  it('starts as soon as it can: oneshot, no idle, no sleep, after the rules', () => {
+  it('starts as soon as it can: oneshot, no idle, no sleep, after the rules and after tmpfiles empties /tmp', () => {
     const lines = unit.split('\n');
     for (const line of ['Type=oneshot', 'DefaultDependencies=no', 'Wants=kernel-leap-rules.service', 'Conflicts=shutdown.target', 'Before=shutdown.target', 'TimeoutStartSec=300', 'StandardOutput=journal+console', 'WantedBy=multi-user.target']) {
       expect(lines).toContain(line);
     }
-    expect(unitSetting(unit, 'After').split(' ')).toEqual(['local-fs.target', 'systemd-tmpfiles-setup-dev.service', 'kernel-leap-rules.service']);
+    expect(unitSetting(unit, 'After').split(' ')).toEqual(['local-fs.target', 'systemd-tmpfiles-setup-dev.service', 'systemd-tmpfiles-setup.service', 'kernel-leap-rules.service']);
     expect(unit).not.toMatch(/^Type=idle|^Exec.*sleep/m);
   });
 

@@ -1,0 +1,62 @@
+/**
+ * The whole login session (needs root and QEMU; kexecs its own guest once): an ssh
+ * session starts a detached tmux server (it daemonizes under pid 1 but stays in
+ * the session's logind scope) and a nohup job from a shell that then exits, then
+ * types `kernel-leap upgrade` with the shipped defaults. The plan names both as
+ * carried trees of the session; after the leap the tmux session is listed, its
+ * window's loop and the nohup job write the new kernel's name, and the report
+ * lists nothing lost. bookworm empties /tmp at boot, so tmux's socket directory
+ * is made again before criu binds the socket there.
+ */
+import { describe, expect, it } from 'vitest';
+import { expectEventually, withPostMortem } from '../helpers/leap.js';
+import { usePreparedGuest } from '../helpers/prepared-guest.js';
+
+const TMUX_LOOP = 'while :; do uname -r > /root/tmux-k; sleep 1; done';
+const NOHUP_LOOP = 'while :; do uname -r > /root/nohup-k; sleep 1; done';
+const TICKER = 'while :; do echo "tick $(uname -r)"; sleep 0.5; done';
+
+interface PlanJson {
+  sessions: Array<{ root: { pid: number; scopeTree?: { session: number; scope: string } }; shellJob: boolean; socketDirs: Array<{ path: string; mode: number }> }>;
+  leftBehind: unknown[];
+}
+
+describe('a leap carries the whole login session, not only its ssh tree', () => {
+  const bed = usePreparedGuest();
+
+  it('a detached tmux server and a nohup job whose shell exited come back on the new kernel, nothing lost', async () => {
+    const { oldKernel, newKernel } = bed.guest.connection;
+    const session = bed.open([
+      `tmux new -d -s work '${TMUX_LOOP}'`,
+      `bash -c 'nohup sh -c "${NOHUP_LOOP}" >/dev/null 2>&1 &'`,
+      'kernel-leap plan --json > /root/plan.json; echo "PLAN-EXIT=$?"',
+      `kernel-leap upgrade --yes --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"`,
+      TICKER,
+    ].join('; '));
+    await session.waitForLine(/^PLAN-EXIT=\d+/, 120_000);
+    expect(session.output()).toContain('PLAN-EXIT=0');
+    const plan = JSON.parse((await bed.guest.run('cat /root/plan.json')).trim().split('\n').at(-1) ?? '{}') as PlanJson;
+    const [ssh, ...trees] = plan.sessions;
+    expect(trees).toHaveLength(2);
+    for (const tree of trees) expect(tree.root.scopeTree).toMatchObject({ session: ssh?.root.pid, scope: expect.stringMatching(/\/session-\d+\.scope$/) });
+    const [tmux, job] = trees;
+    expect(tmux?.socketDirs).toEqual([expect.objectContaining({ path: '/tmp/tmux-0', mode: 0o700 })]);
+    expect(job?.shellJob).toBe(true);
+    expect(plan.leftBehind).toEqual([]);
+
+    await withPostMortem(bed.guest, () => session.waitForLine(new RegExp(`^tick ${newKernel}$`), 480_000));
+    expect(session.output()).toContain('UPGRADE-EXIT=0');
+    expect(session.output()).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
+    const runs = /run (\S+), (\S+), (\S+) handed to/.exec(session.output())?.slice(1) ?? [];
+    expect(runs).toHaveLength(3);
+    for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await bed.guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
+
+    expect(await bed.guest.run('tmux ls')).toMatch(/^work: 1 windows/m);
+    await expectEventually(`tmux's loop to write ${newKernel}`, async () => (await bed.guest.run('cat /root/tmux-k')).trim() === newKernel, 30_000);
+    await expectEventually(`the nohup job to write ${newKernel}`, async () => (await bed.guest.run('cat /root/nohup-k')).trim() === newKernel, 30_000);
+    expect((await bed.guest.run(`pgrep -cf '^sh -c ${NOHUP_LOOP.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$' || true`)).trim()).toBe('1');
+    const report = JSON.parse((await bed.guest.run(`kernel-leap report --run ${runs.at(-1)} --json`)).trim().split('\n').at(-1) ?? '{}') as { leftBehind: unknown[]; oldKernel: string; newKernel: string };
+    expect(report).toMatchObject({ leftBehind: [], oldKernel, newKernel });
+    console.log(await bed.guest.run(`kernel-leap report --run ${runs[0]} | head -30`));
+  });
+});
