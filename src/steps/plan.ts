@@ -34,6 +34,8 @@ export interface Plan {
   pids: number[];
   connections: Connection[];
   ptys: number[];
+  /** Terminals the tree holds without their master: another tree's (a tmux server holds its attached client's). */
+  foreignTerminals: number[];
   fifos: ExternalFifo[];
   unixExternals: UnixExternal[];
   ghosts: Ghost[];
@@ -62,7 +64,7 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/rand
 const NESTED_NS_UNSUPPORTED = ['pid', 'ipc', 'uts', 'user'] as const;
 
 export function plan(facts: PlanFacts): Plan {
-  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, shellJob: facts.shellJob ?? false, socketDirs: facts.socketDirs ?? [], risks: [], verdict: 'go' };
+  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], foreignTerminals: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, shellJob: facts.shellJob ?? false, socketDirs: facts.socketDirs ?? [], risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
   const ptys = new Set<number>();
   for (const task of facts.tasks) {
@@ -72,6 +74,7 @@ export function plan(facts: PlanFacts): Plan {
     for (const fd of task.fds) classifyFd(task, fd, facts, treeSockets, ptys, out);
   }
   out.ptys = [...ptys].sort((a, b) => a - b);
+  out.foreignTerminals = foreignTerminals(facts.tasks);
   out.ghosts = dedupeGhosts(out.ghosts);
   out.ghostLimitBytes = ghostLimit(out.ghosts);
   out.externals = [...new Set([...out.fifos.map((f) => f.key), ...out.unixExternals.map((u) => `unix[${u.inode}]`)])];
@@ -167,6 +170,13 @@ function addConnection(out: Plan, connection: Connection): void {
   if (!out.connections.some((c) => same(c.local, connection.local) && same(c.peer, connection.peer))) out.connections.push(connection);
 }
 
+function foreignTerminals(tasks: readonly TaskFacts[]): number[] {
+  const fds = tasks.flatMap((t) => t.fds);
+  const masters = new Set(fds.filter((f) => f.target === '/dev/ptmx').map((f) => f.ttyIndex));
+  const slaves = new Set(fds.map((f) => /^\/dev\/pts\/(\d+)$/.exec(f.target)?.[1]).filter((n) => n !== undefined).map(Number));
+  return [...slaves].filter((n) => !masters.has(n)).sort((a, b) => a - b);
+}
+
 function dedupeGhosts(ghosts: Ghost[]): Ghost[] {
   const byPath = new Map<string, Ghost>();
   for (const g of ghosts) if (!byPath.has(g.path)) byPath.set(g.path, g);
@@ -192,5 +202,7 @@ function summarize(out: Plan): void {
   if (own) out.risks.push({ level: 'ok', code: 'OWN_PID_NAMESPACE', message: `restored earlier: pid ${own.rootNsPid} under init ${own.initPid} in its own pid namespace; criu dumps from inside it (nsenter) and leaves the tree stopped, so that init survives the dump` });
   if (out.shellJob) out.risks.push({ level: 'ok', code: 'SHELL_JOB', message: `root ${out.rootPid} does not lead its session (its shell has gone, or is in another tree): --shell-job, and it comes back in a session of its own` });
   for (const d of out.socketDirs) out.risks.push({ level: 'ok', code: 'SOCKET_DIR', message: `unix socket in ${d.path} (mode ${d.mode.toString(8)}, uid ${d.uid}): the directory is made again at restore if the boot removed it` });
+  // criu restores a slave without its master only on its own terminal (CRIU 3.17 tty.c, pty_open_unpaired_slave).
+  for (const n of out.foreignTerminals) out.risks.push({ level: 'fail', code: 'FOREIGN_TERMINAL', message: `the tree holds /dev/pts/${n} but not its master: another tree's terminal (a tmux server holds its attached client's); criu cannot restore it`, hint: `detach that client (tmux detach) or close /dev/pts/${n} in the tree before the upgrade` });
   if (out.ptys.length > 0) out.risks.push({ level: 'ok', code: 'PTY', message: `ptys ${out.ptys.map((p) => `pts/${p}`).join(', ')}: remapped at restore only if taken` });
 }

@@ -1,12 +1,15 @@
 /**
- * The whole login session (needs root and QEMU; kexecs its own guest once): an ssh
+ * The whole login session (needs root and QEMU; kexecs its own guest twice): an ssh
  * session starts a detached tmux server (it daemonizes under pid 1 but stays in
  * the session's logind scope) and a nohup job from a shell that then exits, then
  * types `kernel-leap upgrade` with the shipped defaults. The plan names both as
  * carried trees of the session; after the leap the tmux session is listed, its
  * window's loop and the nohup job write the new kernel's name, and the report
  * lists nothing lost. bookworm empties /tmp at boot, so tmux's socket directory
- * is made again before criu binds the socket there.
+ * is made again before criu binds the socket there. Then a second leap, with
+ * --all-ssh, of a session whose tmux client is attached to its server: the server
+ * holds the client's terminal, which criu cannot restore in another tree, so the
+ * client is hung up before the dump; it ends cleanly and the server lives on.
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually, withPostMortem } from '../helpers/leap.js';
@@ -15,6 +18,8 @@ import { usePreparedGuest } from '../helpers/prepared-guest.js';
 const TMUX_LOOP = 'while :; do uname -r > /root/tmux-k; sleep 1; done';
 const NOHUP_LOOP = 'while :; do uname -r > /root/nohup-k; sleep 1; done';
 const TICKER = 'while :; do echo "tick $(uname -r)"; sleep 0.5; done';
+const TWO_LOOP = 'while :; do uname -r > /root/tmux-two-k; sleep 1; done';
+const TICKER_TWO = 'while :; do echo "tick2 $(uname -r)"; sleep 0.5; done';
 
 interface PlanJson {
   sessions: Array<{ root: { pid: number; scopeTree?: { session: number; scope: string } }; shellJob: boolean; socketDirs: Array<{ path: string; mode: number }> }>;
@@ -58,5 +63,21 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     const report = JSON.parse((await bed.guest.run(`kernel-leap report --run ${runs.at(-1)} --json`)).trim().split('\n').at(-1) ?? '{}') as { leftBehind: unknown[]; oldKernel: string; newKernel: string };
     expect(report).toMatchObject({ leftBehind: [], oldKernel, newKernel });
     console.log(await bed.guest.run(`kernel-leap report --run ${runs[0]} | head -30`));
+  });
+
+  it('a tmux client attached in another session is hung up before the dump: it ends cleanly, its server lives on', async () => {
+    const { oldKernel } = bed.guest.connection;
+    // Its own socket: the server of the test above answers on the default one.
+    const attached = bed.open(`tmux -L two new -d -s two '${TWO_LOOP}'; TERM=xterm tmux -L two attach -t two; echo "ATTACH-EXIT=$?"; ${TICKER_TWO}`);
+    await expectEventually('the tmux client to attach', async () => (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '', 60_000);
+    const caller = bed.open(`kernel-leap upgrade --all-ssh --yes --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
+    await attached.waitForLine(/^ATTACH-EXIT=\d+/, 240_000);
+    await withPostMortem(bed.guest, () => caller.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
+    expect(caller.output()).toContain('UPGRADE-EXIT=0');
+    expect(caller.output()).toMatch(/HANG_UP .*\(pid \d+\) get SIGHUP before the dump/);
+    expect(caller.output()).toMatch(/unix stream to \/tmp\/tmux-0\/two between tree \d+ .* and tree \d+ .*: not rejoined/);
+    await attached.waitForLine(new RegExp(`^tick2 ${oldKernel}$`), 120_000);
+    expect(await bed.guest.run('tmux -L two ls')).toMatch(/^two: 1 windows/m);
+    await expectEventually(`the attached server's loop to write ${oldKernel}`, async () => (await bed.guest.run('cat /root/tmux-two-k')).trim() === oldKernel, 30_000);
   });
 });

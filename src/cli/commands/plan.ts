@@ -3,6 +3,7 @@ import { type PlanRecording, planDumpCommand, planSession, planSummary, type Ses
 import { ExitCode } from '../../errors.js';
 import { discover, type SessionRoot } from '../../steps/discover.js';
 import { withScopeTrees } from '../../steps/scope-trees.js';
+import { type CrossTreeStream, crossTreeStreams, describeCrossTreeStream, terminalHangUps, withHangUps } from '../../steps/cross-tree.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
@@ -24,10 +25,14 @@ export const planCommand: Command = {
       ? (r: PlanRecording) => writeFileSync(file, `${JSON.stringify({ ...r, selfPid: process.pid, proc: mergeSnapshots(discovery.snapshot, r.proc) })}\n`, { mode: 0o600 })
       : undefined;
     // This process leaves the session before any dump, so it is not planned for.
-    const plans = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, self, record)));
+    const planned = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, self, record)));
+    const hangUps = terminalHangUps(planned);
+    const plans = planned.map((p) => withHangUps(p, hangUps));
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     const losses = checkLosses(roots, values);
-    ctx.out.result({ sessions, leftBehind: losses.losses, lossRefused: losses.refused }, () => [...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), ...(losses.text ? [losses.text] : [])].join('\n\n'));
+    const streams = crossTreeStreams(plans);
+    const text = () => [...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), renderCrossTreeStreams(streams), losses.text].filter(Boolean).join('\n\n');
+    ctx.out.result({ sessions, crossTreeStreams: streams, hangUps, leftBehind: losses.losses, lossRefused: losses.refused }, text);
     return plans.every((p) => p.verdict === 'go') && !losses.refused ? ExitCode.ok : ExitCode.noGo;
   },
 };
@@ -46,6 +51,11 @@ export function renderPlan(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' 
     '',
     `verdict: ${plan.verdict}`,
   ].join('\n');
+}
+
+/** Streams between two carried trees, which the restore does not rejoin; empty when there is none. */
+export function renderCrossTreeStreams(streams: readonly CrossTreeStream[]): string {
+  return streams.length ? ['connections between carried trees:', ...streams.map((s) => `warn   ${describeCrossTreeStream(s)}`)].join('\n') : '';
 }
 
 /** A session's own tree, or a tree of its logind scope carried beside it. */

@@ -4,11 +4,12 @@ import { handOff, launchWorker } from '../../engine/launch.js';
 import { targetKernel } from '../../steps/kexec.js';
 import { planSession } from '../../steps/planning.js';
 import { ExitCode, LeapError } from '../../errors.js';
-import { callerLast, discover } from '../../steps/discover.js';
+import { callerLast, discover, type SessionRoot } from '../../steps/discover.js';
 import { withScopeTrees } from '../../steps/scope-trees.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
-import { renderPlan } from './plan.js';
+import { renderCrossTreeStreams, renderPlan } from './plan.js';
+import { crossTreeStreams, hangUpClients, terminalHangUps, withHangUps } from '../../steps/cross-tree.js';
 import { checkLosses, ownSessionRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
@@ -50,15 +51,19 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
       exit: ExitCode.usage,
     });
   }
-  for (const root of roots) {
-    const preview = await planSession(ctx.runner, ctx.config, root.pid, self);
-    if (!ctx.out.json) process.stderr.write(`${renderPlan(preview, root)}\n\n`);
-    if (preview.verdict === 'no-go') return ExitCode.noGo;
-  }
+  const previews = [];
+  for (const root of roots) previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
+  const hangUps = terminalHangUps(previews);
+  const shown = previews.map((p) => withHangUps(p, hangUps));
+  const text = [...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), renderCrossTreeStreams(crossTreeStreams(previews))].filter(Boolean);
+  if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
+  if (shown.some((p) => p.verdict === 'no-go')) return ExitCode.noGo;
   const losses = checkLosses(roots, values);
   if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
   if (losses.refused) return ExitCode.noGo;
   if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length))) return ExitCode.usage;
+  // Before the worker plans: the trees it dumps then hold no terminal of another.
+  await hangUpClients(liveProc, hangUps);
 
   // One run per session, the caller's last: `latest` then names the run its launcher waits on.
   const journals = roots.map(() => Journal.create(ctx.config.paths.state_dir, mode));
