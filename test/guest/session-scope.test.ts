@@ -13,6 +13,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually, withPostMortem } from '../helpers/leap.js';
+import { wholeLine } from '../helpers/vm-session.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 
 const TMUX_LOOP = 'while :; do uname -r > /root/tmux-k; sleep 1; done';
@@ -49,7 +50,7 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     expect(job?.shellJob).toBe(true);
     expect(plan.leftBehind).toEqual([]);
 
-    await withPostMortem(bed.guest, () => session.waitForLine(new RegExp(`^tick ${newKernel}$`), 480_000));
+    await withPostMortem(bed.guest, () => session.waitForLine(wholeLine(`tick ${newKernel}`), 480_000));
     expect(session.output()).toContain('UPGRADE-EXIT=0');
     expect(session.output()).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
     const runs = /run (\S+), (\S+), (\S+) handed to/.exec(session.output())?.slice(1) ?? [];
@@ -76,7 +77,7 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     expect(caller.output()).toContain('UPGRADE-EXIT=0');
     expect(caller.output()).toMatch(/HANG_UP .*\(pid \d+\) get SIGHUP before the dump/);
     expect(caller.output()).toMatch(/unix stream to \/tmp\/tmux-0\/two between tree \d+ .* and tree \d+ .*: not rejoined/);
-    await attached.waitForLine(new RegExp(`^tick2 ${oldKernel}$`), 120_000);
+    await attached.waitForLine(wholeLine(`tick2 ${oldKernel}`), 120_000);
     expect(await bed.guest.run('tmux -L two ls')).toMatch(/^two: 1 windows/m);
     await expectEventually(`the attached server's loop to write ${oldKernel}`, async () => (await bed.guest.run('cat /root/tmux-two-k')).trim() === oldKernel, 30_000);
   });
