@@ -89,10 +89,11 @@ function callerPidNamespace(): string[] {
   return pidns ? ['--pidns', pidns] : [];
 }
 
-async function confirm(sessions: number): Promise<boolean> {
+/** `trees`: the sessions and the other trees of their login scopes, as the plan above lists them. */
+async function confirm(trees: number): Promise<boolean> {
   if (!process.stdin.isTTY) throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', { hint: 'pass --yes', exit: ExitCode.usage });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(`Freeze ${sessions === 1 ? 'this session' : `these ${sessions} sessions`} and kexec into the new kernel? [y/N] `);
+  const answer = await rl.question(`Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into the new kernel? [y/N] `);
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
 }
