@@ -2,8 +2,9 @@
  * Discover: find the session root, the topmost per-connection sshd process, by
  * walking PPid up from a process of the session. That is `sshd: user@pts/N` for a
  * root login, or the privilege-separation monitor `sshd: user [priv]` above it
- * for other users; OpenSSH 9.8 and later name both `sshd-session: …`. Errors
- * say what to pass.
+ * for other users; OpenSSH 9.8 and later name both `sshd-session: …`. A process
+ * that left the ssh tree but not its login (a shell in a tmux window) finds it
+ * through its logind scope. Errors say what to pass.
  */
 import { ExitCode, LeapError } from '../errors.js';
 import type { ProcSource } from '../tools/procfs.js';
@@ -19,7 +20,9 @@ export interface SessionRoot {
 
 /** Who is logged in through a session, and on which tty, from its sshd processes' titles (`sshd: alice@pts/1`). */
 export function sessionLogin(proc: ProcSource, root: number): { user: string; tty: string } {
-  const title = listTree(proc, root).map((pid) => readCmdline(proc, pid)).find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, root);
+  // A tree of a login scope (a tmux server) is logged in through that scope's ssh session.
+  const ssh = isSshSession(proc, root) ? root : (sshRootOfScope(proc, root) ?? root);
+  const title = listTree(proc, ssh).map((pid) => readCmdline(proc, pid)).find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, ssh);
   const match = /^sshd(?:-session)?: ([^@\s]+)(?:@(\S+))?/.exec(title);
   return { user: match?.[1] ?? '?', tty: match?.[2] ?? '?' };
 }
@@ -47,7 +50,7 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
   // The topmost `sshd: user@pts/N` above pid: normally the listener's child, but its
   // parent may also be init (the listener was restarted) or the init of the pid
   // namespace a kernel-leap restore made (criu: seen from inside, that is pid 1).
-  const rootPid = chain.findLast((candidate) => isSshSession(proc, candidate));
+  const rootPid = chain.findLast((candidate) => isSshSession(proc, candidate)) ?? sshRootOfScope(proc, pid);
   if (rootPid === undefined) {
     throw new LeapError('NOT_IN_SESSION', `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`, {
       hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
@@ -55,6 +58,32 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
     });
   }
   return describe(proc, rootPid);
+}
+
+/** The cgroup of a logind session (`/user.slice/user-0.slice/session-3.scope`), if the process is in one. */
+export function loginScope(proc: ProcSource, pid: number): string | undefined {
+  const path = proc.readText(`/proc/${pid}/cgroup`)?.match(/^0::(\S+)$/m)?.[1];
+  return path && /\/session-[^/]+\.scope$/.test(path) ? path : undefined;
+}
+
+export function scopeMembers(proc: ProcSource, scope: string): number[] {
+  return (proc.readText(`/sys/fs/cgroup${scope}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number);
+}
+
+/** The topmost sshd process of the login scope `pid` is in: its session, seen from a tmux window. */
+function sshRootOfScope(proc: ProcSource, pid: number): number | undefined {
+  const scope = loginScope(proc, pid);
+  if (!scope) return undefined;
+  return scopeMembers(proc, scope).find((m) => isSshSession(proc, m) && !isSshSession(proc, readStatus(proc, m)?.ppid ?? 0));
+}
+
+/** The root whose tree holds `pid`: the caller's own, which goes last. */
+export function treeHolding(proc: ProcSource, roots: readonly SessionRoot[], pid: number): number | undefined {
+  const pids = new Set(roots.map((r) => r.pid));
+  for (let current: number | undefined = pid, hops = 0; current !== undefined && current > 0 && hops < 4096; current = readStatus(proc, current)?.ppid, hops++) {
+    if (pids.has(current)) return current;
+  }
+  return undefined;
 }
 
 /** A per-connection sshd process (any stage), not the listener. */

@@ -7,13 +7,7 @@
  */
 import type { ProcSource } from '../tools/procfs.js';
 import { readCmdline, readStatus } from '../tools/proc-tasks.js';
-import { isSshSession, listTree, type SessionRoot } from './discover.js';
-
-/** The cgroup of a logind session (`/user.slice/user-0.slice/session-3.scope`), if the process is in one. */
-export function loginScope(proc: ProcSource, pid: number): string | undefined {
-  const path = proc.readText(`/proc/${pid}/cgroup`)?.match(/^0::(\S+)$/m)?.[1];
-  return path && /\/session-[^/]+\.scope$/.test(path) ? path : undefined;
-}
+import { isSshSession, listTree, loginScope, scopeMembers, type SessionRoot } from './discover.js';
 
 /** Each logind scope of the carried ssh sessions, with the session's root. */
 export function sessionScopes(proc: ProcSource, roots: readonly number[]): Map<string, number> {
@@ -27,8 +21,7 @@ export function sessionScopes(proc: ProcSource, roots: readonly number[]): Map<s
 
 /** The live members of a scope that no carried tree holds, nor was born into since it was listed (a ticker's next `sleep`). */
 export function outsideTrees(proc: ProcSource, scope: string, carried: ReadonlySet<number>, exclude: ReadonlySet<number>): number[] {
-  const members = (proc.readText(`/sys/fs/cgroup${scope}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number);
-  return members.filter((pid) => !exclude.has(pid) && readStatus(proc, pid) !== undefined && !descendsFrom(proc, pid, carried));
+  return scopeMembers(proc, scope).filter((pid) => !exclude.has(pid) && readStatus(proc, pid) !== undefined && !descendsFrom(proc, pid, carried));
 }
 
 function descendsFrom(proc: ProcSource, pid: number, trees: ReadonlySet<number>): boolean {

@@ -10,6 +10,9 @@
  * --all-ssh, of a session whose tmux client is attached to its server: the server
  * holds the client's terminal, which criu cannot restore in another tree, so the
  * client is hung up before the dump; it ends cleanly and the server lives on.
+ * Last, `upgrade` typed in a tmux window, where no sshd is above the shell: the
+ * session is found through its logind scope, and the tmux tree, the caller's, is
+ * dumped last and hears the outcome.
  */
 import { describe, expect, it } from 'vitest';
 import { expectEventually, withPostMortem } from '../helpers/leap.js';
@@ -21,6 +24,7 @@ const NOHUP_LOOP = 'while :; do uname -r > /root/nohup-k; sleep 1; done';
 const TICKER = 'while :; do echo "tick $(uname -r)"; sleep 0.5; done';
 const TWO_LOOP = 'while :; do uname -r > /root/tmux-two-k; sleep 1; done';
 const TICKER_TWO = 'while :; do echo "tick2 $(uname -r)"; sleep 0.5; done';
+const TICKER_THREE = 'while :; do echo "tick3 $(uname -r)"; sleep 0.5; done';
 
 interface PlanJson {
   sessions: Array<{ root: { pid: number; scopeTree?: { session: number; scope: string } }; shellJob: boolean; socketDirs: Array<{ path: string; mode: number }> }>;
@@ -80,5 +84,17 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     await attached.waitForLine(wholeLine(`tick2 ${oldKernel}`), 120_000);
     expect(await bed.guest.run('tmux -L two ls')).toMatch(/^two: 1 windows/m);
     await expectEventually(`the attached server's loop to write ${oldKernel}`, async () => (await bed.guest.run('cat /root/tmux-two-k')).trim() === oldKernel, 30_000);
+  });
+
+  it('upgrade typed in a tmux window finds its ssh session through the login scope, and returns there on the new kernel', async () => {
+    const { newKernel } = bed.guest.connection;
+    const typed = `kernel-leap upgrade --yes --kernel ${newKernel}; echo "UPGRADE-EXIT=$?" > /root/three-exit; sleep 600`;
+    const session = bed.open(`tmux -L three new -d -s three '${typed}'; ${TICKER_THREE}`);
+    await withPostMortem(bed.guest, () => session.waitForLine(wholeLine(`tick3 ${newKernel}`), 480_000));
+    await expectEventually('the upgrade in the tmux window to return', async () => (await bed.guest.run('cat /root/three-exit 2>/dev/null || true')).trim() !== '', 60_000);
+    expect((await bed.guest.run('cat /root/three-exit')).trim()).toBe('UPGRADE-EXIT=0');
+    expect(await bed.guest.run('tmux -L three ls')).toMatch(/^three: 1 windows/m);
+    const pane = await bed.guest.run('tmux -L three capture-pane -p -t three');
+    expect(pane).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
   });
 });

@@ -42,7 +42,7 @@ export function sessionSelector(values: ParsedValues): SessionSelector {
 }
 
 /** The root of the session this command runs in; none when it runs outside any (a console, a CI job). */
-export function ownSessionRoot(): number | undefined {
+function ownSessionRoot(): number | undefined {
   try {
     return sessionRootOf(liveProc, process.pid).pid;
   } catch (error) {

@@ -4,13 +4,13 @@ import { handOff, launchWorker } from '../../engine/launch.js';
 import { targetKernel } from '../../steps/kexec.js';
 import { planSession } from '../../steps/planning.js';
 import { ExitCode, LeapError } from '../../errors.js';
-import { callerLast, discover, type SessionRoot } from '../../steps/discover.js';
+import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/discover.js';
 import { withScopeTrees } from '../../steps/scope-trees.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderCrossTreeStreams, renderPlan } from './plan.js';
 import { crossTreeStreams, hangUpClients, terminalHangUps, withHangUps } from '../../steps/cross-tree.js';
-import { checkLosses, ownSessionRoot, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
+import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
   name: 'upgrade',
@@ -41,7 +41,9 @@ export const rehearseCommand: Command = {
 
 async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
   const self = new Set([process.pid]);
-  const roots = callerLast(withScopeTrees(liveProc, discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), self), ownSessionRoot());
+  const found = withScopeTrees(liveProc, discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), self);
+  // The caller's tree goes last: its ssh session's, or a tmux server's when typed in a tmux window.
+  const roots = callerLast(found, treeHolding(liveProc, found, process.pid));
   // A typo in --kernel must stop us here, not after the rehearsal's freeze and --pre's changes.
   if (mode === 'upgrade') targetKernel({ config: ctx.config.kexec, kernel: typeof values.kernel === 'string' ? values.kernel : undefined, host: ctx.host });
   const handoff = process.env.KERNEL_LEAP_HANDOFF;

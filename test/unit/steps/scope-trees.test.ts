@@ -4,6 +4,7 @@ import { plan } from '../../../src/steps/plan.js';
 import { bindPlan } from '../../../src/steps/planning.js';
 import { leftBehind } from '../../../src/steps/losses.js';
 import { withScopeTrees } from '../../../src/steps/scope-trees.js';
+import { callerLast, sessionLogin, sessionRootOf, treeHolding } from '../../../src/steps/discover.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 import { sshSession } from '../../helpers/proc-fixture.js';
@@ -35,8 +36,9 @@ function machine() {
       { pid: 991, ppid: 447, name: 'sleep', cmdline: 'sleep 1' },
     ],
   });
-  snap.texts['/proc/441/cgroup'] = `0::${SCOPE}\n`;
-  snap.texts[`/sys/fs/cgroup${SCOPE}/cgroup.procs`] = `${[441, 447, 534, 950, 951, 952, 960, 961, 970, 990, 991].join('\n')}\n`;
+  const members = [441, 447, 534, 950, 951, 952, 960, 961, 970, 990, 991];
+  for (const pid of members) snap.texts[`/proc/${pid}/cgroup`] = `0::${SCOPE}\n`;
+  snap.texts[`/sys/fs/cgroup${SCOPE}/cgroup.procs`] = `${members.join('\n')}\n`;
   snap.texts['/proc/950/net/unix'] = TMUX_SOCKETS;
   snap.stats['/tmp/tmux-0'] = { ino: 5, mode: 0o040700, nlink: 2, size: 60, uid: 0, gid: 0 };
   return snapshotProc(snap);
@@ -55,6 +57,15 @@ describe('the trees of a carried login session outside its ssh tree', () => {
     const proc = machine();
     expect(leftBehind(proc, [441], 'root', new Set([990])).map((l) => l.pid)).toEqual([950, 951, 952, 960, 961, 970]);
     expect(leftBehind(proc, withScopeTrees(proc, [session], new Set([990])).map((r) => r.pid), 'root', new Set([990]))).toEqual([]);
+  });
+
+  it('from a tmux window (no sshd above it), finds the ssh session through the login scope, and puts the tmux tree last as the caller\'s', () => {
+    const proc = machine();
+    expect(sessionRootOf(proc, 951).pid).toBe(441);
+    const roots = withScopeTrees(proc, [sessionRootOf(proc, 951)], new Set([990]));
+    expect(treeHolding(proc, roots, 952)).toBe(950);
+    expect(callerLast(roots, treeHolding(proc, roots, 952)).map((r) => r.pid)).toEqual([441, 960, 970, 950]);
+    expect(sessionLogin(proc, 950)).toEqual({ user: 'root', tty: 'pts/0' });
   });
 
   it('adds no tree for a session outside any logind scope', () => {
