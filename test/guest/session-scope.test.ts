@@ -94,7 +94,7 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     await expectEventually('the upgrade in the tmux window to return', async () => (await bed.guest.run('cat /root/three-exit 2>/dev/null || true')).trim() !== '', 60_000);
     expect((await bed.guest.run('cat /root/three-exit')).trim()).toBe('UPGRADE-EXIT=0');
     expect(await bed.guest.run('tmux -L three ls')).toMatch(/^three: 1 windows/m);
-    const pane = await bed.guest.run('tmux -L three capture-pane -p -t three');
+    const pane = await bed.guest.run('tmux -L three capture-pane -p -S - -t three');
     expect(pane).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
   });
 });
