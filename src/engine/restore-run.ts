@@ -31,7 +31,7 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     for (const runId of cutShort) {
       const journal = openForRestore(ctx, stateDir, runId, true);
       if (journal) journals.push(journal);
-      if (journal && restoreCutShort(journal)) keepForRestoreByHand(ctx, journal, CUT_SHORT);
+      if (journal && unfinished(journal, 'restore')) keepForRestoreByHand(ctx, journal, CUT_SHORT);
     }
     // Every session first: the cleanup removes the units and rules they share.
     for (const runId of fresh) {
@@ -43,7 +43,7 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
   } finally {
     // A cleanup that a kill cut short is run again from the start.
     for (const journal of journals) {
-      if (['pending', 'running'].includes(journal.phase('cleanup').status)) await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }), (r) => ({ ...r }));
+      if (unfinished(journal, 'cleanup')) await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }), (r) => ({ ...r }));
     }
     // What no readable journal named is still the boot's: a unit left enabled would run at every boot.
     if (options.boot) {
@@ -85,9 +85,9 @@ interface KeptBecause { code: string; why: string }
 const NOT_THE_LEAP_BOOT: KeptBecause = { code: 'NOT_THE_LEAP_BOOT', why: "the machine restarted without the leap's kexec (a power cut or a reboot)" };
 const CUT_SHORT: KeptBecause = { code: 'RESTORE_CUT_SHORT', why: 'the restore at boot was cut short (a power cut, or its unit killed) and the machine restarted' };
 
-/** An earlier boot started this run's restore and never ended it. */
-function restoreCutShort(journal: Journal): boolean {
-  return ['pending', 'running'].includes(journal.phase('restore').status);
+/** Not ended: never started, or cut short by a kill or a restart (a running phase at boot is an earlier boot's). */
+function unfinished(journal: Journal, phase: 'restore' | 'cleanup'): boolean {
+  return ['pending', 'running'].includes(journal.phase(phase).status);
 }
 
 /** Nothing is restored at this boot, the images stay, and the report says how to use them. */

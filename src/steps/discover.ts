@@ -79,8 +79,12 @@ function sshRootOfScope(proc: ProcSource, pid: number): number | undefined {
 
 /** The root whose tree holds `pid`: the caller's own, which goes last. */
 export function treeHolding(proc: ProcSource, roots: readonly SessionRoot[], pid: number): number | undefined {
-  const pids = new Set(roots.map((r) => r.pid));
-  for (let current: number | undefined = pid, hops = 0; current !== undefined && current > 0 && hops < 4096; current = readStatus(proc, current)?.ppid, hops++) {
+  return ancestorIn(proc, pid, new Set(roots.map((r) => r.pid)));
+}
+
+/** `pid` or its nearest ancestor below pid 1 that `pids` holds. */
+export function ancestorIn(proc: ProcSource, pid: number, pids: ReadonlySet<number>): number | undefined {
+  for (let current: number | undefined = pid, hops = 0; current !== undefined && current > 1 && hops < 4096; current = readStatus(proc, current)?.ppid, hops++) {
     if (pids.has(current)) return current;
   }
   return undefined;

@@ -7,7 +7,7 @@
  */
 import type { ProcSource } from '../tools/procfs.js';
 import { readCmdline, readStatus } from '../tools/proc-tasks.js';
-import { isSshSession, listTree, loginScope, scopeMembers, type SessionRoot } from './discover.js';
+import { ancestorIn, isSshSession, listTree, loginScope, scopeMembers, type SessionRoot } from './discover.js';
 
 /** Each logind scope of the carried ssh sessions, with the session's root. */
 export function sessionScopes(proc: ProcSource, roots: readonly number[]): Map<string, number> {
@@ -21,14 +21,7 @@ export function sessionScopes(proc: ProcSource, roots: readonly number[]): Map<s
 
 /** The live members of a scope that no carried tree holds, nor was born into since it was listed (a ticker's next `sleep`). */
 export function outsideTrees(proc: ProcSource, scope: string, carried: ReadonlySet<number>, exclude: ReadonlySet<number>): number[] {
-  return scopeMembers(proc, scope).filter((pid) => !exclude.has(pid) && readStatus(proc, pid) !== undefined && !descendsFrom(proc, pid, carried));
-}
-
-function descendsFrom(proc: ProcSource, pid: number, trees: ReadonlySet<number>): boolean {
-  for (let current: number | undefined = pid, hops = 0; current !== undefined && current > 1 && hops < 4096; current = readStatus(proc, current)?.ppid, hops++) {
-    if (trees.has(current)) return true;
-  }
-  return false;
+  return scopeMembers(proc, scope).filter((pid) => !exclude.has(pid) && readStatus(proc, pid) !== undefined && ancestorIn(proc, pid, carried) === undefined);
 }
 
 /**
