@@ -24,6 +24,8 @@ const withTicker = (command: string) => `(${TICKER}) & sleep 2; ${command}; echo
  * shell's own command line), then runs `then` with $criu set to its pid.
  */
 const whenCriuDumps = (args: string, then: string) => `until criu=$(pgrep -o -f '^criu dump ${args}'); do sleep 0.05; done; ${then}`;
+/** Waits in the guest until criu ($criu) has seized a task: mid-dump, whatever the dump's speed (a fixed sleep outlived a 0.9 s dump). */
+const UNTIL_CRIU_SEIZED = 'until grep -qs "^TracerPid:[[:space:]]*$criu$" /proc/[0-9]*/status; do sleep 0.02; done';
 /** True in the guest while the newest run's journal has that phase running. */
 const phaseRunning = (phase: string) => `grep -A1 '"${phase}": {' /var/lib/kernel-leap/latest/journal.json 2>/dev/null | grep -q '"running"'`;
 /** criu's worker, found from criu's cgroup, ended as the OOM killer would: the main process only. */
@@ -135,7 +137,7 @@ describe('faults, each at one step of a leap', () => {
 
   it('criu killed (kill -9) mid-dump: the session resumes, its lock rules go, the run is dump-failed', async () => {
     const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
-    await bed.guest.run(whenCriuDumps('', 'sleep 0.5; kill -KILL $criu'), { timeoutMs: 180_000 });
+    await bed.guest.run(whenCriuDumps('', `${UNTIL_CRIU_SEIZED}; kill -KILL $criu`), { timeoutMs: 180_000 });
     await expectSessionGoesOn(s, 1);
     const { runId } = await latestJournal(bed.guest);
     expect((await report(runId)).outcome).toBe('dump-failed');
