@@ -11,6 +11,7 @@ import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
+import { withTerminalsKept } from '../steps/cross-tree.js';
 import { dumpTree } from '../steps/dump.js';
 import { jumpToKernel, loadTargetKernel } from '../steps/kexec.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/planning.js';
@@ -115,9 +116,15 @@ async function planRuns(ctx: EngineContext, journals: readonly Journal[], option
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
-    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', () => planSession(ctx.runner, ctx.config, rootPid), (plan) => ({ ...planSummary(plan), leftBehind: lost })) });
+    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', () => planFor(ctx, rootPid, options.mode), (plan) => ({ ...planSummary(plan), leftBehind: lost })) });
   }
   return runs;
+}
+
+/** A rehearsal's clients stay attached (the upgrade's were hung up before the worker started). */
+async function planFor(ctx: EngineContext, rootPid: number, mode: WorkerOptions['mode']): Promise<SessionPlan> {
+  const plan = await planSession(ctx.runner, ctx.config, rootPid);
+  return mode === 'rehearse' ? withTerminalsKept(plan, ctx.config, liveProc) : plan;
 }
 
 function anyNoGo(runs: readonly SessionRun[]): boolean {

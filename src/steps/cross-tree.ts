@@ -7,11 +7,14 @@
  * server also holds its client's terminal, which criu cannot restore without
  * the tree that owns it: the client is hung up before the dump.
  */
+import type { Config } from '../config/schema.js';
+import { externalTtyKey } from '../tools/criu-args.js';
 import type { ProcSource } from '../tools/procfs.js';
 import { listFds } from '../tools/proc-tasks.js';
 import { waitUntil } from '../tools/wait.js';
 import { listTree } from './discover.js';
-import type { Plan, UnixExternal } from './plan.js';
+import { type Plan, type UnixExternal, verdictOf } from './plan.js';
+import { bindPlan, type SessionPlan } from './planning.js';
 
 export interface StreamEnd {
   /** The root of the carried tree that holds this end. */
@@ -69,15 +72,36 @@ export function terminalHangUps(plans: ReadonlyArray<Pick<Plan, 'rootPid' | 'uni
  * A plan whose foreign terminals go once its clients hang up: the fail becomes a
  * warning that says so, and the verdict follows. Plans without them are returned as they are.
  */
-export function withHangUps<P extends Pick<Plan, 'rootPid' | 'risks' | 'verdict'>>(plan: P, hangUps: readonly TerminalHangUp[]): P {
+export function withHangUps<P extends Pick<Plan, 'rootPid' | 'risks' | 'verdict'>>(plan: P, hangUps: readonly TerminalHangUp[], mode: 'upgrade' | 'rehearse' = 'upgrade'): P {
   const mine = hangUps.filter((h) => h.tree === plan.rootPid);
   if (mine.length === 0) return plan;
+  const clients = `client${mine.length > 1 ? 's' : ''} (pid ${mine.map((h) => h.client).join(', ')})`;
+  const what = mode === 'rehearse'
+    ? `the upgrade hangs up its ${clients} before the dump; this rehearsal leaves them attached`
+    : `its ${clients} get SIGHUP before the dump, as if the terminal hung up; a tmux client ends, its server lets go of the terminal and lives on`;
   const risks = plan.risks.map((r) => r.code !== 'FOREIGN_TERMINAL' ? r : {
-    level: 'warn' as const, code: 'HANG_UP',
-    message: `${r.message.replace(/; criu cannot restore it$/, '')}: its client${mine.length > 1 ? 's' : ''} (pid ${mine.map((h) => h.client).join(', ')}) get SIGHUP before the dump, as if the terminal hung up; a tmux client ends, its server lets go of the terminal and lives on`,
-    hint: 'tmux attach again after the leap',
+    level: 'warn' as const, code: 'HANG_UP', message: `${r.message.replace(/; criu cannot restore it$/, '')}: ${what}`, hint: 'tmux attach again after the leap',
   });
-  return { ...plan, risks, verdict: risks.some((r) => r.level === 'fail') ? 'no-go' : 'go' };
+  return { ...plan, risks, verdict: verdictOf(risks) };
+}
+
+/**
+ * The rehearsal's plan: a rehearsal changes nothing, so it hangs up no client.
+ * Each terminal the tree holds but does not own is dumped as an external, which
+ * criu then leaves out, instead of failing the plan; the upgrade hangs its client
+ * up first and dumps without it.
+ */
+export function withTerminalsKept(plan: SessionPlan, config: Config, proc: ProcSource): SessionPlan {
+  if (plan.foreignTerminals.length === 0) return plan;
+  const keys = plan.foreignTerminals.flatMap((n) => {
+    const s = proc.stat(`/dev/pts/${n}`);
+    return s?.rdev === undefined || s.dev === undefined ? [] : [externalTtyKey(s.rdev, s.dev)];
+  });
+  const risks = plan.risks.map((r) => r.code !== 'FOREIGN_TERMINAL' ? r : {
+    level: 'ok' as const, code: 'TERMINAL_KEPT',
+    message: `${r.message.replace(/; criu cannot restore it$/, '')}: the rehearsal dumps it as an external terminal and leaves its client attached (the upgrade hangs the client up first)`,
+  });
+  return bindPlan({ ...plan, externals: [...plan.externals, ...keys], risks, verdict: verdictOf(risks) }, config);
 }
 
 /** Sends SIGHUP to each client and waits until the trees holding their terminals have let go of them. */

@@ -63,6 +63,11 @@ const PLAIN_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/rand
 // "Can't dump nested <ns> namespace" (criu/namespaces.c), as they still do in v4.2.
 const NESTED_NS_UNSUPPORTED = ['pid', 'ipc', 'uts', 'user'] as const;
 
+/** Any failing risk makes a no-go. */
+export function verdictOf(risks: readonly Risk[]): Plan['verdict'] {
+  return risks.some((r) => r.level === 'fail') ? 'no-go' : 'go';
+}
+
 export function plan(facts: PlanFacts): Plan {
   const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], foreignTerminals: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, shellJob: facts.shellJob ?? false, socketDirs: facts.socketDirs ?? [], risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
@@ -79,7 +84,7 @@ export function plan(facts: PlanFacts): Plan {
   out.ghostLimitBytes = ghostLimit(out.ghosts);
   out.externals = [...new Set([...out.fifos.map((f) => f.key), ...out.unixExternals.map((u) => `unix[${u.inode}]`)])];
   summarize(out);
-  out.verdict = out.risks.some((r) => r.level === 'fail') ? 'no-go' : 'go';
+  out.verdict = verdictOf(out.risks);
   return out;
 }
 

@@ -89,6 +89,11 @@ export function criuRestoreArgs(o: CriuRestoreOptions): string[] {
   ];
 }
 
+/** `tty[RDEV:DEV]` in hex, as stat(2) gives them (CRIU tty.c get_tty_driver). */
+export function externalTtyKey(rdev: number, dev: number): string {
+  return `tty[${rdev.toString(16)}:${dev.toString(16)}]`;
+}
+
 /** `file[MNT:INO]` in lowercase hex: the decimal form is silently not matched (FIELD-NOTES 6). */
 export function externalFileKey(mntId: number, inode: number): string {
   return `file[${mntId.toString(16)}:${inode.toString(16)}]`;

@@ -13,6 +13,9 @@ export interface StatFacts {
   size: number;
   uid: number;
   gid: number;
+  /** The device a file is (a terminal's), and the one it lives on: criu's tty[rdev:dev] key. Absent from older recordings. */
+  rdev?: number;
+  dev?: number;
 }
 
 export interface ProcSource {
@@ -40,7 +43,7 @@ export const liveProc: ProcSource = {
   listDir: (path) => quiet(() => readdirSync(path)) ?? [],
   stat: (path) => quiet(() => {
     const s = statSync(path);
-    return { ino: s.ino, mode: s.mode, nlink: s.nlink, size: s.size, uid: s.uid, gid: s.gid };
+    return { ino: s.ino, mode: s.mode, nlink: s.nlink, size: s.size, uid: s.uid, gid: s.gid, rdev: s.rdev, dev: s.dev };
   }),
 };
 

@@ -9,7 +9,8 @@
  * is made again before criu binds the socket there. Then a second leap, with
  * --all-ssh, of a session whose tmux client is attached to its server: the server
  * holds the client's terminal, which criu cannot restore in another tree, so the
- * client is hung up before the dump; it ends cleanly and the server lives on.
+ * client is hung up before the dump; it ends cleanly and the server lives on. A
+ * rehearsal before it leaves the client attached.
  * Last, `upgrade` typed in a tmux window, where no sshd is above the shell: the
  * session is found through its logind scope, and the tmux tree, the caller's, is
  * dumped last and hears the outcome.
@@ -75,6 +76,13 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     // Its own socket: the server of the test above answers on the default one.
     const attached = bed.open(`tmux -L two new -d -s two '${TWO_LOOP}'; TERM=xterm tmux -L two attach -t two; echo "ATTACH-EXIT=$?"; ${TICKER_TWO}`);
     await expectEventually('the tmux client to attach', async () => (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '', 60_000);
+    // A rehearsal changes nothing: it dumps the client's terminal as an external and leaves the client attached.
+    const rehearsal = bed.open('kernel-leap rehearse --all-ssh; echo "REHEARSE-EXIT=$?"');
+    await withPostMortem(bed.guest, () => rehearsal.waitForLine(/^REHEARSE-EXIT=\d+/, 300_000));
+    expect(rehearsal.output()).toContain('REHEARSE-EXIT=0');
+    expect(rehearsal.output()).toMatch(/HANG_UP .*the upgrade hangs up its client \(pid \d+\) before the dump; this rehearsal leaves them attached/);
+    expect((await bed.guest.run('tmux -L two list-clients')).trim()).not.toBe('');
+    expect(attached.output()).not.toMatch(/ATTACH-EXIT=/);
     const caller = bed.open(`kernel-leap upgrade --all-ssh --yes --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
     await attached.waitForLine(/^ATTACH-EXIT=\d+/, 240_000);
     await withPostMortem(bed.guest, () => caller.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { crossTreeStreams, describeCrossTreeStream, hangUpClients, terminalHangUps, withHangUps } from '../../../src/steps/cross-tree.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { crossTreeStreams, describeCrossTreeStream, hangUpClients, terminalHangUps, withHangUps, withTerminalsKept } from '../../../src/steps/cross-tree.js';
 import { collectFacts } from '../../../src/steps/plan-facts.js';
 import { plan } from '../../../src/steps/plan.js';
+import { bindPlan } from '../../../src/steps/planning.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 import { sshSession } from '../../helpers/proc-fixture.js';
 
@@ -54,6 +56,19 @@ describe('a tree that holds another tree\'s terminal (an attached tmux server)',
     expect(resolved.verdict).toBe('go');
     expect(resolved.risks).toContainEqual(expect.objectContaining({ level: 'warn', code: 'HANG_UP', message: expect.stringContaining('(pid 460) get SIGHUP before the dump') }));
     expect(withHangUps(server, [])).toBe(server);
+    expect(withHangUps(server, hangUps, 'rehearse').risks).toContainEqual(expect.objectContaining({ code: 'HANG_UP', message: expect.stringContaining('the upgrade hangs up its client (pid 460) before the dump; this rehearsal leaves them attached') }));
+  });
+
+  it('is rehearsed with the client attached: its terminal is dumped as an external tty[rdev:dev], in hex', () => {
+    const config = loadConfig({ env: {}, file: undefined }).config;
+    const proc = attached();
+    const devpts = { ...proc, stat: (path: string) => path === '/dev/pts/0' ? { ino: 3, mode: 0o020620, nlink: 1, size: 0, uid: 0, gid: 5, rdev: 0x8800, dev: 0x18 } : proc.stat(path) };
+    const kept = withTerminalsKept(bindPlan(server, config), config, devpts);
+    expect(kept.verdict).toBe('go');
+    expect(kept.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'TERMINAL_KEPT' }));
+    expect(kept.dumpArgs('/i', '/l', { leaveRunning: true }).join(' ')).toContain('--external tty[8800:18]');
+    const alone = bindPlan(plan(collectFacts(attached(), 441, peers)), config);
+    expect(withTerminalsKept(alone, config, devpts)).toBe(alone);
   });
 
   it('waits for the tree to let go of the terminal, and says what to do when it does not', async () => {
