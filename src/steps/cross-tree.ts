@@ -5,7 +5,8 @@
  * restored as a closed socket: the stream is not rejoined. The client sees its
  * server hang up and ends; the server and its windows live on. An attached
  * server also holds its client's terminal, which criu cannot restore without
- * the tree that owns it: the client is hung up before the dump.
+ * the tree that owns it: the upgrade hangs the client up before the dump; a
+ * rehearsal, which changes nothing, dumps that terminal as an external instead.
  */
 import type { Config } from '../config/schema.js';
 import { externalTtyKey } from '../tools/criu-args.js';
@@ -13,7 +14,7 @@ import type { ProcSource } from '../tools/procfs.js';
 import { listFds } from '../tools/proc-tasks.js';
 import { waitUntil } from '../tools/wait.js';
 import { listTree } from './discover.js';
-import { type Plan, type UnixExternal, verdictOf } from './plan.js';
+import { type Plan, type Risk, type UnixExternal, verdictOf } from './plan.js';
 import { bindPlan, type SessionPlan } from './planning.js';
 
 export interface StreamEnd {
@@ -80,7 +81,7 @@ export function withHangUps<P extends Pick<Plan, 'rootPid' | 'risks' | 'verdict'
     ? `the upgrade hangs up its ${clients} before the dump; this rehearsal leaves them attached`
     : `its ${clients} get SIGHUP before the dump, as if the terminal hung up; a tmux client ends, its server lets go of the terminal and lives on`;
   const risks = plan.risks.map((r) => r.code !== 'FOREIGN_TERMINAL' ? r : {
-    level: 'warn' as const, code: 'HANG_UP', message: `${r.message.replace(/; criu cannot restore it$/, '')}: ${what}`, hint: 'tmux attach again after the leap',
+    level: 'warn' as const, code: 'HANG_UP', message: `${heldTerminal(r)}: ${what}`, hint: 'tmux attach again after the leap',
   });
   return { ...plan, risks, verdict: verdictOf(risks) };
 }
@@ -99,9 +100,14 @@ export function withTerminalsKept(plan: SessionPlan, config: Config, proc: ProcS
   });
   const risks = plan.risks.map((r) => r.code !== 'FOREIGN_TERMINAL' ? r : {
     level: 'ok' as const, code: 'TERMINAL_KEPT',
-    message: `${r.message.replace(/; criu cannot restore it$/, '')}: the rehearsal dumps it as an external terminal and leaves its client attached (the upgrade hangs the client up first)`,
+    message: `${heldTerminal(r)}: the rehearsal dumps it as an external terminal and leaves its client attached (the upgrade hangs the client up first)`,
   });
   return bindPlan({ ...plan, externals: [...plan.externals, ...keys], risks, verdict: verdictOf(risks) }, config);
+}
+
+/** A FOREIGN_TERMINAL risk's message without its verdict, to say what becomes of the terminal instead. */
+function heldTerminal(risk: Risk): string {
+  return risk.message.replace(/; criu cannot restore it$/, '');
 }
 
 /** Sends SIGHUP to each client and waits until the trees holding their terminals have let go of them. */
