@@ -19,7 +19,7 @@ import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/prepare.js';
 import { rehearseDump } from '../steps/rehearse.js';
 import { sessionLogin } from '../steps/discover.js';
 import { leftBehind } from '../steps/losses.js';
-import { pidFromNamespace } from '../tools/proc-tasks.js';
+import { pidFromNamespace, readStatus } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { waitForExit } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
@@ -77,11 +77,12 @@ async function work(ctx: EngineContext, journals: readonly Journal[], options: W
   if (!options.exec) for (const journal of journals) journal.mark(NO_EXEC_MARK);
   const waitPid = options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
-  const runs = await planRuns(ctx, journals, options);
-  const live = runs.map((r) => r.journal);
+  const planned = await planRuns(ctx, journals, options);
   const cancelled = () => cancelRequested((journals.at(-1) as Journal).paths.dir);
-  if (cancelled()) return cancel(ctx, runs, false);
-  if (anyNoGo(runs) || !(await rehearseRuns(ctx, runs, options.rehearse))) return finishAll(live, 'no-go', ExitCode.noGo);
+  if (cancelled()) return cancel(ctx, planned, false);
+  const runs = anyNoGo(planned) ? undefined : await rehearseRuns(ctx, planned, options.rehearse);
+  if (!runs) return finishAll(planned.map((r) => r.journal).filter((j) => readOutcome(j.paths.dir) === undefined), 'no-go', ExitCode.noGo);
+  const live = runs.map((r) => r.journal);
   if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
   if (cancelled()) return cancel(ctx, runs, false);
   if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
@@ -131,13 +132,35 @@ function anyNoGo(runs: readonly SessionRun[]): boolean {
   return runs.some((r) => r.plan.verdict === 'no-go');
 }
 
-/** False on the first no-go. */
-async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], rehearse: boolean): Promise<boolean> {
-  for (const { journal, plan } of runs) {
+/**
+ * The runs still to carry, or undefined on the first no-go. A session other than
+ * the caller's whose root ended before or during its rehearsal (an ssh connection
+ * closing, as Ansible's do) has nothing to carry: its run ends, the others go on.
+ */
+async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], rehearse: boolean): Promise<SessionRun[] | undefined> {
+  const carried: SessionRun[] = [];
+  for (const run of runs) {
+    const { journal, plan } = run;
     if (!rehearse) journal.skip('rehearse');
-    else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') return false;
+    else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') {
+      if (run === runs.at(-1) || isAlive(run.rootPid)) return undefined;
+      nothingToCarry(ctx, journal, run.rootPid);
+      continue;
+    }
+    carried.push(run);
   }
-  return true;
+  return carried;
+}
+
+/** A zombie has ended too: only its exit status is left. */
+function isAlive(pid: number): boolean {
+  const state = readStatus(liveProc, pid)?.state;
+  return state !== undefined && state !== 'Z';
+}
+
+function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number): void {
+  ctx.out.progress({ phase: 'session', state: 'info', message: `session root ${pid} (run ${journal.runId}) ended before the dump: nothing to carry` });
+  finish(journal, 'aborted', ExitCode.ok);
 }
 
 /** The --pre command, journaled in the caller's run; false when the sessions it changed became a no-go. */
@@ -202,10 +225,7 @@ function liveSessions(ctx: EngineContext, journals: readonly Journal[], roots: r
     const rootPid = hostPid(callerPidNs, pid);
     if (rootPid !== undefined) live.push({ journal, rootPid });
     else if (i === journals.length - 1) throw new LeapError('PID_NOT_FOUND', `the session root (pid ${pid} in ${callerPidNs}) is gone`, { hint: 'run the command again from the session', exit: ExitCode.usage });
-    else {
-      ctx.out.progress({ phase: 'session', state: 'info', message: `session root ${pid} (run ${journal.runId}) ended before the dump: nothing to carry` });
-      finish(journal, 'aborted', ExitCode.ok);
-    }
+    else nothingToCarry(ctx, journal, pid);
   }
   return live;
 }

@@ -33,6 +33,13 @@ export class ScriptedRunner implements Runner {
     return this;
   }
 
+  /** The handler a command with exactly this prefix gets now: a later rule can wrap it. */
+  handlerFor(prefix: string[]): Handler {
+    const rule = this.rules.find((r) => r.prefix.join('\0') === prefix.join('\0'));
+    if (!rule) throw new Error(`no rule for ${prefix.join(' ')}`);
+    return rule.handle;
+  }
+
   onSpawn(prefix: string[], handle: SpawnHandler): this {
     this.spawns.unshift({ prefix, handle });
     return this;

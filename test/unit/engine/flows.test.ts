@@ -219,6 +219,24 @@ describe('the upgrade worker flow', () => {
     expect(dumped).toEqual([other.pid, own.pid]);
     expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId, ownRun.runId]);
   });
+
+  it('with --all-ssh, a session that ended during its rehearsal is not carried, and the others go on', async () => {
+    const [other, own] = [await session(), await session()];
+    const { ctx, runner, journals: [otherRun, ownRun] } = machineWith([other, own]);
+    if (!otherRun || !ownRun) throw new Error('two runs expected');
+    // The other ssh connection closes as criu seizes it: criu fails on its vanished root.
+    const healthyDump = runner.handlerFor(['criu', 'dump']);
+    runner.on(['criu', 'dump'], (argv, request) => {
+      if (!argv.includes('--leave-running') || flagValue(argv, '-t') !== String(other.pid)) return healthyDump(argv, request);
+      other.end();
+      return { exitCode: 1, stderr: `Unable to detach from ${other.pid}: No such process` };
+    });
+    await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    expect(readOutcome(otherRun.paths.dir)).toBe('aborted');
+    const dumped = runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running')).map((argv) => Number(flagValue(argv, '-t')));
+    expect(dumped).toEqual([own.pid]);
+    expect(pendingRuns(ctx.stateDir)).toEqual([ownRun.runId]);
+  });
 });
 
 describe('the boot-restore flow', () => {
