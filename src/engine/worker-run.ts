@@ -19,7 +19,7 @@ import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/prepare.js';
 import { rehearseDump } from '../steps/rehearse.js';
 import { sessionLogin } from '../steps/discover.js';
 import { leftBehind } from '../steps/losses.js';
-import { pidFromNamespace, readStatus } from '../tools/proc-tasks.js';
+import { isAlive, pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { waitForExit } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
@@ -143,19 +143,13 @@ async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], reh
     const { journal, plan } = run;
     if (!rehearse) journal.skip('rehearse');
     else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') {
-      if (run === runs.at(-1) || isAlive(run.rootPid)) return undefined;
+      if (run === runs.at(-1) || isAlive(liveProc, run.rootPid)) return undefined;
       nothingToCarry(ctx, journal, run.rootPid);
       continue;
     }
     carried.push(run);
   }
   return carried;
-}
-
-/** A zombie has ended too: only its exit status is left. */
-function isAlive(pid: number): boolean {
-  const state = readStatus(liveProc, pid)?.state;
-  return state !== undefined && state !== 'Z';
 }
 
 function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number): void {

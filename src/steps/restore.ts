@@ -13,7 +13,7 @@ import { dropLockRules } from '../tools/iptables.js';
 import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 import { liveProc } from '../tools/procfs.js';
-import { childrenOf, readStatus } from '../tools/proc-tasks.js';
+import { childrenOf, isAlive } from '../tools/proc-tasks.js';
 import { type SysctlPaths, withSysctl } from '../tools/sysctl.js';
 import { scopeArgv } from '../tools/systemd.js';
 import { criuRestoreArgs } from '../tools/criu-args.js';
@@ -118,7 +118,7 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
   const logFile = manifest.criu.logFile;
   try {
-    await waitUntil(() => existsSync(pidFile) || !alive(launcher), manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`);
+    await waitUntil(() => existsSync(pidFile) || !isAlive(liveProc, launcher), manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`);
   } catch (cause) {
     throw criuError('restore', logFile, cause);
   }
@@ -154,11 +154,6 @@ async function againIfKilled<T>(journal: Journal, logFile: string, launch: () =>
     journal.recordChange('restore-again', `${logFile}.killed`, error.message);
     return launch();
   }
-}
-
-function alive(pid: number): boolean {
-  const state = readStatus(liveProc, pid)?.state;
-  return state !== undefined && state !== 'Z';
 }
 
 function firstChild(pid: number): number {

@@ -21,6 +21,12 @@ export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefine
   return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0), nsPids: nsPids.length > 0 ? nsPids : [pid], sid };
 }
 
+/** Running or stopped; a zombie has ended too: only its exit status is left. */
+export function isAlive(proc: ProcSource, pid: number): boolean {
+  const state = readStatus(proc, pid)?.state;
+  return state !== undefined && state !== 'Z';
+}
+
 export function readCmdline(proc: ProcSource, pid: number): string {
   return (proc.readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
 }
