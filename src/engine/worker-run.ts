@@ -21,7 +21,7 @@ import { sessionLogin } from '../steps/discover.js';
 import { leftBehind } from '../steps/losses.js';
 import { isAlive, pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
-import { waitForExit } from '../tools/wait.js';
+import { becomes, waitForExit } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
 import { stepInRun } from './step.js';
 import { finish, finishAll, unwind } from './unwind.js';
@@ -72,6 +72,9 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
 
 /** Journaled for a worker that may die after its dump: the settle then knows not to jump. */
 export const NO_EXEC_MARK = 'worker.noExec';
+
+/** How long a root criu found gone may take to show as ended: a genuine no-go costs only this. */
+const ROOT_EXIT_GRACE_MS = 2000;
 
 async function work(ctx: EngineContext, journals: readonly Journal[], options: WorkerOptions): Promise<number> {
   if (!options.exec) for (const journal of journals) journal.mark(NO_EXEC_MARK);
@@ -143,13 +146,18 @@ async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], reh
     const { journal, plan } = run;
     if (!rehearse) journal.skip('rehearse');
     else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') {
-      if (run === runs.at(-1) || isAlive(liveProc, run.rootPid)) return undefined;
+      if (run === runs.at(-1) || !(await rootEnded(run.rootPid))) return undefined;
       nothingToCarry(ctx, journal, run.rootPid);
       continue;
     }
     carried.push(run);
   }
   return carried;
+}
+
+/** criu can report a vanished root a moment before its exit shows in /proc. */
+function rootEnded(pid: number): Promise<boolean> {
+  return becomes(() => !isAlive(liveProc, pid), ROOT_EXIT_GRACE_MS);
 }
 
 function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number): void {

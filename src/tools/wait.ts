@@ -8,13 +8,19 @@ export interface WaitFailure {
 }
 
 export async function waitUntil(ready: () => boolean, timeoutMs: number, what: string, hint: string, failure: WaitFailure = {}, pollMs = 50): Promise<void> {
+  if (!(await becomes(ready, timeoutMs, pollMs))) {
+    throw new LeapError(failure.code ?? 'WAIT_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { hint, ...(failure.exit ? { exit: failure.exit } : {}) });
+  }
+}
+
+/** Whether `ready` holds within the time: for a state that may lag the event that caused it. */
+export async function becomes(ready: () => boolean, timeoutMs: number, pollMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!ready()) {
-    if (Date.now() > deadline) {
-      throw new LeapError(failure.code ?? 'WAIT_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { hint, ...(failure.exit ? { exit: failure.exit } : {}) });
-    }
+    if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, pollMs));
   }
+  return true;
 }
 
 export function waitForExit(pid: number, timeoutMs: number): Promise<void> {
