@@ -13,6 +13,7 @@ const hbsAsText = {
 export default defineConfig({
   plugins: [hbsAsText],
   test: {
+    globalSetup: ['test/helpers/temp-root.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000 } },
