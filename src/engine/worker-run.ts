@@ -4,6 +4,7 @@
  * Everything that does not need the images happens before the freeze; after it
  * only the dump, the rule save, the pending mark, sync and the jump.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, LeapError } from '../errors.js';
 import { cancelRequested } from '../state/cancel.js';
@@ -93,9 +94,9 @@ async function work(ctx: EngineContext, journals: readonly Journal[], options: W
   await prepareRuns(ctx, runs, options.kernel);
   // The last point where Ctrl-C counts: from the first dump on, sessions live in their images.
   if (cancelled()) return cancel(ctx, runs, true);
-  await dumpRuns(ctx, runs);
-  if (!options.exec) return finishAll(live, 'dumped', ExitCode.ok);
-  for (const journal of live) {
+  const dumped = (await dumpRuns(ctx, runs)).map((r) => r.journal);
+  if (!options.exec) return finishAll(dumped, 'dumped', ExitCode.ok);
+  for (const journal of dumped) {
     journal.start('kexec');
     journal.mark('kexec');
   }
@@ -160,8 +161,9 @@ function rootEnded(pid: number): Promise<boolean> {
   return becomes(() => !isAlive(liveProc, pid), ROOT_EXIT_GRACE_MS);
 }
 
-function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number): void {
-  ctx.out.progress({ phase: 'session', state: 'info', message: `session root ${pid} (run ${journal.runId}) ended before the dump: nothing to carry` });
+function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number, when = 'before the dump'): void {
+  ctx.out.progress({ phase: 'session', state: 'info', message: `session root ${pid} (run ${journal.runId}) ended ${when}: nothing to carry` });
+  rmSync(journal.paths.images, { recursive: true, force: true });
   finish(journal, 'aborted', ExitCode.ok);
 }
 
@@ -191,19 +193,19 @@ async function prepareRuns(ctx: EngineContext, runs: readonly SessionRun[], kern
 }
 
 /**
- * Dumps the runs in order and leaves them for the next boot. From the first dump
- * on, a dumped session lives only in its images: it is never unwound. A failed
- * dump resumes its session and the ones not reached, and keeps the dumped ones.
+ * Dumps the runs in order and leaves them for the next boot; returns those
+ * dumped. From the first dump on, a dumped session lives only in its images: it
+ * is never unwound. A failed dump resumes its session and the ones not reached,
+ * and keeps the dumped ones; a session other than the caller's that ended under
+ * its dump has nothing to carry, and the others go on.
  */
-async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promise<void> {
+async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promise<SessionRun[]> {
   const dumped: SessionRun[] = [];
+  const ended: SessionRun[] = [];
   try {
-    for (const run of runs) {
-      await stepInRun(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
-      dumped.push(run);
-    }
+    for (const run of runs) (await dumpUnlessEnded(ctx, run, run === runs.at(-1)) ? dumped : ended).push(run);
   } catch (error) {
-    const failed = runs.filter((r) => !dumped.includes(r));
+    const failed = runs.filter((r) => !dumped.includes(r) && !ended.includes(r));
     await unwind(ctx, failed, dumped);
     if (dumped.length > 0) {
       await keepForNextBoot(ctx, dumped);
@@ -213,7 +215,20 @@ async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promis
     finishAll(failed.map((r) => r.journal), 'dump-failed', ExitCode.failure);
     throw error;
   }
-  await keepForNextBoot(ctx, runs);
+  await keepForNextBoot(ctx, dumped);
+  return dumped;
+}
+
+/** False when the session ended under its dump; the caller's own failure always stands. */
+async function dumpUnlessEnded(ctx: EngineContext, run: SessionRun, isCaller: boolean): Promise<boolean> {
+  try {
+    await stepInRun(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
+    return true;
+  } catch (error) {
+    if (isCaller || !(await rootEnded(run.rootPid))) throw error;
+    nothingToCarry(ctx, run.journal, run.rootPid, 'during its dump');
+    return false;
+  }
 }
 
 /**

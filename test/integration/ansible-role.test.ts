@@ -160,20 +160,21 @@ describe('the kernel_leap Ansible role', () => {
       ]);
     });
 
-    it('upgraded: a failed restore is the host\'s outcome and a lost session, as is one not carried; a logout before the dump is neither', () => {
-      const reports = reportsFor('b', { R1: report('failed', 0), R2: report('restored', 30_000), R3: report('aborted', 0) });
+    it('upgraded: a failed restore is the host\'s outcome and a lost session, as is one not carried; a logout before or under the dump is neither', () => {
+      const reports = reportsFor('b', { R1: report('failed', 0), R2: report('restored', 30_000), R3: report('aborted', 0), R4: report('aborted', 0) });
       const r3 = { ...run('R3', false, [1], 'aborted'), phases: { dump: 'pending' } };
+      const r4 = { ...run('R4', false, [2], 'aborted'), phases: { dump: 'failed' }, errors: ['dump: criu dump failed'] };
       // What the kexec ended without carrying it, as every run's plan recorded it.
       const leftBehind = [
         { kind: 'ssh-session', pid: 900, user: 'alice', tty: 'pts/3', cmdline: 'sshd: alice@pts/3', level: 'fail' },
         { kind: 'session-process', pid: 950, user: 'root', tty: 'pts/0', cmdline: 'tmux', level: 'warn' },
       ];
       const r1 = { ...run('R1', false, [0], 'failed'), errors: ['restore: criu restore failed'], leftBehind };
-      const listing = JSON.stringify({ done: true, runs: [r1, r3, { ...run('R2', true, []), leftBehind }] });
+      const listing = JSON.stringify({ done: true, runs: [r1, r3, r4, { ...run('R2', true, []), leftBehind }] });
       const [e] = filters(['upgraded', { ...entry, host: 'b' }, {}, listing, reports, { bucket: 'logs' }, TARGET, true]);
       expect(e).toMatchObject({
         outcome: 'failed', reasons: ['restore: criu restore failed'], ansibleConnection: 'unknown',
-        sessions: { carried: 1, lost: ['pts/0 (run R1: failed)', "alice's ssh session on pts/3: pid 900 (sshd: alice@pts/3)"], endedBeforeDump: ['R3'] },
+        sessions: { carried: 1, lost: ['pts/0 (run R1: failed)', "alice's ssh session on pts/3: pid 900 (sshd: alice@pts/3)"], endedBeforeDump: ['R3', 'R4'] },
         processesLeftBehind: ["pid 950 of root's session (tmux)"],
       });
     });

@@ -152,8 +152,8 @@ def _describe_loss(loss):
 
 
 def _ended_before_dump(run):
-    """A session of --all-ssh that logged out before its dump: nothing was lost."""
-    return run.get("outcome") == "aborted" and not run.get("latest") and (run.get("phases") or {}).get("dump") in (None, "pending")
+    """A session of --all-ssh that logged out before its dump, or under it (its dump failed on the vanished session): nothing was lost."""
+    return run.get("outcome") == "aborted" and not run.get("latest") and (run.get("phases") or {}).get("dump") in (None, "pending", "failed")
 
 
 def upgraded(entry, upgrade, runs_json, reports_dir, s3, kernel_now, answered=True):
