@@ -3,10 +3,12 @@
  * leaves images, units, rules and a loaded kernel; a kexec by hand then brings the
  * session back at boot, in its own namespace and cgroup, with nothing left behind,
  * and the logs land in a real S3 server on the host. The restored session then
- * upgrades itself again, back to the old kernel: a second leap of the same session.
- * Then `upgrade --all-ssh` carries every session at once, that one included; and
- * when one of its dumps fails, the caller's session keeps running and the sessions
- * already dumped wait for the next boot, which brings them back.
+ * upgrades itself again, back to the old kernel: a second leap of the same session,
+ * with --allow-loss while alice is logged in: her session is lost, and the report
+ * says so. Then `upgrade --all-ssh` carries every session at once, that one
+ * included, and goes on without one that ends under its dump; and when one of its
+ * dumps fails, the caller's session keeps running and the sessions already dumped
+ * wait for the next boot, which brings them back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
@@ -15,8 +17,9 @@ import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
 
 const LEAP_AGAIN = '/root/leap-again';
-// When the host drops a kernel version into LEAP_AGAIN, the session itself runs the next upgrade.
-const TICKER = `while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; if [ -s ${LEAP_AGAIN} ]; then k=$(cat ${LEAP_AGAIN}); rm -f ${LEAP_AGAIN}; kernel-leap upgrade --yes --kernel "$k"; echo "AGAIN-EXIT=$?"; fi; sleep 0.5; done`;
+// When the host drops a kernel version into LEAP_AGAIN, the session itself runs the next upgrade,
+// accepting to lose the sessions it does not carry.
+const TICKER = `while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; if [ -s ${LEAP_AGAIN} ]; then k=$(cat ${LEAP_AGAIN}); rm -f ${LEAP_AGAIN}; kernel-leap upgrade --yes --allow-loss --kernel "$k"; echo "AGAIN-EXIT=$?"; fi; sleep 0.5; done`;
 
 describe('restore side in the guest', () => {
   let guest: Vm;
@@ -79,11 +82,15 @@ describe('restore side in the guest', () => {
     expect((await guest.run(`ls ${run}/images 2>/dev/null | wc -l`)).trim()).toBe('0');
   });
 
-  it('the restored session upgrades again from inside its namespace, back to the old kernel', async () => {
+  it('the restored session upgrades again from inside its namespace, back to the old kernel; with --allow-loss, without alice\'s session, which the report lists as lost', async () => {
     const s = session;
     if (!s?.running) throw new Error('needs the session the previous test restored');
-    const { oldKernel } = guest.connection;
+    const { oldKernel, user } = guest.connection;
     const tty = /\/dev\/pts\/\d+/.exec(s.lines.at(-1)?.text ?? '')?.[0];
+    // alice is logged in, and not carried: --allow-loss lets the leap go on without her session.
+    const lost = guest.openSession('while :; do echo "tickL $(uname -r)"; sleep 0.5; done', user);
+    others.push(lost);
+    await lost.waitForLine(/^tickL /, 60_000);
     const from = s.lines.length;
     await guest.run(`echo ${oldKernel} > ${LEAP_AGAIN}`);
     const back = await withPostMortem(guest, () => s.waitForLine(new RegExp(`^tick \\d+ ${oldKernel} `), 480_000, from));
@@ -95,6 +102,10 @@ describe('restore side in the guest', () => {
     expect(journal.phases.rehearse?.status).toBe('done');
     const report = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
     console.log(`[again] second leap of the same session: downtime ${report.downtimeMs} ms`);
+    // The report names her session as lost, and the kexec ended it.
+    expect(report.leftBehind).toContainEqual(expect.stringMatching(new RegExp(`^${user}'s ssh session on pts/\\d+: pid \\d+ \\(sshd: ${user} \\[priv\\]\\)$`)));
+    expect((await guest.run(`pgrep -c -u ${user} || true`)).trim()).toBe('0');
+    expect(lost.lines.some((l) => l.text === `tickL ${oldKernel}`)).toBe(false);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
   });
 
@@ -111,7 +122,7 @@ describe('restore side in the guest', () => {
     expect((await guest.run('ls /etc/systemd/system /var/lib/kernel-leap | grep -c "kernel-leap-\\|pending" || true')).trim()).toBe('0');
   });
 
-  it('upgrade --all-ssh carries every ssh session across one kexec, a restored one and another user\'s included', async () => {
+  it('upgrade --all-ssh carries every ssh session across one kexec, a restored one and another user\'s included, and goes on without one that ends under its dump', async () => {
     const restored = session;
     if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
     const { newKernel } = guest.connection;
@@ -120,20 +131,31 @@ describe('restore side in the guest', () => {
     await b.waitForLine(/^tickB /, 60_000);
     const alice = aliceSession;
     if (!alice?.running) throw new Error('needs alice\'s session from the previous test');
+    // A fifth session ends under its own dump, as a closing connection would: criu's post-dump
+    // hook kills its root (the sshd above its shell) once the images are written, and fails.
+    const ending = guest.openSession('echo "ROOT $PPID"; while :; do echo tickE; sleep 0.5; done');
+    others.push(ending);
+    const endingRoot = (await ending.waitForLine(/^ROOT \d+$/, 60_000)).text.split(' ')[1];
+    // Only in the host's pid namespace: the restored session is dumped from inside its own, where that pid may be another task.
+    const hostPidNs = (await guest.run('readlink /proc/self/ns/pid')).trim();
+    await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ "$(readlink /proc/self/ns/pid)" = "${hostPidNs}" ] || exit 0\\ngrep -q "^TracerPid:[[:space:]]*[1-9]" /proc/${endingRoot}/status || exit 0\\nkill -9 ${endingRoot}\\nexit 1\\n' > /root/end-under-dump && chmod 700 /root/end-under-dump`);
     // From here until the kexec, no other ssh connection: --all-ssh would carry it too.
-    const a = guest.openSession(`kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
+    const a = guest.openSession(`KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/end-under-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
     others.push(a);
     const fromRestored = restored.lines.length;
     await withPostMortem(guest, () => a.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
     expect(a.output()).toContain('UPGRADE-EXIT=0');
-    expect(a.output()).toMatch(/session 4 of 4/);
+    expect(a.output()).toMatch(/session 5 of 5/);
+    const endedRun = /session root \d+ \(run (\S+)\) ended during its dump: nothing to carry/.exec(a.output())?.[1];
+    expect(endedRun).toBeDefined();
     await b.waitForLine(new RegExp(`^tickB ${newKernel}$`), 60_000);
     await alice.waitForLine(new RegExp(`^tickA ${newKernel}$`), 60_000);
     alice.write('typed for alice\n');
     await alice.waitForLine(/^ALICE-READ:typed for alice/, 60_000);
     await restored.waitForLine(new RegExp(`^tick \\d+ ${newKernel} `), 60_000, fromRestored);
 
-    const runs = /run (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? [];
+    expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe('aborted');
+    const runs = (/run (\S+), (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? []).filter((run) => run !== endedRun);
     expect(runs).toHaveLength(4);
     for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
     const downtimes = await Promise.all(runs.map(async (run) => JSON.parse((await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ?? '{}').downtimeMs));
