@@ -147,8 +147,7 @@ async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], reh
     const { journal, plan } = run;
     if (!rehearse) journal.skip('rehearse');
     else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') {
-      if (run === runs.at(-1) || !(await rootEnded(run.rootPid))) return undefined;
-      nothingToCarry(ctx, journal, run.rootPid);
+      if (!(await abortIfEnded(ctx, run, run === runs.at(-1), 'before the dump'))) return undefined;
       continue;
     }
     carried.push(run);
@@ -156,9 +155,15 @@ async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], reh
   return carried;
 }
 
-/** criu can report a vanished root a moment before its exit shows in /proc. */
-function rootEnded(pid: number): Promise<boolean> {
-  return becomes(() => !isAlive(liveProc, pid), ROOT_EXIT_GRACE_MS);
+/**
+ * After criu failed on it: true when the session is not the caller's and its root
+ * has ended, and then its run ends with nothing to carry. criu can report a
+ * vanished root a moment before its exit shows in /proc.
+ */
+async function abortIfEnded(ctx: EngineContext, run: SessionRun, isCaller: boolean, when: string): Promise<boolean> {
+  if (isCaller || !(await becomes(() => !isAlive(liveProc, run.rootPid), ROOT_EXIT_GRACE_MS))) return false;
+  nothingToCarry(ctx, run.journal, run.rootPid, when);
+  return true;
 }
 
 function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number, when = 'before the dump'): void {
@@ -225,8 +230,7 @@ async function dumpUnlessEnded(ctx: EngineContext, run: SessionRun, isCaller: bo
     await stepInRun(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
     return true;
   } catch (error) {
-    if (isCaller || !(await rootEnded(run.rootPid))) throw error;
-    nothingToCarry(ctx, run.journal, run.rootPid, 'during its dump');
+    if (!(await abortIfEnded(ctx, run, isCaller, 'during its dump'))) throw error;
     return false;
   }
 }
