@@ -9,6 +9,8 @@ import { release } from 'node:os';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { removeBootArtefacts } from '../steps/cleanup.js';
 import { restoreSession } from '../steps/restore.js';
+import type { PtyRemap } from '../steps/restore-pty.js';
+import { holdsTerminals } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import type { EngineContext } from './context.js';
@@ -34,11 +36,13 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
       if (journal && unfinished(journal, 'restore')) keepForRestoreByHand(ctx, journal, CUT_SHORT);
     }
     // Every session first: the cleanup removes the units and rules they share.
-    for (const runId of fresh) {
-      const journal = openForRestore(ctx, stateDir, runId, options.boot);
+    const opened = fresh.map((runId) => openForRestore(ctx, stateDir, runId, options.boot));
+    const remaps: PtyRemap[] = [];
+    for (const journal of holdersLast(opened)) {
       if (journal) journals.push(journal);
       if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
-      else if (!journal || (await restoreRun(ctx, journal)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      else if (!journal || (await restoreRun(ctx, journal, remaps)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      if (journal) remaps.push(...restoredRemaps(journal));
     }
   } finally {
     // A cleanup that a kill cut short is run again from the start.
@@ -104,8 +108,19 @@ function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: Kep
   ctx.out.error({ code: error.code, message: `run ${journal.runId}: ${error.message}`, hint: error.hint });
 }
 
+/** A tree that holds another tree's terminal (an attached tmux server) after the others: its restore opens the terminal theirs made. */
+function holdersLast(journals: ReadonlyArray<Journal | undefined>): Array<Journal | undefined> {
+  const holds = (j: Journal | undefined) => j !== undefined && holdsTerminals(j.paths.dir);
+  return [...journals.filter((j) => !holds(j)), ...journals.filter(holds)];
+}
+
+function restoredRemaps(journal: Journal): PtyRemap[] {
+  const outputs = journal.phase('restore').outputs as { ptyRemaps?: PtyRemap[] } | undefined;
+  return outputs?.ptyRemaps ?? [];
+}
+
 /** Restores one run's session and writes the outcome its launcher waits for. */
-async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number> {
+async function restoreRun(ctx: EngineContext, journal: Journal, earlierRemaps: readonly PtyRemap[]): Promise<number> {
   refuseRestored(journal);
   // Its connections ended with the restart that kept it from being restored at boot.
   const closeConnections = readOutcome(journal.paths.dir) === 'interrupted';
@@ -116,7 +131,7 @@ async function restoreRun(ctx: EngineContext, journal: Journal): Promise<number>
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   try {
-    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections }), (r) => ({ ...r }));
+    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierRemaps }), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {

@@ -12,7 +12,7 @@ import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
-import { withTerminalsKept } from '../steps/cross-tree.js';
+import { linkTrees } from '../steps/cross-tree.js';
 import { dumpTree } from '../steps/dump.js';
 import { jumpToKernel, loadTargetKernel } from '../steps/kexec.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/planning.js';
@@ -118,18 +118,21 @@ async function planRuns(ctx: EngineContext, journals: readonly Journal[], option
   const roots = sessions.map((s) => s.rootPid);
   // What the kexec ends and this leap does not carry, for each run's report (the foreground already refused an unaccepted loss).
   const lost = leftBehind(liveProc, roots, sessionLogin(liveProc, roots.at(-1) as number).user);
+  // Planned together: a tree may hold another's terminal, or talk to it over a unix stream.
+  const plans = planTogether(ctx, roots, (sessions.at(-1) as { journal: Journal }).journal.runId);
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
-    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', () => planFor(ctx, rootPid, options.mode), (plan) => ({ ...planSummary(plan), leftBehind: lost })) });
+    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', async () => (await plans)[i] as SessionPlan, (plan) => ({ ...planSummary(plan), leftBehind: lost })) });
   }
   return runs;
 }
 
-/** A rehearsal's clients stay attached (the upgrade's were hung up before the worker started). */
-async function planFor(ctx: EngineContext, rootPid: number, mode: WorkerOptions['mode']): Promise<SessionPlan> {
-  const plan = await planSession(ctx.runner, ctx.config, rootPid);
-  return mode === 'rehearse' ? withTerminalsKept(plan, ctx.config, liveProc) : plan;
+/** The trees' plans, each terminal one holds of another's kept, and their streams to each other named for the restore to rejoin. */
+async function planTogether(ctx: EngineContext, roots: readonly number[], leapId: string): Promise<SessionPlan[]> {
+  const plans: SessionPlan[] = [];
+  for (const rootPid of roots) plans.push(await planSession(ctx.runner, ctx.config, rootPid));
+  return linkTrees(plans, ctx.config, liveProc, leapId);
 }
 
 function anyNoGo(runs: readonly SessionRun[]): boolean {

@@ -28,6 +28,19 @@ export interface UnixReconnect {
   key: string;
   fd: number;
   peerPath: string | undefined;
+  /** Set when the peer is another tree of the same leap: both restores meet on this name and share one socketpair. */
+  rejoin?: string;
+}
+
+/** A terminal the tree holds whose master another tree of the leap owns (a tmux server holds its client's). */
+export interface HeldTerminal {
+  /** The index at the dump: the owner's restore makes it again (or remaps it). */
+  pts: number;
+  /** tty[RDEV:DEV] as dumped with --external. */
+  key: string;
+  fd: number;
+  /** The tree held it O_NONBLOCK. */
+  nonBlocking: boolean;
 }
 
 /** The directory of a unix socket the tree listens on at a path, which the boot may have emptied (/tmp). */
@@ -47,6 +60,8 @@ export interface RestoreManifest {
   connections: Array<{ local: Endpoint; peer: Endpoint }>;
   fifos: FifoToRecreate[];
   unixExternals: UnixReconnect[];
+  /** Absent in manifests written before held terminals were kept. */
+  terminals?: HeldTerminal[];
   /** Absent in manifests written before sockets' directories were kept. */
   socketDirs?: SocketDir[];
   criu: CriuRestoreOptions;
@@ -70,6 +85,15 @@ export function writeManifest(runDir: string, manifest: RestoreManifest): void {
 
 export function readManifest(runDir: string): RestoreManifest {
   return JSON.parse(readFileSync(manifestPath(runDir), 'utf8')) as RestoreManifest;
+}
+
+/** Whether the run's tree holds a terminal of another tree; false without a readable manifest (its restore reports that). */
+export function holdsTerminals(runDir: string): boolean {
+  try {
+    return (readManifest(runDir).terminals ?? []).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 export function localAddresses(manifest: Pick<RestoreManifest, 'connections'>): string[] {

@@ -1,20 +1,19 @@
 /**
- * Unix streams between two carried trees, such as a tmux client in the ssh
- * session and its server, a tree of the session's logind scope. criu dumps one
- * tree per call, so each end is an external stream of its own tree's dump,
- * restored as a closed socket: the stream is not rejoined. The client sees its
- * server hang up and ends; the server and its windows live on. An attached
- * server also holds its client's terminal, which criu cannot restore without
- * the tree that owns it: the upgrade hangs the client up before the dump; a
- * rehearsal, which changes nothing, dumps that terminal as an external instead.
+ * Unix streams and terminals between two carried trees, such as a tmux client in
+ * the ssh session and its server, a tree of the session's logind scope. criu
+ * dumps one tree per call, so each end of such a stream is an external of its own
+ * tree's dump; both restores meet on one name and get the two ends of one new
+ * socketpair, so the client and its server talk again. An attached server also
+ * holds its client's terminal, whose master the other tree owns: it is dumped as
+ * an external terminal, and its restore, after the owner's, opens that terminal
+ * again (CRIU-NOTES §3; criu tty.c, TTY_TYPE__EXT_TTY).
  */
 import type { Config } from '../config/schema.js';
 import { externalTtyKey } from '../tools/criu-args.js';
+import { O_NONBLOCK } from '../tools/fd-flags.js';
 import type { ProcSource } from '../tools/procfs.js';
 import { listFds } from '../tools/proc-tasks.js';
-import { waitUntil } from '../tools/wait.js';
-import { listTree } from './discover.js';
-import { type Plan, type Risk, type UnixExternal, verdictOf } from './plan.js';
+import { type Plan, type UnixExternal, verdictOf } from './plan.js';
 import { bindPlan, type SessionPlan } from './planning.js';
 
 export interface StreamEnd {
@@ -49,78 +48,72 @@ function end(root: number, u: UnixExternal): StreamEnd {
 /** One line per stream, for the plan. */
 export function describeCrossTreeStream(s: CrossTreeStream): string {
   const [a, b] = s.ends;
-  return `unix stream${s.path ? ` to ${s.path}` : ''} between tree ${a.root} (pid ${a.pid} fd ${a.fd}) and tree ${b.root} (pid ${b.pid} fd ${b.fd}): not rejoined; each end comes back closed, so a tmux client sees its server hang up and ends, and the server lives on (tmux attach again)`;
-}
-
-/** A process whose terminal another tree holds (a tmux client), hung up before the dump so that tree lets go of it. */
-export interface TerminalHangUp {
-  client: number;
-  /** The tree that holds the client's terminal, and which terminals. */
-  tree: number;
-  terminals: number[];
-}
-
-/** The clients, in other trees, of each tree that holds terminals not its own: the ends of its streams between trees. */
-export function terminalHangUps(plans: ReadonlyArray<Pick<Plan, 'rootPid' | 'unixExternals' | 'foreignTerminals'>>): TerminalHangUp[] {
-  const streams = crossTreeStreams(plans);
-  return plans.filter((p) => p.foreignTerminals.length > 0).flatMap((p) => {
-    const clients = streams.flatMap((s) => s.ends.some((e) => e.root === p.rootPid) ? s.ends.filter((e) => e.root !== p.rootPid).map((e) => e.pid) : []);
-    return [...new Set(clients)].map((client) => ({ client, tree: p.rootPid, terminals: p.foreignTerminals }));
-  });
+  return `unix stream${s.path ? ` to ${s.path}` : ''} between tree ${a.root} (pid ${a.pid} fd ${a.fd}) and tree ${b.root} (pid ${b.pid} fd ${b.fd}): rejoined at the restore, one new socketpair for its two ends; if either tree is not restored, the other end comes back closed`;
 }
 
 /**
- * A plan whose foreign terminals go once its clients hang up: the fail becomes a
- * warning that says so, and the verdict follows. Plans without them are returned as they are.
+ * Each plan with its held terminals kept: a terminal the tree holds whose master
+ * another of these trees owns is dumped as an external tty[RDEV:DEV] and handed
+ * back at the restore, so the fail becomes ok. A terminal whose owner is not
+ * carried stays a fail. The owner is left stopped after its dump: dead, it would
+ * hang the terminal up before the holder's dump. Other plans are returned as they are.
  */
-export function withHangUps<P extends Pick<Plan, 'rootPid' | 'risks' | 'verdict'>>(plan: P, hangUps: readonly TerminalHangUp[], mode: 'upgrade' | 'rehearse' = 'upgrade'): P {
-  const mine = hangUps.filter((h) => h.tree === plan.rootPid);
-  if (mine.length === 0) return plan;
-  const clients = `client${mine.length > 1 ? 's' : ''} (pid ${mine.map((h) => h.client).join(', ')})`;
-  const what = mode === 'rehearse'
-    ? `the upgrade hangs up its ${clients} before the dump; this rehearsal leaves them attached`
-    : `its ${clients} get SIGHUP before the dump, as if the terminal hung up; a tmux client ends, its server lets go of the terminal and lives on`;
-  const risks = plan.risks.map((r) => r.code !== 'FOREIGN_TERMINAL' ? r : {
-    level: 'warn' as const, code: 'HANG_UP', message: `${heldTerminal(r)}: ${what}`, hint: 'tmux attach again after the leap',
-  });
-  return { ...plan, risks, verdict: verdictOf(risks) };
-}
-
-/**
- * The rehearsal's plan: a rehearsal changes nothing, so it hangs up no client.
- * Each terminal the tree holds but does not own is dumped as an external, which
- * criu then leaves out, instead of failing the plan; the upgrade hangs its client
- * up first and dumps without it.
- */
-export function withTerminalsKept(plan: SessionPlan, config: Config, proc: ProcSource): SessionPlan {
-  if (plan.foreignTerminals.length === 0) return plan;
-  const keys = plan.foreignTerminals.flatMap((n) => {
+export function keepHeldTerminals(plans: readonly SessionPlan[], config: Config, proc: ProcSource): SessionPlan[] {
+  const kept = plans.map((p) => p.foreignTerminals.flatMap((n) => {
+    const owner = plans.find((q) => q !== p && q.ptys.includes(n) && !q.foreignTerminals.includes(n));
     const s = proc.stat(`/dev/pts/${n}`);
-    return s?.rdev === undefined || s.dev === undefined ? [] : [externalTtyKey(s.rdev, s.dev)];
+    return owner && s?.rdev !== undefined && s.dev !== undefined ? [{ pts: n, key: externalTtyKey(s.rdev, s.dev), nonBlocking: heldNonBlocking(proc, p.pids, n), owner: owner.rootPid }] : [];
+  }));
+  const owners = new Set(kept.flat().map((k) => k.owner));
+  return plans.map((p, i) => {
+    const mine = kept[i] ?? [];
+    if (mine.length === 0 && !owners.has(p.rootPid)) return p;
+    const keptPts = new Set(mine.map((k) => k.pts));
+    const risks = p.risks.map((r) => {
+      const k = r.code === 'FOREIGN_TERMINAL' ? mine.find((t) => r.message.includes(`/dev/pts/${t.pts} `)) : undefined;
+      return k ? { level: 'ok' as const, code: 'TERMINAL_KEPT', message: `the tree holds /dev/pts/${k.pts}, tree ${k.owner}'s terminal (a tmux server holds its attached client's): dumped as an external, and opened again for this tree once tree ${k.owner} is restored; the client stays attached` } : r;
+    });
+    return bindPlan({
+      ...p,
+      ptys: p.ptys.filter((n) => !keptPts.has(n)),
+      foreignTerminals: p.foreignTerminals.filter((n) => !keptPts.has(n)),
+      keptTerminals: [...p.keptTerminals, ...mine.map(({ pts, key, nonBlocking }) => ({ pts, key, nonBlocking }))],
+      externals: [...p.externals, ...mine.map((k) => k.key)],
+      stopAfterDump: p.stopAfterDump || owners.has(p.rootPid),
+      risks,
+      verdict: verdictOf(risks),
+    }, config);
   });
-  const risks = plan.risks.map((r) => r.code !== 'FOREIGN_TERMINAL' ? r : {
-    level: 'ok' as const, code: 'TERMINAL_KEPT',
-    message: `${heldTerminal(r)}: the rehearsal dumps it as an external terminal and leaves its client attached (the upgrade hangs the client up first)`,
+}
+
+/** Whether the tree holds the terminal O_NONBLOCK (tmux does): the fd opened for it at the restore is made alike. */
+function heldNonBlocking(proc: ProcSource, pids: readonly number[], pts: number): boolean {
+  const fd = pids.flatMap((pid) => listFds(proc, pid)).find((f) => f.target === `/dev/pts/${pts}`);
+  return ((fd?.flags ?? 0) & O_NONBLOCK) !== 0;
+}
+
+/**
+ * Each plan with the ends of its streams to another of these trees named for the
+ * restore to rejoin. Such a tree is left stopped after its dump: dead, it would
+ * close its end before the other tree's dump, whose end would then read EOF.
+ */
+export function withRejoins(plans: readonly SessionPlan[], leapId: string, config: Config): SessionPlan[] {
+  const names = new Map<string, string>(crossTreeStreams(plans).flatMap((s) => {
+    const name = `kernel-leap-${leapId}-${s.ends[0].inode}-${s.ends[1].inode}`;
+    return s.ends.map((e) => [`socket:[${e.inode}]`, name] as const);
+  }));
+  return plans.map((p) => {
+    if (!p.unixReconnects.some((u) => names.has(u.key))) return p;
+    const risks = p.risks.map((r) => {
+      const inode = r.code === 'UNIX_EXTERNAL' ? /^unix stream socket (\d+) /.exec(r.message)?.[1] : undefined;
+      return inode && names.has(`socket:[${inode}]`) ? { level: 'ok' as const, code: 'UNIX_REJOINED', message: `unix stream socket ${inode} to another carried tree: --external unix[${inode}], rejoined with the other end at the restore` } : r;
+    });
+    const stopped = bindPlan({ ...p, risks, stopAfterDump: true }, config);
+    return { ...stopped, unixReconnects: stopped.unixReconnects.map((u) => names.has(u.key) ? { ...u, rejoin: names.get(u.key) } : u) };
   });
-  return bindPlan({ ...plan, externals: [...plan.externals, ...keys], risks, verdict: verdictOf(risks) }, config);
 }
 
-/** A FOREIGN_TERMINAL risk's message without its verdict, to say what becomes of the terminal instead. */
-function heldTerminal(risk: Risk): string {
-  return risk.message.replace(/; criu cannot restore it$/, '');
-}
-
-/** Sends SIGHUP to each client and waits until the trees holding their terminals have let go of them. */
-export async function hangUpClients(proc: ProcSource, hangUps: readonly TerminalHangUp[], timeoutMs = 10_000): Promise<void> {
-  for (const h of hangUps) signalIfAlive(h.client);
-  const held = () => hangUps.some((h) => listTree(proc, h.tree).some((pid) => listFds(proc, pid).some((f) => h.terminals.some((n) => f.target === `/dev/pts/${n}`))));
-  await waitUntil(() => !held(), timeoutMs, 'the trees to let go of their clients\' terminals', 'a tree still holds another tree\'s terminal: detach its client by hand (tmux detach) and run the upgrade again', { code: 'TERMINAL_HELD' });
-}
-
-function signalIfAlive(pid: number): void {
-  try {
-    process.kill(pid, 'SIGHUP');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
+/** The plans of one leap's trees, linked: held terminals kept, streams between them rejoined (`leapId` names the meeting points). */
+export function linkTrees(plans: readonly SessionPlan[], config: Config, proc: ProcSource, leapId: string): SessionPlan[] {
+  return withRejoins(keepHeldTerminals(plans, config, proc), leapId, config);
 }

@@ -36,6 +36,10 @@ export interface Plan {
   ptys: number[];
   /** Terminals the tree holds without their master: another tree's (a tmux server holds its attached client's). */
   foreignTerminals: number[];
+  /** Held terminals another carried tree owns, dumped as externals and opened again at the restore. */
+  keptTerminals: Array<{ pts: number; key: string; nonBlocking: boolean }>;
+  /** Left stopped after the dump, not killed: another tree of the leap, dumped later, holds its terminal or talks to it. */
+  stopAfterDump: boolean;
   fifos: ExternalFifo[];
   unixExternals: UnixExternal[];
   ghosts: Ghost[];
@@ -69,7 +73,7 @@ export function verdictOf(risks: readonly Risk[]): Plan['verdict'] {
 }
 
 export function plan(facts: PlanFacts): Plan {
-  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], foreignTerminals: [], fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, shellJob: facts.shellJob ?? false, socketDirs: facts.socketDirs ?? [], risks: [], verdict: 'go' };
+  const out: Plan = { criu: criuAbilities(facts.criuVersion), rootPid: facts.rootPid, pids: facts.tasks.map((t) => t.pid), connections: [], ptys: [], foreignTerminals: [], keptTerminals: [], stopAfterDump: false, fifos: [], unixExternals: [], ghosts: [], execBitFixes: [], fileLocks: facts.lockPids.length > 0, externals: [], ghostLimitBytes: undefined, ownPidNamespace: facts.ownPidNamespace, networkStacks: facts.networkStacks, shellJob: facts.shellJob ?? false, socketDirs: facts.socketDirs ?? [], risks: [], verdict: 'go' };
   const treeSockets = new Set(facts.tasks.flatMap((t) => t.fds.map((f) => socketInode(f.target)).filter((i): i is number => i !== undefined)));
   const ptys = new Set<number>();
   for (const task of facts.tasks) {

@@ -4,7 +4,7 @@
  * rehearse and upgrade all go through here, so they agree on the options.
  */
 import type { Config } from '../config/schema.js';
-import type { FifoToRecreate, UnixReconnect } from '../state/manifest.js';
+import type { FifoToRecreate, HeldTerminal, UnixReconnect } from '../state/manifest.js';
 import { collectFacts } from './plan-facts.js';
 import { type Plan, plan } from './plan.js';
 import { criuCommand } from '../tools/criu.js';
@@ -21,6 +21,7 @@ export interface SessionPlan extends Plan {
   restoreOptions(imagesDir: string, logFile: string, actionScript: string): CriuRestoreOptions;
   fifosToRecreate: FifoToRecreate[];
   unixReconnects: UnixReconnect[];
+  terminals: HeldTerminal[];
 }
 
 /** Inherited fds start at 3, above stdio. */
@@ -52,26 +53,30 @@ export async function planSession(runner: Runner, config: Config, rootPid: numbe
  * Killing a restored tree would end its namespace's init (criu reaps until it has
  * no child left), and the kernel would then kill the criu dumping from inside,
  * before it writes its stats and exits 0 (cr_dump_finish). Stopped, the tree stays
- * frozen, its sockets in repair mode and locked, until the kexec.
+ * frozen, its sockets in repair mode and locked, until the kexec. A tree that
+ * another tree of the leap talks to, or whose terminal it holds, is left stopped
+ * too, so that tree, dumped later, does not see it hang up (cross-tree.ts).
  */
 function finalState(base: Plan, leaveRunning: boolean): 'dead' | 'running' | 'stopped' {
   if (leaveRunning) return 'running';
-  return base.ownPidNamespace ? 'stopped' : 'dead';
+  return base.ownPidNamespace || base.stopAfterDump ? 'stopped' : 'dead';
 }
 
 export function bindPlan(base: Plan, config: Config): SessionPlan {
   const fifosToRecreate = base.fifos.map((f, i) => ({ path: f.path, mode: f.mode, uid: f.uid, gid: f.gid, key: f.key, fd: FIRST_INHERITED_FD + i }));
   const unixReconnects = base.unixExternals.map((u, i) => ({ key: `socket:[${u.inode}]`, fd: FIRST_INHERITED_FD + fifosToRecreate.length + i, peerPath: u.peerPath }));
+  const terminals = base.keptTerminals.map((t, i) => ({ ...t, fd: FIRST_INHERITED_FD + fifosToRecreate.length + unixReconnects.length + i }));
   const common = { verbosity: 4 as const, tcpEstablished: true, extUnixSk: true, fileLocks: true, ...(base.shellJob ? { shellJob: true } : {}), manageCgroups: 'ignore' as const };
   return {
     ...base,
     fifosToRecreate,
     unixReconnects,
+    terminals,
     dumpArgs: (imagesDir, logFile, options = {}) =>
       criuDumpArgs({ ...common, imagesDir, logFile, tree: base.ownPidNamespace?.rootNsPid ?? base.rootPid, linkRemap: true, ghostLimitBytes: base.ghostLimitBytes, externals: base.externals, networkLock: config.criu.network_lock, finalState: finalState(base, options.leaveRunning ?? false), extra: config.criu.extra_dump_args }),
     restoreOptions: (imagesDir, logFile, actionScript) => ({
       ...common, imagesDir, logFile, actionScript,
-      inheritFds: [...fifosToRecreate, ...unixReconnects].map((x) => ({ fd: x.fd, key: x.key })),
+      inheritFds: [...fifosToRecreate, ...unixReconnects, ...terminals].map((x) => ({ fd: x.fd, key: x.key })),
       extra: config.criu.extra_restore_args,
     }),
   };
@@ -83,7 +88,7 @@ export function planSummary(plan: SessionPlan): Record<string, unknown> {
     criu: { version: plan.criu.version, assumed: plan.criu.assumed, can: plan.criu.can, cannot: plan.criu.cannot, networkLock: plan.criu.networkLock.method },
     networkStacks: plan.networkStacks,
     rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
-    connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals,
+    connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals, keptTerminals: plan.keptTerminals,
     ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
     shellJob: plan.shellJob, socketDirs: plan.socketDirs,
     criuDump: planDumpCommand(plan),

@@ -74,6 +74,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     connections: plan.connections,
     fifos: plan.fifosToRecreate,
     unixExternals: plan.unixReconnects,
+    terminals: plan.terminals,
     socketDirs: plan.socketDirs,
     criu: plan.restoreOptions(journal.paths.images, join(journal.paths.logs, 'restore.log'), actionScript),
     rulesFile,

@@ -22,7 +22,7 @@ import { localAddresses, readManifest, type RestoreManifest } from '../state/man
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
 import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
 import { waitUntil } from '../tools/wait.js';
-import { fdOpenerArgv, recreateFifos, recreateSocketDirs } from './restore-world.js';
+import { fdOpenerArgv, recreateFifos, recreateSocketDirs, type TerminalToOpen } from './restore-world.js';
 
 export interface RestoreOutput {
   rootPidHost: number;
@@ -45,6 +45,8 @@ export const RESTORED_PID_FILE = 'restored-pid';
 export interface RestoreOptions {
   /** The peers are gone (a power cut came before the leap's boot): restore the connections shut down. */
   closeConnections: boolean;
+  /** The ptys this boot's earlier restores moved: a terminal this tree holds of theirs is opened where it is now. */
+  earlierRemaps: readonly PtyRemap[];
 }
 
 export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>, options: RestoreOptions): Promise<RestoreOutput> {
@@ -66,7 +68,7 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
   const socketDirs = recreateSocketDirs(manifest.socketDirs ?? []);
 
   journal.mark('restoreStart');
-  const launch = () => againIfKilled(journal, manifest.criu.logFile, () => launchCriu(runner, manifest, journal.paths.dir, options.closeConnections));
+  const launch = () => againIfKilled(journal, manifest.criu.logFile, () => launchCriu(runner, manifest, journal.paths.dir, options));
   const pids = options.closeConnections ? await launch() : await withUnscaledWindows(manifest, host, launch);
   journal.mark('restored');
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
@@ -80,7 +82,7 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
     fifos: manifest.fifos.map((f) => f.path),
     socketDirs,
     degraded: [
-      ...manifest.unixExternals.map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
+      ...manifest.unixExternals.filter((u) => !u.rejoin).map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
       ...(options.closeConnections ? manifest.connections.map((c) => `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: restored shut down (the restart ended it)`) : []),
     ],
     rulesRemovedAfterRestore,
@@ -102,19 +104,26 @@ function withUnscaledWindows<T>(manifest: RestoreManifest, sysctl: SysctlPaths, 
   return manifest.connections.length > 0 ? withSysctl(sysctl, 'net.ipv4.tcp_window_scaling', '0', launch) : launch();
 }
 
-function restoreArgv(manifest: RestoreManifest, tcpClose: boolean): string[] {
+function restoreArgv(manifest: RestoreManifest, options: RestoreOptions): string[] {
+  const tcpClose = options.closeConnections;
   // A shell job joins criu's session, which criu, pid 1 of the new namespace, must
   // lead: the restore unit's leader is out of its sight (getsid reads 0).
   const criu = [...(manifest.criu.shellJob ? ['setsid'] : []), 'criu', ...criuRestoreArgs({ ...manifest.criu, tcpClose })];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
   const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
-  return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, inNamespace));
+  return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, heldTerminals(manifest, options.earlierRemaps), inNamespace));
 }
 
-async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, tcpClose: boolean): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {
+/** Each terminal the tree holds of another tree, at the index that tree's restore gave it. */
+function heldTerminals(manifest: RestoreManifest, remaps: readonly PtyRemap[]): TerminalToOpen[] {
+  return (manifest.terminals ?? []).map((t) => ({ fd: t.fd, nonBlocking: t.nonBlocking, path: `/dev/pts/${remaps.find((r) => r.from === t.pts)?.to ?? t.pts}` }));
+}
+
+async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, options: RestoreOptions): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {
   const pidFile = join(runDir, RESTORED_PID_FILE);
   rmSync(pidFile, { force: true });
-  const [file = 'systemd-run', ...args] = restoreArgv(manifest, tcpClose);
+  const tcpClose = options.closeConnections;
+  const [file = 'systemd-run', ...args] = restoreArgv(manifest, options);
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
   const logFile = manifest.criu.logFile;
   try {

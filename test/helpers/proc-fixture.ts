@@ -10,7 +10,7 @@ export interface FakeTask {
   ppid: number;
   name: string;
   cmdline: string;
-  fds?: Record<number, { target: string; mntId?: number; ttyIndex?: number; stat?: Partial<StatFacts> }>;
+  fds?: Record<number, { target: string; mntId?: number; ttyIndex?: number; stat?: Partial<StatFacts>; flags?: number }>;
   exe?: string;
   exeStat?: Partial<StatFacts>;
   ns?: Partial<Record<'mnt' | 'pid' | 'net' | 'ipc' | 'uts' | 'user', string>>;
@@ -35,7 +35,7 @@ export function snapshot(tasks: FakeTask[], extra: Partial<Pick<ProcSnapshot, 't
     snap.dirs[`${base}/fd`] = Object.keys(t.fds ?? {});
     for (const [fd, f] of Object.entries(t.fds ?? {})) {
       snap.links[`${base}/fd/${fd}`] = f.target;
-      snap.texts[`${base}/fdinfo/${fd}`] = `pos:\t0\nflags:\t02\nmnt_id:\t${f.mntId ?? 24}\n${f.ttyIndex !== undefined ? `tty-index:\t${f.ttyIndex}\n` : ''}`;
+      snap.texts[`${base}/fdinfo/${fd}`] = `pos:\t0\nflags:\t${(f.flags ?? 0o2).toString(8).padStart(2, '0')}\nmnt_id:\t${f.mntId ?? 24}\n${f.ttyIndex !== undefined ? `tty-index:\t${f.ttyIndex}\n` : ''}`;
       snap.stats[`${base}/fd/${fd}`] = stat(f.stat);
     }
     if (t.exe) snap.links[`${base}/exe`] = t.exe;

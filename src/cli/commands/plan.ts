@@ -3,7 +3,7 @@ import { type PlanRecording, planDumpCommand, planSession, planSummary, type Ses
 import { ExitCode } from '../../errors.js';
 import { discover, type SessionRoot } from '../../steps/discover.js';
 import { withScopeTrees } from '../../steps/scope-trees.js';
-import { type CrossTreeStream, crossTreeStreams, describeCrossTreeStream, terminalHangUps, withHangUps } from '../../steps/cross-tree.js';
+import { type CrossTreeStream, crossTreeStreams, describeCrossTreeStream, linkTrees } from '../../steps/cross-tree.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
@@ -26,13 +26,12 @@ export const planCommand: Command = {
       : undefined;
     // This process leaves the session before any dump, so it is not planned for.
     const planned = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, self, record)));
-    const hangUps = terminalHangUps(planned);
-    const plans = planned.map((p) => withHangUps(p, hangUps));
+    const plans = linkTrees(planned, ctx.config, liveProc, 'plan');
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     const losses = checkLosses(roots, values);
     const streams = crossTreeStreams(plans);
     const text = () => [...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), renderCrossTreeStreams(streams), losses.text].filter(Boolean).join('\n\n');
-    ctx.out.result({ sessions, crossTreeStreams: streams, hangUps, leftBehind: losses.losses, lossRefused: losses.refused }, text);
+    ctx.out.result({ sessions, crossTreeStreams: streams, leftBehind: losses.losses, lossRefused: losses.refused }, text);
     return plans.every((p) => p.verdict === 'go') && !losses.refused ? ExitCode.ok : ExitCode.noGo;
   },
 };
@@ -53,9 +52,9 @@ export function renderPlan(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' 
   ].join('\n');
 }
 
-/** Streams between two carried trees, which the restore does not rejoin; empty when there is none. */
+/** Streams between two carried trees, which the restore rejoins; empty when there is none. */
 export function renderCrossTreeStreams(streams: readonly CrossTreeStream[]): string {
-  return streams.length ? ['connections between carried trees:', ...streams.map((s) => `warn   ${describeCrossTreeStream(s)}`)].join('\n') : '';
+  return streams.length ? ['connections between carried trees:', ...streams.map((s) => `ok     ${describeCrossTreeStream(s)}`)].join('\n') : '';
 }
 
 /** A session's own tree, or a tree of its logind scope carried beside it. */

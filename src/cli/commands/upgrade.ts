@@ -9,7 +9,7 @@ import { withScopeTrees } from '../../steps/scope-trees.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderCrossTreeStreams, renderPlan } from './plan.js';
-import { crossTreeStreams, hangUpClients, terminalHangUps, withHangUps } from '../../steps/cross-tree.js';
+import { crossTreeStreams, linkTrees } from '../../steps/cross-tree.js';
 import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
@@ -55,8 +55,7 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   }
   const previews = [];
   for (const root of roots) previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
-  const hangUps = terminalHangUps(previews);
-  const shown = previews.map((p) => withHangUps(p, hangUps, mode));
+  const shown = linkTrees(previews, ctx.config, liveProc, 'plan');
   const text = [...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), renderCrossTreeStreams(crossTreeStreams(previews))].filter(Boolean);
   if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
   if (shown.some((p) => p.verdict === 'no-go')) return ExitCode.noGo;
@@ -64,8 +63,6 @@ async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: '
   if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
   if (losses.refused) return ExitCode.noGo;
   if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length))) return ExitCode.usage;
-  // Before the worker plans: the trees it dumps then hold no terminal of another. A rehearsal changes nothing.
-  if (mode === 'upgrade') await hangUpClients(liveProc, hangUps);
 
   // One run per session, the caller's last: `latest` then names the run its launcher waits on.
   const journals = roots.map(() => Journal.create(ctx.config.paths.state_dir, mode));

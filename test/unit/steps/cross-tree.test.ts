@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import { crossTreeStreams, describeCrossTreeStream, hangUpClients, terminalHangUps, withHangUps, withTerminalsKept } from '../../../src/steps/cross-tree.js';
+import { crossTreeStreams, describeCrossTreeStream, keepHeldTerminals, withRejoins } from '../../../src/steps/cross-tree.js';
 import { collectFacts } from '../../../src/steps/plan-facts.js';
 import { plan } from '../../../src/steps/plan.js';
 import { bindPlan } from '../../../src/steps/planning.js';
@@ -15,7 +15,7 @@ describe('unix streams between two carried trees', () => {
   it('pairs the two ends once, named by the listening path, and leaves streams to the outside alone', () => {
     const streams = crossTreeStreams([client, server]);
     expect(streams).toEqual([{ ends: [{ root: 950, pid: 950, fd: 9, inode: 30002 }, { root: 441, pid: 460, fd: 5, inode: 30003 }], path: '/tmp/tmux-0/default' }]);
-    expect(describeCrossTreeStream(streams[0] as never)).toMatch(/^unix stream to \/tmp\/tmux-0\/default between tree 950 .* and tree 441 .*: not rejoined; .*the server lives on/);
+    expect(describeCrossTreeStream(streams[0] as never)).toMatch(/^unix stream to \/tmp\/tmux-0\/default between tree 950 .* and tree 441 .*: rejoined at the restore, one new socketpair for its two ends/);
   });
 
   it('finds none within one tree or with only one end carried', () => {
@@ -29,7 +29,7 @@ function attached() {
   const snap = sshSession({
     extraTasks: [
       { pid: 460, ppid: 447, name: 'tmux: client', cmdline: 'tmux attach', fds: { 0: { target: '/dev/pts/0' }, 5: { target: 'socket:[30003]' } } },
-      { pid: 950, ppid: 1, name: 'tmux: server', cmdline: 'tmux new -d -s work', fds: { 7: { target: '/dev/ptmx', ttyIndex: 1 }, 9: { target: 'socket:[30002]' }, 10: { target: '/dev/pts/0' } } },
+      { pid: 950, ppid: 1, name: 'tmux: server', cmdline: 'tmux new -d -s work', fds: { 7: { target: '/dev/ptmx', ttyIndex: 1 }, 9: { target: 'socket:[30002]' }, 10: { target: '/dev/pts/0', flags: 0o4002 } } },
       { pid: 951, ppid: 950, name: 'sh', cmdline: 'sh -c loop', fds: { 0: { target: '/dev/pts/1' } } },
     ],
   });
@@ -48,31 +48,49 @@ describe('a tree that holds another tree\'s terminal (an attached tmux server)',
     expect(plan(collectFacts(attached(), 441, peers)).foreignTerminals).toEqual([]);
   });
 
-  it('goes once its client, the other end of its stream, is hung up before the dump', () => {
-    const ssh = { rootPid: 441, unixExternals: [{ pid: 460, fd: 5, inode: 30003, peerInode: 30002, peerPath: '/tmp/tmux-0/default' }], foreignTerminals: [] };
-    const hangUps = terminalHangUps([ssh, server]);
-    expect(hangUps).toEqual([{ client: 460, tree: 950, terminals: [0] }]);
-    const resolved = withHangUps(server, hangUps);
-    expect(resolved.verdict).toBe('go');
-    expect(resolved.risks).toContainEqual(expect.objectContaining({ level: 'warn', code: 'HANG_UP', message: expect.stringContaining('(pid 460) get SIGHUP before the dump') }));
-    expect(withHangUps(server, [])).toBe(server);
-    expect(withHangUps(server, hangUps, 'rehearse').risks).toContainEqual(expect.objectContaining({ code: 'HANG_UP', message: expect.stringContaining('the upgrade hangs up its client (pid 460) before the dump; this rehearsal leaves them attached') }));
-  });
-
-  it('is rehearsed with the client attached: its terminal is dumped as an external tty[rdev:dev], in hex', () => {
+  it('is kept with its owner: the terminal is dumped as an external tty[rdev:dev], in hex, and handed back at the restore', () => {
     const config = loadConfig({ env: {}, file: undefined }).config;
     const proc = attached();
     const devpts = { ...proc, stat: (path: string) => path === '/dev/pts/0' ? { ino: 3, mode: 0o020620, nlink: 1, size: 0, uid: 0, gid: 5, rdev: 0x8800, dev: 0x18 } : proc.stat(path) };
-    const kept = withTerminalsKept(bindPlan(server, config), config, devpts);
-    expect(kept.verdict).toBe('go');
-    expect(kept.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'TERMINAL_KEPT' }));
-    expect(kept.dumpArgs('/i', '/l', { leaveRunning: true }).join(' ')).toContain('--external tty[8800:18]');
-    const alone = bindPlan(plan(collectFacts(attached(), 441, peers)), config);
-    expect(withTerminalsKept(alone, config, devpts)).toBe(alone);
+    const ssh = bindPlan(plan(collectFacts(proc, 441, peers)), config);
+    const [keptSsh, kept] = keepHeldTerminals([ssh, bindPlan(server, config)], config, devpts);
+    // The owner is left stopped after its dump: dead, it would hang the terminal up before the server's dump.
+    expect(keptSsh?.dumpArgs('/i', '/l')).toContain('--leave-stopped');
+    expect(ssh.dumpArgs('/i', '/l')).not.toContain('--leave-stopped');
+    expect(kept?.verdict).toBe('go');
+    expect(kept?.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'TERMINAL_KEPT', message: expect.stringContaining("the tree holds /dev/pts/0, tree 441's terminal") }));
+    expect(kept?.ptys).toEqual([1]);
+    expect(kept?.dumpArgs('/i', '/l', { leaveRunning: true }).join(' ')).toContain('--external tty[8800:18]');
+    // tmux holds it O_NONBLOCK: the fd opened at the restore is made alike.
+    expect(kept?.terminals).toEqual([{ pts: 0, key: 'tty[8800:18]', nonBlocking: true, fd: 4 }]);
+    expect(kept?.restoreOptions('/i', '/l', '/a').inheritFds).toContainEqual({ fd: 4, key: 'tty[8800:18]' });
   });
 
-  it('waits for the tree to let go of the terminal, and says what to do when it does not', async () => {
-    await expect(hangUpClients(attached(), [{ client: 2 ** 22 + 7, tree: 950, terminals: [0] }], 200)).rejects.toMatchObject({ code: 'TERMINAL_HELD', hint: expect.stringContaining('tmux detach') });
-    await expect(hangUpClients(attached(), [{ client: 2 ** 22 + 7, tree: 950, terminals: [5] }], 200)).resolves.toBeUndefined();
+  it('stays a no-go when the tree that owns the terminal is not carried', () => {
+    const config = loadConfig({ env: {}, file: undefined }).config;
+    const [alone] = keepHeldTerminals([bindPlan(server, config)], config, attached());
+    expect(alone?.verdict).toBe('no-go');
+    expect(alone?.keptTerminals).toEqual([]);
+  });
+});
+
+describe('streams between two trees of one leap', () => {
+  it('name both ends alike for the restore to rejoin, and leave a stream to the outside closed', () => {
+    const config = loadConfig({ env: {}, file: undefined }).config;
+    const proc = attached();
+    const peers = new Map([[30002, 30003], [30003, 30002]]);
+    const plans = [client, server].map((t) => bindPlan({ ...plan(collectFacts(proc, t.rootPid, peers)), unixExternals: t.unixExternals }, config));
+    const [ssh, tmux] = withRejoins(plans, 'run-7', config);
+    expect(ssh?.unixReconnects).toEqual([
+      expect.objectContaining({ key: 'socket:[30003]', rejoin: 'kernel-leap-run-7-30002-30003' }),
+      { key: 'socket:[20001]', fd: 5, peerPath: '/run/dbus/system_bus_socket' },
+    ]);
+    expect(tmux?.unixReconnects).toEqual([expect.objectContaining({ key: 'socket:[30002]', rejoin: 'kernel-leap-run-7-30002-30003' })]);
+    // Both are left stopped after their dumps: the one dumped first must not close its end under the other's dump.
+    for (const p of [ssh, tmux]) expect(p?.dumpArgs('/i', '/l')).toContain('--leave-stopped');
+    expect(tmux?.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'UNIX_REJOINED', message: expect.stringContaining('unix stream socket 30002 to another carried tree') }));
+    expect(tmux?.risks.map((r) => r.code)).not.toContain('UNIX_EXTERNAL');
+    const outside = plans[0] as never;
+    expect(withRejoins([outside], 'run-7', config)[0]).toBe(outside);
   });
 });
