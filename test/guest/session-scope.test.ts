@@ -86,6 +86,8 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     await withPostMortem(bed.guest, () => caller.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
     expect(caller.output()).toContain('UPGRADE-EXIT=0');
     expect(caller.output()).toMatch(/unix stream to \/tmp\/tmux-0\/two between tree \d+ .* and tree \d+ .*: rejoined at the restore/);
+    // The first test's tmux server, restored in a scope of its own, is not carried again: the plan says so.
+    expect(caller.output()).toMatch(/warn +lost +a tree of root's that an earlier leap restored .*not carried: pid \d+ \(tmux new -d -s work/);
     expect((await bed.guest.run('uname -r')).trim()).toBe(oldKernel);
     // The server's tree, which holds the client's terminal, is restored after the others: the caller's outcome may come first.
     await expectEventually('the restored server to list its client', async () => (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '', 60_000);

@@ -32,4 +32,19 @@ describe('what the kexec ends that the leap does not carry', () => {
     expect(outside).toEqual([{ kind: 'session-process', pid: 950, user: 'root', tty: 'pts/0', cmdline: 'tmux new -d -s work', level: 'warn' }]);
     expect(leftBehind(machine(), [441, 600, 700], 'root', new Set([950]))).toEqual([]);
   });
+
+  it('lists a tree an earlier leap restored that no carried tree holds: its tmux server, under its criu, in a kernel-leap scope', () => {
+    const snap = manySshSessions();
+    const restored = { 900: ['criu', 1, 'criu restore -D /x'], 901: ['tmux: server', 900, 'tmux new -d -s work'], 902: ['bash', 901, 'bash'] } as const;
+    for (const [pid, [name, ppid, cmdline]] of Object.entries(restored)) {
+      snap.dirs['/proc']?.push(pid);
+      snap.texts[`/proc/${pid}/status`] = `Name:\t${name}\nState:\tS (sleeping)\nPPid:\t${ppid}\nUid:\t0\t0\t0\t0\nNSpid:\t${pid}\n`;
+      snap.texts[`/proc/${pid}/cmdline`] = `${cmdline.split(' ').join('\0')}\0`;
+      snap.texts[`/proc/${pid}/cgroup`] = '0::/system.slice/kernel-leap-session-20261201T110308Z-aaf6.scope\n';
+    }
+    const lost = leftBehind(snapshotProc(snap), [441, 600, 700], 'root').filter((l) => l.kind === 'restored-tree');
+    expect(lost).toEqual([{ kind: 'restored-tree', pid: 901, user: 'root', tty: '?', cmdline: 'tmux new -d -s work', level: 'warn' }]);
+    expect(describeLoss(lost[0] as never)).toBe("a tree of root's that an earlier leap restored (a tmux server or a nohup job of a session that leapt before), not carried: pid 901 (tmux new -d -s work)");
+    expect(leftBehind(snapshotProc(snap), [441, 600, 700, 901], 'root').filter((l) => l.kind === 'restored-tree')).toEqual([]);
+  });
 });
