@@ -10,7 +10,7 @@ import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { removeBootArtefacts } from '../steps/cleanup.js';
 import { restoreSession } from '../steps/restore.js';
 import type { PtyRemap } from '../steps/restore-pty.js';
-import { holdsTerminals } from '../state/manifest.js';
+import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import type { EngineContext } from './context.js';
@@ -37,12 +37,12 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     }
     // Every session first: the cleanup removes the units and rules they share.
     const opened = fresh.map((runId) => openForRestore(ctx, stateDir, runId, options.boot));
-    const remaps: PtyRemap[] = [];
+    const ptys = new Map<number, number>();
     for (const journal of holdersLast(opened)) {
       if (journal) journals.push(journal);
       if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
-      else if (!journal || (await restoreRun(ctx, journal, remaps)) !== ExitCode.ok) code = ExitCode.restoreFailed;
-      if (journal) remaps.push(...restoredRemaps(journal));
+      else if (!journal || (await restoreRun(ctx, journal, ptys)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      else for (const [dumped, now] of restoredPtys(journal)) ptys.set(dumped, now);
     }
   } finally {
     // A cleanup that a kill cut short is run again from the start.
@@ -114,13 +114,14 @@ function holdersLast(journals: ReadonlyArray<Journal | undefined>): Array<Journa
   return [...journals.filter((j) => !holds(j)), ...journals.filter(holds)];
 }
 
-function restoredRemaps(journal: Journal): PtyRemap[] {
-  const outputs = journal.phase('restore').outputs as { ptyRemaps?: PtyRemap[] } | undefined;
-  return outputs?.ptyRemaps ?? [];
+/** Each pty a restored run made again: its index at the dump, and now (a remap moves it). */
+function restoredPtys(journal: Journal): Array<[number, number]> {
+  const remaps = (journal.phase('restore').outputs as { ptyRemaps?: PtyRemap[] } | undefined)?.ptyRemaps ?? [];
+  return readManifest(journal.paths.dir).ptys.map((n) => [n, remaps.find((r) => r.from === n)?.to ?? n]);
 }
 
 /** Restores one run's session and writes the outcome its launcher waits for. */
-async function restoreRun(ctx: EngineContext, journal: Journal, earlierRemaps: readonly PtyRemap[]): Promise<number> {
+async function restoreRun(ctx: EngineContext, journal: Journal, earlierPtys: ReadonlyMap<number, number>): Promise<number> {
   refuseRestored(journal);
   // Its connections ended with the restart that kept it from being restored at boot.
   const closeConnections = readOutcome(journal.paths.dir) === 'interrupted';
@@ -131,7 +132,7 @@ async function restoreRun(ctx: EngineContext, journal: Journal, earlierRemaps: r
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   try {
-    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierRemaps }), (r) => ({ ...r }));
+    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierPtys }), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {

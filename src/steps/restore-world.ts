@@ -123,7 +123,8 @@ const FD_OPENER_PY = [
 /** A held terminal to open for criu, at the path its owner's restore gave it. */
 export interface TerminalToOpen {
   fd: number;
-  path: string;
+  /** Undefined: its owner was not restored, so a stand-in that hangs up. */
+  path: string | undefined;
   nonBlocking: boolean;
 }
 
@@ -140,7 +141,7 @@ export function fdOpenerArgv(fifos: readonly FifoToRecreate[], unix: readonly Un
   const specs = [
     ...fifos.map((f) => `fifo:${f.fd}:${f.path}`),
     ...unix.map((u) => `pair:${u.fd}:${u.rejoin ?? ''}`),
-    ...terminals.map((t) => `${t.nonBlocking ? 'tty-nb' : 'tty'}:${t.fd}:${t.path}`),
+    ...terminals.map((t) => `${t.nonBlocking ? 'tty-nb' : 'tty'}:${t.fd}:${t.path ?? ''}`),
   ];
   return ['python3', '-c', FD_OPENER_PY, ...specs, '--', ...command];
 }

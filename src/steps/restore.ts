@@ -45,8 +45,13 @@ export const RESTORED_PID_FILE = 'restored-pid';
 export interface RestoreOptions {
   /** The peers are gone (a power cut came before the leap's boot): restore the connections shut down. */
   closeConnections: boolean;
-  /** The ptys this boot's earlier restores moved: a terminal this tree holds of theirs is opened where it is now. */
-  earlierRemaps: readonly PtyRemap[];
+  /**
+   * The ptys this pass's earlier restores made again, from their index at the dump
+   * to their index now: a terminal this tree holds of theirs is opened there. One
+   * not among them (its owner not restored, or a restore by hand) is not opened by
+   * its old index, which may be someone else's terminal now.
+   */
+  earlierPtys: ReadonlyMap<number, number>;
 }
 
 export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>, options: RestoreOptions): Promise<RestoreOutput> {
@@ -111,12 +116,15 @@ function restoreArgv(manifest: RestoreManifest, options: RestoreOptions): string
   const criu = [...(manifest.criu.shellJob ? ['setsid'] : []), 'criu', ...criuRestoreArgs({ ...manifest.criu, tcpClose })];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
   const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
-  return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, heldTerminals(manifest, options.earlierRemaps), inNamespace));
+  return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, heldTerminals(manifest, options.earlierPtys), inNamespace));
 }
 
-/** Each terminal the tree holds of another tree, at the index that tree's restore gave it. */
-function heldTerminals(manifest: RestoreManifest, remaps: readonly PtyRemap[]): TerminalToOpen[] {
-  return (manifest.terminals ?? []).map((t) => ({ fd: t.fd, nonBlocking: t.nonBlocking, path: `/dev/pts/${remaps.find((r) => r.from === t.pts)?.to ?? t.pts}` }));
+/** Each terminal the tree holds of another tree, where that tree's restore made it again (none: a stand-in that hangs up). */
+function heldTerminals(manifest: RestoreManifest, earlierPtys: ReadonlyMap<number, number>): TerminalToOpen[] {
+  return (manifest.terminals ?? []).map((t) => {
+    const now = earlierPtys.get(t.pts);
+    return { fd: t.fd, nonBlocking: t.nonBlocking, path: now === undefined ? undefined : `/dev/pts/${now}` };
+  });
 }
 
 async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, options: RestoreOptions): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {

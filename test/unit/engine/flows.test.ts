@@ -358,6 +358,29 @@ describe('the boot-restore flow', () => {
     expect(readOutcome(otherRun.paths.dir)).toBe('restored');
   });
 
+  it('restores a tree that holds another tree\'s terminal (an attached tmux server) after that tree, and opens the terminal where it was made again', async () => {
+    const [holder, owner] = [await session(), await session()];
+    const { ctx, runner, journals: [holderRun, ownerRun] } = machineWith([holder, owner]);
+    if (!holderRun || !ownerRun) throw new Error('two runs expected');
+    await expect(runWorker(ctx, upgradeOptions(ownerRun, owner, { others: [{ runId: holderRun.runId, rootPid: holder.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    // As the worker writes them for a tmux server (dumped first) that holds the caller's pts/200 (free on any test machine).
+    writeManifest(ownerRun.paths.dir, { ...readManifest(ownerRun.paths.dir), ptys: [200] });
+    writeManifest(holderRun.paths.dir, { ...readManifest(holderRun.paths.dir), terminals: [{ pts: 200, key: 'tty[88c8:18]', fd: 9, nonBlocking: true }] });
+    jumpTo(ctx.host, runner.calls);
+    writeFileSync(ctx.host.rulesMarker, '');
+    const order: string[] = [];
+    runner.onSpawn(['systemd-run', '--scope'], (argv) => {
+      const run = [holderRun, ownerRun].find((j) => argv.some((a) => a.includes(j.runId))) as Journal;
+      order.push(run.runId);
+      return restoredTree(ctx, run.paths.dir, {})();
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(order).toEqual([ownerRun.runId, holderRun.runId]);
+    const holderLaunch = runner.calls.find((argv) => argv[0] === 'systemd-run' && argv.some((a) => a.includes(holderRun.runId))) ?? [];
+    // pts/200 was free at this boot, so it kept its index (a remap would move it).
+    expect(holderLaunch).toContain('tty-nb:9:/dev/pts/200');
+  });
+
   it('after a power cut, a boot the leap did not start restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
