@@ -80,7 +80,7 @@ async function leapMarks(vm: Vm): Promise<{ marks: PathMarks; reportDowntimeMs?:
   const at = (name: string) => (journal.marks[name] ? Date.parse(journal.marks[name]) : undefined);
   const report = JSON.parse((await vm.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}') as { downtimeMs?: number };
   return {
-    marks: { freeze: at('dump.freeze'), dumped: at('dump.dumped'), kexec: at('kexec'), nodeUp: at('restoreUnitStart'), rules: at('gate.rules'), address: at('gate.addresses'), restoreStart: at('restoreStart'), restored: at('restored') },
+    marks: { freeze: at('dump.freeze'), dumped: at('dump.dumped'), kexec: at('kexec'), restoreUp: at('restoreUnitStart'), rules: at('gate.rules'), address: at('gate.addresses'), restoreStart: at('restoreStart'), restored: at('restored') },
     reportDowntimeMs: report.downtimeMs,
   };
 }

@@ -31,8 +31,8 @@ export interface BootMonotonic {
 /** Guest wall-clock ms of each mark, named as the path names them. */
 export interface PathMarks {
   freeze?: number; dumped?: number; kexec?: number;
-  /** kernel-leap only: its Node process is up and has journaled the start. */
-  nodeUp?: number;
+  /** kernel-leap only: the restore unit's script (restore-fast.sh) has started. */
+  restoreUp?: number;
   rules?: number; address?: number; restoreStart?: number; restored?: number;
 }
 
@@ -67,7 +67,7 @@ export function leapFigures(lines: readonly StampedLine[], marks: PathMarks, boo
     ['kernel', boot.runInit ?? atMono(mono.runInit)],
     ['init', atMono(mono.systemdStart)],
     ['systemd', atMono(mono.unitStart)],
-    ...(marks.nodeUp === undefined ? [] : [['node', newHost(marks.nodeUp)] as [string, number | undefined]]),
+    ...(marks.restoreUp === undefined ? [] : [['restore up', newHost(marks.restoreUp)] as [string, number | undefined]]),
     ['rules', newHost(marks.rules)],
     ['address', newHost(marks.address)],
     ['prepare', newHost(marks.restoreStart)],

@@ -16,6 +16,7 @@ import { leapOfBoot } from '../tools/kexec.js';
 import type { EngineContext } from './context.js';
 import { Journal } from '../state/journal.js';
 import { doneRestoring, takePending } from '../state/pending.js';
+import { type FastRestore, readFastRestore } from '../state/fast-restore.js';
 import { stepInRun } from './step.js';
 
 export interface RestoreRunOptions {
@@ -26,7 +27,8 @@ export interface RestoreRunOptions {
 export async function runRestore(ctx: EngineContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
   // At boot the pending runs become the restoring list first: from here on, no later boot restores them again.
-  const { fresh, cutShort } = options.boot ? takePending(stateDir) : { fresh: [options.runId], cutShort: [] };
+  const bootId = readFileSync(ctx.host.procBootId, 'utf8').trim();
+  const { fresh, cutShort } = options.boot ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
@@ -41,7 +43,7 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     for (const journal of holdersLast(opened)) {
       if (journal) journals.push(journal);
       if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
-      else if (!journal || (await restoreRun(ctx, journal, ptys)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      else if (!journal || (await restoreRun(ctx, journal, ptys, options.boot ? readFastRestore(journal.paths.dir, bootId) : undefined)) !== ExitCode.ok) code = ExitCode.restoreFailed;
       else for (const [dumped, now] of restoredPtys(journal)) ptys.set(dumped, now);
     }
   } finally {
@@ -120,19 +122,19 @@ function restoredPtys(journal: Journal): Array<[number, number]> {
   return readManifest(journal.paths.dir).ptys.map((n) => [n, remaps.find((r) => r.from === n)?.to ?? n]);
 }
 
-/** Restores one run's session and writes the outcome its launcher waits for. */
-async function restoreRun(ctx: EngineContext, journal: Journal, earlierPtys: ReadonlyMap<number, number>): Promise<number> {
+/** Restores one run's session (or carries on from restore-fast.sh) and writes the outcome its launcher waits for. */
+async function restoreRun(ctx: EngineContext, journal: Journal, earlierPtys: ReadonlyMap<number, number>, fast: FastRestore | undefined): Promise<number> {
   refuseRestored(journal);
   // Its connections ended with the restart that kept it from being restored at boot.
   const closeConnections = readOutcome(journal.paths.dir) === 'interrupted';
   // A `--no-exec` run says `dumped` until now: the launcher resumed by this restore must wait for the new outcome.
   clearOutcome(journal.paths.dir);
-  journal.mark('restoreUnitStart');
+  journal.mark('restoreUnitStart', fast?.marks.get('restoreUnitStart'));
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
   try {
-    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierPtys }), (r) => ({ ...r }));
+    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierPtys, fast }), (r) => ({ ...r }));
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {

@@ -3,6 +3,8 @@ import { posix } from 'node:path';
 import actionScript from '../../templates/criu-action.sh.hbs';
 import ifPreUp from '../../templates/if-pre-up.hbs';
 import restoreUnit from '../../templates/kernel-leap-restore.service.hbs';
+import restoreBoot from '../../templates/restore-boot.sh.hbs';
+import restoreFast from '../../templates/restore-fast.sh.hbs';
 import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
 import { LeapError } from '../errors.js';
 import { compileTemplate } from './templates.js';
@@ -24,14 +26,49 @@ export interface RestoreUnitContext {
   /** The pending mark and the restoring list; the unit does nothing without either. */
   pendingFile: string;
   restoringFile: string;
-  node: string;
-  bundle: string;
+  /** The unit's ExecStart: restore-boot.sh. */
+  bootScript: string;
   timeoutSec: number;
   /** The rules unit's name, ordered before the restore. */
   rulesUnit: string;
   /** Where withSysctl saves a setting's earlier value, and /proc/sys to put it back into. */
   savedSysctls: string;
   procSys: string;
+}
+
+export interface RestoreBootContext {
+  stateDir: string;
+  node: string;
+  bundle: string;
+  procCmdline: string;
+  procBootId: string;
+  leapParameter: string;
+}
+
+/** One run's restore-fast.sh: every value the restore would compute at boot, computed at prepare. */
+export interface RestoreFastContext {
+  runId: string;
+  record: string;
+  pidFile: string;
+  /** `kernel_leap.run=<leap>`: the fast path runs only on the boot this leap's kexec started. */
+  leapToken: string;
+  procCmdline: string;
+  procBootId: string;
+  rulesFile: string;
+  marker: string;
+  addresses: string[];
+  addressTimeoutS: number;
+  restoreTimeoutS: number;
+  ptys: number[];
+  /** Mode in octal, owner as uid:gid. */
+  fifos: Array<{ path: string; mode: string; owner: string }>;
+  socketDirs: Array<{ path: string; mode: string; owner: string }>;
+  /** Window scaling off while criu makes the sockets (restore.ts, withUnscaledWindows). */
+  unscaled: boolean;
+  procSys: string;
+  savedSysctls: string;
+  /** The restore's command, as restore.ts launches it. */
+  argv: string[];
 }
 
 export interface ActionScriptContext {
@@ -59,5 +96,8 @@ export function renderRestoreUnit(context: RestoreUnitContext): string {
   }
   return restore(context);
 }
+
+export const renderRestoreBootScript = lazy<RestoreBootContext>('templates/restore-boot.sh.hbs', restoreBoot);
+export const renderRestoreFastScript = lazy<RestoreFastContext>('templates/restore-fast.sh.hbs', restoreFast);
 
 export const renderActionScript = lazy<ActionScriptContext>('templates/criu-action.sh.hbs', actionScript);

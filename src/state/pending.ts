@@ -19,6 +19,11 @@ export function restoringPath(stateDir: string): string {
   return join(stateDir, 'restoring');
 }
 
+/** The boot that took the restoring list, when restore-boot.sh took it before Node started. */
+function takenByPath(stateDir: string): string {
+  return `${restoringPath(stateDir)}.boot`;
+}
+
 export function markPending(stateDir: string, runIds: readonly string[]): void {
   writeFileAtomic(pendingPath(stateDir), runIds.map((id) => `${id}\n`).join(''));
 }
@@ -40,15 +45,21 @@ export interface BootRuns {
   cutShort: string[];
 }
 
-/** Moves the pending runs to the restoring list, in that order, so no crash can lose or repeat one. */
-export function takePending(stateDir: string): BootRuns {
+/**
+ * Moves the pending runs to the restoring list, in that order, so no crash can lose
+ * or repeat one. A list that this boot's restore-boot.sh took (its boot id beside
+ * it) holds fresh runs; any other was an earlier boot's, cut short.
+ */
+export function takePending(stateDir: string, bootId: string): BootRuns {
   const pending = pendingPath(stateDir);
   const restoring = restoringPath(stateDir);
   if (!existsSync(pending) && !existsSync(restoring)) {
     throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${pending} is absent)`, { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage });
   }
-  const cutShort = readRunList(restoring);
-  const fresh = pendingRuns(stateDir).filter((id) => !cutShort.includes(id));
+  const takenNow = readRunList(takenByPath(stateDir))[0] === bootId;
+  const listed = readRunList(restoring);
+  const cutShort = takenNow ? [] : listed;
+  const fresh = [...(takenNow ? listed : []), ...pendingRuns(stateDir).filter((id) => !listed.includes(id))];
   writeFileAtomic(restoring, [...cutShort, ...fresh].map((id) => `${id}\n`).join(''));
   clearPending(stateDir);
   return { fresh, cutShort };
@@ -57,6 +68,7 @@ export function takePending(stateDir: string): BootRuns {
 /** The boot's restore and cleanup are over: the next boot has nothing to settle. */
 export function doneRestoring(stateDir: string): void {
   rmSync(restoringPath(stateDir), { force: true });
+  rmSync(takenByPath(stateDir), { force: true });
   fsyncDir(stateDir);
 }
 

@@ -11,16 +11,18 @@ import type { Journal } from '../state/journal.js';
 import { pendingPath, restoringPath } from '../state/pending.js';
 import { needsIfupdownHook } from './network.js';
 import type { SessionPlan } from './planning.js';
-import { renderActionScript, renderIfPreUpHook, renderRestoreUnit, renderRulesUnit } from '../render/artefacts.js';
+import { renderActionScript, renderIfPreUpHook, renderRestoreBootScript, renderRestoreFastScript, renderRestoreUnit, renderRulesUnit, type RestoreFastContext } from '../render/artefacts.js';
+import { isLeapError } from '../errors.js';
 import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
-import { LEAP_PARAMETER } from '../tools/kexec.js';
+import { LEAP_PARAMETER, leapOfBoot } from '../tools/kexec.js';
 import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
 import { clockOffsetMs } from '../tools/rtc.js';
 import { enableUnits } from '../tools/systemd.js';
-import type { Endpoint } from '../state/manifest.js';
-import { writeManifest } from '../state/manifest.js';
-import { RESTORED_PID_FILE } from './restore.js';
+import type { Endpoint, RestoreManifest } from '../state/manifest.js';
+import { localAddresses, writeManifest } from '../state/manifest.js';
+import { FAST_RESTORE_FILE, FAST_RESTORE_SCRIPT } from '../state/fast-restore.js';
+import { bootRestoreArgv, RESTORED_PID_FILE } from './restore.js';
 
 const RULES_UNIT = 'kernel-leap-rules.service';
 const RESTORE_UNIT = 'kernel-leap-restore.service';
@@ -51,10 +53,12 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const actionScript = join(journal.paths.dir, 'criu-action.sh');
   const { node, bundle } = selfCommand(config);
   const iptablesRestore = '/usr/sbin/iptables-restore';
+  const bootScript = join(stateDir, 'restore-boot.sh');
 
   const files: Array<{ path: string; text: string; mode: number }> = [
     { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o644 },
-    { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), restoringFile: restoringPath(stateDir), node, bundle, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
+    { path: bootScript, text: renderRestoreBootScript({ stateDir, node, bundle, procCmdline: host.procCmdline, procBootId: host.procBootId, leapParameter: LEAP_PARAMETER }), mode: 0o700 },
+    { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), restoringFile: restoringPath(stateDir), bootScript, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
   ];
   if (needsIfupdownHook(plan.networkStacks ?? [])) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o755 });
   for (const file of files) install(journal, file);
@@ -65,7 +69,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   await enableUnits(input.runner, units);
   journal.addArtefact(rulesFile);
 
-  writeManifest(journal.paths.dir, {
+  const manifest: RestoreManifest = {
     schema: 1,
     runId: journal.runId,
     imagesDir: journal.paths.images,
@@ -84,8 +88,53 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     restoreTimeoutS: config.restore.restore_timeout,
     oldKernel: String(journal.phase('load').outputs?.from ?? ''),
     newKernel: String(journal.phase('load').outputs?.to ?? ''),
-  });
+  };
+  writeManifest(journal.paths.dir, manifest);
+  writeFastScript(journal, manifest, host);
   return { units, artefacts: journal.snapshot.artefacts, clockOffsetMs: await clockOffsetMs() };
+}
+
+/**
+ * The run's restore-fast.sh (templates/restore-boot.sh.hbs says why), unless its
+ * restore needs what only Node computes at boot: a terminal of another tree, at
+ * the index that tree's restore gave it. Without a leap on the kexec's command
+ * line (none loaded) there is no boot to run it on.
+ */
+function writeFastScript(journal: Journal, manifest: RestoreManifest, host: HostPaths): void {
+  const leap = leapOfBoot(String(journal.phase('load').outputs?.cmdline ?? ''));
+  if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
+  const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({ path: f.path, mode: (f.mode & 0o7777).toString(8), owner: `${f.uid}:${f.gid}` });
+  const text = fastScriptOrNone({
+    runId: journal.runId,
+    record: join(journal.paths.dir, FAST_RESTORE_FILE),
+    pidFile: join(journal.paths.dir, RESTORED_PID_FILE),
+    leapToken: `${LEAP_PARAMETER}=${leap}`,
+    procCmdline: host.procCmdline,
+    procBootId: host.procBootId,
+    rulesFile: manifest.rulesFile,
+    marker: host.rulesMarker,
+    addresses: localAddresses(manifest),
+    addressTimeoutS: manifest.addressTimeoutS,
+    restoreTimeoutS: manifest.restoreTimeoutS,
+    ptys: manifest.ptys,
+    fifos: manifest.fifos.map(owned),
+    socketDirs: (manifest.socketDirs ?? []).map(owned),
+    unscaled: manifest.connections.length > 0,
+    procSys: host.procSys,
+    savedSysctls: host.savedSysctls,
+    argv: bootRestoreArgv(manifest),
+  });
+  if (text !== undefined) writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o700 });
+}
+
+/** None for a value sh cannot carry on one line (a path with a newline): Node's restore, which quotes nothing, does it all. */
+function fastScriptOrNone(context: RestoreFastContext): string | undefined {
+  try {
+    return renderRestoreFastScript(context);
+  } catch (error) {
+    if (isLeapError(error) && error.code === 'TEMPLATE_UNSAFE_VALUE') return undefined;
+    throw error;
+  }
 }
 
 /** The lock rules of every dumped connection, which the boot loads before the network. */

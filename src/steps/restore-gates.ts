@@ -1,12 +1,12 @@
 /**
  * Gates the restore waits on at boot, each polled with a deadline, never slept on:
  * devpts, the lock rules, and every dumped local address (FIELD-NOTES 4: without
- * it, soccr cannot bind the socket back).
+ * it, soccr cannot bind the socket back). restore-fast.sh polls the same three.
  */
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { waitUntil } from '../tools/wait.js';
-import { ExitCode } from '../errors.js';
+import { timedOut, waitUntil } from '../tools/wait.js';
+import { ExitCode, type LeapError } from '../errors.js';
 
 export function configuredAddresses(): Set<string> {
   const found = new Set<string>();
@@ -16,14 +16,32 @@ export function configuredAddresses(): Set<string> {
 
 const GATE_FAILURE = { code: 'GATE_TIMEOUT', exit: ExitCode.restoreFailed } as const;
 
-export function waitForAddresses(addresses: readonly string[], timeoutMs: number): Promise<void> {
-  return waitUntil(() => addresses.every((a) => configuredAddresses().has(a)), timeoutMs, `local addresses ${addresses.join(', ')}`, 'check that the network config gives this host the same address after boot, or raise [restore] address_timeout', GATE_FAILURE);
+export interface Gate {
+  /** The journal mark taken once it is open. */
+  mark: string;
+  what: string;
+  hint: string;
+  open: () => boolean;
 }
 
-export function waitForDevpts(timeoutMs: number): Promise<void> {
-  return waitUntil(() => existsSync('/dev/pts/ptmx'), timeoutMs, '/dev/pts', 'devpts is not mounted; is this a normal systemd boot?', GATE_FAILURE);
+export function restoreGates(rulesFile: string, marker: string, addresses: readonly string[]): Gate[] {
+  return [
+    { mark: 'gate.devpts', what: '/dev/pts', hint: 'devpts is not mounted; is this a normal systemd boot?', open: () => existsSync('/dev/pts/ptmx') },
+    { mark: 'gate.rules', what: 'the lock rules to be loaded', hint: 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`', open: () => !existsSync(rulesFile) || existsSync(marker) },
+    {
+      mark: 'gate.addresses',
+      what: `local addresses ${addresses.join(', ')}`,
+      hint: 'check that the network config gives this host the same address after boot, or raise [restore] address_timeout',
+      open: () => addresses.every((a) => configuredAddresses().has(a)),
+    },
+  ];
 }
 
-export function waitForRules(rulesFile: string, marker: string, timeoutMs: number): Promise<void> {
-  return waitUntil(() => !existsSync(rulesFile) || existsSync(marker), timeoutMs, 'the lock rules to be loaded', 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`', GATE_FAILURE);
+export function waitForGate(gate: Gate, timeoutMs: number): Promise<void> {
+  return waitUntil(gate.open, timeoutMs, gate.what, gate.hint, GATE_FAILURE);
+}
+
+/** The gate's own error, for a wait that restore-fast.sh already timed out. */
+export function gateTimedOut(gate: Gate, timeoutMs: number): LeapError {
+  return timedOut(timeoutMs, gate.what, gate.hint, GATE_FAILURE);
 }

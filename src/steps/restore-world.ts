@@ -143,5 +143,6 @@ export function fdOpenerArgv(fifos: readonly FifoToRecreate[], unix: readonly Un
     ...unix.map((u) => `pair:${u.fd}:${u.rejoin ?? ''}`),
     ...terminals.map((t) => `${t.nonBlocking ? 'tty-nb' : 'tty'}:${t.fd}:${t.path ?? ''}`),
   ];
-  return ['python3', '-c', FD_OPENER_PY, ...specs, '--', ...command];
+  // On one line, as a Python string: restore-fast.sh carries the argv as sh words, which are single-line.
+  return ['python3', '-c', `exec(${JSON.stringify(FD_OPENER_PY)})`, ...specs, '--', ...command];
 }

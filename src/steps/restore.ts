@@ -20,8 +20,9 @@ import { criuRestoreArgs } from '../tools/criu-args.js';
 import { clockOffsetMs } from '../tools/rtc.js';
 import { localAddresses, readManifest, type RestoreManifest } from '../state/manifest.js';
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
-import { waitForAddresses, waitForDevpts, waitForRules } from './restore-gates.js';
-import { waitUntil } from '../tools/wait.js';
+import { gateTimedOut, restoreGates, waitForGate } from './restore-gates.js';
+import { timedOut, waitUntil } from '../tools/wait.js';
+import type { FastRestore } from '../state/fast-restore.js';
 import { fdOpenerArgv, recreateFifos, recreateSocketDirs, type TerminalToOpen } from './restore-world.js';
 
 export interface RestoreOutput {
@@ -52,46 +53,61 @@ export interface RestoreOptions {
    * its old index, which may be someone else's terminal now.
    */
   earlierPtys: ReadonlyMap<number, number>;
+  /** What this boot's restore-fast.sh did for the run before Node started, if it ran. */
+  fast?: FastRestore | undefined;
 }
 
 export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>, options: RestoreOptions): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
-  const timeoutMs = manifest.addressTimeoutS * 1000;
-  await waitForDevpts(timeoutMs);
-  journal.mark('gate.devpts');
-  await waitForRules(manifest.rulesFile, host.rulesMarker, timeoutMs);
-  journal.mark('gate.rules');
-  await waitForAddresses(localAddresses(manifest), timeoutMs);
-  journal.mark('gate.addresses');
+  const fast = options.fast;
+  for (const [name, at] of fast?.marks ?? []) if (name !== 'restoreUnitStart') journal.mark(name, at);
+  const world = fast?.outcome ? { ptyRemaps: [], socketDirs: fast.socketDirs } : await readyTheWorld(runner, journal, manifest, host, fast?.gaveUp);
 
-  const ptyRemaps = planPtyRemaps(manifest.ptys, takenPtys());
-  if (ptyRemaps.length > 0) {
-    const changed = await applyPtyRemaps(runner, manifest.imagesDir, ptyRemaps);
-    for (const r of ptyRemaps) journal.recordChange('pty-remap', manifest.imagesDir, `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`);
-  }
-  await recreateFifos(runner, manifest.fifos);
-  const socketDirs = recreateSocketDirs(manifest.socketDirs ?? []);
-
-  journal.mark('restoreStart');
-  const launch = () => againIfKilled(journal, manifest.criu.logFile, () => launchCriu(runner, manifest, journal.paths.dir, options));
-  const pids = options.closeConnections ? await launch() : await withUnscaledWindows(manifest, host, launch);
-  journal.mark('restored');
+  const launch = () => (options.closeConnections ? launchCriu(runner, manifest, journal.paths.dir, options) : withUnscaledWindows(manifest, host, () => launchCriu(runner, manifest, journal.paths.dir, options)));
+  if (!fast?.outcome) journal.mark('restoreStart');
+  const pids = await againIfKilled(journal, manifest.criu.logFile, fast?.outcome ? () => adoptFastLaunch(manifest, journal.paths.dir, fast) : launch, launch);
+  journal.mark('restored', pids.restoredAt);
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
-  journal.mark('unlocked');
+  // With nothing left for it to remove, the connections were open from the moment the tasks resumed.
+  journal.mark('unlocked', rulesRemovedAfterRestore === 0 ? pids.restoredAt : new Date());
   const offset = await clockOffsetMs();
   return {
     clockOffsetMs: offset,
-    ...pids,
+    rootPidHost: pids.rootPidHost,
+    rootPidInNs: pids.rootPidInNs,
+    criuPid: pids.criuPid,
+    scope: pids.scope,
     nsenter: `nsenter -t ${pids.rootPidHost} -p -m`,
-    ptyRemaps,
+    ptyRemaps: world.ptyRemaps,
     fifos: manifest.fifos.map((f) => f.path),
-    socketDirs,
+    socketDirs: world.socketDirs,
     degraded: [
       ...manifest.unixExternals.filter((u) => !u.rejoin).map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
       ...(options.closeConnections ? manifest.connections.map((c) => `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: restored shut down (the restart ended it)`) : []),
     ],
     rulesRemovedAfterRestore,
   };
+}
+
+/**
+ * The gates, then what the session expects around it: its ptys free (else
+ * remapped), its FIFOs and its sockets' directories. A gate the boot's fast path
+ * timed out on has had its time.
+ */
+async function readyTheWorld(runner: Runner, journal: Journal, manifest: RestoreManifest, host: Pick<HostPaths, 'rulesMarker'>, gaveUp: string | undefined): Promise<{ ptyRemaps: PtyRemap[]; socketDirs: string[] }> {
+  const timeoutMs = manifest.addressTimeoutS * 1000;
+  for (const gate of restoreGates(manifest.rulesFile, host.rulesMarker, localAddresses(manifest))) {
+    if (gate.mark === gaveUp) throw gateTimedOut(gate, timeoutMs);
+    await waitForGate(gate, timeoutMs);
+    journal.mark(gate.mark);
+  }
+  const ptyRemaps = planPtyRemaps(manifest.ptys, takenPtys());
+  if (ptyRemaps.length > 0) {
+    const changed = await applyPtyRemaps(runner, manifest.imagesDir, ptyRemaps);
+    for (const r of ptyRemaps) journal.recordChange('pty-remap', manifest.imagesDir, `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`);
+  }
+  await recreateFifos(runner, manifest.fifos);
+  return { ptyRemaps, socketDirs: recreateSocketDirs(manifest.socketDirs ?? []) };
 }
 
 /**
@@ -127,10 +143,16 @@ function heldTerminals(manifest: RestoreManifest, earlierPtys: ReadonlyMap<numbe
   });
 }
 
-async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, options: RestoreOptions): Promise<Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'>> {
+/** criu's launch as restore-boot.sh would run it: on the leap's boot, with no earlier restore's pty to open. */
+export function bootRestoreArgv(manifest: RestoreManifest): string[] {
+  return restoreArgv(manifest, { closeConnections: false, earlierPtys: new Map() });
+}
+
+type Launched = Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'> & { restoredAt: Date };
+
+async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, options: RestoreOptions): Promise<Launched> {
   const pidFile = join(runDir, RESTORED_PID_FILE);
   rmSync(pidFile, { force: true });
-  const tcpClose = options.closeConnections;
   const [file = 'systemd-run', ...args] = restoreArgv(manifest, options);
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
   const logFile = manifest.criu.logFile;
@@ -140,6 +162,20 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
     throw criuError('restore', logFile, cause);
   }
   if (!existsSync(pidFile)) throw endedEarly(logFile);
+  return launchedTree(manifest, pidFile, launcher, options.closeConnections, new Date());
+}
+
+/** The launch restore-fast.sh made before Node started, taken up as if this process had made it. */
+async function adoptFastLaunch(manifest: RestoreManifest, runDir: string, fast: FastRestore): Promise<Launched> {
+  const logFile = manifest.criu.logFile;
+  const pidFile = join(runDir, RESTORED_PID_FILE);
+  if (fast.outcome === 'timeout') throw criuError('restore', logFile, timedOut(manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`));
+  if (fast.outcome !== 'restored' || fast.launcher === undefined || !existsSync(pidFile)) throw endedEarly(logFile);
+  return launchedTree(manifest, pidFile, fast.launcher, false, fast.marks.get('restored') ?? new Date());
+}
+
+/** The launcher became unshare; its child is criu, pid 1 of the namespace, whose child is the root. */
+function launchedTree(manifest: RestoreManifest, pidFile: string, launcher: number, tcpClose: boolean, restoredAt: Date): Launched {
   const criuPid = firstChild(launcher);
   return {
     criuPid,
@@ -147,6 +183,7 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
     rootPidHost: tcpClose ? (childrenOf(liveProc, criuPid)[0] ?? criuPid) : firstChild(criuPid),
     rootPidInNs: Number(readFileSync(pidFile, 'utf8').trim()),
     scope: `kernel-leap-session-${manifest.runId}.scope`,
+    restoredAt,
   };
 }
 
@@ -162,14 +199,14 @@ function endedEarly(logFile: string): LeapError {
 }
 
 /** A criu that was killed is started once more; its log is kept beside the new one. */
-async function againIfKilled<T>(journal: Journal, logFile: string, launch: () => Promise<T>): Promise<T> {
+async function againIfKilled<T>(journal: Journal, logFile: string, first: () => Promise<T>, again: () => Promise<T>): Promise<T> {
   try {
-    return await launch();
+    return await first();
   } catch (error) {
     if (!(error instanceof LeapError) || error.code !== 'CRIU_RESTORE_KILLED') throw error;
     if (existsSync(logFile)) renameSync(logFile, `${logFile}.killed`);
     journal.recordChange('restore-again', `${logFile}.killed`, error.message);
-    return launch();
+    return again();
   }
 }
 

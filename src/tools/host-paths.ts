@@ -14,6 +14,8 @@ export interface HostPaths {
   kexecLoaded: string;
   /** This boot's kernel command line. */
   procCmdline: string;
+  /** This boot's id: what the boot's shell scripts took is told apart from an earlier boot's. */
+  procBootId: string;
   procSys: string;
   /** A kernel setting's value from before kernel-leap changed it, one file per key, until it is put back. */
   savedSysctls: string;
@@ -26,6 +28,7 @@ export const HOST_PATHS: HostPaths = {
   boot: '/boot',
   kexecLoaded: '/sys/kernel/kexec_loaded',
   procCmdline: '/proc/cmdline',
+  procBootId: '/proc/sys/kernel/random/boot_id',
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
 };

@@ -8,9 +8,11 @@ export interface WaitFailure {
 }
 
 export async function waitUntil(ready: () => boolean, timeoutMs: number, what: string, hint: string, failure: WaitFailure = {}, pollMs = 50): Promise<void> {
-  if (!(await becomes(ready, timeoutMs, pollMs))) {
-    throw new LeapError(failure.code ?? 'WAIT_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { hint, ...(failure.exit ? { exit: failure.exit } : {}) });
-  }
+  if (!(await becomes(ready, timeoutMs, pollMs))) throw timedOut(timeoutMs, what, hint, failure);
+}
+
+export function timedOut(timeoutMs: number, what: string, hint: string, failure: WaitFailure = {}): LeapError {
+  return new LeapError(failure.code ?? 'WAIT_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { hint, ...(failure.exit ? { exit: failure.exit } : {}) });
 }
 
 /** Whether `ready` holds within the time: for a state that may lag the event that caused it. */

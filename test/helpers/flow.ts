@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Output } from '../../src/cli/output.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { EngineContext } from '../../src/engine/context.js';
@@ -93,6 +93,9 @@ export const OLD_KERNEL = '6.1.0-55-cloud-amd64';
 export const NEW_KERNEL = '6.1.0-56-cloud-amd64';
 export const NEWEST_KERNEL = '6.1.0-57-cloud-amd64';
 
+/** The scratch host's boot id: the boot a flow test's restore runs in. */
+export const SCRATCH_BOOT_ID = '0b5e6a1c-0000-4000-8000-00000000b007';
+
 /** A scratch tree for the host's paths: /boot with three kernels, the unit dir, /proc/sys with window scaling on. */
 export function scratchHost(): HostPaths {
   const root = mkdtempSync(join(tmpdir(), 'kl-host-'));
@@ -103,6 +106,7 @@ export function scratchHost(): HostPaths {
     boot: join(root, 'boot'),
     kexecLoaded: join(root, 'sys/kernel/kexec_loaded'),
     procCmdline: join(root, 'proc/cmdline'),
+    procBootId: join(root, 'proc/sys/kernel/random/boot_id'),
     procSys: join(root, 'proc/sys'),
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
   };
@@ -114,6 +118,8 @@ export function scratchHost(): HostPaths {
   writeFileSync(host.kexecLoaded, '0\n');
   writeFileSync(host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
   writeFileSync(windowScalingPath(host), '1\n');
+  mkdirSync(dirname(host.procBootId), { recursive: true });
+  writeFileSync(host.procBootId, `${SCRATCH_BOOT_ID}\n`);
   return host;
 }
 

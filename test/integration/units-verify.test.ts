@@ -14,7 +14,7 @@ describe('generated units pass systemd-analyze verify', () => {
     const rules = join(dir, 'kernel-leap-rules.service');
     const restore = join(dir, 'kernel-leap-restore.service');
     writeFileSync(rules, renderRulesUnit({ rulesFile: join(dir, 'lock rules'), iptablesRestore: '/usr/sbin/iptables-restore', marker: '/run/kernel-leap/rules-loaded', leapParameter: 'kernel_leap.run', procCmdline: '/proc/cmdline' }));
-    writeFileSync(restore, renderRestoreUnit({ pendingFile: join(dir, 'pending'), restoringFile: join(dir, 'restoring'), node: process.execPath, bundle: join(dir, 'kl.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: '/run/kernel-leap/sysctl', procSys: '/proc/sys' }));
+    writeFileSync(restore, renderRestoreUnit({ pendingFile: join(dir, 'pending'), restoringFile: join(dir, 'restoring'), bootScript: join(dir, 'restore boot.sh'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: '/run/kernel-leap/sysctl', procSys: '/proc/sys' }));
     const problems = await verifyUnits(new ExecaRunner(), [rules, restore]);
     // Only complaints about units this host lacks are acceptable; none about syntax or quoting.
     const lines = problems.split('\n').filter((l) => l.trim() && !/not found|No such file|Failed to load|Unit .* not found|is not executable/i.test(l));

@@ -3,8 +3,9 @@
  * a scratch host, with real processes as the sessions: the order and the effects
  * of their steps. Each test names the behaviour it guards.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runRestore } from '../../../src/engine/restore-run.js';
@@ -19,7 +20,7 @@ import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {
-  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, ScriptedRunner, scratchHost, startSession, taskState, windowScalingPath, withNetworkStack,
+  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, SCRATCH_BOOT_ID, ScriptedRunner, scratchHost, startSession, taskState, windowScalingPath, withNetworkStack,
 } from '../../helpers/flow.js';
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
@@ -138,6 +139,30 @@ function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen:
     writeFileSync(join(runDir, RESTORED_PID_FILE), `${childOf(childOf(pid))}\n`);
     return pid;
   };
+}
+
+/**
+ * Runs the run's restore-fast.sh as restore-boot.sh would, with a stand-in
+ * systemd-run first on PATH: it becomes the launcher of a fake restored tree and
+ * writes the pid file beside the action script, as criu's post-resume would; or,
+ * `killed`, ends as a criu killed mid-restore leaves it.
+ */
+async function runFastScript(runDir: string, how: 'restored' | 'killed' = 'restored') {
+  const bin = mkdtempSync(join(tmpdir(), 'kl-fast-bin-'));
+  const fake = [
+    '#!/bin/sh',
+    'while [ "$1" != --action-script ]; do shift; done',
+    'pid_file="$(dirname "$2")/restored-pid"',
+    how === 'killed' ? 'exit 1' : 'sh -c "sleep 600 & wait" & criu=$!',
+    'until root=$(cat /proc/$criu/task/$criu/children 2>/dev/null) && [ -n "$root" ]; do sleep 0.02; done',
+    'echo $root > "$pid_file"',
+    'wait',
+  ].join('\n');
+  writeFileSync(join(bin, 'systemd-run'), `${fake}\n`, { mode: 0o755 });
+  const result = spawnSync('sh', [join(runDir, 'restore-fast.sh')], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, encoding: 'utf8', timeout: 30_000 });
+  const launcher = /^launcher=(\d+)$/m.exec(readFileSync(join(runDir, 'fast-restore'), 'utf8'))?.[1];
+  if (launcher && how === 'restored') spawned.push(Number(launcher));
+  return result;
 }
 
 /** The other ssh connection closes as criu seizes it, in its rehearsal or its dump: criu fails on its vanished root. */
@@ -273,6 +298,59 @@ describe('the boot-restore flow', () => {
     expect(boot.filter((argv) => argv.slice(0, 5).join(' ') === 'iptables -w -t filter -D')).toHaveLength(2);
     expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
     expect(Journal.open(ctx.stateDir, journal.runId).phase('cleanup').status).toBe('done');
+  });
+
+  it("carries on from restore-fast.sh, which ran criu's launch before Node: no second launch, its marks kept, window scaling put back", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const fast = await runFastScript(journal.paths.dir);
+    expect(fast.status).toBe(0);
+    expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
+    expect(readdirSync(ctx.host.savedSysctls)).toEqual([]);
+    const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
+    expect(record).toMatch(/^outcome=restored$/m);
+    const { code } = await runRestore(ctx, { runId: undefined, boot: true });
+    expect(code).toBe(0);
+    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    const after = Journal.open(ctx.stateDir, journal.runId);
+    const restoredAt = Number(/^mark\.restored=(\d+)$/m.exec(record)?.[1]);
+    expect(Date.parse(after.snapshot.marks.restored ?? '')).toBe(restoredAt);
+    expect(Date.parse(after.snapshot.marks.restoreUnitStart ?? '')).toBe(Number(/^mark\.restoreUnitStart=(\d+)$/m.exec(record)?.[1]));
+    // criu's own unlock left nothing (the fake rules are gone from iptables): open since the tasks resumed.
+    expect(after.phase('restore').outputs).toMatchObject({ criuPid: expect.any(Number), rootPidHost: expect.any(Number), ptyRemaps: [] });
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+    expect(after.phase('cleanup').status).toBe('done');
+  });
+
+  it("takes up a criu that restore-fast.sh saw killed: started once more by Node, the killed one's log kept", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    expect((await runFastScript(journal.paths.dir, 'killed')).status).toBe(1);
+    expect(readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8')).toMatch(/^outcome=ended$/m);
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
+    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes.map((c) => c.kind)).toContain('restore-again');
+  });
+
+  it('fails at once on a gate restore-fast.sh timed out on, with the gate\'s own error', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    writeFileSync(join(journal.paths.dir, 'fast-restore'), `boot=${SCRATCH_BOOT_ID}\nmark.restoreUnitStart=${Date.now()}\nmark.gate.devpts=${Date.now()}\nmark.gate.rules=${Date.now()}\ngaveUp=gate.addresses\n`);
+    const started = Date.now();
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error).toMatchObject({ code: 'GATE_TIMEOUT', message: expect.stringMatching(/timed out after \d+ s waiting for local addresses/) });
+    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+  });
+
+  it("ignores an earlier boot's restore-fast.sh record", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    writeFileSync(join(journal.paths.dir, 'fast-restore'), 'boot=an-earlier-boot\noutcome=restored\nlauncher=1\n');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
   });
 
   it('fails at the address gate when a dumped local address never comes up, and still consumes the mark and cleans up (behaviours 10, 1, 2)', async () => {
@@ -416,7 +494,7 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
   it('a power cut mid-restore: the next boot restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     // The cut boot: it took the pending run and had started its restore.
-    takePending(ctx.stateDir);
+    takePending(ctx.stateDir, 'an earlier boot');
     journal.start('restore');
     writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro\n');
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
@@ -433,7 +511,7 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
 
   it('the restore unit killed mid-cleanup: the session stays restored, and the next boot finishes the cleanup', async () => {
     const { ctx, journal } = await upgradeToJump();
-    takePending(ctx.stateDir);
+    takePending(ctx.stateDir, 'an earlier boot');
     journal.start('restore');
     journal.finish('restore');
     writeOutcome(journal.paths.dir, 'restored');

@@ -15,11 +15,9 @@ afterAll(() => {
 });
 
 const iptablesRestore = join(binDir, 'iptables-restore');
-const node = join(binDir, 'node');
 symlinkSync('/usr/sbin/iptables-restore', iptablesRestore);
-symlinkSync(process.execPath, node);
 const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded', leapParameter: 'kernel_leap.run', procCmdline: '/proc/cmdline' };
-const restoreCtx = { pendingFile: join(dir, 'pending'), restoringFile: join(dir, 'restoring'), node, bundle: join(dir, 'kl $1.mjs'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
+const restoreCtx = { pendingFile: join(dir, 'pending'), restoringFile: join(dir, 'restoring'), bootScript: join(dir, 'restore $1 boot.sh'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
 const execLines = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => systemdExec(l.slice(key.length + 1)).argv);
 
 /** Asks systemd whether the unit's ConditionPathExists= names an existing file. */
@@ -54,8 +52,8 @@ describe('kernel-leap-rules.service', () => {
 describe('kernel-leap-restore.service', () => {
   const unit = renderRestoreUnit(restoreCtx);
 
-  it('calls the CLI with the exact argv', () => {
-    expect(execLines(unit, 'ExecStart')).toEqual([[node, restoreCtx.bundle, 'restore', '--boot']]);
+  it('runs the boot script with the exact argv', () => {
+    expect(execLines(unit, 'ExecStart')).toEqual([['/bin/sh', restoreCtx.bootScript]]);
   });
 
   it('starts as soon as it can: oneshot, no idle, no sleep, after the rules and after tmpfiles empties /tmp', () => {

@@ -1,0 +1,68 @@
+/**
+ * restore-boot.sh, the restore unit's ExecStart, run for real with dash: on the
+ * leap's boot it takes the pending runs as Node's restore would (the boot id
+ * beside the list), runs each run's restore-fast.sh in order until one fails,
+ * skips a run without one, and always hands over to Node last.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { renderRestoreBootScript } from '../../src/render/artefacts.js';
+import { takePending } from '../../src/state/pending.js';
+
+const BOOT_ID = '6f1c2d3e-0000-4000-8000-000000000001';
+
+function bootBed(cmdline: string, runs: Record<string, string | undefined>) {
+  const root = mkdtempSync(join(tmpdir(), "kl boot it's $X-"));
+  const stateDir = join(root, 'state');
+  // The fixtures' own scripts quote it plainly: the odd characters are for the script under test.
+  const log = join(mkdtempSync(join(tmpdir(), 'kl-boot-log-')), 'log');
+  for (const [run, script] of Object.entries(runs)) {
+    mkdirSync(join(stateDir, 'runs', run), { recursive: true });
+    if (script !== undefined) writeFileSync(join(stateDir, 'runs', run, 'restore-fast.sh'), `echo ${run} >> '${log}'\n${script}\n`);
+  }
+  writeFileSync(join(stateDir, 'pending'), Object.keys(runs).map((r) => `${r}\n`).join(''));
+  writeFileSync(join(root, 'cmdline'), `${cmdline}\n`);
+  writeFileSync(join(root, 'boot_id'), `${BOOT_ID}\n`);
+  const node = join(root, 'node');
+  writeFileSync(node, `#!/bin/sh\necho "node $*" >> '${log}'\n`, { mode: 0o755 });
+  const script = join(root, 'restore-boot.sh');
+  writeFileSync(script, renderRestoreBootScript({ stateDir, node, bundle: '/opt/kl $1.mjs', procCmdline: join(root, 'cmdline'), procBootId: join(root, 'boot_id'), leapParameter: 'kernel_leap.run' }));
+  const run = () => {
+    const result = spawnSync('/bin/sh', [script], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
+  };
+  return { stateDir, run };
+}
+
+describe('restore-boot.sh', () => {
+  it('on the leap boot: takes the runs, runs their fast scripts until one fails, then execs Node', () => {
+    const bed = bootBed('root=/dev/vda1 kernel_leap.run=r1', { r1: 'exit 0', holder: undefined, r3: 'exit 1', r4: 'exit 0' });
+    expect(bed.run()).toEqual(['r1', 'r3', 'node /opt/kl $1.mjs restore --boot']);
+    expect(existsSync(join(bed.stateDir, 'pending'))).toBe(false);
+    expect(readFileSync(join(bed.stateDir, 'restoring'), 'utf8')).toBe('r1\nholder\nr3\nr4\n');
+    expect(readFileSync(join(bed.stateDir, 'restoring.boot'), 'utf8').trim()).toBe(BOOT_ID);
+    // Node's restore then reads them as this boot's: fresh, none cut short.
+    expect(takePending(bed.stateDir, BOOT_ID)).toEqual({ fresh: ['r1', 'holder', 'r3', 'r4'], cutShort: [] });
+  });
+
+  it("the same list at a later boot was cut short", () => {
+    const bed = bootBed('root=/dev/vda1 kernel_leap.run=r1', { r1: 'exit 0' });
+    bed.run();
+    expect(takePending(bed.stateDir, 'a later boot')).toEqual({ fresh: [], cutShort: ['r1'] });
+  });
+
+  it("on any other boot, or over an earlier boot's list, only Node runs", () => {
+    const cold = bootBed('root=/dev/vda1 ro', { r1: 'exit 0' });
+    expect(cold.run()).toEqual(['node /opt/kl $1.mjs restore --boot']);
+    expect(existsSync(join(cold.stateDir, 'pending'))).toBe(true);
+    const settling = bootBed('root=/dev/vda1 kernel_leap.run=r1', { r1: 'exit 0' });
+    writeFileSync(join(settling.stateDir, 'restoring'), 'r0\n');
+    expect(settling.run()).toEqual(['node /opt/kl $1.mjs restore --boot']);
+    expect(existsSync(join(settling.stateDir, 'pending'))).toBe(true);
+  });
+});
