@@ -13,6 +13,7 @@ import type { PtyRemap } from '../steps/restore-pty.js';
 import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { leapOfBoot } from '../tools/kexec.js';
+import { bootId as readBootId } from '../tools/procfs.js';
 import type { EngineContext } from './context.js';
 import { Journal } from '../state/journal.js';
 import { doneRestoring, takePending } from '../state/pending.js';
@@ -27,8 +28,9 @@ export interface RestoreRunOptions {
 export async function runRestore(ctx: EngineContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
   // At boot the pending runs become the restoring list first: from here on, no later boot restores them again.
-  const bootId = readFileSync(ctx.host.procBootId, 'utf8').trim();
-  const { fresh, cutShort } = options.boot ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
+  // At boot, its id tells what restore-boot.sh took and did on this boot from what an earlier boot left.
+  const bootId = options.boot ? readBootId(ctx.host.procBootId) : undefined;
+  const { fresh, cutShort } = bootId !== undefined ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
@@ -43,7 +45,7 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     for (const journal of holdersLast(opened)) {
       if (journal) journals.push(journal);
       if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
-      else if (!journal || (await restoreRun(ctx, journal, ptys, options.boot ? readFastRestore(journal.paths.dir, bootId) : undefined)) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      else if (!journal || (await restoreRun(ctx, journal, ptys, bootId === undefined ? undefined : readFastRestore(journal.paths.dir, bootId))) !== ExitCode.ok) code = ExitCode.restoreFailed;
       else for (const [dumped, now] of restoredPtys(journal)) ptys.set(dumped, now);
     }
   } finally {

@@ -7,7 +7,7 @@
  * for a dead one.
  */
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { liveProc } from '../tools/procfs.js';
+import { bootId, liveProc } from '../tools/procfs.js';
 
 export type Lock = { held: true; release(): void } | { held: false; owner: number };
 
@@ -66,8 +66,4 @@ function readOwner(path: string): { pid: number; alive: boolean; text: string } 
   const pid = Number(pidText);
   const alive = Number.isInteger(pid) && pid > 0 && boot === bootId() && liveProc.readText(`/proc/${pid}/stat`) !== undefined;
   return { pid, alive, text };
-}
-
-function bootId(): string {
-  return liveProc.readText('/proc/sys/kernel/random/boot_id')?.trim() ?? 'unknown';
 }

@@ -5,6 +5,7 @@
  * user's fds without root): those reads answer undefined; any other error throws.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { HOST_PATHS } from './host-paths.js';
 
 export interface StatFacts {
   ino: number;
@@ -46,6 +47,11 @@ export const liveProc: ProcSource = {
     return { ino: s.ino, mode: s.mode, nlink: s.nlink, size: s.size, uid: s.uid, gid: s.gid, rdev: s.rdev, dev: s.dev };
   }),
 };
+
+/** This boot's id, which tells a file this boot wrote from an earlier boot's; `unknown` without one. */
+export function bootId(path = HOST_PATHS.procBootId): string {
+  return liveProc.readText(path)?.trim() ?? 'unknown';
+}
 
 /** A recorded snapshot: what each path read, linked to, listed or stat'ed. */
 export interface ProcSnapshot {
