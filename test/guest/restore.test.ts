@@ -157,7 +157,7 @@ describe('restore side in the guest', () => {
     expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe('aborted');
     const runs = (/run (\S+), (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? []).filter((run) => run !== endedRun);
     expect(runs).toHaveLength(4);
-    for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
+    for (const run of runs) await waitForOutcome(guest, /^restored$/, 60_000, run);
     const downtimes = await Promise.all(runs.map(async (run) => JSON.parse((await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ?? '{}').downtimeMs));
     console.log(`[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`);
     console.log(await guest.run(`kernel-leap report --run ${runs[0]}; journalctl -b -o short-monotonic -u kernel-leap-restore -u kernel-leap-rules | tail -40`));
@@ -191,7 +191,7 @@ describe('restore side in the guest', () => {
     const fromC = c.lines.length;
     await kexecAndWait(guest);
     await withPostMortem(guest, () => c.waitForLine(new RegExp(`^tickC ${oldKernel}$`), 180_000, fromC));
-    await expectEventually(`run ${cRun} restored`, async () => (await guest.run(`cat /var/lib/kernel-leap/runs/${cRun}/outcome`)).trim() === 'restored', 60_000);
+    await waitForOutcome(guest, /^restored$/, 60_000, cRun);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
     await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
   });

@@ -16,7 +16,7 @@
  * dumped last and hears the outcome.
  */
 import { describe, expect, it } from 'vitest';
-import { expectEventually, withPostMortem } from '../helpers/leap.js';
+import { expectEventually, waitForOutcome, withPostMortem } from '../helpers/leap.js';
 import { wholeLine } from '../helpers/vm-session.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 
@@ -59,7 +59,7 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     expect(session.output()).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
     const runs = /run (\S+), (\S+), (\S+) handed to/.exec(session.output())?.slice(1) ?? [];
     expect(runs).toHaveLength(3);
-    for (const run of runs) await expectEventually(`run ${run} restored`, async () => (await bed.guest.run(`cat /var/lib/kernel-leap/runs/${run}/outcome`)).trim() === 'restored', 60_000);
+    for (const run of runs) await waitForOutcome(bed.guest, /^restored$/, 60_000, run);
 
     expect(await bed.guest.run('tmux ls')).toMatch(/^work: 1 windows/m);
     await expectEventually(`tmux's loop to write ${newKernel}`, async () => (await bed.guest.run('cat /root/tmux-k')).trim() === newKernel, 30_000);

@@ -29,11 +29,16 @@ export async function latestJournal(vm: VmClient): Promise<RunJournal> {
   return JSON.parse(await vm.run('cat /var/lib/kernel-leap/latest/journal.json')) as RunJournal;
 }
 
-export function waitForOutcome(vm: VmClient, outcome: RegExp, timeoutMs: number): Promise<string> {
+/**
+ * Polls a run's outcome (the latest run's unless `run` names one). It is absent
+ * for a while mid-restore: the boot's restore clears it before it writes the new one.
+ */
+export function waitForOutcome(vm: VmClient, outcome: RegExp, timeoutMs: number, run?: string): Promise<string> {
+  const file = `/var/lib/kernel-leap/${run === undefined ? 'latest' : `runs/${run}`}/outcome`;
   return pollUntil(async () => {
-    const text = (await vm.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null', { timeoutMs: 20_000 })).stdout.trim();
+    const text = (await vm.exec(`cat ${file} 2>/dev/null`, { timeoutMs: 20_000 })).stdout.trim();
     return outcome.test(text) ? text : undefined;
-  }, { timeoutMs, intervalMs: 1000, what: `the run's outcome to match ${outcome}` });
+  }, { timeoutMs, intervalMs: 1000, what: `${run === undefined ? "the run's" : `run ${run}'s`} outcome to match ${outcome}` });
 }
 
 export function expectEventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<true> {
