@@ -58,7 +58,7 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     expect(session.output()).toContain('UPGRADE-EXIT=0');
     expect(session.output()).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
     const runs = /run (\S+), (\S+), (\S+) handed to/.exec(session.output())?.slice(1) ?? [];
-    expect(runs).toHaveLength(3);
+    expect(runs, `the upgrade's runs, in the session's output:\n${session.output()}`).toHaveLength(3);
     for (const run of runs) await waitForOutcome(bed.guest, /^restored$/, 60_000, run);
 
     expect(await bed.guest.run('tmux ls')).toMatch(/^work: 1 windows/m);
