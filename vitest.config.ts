@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 const hbsAsText = {
   name: 'hbs-as-text',
   transform(code: string, id: string) {
-    return id.endsWith('.hbs') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+    return id.endsWith('.hbs')
+      ? { code: `export default ${JSON.stringify(code)};`, map: null }
+      : undefined;
   },
 };
 
@@ -16,7 +18,14 @@ export default defineConfig({
     globalSetup: ['test/helpers/temp-root.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000 } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
       {
         extends: true,
         test: {

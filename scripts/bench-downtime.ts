@@ -19,8 +19,21 @@
 import { installKernelLeap, waitForOutcome } from '../test/helpers/leap.js';
 import { bootGuest, type Vm } from '../test/helpers/vm-boot.js';
 import type { VmSession } from '../test/helpers/vm-session.js';
-import { FLOOR_UNIT, floorMarks, floorPlan, installFloor, loadFloorKernel, startFloorLeap } from './bench-floor.js';
-import { bootMonotonic, type LeapFigures, leapFigures, type PathMarks, seconds } from './bench-path.js';
+import {
+  FLOOR_UNIT,
+  floorMarks,
+  floorPlan,
+  installFloor,
+  loadFloorKernel,
+  startFloorLeap,
+} from './bench-floor.js';
+import {
+  bootMonotonic,
+  type LeapFigures,
+  leapFigures,
+  type PathMarks,
+  seconds,
+} from './bench-path.js';
 import { consoleBoot, SerialStamper } from './bench-serial.js';
 
 /** floor-i: the floor with purgatory's check off (kexec -l -i), to tell its effect apart. */
@@ -44,7 +57,14 @@ const LEAP_TIMEOUT_MS = 600_000;
 /** Ticks gathered on the new boot before its figures are read: enough to set its clock offset. */
 const SETTLE_MS = 4000;
 
-interface Run { kind: Kind; from: string; to: string; figures: LeapFigures; reportDowntimeMs?: number; boot: string }
+interface Run {
+  kind: Kind;
+  from: string;
+  to: string;
+  figures: LeapFigures;
+  reportDowntimeMs?: number;
+  boot: string;
+}
 
 function otherKernel(vm: Vm, running: string): string {
   return running === vm.connection.oldKernel ? vm.connection.newKernel : vm.connection.oldKernel;
@@ -59,33 +79,64 @@ async function openTicker(vm: Vm): Promise<{ session: VmSession; tty: string }> 
 
 /** What the new boot says about itself, for the path and for comparing boots. */
 async function bootFacts(vm: Vm, unit: string): Promise<{ journal: string; summary: string }> {
-  const journal = await vm.run('journalctl -b -o short-monotonic --no-pager 2>/dev/null | head -3000', { timeoutMs: 120_000 });
-  const summary = await vm.run([
-    'echo "cmdline: $(cat /proc/cmdline)"',
-    'echo "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"',
-    `journalctl -b -k -o short-monotonic --no-pager | grep -iE 'tsc: Marking|crng init|Run /init|soft lockup|detected stalls|RIP: 0010' | cut -c1-160`,
-    'systemd-analyze 2>&1 | head -1',
-    `systemd-analyze critical-chain ${unit} 2>&1 | tail -n +4 | head -12`,
-    'echo "loadavg: $(cat /proc/loadavg)"',
-    // Where the boot's CPU time went: busy (user, system), waiting on the disk (iowait) or idle, in clock ticks.
-    'head -1 /proc/stat',
-    'ps -eo comm,time --sort=-time | head -6 | tr "\\n" " "; echo',
-  ].join('; '), { timeoutMs: 120_000 });
-  return { journal, summary: `${summary.trim()}\n${journal.split('\n').filter((l) => l.includes(`Starting ${unit}`)).slice(0, 1).join('\n')}` };
+  const journal = await vm.run(
+    'journalctl -b -o short-monotonic --no-pager 2>/dev/null | head -3000',
+    { timeoutMs: 120_000 },
+  );
+  const summary = await vm.run(
+    [
+      'echo "cmdline: $(cat /proc/cmdline)"',
+      'echo "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"',
+      `journalctl -b -k -o short-monotonic --no-pager | grep -iE 'tsc: Marking|crng init|Run /init|soft lockup|detected stalls|RIP: 0010' | cut -c1-160`,
+      'systemd-analyze 2>&1 | head -1',
+      `systemd-analyze critical-chain ${unit} 2>&1 | tail -n +4 | head -12`,
+      'echo "loadavg: $(cat /proc/loadavg)"',
+      // Where the boot's CPU time went: busy (user, system), waiting on the disk (iowait) or idle, in clock ticks.
+      'head -1 /proc/stat',
+      'ps -eo comm,time --sort=-time | head -6 | tr "\\n" " "; echo',
+    ].join('; '),
+    { timeoutMs: 120_000 },
+  );
+  return {
+    journal,
+    summary: `${summary.trim()}\n${journal
+      .split('\n')
+      .filter((l) => l.includes(`Starting ${unit}`))
+      .slice(0, 1)
+      .join('\n')}`,
+  };
 }
 
 /** The journal's marks of kernel-leap's latest run, in guest ms, named as the path names them. */
 async function leapMarks(vm: Vm): Promise<{ marks: PathMarks; reportDowntimeMs?: number }> {
-  const journal = JSON.parse(await vm.run('cat /var/lib/kernel-leap/latest/journal.json')) as { marks: Record<string, string> };
+  const journal = JSON.parse(await vm.run('cat /var/lib/kernel-leap/latest/journal.json')) as {
+    marks: Record<string, string>;
+  };
   const at = (name: string) => (journal.marks[name] ? Date.parse(journal.marks[name]) : undefined);
-  const report = JSON.parse((await vm.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}') as { downtimeMs?: number };
+  const report = JSON.parse(
+    (await vm.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}',
+  ) as { downtimeMs?: number };
   return {
-    marks: { freeze: at('dump.freeze'), dumped: at('dump.dumped'), kexec: at('kexec'), restoreUp: at('restoreUnitStart'), rules: at('gate.rules'), address: at('gate.addresses'), restoreStart: at('restoreStart'), restored: at('restored') },
+    marks: {
+      freeze: at('dump.freeze'),
+      dumped: at('dump.dumped'),
+      kexec: at('kexec'),
+      restoreUp: at('restoreUnitStart'),
+      rules: at('gate.rules'),
+      address: at('gate.addresses'),
+      restoreStart: at('restoreStart'),
+      restored: at('restored'),
+    },
     reportDowntimeMs: report.downtimeMs,
   };
 }
 
-async function leapOnce(vm: Vm, serial: SerialStamper, kind: Kind, ticker: { session: VmSession; tty: string }): Promise<Run> {
+async function leapOnce(
+  vm: Vm,
+  serial: SerialStamper,
+  kind: Kind,
+  ticker: { session: VmSession; tty: string },
+): Promise<Run> {
   const from = (await vm.run('uname -r')).trim();
   const to = otherKernel(vm, from);
   const serialFrom = serial.lines.length;
@@ -97,7 +148,11 @@ async function leapOnce(vm: Vm, serial: SerialStamper, kind: Kind, ticker: { ses
   } else {
     await vm.run(`echo ${to} > ${TRIGGER}`);
   }
-  const back = await ticker.session.waitForLine(new RegExp(`^tick \\d+ ${to.replaceAll('.', '\\.')}$`), LEAP_TIMEOUT_MS, linesFrom);
+  const back = await ticker.session.waitForLine(
+    new RegExp(`^tick \\d+ ${to.replaceAll('.', '\\.')}$`),
+    LEAP_TIMEOUT_MS,
+    linesFrom,
+  );
   if (kind === 'leap') {
     await waitForOutcome(vm, /^restored$/, 120_000);
     await ticker.session.waitForLine(/^UPGRADE-EXIT=/, 60_000, back.index);
@@ -105,18 +160,34 @@ async function leapOnce(vm: Vm, serial: SerialStamper, kind: Kind, ticker: { ses
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const unit = kind === 'leap' ? 'kernel-leap-restore.service' : FLOOR_UNIT;
   const facts = await bootFacts(vm, unit);
-  const { marks, reportDowntimeMs } = kind !== 'leap' ? { marks: await floorMarks(vm), reportDowntimeMs: undefined } : await leapMarks(vm);
-  const figures = leapFigures(ticker.session.lines.slice(linesFrom), marks, consoleBoot(serial.since(serialFrom)), bootMonotonic(facts.journal, unit));
+  const { marks, reportDowntimeMs } =
+    kind !== 'leap'
+      ? { marks: await floorMarks(vm), reportDowntimeMs: undefined }
+      : await leapMarks(vm);
+  const figures = leapFigures(
+    ticker.session.lines.slice(linesFrom),
+    marks,
+    consoleBoot(serial.since(serialFrom)),
+    bootMonotonic(facts.journal, unit),
+  );
   return { kind, from, to, figures, reportDowntimeMs, boot: facts.summary };
 }
 
 function printRun(run: Run, label: string): void {
   const f = run.figures;
-  const report = run.reportDowntimeMs === undefined ? '' : ` (report: ${seconds(run.reportDowntimeMs)})`;
+  const report =
+    run.reportDowntimeMs === undefined ? '' : ` (report: ${seconds(run.reportDowntimeMs)})`;
   console.log(`\n${label}: ${run.kind} ${run.from} -> ${run.to}`);
-  console.log(`  downtime ${seconds(f.downtimeMs)}${report}, jump ${seconds(f.jumpMs)}, without the jump ${seconds(f.withoutJumpMs)}`);
+  console.log(
+    `  downtime ${seconds(f.downtimeMs)}${report}, jump ${seconds(f.jumpMs)}, without the jump ${seconds(f.withoutJumpMs)}`,
+  );
   console.log(`  path: ${f.steps.map(([name, ms]) => `${name} ${seconds(ms)}`).join(', ')}`);
-  console.log(run.boot.split('\n').map((l) => `  | ${l}`).join('\n'));
+  console.log(
+    run.boot
+      .split('\n')
+      .map((l) => `  | ${l}`)
+      .join('\n'),
+  );
 }
 
 function mean(values: ReadonlyArray<number | undefined>): number | undefined {
@@ -124,7 +195,12 @@ function mean(values: ReadonlyArray<number | undefined>): number | undefined {
   return known.length ? known.reduce((a, b) => a + b, 0) / known.length : undefined;
 }
 
-async function alternate(vm: Vm, serial: SerialStamper, rounds: number, kinds: readonly Kind[]): Promise<void> {
+async function alternate(
+  vm: Vm,
+  serial: SerialStamper,
+  rounds: number,
+  kinds: readonly Kind[],
+): Promise<void> {
   const runs: Run[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const kind of kinds) {
@@ -139,12 +215,19 @@ async function alternate(vm: Vm, serial: SerialStamper, rounds: number, kinds: r
     }
   }
   const distinct = [...new Set(kinds)];
-  const meanOf = (pick: (f: LeapFigures) => number | undefined) => Object.fromEntries(distinct.map((k) => [k, mean(runs.filter((r) => r.kind === k).map((r) => pick(r.figures)))]));
+  const meanOf = (pick: (f: LeapFigures) => number | undefined) =>
+    Object.fromEntries(
+      distinct.map((k) => [k, mean(runs.filter((r) => r.kind === k).map((r) => pick(r.figures)))]),
+    );
   // Whole downtimes too: under QEMU 7.2's TCG the kexec's stall can land in the jump or after it (issue 15).
   const whole = meanOf((f) => f.downtimeMs);
   const means = meanOf((f) => f.withoutJumpMs);
-  console.log(`\nmean per kind, downtime: ${distinct.map((k) => `${k} ${seconds(whole[k])}`).join(', ')}`);
-  console.log(`mean per kind, without the jump: ${distinct.map((k) => `${k} ${seconds(means[k])}`).join(', ')}`);
+  console.log(
+    `\nmean per kind, downtime: ${distinct.map((k) => `${k} ${seconds(whole[k])}`).join(', ')}`,
+  );
+  console.log(
+    `mean per kind, without the jump: ${distinct.map((k) => `${k} ${seconds(means[k])}`).join(', ')}`,
+  );
   const { floor, leap } = means;
   if (floor && leap) console.log(`ratio leap/floor without the jump: ${(leap / floor).toFixed(2)}`);
 }
@@ -158,7 +241,10 @@ async function leapsInARow(vm: Vm, serial: SerialStamper, leaps: number): Promis
       runs.push(run);
       printRun(run, `leap ${i} of one session`);
       const first = runs[0]?.figures.withoutJumpMs;
-      const drift = first && run.figures.withoutJumpMs !== undefined ? `${(((run.figures.withoutJumpMs - first) / first) * 100).toFixed(0)} %` : '?';
+      const drift =
+        first && run.figures.withoutJumpMs !== undefined
+          ? `${(((run.figures.withoutJumpMs - first) / first) * 100).toFixed(0)} %`
+          : '?';
       console.log(`  drift from the first, without the jump: ${drift}`);
     }
   } finally {
@@ -176,7 +262,8 @@ function kindsOf(args: readonly string[]): Kind[] {
   if (i < 0) return ['floor', 'leap'];
   const kinds = (args[i + 1] ?? '').split(',');
   const unknown = kinds.filter((k) => !(KINDS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new Error(`--kinds takes ${KINDS.join(', ')}; not ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`--kinds takes ${KINDS.join(', ')}; not ${unknown.join(', ')}`);
   return kinds as Kind[];
 }
 

@@ -73,7 +73,8 @@ export async function floorPlan(vm: VmClient, tty: string): Promise<FloorPlan> {
   const line = out.split('\n').find((l) => l.includes('"sessions"'));
   const session = (JSON.parse(line ?? '{}') as { sessions?: FloorPlan[] }).sessions?.[0];
   if (!session) throw new Error(`kernel-leap plan --json --tty ${tty} named no session:\n${out}`);
-  if (session.unixExternals.length > 0) throw new Error('the floor recreates FIFOs only; this session has external unix sockets');
+  if (session.unixExternals.length > 0)
+    throw new Error('the floor recreates FIFOs only; this session has external unix sockets');
   return session;
 }
 
@@ -82,24 +83,45 @@ export async function floorPlan(vm: VmClient, tty: string): Promise<FloorPlan> {
  * running command line; purgatory's SHA-256 check on, kexec's default, unless
  * `noChecks` (-i), which the issue's floor used.
  */
-export async function loadFloorKernel(vm: VmClient, kernel: string, noChecks: boolean): Promise<void> {
-  await vm.run(`kexec -l /boot/vmlinuz-${kernel} --initrd=/boot/initrd.img-${kernel} --reuse-cmdline${noChecks ? ' -i' : ''}`, { timeoutMs: 300_000 });
+export async function loadFloorKernel(
+  vm: VmClient,
+  kernel: string,
+  noChecks: boolean,
+): Promise<void> {
+  await vm.run(
+    `kexec -l /boot/vmlinuz-${kernel} --initrd=/boot/initrd.img-${kernel} --reuse-cmdline${noChecks ? ' -i' : ''}`,
+    { timeoutMs: 300_000 },
+  );
 }
 
 function restoreScript(plan: FloorPlan): string {
   const addresses = [...new Set(plan.connections.map((c) => c.local.ip))];
   const fifos = plan.fifos.map((f, i) => ({ ...f, fd: 3 + i }));
   const criu = criuRestoreArgs({
-    imagesDir: `${RUN}/images`, logFile: `${RUN}/restore.log`, verbosity: 4, tcpEstablished: true, extUnixSk: true, fileLocks: true,
-    manageCgroups: 'ignore', extra: [], actionScript: `${DIR}/action.sh`, inheritFds: fifos.map((f) => ({ fd: f.fd, key: f.key })),
+    imagesDir: `${RUN}/images`,
+    logFile: `${RUN}/restore.log`,
+    verbosity: 4,
+    tcpEstablished: true,
+    extUnixSk: true,
+    fileLocks: true,
+    manageCgroups: 'ignore',
+    extra: [],
+    actionScript: `${DIR}/action.sh`,
+    inheritFds: fifos.map((f) => ({ fd: f.fd, key: f.key })),
   });
   return [
     '#!/bin/sh',
     MARK,
     `rm -f ${PENDING}`,
-    ...addresses.map((ip) => `until ip -4 -o addr show | grep -q ${shQuote(` inet ${ip}/`)}; do sleep 0.1; done`),
+    ...addresses.map(
+      (ip) => `until ip -4 -o addr show | grep -q ${shQuote(` inet ${ip}/`)}; do sleep 0.1; done`,
+    ),
     'mark address',
-    ...fifos.flatMap((f) => [`mkdir -p "$(dirname ${shQuote(f.path)})"`, `[ -p ${shQuote(f.path)} ] || mkfifo -m ${(f.mode & 0o7777).toString(8)} ${shQuote(f.path)}`, `exec ${f.fd}<>${shQuote(f.path)}`]),
+    ...fifos.flatMap((f) => [
+      `mkdir -p "$(dirname ${shQuote(f.path)})"`,
+      `[ -p ${shQuote(f.path)} ] || mkfifo -m ${(f.mode & 0o7777).toString(8)} ${shQuote(f.path)}`,
+      `exec ${f.fd}<>${shQuote(f.path)}`,
+    ]),
     'mark restoreStart',
     // criu stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
     `exec unshare --pid --fork --mount --mount-proc --propagation=private criu ${criu.map(shQuote).join(' ')}`,
@@ -129,7 +151,9 @@ function leapScript(plan: FloorPlan): string {
 /** Writes this run's scripts, then starts the leap detached: the ssh that starts it must not wait on the jump. */
 export async function startFloorLeap(vm: VmClient, plan: FloorPlan): Promise<void> {
   await vm.run(`rm -rf ${RUN} && mkdir -p ${RUN}/images ${RUN}/logs`);
-  await vm.run(`cat > ${RUN}/restore.sh && chmod 755 ${RUN}/restore.sh`, { input: restoreScript(plan) });
+  await vm.run(`cat > ${RUN}/restore.sh && chmod 755 ${RUN}/restore.sh`, {
+    input: restoreScript(plan),
+  });
   await vm.run(`cat > ${RUN}/leap.sh && chmod 755 ${RUN}/leap.sh`, { input: leapScript(plan) });
   await vm.run(`systemd-run --no-block --quiet ${RUN}/leap.sh`);
 }
@@ -137,5 +161,11 @@ export async function startFloorLeap(vm: VmClient, plan: FloorPlan): Promise<voi
 /** The floor's marks on both boots, in guest wall-clock ms. */
 export async function floorMarks(vm: VmClient): Promise<Record<string, number>> {
   const text = await vm.run(`cat ${FLOOR_MARKS}`);
-  return Object.fromEntries(text.trim().split('\n').map((l) => l.split(' ')).map(([name, ns]) => [name, Number(ns) / 1e6]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([name, ns]) => [name, Number(ns) / 1e6]),
+  );
 }

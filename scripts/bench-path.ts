@@ -11,12 +11,19 @@ import { type ConsoleBoot } from './bench-serial.js';
 
 export const TICK = /^tick (\d+) (\S+)$/;
 
-interface Tick { guestMs: number; kernel: string; at: number; mono: number }
+interface Tick {
+  guestMs: number;
+  kernel: string;
+  at: number;
+  mono: number;
+}
 
 function ticksOf(lines: readonly StampedLine[]): Tick[] {
   return lines.flatMap((l) => {
     const m = TICK.exec(l.text);
-    return m ? [{ guestMs: Number(m[1]) / 1e6, kernel: m[2] as string, at: l.at, mono: l.mono }] : [];
+    return m
+      ? [{ guestMs: Number(m[1]) / 1e6, kernel: m[2] as string, at: l.at, mono: l.mono }]
+      : [];
   });
 }
 
@@ -30,10 +37,15 @@ export interface BootMonotonic {
 
 /** Guest wall-clock ms of each mark, named as the path names them. */
 export interface PathMarks {
-  freeze?: number; dumped?: number; kexec?: number;
+  freeze?: number;
+  dumped?: number;
+  kexec?: number;
   /** kernel-leap only: the restore unit's script (restore-fast.sh) has started. */
   restoreUp?: number;
-  rules?: number; address?: number; restoreStart?: number; restored?: number;
+  rules?: number;
+  address?: number;
+  restoreStart?: number;
+  restored?: number;
 }
 
 export interface LeapFigures {
@@ -48,16 +60,27 @@ export interface LeapFigures {
  * `lines` are the session's lines from before the leap's start; the longest gap
  * between ticks is the downtime, and splits the ticks into the two boots.
  */
-export function leapFigures(lines: readonly StampedLine[], marks: PathMarks, boot: ConsoleBoot, mono: BootMonotonic): LeapFigures {
+export function leapFigures(
+  lines: readonly StampedLine[],
+  marks: PathMarks,
+  boot: ConsoleBoot,
+  mono: BootMonotonic,
+): LeapFigures {
   const ticks = ticksOf(lines);
   let gapAt = 1;
-  for (let i = 1; i < ticks.length; i++) if ((ticks[i] as Tick).mono - (ticks[i - 1] as Tick).mono > (ticks[gapAt] as Tick).mono - (ticks[gapAt - 1] as Tick).mono) gapAt = i;
+  for (let i = 1; i < ticks.length; i++)
+    if (
+      (ticks[i] as Tick).mono - (ticks[i - 1] as Tick).mono >
+      (ticks[gapAt] as Tick).mono - (ticks[gapAt - 1] as Tick).mono
+    )
+      gapAt = i;
   const before = ticks.slice(0, gapAt);
   const after = ticks.slice(gapAt);
   const downtimeMs = (after[0]?.mono ?? 0) - (before.at(-1)?.mono ?? 0);
   const oldHost = onHost(before);
   const newHost = onHost(after);
-  const atMono = (s: number | undefined) => (s === undefined || boot.kernelStart === undefined ? undefined : boot.kernelStart + s * 1000);
+  const atMono = (s: number | undefined) =>
+    s === undefined || boot.kernelStart === undefined ? undefined : boot.kernelStart + s * 1000;
   const instants: Array<[string, number | undefined]> = [
     ['freeze', oldHost(marks.freeze)],
     ['dump', oldHost(marks.dumped)],
@@ -67,7 +90,9 @@ export function leapFigures(lines: readonly StampedLine[], marks: PathMarks, boo
     ['kernel', boot.runInit ?? atMono(mono.runInit)],
     ['init', atMono(mono.systemdStart)],
     ['systemd', atMono(mono.unitStart)],
-    ...(marks.restoreUp === undefined ? [] : [['restore up', newHost(marks.restoreUp)] as [string, number | undefined]]),
+    ...(marks.restoreUp === undefined
+      ? []
+      : [['restore up', newHost(marks.restoreUp)] as [string, number | undefined]]),
     ['rules', newHost(marks.rules)],
     ['address', newHost(marks.address)],
     ['prepare', newHost(marks.restoreStart)],
@@ -78,19 +103,31 @@ export function leapFigures(lines: readonly StampedLine[], marks: PathMarks, boo
     const start = instants[i]?.[1];
     return [name, at === undefined || start === undefined ? undefined : at - start];
   });
-  const jumpMs = boot.jumpStart !== undefined && boot.kernelStart !== undefined ? boot.kernelStart - boot.jumpStart : undefined;
-  return { downtimeMs, jumpMs, withoutJumpMs: jumpMs === undefined ? undefined : downtimeMs - jumpMs, steps };
+  const jumpMs =
+    boot.jumpStart !== undefined && boot.kernelStart !== undefined
+      ? boot.kernelStart - boot.jumpStart
+      : undefined;
+  return {
+    downtimeMs,
+    jumpMs,
+    withoutJumpMs: jumpMs === undefined ? undefined : downtimeMs - jumpMs,
+    steps,
+  };
 }
 
 function onHost(ticks: readonly Tick[]): (guestMs: number | undefined) => number | undefined {
   const offset = Math.max(...ticks.map((t) => t.guestMs - t.at));
-  return (guestMs) => (guestMs === undefined || !Number.isFinite(offset) ? undefined : guestMs - offset);
+  return (guestMs) =>
+    guestMs === undefined || !Number.isFinite(offset) ? undefined : guestMs - offset;
 }
 
 /** `journalctl -b -o short-monotonic` and dmesg lines to the instants above. */
 export function bootMonotonic(journal: string, unit: string): BootMonotonic {
   const at = (pattern: RegExp) => {
-    const m = journal.split('\n').find((l) => pattern.test(l))?.match(/^\[\s*([\d.]+)\]/);
+    const m = journal
+      .split('\n')
+      .find((l) => pattern.test(l))
+      ?.match(/^\[\s*([\d.]+)\]/);
     return m ? Number(m[1]) : undefined;
   };
   return {

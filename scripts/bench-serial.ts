@@ -41,7 +41,11 @@ export class SerialStamper {
     const fd = openSync(this.path, 'r');
     try {
       const buffer = Buffer.alloc(1 << 16);
-      for (let n = readSync(fd, buffer, 0, buffer.length, this.offset); n > 0; n = readSync(fd, buffer, 0, buffer.length, this.offset)) {
+      for (
+        let n = readSync(fd, buffer, 0, buffer.length, this.offset);
+        n > 0;
+        n = readSync(fd, buffer, 0, buffer.length, this.offset)
+      ) {
         this.offset += n;
         this.take(buffer.subarray(0, n).toString('latin1'));
       }
@@ -67,7 +71,13 @@ export interface ConsoleBoot {
 
 export function consoleBoot(lines: readonly SerialLine[]): ConsoleBoot {
   const jumpStart = lines.find((l) => l.text.includes('kexec_core: Starting new kernel'))?.at;
-  const startIndex = lines.findIndex((l) => (jumpStart === undefined || l.at >= jumpStart) && l.text.includes('Linux version'));
+  const startIndex = lines.findIndex(
+    (l) => (jumpStart === undefined || l.at >= jumpStart) && l.text.includes('Linux version'),
+  );
   const after = startIndex < 0 ? [] : lines.slice(startIndex);
-  return { jumpStart, kernelStart: after[0]?.at, runInit: after.find((l) => l.text.includes('Run /init as init process'))?.at };
+  return {
+    jumpStart,
+    kernelStart: after[0]?.at,
+    runInit: after.find((l) => l.text.includes('Run /init as init process'))?.at,
+  };
 }

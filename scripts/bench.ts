@@ -6,9 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { Journal } from '../src/state/journal.js';
-import { collectFacts } from '../src/steps/plan-facts.js';
 import { plan } from '../src/steps/plan.js';
+import { collectFacts } from '../src/steps/plan-facts.js';
 import type { PlanRecording } from '../src/steps/planning.js';
 import { parseSsUnixPeers } from '../src/tools/proc-net.js';
 import { snapshotProc } from '../src/tools/procfs.js';
@@ -23,16 +24,31 @@ function timeIt(label: string, runs: number, work: () => void): void {
   }
   samples.sort((a, b) => a - b);
   const median = samples[Math.floor(runs / 2)] ?? 0;
-  console.log(`${label.padEnd(40)} median ${median.toFixed(2)} ms  min ${samples[0]?.toFixed(2)} ms  max ${samples.at(-1)?.toFixed(2)} ms  (${runs} runs)`);
+  console.log(
+    `${label.padEnd(40)} median ${median.toFixed(2)} ms  min ${samples[0]?.toFixed(2)} ms  max ${samples.at(-1)?.toFixed(2)} ms  (${runs} runs)`,
+  );
 }
 
 function hostFigures(): void {
-  timeIt('cold start: node dist/kernel-leap.mjs --help', 10, () => execFileSync(process.execPath, ['dist/kernel-leap.mjs', '--help']));
+  timeIt('cold start: node dist/kernel-leap.mjs --help', 10, () =>
+    execFileSync(process.execPath, ['dist/kernel-leap.mjs', '--help']),
+  );
   const journal = Journal.create(mkdtempSync(join(tmpdir(), 'kl-bench-')), 'bench');
   timeIt('journal: one durable phase transition', 50, () => journal.mark('bench'));
-  const recording = JSON.parse(readFileSync(new URL('../test/fixtures/proc/ssh-session.json', import.meta.url), 'utf8')) as PlanRecording;
+  const recording = JSON.parse(
+    readFileSync(new URL('../test/fixtures/proc/ssh-session.json', import.meta.url), 'utf8'),
+  ) as PlanRecording;
   const session = snapshotProc(recording.proc);
-  timeIt('plan: collect facts and classify a recorded session', 200, () => plan(collectFacts(session, recording.rootPid, parseSsUnixPeers(recording.ssUnix), new Set(recording.exclude))));
+  timeIt('plan: collect facts and classify a recorded session', 200, () =>
+    plan(
+      collectFacts(
+        session,
+        recording.rootPid,
+        parseSsUnixPeers(recording.ssUnix),
+        new Set(recording.exclude),
+      ),
+    ),
+  );
 }
 
 const [what, ...rest] = process.argv.slice(2);

@@ -5,6 +5,7 @@
 // with nothing but `node` (how the test guest gets it). The banner defines
 // `require` because bundled CommonJS dependencies call it, and ESM has none.
 import { chmodSync, rmSync } from 'node:fs';
+
 import { build } from 'esbuild';
 
 // Chunk names carry a hash: an old build's chunks must not ship with this one.
@@ -22,6 +23,8 @@ await build({
   loader: { '.hbs': 'text' },
   legalComments: 'none',
   logLevel: 'warning',
-  banner: { js: "import { createRequire as __klCreateRequire } from 'node:module'; const require = __klCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __klCreateRequire } from 'node:module'; const require = __klCreateRequire(import.meta.url);",
+  },
 });
 chmodSync('dist/kernel-leap.mjs', 0o755);

@@ -19,21 +19,59 @@ async function main(dist: Dist): Promise<number> {
     guest = await bootGuest({ dist, log: say });
     await prepareGuest(guest, s3);
     const NEW_KERNEL = guest.connection.newKernel;
-    say(`guest on ${(await guest.run('uname -r')).trim()}; opening an ssh session and typing: kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`);
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`, (line) => console.log(`  session | ${line}`));
-    const ok = result.upgradeExit === 0 && result.kernelAfter === NEW_KERNEL && result.echoIntact && result.typedAfterRestore;
+    say(
+      `guest on ${(await guest.run('uname -r')).trim()}; opening an ssh session and typing: kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`,
+    );
+    const result = await leapWithLiveSession(
+      guest,
+      s3,
+      `kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`,
+      (line) => console.log(`  session | ${line}`),
+    );
+    const ok =
+      result.upgradeExit === 0 &&
+      result.kernelAfter === NEW_KERNEL &&
+      result.echoIntact &&
+      result.typedAfterRestore;
     const rows: Array<[string, string, string]> = [
       ['kernel', result.kernelBefore ?? '?', result.kernelAfter ?? '?'],
-      ['ticker', 'a line every 0.2 s', `longest gap seen from the host: ${(result.longestGapMs / 1000).toFixed(1)} s`],
-      ['downtime', 'reported by kernel-leap', result.reportDowntimeMs === undefined ? '?' : `${(result.reportDowntimeMs / 1000).toFixed(1)} s`],
-      ['echo connection', `${result.pingsSent} pings, ${result.echoConnections} connection`, result.echoIntact ? 'same byte stream, nothing lost or repeated' : 'BROKEN'],
-      ['keyboard', 'a line typed on the host', result.typedAfterRestore ? 'read by the restored shell' : 'NOT RECEIVED'],
+      [
+        'ticker',
+        'a line every 0.2 s',
+        `longest gap seen from the host: ${(result.longestGapMs / 1000).toFixed(1)} s`,
+      ],
+      [
+        'downtime',
+        'reported by kernel-leap',
+        result.reportDowntimeMs === undefined
+          ? '?'
+          : `${(result.reportDowntimeMs / 1000).toFixed(1)} s`,
+      ],
+      [
+        'echo connection',
+        `${result.pingsSent} pings, ${result.echoConnections} connection`,
+        result.echoIntact ? 'same byte stream, nothing lost or repeated' : 'BROKEN',
+      ],
+      [
+        'keyboard',
+        'a line typed on the host',
+        result.typedAfterRestore ? 'read by the restored shell' : 'NOT RECEIVED',
+      ],
       ['upgrade exit code', '', String(result.upgradeExit)],
-      ['logs', `s3://${s3.bucket}`, result.s3Keys.length ? `${result.s3Keys.length} objects under ${result.s3Keys[0]?.split('/').slice(0, 3).join('/')}/` : 'none'],
+      [
+        'logs',
+        `s3://${s3.bucket}`,
+        result.s3Keys.length
+          ? `${result.s3Keys.length} objects under ${result.s3Keys[0]?.split('/').slice(0, 3).join('/')}/`
+          : 'none',
+      ],
     ];
     console.log('\nverdict');
-    for (const [what, before, after] of rows) console.log(`  ${what.padEnd(18)} ${before.padEnd(26)} ${after}`);
-    console.log(`\n${ok ? 'PASS: the live ssh session survived the kernel upgrade' : 'FAIL: see the session transcript above'}`);
+    for (const [what, before, after] of rows)
+      console.log(`  ${what.padEnd(18)} ${before.padEnd(26)} ${after}`);
+    console.log(
+      `\n${ok ? 'PASS: the live ssh session survived the kernel upgrade' : 'FAIL: see the session transcript above'}`,
+    );
     return ok ? 0 : 1;
   } finally {
     await guest?.stop();
@@ -41,4 +79,6 @@ async function main(dist: Dist): Promise<number> {
   }
 }
 
-process.exitCode = await main(distFromArgs(process.argv.slice(2), 'usage: npm run demo [-- --dist bookworm|trixie]'));
+process.exitCode = await main(
+  distFromArgs(process.argv.slice(2), 'usage: npm run demo [-- --dist bookworm|trixie]'),
+);

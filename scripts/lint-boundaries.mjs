@@ -31,19 +31,27 @@ const IMPORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*|^import\s+)['"]([^'"]+
 const problems = [];
 for (const file of files(SRC)) {
   const own = rank(file);
-  if (own === undefined) problems.push(`${relative('.', file)}: not in a layer; put it under one of ${LAYERS.join(', ')}`);
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    for (const [, spec] of line.matchAll(IMPORT)) {
-      const where = `${relative('.', file)}:${i + 1}`;
-      if (BANNED.includes(spec) && !relative(SRC, file).startsWith('tools/')) problems.push(`${where}: imports ${spec}; only src/tools/ may (use the Runner)`);
-      if (!spec.startsWith('.')) continue;
-      const target = resolve(dirname(file), spec);
-      const theirs = rank(target);
-      if (theirs !== undefined && own !== undefined && theirs < own) {
-        problems.push(`${where}: ${LAYERS[own] ?? 'src'} imports ${relative(SRC, target)}, a layer above it (${LAYERS.join(' -> ')})`);
+  if (own === undefined)
+    problems.push(
+      `${relative('.', file)}: not in a layer; put it under one of ${LAYERS.join(', ')}`,
+    );
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      for (const [, spec] of line.matchAll(IMPORT)) {
+        const where = `${relative('.', file)}:${i + 1}`;
+        if (BANNED.includes(spec) && !relative(SRC, file).startsWith('tools/'))
+          problems.push(`${where}: imports ${spec}; only src/tools/ may (use the Runner)`);
+        if (!spec.startsWith('.')) continue;
+        const target = resolve(dirname(file), spec);
+        const theirs = rank(target);
+        if (theirs !== undefined && own !== undefined && theirs < own) {
+          problems.push(
+            `${where}: ${LAYERS[own] ?? 'src'} imports ${relative(SRC, target)}, a layer above it (${LAYERS.join(' -> ')})`,
+          );
+        }
       }
-    }
-  });
+    });
 }
 if (problems.length) {
   console.error(problems.join('\n'));

@@ -1,8 +1,9 @@
 /** The shape every subcommand module exports, and the context main.ts hands it. */
 import type { ParseArgsConfig } from 'node:util';
+
 import type { Config } from '../config/schema.js';
-import type { Runner } from '../tools/runner.js';
 import type { EngineContext } from '../engine/context.js';
+import type { Runner } from '../tools/runner.js';
 import type { Output } from './output.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;

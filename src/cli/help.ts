@@ -33,5 +33,13 @@ export function mainHelp(commands: readonly Command[]): string {
 }
 
 export function commandHelp(command: Command): string {
-  return [`usage: kernel-leap ${command.usage}`, '', command.summary, '', 'options:', ...command.optionHelp.map((l) => `  ${l}`), ...GLOBAL_HELP.map((l) => `  ${l}`)].join('\n');
+  return [
+    `usage: kernel-leap ${command.usage}`,
+    '',
+    command.summary,
+    '',
+    'options:',
+    ...command.optionHelp.map((l) => `  ${l}`),
+    ...GLOBAL_HELP.map((l) => `  ${l}`),
+  ].join('\n');
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import type { ErrorEvent, Progress, ProgressEvent } from '../engine/progress.js';
 
 /**
@@ -20,7 +21,9 @@ export class Output implements Progress {
 
   /** The command's answer: `data` as JSON, or `text(data)` for a person. */
   result<T>(data: T, text: (data: T) => string): void {
-    this.stdout.write(this.json ? `${JSON.stringify({ type: 'result', ...data })}\n` : `${text(data)}\n`);
+    this.stdout.write(
+      this.json ? `${JSON.stringify({ type: 'result', ...data })}\n` : `${text(data)}\n`,
+    );
   }
 
   /**
@@ -36,7 +39,9 @@ export class Output implements Progress {
   progress(event: ProgressEvent): void {
     if (this.progressDir) this.writeProgressFile(`${formatProgress(event)}\n`);
     if (this.json) {
-      this.stdout.write(`${JSON.stringify({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`);
+      this.stdout.write(
+        `${JSON.stringify({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`,
+      );
       return;
     }
     this.stderr.write(`${formatProgress(event)}\n`);
@@ -61,7 +66,12 @@ export class Output implements Progress {
   }
 }
 
-const MARKS: Record<ProgressEvent['state'], string> = { start: '▶', done: '✔', failed: '✘', info: '·' };
+const MARKS: Record<ProgressEvent['state'], string> = {
+  start: '▶',
+  done: '✔',
+  failed: '✘',
+  info: '·',
+};
 
 export function formatProgress(event: ProgressEvent): string {
   const duration = event.durationMs === undefined ? '' : ` (${formatDuration(event.durationMs)})`;
@@ -74,8 +84,15 @@ export function formatDuration(ms: number): string {
 }
 
 /** A fixed-width table for terminals; cells are stringified as they are. */
-export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+export function formatTable(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

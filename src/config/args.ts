@@ -27,11 +27,13 @@ export function parseArgList(text: string): ArgList {
 
 function describe(entry: Exclude<ReturnType<typeof parse<Variable>>[number], string>): string {
   if ('variable' in entry) {
-    if (!entry.variable) return "$ starts a shell substitution, which is not run here; write '$' to pass a dollar sign";
+    if (!entry.variable)
+      return "$ starts a shell substitution, which is not run here; write '$' to pass a dollar sign";
     return `$${entry.variable} is a shell variable, which is not expanded here; write '$${entry.variable}' to pass it as it is`;
   }
   if ('comment' in entry) return "# starts a shell comment; write '#' to pass it in an argument";
-  if (entry.op === 'glob') return `${entry.pattern} is a shell glob, which is not expanded here; write '${entry.pattern}' to pass it as it is`;
+  if (entry.op === 'glob')
+    return `${entry.pattern} is a shell glob, which is not expanded here; write '${entry.pattern}' to pass it as it is`;
   return `${entry.op} is a shell operator, and this is a list of arguments, not a command; write '${entry.op}' to pass it in an argument`;
 }
 

@@ -5,7 +5,9 @@
  * what the key takes and what to write instead. An empty value stands for the default.
  */
 import { existsSync, readFileSync } from 'node:fs';
+
 import { parse } from 'ini';
+
 import { ExitCode, LeapError } from '../errors.js';
 import { type Config, DEFAULT_CONFIG_FILE, envName, type KeySpec, SCHEMA } from './schema.js';
 
@@ -36,7 +38,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const envLayer = fromEnv(env);
   applyLayer(config, envLayer, 'environment');
   applyLayer(config, fromFlags(options.overrides ?? []), 'flag --set');
-  const overrides = [...Object.entries(envLayer).flatMap(([s, keys]) => Object.entries(keys).map(([k, v]) => `${s}.${k}=${String(v)}`)), ...(options.overrides ?? [])];
+  const overrides = [
+    ...Object.entries(envLayer).flatMap(([s, keys]) =>
+      Object.entries(keys).map(([k, v]) => `${s}.${k}=${String(v)}`),
+    ),
+    ...(options.overrides ?? []),
+  ];
   return { config: config as Config, file: fromFile ? file : undefined, overrides };
 }
 
@@ -48,10 +55,17 @@ function readIniFile(file: string, required: boolean): Raw | undefined {
       exit: ExitCode.config,
     });
   }
-  const parsed = parse(readFileSync(file, 'utf8')) as Raw;
+  const parsed = parse(readFileSync(file, 'utf8'));
   for (const [section, value] of Object.entries(parsed)) {
     if (typeof value !== 'object' || value === null) {
-      throw configError(`config file ${file}`, section, 'a key outside any section', `put every key under one of ${Object.keys(SCHEMA).map((s) => `[${s}]`).join(', ')}`);
+      throw configError(
+        `config file ${file}`,
+        section,
+        'a key outside any section',
+        `put every key under one of ${Object.keys(SCHEMA)
+          .map((s) => `[${s}]`)
+          .join(', ')}`,
+      );
     }
   }
   return parsed;
@@ -62,7 +76,9 @@ const SECTIONS: Record<string, Record<string, KeySpec>> = SCHEMA;
 function defaults(): Raw {
   const out: Raw = {};
   for (const [section, keys] of Object.entries(SECTIONS)) {
-    out[section] = Object.fromEntries(Object.entries(keys).map(([k, spec]) => [k, structuredClone(spec.default)]));
+    out[section] = Object.fromEntries(
+      Object.entries(keys).map(([k, spec]) => [k, structuredClone(spec.default)]),
+    );
   }
   return out;
 }
@@ -75,7 +91,14 @@ function fromEnv(env: NodeJS.ProcessEnv): Raw {
     const keys = SECTIONS[section] ?? {};
     const key = Object.keys(keys).find((k) => envName(section, k) === name);
     if (key === undefined) {
-      throw configError('environment', name, 'an unknown key', `[${section}] takes ${Object.keys(keys).map((k) => envName(section, k)).join(', ')}`);
+      throw configError(
+        'environment',
+        name,
+        'an unknown key',
+        `[${section}] takes ${Object.keys(keys)
+          .map((k) => envName(section, k))
+          .join(', ')}`,
+      );
     }
     (out[section] ??= {})[key] = value;
   }
@@ -87,7 +110,10 @@ function fromFlags(overrides: readonly string[]): Raw {
   for (const item of overrides) {
     const match = /^([a-z0-9_]+)\.([a-z0-9_]+)=(.*)$/s.exec(item);
     if (!match) {
-      throw new LeapError('CONFIG_FLAG', `--set ${item} is not of the form section.key=value`, { hint: 'e.g. --set s3.bucket=logs', exit: ExitCode.usage });
+      throw new LeapError('CONFIG_FLAG', `--set ${item} is not of the form section.key=value`, {
+        hint: 'e.g. --set s3.bucket=logs',
+        exit: ExitCode.usage,
+      });
     }
     const [, section = '', key = '', value = ''] = match;
     (out[section] ??= {})[key] = value;
@@ -98,28 +124,53 @@ function fromFlags(overrides: readonly string[]): Raw {
 function applyLayer(config: Raw, layer: Raw, source: string): void {
   for (const [section, keys] of Object.entries(layer)) {
     const specs = SECTIONS[section];
-    if (!specs) throw configError(source, `[${section}]`, 'an unknown section', `sections are ${Object.keys(SCHEMA).join(', ')}`);
+    if (!specs)
+      throw configError(
+        source,
+        `[${section}]`,
+        'an unknown section',
+        `sections are ${Object.keys(SCHEMA).join(', ')}`,
+      );
     for (const [key, value] of Object.entries(keys)) {
       const spec = specs[key];
-      if (!spec) throw configError(source, `${section}.${key}`, 'an unknown key', `[${section}] takes ${Object.keys(specs).join(', ')}`);
-      (config[section] as Record<string, unknown>)[key] = read(value, spec, source, `${section}.${key}`);
+      if (!spec)
+        throw configError(
+          source,
+          `${section}.${key}`,
+          'an unknown key',
+          `[${section}] takes ${Object.keys(specs).join(', ')}`,
+        );
+      (config[section] as Record<string, unknown>)[key] = read(
+        value,
+        spec,
+        source,
+        `${section}.${key}`,
+      );
     }
   }
 }
 
 function read(value: unknown, spec: KeySpec, source: string, name: string): unknown {
   // The INI reader makes `key[] = v` a list and turns true/false into booleans.
-  if (typeof value === 'object' && value !== null) throw configError(source, name, 'a list or a subsection', spec.takes);
+  if (typeof value === 'object' && value !== null)
+    throw configError(source, name, 'a list or a subsection', spec.takes);
   const text = String(value ?? '').trim();
   if (text === '') return spec.default;
   const parsed = spec.schema.safeParse(text);
   if (parsed.success) return parsed.data;
-  throw new LeapError('CONFIG_INVALID', `${source}: ${name} = ${JSON.stringify(text)} is not ${spec.takes}`, {
-    hint: parsed.error.issues[0]?.message ?? `use ${spec.takes}`,
-    exit: ExitCode.config,
-  });
+  throw new LeapError(
+    'CONFIG_INVALID',
+    `${source}: ${name} = ${JSON.stringify(text)} is not ${spec.takes}`,
+    {
+      hint: parsed.error.issues[0]?.message ?? `use ${spec.takes}`,
+      exit: ExitCode.config,
+    },
+  );
 }
 
 function configError(source: string, key: string, what: string, allowed: string): LeapError {
-  return new LeapError('CONFIG_INVALID', `${source}: ${key} has ${what}`, { hint: allowed, exit: ExitCode.config });
+  return new LeapError('CONFIG_INVALID', `${source}: ${key} has ${what}`, {
+    hint: allowed,
+    exit: ExitCode.config,
+  });
 }

@@ -4,15 +4,16 @@
  * dump, and a small shell is all the session needs to keep while frozen.
  */
 import { writeFileSync } from 'node:fs';
+
 import type { Config } from '../config/schema.js';
 import { selfCommand } from '../config/self-command.js';
-import { outcomePath } from '../state/outcome.js';
 import { shQuote } from '../render/quote.js';
+import type { Journal } from '../state/journal.js';
+import { outcomePath } from '../state/outcome.js';
+import { pendingPath } from '../state/pending.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
-import type { Journal } from '../state/journal.js';
-import { pendingPath } from '../state/pending.js';
 
 export interface ConfigSource {
   file: string | undefined;
@@ -21,16 +22,33 @@ export interface ConfigSource {
 }
 
 /** `journals`: one run per session, the caller's last. */
-export async function launchWorker(runner: Runner, config: Config, source: ConfigSource, journals: readonly Journal[], workerArgs: readonly string[]): Promise<string> {
+export async function launchWorker(
+  runner: Runner,
+  config: Config,
+  source: ConfigSource,
+  journals: readonly Journal[],
+  workerArgs: readonly string[],
+): Promise<string> {
   const journal = journals.at(-1) as Journal;
   const unit = workerUnitName(journal.runId);
   const { node, bundle } = selfCommand(config);
-  const configArgs = [...(source.file ? ['--config', source.file] : []), ...source.overrides.flatMap((o) => ['--set', o])];
+  const configArgs = [
+    ...(source.file ? ['--config', source.file] : []),
+    ...source.overrides.flatMap((o) => ['--set', o]),
+  ];
   await startTransientService(runner, {
     unit,
     description: `kernel-leap worker for run ${journal.runId}`,
     command: [node, bundle, 'worker', '--run', journal.runId, ...configArgs, ...workerArgs],
-    stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--run', journal.runId, ...journals.slice(0, -1).flatMap((j) => ['--also', j.runId]), ...configArgs]),
+    stopPost: settleIfKilled(config, journal, [
+      node,
+      bundle,
+      'worker-stopped',
+      '--run',
+      journal.runId,
+      ...journals.slice(0, -1).flatMap((j) => ['--also', j.runId]),
+      ...configArgs,
+    ]),
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),
@@ -47,8 +65,14 @@ export function workerUnitName(runId: string): string {
  * for the launcher. The shell test keeps a Node start out of the usual stops,
  * above all the shutdown of `systemctl kexec`, where the pending mark exists.
  */
-function settleIfKilled(config: Config, journal: Journal, settle: readonly string[]): readonly ['/bin/sh', ...string[]] {
-  const ended = [outcomePath(journal.paths.dir), pendingPath(config.paths.state_dir)].map((file) => `test -e ${shQuote(file)}`);
+function settleIfKilled(
+  config: Config,
+  journal: Journal,
+  settle: readonly string[],
+): readonly ['/bin/sh', ...string[]] {
+  const ended = [outcomePath(journal.paths.dir), pendingPath(config.paths.state_dir)].map(
+    (file) => `test -e ${shQuote(file)}`,
+  );
   return ['/bin/sh', '-c', `${ended.join(' || ')} || exec ${settle.map(shQuote).join(' ')}`];
 }
 

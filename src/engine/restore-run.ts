@@ -6,18 +6,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
+
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
+import { type FastRestore, readFastRestore } from '../state/fast-restore.js';
+import { Journal } from '../state/journal.js';
+import { holdsTerminals, readManifest } from '../state/manifest.js';
+import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
+import { doneRestoring, takePending } from '../state/pending.js';
 import { removeBootArtefacts } from '../steps/cleanup.js';
 import { restoreSession } from '../steps/restore.js';
 import type { PtyRemap } from '../steps/restore-pty.js';
-import { holdsTerminals, readManifest } from '../state/manifest.js';
-import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import { bootId as readBootId } from '../tools/procfs.js';
 import type { EngineContext } from './context.js';
-import { Journal } from '../state/journal.js';
-import { doneRestoring, takePending } from '../state/pending.js';
-import { type FastRestore, readFastRestore } from '../state/fast-restore.js';
 import { stepInRun } from './step.js';
 
 export interface RestoreRunOptions {
@@ -25,12 +26,16 @@ export interface RestoreRunOptions {
   boot: boolean;
 }
 
-export async function runRestore(ctx: EngineContext, options: RestoreRunOptions): Promise<{ code: number; journals: Journal[] }> {
+export async function runRestore(
+  ctx: EngineContext,
+  options: RestoreRunOptions,
+): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
   // At boot the pending runs become the restoring list first: from here on, no later boot restores them again.
   // At boot, its id tells what restore-boot.sh took and did on this boot from what an earlier boot left.
   const bootId = options.boot ? readBootId(ctx.host.procBootId) : undefined;
-  const { fresh, cutShort } = bootId !== undefined ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
+  const { fresh, cutShort } =
+    bootId !== undefined ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
@@ -44,14 +49,31 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
     const ptys = new Map<number, number>();
     for (const journal of holdersLast(opened)) {
       if (journal) journals.push(journal);
-      if (journal && options.boot && !bootedByLeapOf(ctx, journal)) keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
-      else if (!journal || (await restoreRun(ctx, journal, ptys, bootId === undefined ? undefined : readFastRestore(journal.paths.dir, bootId))) !== ExitCode.ok) code = ExitCode.restoreFailed;
+      if (journal && options.boot && !bootedByLeapOf(ctx, journal))
+        keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
+      else if (
+        !journal ||
+        (await restoreRun(
+          ctx,
+          journal,
+          ptys,
+          bootId === undefined ? undefined : readFastRestore(journal.paths.dir, bootId),
+        )) !== ExitCode.ok
+      )
+        code = ExitCode.restoreFailed;
       else for (const [dumped, now] of restoredPtys(journal)) ptys.set(dumped, now);
     }
   } finally {
     // A cleanup that a kill cut short is run again from the start.
     for (const journal of journals) {
-      if (unfinished(journal, 'cleanup')) await stepInRun(ctx, journal, 'cleanup', () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }), (r) => ({ ...r }));
+      if (unfinished(journal, 'cleanup'))
+        await stepInRun(
+          ctx,
+          journal,
+          'cleanup',
+          () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }),
+          (r) => ({ ...r }),
+        );
     }
     // What no readable journal named is still the boot's: a unit left enabled would run at every boot.
     if (options.boot) {
@@ -64,16 +86,30 @@ export async function runRestore(ctx: EngineContext, options: RestoreRunOptions)
 
 /** At boot we run inside the restore unit the cleanup removes: no daemon-reload (removeBootArtefacts says why). */
 function cleanupOf(ctx: EngineContext, boot: boolean) {
-  return { runner: ctx.runner, host: ctx.host, stateDir: ctx.config.paths.state_dir, reload: !boot };
+  return {
+    runner: ctx.runner,
+    host: ctx.host,
+    stateDir: ctx.config.paths.state_dir,
+    reload: !boot,
+  };
 }
 
 /** At boot an unreadable run is reported and skipped, so the others and the cleanup still run; by hand it is the command's error. */
-function openForRestore(ctx: EngineContext, stateDir: string, runId: string | undefined, boot: boolean): Journal | undefined {
+function openForRestore(
+  ctx: EngineContext,
+  stateDir: string,
+  runId: string | undefined,
+  boot: boolean,
+): Journal | undefined {
   try {
     return Journal.open(stateDir, runId);
   } catch (error) {
     if (!boot || !isLeapError(error)) throw error;
-    ctx.out.error({ code: error.code, message: `run ${runId ?? '?'}: ${error.message}`, hint: error.hint });
+    ctx.out.error({
+      code: error.code,
+      message: `run ${runId ?? '?'}: ${error.message}`,
+      hint: error.hint,
+    });
     return undefined;
   }
 }
@@ -89,9 +125,18 @@ function bootedByLeapOf(ctx: EngineContext, journal: Journal): boolean {
 }
 
 /** Why a run's images wait for a restore by hand; either way its ssh connection ended with the restart. */
-interface KeptBecause { code: string; why: string }
-const NOT_THE_LEAP_BOOT: KeptBecause = { code: 'NOT_THE_LEAP_BOOT', why: "the machine restarted without the leap's kexec (a power cut or a reboot)" };
-const CUT_SHORT: KeptBecause = { code: 'RESTORE_CUT_SHORT', why: 'the restore at boot was cut short (a power cut, or its unit killed) and the machine restarted' };
+interface KeptBecause {
+  code: string;
+  why: string;
+}
+const NOT_THE_LEAP_BOOT: KeptBecause = {
+  code: 'NOT_THE_LEAP_BOOT',
+  why: "the machine restarted without the leap's kexec (a power cut or a reboot)",
+};
+const CUT_SHORT: KeptBecause = {
+  code: 'RESTORE_CUT_SHORT',
+  why: 'the restore at boot was cut short (a power cut, or its unit killed) and the machine restarted',
+};
 
 /** Not ended: never started, or cut short by a kill or a restart (a running phase at boot is an earlier boot's). */
 function unfinished(journal: Journal, phase: 'restore' | 'cleanup'): boolean {
@@ -105,11 +150,19 @@ function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: Kep
     message: `not restored at boot: ${because.why}, and the session's ssh connection ended with it`,
     hint: `the session's images are kept in ${journal.paths.images}. \`kernel-leap restore --run ${journal.runId}\` brings its processes back with their connections closed: the shell ends with its connection, and what ran without it (a nohup job) goes on`,
   };
-  if (journal.phase('kexec').status === 'running') journal.fail('kexec', { code: 'NO_RESTORE_BOOT', message: `no boot of ${String(journal.phase('load').outputs?.to ?? 'the new kernel')} reached the restore: the machine restarted first` });
+  if (journal.phase('kexec').status === 'running')
+    journal.fail('kexec', {
+      code: 'NO_RESTORE_BOOT',
+      message: `no boot of ${String(journal.phase('load').outputs?.to ?? 'the new kernel')} reached the restore: the machine restarted first`,
+    });
   journal.start('restore');
   journal.fail('restore', error);
   writeOutcome(journal.paths.dir, 'interrupted');
-  ctx.out.error({ code: error.code, message: `run ${journal.runId}: ${error.message}`, hint: error.hint });
+  ctx.out.error({
+    code: error.code,
+    message: `run ${journal.runId}: ${error.message}`,
+    hint: error.hint,
+  });
 }
 
 /** A tree that holds another tree's terminal (an attached tmux server) after the others: its restore opens the terminal theirs made. */
@@ -120,12 +173,21 @@ function holdersLast(journals: ReadonlyArray<Journal | undefined>): Array<Journa
 
 /** Each pty a restored run made again: its index at the dump, and now (a remap moves it). */
 function restoredPtys(journal: Journal): Array<[number, number]> {
-  const remaps = (journal.phase('restore').outputs as { ptyRemaps?: PtyRemap[] } | undefined)?.ptyRemaps ?? [];
-  return readManifest(journal.paths.dir).ptys.map((n) => [n, remaps.find((r) => r.from === n)?.to ?? n]);
+  const remaps =
+    (journal.phase('restore').outputs as { ptyRemaps?: PtyRemap[] } | undefined)?.ptyRemaps ?? [];
+  return readManifest(journal.paths.dir).ptys.map((n) => [
+    n,
+    remaps.find((r) => r.from === n)?.to ?? n,
+  ]);
 }
 
 /** Restores one run's session (or carries on from restore-fast.sh) and writes the outcome its launcher waits for. */
-async function restoreRun(ctx: EngineContext, journal: Journal, earlierPtys: ReadonlyMap<number, number>, fast: FastRestore | undefined): Promise<number> {
+async function restoreRun(
+  ctx: EngineContext,
+  journal: Journal,
+  earlierPtys: ReadonlyMap<number, number>,
+  fast: FastRestore | undefined,
+): Promise<number> {
   refuseRestored(journal);
   // Its connections ended with the restart that kept it from being restored at boot.
   const closeConnections = readOutcome(journal.paths.dir) === 'interrupted';
@@ -134,14 +196,25 @@ async function restoreRun(ctx: EngineContext, journal: Journal, earlierPtys: Rea
   journal.mark('restoreUnitStart', fast?.marks.get('restoreUnitStart'));
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
-  if (journal.phase('kexec').status === 'running') journal.finish('kexec', { bootedKernel: release() });
+  if (journal.phase('kexec').status === 'running')
+    journal.finish('kexec', { bootedKernel: release() });
   try {
-    await stepInRun(ctx, journal, 'restore', () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierPtys, fast }), (r) => ({ ...r }));
+    await stepInRun(
+      ctx,
+      journal,
+      'restore',
+      () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierPtys, fast }),
+      (r) => ({ ...r }),
+    );
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {
     writeOutcome(journal.paths.dir, 'failed');
-    ctx.out.error({ code: 'RESTORE_FAILED', message: `run ${journal.runId}: ${error instanceof Error ? error.message : String(error)}`, hint: 'the images are kept in the run dir for a post-mortem; `kernel-leap report` shows the timeline' });
+    ctx.out.error({
+      code: 'RESTORE_FAILED',
+      message: `run ${journal.runId}: ${error instanceof Error ? error.message : String(error)}`,
+      hint: 'the images are kept in the run dir for a post-mortem; `kernel-leap report` shows the timeline',
+    });
     return ExitCode.restoreFailed;
   }
 }
@@ -155,5 +228,8 @@ export function bootInstant(): Date {
 /** A restored session lives on its own now: restoring its images again would only fail, and must not say it failed. */
 function refuseRestored(journal: Journal): void {
   if (journal.phase('restore').status !== 'done') return;
-  throw new LeapError('ALREADY_RESTORED', `run ${journal.runId} was restored already`, { hint: `nothing to do; \`kernel-leap report --run ${journal.runId}\` shows how it went`, exit: ExitCode.usage });
+  throw new LeapError('ALREADY_RESTORED', `run ${journal.runId} was restored already`, {
+    hint: `nothing to do; \`kernel-leap report --run ${journal.runId}\` shows how it went`,
+    exit: ExitCode.usage,
+  });
 }

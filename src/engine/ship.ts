@@ -4,6 +4,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { isLeapError } from '../errors.js';
 import { Journal, runPaths } from '../state/journal.js';
 import { tryLock } from '../state/lock.js';
@@ -22,7 +23,11 @@ import { stepInRun } from './step.js';
 export async function shipRun(ctx: EngineContext, runId: string): Promise<boolean> {
   const lock = tryLock(join(runPaths(ctx.config.paths.state_dir, runId).dir, 'upload.lock'));
   if (!lock.held) {
-    ctx.out.progress({ phase: 'upload', state: 'info', message: `run ${runId} is being shipped by pid ${lock.owner}` });
+    ctx.out.progress({
+      phase: 'upload',
+      state: 'info',
+      message: `run ${runId} is being shipped by pid ${lock.owner}`,
+    });
     return true;
   }
   try {
@@ -48,12 +53,23 @@ async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean
   const dmesg = await ctx.runner.run({ file: 'dmesg', timeoutMs: 30_000 }).catch(() => undefined);
   if (dmesg) writeFileSync(join(journal.paths.logs, 'dmesg.txt'), dmesg.stdout, { mode: 0o600 });
   if (journal.phase('upload').status === 'done') {
-    ctx.out.progress({ phase: 'upload', state: 'info', message: `run ${journal.runId} was already uploaded` });
+    ctx.out.progress({
+      phase: 'upload',
+      state: 'info',
+      message: `run ${journal.runId} was already uploaded`,
+    });
     return true;
   }
   try {
-    const result = await stepInRun(ctx, journal, 'upload', () => uploadRun(ctx.config, journal), (r) => ({ ...r }));
-    if (result.skipped) ctx.out.progress({ phase: 'upload', state: 'info', message: result.skipped });
+    const result = await stepInRun(
+      ctx,
+      journal,
+      'upload',
+      () => uploadRun(ctx.config, journal),
+      (r) => ({ ...r }),
+    );
+    if (result.skipped)
+      ctx.out.progress({ phase: 'upload', state: 'info', message: result.skipped });
     dropRestoredImages(ctx, journal);
     return true;
   } catch (error) {
@@ -67,5 +83,10 @@ async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean
 function dropRestoredImages(ctx: EngineContext, journal: Journal): void {
   if (ctx.config.paths.keep_images || readOutcome(journal.paths.dir) !== 'restored') return;
   const freed = removeImages(ctx.config.paths.state_dir, journal.runId);
-  if (freed > 0) journal.recordChange('images-removed', journal.paths.images, `${freed} bytes; [paths] keep_images = true keeps them`);
+  if (freed > 0)
+    journal.recordChange(
+      'images-removed',
+      journal.paths.images,
+      `${freed} bytes; [paths] keep_images = true keeps them`,
+    );
 }

@@ -3,6 +3,7 @@
  * shell in the session waits for that outcome, so every path writes one.
  */
 import { rmSync } from 'node:fs';
+
 import { isLeapError } from '../errors.js';
 import { type Journal } from '../state/journal.js';
 import { type Outcome, writeOutcome } from '../state/outcome.js';
@@ -25,17 +26,32 @@ export interface ResumableRun {
  * With nothing dumped the next boot is normal; otherwise the boot units and the
  * loaded kernel stay for the sessions that were.
  */
-export async function unwind(ctx: EngineContext, resume: readonly ResumableRun[], dumped: readonly unknown[]): Promise<void> {
+export async function unwind(
+  ctx: EngineContext,
+  resume: readonly ResumableRun[],
+  dumped: readonly unknown[],
+): Promise<void> {
   for (const { journal } of resume) releaseReserve(journal.paths.dir);
   for (const { journal, plan } of resume) {
-    await keepSessionRunning({ runner: ctx.runner, journal, pids: plan.pids, connections: plan.connections });
+    await keepSessionRunning({
+      runner: ctx.runner,
+      journal,
+      pids: plan.pids,
+      connections: plan.connections,
+    });
     rmSync(journal.paths.images, { recursive: true, force: true });
   }
   if (dumped.length > 0) return;
   clearPending(ctx.config.paths.state_dir);
   await unloadKernelOf(ctx, resume);
   // Whatever prepare got to, even a failed one: enabled units would run at the next boot.
-  for (const { journal } of resume) await removeBootArtefacts({ runner: ctx.runner, host: ctx.host, stateDir: ctx.config.paths.state_dir, journal });
+  for (const { journal } of resume)
+    await removeBootArtefacts({
+      runner: ctx.runner,
+      host: ctx.host,
+      stateDir: ctx.config.paths.state_dir,
+      journal,
+    });
 }
 
 export function finish(journal: Journal, outcome: Outcome, code: number): number {
@@ -55,6 +71,11 @@ async function unloadKernelOf(ctx: EngineContext, runs: readonly ResumableRun[])
     await unloadTargetKernel(ctx.runner, ctx.host);
   } catch (error) {
     if (!isLeapError(error)) throw error;
-    for (const { journal } of runs) journal.recordChange('kexec-unload-failed', 'kexec -u', `${error.message}; unload it by hand with kexec -u`);
+    for (const { journal } of runs)
+      journal.recordChange(
+        'kexec-unload-failed',
+        'kexec -u',
+        `${error.message}; unload it by hand with kexec -u`,
+      );
   }
 }

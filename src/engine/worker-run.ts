@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { ExitCode, LeapError } from '../errors.js';
 import { cancelRequested } from '../state/cancel.js';
 import { Journal } from '../state/journal.js';
@@ -13,13 +14,13 @@ import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
 import { linkTrees } from '../steps/cross-tree.js';
+import { sessionLogin } from '../steps/discover.js';
 import { dumpTree } from '../steps/dump.js';
 import { jumpToKernel, loadTargetKernel } from '../steps/kexec.js';
+import { leftBehind } from '../steps/losses.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/planning.js';
 import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/prepare.js';
 import { rehearseDump } from '../steps/rehearse.js';
-import { sessionLogin } from '../steps/discover.js';
-import { leftBehind } from '../steps/losses.js';
 import { isAlive, pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { becomes, waitForExit } from '../tools/wait.js';
@@ -54,7 +55,10 @@ interface SessionRun {
 export async function runWorker(ctx: EngineContext, options: WorkerOptions): Promise<number> {
   const stateDir = ctx.config.paths.state_dir;
   // The caller's own session last: it is dumped last, so a failure leaves it running to hear of it.
-  const journals = [...options.others.map((o) => Journal.open(stateDir, o.runId)), Journal.open(stateDir, options.runId)];
+  const journals = [
+    ...options.others.map((o) => Journal.open(stateDir, o.runId)),
+    Journal.open(stateDir, options.runId),
+  ];
   const primary = journals.at(-1) as Journal;
   ctx.runner.logFile = primary.paths.commandLog;
   ctx.out.mirrorTo(join(primary.paths.dir, 'progress'));
@@ -64,7 +68,9 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
   } catch (error) {
     // The launcher shell in the session waits for an outcome: never leave it without one, even on a full disk.
     for (const journal of journals) releaseReserve(journal.paths.dir);
-    for (const journal of journals) if (readOutcome(journal.paths.dir) === undefined) finish(journal, 'aborted', ExitCode.failure);
+    for (const journal of journals)
+      if (readOutcome(journal.paths.dir) === undefined)
+        finish(journal, 'aborted', ExitCode.failure);
     throw error;
   } finally {
     for (const journal of journals) releaseReserve(journal.paths.dir);
@@ -77,15 +83,25 @@ export const NO_EXEC_MARK = 'worker.noExec';
 /** How long a root criu found gone may take to show as ended: a genuine no-go costs only this. */
 const ROOT_EXIT_GRACE_MS = 2000;
 
-async function work(ctx: EngineContext, journals: readonly Journal[], options: WorkerOptions): Promise<number> {
+async function work(
+  ctx: EngineContext,
+  journals: readonly Journal[],
+  options: WorkerOptions,
+): Promise<number> {
   if (!options.exec) for (const journal of journals) journal.mark(NO_EXEC_MARK);
-  const waitPid = options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
+  const waitPid =
+    options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
   const planned = await planRuns(ctx, journals, options);
   const cancelled = () => cancelRequested((journals.at(-1) as Journal).paths.dir);
   if (cancelled()) return cancel(ctx, planned, false);
   const runs = anyNoGo(planned) ? undefined : await rehearseRuns(ctx, planned, options.rehearse);
-  if (!runs) return finishAll(planned.map((r) => r.journal).filter((j) => readOutcome(j.paths.dir) === undefined), 'no-go', ExitCode.noGo);
+  if (!runs)
+    return finishAll(
+      planned.map((r) => r.journal).filter((j) => readOutcome(j.paths.dir) === undefined),
+      'no-go',
+      ExitCode.noGo,
+    );
   const live = runs.map((r) => r.journal);
   if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
   if (cancelled()) return cancel(ctx, runs, false);
@@ -100,21 +116,48 @@ async function work(ctx: EngineContext, journals: readonly Journal[], options: W
     journal.start('kexec');
     journal.mark('kexec');
   }
-  ctx.out.progress({ phase: 'kexec', state: 'start', message: 'jumping to the new kernel; the session resumes after the boot' });
+  ctx.out.progress({
+    phase: 'kexec',
+    state: 'start',
+    message: 'jumping to the new kernel; the session resumes after the boot',
+  });
   await jumpToKernel(ctx.runner, ctx.config.kexec.exec_with);
-  throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', { hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`' });
+  throw new LeapError('KEXEC_RETURNED', 'kexec returned instead of booting the new kernel', {
+    hint: 'the images and boot units are in place: `kexec -e` by hand, or reboot and restore with `kernel-leap restore`',
+  });
 }
 
 /** Ctrl-C before the freeze: undo what was prepared, and give the sessions back. */
-async function cancel(ctx: EngineContext, runs: readonly SessionRun[], prepared: boolean): Promise<number> {
-  ctx.out.progress({ phase: 'cancel', state: 'info', message: `cancelled (Ctrl-C): nothing was dumped${prepared ? ', the boot is left as it was' : ''}; the session goes on` });
+async function cancel(
+  ctx: EngineContext,
+  runs: readonly SessionRun[],
+  prepared: boolean,
+): Promise<number> {
+  ctx.out.progress({
+    phase: 'cancel',
+    state: 'info',
+    message: `cancelled (Ctrl-C): nothing was dumped${prepared ? ', the boot is left as it was' : ''}; the session goes on`,
+  });
   if (prepared) await unwind(ctx, runs, []);
   for (const { journal } of runs) journal.mark('cancelled');
-  return finishAll(runs.map((r) => r.journal), 'aborted', ExitCode.failure);
+  return finishAll(
+    runs.map((r) => r.journal),
+    'aborted',
+    ExitCode.failure,
+  );
 }
 
-async function planRuns(ctx: EngineContext, journals: readonly Journal[], options: WorkerOptions): Promise<SessionRun[]> {
-  const sessions = liveSessions(ctx, journals, [...options.others.map((o) => o.rootPid), options.rootPid], options.callerPidNs);
+async function planRuns(
+  ctx: EngineContext,
+  journals: readonly Journal[],
+  options: WorkerOptions,
+): Promise<SessionRun[]> {
+  const sessions = liveSessions(
+    ctx,
+    journals,
+    [...options.others.map((o) => o.rootPid), options.rootPid],
+    options.callerPidNs,
+  );
   const roots = sessions.map((s) => s.rootPid);
   // What the kexec ends and this leap does not carry, for each run's report (the foreground already refused an unaccepted loss).
   const lost = leftBehind(liveProc, roots, sessionLogin(liveProc, roots.at(-1) as number).user);
@@ -122,14 +165,33 @@ async function planRuns(ctx: EngineContext, journals: readonly Journal[], option
   const plans = planTogether(ctx, roots, (sessions.at(-1) as { journal: Journal }).journal.runId);
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
-    if (sessions.length > 1) ctx.out.progress({ phase: 'session', state: 'info', message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}` });
-    runs.push({ journal, rootPid, plan: await stepInRun(ctx, journal, 'plan', async () => (await plans)[i] as SessionPlan, (plan) => ({ ...planSummary(plan), leftBehind: lost })) });
+    if (sessions.length > 1)
+      ctx.out.progress({
+        phase: 'session',
+        state: 'info',
+        message: `session ${i + 1} of ${sessions.length}: root ${rootPid}, run ${journal.runId}`,
+      });
+    runs.push({
+      journal,
+      rootPid,
+      plan: await stepInRun(
+        ctx,
+        journal,
+        'plan',
+        async () => (await plans)[i] as SessionPlan,
+        (plan) => ({ ...planSummary(plan), leftBehind: lost }),
+      ),
+    });
   }
   return runs;
 }
 
 /** The trees' plans, each terminal one holds of another's kept, and their streams to each other named for the restore to rejoin. */
-async function planTogether(ctx: EngineContext, roots: readonly number[], leapId: string): Promise<SessionPlan[]> {
+async function planTogether(
+  ctx: EngineContext,
+  roots: readonly number[],
+  leapId: string,
+): Promise<SessionPlan[]> {
   const plans: SessionPlan[] = [];
   for (const rootPid of roots) plans.push(await planSession(ctx.runner, ctx.config, rootPid));
   return linkTrees(plans, ctx.config, liveProc, leapId);
@@ -144,12 +206,26 @@ function anyNoGo(runs: readonly SessionRun[]): boolean {
  * the caller's whose root ended before or during its rehearsal (an ssh connection
  * closing, as Ansible's do) has nothing to carry: its run ends, the others go on.
  */
-async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], rehearse: boolean): Promise<SessionRun[] | undefined> {
+async function rehearseRuns(
+  ctx: EngineContext,
+  runs: readonly SessionRun[],
+  rehearse: boolean,
+): Promise<SessionRun[] | undefined> {
   const carried: SessionRun[] = [];
   for (const run of runs) {
     const { journal, plan } = run;
     if (!rehearse) journal.skip('rehearse');
-    else if ((await stepInRun(ctx, journal, 'rehearse', () => rehearseDump(ctx.runner, journal, plan), (r) => ({ ...r }))).verdict === 'no-go') {
+    else if (
+      (
+        await stepInRun(
+          ctx,
+          journal,
+          'rehearse',
+          () => rehearseDump(ctx.runner, journal, plan),
+          (r) => ({ ...r }),
+        )
+      ).verdict === 'no-go'
+    ) {
       if (!(await abortIfEnded(ctx, run, run === runs.at(-1), 'before the dump'))) return undefined;
       continue;
     }
@@ -163,39 +239,106 @@ async function rehearseRuns(ctx: EngineContext, runs: readonly SessionRun[], reh
  * has ended, and then its run ends with nothing to carry. criu can report a
  * vanished root a moment before its exit shows in /proc.
  */
-async function abortIfEnded(ctx: EngineContext, run: SessionRun, isCaller: boolean, when: string): Promise<boolean> {
-  if (isCaller || !(await becomes(() => !isAlive(liveProc, run.rootPid), ROOT_EXIT_GRACE_MS))) return false;
+async function abortIfEnded(
+  ctx: EngineContext,
+  run: SessionRun,
+  isCaller: boolean,
+  when: string,
+): Promise<boolean> {
+  if (isCaller || !(await becomes(() => !isAlive(liveProc, run.rootPid), ROOT_EXIT_GRACE_MS)))
+    return false;
   nothingToCarry(ctx, run.journal, run.rootPid, when);
   return true;
 }
 
-function nothingToCarry(ctx: EngineContext, journal: Journal, pid: number, when = 'before the dump'): void {
-  ctx.out.progress({ phase: 'session', state: 'info', message: `session root ${pid} (run ${journal.runId}) ended ${when}: nothing to carry` });
+function nothingToCarry(
+  ctx: EngineContext,
+  journal: Journal,
+  pid: number,
+  when = 'before the dump',
+): void {
+  ctx.out.progress({
+    phase: 'session',
+    state: 'info',
+    message: `session root ${pid} (run ${journal.runId}) ended ${when}: nothing to carry`,
+  });
   rmSync(journal.paths.images, { recursive: true, force: true });
   finish(journal, 'aborted', ExitCode.ok);
 }
 
 /** The --pre command, journaled in the caller's run; false when the sessions it changed became a no-go. */
-async function runPre(ctx: EngineContext, runs: readonly SessionRun[], pre: string | undefined): Promise<boolean> {
+async function runPre(
+  ctx: EngineContext,
+  runs: readonly SessionRun[],
+  pre: string | undefined,
+): Promise<boolean> {
   const primary = runs.at(-1) as SessionRun;
   for (const run of runs) if (run !== primary || !pre) run.journal.skip('pre');
   if (!pre) return true;
-  await stepInRun(ctx, primary.journal, 'pre', () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }), (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }));
+  await stepInRun(
+    ctx,
+    primary.journal,
+    'pre',
+    () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }),
+    (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }),
+  );
   // A package upgrade may have replaced binaries the sessions run: plan again.
   for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
   return !anyNoGo(runs);
 }
 
 /** Loads the kernel once and prepares each run's boot; a failure unwinds it all. */
-async function prepareRuns(ctx: EngineContext, runs: readonly SessionRun[], kernel: string | undefined): Promise<void> {
+async function prepareRuns(
+  ctx: EngineContext,
+  runs: readonly SessionRun[],
+  kernel: string | undefined,
+): Promise<void> {
   const primary = runs.at(-1) as SessionRun;
   try {
-    await stepInRun(ctx, primary.journal, 'load', () => loadTargetKernel({ runner: ctx.runner, config: ctx.config.kexec, kernel, host: ctx.host, runId: primary.journal.runId }), (r) => ({ from: r.from, to: r.to.version, vmlinuz: r.to.vmlinuz, initrd: r.to.initrd, cmdline: r.cmdline }));
+    await stepInRun(
+      ctx,
+      primary.journal,
+      'load',
+      () =>
+        loadTargetKernel({
+          runner: ctx.runner,
+          config: ctx.config.kexec,
+          kernel,
+          host: ctx.host,
+          runId: primary.journal.runId,
+        }),
+      (r) => ({
+        from: r.from,
+        to: r.to.version,
+        vmlinuz: r.to.vmlinuz,
+        initrd: r.to.initrd,
+        cmdline: r.cmdline,
+      }),
+    );
     for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
-    for (const run of runs) await stepInRun(ctx, run.journal, 'prepare', () => prepareBoot({ runner: ctx.runner, config: ctx.config, journal: run.journal, plan: run.plan, sessions: runs.length, host: ctx.host }), (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }));
+    for (const run of runs)
+      await stepInRun(
+        ctx,
+        run.journal,
+        'prepare',
+        () =>
+          prepareBoot({
+            runner: ctx.runner,
+            config: ctx.config,
+            journal: run.journal,
+            plan: run.plan,
+            sessions: runs.length,
+            host: ctx.host,
+          }),
+        (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }),
+      );
   } catch (error) {
     await unwind(ctx, runs, []);
-    finishAll(runs.map((r) => r.journal), 'dump-failed', ExitCode.failure);
+    finishAll(
+      runs.map((r) => r.journal),
+      'dump-failed',
+      ExitCode.failure,
+    );
     throw error;
   }
 }
@@ -211,16 +354,25 @@ async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promis
   const dumped: SessionRun[] = [];
   const ended: SessionRun[] = [];
   try {
-    for (const run of runs) (await dumpUnlessEnded(ctx, run, run === runs.at(-1)) ? dumped : ended).push(run);
+    for (const run of runs)
+      ((await dumpUnlessEnded(ctx, run, run === runs.at(-1))) ? dumped : ended).push(run);
   } catch (error) {
     const failed = runs.filter((r) => !dumped.includes(r) && !ended.includes(r));
     await unwind(ctx, failed, dumped);
     if (dumped.length > 0) {
       await keepForNextBoot(ctx, dumped);
-      ctx.out.progress({ phase: 'dump', state: 'info', message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the loaded kernel: \`kexec -e\` restores them (after any other boot, \`kernel-leap restore --run ID\` does)` });
+      ctx.out.progress({
+        phase: 'dump',
+        state: 'info',
+        message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the loaded kernel: \`kexec -e\` restores them (after any other boot, \`kernel-leap restore --run ID\` does)`,
+      });
     }
     // Last: the outcome releases the caller's launcher, which then stops showing progress.
-    finishAll(failed.map((r) => r.journal), 'dump-failed', ExitCode.failure);
+    finishAll(
+      failed.map((r) => r.journal),
+      'dump-failed',
+      ExitCode.failure,
+    );
     throw error;
   }
   await keepForNextBoot(ctx, dumped);
@@ -228,9 +380,19 @@ async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promis
 }
 
 /** False when the session ended under its dump; the caller's own failure always stands. */
-async function dumpUnlessEnded(ctx: EngineContext, run: SessionRun, isCaller: boolean): Promise<boolean> {
+async function dumpUnlessEnded(
+  ctx: EngineContext,
+  run: SessionRun,
+  isCaller: boolean,
+): Promise<boolean> {
   try {
-    await stepInRun(ctx, run.journal, 'dump', () => dumpSession(ctx, run), (r) => ({ ...r }));
+    await stepInRun(
+      ctx,
+      run.journal,
+      'dump',
+      () => dumpSession(ctx, run),
+      (r) => ({ ...r }),
+    );
     return true;
   } catch (error) {
     if (!(await abortIfEnded(ctx, run, isCaller, 'during its dump'))) throw error;
@@ -242,13 +404,23 @@ async function dumpUnlessEnded(ctx: EngineContext, run: SessionRun, isCaller: bo
  * Each run's root in this pid namespace. The caller's session must still be there;
  * another one of --all-ssh that ended meanwhile has nothing left to carry.
  */
-function liveSessions(ctx: EngineContext, journals: readonly Journal[], roots: readonly number[], callerPidNs: string | undefined): Array<{ journal: Journal; rootPid: number }> {
+function liveSessions(
+  ctx: EngineContext,
+  journals: readonly Journal[],
+  roots: readonly number[],
+  callerPidNs: string | undefined,
+): Array<{ journal: Journal; rootPid: number }> {
   const live: Array<{ journal: Journal; rootPid: number }> = [];
   for (const [i, journal] of journals.entries()) {
     const pid = roots[i] as number;
     const rootPid = hostPid(callerPidNs, pid);
     if (rootPid !== undefined) live.push({ journal, rootPid });
-    else if (i === journals.length - 1) throw new LeapError('PID_NOT_FOUND', `the session root (pid ${pid} in ${callerPidNs}) is gone`, { hint: 'run the command again from the session', exit: ExitCode.usage });
+    else if (i === journals.length - 1)
+      throw new LeapError(
+        'PID_NOT_FOUND',
+        `the session root (pid ${pid} in ${callerPidNs}) is gone`,
+        { hint: 'run the command again from the session', exit: ExitCode.usage },
+      );
     else nothingToCarry(ctx, journal, pid);
   }
   return live;
@@ -257,7 +429,18 @@ function liveSessions(ctx: EngineContext, journals: readonly Journal[], roots: r
 function dumpSession(ctx: EngineContext, run: SessionRun) {
   const { journal, plan } = run;
   const logFile = join(journal.paths.logs, 'dump.log');
-  return dumpTree({ runner: ctx.runner, journal, criuArgs: plan.dumpArgs(journal.paths.images, logFile), insideNamespacesOf: plan.ownPidNamespace && plan.rootPid, logFile, imagesDir: journal.paths.images, pids: plan.pids, execBitFixes: plan.execBitFixes, connections: plan.connections, markPrefix: 'dump' });
+  return dumpTree({
+    runner: ctx.runner,
+    journal,
+    criuArgs: plan.dumpArgs(journal.paths.images, logFile),
+    insideNamespacesOf: plan.ownPidNamespace && plan.rootPid,
+    logFile,
+    imagesDir: journal.paths.images,
+    pids: plan.pids,
+    execBitFixes: plan.execBitFixes,
+    connections: plan.connections,
+    markPrefix: 'dump',
+  });
 }
 
 /**
@@ -265,9 +448,19 @@ function dumpSession(ctx: EngineContext, run: SessionRun) {
  * failed rule save cannot lose them, then the lock rules, then everything to disk
  * (`kexec -e` does not sync).
  */
-export async function keepForNextBoot(ctx: EngineContext, runs: ReadonlyArray<{ journal: Journal; plan: Pick<SessionPlan, 'connections'> }>): Promise<void> {
-  markPending(ctx.config.paths.state_dir, runs.map((r) => r.journal.runId));
-  await saveLockRules(ctx.runner, lockRulesPath(ctx.config.paths.state_dir), runs.flatMap((r) => r.plan.connections));
+export async function keepForNextBoot(
+  ctx: EngineContext,
+  runs: ReadonlyArray<{ journal: Journal; plan: Pick<SessionPlan, 'connections'> }>,
+): Promise<void> {
+  markPending(
+    ctx.config.paths.state_dir,
+    runs.map((r) => r.journal.runId),
+  );
+  await saveLockRules(
+    ctx.runner,
+    lockRulesPath(ctx.config.paths.state_dir),
+    runs.flatMap((r) => r.plan.connections),
+  );
   await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
 }
 

@@ -4,12 +4,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { ExitCode, isLeapError } from '../errors.js';
 import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
 import { pendingRuns } from '../state/pending.js';
-import { releaseReserve } from '../state/reserve.js';
 import { PHASES } from '../state/phase-table.js';
+import { releaseReserve } from '../state/reserve.js';
 import type { SessionPlan } from '../steps/planning.js';
 import { execKernel } from '../tools/kexec.js';
 import { readStatus } from '../tools/proc-tasks.js';
@@ -36,15 +37,25 @@ export interface ServiceEnd {
  * next boot, and when every session is dumped, the machine jumps. False when the
  * worker had ended properly, or had handed its runs to the next boot.
  */
-export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly string[], end: ServiceEnd): Promise<boolean> {
+export async function settleStoppedWorker(
+  ctx: EngineContext,
+  runIds: readonly string[],
+  end: ServiceEnd,
+): Promise<boolean> {
   const stateDir = ctx.config.paths.state_dir;
-  const unsettled = runIds.map((id) => Journal.open(stateDir, id)).filter((j) => readOutcome(j.paths.dir) === undefined && !pendingRuns(stateDir).includes(j.runId));
+  const unsettled = runIds
+    .map((id) => Journal.open(stateDir, id))
+    .filter(
+      (j) => readOutcome(j.paths.dir) === undefined && !pendingRuns(stateDir).includes(j.runId),
+    );
   if (unsettled.length === 0) return false;
   for (const journal of unsettled) releaseReserve(journal.paths.dir);
   ctx.runner.logFile = (unsettled.at(-1) as Journal).paths.commandLog;
   await waitForWorkersChildren(runIds.at(-1) as string, unsettled);
   const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
-  const dumped = runs.filter((r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal));
+  const dumped = runs.filter(
+    (r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal),
+  );
   const resumed = runs.filter((r) => !dumped.includes(r));
   for (const { journal } of runs) journal.mark('worker.ended');
   for (const { journal } of resumed) failRunningPhase(journal, end);
@@ -53,9 +64,17 @@ export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly s
   await unwind(ctx, resumed, dumped);
   if (dumped.length > 0) await keepForNextBoot(ctx, dumped);
   // Last: an outcome releases the launcher waiting in that session.
-  finishAll(resumed.map((r) => r.journal), 'aborted', ExitCode.failure);
+  finishAll(
+    resumed.map((r) => r.journal),
+    'aborted',
+    ExitCode.failure,
+  );
   // A session still running would end with the jump.
-  if (dumped.length > 0 && resumed.length === 0) await goOn(ctx, dumped.map((r) => r.journal));
+  if (dumped.length > 0 && resumed.length === 0)
+    await goOn(
+      ctx,
+      dumped.map((r) => r.journal),
+    );
   return true;
 }
 
@@ -66,10 +85,18 @@ export async function settleStoppedWorker(ctx: EngineContext, runIds: readonly s
  */
 async function waitForWorkersChildren(runId: string, journals: readonly Journal[]): Promise<void> {
   try {
-    await waitUntil(() => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid) !== undefined), 120_000, 'the worker\'s children to exit', 'stop the worker unit with systemctl stop', {}, 500);
+    await waitUntil(
+      () => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid) !== undefined),
+      120_000,
+      "the worker's children to exit",
+      'stop the worker unit with systemctl stop',
+      {},
+      500,
+    );
   } catch (error) {
     if (!isLeapError(error)) throw error;
-    for (const journal of journals) journal.recordChange('worker-children-still-running', `worker ${runId}`, error.message);
+    for (const journal of journals)
+      journal.recordChange('worker-children-still-running', `worker ${runId}`, error.message);
   }
 }
 
@@ -105,12 +132,16 @@ function failRunningPhase(journal: Journal, end: ServiceEnd): void {
 
 /** A dump criu completed after the worker's end is done, like any other. */
 function closeDumpPhase(journal: Journal, end: ServiceEnd): void {
-  if (journal.phase('dump').status === 'running') journal.finish('dump', { settled: `criu finished the dump after the worker ended (${describeEnd(end)})` });
+  if (journal.phase('dump').status === 'running')
+    journal.finish('dump', {
+      settled: `criu finished the dump after the worker ended (${describeEnd(end)})`,
+    });
   if (journal.snapshot.marks['dump.dumped'] === undefined) journal.mark('dump.dumped');
 }
 
 function describeEnd(end: ServiceEnd): string {
-  if (end.code === 'killed' || end.code === 'dumped') return `killed by signal ${end.status ?? '?'}`;
+  if (end.code === 'killed' || end.code === 'dumped')
+    return `killed by signal ${end.status ?? '?'}`;
   if (end.code === 'exited') return `exit status ${end.status ?? '?'}`;
   return `service result ${end.result ?? 'unknown'}`;
 }
@@ -120,7 +151,11 @@ function workerUnitPeers(runId: string): number[] {
   const path = liveProc.readText('/proc/self/cgroup')?.match(/^0::(\S+)$/m)?.[1];
   if (!path?.endsWith(`/${workerUnitName(runId)}.service`)) return [];
   const procs = liveProc.readText(`/sys/fs/cgroup${path}/cgroup.procs`);
-  return (procs ?? '').split('\n').filter(Boolean).map(Number).filter((pid) => pid !== process.pid);
+  return (procs ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
 }
 
 /** What the plan phase recorded of the tree: enough to resume it and drop its lock rules. */

@@ -1,11 +1,12 @@
 /** One typed render function per generated artefact. */
 import { posix } from 'node:path';
+
 import actionScript from '../../templates/criu-action.sh.hbs';
 import ifPreUp from '../../templates/if-pre-up.hbs';
 import restoreUnit from '../../templates/kernel-leap-restore.service.hbs';
+import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
 import restoreBoot from '../../templates/restore-boot.sh.hbs';
 import restoreFast from '../../templates/restore-fast.sh.hbs';
-import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
 import { LeapError } from '../errors.js';
 import { compileTemplate } from './templates.js';
 
@@ -81,23 +82,41 @@ function lazy<C extends object>(name: string, source: string): (context: C) => s
   return (context) => (render ??= compileTemplate<C>(name, source))(context);
 }
 
-const rules = lazy<RulesContext & { markerDir: string }>('templates/kernel-leap-rules.service.hbs', rulesUnit);
+const rules = lazy<RulesContext & { markerDir: string }>(
+  'templates/kernel-leap-rules.service.hbs',
+  rulesUnit,
+);
 const hook = lazy<RulesContext & { markerDir: string }>('templates/if-pre-up.hbs', ifPreUp);
 const restore = lazy<RestoreUnitContext>('templates/kernel-leap-restore.service.hbs', restoreUnit);
 
 // Both loaders create the marker's directory themselves: /run is empty after the kexec.
-export const renderRulesUnit = (context: RulesContext): string => rules({ ...context, markerDir: posix.dirname(context.marker) });
-export const renderIfPreUpHook = (context: RulesContext): string => hook({ ...context, markerDir: posix.dirname(context.marker) });
+export const renderRulesUnit = (context: RulesContext): string =>
+  rules({ ...context, markerDir: posix.dirname(context.marker) });
+export const renderIfPreUpHook = (context: RulesContext): string =>
+  hook({ ...context, markerDir: posix.dirname(context.marker) });
 
 export function renderRestoreUnit(context: RestoreUnitContext): string {
   // TimeoutStartSec=0 would mean "no timeout", and NaN is a unit error found only at boot.
   if (!Number.isInteger(context.timeoutSec) || context.timeoutSec <= 0) {
-    throw new LeapError('TEMPLATE_UNSAFE_VALUE', `TimeoutStartSec must be a positive whole number of seconds, got ${context.timeoutSec}`, { hint: 'check restore.address_timeout and restore.restore_timeout in the config' });
+    throw new LeapError(
+      'TEMPLATE_UNSAFE_VALUE',
+      `TimeoutStartSec must be a positive whole number of seconds, got ${context.timeoutSec}`,
+      { hint: 'check restore.address_timeout and restore.restore_timeout in the config' },
+    );
   }
   return restore(context);
 }
 
-export const renderRestoreBootScript = lazy<RestoreBootContext>('templates/restore-boot.sh.hbs', restoreBoot);
-export const renderRestoreFastScript = lazy<RestoreFastContext>('templates/restore-fast.sh.hbs', restoreFast);
+export const renderRestoreBootScript = lazy<RestoreBootContext>(
+  'templates/restore-boot.sh.hbs',
+  restoreBoot,
+);
+export const renderRestoreFastScript = lazy<RestoreFastContext>(
+  'templates/restore-fast.sh.hbs',
+  restoreFast,
+);
 
-export const renderActionScript = lazy<ActionScriptContext>('templates/criu-action.sh.hbs', actionScript);
+export const renderActionScript = lazy<ActionScriptContext>(
+  'templates/criu-action.sh.hbs',
+  actionScript,
+);

@@ -5,8 +5,14 @@
  */
 import { LeapError } from '../errors.js';
 
-function unsafe(value: string, why: string, hint = 'paths and arguments in generated units and hooks must be single-line'): never {
-  throw new LeapError('TEMPLATE_UNSAFE_VALUE', `refusing ${JSON.stringify(value)}: ${why}`, { hint });
+function unsafe(
+  value: string,
+  why: string,
+  hint = 'paths and arguments in generated units and hooks must be single-line',
+): never {
+  throw new LeapError('TEMPLATE_UNSAFE_VALUE', `refusing ${JSON.stringify(value)}: ${why}`, {
+    hint,
+  });
 }
 
 function refuseControl(value: string, where: string): string {
@@ -39,9 +45,14 @@ export function execArg(value: string): string {
  */
 export function execPath(value: string): string {
   refuseControl(value, 'an Exec= executable');
-  if (!value.startsWith('/')) unsafe(value, 'an Exec= executable must be an absolute path', 'configure an absolute path');
+  if (!value.startsWith('/'))
+    unsafe(value, 'an Exec= executable must be an absolute path', 'configure an absolute path');
   if (/[\x01-\x1f\x7f"'\\$]/.test(value)) {
-    unsafe(value, 'systemd refuses quotes, backslashes and control characters in an executable path, and keeps $ literal', 'install the binary at a plainer path, or point kernel-leap at a symlink');
+    unsafe(
+      value,
+      'systemd refuses quotes, backslashes and control characters in an executable path, and keeps $ literal',
+      'install the binary at a plainer path, or point kernel-leap at a symlink',
+    );
   }
   return `"${value.replaceAll('%', '%%')}"`;
 }
@@ -53,19 +64,23 @@ export function execPath(value: string): string {
  */
 export function unitValue(value: string): string {
   refuseControl(value, 'a unit setting');
-  if (value !== value.trim()) unsafe(value, 'systemd strips leading and trailing whitespace from a setting');
-  if (value.endsWith('\\')) unsafe(value, 'a trailing backslash continues the line and swallows the next directive');
+  if (value !== value.trim())
+    unsafe(value, 'systemd strips leading and trailing whitespace from a setting');
+  if (value.endsWith('\\'))
+    unsafe(value, 'a trailing backslash continues the line and swallows the next directive');
   return value.replaceAll('%', '%%');
 }
 
 /** An absolute path setting (ConditionPathExists=): a leading ! or | would negate or trigger. */
 export function unitPath(value: string): string {
-  if (!value.startsWith('/')) unsafe(value, 'a path in a unit setting must be absolute', 'configure an absolute path');
+  if (!value.startsWith('/'))
+    unsafe(value, 'a path in a unit setting must be absolute', 'configure an absolute path');
   return unitValue(value);
 }
 
 /** A unit name in a space-separated list (After=, Wants=): one word of systemd's unit-name alphabet. */
 export function unitName(value: string): string {
-  if (!/^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|mount|path|timer)$/.test(value)) unsafe(value, 'not a unit name', 'this is a bug in kernel-leap');
+  if (!/^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|mount|path|timer)$/.test(value))
+    unsafe(value, 'not a unit name', 'this is a bug in kernel-leap');
   return unitValue(value);
 }

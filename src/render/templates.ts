@@ -4,24 +4,47 @@
  * rejects a bare value or a triple stash with file, line and column.
  */
 import Handlebars from 'handlebars';
+
 import { LeapError } from '../errors.js';
 import { execArg, execPath, shQuote, unitName, unitPath, unitValue } from './quote.js';
 
-const QUOTING_HELPERS: Record<string, (value: string) => string> = { sh: shQuote, execArg, execPath, unitValue, unitPath, unitName };
+const QUOTING_HELPERS: Record<string, (value: string) => string> = {
+  sh: shQuote,
+  execArg,
+  execPath,
+  unitValue,
+  unitPath,
+  unitName,
+};
 const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
 // Partials and decorators would splice in text the lint never saw.
-const REFUSED = new Set(['PartialStatement', 'PartialBlockStatement', 'DecoratorBlock', 'Decorator']);
+const REFUSED = new Set([
+  'PartialStatement',
+  'PartialBlockStatement',
+  'DecoratorBlock',
+  'Decorator',
+]);
 
 const hbs = Handlebars.create();
-for (const [name, fn] of Object.entries(QUOTING_HELPERS)) hbs.registerHelper(name, (value: unknown) => fn(present(value, name)));
+for (const [name, fn] of Object.entries(QUOTING_HELPERS))
+  hbs.registerHelper(name, (value: unknown) => fn(present(value, name)));
 
 // Strict mode does not check helper arguments: a missing value must not render as "undefined".
 function present(value: unknown, helper: string): string {
-  if (value === undefined || value === null) throw new LeapError('TEMPLATE_MISSING_VALUE', `a {{${helper}}} argument is missing from the template context`, { hint: 'this is a bug in kernel-leap' });
+  if (value === undefined || value === null)
+    throw new LeapError(
+      'TEMPLATE_MISSING_VALUE',
+      `a {{${helper}}} argument is missing from the template context`,
+      { hint: 'this is a bug in kernel-leap' },
+    );
   return String(value);
 }
 
-type Node = { type: string; loc?: { start: { line: number; column: number } }; [key: string]: unknown };
+type Node = {
+  type: string;
+  loc?: { start: { line: number; column: number } };
+  [key: string]: unknown;
+};
 
 /** Throws TEMPLATE_LINT naming `name:line:col` for the first {{...}} that is not quoted. */
 export function lintTemplate(name: string, source: string): void {
@@ -29,7 +52,8 @@ export function lintTemplate(name: string, source: string): void {
 }
 
 function visit(node: Node, file: string): void {
-  if (REFUSED.has(node.type)) fail(file, node, 'partials and decorators are not allowed in templates');
+  if (REFUSED.has(node.type))
+    fail(file, node, 'partials and decorators are not allowed in templates');
   if (node.type === 'MustacheStatement') checkMustache(node, file);
   if (node.type === 'BlockStatement') {
     const path = (node.path as { original?: string }).original ?? '';
@@ -45,19 +69,35 @@ function checkMustache(node: Node, file: string): void {
   const helper = (node.path as { original?: string }).original ?? '';
   const params = (node.params as unknown[] | undefined) ?? [];
   if (!Object.hasOwn(QUOTING_HELPERS, helper) || params.length !== 1) {
-    fail(file, node, `{{${helper}}} must be a quoting helper call with one value: ${Object.keys(QUOTING_HELPERS).map((h) => `{{${h} x}}`).join(', ')}`);
+    fail(
+      file,
+      node,
+      `{{${helper}}} must be a quoting helper call with one value: ${Object.keys(QUOTING_HELPERS)
+        .map((h) => `{{${h} x}}`)
+        .join(', ')}`,
+    );
   }
 }
 
 function fail(file: string, node: Node, message: string): never {
   const at = node.loc ? `${node.loc.start.line}:${node.loc.start.column + 1}` : '?';
-  throw new LeapError('TEMPLATE_LINT', `${file}:${at}: ${message}`, { hint: 'wrap every value in the helper for where it lands' });
+  throw new LeapError('TEMPLATE_LINT', `${file}:${at}: ${message}`, {
+    hint: 'wrap every value in the helper for where it lands',
+  });
 }
 
 /** Lints, then compiles; the returned function throws on a missing or unsafe value. */
-export function compileTemplate<C extends object>(name: string, source: string): (context: C) => string {
+export function compileTemplate<C extends object>(
+  name: string,
+  source: string,
+): (context: C) => string {
   lintTemplate(name, source);
   const knownHelpers = Object.fromEntries(Object.keys(QUOTING_HELPERS).map((h) => [h, true]));
-  const render = hbs.compile(source, { strict: true, noEscape: true, knownHelpersOnly: true, knownHelpers });
+  const render = hbs.compile(source, {
+    strict: true,
+    noEscape: true,
+    knownHelpersOnly: true,
+    knownHelpers,
+  });
   return (context) => render(context);
 }

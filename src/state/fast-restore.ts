@@ -25,14 +25,22 @@ export interface FastRestore {
 export function readFastRestore(runDir: string, bootId: string): FastRestore | undefined {
   const path = join(runDir, FAST_RESTORE_FILE);
   if (!existsSync(path)) return undefined;
-  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const);
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const);
   const one = (key: string) => lines.find(([k]) => k === key)?.[1];
   if (one('boot') !== bootId) return undefined;
   const outcome = one('outcome');
   return {
-    marks: new Map(lines.filter(([k]) => k.startsWith('mark.')).map(([k, v]) => [k.slice('mark.'.length), new Date(Number(v))])),
+    marks: new Map(
+      lines
+        .filter(([k]) => k.startsWith('mark.'))
+        .map(([k, v]) => [k.slice('mark.'.length), new Date(Number(v))]),
+    ),
     gaveUp: one('gaveUp'),
-    outcome: outcome === 'restored' || outcome === 'ended' || outcome === 'timeout' ? outcome : undefined,
+    outcome:
+      outcome === 'restored' || outcome === 'ended' || outcome === 'timeout' ? outcome : undefined,
     launcher: one('launcher') === undefined ? undefined : Number(one('launcher')),
     socketDirs: lines.filter(([k]) => k === 'socketDir').map(([, v]) => v),
   };

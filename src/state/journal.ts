@@ -3,9 +3,17 @@
  * images/ and logs/, and a `latest` symlink naming the current run. Every change is
  * written atomically, so a later boot (or `status`) always reads a whole journal.
  */
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  symlinkSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
+
 import { ExitCode, LeapError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
 import { assertTransition, type PhaseName, PHASES, type PhaseStatus } from './phase-table.js';
@@ -53,11 +61,20 @@ export interface RunPaths {
 
 export function runPaths(stateDir: string, runId: string): RunPaths {
   const dir = join(stateDir, 'runs', runId);
-  return { dir, journal: join(dir, 'journal.json'), images: join(dir, 'images'), logs: join(dir, 'logs'), commandLog: join(dir, 'logs', 'commands.jsonl') };
+  return {
+    dir,
+    journal: join(dir, 'journal.json'),
+    images: join(dir, 'images'),
+    logs: join(dir, 'logs'),
+    commandLog: join(dir, 'logs', 'commands.jsonl'),
+  };
 }
 
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
 }
 
@@ -72,9 +89,23 @@ export class Journal {
 
   static create(stateDir: string, command: string, runId = newRunId()): Journal {
     const paths = runPaths(stateDir, runId);
-    for (const dir of [stateDir, join(stateDir, 'runs'), paths.dir, paths.images, paths.logs]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const phases = Object.fromEntries(PHASES.map((p) => [p, { status: 'pending' }])) as Record<PhaseName, PhaseRecord>;
-    const data: JournalData = { schema: JOURNAL_SCHEMA, runId, host: hostname(), command, createdAt: new Date().toISOString(), phases, artefacts: [], changes: [], marks: {} };
+    for (const dir of [stateDir, join(stateDir, 'runs'), paths.dir, paths.images, paths.logs])
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const phases = Object.fromEntries(PHASES.map((p) => [p, { status: 'pending' }])) as Record<
+      PhaseName,
+      PhaseRecord
+    >;
+    const data: JournalData = {
+      schema: JOURNAL_SCHEMA,
+      runId,
+      host: hostname(),
+      command,
+      createdAt: new Date().toISOString(),
+      phases,
+      artefacts: [],
+      changes: [],
+      marks: {},
+    };
     const journal = new Journal(paths, data);
     journal.save();
     pointLatest(stateDir, runId);
@@ -85,7 +116,10 @@ export class Journal {
     const id = runId ?? latestRunId(stateDir);
     const paths = runPaths(stateDir, id);
     if (!existsSync(paths.journal)) {
-      throw new LeapError('RUN_NOT_FOUND', `no journal for run ${id} in ${stateDir}`, { hint: `list runs with: ls ${stateDir}/runs (kernel-leap status shows the latest)`, exit: ExitCode.usage });
+      throw new LeapError('RUN_NOT_FOUND', `no journal for run ${id} in ${stateDir}`, {
+        hint: `list runs with: ls ${stateDir}/runs (kernel-leap status shows the latest)`,
+        exit: ExitCode.usage,
+      });
     }
     return new Journal(paths, parseJournal(readFileSync(paths.journal, 'utf8'), paths.journal));
   }
@@ -134,7 +168,12 @@ export class Journal {
   }
 
   recordChange(kind: string, path: string, detail?: string): void {
-    this.data.changes.push({ at: new Date().toISOString(), kind, path, ...(detail ? { detail } : {}) });
+    this.data.changes.push({
+      at: new Date().toISOString(),
+      kind,
+      path,
+      ...(detail ? { detail } : {}),
+    });
     this.save();
   }
 
@@ -142,8 +181,16 @@ export class Journal {
     const record = this.data.phases[name];
     assertTransition(name, record.status, status);
     const endedAt = new Date();
-    const durationMs = record.startedAt ? endedAt.getTime() - Date.parse(record.startedAt) : undefined;
-    this.data.phases[name] = { ...record, ...stripUndefined(extra), status, endedAt: endedAt.toISOString(), ...(durationMs !== undefined ? { durationMs } : {}) };
+    const durationMs = record.startedAt
+      ? endedAt.getTime() - Date.parse(record.startedAt)
+      : undefined;
+    this.data.phases[name] = {
+      ...record,
+      ...stripUndefined(extra),
+      status,
+      endedAt: endedAt.toISOString(),
+      ...(durationMs !== undefined ? { durationMs } : {}),
+    };
     this.save();
   }
 
@@ -158,7 +205,11 @@ export function parseJournalFile(path: string): JournalData | undefined {
   try {
     return parseJournal(readFileSync(path, 'utf8'), path);
   } catch (error) {
-    if (error instanceof LeapError && (error.code === 'JOURNAL_CORRUPT' || error.code === 'JOURNAL_SCHEMA')) return undefined;
+    if (
+      error instanceof LeapError &&
+      (error.code === 'JOURNAL_CORRUPT' || error.code === 'JOURNAL_SCHEMA')
+    )
+      return undefined;
     throw error;
   }
 }
@@ -168,12 +219,19 @@ export function parseJournal(text: string, source: string): JournalData {
   try {
     data = JSON.parse(text) as JournalData;
   } catch (cause) {
-    throw new LeapError('JOURNAL_CORRUPT', `${source} is not valid JSON`, { cause, hint: 'the run cannot be resumed; inspect the file by hand' });
+    throw new LeapError('JOURNAL_CORRUPT', `${source} is not valid JSON`, {
+      cause,
+      hint: 'the run cannot be resumed; inspect the file by hand',
+    });
   }
   if (data.schema !== JOURNAL_SCHEMA) {
-    throw new LeapError('JOURNAL_SCHEMA', `${source} has schema ${String(data.schema)}, this kernel-leap reads schema ${JOURNAL_SCHEMA}`, {
-      hint: 'use the kernel-leap version that wrote the run',
-    });
+    throw new LeapError(
+      'JOURNAL_SCHEMA',
+      `${source} has schema ${String(data.schema)}, this kernel-leap reads schema ${JOURNAL_SCHEMA}`,
+      {
+        hint: 'use the kernel-leap version that wrote the run',
+      },
+    );
   }
   return data;
 }
@@ -183,7 +241,10 @@ export function latestRunId(stateDir: string): string {
   try {
     return basename(readlinkSync(link));
   } catch {
-    throw new LeapError('NO_RUNS', `no run recorded in ${stateDir}`, { hint: 'start one with `kernel-leap upgrade` or `kernel-leap rehearse`', exit: ExitCode.usage });
+    throw new LeapError('NO_RUNS', `no run recorded in ${stateDir}`, {
+      hint: 'start one with `kernel-leap upgrade` or `kernel-leap rehearse`',
+      exit: ExitCode.usage,
+    });
   }
 }
 

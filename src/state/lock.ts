@@ -7,6 +7,7 @@
  * for a dead one.
  */
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+
 import { bootId, liveProc } from '../tools/procfs.js';
 
 export type Lock = { held: true; release(): void } | { held: false; owner: number };
@@ -64,6 +65,10 @@ function readOwner(path: string): { pid: number; alive: boolean; text: string } 
   const text = liveProc.readText(path) ?? '';
   const [pidText, boot] = text.trim().split(' ');
   const pid = Number(pidText);
-  const alive = Number.isInteger(pid) && pid > 0 && boot === bootId() && liveProc.readText(`/proc/${pid}/stat`) !== undefined;
+  const alive =
+    Number.isInteger(pid) &&
+    pid > 0 &&
+    boot === bootId() &&
+    liveProc.readText(`/proc/${pid}/stat`) !== undefined;
   return { pid, alive, text };
 }

@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+
 import type { CriuRestoreOptions } from '../tools/criu-args.js';
+import { writeFileAtomic } from './atomic.js';
 
 export interface Endpoint {
   ip: string;

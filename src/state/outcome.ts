@@ -4,13 +4,22 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { writeFileAtomic } from './atomic.js';
 
 /**
  * `aborted`: the worker stopped on the old kernel before it could hand the run to the next boot.
  * `interrupted`: a boot that was not the leap's (a power cut) came first; the images wait for a restore by hand.
  */
-export type Outcome = 'restored' | 'failed' | 'dump-failed' | 'aborted' | 'no-go' | 'rehearsed' | 'dumped' | 'interrupted';
+export type Outcome =
+  | 'restored'
+  | 'failed'
+  | 'dump-failed'
+  | 'aborted'
+  | 'no-go'
+  | 'rehearsed'
+  | 'dumped'
+  | 'interrupted';
 
 export const OUTCOME_FILE = 'outcome';
 

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { ExitCode, LeapError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
 
@@ -54,12 +55,18 @@ export function takePending(stateDir: string, bootId: string): BootRuns {
   const pending = pendingPath(stateDir);
   const restoring = restoringPath(stateDir);
   if (!existsSync(pending) && !existsSync(restoring)) {
-    throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${pending} is absent)`, { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage });
+    throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${pending} is absent)`, {
+      hint: 'pass --run ID to restore a given run by hand',
+      exit: ExitCode.usage,
+    });
   }
   const takenNow = readRunList(takenByPath(stateDir))[0] === bootId;
   const listed = readRunList(restoring);
   const cutShort = takenNow ? [] : listed;
-  const fresh = [...(takenNow ? listed : []), ...pendingRuns(stateDir).filter((id) => !listed.includes(id))];
+  const fresh = [
+    ...(takenNow ? listed : []),
+    ...pendingRuns(stateDir).filter((id) => !listed.includes(id)),
+  ];
   writeFileAtomic(restoring, [...cutShort, ...fresh].map((id) => `${id}\n`).join(''));
   clearPending(stateDir);
   return { fresh, cutShort };
@@ -73,5 +80,10 @@ export function doneRestoring(stateDir: string): void {
 }
 
 function readRunList(path: string): string[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter(Boolean) : [];
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+    : [];
 }

@@ -4,7 +4,19 @@
  */
 import { LeapError } from '../errors.js';
 
-export const PHASES = ['plan', 'rehearse', 'pre', 'load', 'prepare', 'dump', 'kexec', 'restore', 'cleanup', 'report', 'upload'] as const;
+export const PHASES = [
+  'plan',
+  'rehearse',
+  'pre',
+  'load',
+  'prepare',
+  'dump',
+  'kexec',
+  'restore',
+  'cleanup',
+  'report',
+  'upload',
+] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export type PhaseStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -20,8 +32,12 @@ const TRANSITIONS: Record<PhaseStatus, readonly PhaseStatus[]> = {
 
 export function assertTransition(phase: PhaseName, from: PhaseStatus, to: PhaseStatus): void {
   if (!TRANSITIONS[from].includes(to)) {
-    throw new LeapError('INVALID_TRANSITION', `invalid transition ${from} -> ${to} for phase ${phase}`, {
-      hint: 'this is a bug in kernel-leap; the journal was left unchanged',
-    });
+    throw new LeapError(
+      'INVALID_TRANSITION',
+      `invalid transition ${from} -> ${to} for phase ${phase}`,
+      {
+        hint: 'this is a bug in kernel-leap; the journal was left unchanged',
+      },
+    );
   }
 }

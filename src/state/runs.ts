@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { parseJournalFile, runPaths } from './journal.js';
 import { readOutcome } from './outcome.js';
 import { pendingRuns } from './pending.js';
@@ -26,23 +27,30 @@ export function listRuns(stateDir: string): RunSummary[] {
   const dir = join(stateDir, 'runs');
   if (!existsSync(dir)) return [];
   const pending = new Set(pendingRuns(stateDir));
-  return readdirSync(dir).sort().map((runId) => {
-    const paths = runPaths(stateDir, runId);
-    const journal = parseJournalFile(paths.journal);
-    return {
-      runId,
-      createdAt: journal?.createdAt,
-      command: journal?.command,
-      outcome: readOutcome(paths.dir) ?? (journal ? 'in progress' : 'unreadable'),
-      imagesBytes: treeBytes(paths.images),
-      pending: pending.has(runId),
-    };
-  });
+  return readdirSync(dir)
+    .sort()
+    .map((runId) => {
+      const paths = runPaths(stateDir, runId);
+      const journal = parseJournalFile(paths.journal);
+      return {
+        runId,
+        createdAt: journal?.createdAt,
+        command: journal?.command,
+        outcome: readOutcome(paths.dir) ?? (journal ? 'in progress' : 'unreadable'),
+        imagesBytes: treeBytes(paths.images),
+        pending: pending.has(runId),
+      };
+    });
 }
 
 /** The runs whose images can go: settled and not pending, failed ones too when asked. */
 export function prunable(runs: readonly RunSummary[], failedToo: boolean): RunSummary[] {
-  return runs.filter((r) => !r.pending && r.imagesBytes > 0 && (SETTLED.has(r.outcome) || (failedToo && r.outcome === 'failed')));
+  return runs.filter(
+    (r) =>
+      !r.pending &&
+      r.imagesBytes > 0 &&
+      (SETTLED.has(r.outcome) || (failedToo && r.outcome === 'failed')),
+  );
 }
 
 /** Removes a run's images, keeps its journal, logs and report; returns the bytes freed. */

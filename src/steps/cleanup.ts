@@ -7,6 +7,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+
 import type { Journal } from '../state/journal.js';
 import type { HostPaths } from '../tools/host-paths.js';
 import type { Runner } from '../tools/runner.js';
@@ -35,7 +36,11 @@ export interface CleanupInput {
 
 /** What every prepare installs, whatever its journal says. */
 function fixedArtefacts(host: HostPaths, stateDir: string): string[] {
-  return [...BOOT_UNITS.map((unit) => join(host.unitDir, unit)), host.ifupdownHook, lockRulesPath(stateDir)];
+  return [
+    ...BOOT_UNITS.map((unit) => join(host.unitDir, unit)),
+    host.ifupdownHook,
+    lockRulesPath(stateDir),
+  ];
 }
 
 export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupOutput> {
@@ -44,8 +49,14 @@ export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupO
   const removed: string[] = [];
   const installed = BOOT_UNITS.filter((unit) => existsSync(join(host.unitDir, unit)));
   const reload = input.reload !== false;
-  if (installed.length > 0) await disableUnits(runner, installed, { reload }).catch((e: Error) => failed.push({ path: installed.join(' '), error: e.message }));
-  for (const path of new Set([...(journal?.snapshot.artefacts ?? []), ...fixedArtefacts(host, input.stateDir)])) {
+  if (installed.length > 0)
+    await disableUnits(runner, installed, { reload }).catch((e: Error) =>
+      failed.push({ path: installed.join(' '), error: e.message }),
+    );
+  for (const path of new Set([
+    ...(journal?.snapshot.artefacts ?? []),
+    ...fixedArtefacts(host, input.stateDir),
+  ])) {
     if (!existsSync(path)) continue;
     try {
       rmSync(path, { force: true });
@@ -54,7 +65,14 @@ export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupO
       failed.push({ path, error: (error as Error).message });
     }
   }
-  if (installed.length > 0 && reload) await daemonReload(runner).catch((e: Error) => failed.push({ path: 'systemctl daemon-reload', error: e.message }));
-  journal?.recordChange('cleanup', 'artefacts', `${removed.length} removed, ${failed.length} failed`);
+  if (installed.length > 0 && reload)
+    await daemonReload(runner).catch((e: Error) =>
+      failed.push({ path: 'systemctl daemon-reload', error: e.message }),
+    );
+  journal?.recordChange(
+    'cleanup',
+    'artefacts',
+    `${removed.length} removed, ${failed.length} failed`,
+  );
   return { removed, failed };
 }

@@ -11,8 +11,8 @@
 import type { Config } from '../config/schema.js';
 import { externalTtyKey } from '../tools/criu-args.js';
 import { O_NONBLOCK } from '../tools/fd-flags.js';
-import type { ProcSource } from '../tools/procfs.js';
 import { listFds } from '../tools/proc-tasks.js';
+import type { ProcSource } from '../tools/procfs.js';
 import { type Plan, type UnixExternal, verdictOf } from './plan.js';
 import { bindPlan, type SessionPlan } from './planning.js';
 
@@ -31,7 +31,9 @@ export interface CrossTreeStream {
 }
 
 /** Each stream whose two ends are externals of two of these plans, once. */
-export function crossTreeStreams(plans: ReadonlyArray<Pick<Plan, 'rootPid' | 'unixExternals'>>): CrossTreeStream[] {
+export function crossTreeStreams(
+  plans: ReadonlyArray<Pick<Plan, 'rootPid' | 'unixExternals'>>,
+): CrossTreeStream[] {
   const ends = plans.flatMap((p) => p.unixExternals.map((u) => ({ root: p.rootPid, u })));
   const byInode = new Map(ends.map((e) => [e.u.inode, e]));
   return ends.flatMap(({ root, u }) => {
@@ -58,31 +60,63 @@ export function describeCrossTreeStream(s: CrossTreeStream): string {
  * carried stays a fail. The owner is left stopped after its dump: dead, it would
  * hang the terminal up before the holder's dump. Other plans are returned as they are.
  */
-export function keepHeldTerminals(plans: readonly SessionPlan[], config: Config, proc: ProcSource): SessionPlan[] {
-  const kept = plans.map((p) => p.foreignTerminals.flatMap((n) => {
-    const owner = plans.find((q) => q !== p && q.ptys.includes(n) && !q.foreignTerminals.includes(n));
-    const s = proc.stat(`/dev/pts/${n}`);
-    return owner && s?.rdev !== undefined && s.dev !== undefined ? [{ pts: n, key: externalTtyKey(s.rdev, s.dev), nonBlocking: heldNonBlocking(proc, p.pids, n), owner: owner.rootPid }] : [];
-  }));
+export function keepHeldTerminals(
+  plans: readonly SessionPlan[],
+  config: Config,
+  proc: ProcSource,
+): SessionPlan[] {
+  const kept = plans.map((p) =>
+    p.foreignTerminals.flatMap((n) => {
+      const owner = plans.find(
+        (q) => q !== p && q.ptys.includes(n) && !q.foreignTerminals.includes(n),
+      );
+      const s = proc.stat(`/dev/pts/${n}`);
+      return owner && s?.rdev !== undefined && s.dev !== undefined
+        ? [
+            {
+              pts: n,
+              key: externalTtyKey(s.rdev, s.dev),
+              nonBlocking: heldNonBlocking(proc, p.pids, n),
+              owner: owner.rootPid,
+            },
+          ]
+        : [];
+    }),
+  );
   const owners = new Set(kept.flat().map((k) => k.owner));
   return plans.map((p, i) => {
     const mine = kept[i] ?? [];
     if (mine.length === 0 && !owners.has(p.rootPid)) return p;
     const keptPts = new Set(mine.map((k) => k.pts));
     const risks = p.risks.map((r) => {
-      const k = r.code === 'FOREIGN_TERMINAL' ? mine.find((t) => r.message.includes(`/dev/pts/${t.pts} `)) : undefined;
-      return k ? { level: 'ok' as const, code: 'TERMINAL_KEPT', message: `the tree holds /dev/pts/${k.pts}, tree ${k.owner}'s terminal (a tmux server holds its attached client's): dumped as an external, and opened again for this tree once tree ${k.owner} is restored; the client stays attached` } : r;
+      const k =
+        r.code === 'FOREIGN_TERMINAL'
+          ? mine.find((t) => r.message.includes(`/dev/pts/${t.pts} `))
+          : undefined;
+      return k
+        ? {
+            level: 'ok' as const,
+            code: 'TERMINAL_KEPT',
+            message: `the tree holds /dev/pts/${k.pts}, tree ${k.owner}'s terminal (a tmux server holds its attached client's): dumped as an external, and opened again for this tree once tree ${k.owner} is restored; the client stays attached`,
+          }
+        : r;
     });
-    return bindPlan({
-      ...p,
-      ptys: p.ptys.filter((n) => !keptPts.has(n)),
-      foreignTerminals: p.foreignTerminals.filter((n) => !keptPts.has(n)),
-      keptTerminals: [...p.keptTerminals, ...mine.map(({ pts, key, nonBlocking }) => ({ pts, key, nonBlocking }))],
-      externals: [...p.externals, ...mine.map((k) => k.key)],
-      stopAfterDump: p.stopAfterDump || owners.has(p.rootPid),
-      risks,
-      verdict: verdictOf(risks),
-    }, config);
+    return bindPlan(
+      {
+        ...p,
+        ptys: p.ptys.filter((n) => !keptPts.has(n)),
+        foreignTerminals: p.foreignTerminals.filter((n) => !keptPts.has(n)),
+        keptTerminals: [
+          ...p.keptTerminals,
+          ...mine.map(({ pts, key, nonBlocking }) => ({ pts, key, nonBlocking })),
+        ],
+        externals: [...p.externals, ...mine.map((k) => k.key)],
+        stopAfterDump: p.stopAfterDump || owners.has(p.rootPid),
+        risks,
+        verdict: verdictOf(risks),
+      },
+      config,
+    );
   });
 }
 
@@ -97,23 +131,46 @@ function heldNonBlocking(proc: ProcSource, pids: readonly number[], pts: number)
  * restore to rejoin. Such a tree is left stopped after its dump: dead, it would
  * close its end before the other tree's dump, whose end would then read EOF.
  */
-export function withRejoins(plans: readonly SessionPlan[], leapId: string, config: Config): SessionPlan[] {
-  const names = new Map<string, string>(crossTreeStreams(plans).flatMap((s) => {
-    const name = `kernel-leap-${leapId}-${s.ends[0].inode}-${s.ends[1].inode}`;
-    return s.ends.map((e) => [`socket:[${e.inode}]`, name] as const);
-  }));
+export function withRejoins(
+  plans: readonly SessionPlan[],
+  leapId: string,
+  config: Config,
+): SessionPlan[] {
+  const names = new Map<string, string>(
+    crossTreeStreams(plans).flatMap((s) => {
+      const name = `kernel-leap-${leapId}-${s.ends[0].inode}-${s.ends[1].inode}`;
+      return s.ends.map((e) => [`socket:[${e.inode}]`, name] as const);
+    }),
+  );
   return plans.map((p) => {
     if (!p.unixReconnects.some((u) => names.has(u.key))) return p;
     const risks = p.risks.map((r) => {
-      const inode = r.code === 'UNIX_EXTERNAL' ? /^unix stream socket (\d+) /.exec(r.message)?.[1] : undefined;
-      return inode && names.has(`socket:[${inode}]`) ? { level: 'ok' as const, code: 'UNIX_REJOINED', message: `unix stream socket ${inode} to another carried tree: --external unix[${inode}], rejoined with the other end at the restore` } : r;
+      const inode =
+        r.code === 'UNIX_EXTERNAL' ? /^unix stream socket (\d+) /.exec(r.message)?.[1] : undefined;
+      return inode && names.has(`socket:[${inode}]`)
+        ? {
+            level: 'ok' as const,
+            code: 'UNIX_REJOINED',
+            message: `unix stream socket ${inode} to another carried tree: --external unix[${inode}], rejoined with the other end at the restore`,
+          }
+        : r;
     });
     const stopped = bindPlan({ ...p, risks, stopAfterDump: true }, config);
-    return { ...stopped, unixReconnects: stopped.unixReconnects.map((u) => names.has(u.key) ? { ...u, rejoin: names.get(u.key) } : u) };
+    return {
+      ...stopped,
+      unixReconnects: stopped.unixReconnects.map((u) =>
+        names.has(u.key) ? { ...u, rejoin: names.get(u.key) } : u,
+      ),
+    };
   });
 }
 
 /** The plans of one leap's trees, linked: held terminals kept, streams between them rejoined (`leapId` names the meeting points). */
-export function linkTrees(plans: readonly SessionPlan[], config: Config, proc: ProcSource, leapId: string): SessionPlan[] {
+export function linkTrees(
+  plans: readonly SessionPlan[],
+  config: Config,
+  proc: ProcSource,
+  leapId: string,
+): SessionPlan[] {
   return withRejoins(keepHeldTerminals(plans, config, proc), leapId, config);
 }

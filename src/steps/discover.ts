@@ -7,8 +7,8 @@
  * through its logind scope. Errors say what to pass.
  */
 import { ExitCode, LeapError } from '../errors.js';
-import type { ProcSource } from '../tools/procfs.js';
 import { childrenOf, listFds, listPids, readCmdline, readStatus } from '../tools/proc-tasks.js';
+import type { ProcSource } from '../tools/procfs.js';
 
 export interface SessionRoot {
   pid: number;
@@ -22,7 +22,10 @@ export interface SessionRoot {
 export function sessionLogin(proc: ProcSource, root: number): { user: string; tty: string } {
   // A tree of a login scope (a tmux server) is logged in through that scope's ssh session.
   const ssh = isSshSession(proc, root) ? root : (sshRootOfScope(proc, root) ?? root);
-  const title = listTree(proc, ssh).map((pid) => readCmdline(proc, pid)).find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, ssh);
+  const title =
+    listTree(proc, ssh)
+      .map((pid) => readCmdline(proc, pid))
+      .find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, ssh);
   const match = /^sshd(?:-session)?: ([^@\s]+)(?:@(\S+))?/.exec(title);
   return { user: match?.[1] ?? '?', tty: match?.[2] ?? '?' };
 }
@@ -41,21 +44,34 @@ export function discover(proc: ProcSource, input: DiscoverInput): SessionRoot[] 
 }
 
 export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
-  if (!readStatus(proc, pid)) throw new LeapError('PID_NOT_FOUND', `process ${pid} does not exist`, { hint: 'pass the pid of a process in the session, e.g. --pid $$', exit: ExitCode.usage });
+  if (!readStatus(proc, pid))
+    throw new LeapError('PID_NOT_FOUND', `process ${pid} does not exist`, {
+      hint: 'pass the pid of a process in the session, e.g. --pid $$',
+      exit: ExitCode.usage,
+    });
   const chain: number[] = [];
-  for (let current: number | undefined = pid; current !== undefined && current > 0; current = readStatus(proc, current)?.ppid) {
+  for (
+    let current: number | undefined = pid;
+    current !== undefined && current > 0;
+    current = readStatus(proc, current)?.ppid
+  ) {
     chain.push(current);
     if (chain.length > 4096) break;
   }
   // The topmost `sshd: user@pts/N` above pid: normally the listener's child, but its
   // parent may also be init (the listener was restarted) or the init of the pid
   // namespace a kernel-leap restore made (criu: seen from inside, that is pid 1).
-  const rootPid = chain.findLast((candidate) => isSshSession(proc, candidate)) ?? sshRootOfScope(proc, pid);
+  const rootPid =
+    chain.findLast((candidate) => isSshSession(proc, candidate)) ?? sshRootOfScope(proc, pid);
   if (rootPid === undefined) {
-    throw new LeapError('NOT_IN_SESSION', `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`, {
-      hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
-      exit: ExitCode.usage,
-    });
+    throw new LeapError(
+      'NOT_IN_SESSION',
+      `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`,
+      {
+        hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
+        exit: ExitCode.usage,
+      },
+    );
   }
   return describe(proc, rootPid);
 }
@@ -67,24 +83,41 @@ export function loginScope(proc: ProcSource, pid: number): string | undefined {
 }
 
 export function scopeMembers(proc: ProcSource, scope: string): number[] {
-  return (proc.readText(`/sys/fs/cgroup${scope}/cgroup.procs`) ?? '').split('\n').filter(Boolean).map(Number);
+  return (proc.readText(`/sys/fs/cgroup${scope}/cgroup.procs`) ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
 }
 
 /** The topmost sshd process of the login scope `pid` is in: its session, seen from a tmux window. */
 function sshRootOfScope(proc: ProcSource, pid: number): number | undefined {
   const scope = loginScope(proc, pid);
   if (!scope) return undefined;
-  return scopeMembers(proc, scope).find((m) => isSshSession(proc, m) && !isSshSession(proc, readStatus(proc, m)?.ppid ?? 0));
+  return scopeMembers(proc, scope).find(
+    (m) => isSshSession(proc, m) && !isSshSession(proc, readStatus(proc, m)?.ppid ?? 0),
+  );
 }
 
 /** The root whose tree holds `pid`: the caller's own, which goes last. */
-export function treeHolding(proc: ProcSource, roots: readonly SessionRoot[], pid: number): number | undefined {
+export function treeHolding(
+  proc: ProcSource,
+  roots: readonly SessionRoot[],
+  pid: number,
+): number | undefined {
   return ancestorIn(proc, pid, new Set(roots.map((r) => r.pid)));
 }
 
 /** `pid` or its nearest ancestor below pid 1 that `pids` holds. */
-export function ancestorIn(proc: ProcSource, pid: number, pids: ReadonlySet<number>): number | undefined {
-  for (let current: number | undefined = pid, hops = 0; current !== undefined && current > 1 && hops < 4096; current = readStatus(proc, current)?.ppid, hops++) {
+export function ancestorIn(
+  proc: ProcSource,
+  pid: number,
+  pids: ReadonlySet<number>,
+): number | undefined {
+  for (
+    let current: number | undefined = pid, hops = 0;
+    current !== undefined && current > 1 && hops < 4096;
+    current = readStatus(proc, current)?.ppid, hops++
+  ) {
     if (pids.has(current)) return current;
   }
   return undefined;
@@ -107,8 +140,14 @@ function describe(proc: ProcSource, pid: number): SessionRoot {
 
 function pidOnTty(proc: ProcSource, tty: string): number {
   const path = `/dev/${tty}`;
-  const holder = listPids(proc).find((pid) => listFds(proc, pid).some((f) => f.fd <= 2 && f.target === path));
-  if (holder === undefined) throw new LeapError('TTY_NOT_FOUND', `no process has ${path} as its terminal`, { hint: 'list sessions with `who` or pass --all-ssh', exit: ExitCode.usage });
+  const holder = listPids(proc).find((pid) =>
+    listFds(proc, pid).some((f) => f.fd <= 2 && f.target === path),
+  );
+  if (holder === undefined)
+    throw new LeapError('TTY_NOT_FOUND', `no process has ${path} as its terminal`, {
+      hint: 'list sessions with `who` or pass --all-ssh',
+      exit: ExitCode.usage,
+    });
   return holder;
 }
 
@@ -119,14 +158,21 @@ function pidOnTty(proc: ProcSource, tty: string): number {
  */
 function allSshSessions(proc: ProcSource): SessionRoot[] {
   const roots = loggedInSessions(proc);
-  if (roots.length === 0) throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', { hint: 'open one, or pass --pid', exit: ExitCode.usage });
+  if (roots.length === 0)
+    throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', {
+      hint: 'open one, or pass --pid',
+      exit: ExitCode.usage,
+    });
   return roots;
 }
 
 /** Every logged-in ssh session on the machine, none when there is none. */
 export function loggedInSessions(proc: ProcSource): SessionRoot[] {
-  const topmost = (pid: number) => isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
-  return listPids(proc).filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p))).map((pid) => describe(proc, pid));
+  const topmost = (pid: number) =>
+    isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
+  return listPids(proc)
+    .filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p)))
+    .map((pid) => describe(proc, pid));
 }
 
 /** The caller's own session goes last: it is dumped last, so a failure before leaves it running to say so. */
@@ -135,7 +181,11 @@ export function callerLast(roots: readonly SessionRoot[], own: number | undefine
 }
 
 /** The root and every descendant, parents first, without the `exclude` subtrees. */
-export function listTree(proc: ProcSource, root: number, exclude: ReadonlySet<number> = new Set()): number[] {
+export function listTree(
+  proc: ProcSource,
+  root: number,
+  exclude: ReadonlySet<number> = new Set(),
+): number[] {
   const out: number[] = [];
   const queue = [root];
   while (queue.length > 0) {

@@ -5,16 +5,17 @@
  */
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Journal } from '../state/journal.js';
-import { releaseReserve } from '../state/reserve.js';
+
 import { isLeapError } from '../errors.js';
+import type { Journal } from '../state/journal.js';
+import type { Endpoint } from '../state/manifest.js';
+import { releaseReserve } from '../state/reserve.js';
 import { runCriu } from '../tools/criu.js';
 import { clearNonBlocking, O_NONBLOCK, type ProcessFd } from '../tools/fd-flags.js';
 import { dropLockRules } from '../tools/iptables.js';
-import { liveProc, type ProcSource } from '../tools/procfs.js';
 import { listFds, readStatus } from '../tools/proc-tasks.js';
+import { liveProc, type ProcSource } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
-import type { Endpoint } from '../state/manifest.js';
 import type { ExecBitFix } from './plan.js';
 
 export interface DumpInput {
@@ -51,7 +52,11 @@ export function fixExecBits(journal: Journal, fixes: readonly ExecBitFix[]): voi
     const mode = statSync(path).mode;
     if (mode & 0o111) continue;
     chmodSync(path, (mode & 0o7777) | 0o100);
-    journal.recordChange('chmod-u+x', fix.exe, `pid ${fix.pid}: mode ${(mode & 0o7777).toString(8)} -> ${((mode & 0o7777) | 0o100).toString(8)}`);
+    journal.recordChange(
+      'chmod-u+x',
+      fix.exe,
+      `pid ${fix.pid}: mode ${(mode & 0o7777).toString(8)} -> ${((mode & 0o7777) | 0o100).toString(8)}`,
+    );
   }
 }
 
@@ -61,7 +66,13 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
   input.journal.mark(`${input.markPrefix}.freeze`);
   const started = performance.now();
   try {
-    await runCriu(input.runner, { args: input.criuArgs, logFile: input.logFile, timeoutMs: DUMP_TIMEOUT_MS, action: 'dump', insideNamespacesOf: input.insideNamespacesOf });
+    await runCriu(input.runner, {
+      args: input.criuArgs,
+      logFile: input.logFile,
+      timeoutMs: DUMP_TIMEOUT_MS,
+      action: 'dump',
+      insideNamespacesOf: input.insideNamespacesOf,
+    });
   } catch (error) {
     // The disk may be full of images: what follows must be able to write.
     releaseReserve(input.journal.paths.dir);
@@ -75,7 +86,9 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
 }
 
 /** After a failed dump: resume any stopped task and drop lock rules CRIU left behind. */
-export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids' | 'connections' | 'journal'>): Promise<void> {
+export async function keepSessionRunning(
+  input: Pick<DumpInput, 'runner' | 'pids' | 'connections' | 'journal'>,
+): Promise<void> {
   for (const pid of input.pids) {
     const state = readStatus(liveProc, pid)?.state;
     if (state === 'T' || state === 't') {
@@ -87,10 +100,19 @@ export async function keepSessionRunning(input: Pick<DumpInput, 'runner' | 'pids
   // journal (and so the report) rather than hiding the dump's own error.
   try {
     const removed = await dropLockRules(input.runner, input.connections);
-    if (removed > 0) input.journal.recordChange('iptables-delete', 'filter', `${removed} lock rules left by the failed dump`);
+    if (removed > 0)
+      input.journal.recordChange(
+        'iptables-delete',
+        'filter',
+        `${removed} lock rules left by the failed dump`,
+      );
   } catch (error) {
     if (!isLeapError(error)) throw error;
-    input.journal.recordChange('iptables-delete-failed', 'filter', `${error.message}; drop the rules marked 0xc114 by hand: iptables-save | grep 0xc114`);
+    input.journal.recordChange(
+      'iptables-delete-failed',
+      'filter',
+      `${error.message}; drop the rules marked 0xc114 by hand: iptables-save | grep 0xc114`,
+    );
   }
 }
 
@@ -98,7 +120,11 @@ const PTY = /^\/dev\/(pts\/(\d+|ptmx)|ptmx)$/;
 
 /** The tree's pty fds that are in blocking mode, as a shell's are. */
 export function blockingPtyFds(proc: ProcSource, pids: readonly number[]): ProcessFd[] {
-  return pids.flatMap((pid) => listFds(proc, pid).filter((f) => PTY.test(f.target) && f.flags !== undefined && (f.flags & O_NONBLOCK) === 0).map((f) => ({ pid, fd: f.fd })));
+  return pids.flatMap((pid) =>
+    listFds(proc, pid)
+      .filter((f) => PTY.test(f.target) && f.flags !== undefined && (f.flags & O_NONBLOCK) === 0)
+      .map((f) => ({ pid, fd: f.fd })),
+  );
 }
 
 /**
@@ -108,16 +134,30 @@ export function blockingPtyFds(proc: ProcSource, pids: readonly number[]): Proce
  * that fails later (writing images, a post-dump script) resumes a session whose
  * shell then gets EAGAIN writing to its terminal.
  */
-async function reblockPtys(input: Pick<DumpInput, 'runner' | 'journal'>, wereBlocking: readonly ProcessFd[]): Promise<void> {
-  const left = wereBlocking.filter(({ pid, fd }) => ((listFds(liveProc, pid).find((f) => f.fd === fd)?.flags ?? 0) & O_NONBLOCK) !== 0);
+async function reblockPtys(
+  input: Pick<DumpInput, 'runner' | 'journal'>,
+  wereBlocking: readonly ProcessFd[],
+): Promise<void> {
+  const left = wereBlocking.filter(
+    ({ pid, fd }) =>
+      ((listFds(liveProc, pid).find((f) => f.fd === fd)?.flags ?? 0) & O_NONBLOCK) !== 0,
+  );
   if (left.length === 0) return;
   const where = left.map(({ pid, fd }) => `/proc/${pid}/fd/${fd}`).join(' ');
   try {
     await clearNonBlocking(input.runner, left);
-    input.journal.recordChange('tty-blocking', where, 'made blocking again: the failed dump left them non-blocking');
+    input.journal.recordChange(
+      'tty-blocking',
+      where,
+      'made blocking again: the failed dump left them non-blocking',
+    );
   } catch (error) {
     if (!isLeapError(error)) throw error;
-    input.journal.recordChange('tty-blocking-failed', where, `${error.message}; the session's terminal may report "Resource temporarily unavailable" until it is reopened`);
+    input.journal.recordChange(
+      'tty-blocking-failed',
+      where,
+      `${error.message}; the session's terminal may report "Resource temporarily unavailable" until it is reopened`,
+    );
   }
 }
 

@@ -6,8 +6,8 @@
  * plan, rehearse and upgrade list these, and another user's session is a no-go
  * unless the user accepts the loss.
  */
-import type { ProcSource } from '../tools/procfs.js';
 import { listPids, readCmdline, readStatus } from '../tools/proc-tasks.js';
+import type { ProcSource } from '../tools/procfs.js';
 import { isSshSession, listTree, loggedInSessions, sessionLogin } from './discover.js';
 import { outsideTrees, sessionScopes } from './scope-trees.js';
 
@@ -25,12 +25,25 @@ export interface Loss {
  * roots: the sessions carried; ownUser: who runs the leap (a login name, from the
  * caller's own session, or undefined outside one). exclude: our own processes.
  */
-export function leftBehind(proc: ProcSource, roots: readonly number[], ownUser: string | undefined, exclude: ReadonlySet<number> = new Set()): Loss[] {
+export function leftBehind(
+  proc: ProcSource,
+  roots: readonly number[],
+  ownUser: string | undefined,
+  exclude: ReadonlySet<number> = new Set(),
+): Loss[] {
   const carried = new Set(roots);
-  const sessions = loggedInSessions(proc).filter((s) => !carried.has(s.pid)).map((s): Loss => {
-    const login = sessionLogin(proc, s.pid);
-    return { kind: 'ssh-session', pid: s.pid, ...login, cmdline: s.cmdline, level: login.user === ownUser ? 'warn' : 'fail' };
-  });
+  const sessions = loggedInSessions(proc)
+    .filter((s) => !carried.has(s.pid))
+    .map((s): Loss => {
+      const login = sessionLogin(proc, s.pid);
+      return {
+        kind: 'ssh-session',
+        pid: s.pid,
+        ...login,
+        cmdline: s.cmdline,
+        level: login.user === ownUser ? 'warn' : 'fail',
+      };
+    });
   return [...sessions, ...outsideScopes(proc, roots, exclude), ...restoredTrees(proc, roots)];
 }
 
@@ -42,16 +55,30 @@ export function leftBehind(proc: ProcSource, roots: readonly number[], ownUser: 
  */
 function restoredTrees(proc: ProcSource, roots: readonly number[]): Loss[] {
   const carried = new Set(roots.flatMap((root) => listTree(proc, root)));
-  return listPids(proc).filter((pid) => !carried.has(pid) && !isSshSession(proc, pid) && isRestoredRoot(proc, pid)).map((pid): Loss => ({
-    kind: 'restored-tree', pid, user: userOf(proc, pid), tty: '?', cmdline: readCmdline(proc, pid), level: 'warn',
-  }));
+  return listPids(proc)
+    .filter((pid) => !carried.has(pid) && !isSshSession(proc, pid) && isRestoredRoot(proc, pid))
+    .map((pid): Loss => ({
+      kind: 'restored-tree',
+      pid,
+      user: userOf(proc, pid),
+      tty: '?',
+      cmdline: readCmdline(proc, pid),
+      level: 'warn',
+    }));
 }
 
 /** The child of the criu that restored it, in a kernel-leap session scope. */
 function isRestoredRoot(proc: ProcSource, pid: number): boolean {
-  const scope = proc.readText(`/proc/${pid}/cgroup`)?.match(/^0::\S*\/kernel-leap-session-[^/]+\.scope$/m);
+  const scope = proc
+    .readText(`/proc/${pid}/cgroup`)
+    ?.match(/^0::\S*\/kernel-leap-session-[^/]+\.scope$/m);
   const parent = readStatus(proc, pid)?.ppid;
-  return scope !== null && scope !== undefined && parent !== undefined && readStatus(proc, parent)?.name === 'criu';
+  return (
+    scope !== null &&
+    scope !== undefined &&
+    parent !== undefined &&
+    readStatus(proc, parent)?.name === 'criu'
+  );
 }
 
 function userOf(proc: ProcSource, pid: number): string {
@@ -60,11 +87,21 @@ function userOf(proc: ProcSource, pid: number): string {
 }
 
 /** Processes in a carried session's logind scope (session-N.scope) that no carried tree holds. */
-function outsideScopes(proc: ProcSource, roots: readonly number[], exclude: ReadonlySet<number>): Loss[] {
+function outsideScopes(
+  proc: ProcSource,
+  roots: readonly number[],
+  exclude: ReadonlySet<number>,
+): Loss[] {
   const carried = new Set(roots.flatMap((root) => listTree(proc, root)));
   return [...sessionScopes(proc, roots)].flatMap(([scope, session]) => {
     const login = sessionLogin(proc, session);
-    return outsideTrees(proc, scope, carried, exclude).map((pid): Loss => ({ kind: 'session-process', pid, ...login, cmdline: readCmdline(proc, pid), level: 'warn' }));
+    return outsideTrees(proc, scope, carried, exclude).map((pid): Loss => ({
+      kind: 'session-process',
+      pid,
+      ...login,
+      cmdline: readCmdline(proc, pid),
+      level: 'warn',
+    }));
   });
 }
 

@@ -14,7 +14,8 @@ export interface StackNote {
 
 // kernel-leap-rules.service is ordered Before=network-pre.target; each stack's own unit starts after it.
 const STARTS_AFTER_RULES: Record<NetworkStackName, string> = {
-  ifupdown: 'which networking.service starts after; an if-pre-up.d hook loads them too, for ifup@ hotplug',
+  ifupdown:
+    'which networking.service starts after; an if-pre-up.d hook loads them too, for ifup@ hotplug',
   'systemd-networkd': 'which systemd-networkd.service starts after',
   NetworkManager: 'which NetworkManager.service starts after',
 };
@@ -23,20 +24,29 @@ const PROBED = 'ifupdown (ifquery), systemd-networkd (networkctl) and NetworkMan
 
 export function networkStackNotes(stacks: readonly NetworkStack[]): StackNote[] {
   if (stacks.length === 0) {
-    return [{
-      level: 'warn',
-      message: `no known network stack brings up an interface here (asked ${PROBED})`,
-      hint: 'the lock rules load before network-pre.target: whatever configures the dumped addresses must start after it (After=network-pre.target), or the peer gets RST',
-    }];
+    return [
+      {
+        level: 'warn',
+        message: `no known network stack brings up an interface here (asked ${PROBED})`,
+        hint: 'the lock rules load before network-pre.target: whatever configures the dumped addresses must start after it (After=network-pre.target), or the peer gets RST',
+      },
+    ];
   }
   return stacks.map(stackNote);
 }
 
 function stackNote(stack: NetworkStack): StackNote {
   if (stack.error !== undefined) {
-    return { level: 'warn', message: `${stack.name}: could not tell which interfaces it brings up: ${stack.error}`, hint: `the lock rules load before network-pre.target, ${STARTS_AFTER_RULES[stack.name]}; check that it configures the dumped addresses` };
+    return {
+      level: 'warn',
+      message: `${stack.name}: could not tell which interfaces it brings up: ${stack.error}`,
+      hint: `the lock rules load before network-pre.target, ${STARTS_AFTER_RULES[stack.name]}; check that it configures the dumped addresses`,
+    };
   }
-  return { level: 'ok', message: `${stack.name} brings up ${stack.interfaces.join(', ')}: the lock rules load before network-pre.target, ${STARTS_AFTER_RULES[stack.name]}` };
+  return {
+    level: 'ok',
+    message: `${stack.name} brings up ${stack.interfaces.join(', ')}: the lock rules load before network-pre.target, ${STARTS_AFTER_RULES[stack.name]}`,
+  };
 }
 
 /** Only ifupdown runs if-pre-up.d hooks; one that could not be asked may still, so it gets the hook too. */

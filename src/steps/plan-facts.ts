@@ -1,10 +1,22 @@
 /** Gathers what plan() classifies: per task fds, maps, namespaces; the tree's sockets. */
 import { dirname } from 'node:path';
+
 import type { SocketDir } from '../state/manifest.js';
-import type { ProcSource, StatFacts } from '../tools/procfs.js';
 import type { NetworkStack } from '../tools/network-stack.js';
 import { readTcp, readUnix, type TcpSocket, type UnixSocket } from '../tools/proc-net.js';
-import { deletedMappings, type FdFacts, listFds, lockHolders, type Mapping, mountIds, type NamespaceKind, readCmdline, readNamespaces, readStatus } from '../tools/proc-tasks.js';
+import {
+  deletedMappings,
+  type FdFacts,
+  listFds,
+  lockHolders,
+  type Mapping,
+  mountIds,
+  type NamespaceKind,
+  readCmdline,
+  readNamespaces,
+  readStatus,
+} from '../tools/proc-tasks.js';
+import type { ProcSource, StatFacts } from '../tools/procfs.js';
 import { listTree } from './discover.js';
 
 export interface TaskFacts {
@@ -54,17 +66,31 @@ export interface OwnPidNamespace {
  * `exclude`: kernel-leap's own foreground process, which leaves the session before
  * the dump (Node holds io_uring fds that CRIU 3.17 cannot dump).
  */
-export function collectFacts(proc: ProcSource, rootPid: number, unixPeers: Map<number, number>, exclude: ReadonlySet<number> = new Set(), criuVersion?: string): PlanFacts {
+export function collectFacts(
+  proc: ProcSource,
+  rootPid: number,
+  unixPeers: Map<number, number>,
+  exclude: ReadonlySet<number> = new Set(),
+  criuVersion?: string,
+): PlanFacts {
   const pids = listTree(proc, rootPid, exclude);
   const unix = readUnix(proc, rootPid);
   const tasks = pids.flatMap((pid): TaskFacts[] => {
     const status = readStatus(proc, pid);
     if (!status) return [];
-    return [{
-      pid, ppid: status.ppid, name: status.name, cmdline: readCmdline(proc, pid),
-      exe: proc.readLink(`/proc/${pid}/exe`), exeStat: proc.stat(`/proc/${pid}/exe`),
-      fds: listFds(proc, pid), deletedMaps: deletedMappings(proc, pid), namespaces: readNamespaces(proc, pid),
-    }];
+    return [
+      {
+        pid,
+        ppid: status.ppid,
+        name: status.name,
+        cmdline: readCmdline(proc, pid),
+        exe: proc.readLink(`/proc/${pid}/exe`),
+        exeStat: proc.stat(`/proc/${pid}/exe`),
+        fds: listFds(proc, pid),
+        deletedMaps: deletedMappings(proc, pid),
+        namespaces: readNamespaces(proc, pid),
+      },
+    ];
   });
   return {
     rootPid,
@@ -91,9 +117,24 @@ function isShellJob(proc: ProcSource, rootPid: number): boolean {
  * path again, which fails if the directory is gone: bookworm empties /tmp at boot
  * (tmpfiles `D /tmp`), trixie mounts a fresh tmpfs there.
  */
-function boundSocketDirs(proc: ProcSource, tasks: readonly TaskFacts[], unix: readonly UnixSocket[]): SocketDir[] {
-  const inodes = new Set(tasks.flatMap((t) => t.fds.map((f) => /^socket:\[(\d+)\]$/.exec(f.target)?.[1]).filter((i) => i !== undefined).map(Number)));
-  const dirs = new Set(unix.filter((s) => inodes.has(s.inode) && s.state === '01' && s.path?.startsWith('/')).map((s) => dirname(s.path as string)));
+function boundSocketDirs(
+  proc: ProcSource,
+  tasks: readonly TaskFacts[],
+  unix: readonly UnixSocket[],
+): SocketDir[] {
+  const inodes = new Set(
+    tasks.flatMap((t) =>
+      t.fds
+        .map((f) => /^socket:\[(\d+)\]$/.exec(f.target)?.[1])
+        .filter((i) => i !== undefined)
+        .map(Number),
+    ),
+  );
+  const dirs = new Set(
+    unix
+      .filter((s) => inodes.has(s.inode) && s.state === '01' && s.path?.startsWith('/'))
+      .map((s) => dirname(s.path as string)),
+  );
   return [...dirs].flatMap((path) => {
     const stat = proc.stat(path);
     return stat ? [{ path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid }] : [];
@@ -105,14 +146,24 @@ function boundSocketDirs(proc: ProcSource, tasks: readonly TaskFacts[], unix: re
  * criu dumps it from inside them: from outside it would dump the nested pid
  * namespace without its init and every mount (FIELD-NOTES 7, CRIU-NOTES §6).
  */
-function dumpVantage(proc: ProcSource, rootPid: number): Pick<PlanFacts, 'dumpNamespaces' | 'ownPidNamespace'> {
+function dumpVantage(
+  proc: ProcSource,
+  rootPid: number,
+): Pick<PlanFacts, 'dumpNamespaces' | 'ownPidNamespace'> {
   const init = readNamespaces(proc, 1);
   const root = readStatus(proc, rootPid);
   const parent = root && readStatus(proc, root.ppid);
   // From the host, the root's NSpid has a level more than init's; from inside, pid 1 is criu itself.
-  const nested = root !== undefined && parent !== undefined && parent.nsPids.length === root.nsPids.length && parent.nsPids.at(-1) === 1
-    && (root.nsPids.length > 1 || parent.name === 'criu');
+  const nested =
+    root !== undefined &&
+    parent !== undefined &&
+    parent.nsPids.length === root.nsPids.length &&
+    parent.nsPids.at(-1) === 1 &&
+    (root.nsPids.length > 1 || parent.name === 'criu');
   if (!nested) return { dumpNamespaces: init, ownPidNamespace: undefined };
   const mine = readNamespaces(proc, rootPid);
-  return { dumpNamespaces: { ...init, pid: mine.pid, mnt: mine.mnt }, ownPidNamespace: { initPid: parent.pid, rootNsPid: root.nsPids.at(-1) ?? rootPid } };
+  return {
+    dumpNamespaces: { ...init, pid: mine.pid, mnt: mine.mnt },
+    ownPidNamespace: { initPid: parent.pid, rootNsPid: root.nsPids.at(-1) ?? rootPid },
+  };
 }

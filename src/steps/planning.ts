@@ -5,15 +5,15 @@
  */
 import type { Config } from '../config/schema.js';
 import type { FifoToRecreate, HeldTerminal, UnixReconnect } from '../state/manifest.js';
-import { collectFacts } from './plan-facts.js';
-import { type Plan, plan } from './plan.js';
 import { criuCommand } from '../tools/criu.js';
-import { type CriuRestoreOptions, criuDumpArgs } from '../tools/criu-args.js';
-import { networkStacks, type NetworkStack } from '../tools/network-stack.js';
+import { criuDumpArgs, type CriuRestoreOptions } from '../tools/criu-args.js';
+import { type NetworkStack, networkStacks } from '../tools/network-stack.js';
 import { parseSsUnixPeers } from '../tools/proc-net.js';
 import { liveProc, type ProcSnapshot, recordingProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { criuVersion } from '../tools/versions.js';
+import { type Plan, plan } from './plan.js';
+import { collectFacts } from './plan-facts.js';
 
 export interface SessionPlan extends Plan {
   /** argv after `criu`, for a dump into imagesDir (run inside ownPidNamespace when set). */
@@ -41,11 +41,37 @@ export interface PlanRecording {
   networkStacks?: NetworkStack[] | undefined;
 }
 
-export async function planSession(runner: Runner, config: Config, rootPid: number, exclude: ReadonlySet<number> = new Set(), record?: (recording: PlanRecording) => void): Promise<SessionPlan> {
-  const [ss, criu, stacks] = await Promise.all([runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }), criuVersion(runner), networkStacks(runner)]);
+export async function planSession(
+  runner: Runner,
+  config: Config,
+  rootPid: number,
+  exclude: ReadonlySet<number> = new Set(),
+  record?: (recording: PlanRecording) => void,
+): Promise<SessionPlan> {
+  const [ss, criu, stacks] = await Promise.all([
+    runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }),
+    criuVersion(runner),
+    networkStacks(runner),
+  ]);
   const recorder = recordingProc(liveProc);
-  const facts = { ...collectFacts(record ? recorder.proc : liveProc, rootPid, parseSsUnixPeers(ss.stdout), exclude, criu), networkStacks: stacks };
-  record?.({ rootPid, exclude: [...exclude], ssUnix: ss.stdout, proc: recorder.snapshot, criuVersion: criu, networkStacks: stacks });
+  const facts = {
+    ...collectFacts(
+      record ? recorder.proc : liveProc,
+      rootPid,
+      parseSsUnixPeers(ss.stdout),
+      exclude,
+      criu,
+    ),
+    networkStacks: stacks,
+  };
+  record?.({
+    rootPid,
+    exclude: [...exclude],
+    ssUnix: ss.stdout,
+    proc: recorder.snapshot,
+    criuVersion: criu,
+    networkStacks: stacks,
+  });
   return bindPlan(plan(facts), config);
 }
 
@@ -63,20 +89,58 @@ function finalState(base: Plan, leaveRunning: boolean): 'dead' | 'running' | 'st
 }
 
 export function bindPlan(base: Plan, config: Config): SessionPlan {
-  const fifosToRecreate = base.fifos.map((f, i) => ({ path: f.path, mode: f.mode, uid: f.uid, gid: f.gid, key: f.key, fd: FIRST_INHERITED_FD + i }));
-  const unixReconnects = base.unixExternals.map((u, i) => ({ key: `socket:[${u.inode}]`, fd: FIRST_INHERITED_FD + fifosToRecreate.length + i, peerPath: u.peerPath }));
-  const terminals = base.keptTerminals.map((t, i) => ({ ...t, fd: FIRST_INHERITED_FD + fifosToRecreate.length + unixReconnects.length + i }));
-  const common = { verbosity: 4 as const, tcpEstablished: true, extUnixSk: true, fileLocks: true, ...(base.shellJob ? { shellJob: true } : {}), manageCgroups: 'ignore' as const };
+  const fifosToRecreate = base.fifos.map((f, i) => ({
+    path: f.path,
+    mode: f.mode,
+    uid: f.uid,
+    gid: f.gid,
+    key: f.key,
+    fd: FIRST_INHERITED_FD + i,
+  }));
+  const unixReconnects = base.unixExternals.map((u, i) => ({
+    key: `socket:[${u.inode}]`,
+    fd: FIRST_INHERITED_FD + fifosToRecreate.length + i,
+    peerPath: u.peerPath,
+  }));
+  const terminals = base.keptTerminals.map((t, i) => ({
+    ...t,
+    fd: FIRST_INHERITED_FD + fifosToRecreate.length + unixReconnects.length + i,
+  }));
+  const common = {
+    verbosity: 4 as const,
+    tcpEstablished: true,
+    extUnixSk: true,
+    fileLocks: true,
+    ...(base.shellJob ? { shellJob: true } : {}),
+    manageCgroups: 'ignore' as const,
+  };
   return {
     ...base,
     fifosToRecreate,
     unixReconnects,
     terminals,
     dumpArgs: (imagesDir, logFile, options = {}) =>
-      criuDumpArgs({ ...common, imagesDir, logFile, tree: base.ownPidNamespace?.rootNsPid ?? base.rootPid, linkRemap: true, ghostLimitBytes: base.ghostLimitBytes, externals: base.externals, networkLock: config.criu.network_lock, finalState: finalState(base, options.leaveRunning ?? false), extra: config.criu.extra_dump_args }),
+      criuDumpArgs({
+        ...common,
+        imagesDir,
+        logFile,
+        tree: base.ownPidNamespace?.rootNsPid ?? base.rootPid,
+        linkRemap: true,
+        ghostLimitBytes: base.ghostLimitBytes,
+        externals: base.externals,
+        networkLock: config.criu.network_lock,
+        finalState: finalState(base, options.leaveRunning ?? false),
+        extra: config.criu.extra_dump_args,
+      }),
     restoreOptions: (imagesDir, logFile, actionScript) => ({
-      ...common, imagesDir, logFile, actionScript,
-      inheritFds: [...fifosToRecreate, ...unixReconnects, ...terminals].map((x) => ({ fd: x.fd, key: x.key })),
+      ...common,
+      imagesDir,
+      logFile,
+      actionScript,
+      inheritFds: [...fifosToRecreate, ...unixReconnects, ...terminals].map((x) => ({
+        fd: x.fd,
+        key: x.key,
+      })),
       extra: config.criu.extra_restore_args,
     }),
   };
@@ -85,17 +149,36 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
 /** The plan as data: what `plan --json` prints and what the plan phase journals. */
 export function planSummary(plan: SessionPlan): Record<string, unknown> {
   return {
-    criu: { version: plan.criu.version, assumed: plan.criu.assumed, can: plan.criu.can, cannot: plan.criu.cannot, networkLock: plan.criu.networkLock.method },
+    criu: {
+      version: plan.criu.version,
+      assumed: plan.criu.assumed,
+      can: plan.criu.can,
+      cannot: plan.criu.cannot,
+      networkLock: plan.criu.networkLock.method,
+    },
     networkStacks: plan.networkStacks,
-    rootPid: plan.rootPid, pids: plan.pids, verdict: plan.verdict, risks: plan.risks,
-    connections: plan.connections, ptys: plan.ptys, fifos: plan.fifos, unixExternals: plan.unixExternals, keptTerminals: plan.keptTerminals,
-    ghosts: plan.ghosts, execBitFixes: plan.execBitFixes, ghostLimitBytes: plan.ghostLimitBytes,
-    shellJob: plan.shellJob, socketDirs: plan.socketDirs,
+    rootPid: plan.rootPid,
+    pids: plan.pids,
+    verdict: plan.verdict,
+    risks: plan.risks,
+    connections: plan.connections,
+    ptys: plan.ptys,
+    fifos: plan.fifos,
+    unixExternals: plan.unixExternals,
+    keptTerminals: plan.keptTerminals,
+    ghosts: plan.ghosts,
+    execBitFixes: plan.execBitFixes,
+    ghostLimitBytes: plan.ghostLimitBytes,
+    shellJob: plan.shellJob,
+    socketDirs: plan.socketDirs,
     criuDump: planDumpCommand(plan),
   };
 }
 
 /** The dump's command line with placeholders for the run dir, as a person reads it. */
 export function planDumpCommand(plan: SessionPlan): string[] {
-  return criuCommand(plan.dumpArgs('<run>/images', '<run>/logs/dump.log'), plan.ownPidNamespace && plan.rootPid);
+  return criuCommand(
+    plan.dumpArgs('<run>/images', '<run>/logs/dump.log'),
+    plan.ownPidNamespace && plan.rootPid,
+  );
 }

@@ -5,23 +5,32 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
 import type { Config } from '../config/schema.js';
 import { selfCommand } from '../config/self-command.js';
-import type { Journal } from '../state/journal.js';
-import { pendingPath, restoringPath } from '../state/pending.js';
-import { needsIfupdownHook } from './network.js';
-import type { SessionPlan } from './planning.js';
-import { renderActionScript, renderIfPreUpHook, renderRestoreBootScript, renderRestoreFastScript, renderRestoreUnit, renderRulesUnit, type RestoreFastContext } from '../render/artefacts.js';
 import { isLeapError } from '../errors.js';
-import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
-import { LEAP_PARAMETER, leapOfBoot } from '../tools/kexec.js';
-import type { HostPaths } from '../tools/host-paths.js';
-import type { Runner } from '../tools/runner.js';
-import { clockOffsetMs } from '../tools/rtc.js';
-import { enableUnits } from '../tools/systemd.js';
+import {
+  renderActionScript,
+  renderIfPreUpHook,
+  renderRestoreBootScript,
+  renderRestoreFastScript,
+  renderRestoreUnit,
+  renderRulesUnit,
+  type RestoreFastContext,
+} from '../render/artefacts.js';
+import { FAST_RESTORE_FILE, FAST_RESTORE_SCRIPT } from '../state/fast-restore.js';
+import type { Journal } from '../state/journal.js';
 import type { Endpoint, RestoreManifest } from '../state/manifest.js';
 import { localAddresses, writeManifest } from '../state/manifest.js';
-import { FAST_RESTORE_FILE, FAST_RESTORE_SCRIPT } from '../state/fast-restore.js';
+import { pendingPath, restoringPath } from '../state/pending.js';
+import type { HostPaths } from '../tools/host-paths.js';
+import { lockRulesFile, lockRulesFor } from '../tools/iptables.js';
+import { LEAP_PARAMETER, leapOfBoot } from '../tools/kexec.js';
+import { clockOffsetMs } from '../tools/rtc.js';
+import type { Runner } from '../tools/runner.js';
+import { enableUnits } from '../tools/systemd.js';
+import { needsIfupdownHook } from './network.js';
+import type { SessionPlan } from './planning.js';
 import { bootRestoreArgv, RESTORED_PID_FILE } from './restore.js';
 
 const RULES_UNIT = 'kernel-leap-rules.service';
@@ -56,14 +65,63 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const bootScript = join(stateDir, 'restore-boot.sh');
 
   const files: Array<{ path: string; text: string; mode: number }> = [
-    { path: join(host.unitDir, RULES_UNIT), text: renderRulesUnit({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o644 },
-    { path: bootScript, text: renderRestoreBootScript({ stateDir, node, bundle, procCmdline: host.procCmdline, procBootId: host.procBootId, leapParameter: LEAP_PARAMETER }), mode: 0o700 },
-    { path: join(host.unitDir, RESTORE_UNIT), text: renderRestoreUnit({ pendingFile: pendingPath(stateDir), restoringFile: restoringPath(stateDir), bootScript, timeoutSec: config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60, rulesUnit: RULES_UNIT, savedSysctls: host.savedSysctls, procSys: host.procSys }), mode: 0o644 },
+    {
+      path: join(host.unitDir, RULES_UNIT),
+      text: renderRulesUnit({
+        rulesFile,
+        iptablesRestore,
+        marker: host.rulesMarker,
+        leapParameter: LEAP_PARAMETER,
+        procCmdline: host.procCmdline,
+      }),
+      mode: 0o644,
+    },
+    {
+      path: bootScript,
+      text: renderRestoreBootScript({
+        stateDir,
+        node,
+        bundle,
+        procCmdline: host.procCmdline,
+        procBootId: host.procBootId,
+        leapParameter: LEAP_PARAMETER,
+      }),
+      mode: 0o700,
+    },
+    {
+      path: join(host.unitDir, RESTORE_UNIT),
+      text: renderRestoreUnit({
+        pendingFile: pendingPath(stateDir),
+        restoringFile: restoringPath(stateDir),
+        bootScript,
+        timeoutSec:
+          config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60,
+        rulesUnit: RULES_UNIT,
+        savedSysctls: host.savedSysctls,
+        procSys: host.procSys,
+      }),
+      mode: 0o644,
+    },
   ];
-  if (needsIfupdownHook(plan.networkStacks ?? [])) files.push({ path: host.ifupdownHook, text: renderIfPreUpHook({ rulesFile, iptablesRestore, marker: host.rulesMarker, leapParameter: LEAP_PARAMETER, procCmdline: host.procCmdline }), mode: 0o755 });
+  if (needsIfupdownHook(plan.networkStacks ?? []))
+    files.push({
+      path: host.ifupdownHook,
+      text: renderIfPreUpHook({
+        rulesFile,
+        iptablesRestore,
+        marker: host.rulesMarker,
+        leapParameter: LEAP_PARAMETER,
+        procCmdline: host.procCmdline,
+      }),
+      mode: 0o755,
+    });
   for (const file of files) install(journal, file);
   // The action script lives in the run dir (kept for a post-mortem), not an artefact.
-  writeFileSync(actionScript, renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }), { mode: 0o700 });
+  writeFileSync(
+    actionScript,
+    renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }),
+    { mode: 0o700 },
+  );
 
   const units = [...BOOT_UNITS];
   await enableUnits(input.runner, units);
@@ -80,7 +138,11 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     unixExternals: plan.unixReconnects,
     terminals: plan.terminals,
     socketDirs: plan.socketDirs,
-    criu: plan.restoreOptions(journal.paths.images, join(journal.paths.logs, 'restore.log'), actionScript),
+    criu: plan.restoreOptions(
+      journal.paths.images,
+      join(journal.paths.logs, 'restore.log'),
+      actionScript,
+    ),
     rulesFile,
     units,
     artefacts: journal.snapshot.artefacts,
@@ -103,7 +165,11 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
 function writeFastScript(journal: Journal, manifest: RestoreManifest, host: HostPaths): void {
   const leap = leapOfBoot(String(journal.phase('load').outputs?.cmdline ?? ''));
   if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
-  const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({ path: f.path, mode: (f.mode & 0o7777).toString(8), owner: `${f.uid}:${f.gid}` });
+  const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({
+    path: f.path,
+    mode: (f.mode & 0o7777).toString(8),
+    owner: `${f.uid}:${f.gid}`,
+  });
   const text = fastScriptOrNone({
     runId: journal.runId,
     record: join(journal.paths.dir, FAST_RESTORE_FILE),
@@ -124,7 +190,8 @@ function writeFastScript(journal: Journal, manifest: RestoreManifest, host: Host
     savedSysctls: host.savedSysctls,
     argv: bootRestoreArgv(manifest),
   });
-  if (text !== undefined) writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o700 });
+  if (text !== undefined)
+    writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o700 });
 }
 
 /** None for a value sh cannot carry on one line (a path with a newline): Node's restore, which quotes nothing, does it all. */
@@ -151,7 +218,11 @@ function install(journal: Journal, file: { path: string; text: string; mode: num
 }
 
 /** After the dump: keep only this session's lock rules, for the boot to load before the network. */
-export async function saveLockRules(runner: Runner, rulesFile: string, connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>): Promise<number> {
+export async function saveLockRules(
+  runner: Runner,
+  rulesFile: string,
+  connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>,
+): Promise<number> {
   if (connections.length === 0) return 0;
   const specs = await lockRulesFor(runner, connections);
   writeFileSync(rulesFile, lockRulesFile(specs), { mode: 0o600 });

@@ -5,12 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { timedOut, waitUntil } from '../tools/wait.js';
+
 import { ExitCode, type LeapError } from '../errors.js';
+import { timedOut, waitUntil } from '../tools/wait.js';
 
 export function configuredAddresses(): Set<string> {
   const found = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) found.add(a.address);
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) found.add(a.address);
   return found;
 }
 
@@ -24,10 +26,24 @@ export interface Gate {
   open: () => boolean;
 }
 
-export function restoreGates(rulesFile: string, marker: string, addresses: readonly string[]): Gate[] {
+export function restoreGates(
+  rulesFile: string,
+  marker: string,
+  addresses: readonly string[],
+): Gate[] {
   return [
-    { mark: 'gate.devpts', what: '/dev/pts', hint: 'devpts is not mounted; is this a normal systemd boot?', open: () => existsSync('/dev/pts/ptmx') },
-    { mark: 'gate.rules', what: 'the lock rules to be loaded', hint: 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`', open: () => !existsSync(rulesFile) || existsSync(marker) },
+    {
+      mark: 'gate.devpts',
+      what: '/dev/pts',
+      hint: 'devpts is not mounted; is this a normal systemd boot?',
+      open: () => existsSync('/dev/pts/ptmx'),
+    },
+    {
+      mark: 'gate.rules',
+      what: 'the lock rules to be loaded',
+      hint: 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`',
+      open: () => !existsSync(rulesFile) || existsSync(marker),
+    },
     {
       mark: 'gate.addresses',
       what: `local addresses ${addresses.join(', ')}`,

@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { LeapError } from '../errors.js';
 import { type CritImage, decodeImage, encodeImage } from '../tools/crit.js';
 import type { Runner } from '../tools/runner.js';
@@ -17,7 +18,11 @@ export interface PtyRemap {
 }
 
 export function takenPtys(devPts = '/dev/pts'): Set<number> {
-  return new Set(readdirSync(devPts).filter((n) => /^\d+$/.test(n)).map(Number));
+  return new Set(
+    readdirSync(devPts)
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number),
+  );
 }
 
 /** Chooses a new index for each dumped index that is taken now; free ones stay. */
@@ -30,7 +35,11 @@ export function planPtyRemaps(dumped: readonly number[], taken: ReadonlySet<numb
   for (const index of dumped.filter((i) => taken.has(i))) {
     const to = firstFree(occupied, lowestFree);
     if (to - lowestFree >= CRIU_PTMX_WINDOW) {
-      throw new LeapError('PTY_NO_FREE_INDEX', `pts/${index} is taken and no free pty index is within ${CRIU_PTMX_WINDOW - 1} of pts/${lowestFree}`, { hint: 'close some ssh logins on the new boot, then run `kernel-leap restore` again' });
+      throw new LeapError(
+        'PTY_NO_FREE_INDEX',
+        `pts/${index} is taken and no free pty index is within ${CRIU_PTMX_WINDOW - 1} of pts/${lowestFree}`,
+        { hint: 'close some ssh logins on the new boot, then run `kernel-leap restore` again' },
+      );
     }
     occupied.add(to);
     remaps.push({ from: index, to });
@@ -70,7 +79,9 @@ export function remapTtyInfo(image: CritImage<TtyInfoEntry>, remaps: readonly Pt
 export function remapFiles(image: CritImage<FileEntry>, remaps: readonly PtyRemap[]): number {
   let changed = 0;
   for (const entry of image.entries) {
-    const remap = remaps.find((r) => entry.type === 'REG' && entry.reg?.name === `/dev/pts/${r.from}`);
+    const remap = remaps.find(
+      (r) => entry.type === 'REG' && entry.reg?.name === `/dev/pts/${r.from}`,
+    );
     if (remap && entry.reg) {
       entry.reg.name = `/dev/pts/${remap.to}`;
       changed++;
@@ -79,12 +90,18 @@ export function remapFiles(image: CritImage<FileEntry>, remaps: readonly PtyRema
   return changed;
 }
 
-export async function applyPtyRemaps(runner: Runner, imagesDir: string, remaps: readonly PtyRemap[]): Promise<{ ttyEntries: number; fileEntries: number }> {
+export async function applyPtyRemaps(
+  runner: Runner,
+  imagesDir: string,
+  remaps: readonly PtyRemap[],
+): Promise<{ ttyEntries: number; fileEntries: number }> {
   if (remaps.length === 0) return { ttyEntries: 0, fileEntries: 0 };
   const ttyPath = join(imagesDir, 'tty-info.img');
   const filesPath = join(imagesDir, 'files.img');
   if (!existsSync(ttyPath) || !existsSync(filesPath)) {
-    throw new LeapError('IMAGES_INCOMPLETE', `${imagesDir} lacks tty-info.img or files.img`, { hint: 'the dump did not finish; the images cannot be restored' });
+    throw new LeapError('IMAGES_INCOMPLETE', `${imagesDir} lacks tty-info.img or files.img`, {
+      hint: 'the dump did not finish; the images cannot be restored',
+    });
   }
   const tty = await decodeImage<TtyInfoEntry>(runner, ttyPath);
   const files = await decodeImage<FileEntry>(runner, filesPath);

@@ -7,14 +7,23 @@
  * them by number and a transient scope is entered by exec.
  */
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-import type { Runner } from '../tools/runner.js';
-import type { FifoToRecreate, SocketDir, UnixReconnect } from '../state/manifest.js';
 
-export async function recreateFifos(runner: Runner, fifos: readonly FifoToRecreate[]): Promise<void> {
+import type { FifoToRecreate, SocketDir, UnixReconnect } from '../state/manifest.js';
+import type { Runner } from '../tools/runner.js';
+
+export async function recreateFifos(
+  runner: Runner,
+  fifos: readonly FifoToRecreate[],
+): Promise<void> {
   for (const fifo of fifos) {
     if (existsSync(fifo.path) && !lstatSync(fifo.path).isFIFO()) rmSync(fifo.path); // a regular file there fails "bad mode"
-    if (!existsSync(fifo.path)) await runner.run({ file: 'mkdir', args: ['-p', '--', parentOf(fifo.path)] });
-    if (!existsSync(fifo.path)) await runner.run({ file: 'mkfifo', args: ['-m', (fifo.mode & 0o7777).toString(8), '--', fifo.path] });
+    if (!existsSync(fifo.path))
+      await runner.run({ file: 'mkdir', args: ['-p', '--', parentOf(fifo.path)] });
+    if (!existsSync(fifo.path))
+      await runner.run({
+        file: 'mkfifo',
+        args: ['-m', (fifo.mode & 0o7777).toString(8), '--', fifo.path],
+      });
     chownSync(fifo.path, fifo.uid, fifo.gid);
   }
 }
@@ -132,11 +141,23 @@ export interface TerminalToOpen {
  * Argv prefix that opens the inherited fds, then execs `command`. dash is enough
  * for FIFOs (fds 3-9); python3 (which crit needs anyway) is used for the rest.
  */
-export function fdOpenerArgv(fifos: readonly FifoToRecreate[], unix: readonly UnixReconnect[], terminals: readonly TerminalToOpen[], command: readonly string[]): string[] {
+export function fdOpenerArgv(
+  fifos: readonly FifoToRecreate[],
+  unix: readonly UnixReconnect[],
+  terminals: readonly TerminalToOpen[],
+  command: readonly string[],
+): string[] {
   if (fifos.length === 0 && unix.length === 0 && terminals.length === 0) return [...command];
   if (unix.length === 0 && terminals.length === 0 && fifos.every((f) => f.fd <= 9)) {
     const opens = fifos.map((f, i) => `exec ${f.fd}<>"$${i + 1}"`).join('; ');
-    return ['/bin/sh', '-c', `${opens}; shift ${fifos.length}; exec "$@"`, 'kernel-leap-fds', ...fifos.map((f) => f.path), ...command];
+    return [
+      '/bin/sh',
+      '-c',
+      `${opens}; shift ${fifos.length}; exec "$@"`,
+      'kernel-leap-fds',
+      ...fifos.map((f) => f.path),
+      ...command,
+    ];
   }
   const specs = [
     ...fifos.map((f) => `fifo:${f.fd}:${f.path}`),

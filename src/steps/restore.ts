@@ -6,24 +6,30 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Journal } from '../state/journal.js';
+
 import { ExitCode, LeapError } from '../errors.js';
+import type { FastRestore } from '../state/fast-restore.js';
+import type { Journal } from '../state/journal.js';
+import { localAddresses, readManifest, type RestoreManifest } from '../state/manifest.js';
 import { criuError, criuLogErrors } from '../tools/criu.js';
-import { dropLockRules } from '../tools/iptables.js';
+import { criuRestoreArgs } from '../tools/criu-args.js';
 import type { HostPaths } from '../tools/host-paths.js';
-import type { Runner } from '../tools/runner.js';
-import { liveProc } from '../tools/procfs.js';
+import { dropLockRules } from '../tools/iptables.js';
 import { childrenOf, isAlive } from '../tools/proc-tasks.js';
+import { liveProc } from '../tools/procfs.js';
+import { clockOffsetMs } from '../tools/rtc.js';
+import type { Runner } from '../tools/runner.js';
 import { type SysctlPaths, withSysctl } from '../tools/sysctl.js';
 import { scopeArgv } from '../tools/systemd.js';
-import { criuRestoreArgs } from '../tools/criu-args.js';
-import { clockOffsetMs } from '../tools/rtc.js';
-import { localAddresses, readManifest, type RestoreManifest } from '../state/manifest.js';
-import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
-import { gateTimedOut, restoreGates, waitForGate } from './restore-gates.js';
 import { timedOut, waitUntil } from '../tools/wait.js';
-import type { FastRestore } from '../state/fast-restore.js';
-import { fdOpenerArgv, recreateFifos, recreateSocketDirs, type TerminalToOpen } from './restore-world.js';
+import { gateTimedOut, restoreGates, waitForGate } from './restore-gates.js';
+import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './restore-pty.js';
+import {
+  fdOpenerArgv,
+  recreateFifos,
+  recreateSocketDirs,
+  type TerminalToOpen,
+} from './restore-world.js';
 
 export interface RestoreOutput {
   rootPidHost: number;
@@ -57,15 +63,33 @@ export interface RestoreOptions {
   fast?: FastRestore | undefined;
 }
 
-export async function restoreSession(runner: Runner, journal: Journal, host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>, options: RestoreOptions): Promise<RestoreOutput> {
+export async function restoreSession(
+  runner: Runner,
+  journal: Journal,
+  host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>,
+  options: RestoreOptions,
+): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
   const fast = options.fast;
-  for (const [name, at] of fast?.marks ?? []) if (name !== 'restoreUnitStart') journal.mark(name, at);
-  const world = fast?.outcome ? { ptyRemaps: [], socketDirs: fast.socketDirs } : await readyTheWorld(runner, journal, manifest, host, fast?.gaveUp);
+  for (const [name, at] of fast?.marks ?? [])
+    if (name !== 'restoreUnitStart') journal.mark(name, at);
+  const world = fast?.outcome
+    ? { ptyRemaps: [], socketDirs: fast.socketDirs }
+    : await readyTheWorld(runner, journal, manifest, host, fast?.gaveUp);
 
-  const launch = () => (options.closeConnections ? launchCriu(runner, manifest, journal.paths.dir, options) : withUnscaledWindows(manifest, host, () => launchCriu(runner, manifest, journal.paths.dir, options)));
+  const launch = () =>
+    options.closeConnections
+      ? launchCriu(runner, manifest, journal.paths.dir, options)
+      : withUnscaledWindows(manifest, host, () =>
+          launchCriu(runner, manifest, journal.paths.dir, options),
+        );
   if (!fast?.outcome) journal.mark('restoreStart');
-  const pids = await againIfKilled(journal, manifest.criu.logFile, fast?.outcome ? () => adoptFastLaunch(manifest, journal.paths.dir, fast) : launch, launch);
+  const pids = await againIfKilled(
+    journal,
+    manifest.criu.logFile,
+    fast?.outcome ? () => adoptFastLaunch(manifest, journal.paths.dir, fast) : launch,
+    launch,
+  );
   journal.mark('restored', pids.restoredAt);
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   // With nothing left for it to remove, the connections were open from the moment the tasks resumed.
@@ -82,8 +106,18 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
     fifos: manifest.fifos.map((f) => f.path),
     socketDirs: world.socketDirs,
     degraded: [
-      ...manifest.unixExternals.filter((u) => !u.rejoin).map((u) => `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`),
-      ...(options.closeConnections ? manifest.connections.map((c) => `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: restored shut down (the restart ended it)`) : []),
+      ...manifest.unixExternals
+        .filter((u) => !u.rejoin)
+        .map(
+          (u) =>
+            `${u.key} (${u.peerPath ?? 'unnamed peer'}): reconnected as a closed socket; its protocol state is lost`,
+        ),
+      ...(options.closeConnections
+        ? manifest.connections.map(
+            (c) =>
+              `TCP ${c.local.ip}:${c.local.port} <-> ${c.peer.ip}:${c.peer.port}: restored shut down (the restart ended it)`,
+          )
+        : []),
     ],
     rulesRemovedAfterRestore,
   };
@@ -94,7 +128,13 @@ export async function restoreSession(runner: Runner, journal: Journal, host: Pic
  * remapped), its FIFOs and its sockets' directories. A gate the boot's fast path
  * timed out on has had its time.
  */
-async function readyTheWorld(runner: Runner, journal: Journal, manifest: RestoreManifest, host: Pick<HostPaths, 'rulesMarker'>, gaveUp: string | undefined): Promise<{ ptyRemaps: PtyRemap[]; socketDirs: string[] }> {
+async function readyTheWorld(
+  runner: Runner,
+  journal: Journal,
+  manifest: RestoreManifest,
+  host: Pick<HostPaths, 'rulesMarker'>,
+  gaveUp: string | undefined,
+): Promise<{ ptyRemaps: PtyRemap[]; socketDirs: string[] }> {
   const timeoutMs = manifest.addressTimeoutS * 1000;
   for (const gate of restoreGates(manifest.rulesFile, host.rulesMarker, localAddresses(manifest))) {
     if (gate.mark === gaveUp) throw gateTimedOut(gate, timeoutMs);
@@ -104,7 +144,12 @@ async function readyTheWorld(runner: Runner, journal: Journal, manifest: Restore
   const ptyRemaps = planPtyRemaps(manifest.ptys, takenPtys());
   if (ptyRemaps.length > 0) {
     const changed = await applyPtyRemaps(runner, manifest.imagesDir, ptyRemaps);
-    for (const r of ptyRemaps) journal.recordChange('pty-remap', manifest.imagesDir, `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`);
+    for (const r of ptyRemaps)
+      journal.recordChange(
+        'pty-remap',
+        manifest.imagesDir,
+        `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`,
+      );
   }
   await recreateFifos(runner, manifest.fifos);
   return { ptyRemaps, socketDirs: recreateSocketDirs(manifest.socketDirs ?? []) };
@@ -121,25 +166,58 @@ async function readyTheWorld(runner: Runner, journal: Journal, manifest: Restore
  * theirs from the image all the same. Connections opened by others in those
  * seconds only lose the option.
  */
-function withUnscaledWindows<T>(manifest: RestoreManifest, sysctl: SysctlPaths, launch: () => Promise<T>): Promise<T> {
-  return manifest.connections.length > 0 ? withSysctl(sysctl, 'net.ipv4.tcp_window_scaling', '0', launch) : launch();
+function withUnscaledWindows<T>(
+  manifest: RestoreManifest,
+  sysctl: SysctlPaths,
+  launch: () => Promise<T>,
+): Promise<T> {
+  return manifest.connections.length > 0
+    ? withSysctl(sysctl, 'net.ipv4.tcp_window_scaling', '0', launch)
+    : launch();
 }
 
 function restoreArgv(manifest: RestoreManifest, options: RestoreOptions): string[] {
   const tcpClose = options.closeConnections;
   // A shell job joins criu's session, which criu, pid 1 of the new namespace, must
   // lead: the restore unit's leader is out of its sight (getsid reads 0).
-  const criu = [...(manifest.criu.shellJob ? ['setsid'] : []), 'criu', ...criuRestoreArgs({ ...manifest.criu, tcpClose })];
+  const criu = [
+    ...(manifest.criu.shellJob ? ['setsid'] : []),
+    'criu',
+    ...criuRestoreArgs({ ...manifest.criu, tcpClose }),
+  ];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
-  const inNamespace = ['unshare', '--pid', '--fork', '--mount', '--mount-proc', '--propagation=private', ...criu];
-  return scopeArgv(`kernel-leap-session-${manifest.runId}`, fdOpenerArgv(manifest.fifos, manifest.unixExternals, heldTerminals(manifest, options.earlierPtys), inNamespace));
+  const inNamespace = [
+    'unshare',
+    '--pid',
+    '--fork',
+    '--mount',
+    '--mount-proc',
+    '--propagation=private',
+    ...criu,
+  ];
+  return scopeArgv(
+    `kernel-leap-session-${manifest.runId}`,
+    fdOpenerArgv(
+      manifest.fifos,
+      manifest.unixExternals,
+      heldTerminals(manifest, options.earlierPtys),
+      inNamespace,
+    ),
+  );
 }
 
 /** Each terminal the tree holds of another tree, where that tree's restore made it again (none: a stand-in that hangs up). */
-function heldTerminals(manifest: RestoreManifest, earlierPtys: ReadonlyMap<number, number>): TerminalToOpen[] {
+function heldTerminals(
+  manifest: RestoreManifest,
+  earlierPtys: ReadonlyMap<number, number>,
+): TerminalToOpen[] {
   return (manifest.terminals ?? []).map((t) => {
     const now = earlierPtys.get(t.pts);
-    return { fd: t.fd, nonBlocking: t.nonBlocking, path: now === undefined ? undefined : `/dev/pts/${now}` };
+    return {
+      fd: t.fd,
+      nonBlocking: t.nonBlocking,
+      path: now === undefined ? undefined : `/dev/pts/${now}`,
+    };
   });
 }
 
@@ -148,16 +226,28 @@ export function bootRestoreArgv(manifest: RestoreManifest): string[] {
   return restoreArgv(manifest, { closeConnections: false, earlierPtys: new Map() });
 }
 
-type Launched = Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'> & { restoredAt: Date };
+type Launched = Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'> & {
+  restoredAt: Date;
+};
 
-async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: string, options: RestoreOptions): Promise<Launched> {
+async function launchCriu(
+  runner: Runner,
+  manifest: RestoreManifest,
+  runDir: string,
+  options: RestoreOptions,
+): Promise<Launched> {
   const pidFile = join(runDir, RESTORED_PID_FILE);
   rmSync(pidFile, { force: true });
   const [file = 'systemd-run', ...args] = restoreArgv(manifest, options);
   const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
   const logFile = manifest.criu.logFile;
   try {
-    await waitUntil(() => existsSync(pidFile) || !isAlive(liveProc, launcher), manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`);
+    await waitUntil(
+      () => existsSync(pidFile) || !isAlive(liveProc, launcher),
+      manifest.restoreTimeoutS * 1000,
+      'criu restore',
+      `read ${logFile}`,
+    );
   } catch (cause) {
     throw criuError('restore', logFile, cause);
   }
@@ -166,16 +256,38 @@ async function launchCriu(runner: Runner, manifest: RestoreManifest, runDir: str
 }
 
 /** The launch restore-fast.sh made before Node started, taken up as if this process had made it. */
-async function adoptFastLaunch(manifest: RestoreManifest, runDir: string, fast: FastRestore): Promise<Launched> {
+async function adoptFastLaunch(
+  manifest: RestoreManifest,
+  runDir: string,
+  fast: FastRestore,
+): Promise<Launched> {
   const logFile = manifest.criu.logFile;
   const pidFile = join(runDir, RESTORED_PID_FILE);
-  if (fast.outcome === 'timeout') throw criuError('restore', logFile, timedOut(manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`));
-  if (fast.outcome !== 'restored' || fast.launcher === undefined || !existsSync(pidFile)) throw endedEarly(logFile);
-  return launchedTree(manifest, pidFile, fast.launcher, false, fast.marks.get('restored') ?? new Date());
+  if (fast.outcome === 'timeout')
+    throw criuError(
+      'restore',
+      logFile,
+      timedOut(manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`),
+    );
+  if (fast.outcome !== 'restored' || fast.launcher === undefined || !existsSync(pidFile))
+    throw endedEarly(logFile);
+  return launchedTree(
+    manifest,
+    pidFile,
+    fast.launcher,
+    false,
+    fast.marks.get('restored') ?? new Date(),
+  );
 }
 
 /** The launcher became unshare; its child is criu, pid 1 of the namespace, whose child is the root. */
-function launchedTree(manifest: RestoreManifest, pidFile: string, launcher: number, tcpClose: boolean, restoredAt: Date): Launched {
+function launchedTree(
+  manifest: RestoreManifest,
+  pidFile: string,
+  launcher: number,
+  tcpClose: boolean,
+  restoredAt: Date,
+): Launched {
   const criuPid = firstChild(launcher);
   return {
     criuPid,
@@ -194,12 +306,22 @@ function launchedTree(manifest: RestoreManifest, pidFile: string, launcher: numb
  */
 function endedEarly(logFile: string): LeapError {
   const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-  if (criuLogErrors(log).excerpt) return criuError('restore', logFile, new Error('criu exited before the tasks resumed'));
-  return new LeapError('CRIU_RESTORE_KILLED', `criu restore ended before the tasks resumed, with no error in its log (killed?): ${logFile}`, { hint: 'see the kernel log (dmesg) for the OOM killer', exit: ExitCode.restoreFailed });
+  if (criuLogErrors(log).excerpt)
+    return criuError('restore', logFile, new Error('criu exited before the tasks resumed'));
+  return new LeapError(
+    'CRIU_RESTORE_KILLED',
+    `criu restore ended before the tasks resumed, with no error in its log (killed?): ${logFile}`,
+    { hint: 'see the kernel log (dmesg) for the OOM killer', exit: ExitCode.restoreFailed },
+  );
 }
 
 /** A criu that was killed is started once more; its log is kept beside the new one. */
-async function againIfKilled<T>(journal: Journal, logFile: string, first: () => Promise<T>, again: () => Promise<T>): Promise<T> {
+async function againIfKilled<T>(
+  journal: Journal,
+  logFile: string,
+  first: () => Promise<T>,
+  again: () => Promise<T>,
+): Promise<T> {
   try {
     return await first();
   } catch (error) {
@@ -212,7 +334,11 @@ async function againIfKilled<T>(journal: Journal, logFile: string, first: () => 
 
 function firstChild(pid: number): number {
   const first = childrenOf(liveProc, pid)[0];
-  if (first === undefined) throw new LeapError('RESTORE_NO_TREE', `process ${pid} has no child after the restore`, { hint: 'the restored tree exited at once; see restore.log', exit: ExitCode.restoreFailed });
+  if (first === undefined)
+    throw new LeapError('RESTORE_NO_TREE', `process ${pid} has no child after the restore`, {
+      hint: 'the restored tree exited at once; see restore.log',
+      exit: ExitCode.restoreFailed,
+    });
   return first;
 }
 

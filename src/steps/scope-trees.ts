@@ -5,9 +5,16 @@
  * setsid job. criu dumps one tree per call, so each topmost such process roots a
  * tree of its own, dumped and restored beside the session.
  */
-import type { ProcSource } from '../tools/procfs.js';
 import { readCmdline, readStatus } from '../tools/proc-tasks.js';
-import { ancestorIn, isSshSession, listTree, loginScope, scopeMembers, type SessionRoot } from './discover.js';
+import type { ProcSource } from '../tools/procfs.js';
+import {
+  ancestorIn,
+  isSshSession,
+  listTree,
+  loginScope,
+  scopeMembers,
+  type SessionRoot,
+} from './discover.js';
 
 /** Each logind scope of the carried ssh sessions, with the session's root. */
 export function sessionScopes(proc: ProcSource, roots: readonly number[]): Map<string, number> {
@@ -20,8 +27,18 @@ export function sessionScopes(proc: ProcSource, roots: readonly number[]): Map<s
 }
 
 /** The live members of a scope that no carried tree holds, nor was born into since it was listed (a ticker's next `sleep`). */
-export function outsideTrees(proc: ProcSource, scope: string, carried: ReadonlySet<number>, exclude: ReadonlySet<number>): number[] {
-  return scopeMembers(proc, scope).filter((pid) => !exclude.has(pid) && readStatus(proc, pid) !== undefined && ancestorIn(proc, pid, carried) === undefined);
+export function outsideTrees(
+  proc: ProcSource,
+  scope: string,
+  carried: ReadonlySet<number>,
+  exclude: ReadonlySet<number>,
+): number[] {
+  return scopeMembers(proc, scope).filter(
+    (pid) =>
+      !exclude.has(pid) &&
+      readStatus(proc, pid) !== undefined &&
+      ancestorIn(proc, pid, carried) === undefined,
+  );
 }
 
 /**
@@ -29,13 +46,26 @@ export function outsideTrees(proc: ProcSource, scope: string, carried: ReadonlyS
  * outside the carried trees whose parent is not such a member (pid 1, or a process
  * out of the scope). `exclude`: our own processes.
  */
-export function withScopeTrees(proc: ProcSource, roots: readonly SessionRoot[], exclude: ReadonlySet<number>): SessionRoot[] {
+export function withScopeTrees(
+  proc: ProcSource,
+  roots: readonly SessionRoot[],
+  exclude: ReadonlySet<number>,
+): SessionRoot[] {
   const carried = new Set(roots.flatMap((r) => listTree(proc, r.pid)));
   const extra: SessionRoot[] = [];
-  for (const [scope, session] of sessionScopes(proc, roots.map((r) => r.pid))) {
+  for (const [scope, session] of sessionScopes(
+    proc,
+    roots.map((r) => r.pid),
+  )) {
     const outside = outsideTrees(proc, scope, carried, exclude);
     const topmost = outside.filter((pid) => !outside.includes(readStatus(proc, pid)?.ppid ?? 0));
-    for (const pid of topmost) extra.push({ pid, name: readStatus(proc, pid)?.name ?? '?', cmdline: readCmdline(proc, pid), scopeTree: { session, scope } });
+    for (const pid of topmost)
+      extra.push({
+        pid,
+        name: readStatus(proc, pid)?.name ?? '?',
+        cmdline: readCmdline(proc, pid),
+        scopeTree: { session, scope },
+      });
   }
   return [...roots, ...extra];
 }

@@ -7,9 +7,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
+
 import type { Config } from '../config/schema.js';
-import type { Journal } from '../state/journal.js';
 import { LeapError } from '../errors.js';
+import type { Journal } from '../state/journal.js';
 import { secretsOf } from '../tools/credentials.js';
 import { openS3, putObject, type S3ClientOptions } from '../tools/s3.js';
 
@@ -38,12 +39,18 @@ function spool(stateDir: string, runId: string, reason: string): void {
 
 /** The files shipped for a run, as paths relative to its dir. */
 export function runFiles(journal: Journal): string[] {
-  const logs = existsSync(journal.paths.logs) ? readdirSync(journal.paths.logs).map((f) => join('logs', f)) : [];
+  const logs = existsSync(journal.paths.logs)
+    ? readdirSync(journal.paths.logs).map((f) => join('logs', f))
+    : [];
   return [...RUN_FILES.filter((f) => existsSync(join(journal.paths.dir, f))), ...logs];
 }
 
 /** `client` tunes the S3 client's retries and timeouts (tests make them short); the defaults suit a real store. */
-export async function uploadRun(config: Config, journal: Journal, client: Partial<S3ClientOptions> = {}): Promise<UploadOutput> {
+export async function uploadRun(
+  config: Config,
+  journal: Journal,
+  client: Partial<S3ClientOptions> = {},
+): Promise<UploadOutput> {
   const stateDir = config.paths.state_dir;
   const target = await openS3(config.s3, client);
   if (!target) return { keys: [], skipped: 'uploads are off: [s3] bucket is unset' };
@@ -56,15 +63,24 @@ export async function uploadRun(config: Config, journal: Journal, client: Partia
       const body = readFileSync(join(journal.paths.dir, file));
       refuseSecrets(body, secrets, file);
       const key = `${prefix}/${relative('.', file)}`;
-      await putObject(target, key, body, file.endsWith('.json') ? 'application/json' : 'text/plain');
+      await putObject(
+        target,
+        key,
+        body,
+        file.endsWith('.json') ? 'application/json' : 'text/plain',
+      );
       keys.push(key);
     }
   } catch (error) {
     spool(stateDir, journal.runId, error instanceof Error ? error.message : String(error));
-    throw new LeapError('UPLOAD_FAILED', `upload of run ${journal.runId} to s3://${target.bucket}/${prefix} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      hint: 'the run stays spooled; `kernel-leap upload-logs` ships it once the store is reachable',
-      cause: error,
-    });
+    throw new LeapError(
+      'UPLOAD_FAILED',
+      `upload of run ${journal.runId} to s3://${target.bucket}/${prefix} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: 'the run stays spooled; `kernel-leap upload-logs` ships it once the store is reachable',
+        cause: error,
+      },
+    );
   }
   rmSync(join(spoolDir(stateDir), journal.runId), { force: true });
   return { bucket: target.bucket, prefix, keys };
@@ -73,6 +89,8 @@ export async function uploadRun(config: Config, journal: Journal, client: Partia
 function refuseSecrets(body: Buffer, secrets: readonly string[], file: string): void {
   const text = body.toString('utf8');
   if (secrets.some((s) => text.includes(s))) {
-    throw new LeapError('SECRET_IN_LOG', `${file} contains a credential; it was not uploaded`, { hint: 'remove the credential from the command or config that logged it' });
+    throw new LeapError('SECRET_IN_LOG', `${file} contains a credential; it was not uploaded`, {
+      hint: 'remove the credential from the command or config that logged it',
+    });
   }
 }

@@ -5,7 +5,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
+
 import { parse } from 'ini';
+
 import { ExitCode, LeapError } from '../errors.js';
 
 export interface S3Credentials {
@@ -18,19 +20,34 @@ export function readCredentialsFile(path: string | undefined): S3Credentials | u
   if (!path || !existsSync(path)) return undefined;
   const stat = statSync(path);
   if ((stat.mode & 0o077) !== 0 || (process.getuid?.() === 0 && stat.uid !== 0)) {
-    throw new LeapError('CREDENTIALS_EXPOSED', `${path} is readable by others (mode ${(stat.mode & 0o777).toString(8)}, owner ${stat.uid})`, {
-      hint: `chown root: ${path} && chmod 600 ${path}`,
-      exit: ExitCode.config,
-    });
+    throw new LeapError(
+      'CREDENTIALS_EXPOSED',
+      `${path} is readable by others (mode ${(stat.mode & 0o777).toString(8)}, owner ${stat.uid})`,
+      {
+        hint: `chown root: ${path} && chmod 600 ${path}`,
+        exit: ExitCode.config,
+      },
+    );
   }
   const parsed = parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  const section = (typeof parsed.default === 'object' ? parsed.default : parsed) as Record<string, string | undefined>;
+  const section = (typeof parsed.default === 'object' ? parsed.default : parsed) as Record<
+    string,
+    string | undefined
+  >;
   const accessKeyId = section.aws_access_key_id;
   const secretAccessKey = section.aws_secret_access_key;
   if (!accessKeyId || !secretAccessKey) {
-    throw new LeapError('CREDENTIALS_INVALID', `${path} lacks aws_access_key_id or aws_secret_access_key`, { hint: 'write both keys, INI style', exit: ExitCode.config });
+    throw new LeapError(
+      'CREDENTIALS_INVALID',
+      `${path} lacks aws_access_key_id or aws_secret_access_key`,
+      { hint: 'write both keys, INI style', exit: ExitCode.config },
+    );
   }
-  return { accessKeyId, secretAccessKey, ...(section.aws_session_token ? { sessionToken: section.aws_session_token } : {}) };
+  return {
+    accessKeyId,
+    secretAccessKey,
+    ...(section.aws_session_token ? { sessionToken: section.aws_session_token } : {}),
+  };
 }
 
 /** A boot unit has no HOME; the SDK's chain needs it to find root's ~/.aws/credentials. */
@@ -40,5 +57,9 @@ export function ensureHome(): void {
 
 export function secretsOf(credentials: S3Credentials | undefined): string[] {
   if (!credentials) return [];
-  return [credentials.secretAccessKey, credentials.sessionToken ?? '', credentials.accessKeyId].filter((s) => s.length >= 8);
+  return [
+    credentials.secretAccessKey,
+    credentials.sessionToken ?? '',
+    credentials.accessKeyId,
+  ].filter((s) => s.length >= 8);
 }

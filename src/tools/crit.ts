@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import type { Runner } from './runner.js';
 
 export interface CritImage<E = Record<string, unknown>> {
@@ -10,12 +11,20 @@ export interface CritImage<E = Record<string, unknown>> {
 }
 
 export async function decodeImage<E>(runner: Runner, image: string): Promise<CritImage<E>> {
-  const result = await runner.run({ file: 'crit', args: ['decode', '-i', image], timeoutMs: 60_000 });
+  const result = await runner.run({
+    file: 'crit',
+    args: ['decode', '-i', image],
+    timeoutMs: 60_000,
+  });
   return JSON.parse(result.stdout) as CritImage<E>;
 }
 
 /** Encodes to a temp file first, then replaces the image, so a failed encode leaves it whole. */
-export async function encodeImage(runner: Runner, image: string, data: CritImage<unknown>): Promise<void> {
+export async function encodeImage(
+  runner: Runner,
+  image: string,
+  data: CritImage<unknown>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kl-crit-'));
   try {
     const json = join(dir, 'image.json');

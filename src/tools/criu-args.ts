@@ -50,8 +50,10 @@ export interface CriuRestoreOptions extends CriuCommonOptions {
 
 function commonArgs(o: CriuCommonOptions): string[] {
   return [
-    '-D', o.imagesDir,
-    '-o', o.logFile,
+    '-D',
+    o.imagesDir,
+    '-o',
+    o.logFile,
     `-v${o.verbosity}`,
     ...(o.tcpEstablished ? ['--tcp-established'] : []),
     ...(o.extUnixSk ? ['--ext-unix-sk'] : []),
@@ -61,16 +63,23 @@ function commonArgs(o: CriuCommonOptions): string[] {
   ];
 }
 
-const FINAL_STATE_ARGS = { dead: [], running: ['--leave-running'], stopped: ['--leave-stopped'] } as const;
+const FINAL_STATE_ARGS = {
+  dead: [],
+  running: ['--leave-running'],
+  stopped: ['--leave-stopped'],
+} as const;
 
 export function criuDumpArgs(o: CriuDumpOptions): string[] {
   return [
-    'dump', '--no-default-config',
-    '-t', String(o.tree),
+    'dump',
+    '--no-default-config',
+    '-t',
+    String(o.tree),
     ...commonArgs(o),
     ...(o.linkRemap ? ['--link-remap'] : []),
     ...(o.ghostLimitBytes !== undefined ? ['--ghost-limit', String(o.ghostLimitBytes)] : []),
-    '--network-lock', o.networkLock,
+    '--network-lock',
+    o.networkLock,
     ...o.externals.flatMap((e) => ['--external', e]),
     ...FINAL_STATE_ARGS[o.finalState],
     ...o.extra,
@@ -80,7 +89,8 @@ export function criuDumpArgs(o: CriuDumpOptions): string[] {
 /** The restore options that do not depend on the new boot (no -D/-o/--inherit-fd). */
 export function criuRestoreArgs(o: CriuRestoreOptions): string[] {
   return [
-    'restore', '--no-default-config',
+    'restore',
+    '--no-default-config',
     ...commonArgs(o),
     ...(o.actionScript ? ['--action-script', o.actionScript] : []),
     ...(o.tcpClose ? ['--tcp-close'] : []),

@@ -23,17 +23,28 @@ interface FeatureFact {
 
 const FEATURES: Record<CriuFeature, FeatureFact> = {
   // criu/pidfd.c (1ce408ffa), first tagged in v4.1.
-  pidfd: { since: '4.1', name: 'pidfd dump', can: 'dumps pidfds', cannot: 'cannot dump pidfds (anon_inode:[pidfd])' },
+  pidfd: {
+    since: '4.1',
+    name: 'pidfd dump',
+    can: 'dumps pidfds',
+    cannot: 'cannot dump pidfds (anon_inode:[pidfd])',
+  },
   // f83931542: the nftables lock table is named by the dump's run id, not the
   // restore-time pid, so unlock finds it after a restore in a new pid namespace.
   nftablesUnlockInNewPidns: {
     since: '4.1',
     name: 'nftables unlock in a new pid namespace',
     can: 'unlocks its nftables lock after a restore in a new pid namespace',
-    cannot: 'leaves its nftables lock in place after a restore in a new pid namespace (the table is named by the restore-time pid)',
+    cannot:
+      'leaves its nftables lock in place after a restore in a new pid namespace (the table is named by the restore-time pid)',
   },
   // 18fba4125: ignores the rwx bits when a restored file's mode is checked.
-  skipFileRwxCheck: { since: '3.18', name: '--skip-file-rwx-check', can: 'has --skip-file-rwx-check', cannot: 'has no --skip-file-rwx-check (kernel-leap chmods a deleted exe instead)' },
+  skipFileRwxCheck: {
+    since: '3.18',
+    name: '--skip-file-rwx-check',
+    can: 'has --skip-file-rwx-check',
+    cannot: 'has no --skip-file-rwx-check (kernel-leap chmods a deleted exe instead)',
+  },
 };
 
 /** What no released CRIU does, up to the newest one read (v4.2). */
@@ -44,7 +55,15 @@ const NEVER = [
 ] as const;
 
 /** The anon inodes every supported CRIU dumps (criu/files.c); more come with versions. */
-const ANON_INODES = ['[eventpoll]', '[eventfd]', '[signalfd]', '[timerfd]', 'inotify', '[fanotify]', '[bpf-map]'] as const;
+const ANON_INODES = [
+  '[eventpoll]',
+  '[eventfd]',
+  '[signalfd]',
+  '[timerfd]',
+  'inotify',
+  '[fanotify]',
+  '[bpf-map]',
+] as const;
 
 export interface CriuAbilities {
   /** The version text as criu printed it, or undefined when it was not found. */
@@ -67,7 +86,8 @@ export interface CriuAbilities {
 
 export function criuAbilities(version: string | undefined): CriuAbilities {
   const number = (version && criuVersionNumber(version)) || MIN_CRIU.number;
-  const has = (feature: CriuFeature) => number >= (criuVersionNumber(FEATURES[feature].since) ?? Infinity);
+  const has = (feature: CriuFeature) =>
+    number >= (criuVersionNumber(FEATURES[feature].since) ?? Infinity);
   const features = Object.keys(FEATURES) as CriuFeature[];
   const anonInodes = new Set<string>([...ANON_INODES, ...(has('pidfd') ? ['[pidfd]'] : [])]);
   const why = has('nftablesUnlockInNewPidns')
@@ -81,15 +101,31 @@ export function criuAbilities(version: string | undefined): CriuAbilities {
     networkLock: { method: 'iptables', why },
     can: features.filter(has).map((f) => FEATURES[f].can),
     cannot: [...features.filter((f) => !has(f)).map((f) => FEATURES[f].cannot), ...NEVER],
-    cannotByVersion: features.filter((f) => !has(f)).map((f) => `${FEATURES[f].cannot} (CRIU ${FEATURES[f].since} can)`),
+    cannotByVersion: features
+      .filter((f) => !has(f))
+      .map((f) => `${FEATURES[f].cannot} (CRIU ${FEATURES[f].since} can)`),
     summary: [
-      features.some(has) ? `has ${features.filter(has).map((f) => FEATURES[f].name).join(', ')}` : '',
-      features.some((f) => !has(f)) ? `lacks ${features.filter((f) => !has(f)).map((f) => `${FEATURES[f].name} (${FEATURES[f].since})`).join(', ')}` : '',
-    ].filter(Boolean).join('; '),
+      features.some(has)
+        ? `has ${features
+            .filter(has)
+            .map((f) => FEATURES[f].name)
+            .join(', ')}`
+        : '',
+      features.some((f) => !has(f))
+        ? `lacks ${features
+            .filter((f) => !has(f))
+            .map((f) => `${FEATURES[f].name} (${FEATURES[f].since})`)
+            .join(', ')}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
   };
 }
 
 /** "CRIU 4.1.1" or "CRIU (version unknown, facts of 3.17)". */
 export function criuLabel(abilities: CriuAbilities): string {
-  return abilities.version ? `CRIU ${abilities.version}` : `CRIU (version unknown, facts of ${abilities.assumed})`;
+  return abilities.version
+    ? `CRIU ${abilities.version}`
+    : `CRIU (version unknown, facts of ${abilities.assumed})`;
 }

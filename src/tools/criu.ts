@@ -4,6 +4,7 @@
  * log's Error lines with context, as runc's logCriuErrors does.
  */
 import { existsSync, readFileSync } from 'node:fs';
+
 import { isLeapError, LeapError } from '../errors.js';
 import type { Runner } from './runner.js';
 
@@ -11,15 +12,42 @@ const CONTEXT_LINES = 5;
 
 /** Known failure signatures (FIELD-NOTES "What happened on the way") and what to do. */
 const KNOWN_FAILURES: ReadonlyArray<{ pattern: RegExp; hint: string }> = [
-  { pattern: /Can't lookup mount=\d+ for fd=\d+/, hint: 'a file of another mount namespace (logind FIFO) is not declared external; rerun `kernel-leap plan` and report it if it is not listed' },
-  { pattern: /Can't dump ghost file .* increase limit/, hint: 'a deleted file is larger than --ghost-limit; set [criu] extra_dump_args = --ghost-limit 64M' },
-  { pattern: /Can't dump half of stream unix connection/, hint: 'a unix stream socket talks to a process outside the session; it must be declared with --external unix[INO]' },
-  { pattern: /Can't bind inet socket back|Cannot assign requested address/, hint: 'the connection\'s local address is not configured yet; raise [restore] address_timeout' },
-  { pattern: /File .* has bad size/, hint: 'a regular file the session held open changed size between the dump and the restore; keep writers away from it, or report it if kernel-leap wrote it' },
-  { pattern: /has bad mode/, hint: 'a file recreated for the restore has another mode than the image expects (a FIFO must be mode 0600)' },
-  { pattern: /vdso: Unexpected rt vDSO area bounds/, hint: 'this CRIU does not support the running kernel' },
-  { pattern: /PR_SET_MM_MAP.*(EACCES|-13)|prctl\(PR_SET_MM_MAP\) failed/, hint: 'the restored executable has no exec bit (dpkg chmod); kernel-leap chmods it before the dump: check the journal\'s changes' },
-  { pattern: /EEXIST|File exists.*pid/i, hint: 'a pid of the session is taken; restore in a fresh pid namespace' },
+  {
+    pattern: /Can't lookup mount=\d+ for fd=\d+/,
+    hint: 'a file of another mount namespace (logind FIFO) is not declared external; rerun `kernel-leap plan` and report it if it is not listed',
+  },
+  {
+    pattern: /Can't dump ghost file .* increase limit/,
+    hint: 'a deleted file is larger than --ghost-limit; set [criu] extra_dump_args = --ghost-limit 64M',
+  },
+  {
+    pattern: /Can't dump half of stream unix connection/,
+    hint: 'a unix stream socket talks to a process outside the session; it must be declared with --external unix[INO]',
+  },
+  {
+    pattern: /Can't bind inet socket back|Cannot assign requested address/,
+    hint: "the connection's local address is not configured yet; raise [restore] address_timeout",
+  },
+  {
+    pattern: /File .* has bad size/,
+    hint: 'a regular file the session held open changed size between the dump and the restore; keep writers away from it, or report it if kernel-leap wrote it',
+  },
+  {
+    pattern: /has bad mode/,
+    hint: 'a file recreated for the restore has another mode than the image expects (a FIFO must be mode 0600)',
+  },
+  {
+    pattern: /vdso: Unexpected rt vDSO area bounds/,
+    hint: 'this CRIU does not support the running kernel',
+  },
+  {
+    pattern: /PR_SET_MM_MAP.*(EACCES|-13)|prctl\(PR_SET_MM_MAP\) failed/,
+    hint: "the restored executable has no exec bit (dpkg chmod); kernel-leap chmods it before the dump: check the journal's changes",
+  },
+  {
+    pattern: /EEXIST|File exists.*pid/i,
+    hint: 'a pid of the session is taken; restore in a fresh pid namespace',
+  },
 ];
 
 export interface CriuFailure {
@@ -32,9 +60,13 @@ export function criuLogErrors(log: string): CriuFailure {
   const lines = log.split('\n');
   const picked = new Set<number>();
   lines.forEach((line, i) => {
-    if (/\bError\b|^\(\d+\.\d+\) Error/.test(line)) for (let j = Math.max(0, i - CONTEXT_LINES); j <= i; j++) picked.add(j);
+    if (/\bError\b|^\(\d+\.\d+\) Error/.test(line))
+      for (let j = Math.max(0, i - CONTEXT_LINES); j <= i; j++) picked.add(j);
   });
-  const excerpt = [...picked].sort((a, b) => a - b).map((i) => lines[i]).join('\n');
+  const excerpt = [...picked]
+    .sort((a, b) => a - b)
+    .map((i) => lines[i])
+    .join('\n');
   const hint = KNOWN_FAILURES.find((k) => k.pattern.test(log))?.hint;
   return { excerpt, hint };
 }
@@ -49,14 +81,33 @@ export interface CriuCall {
 }
 
 /** The argv runCriu runs: criu itself, or nsenter into a restored session's namespaces first. */
-export function criuCommand(args: readonly string[], insideNamespacesOf?: number): [string, ...string[]] {
-  return insideNamespacesOf === undefined ? ['criu', ...args] : ['nsenter', '--target', String(insideNamespacesOf), '--pid', '--mount', '--', 'criu', ...args];
+export function criuCommand(
+  args: readonly string[],
+  insideNamespacesOf?: number,
+): [string, ...string[]] {
+  return insideNamespacesOf === undefined
+    ? ['criu', ...args]
+    : [
+        'nsenter',
+        '--target',
+        String(insideNamespacesOf),
+        '--pid',
+        '--mount',
+        '--',
+        'criu',
+        ...args,
+      ];
 }
 
 export async function runCriu(runner: Runner, call: CriuCall): Promise<void> {
   const [file, ...args] = criuCommand(call.args, call.insideNamespacesOf);
   try {
-    await runner.run({ file, args, timeoutMs: call.timeoutMs, env: { CRIU_CONFIG_FILE: undefined } });
+    await runner.run({
+      file,
+      args,
+      timeoutMs: call.timeoutMs,
+      env: { CRIU_CONFIG_FILE: undefined },
+    });
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') throw error;
     throw criuError(call.action, call.logFile, error);
@@ -66,9 +117,13 @@ export async function runCriu(runner: Runner, call: CriuCall): Promise<void> {
 export function criuError(action: string, logFile: string, cause: unknown): LeapError {
   const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
   const { excerpt, hint } = criuLogErrors(log);
-  return new LeapError(`CRIU_${action.toUpperCase()}_FAILED`, `criu ${action} failed (log: ${logFile})${excerpt ? `:\n${excerpt}` : ''}`, {
-    hint: hint ?? `read ${logFile} for the full story`,
-    cause,
-    details: { logFile },
-  });
+  return new LeapError(
+    `CRIU_${action.toUpperCase()}_FAILED`,
+    `criu ${action} failed (log: ${logFile})${excerpt ? `:\n${excerpt}` : ''}`,
+    {
+      hint: hint ?? `read ${logFile} for the full story`,
+      cause,
+      details: { logFile },
+    },
+  );
 }

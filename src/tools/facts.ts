@@ -22,7 +22,12 @@ export async function hostFacts(): Promise<HostFacts> {
   // Loaded on demand: it is large, and every cold start of the CLI counts at boot.
   const { default: si } = await import('systeminformation');
   const os = await si.osInfo();
-  return { kernel: os.kernel, distro: `${os.distro} ${os.release}`.trim(), hostname: os.hostname, arch: os.arch };
+  return {
+    kernel: os.kernel,
+    distro: `${os.distro} ${os.release}`.trim(),
+    hostname: os.hostname,
+    arch: os.arch,
+  };
 }
 
 export function installedKernels(bootDir = '/boot'): InstalledKernel[] {
@@ -32,7 +37,11 @@ export function installedKernels(bootDir = '/boot'): InstalledKernel[] {
     .map((name) => {
       const version = name.slice('vmlinuz-'.length);
       const initrd = join(bootDir, `initrd.img-${version}`);
-      return { version, vmlinuz: join(bootDir, name), initrd: existsSync(initrd) ? initrd : undefined };
+      return {
+        version,
+        vmlinuz: join(bootDir, name),
+        initrd: existsSync(initrd) ? initrd : undefined,
+      };
     })
     .sort((a, b) => compareKernelVersions(a.version, b.version));
 }

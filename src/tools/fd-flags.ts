@@ -31,5 +31,9 @@ for arg in sys.argv[1:]:
 /** Clears O_NONBLOCK on each open file; fds that share one open file need only one of them. */
 export async function clearNonBlocking(runner: Runner, fds: readonly ProcessFd[]): Promise<void> {
   if (fds.length === 0) return;
-  await runner.run({ file: 'python3', args: ['-c', CLEAR_NONBLOCK, ...fds.map((f) => `${f.pid}:${f.fd}`)], timeoutMs: 60_000 });
+  await runner.run({
+    file: 'python3',
+    args: ['-c', CLEAR_NONBLOCK, ...fds.map((f) => `${f.pid}:${f.fd}`)],
+    timeoutMs: 60_000,
+  });
 }

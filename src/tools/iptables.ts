@@ -37,21 +37,40 @@ export async function saveRules(runner: Runner, family: Family): Promise<string>
 type Connection = { local: { ip: string; port: number }; peer: { ip: string; port: number } };
 
 /** The lock rules in force now that name one of these connections. */
-export async function lockRulesFor(runner: Runner, connections: readonly Connection[]): Promise<string[]> {
-  return lockRuleSpecs(await saveRules(runner, 'ipv4')).filter((spec) => connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)));
+export async function lockRulesFor(
+  runner: Runner,
+  connections: readonly Connection[],
+): Promise<string[]> {
+  return lockRuleSpecs(await saveRules(runner, 'ipv4')).filter((spec) =>
+    connections.some((c) => ruleMatchesConnection(spec, c.local, c.peer)),
+  );
 }
 
 /** Removes the lock rules of these connections that are in force; returns how many went. */
-export async function dropLockRules(runner: Runner, connections: readonly Connection[]): Promise<number> {
-  return connections.length === 0 ? 0 : deleteRules(runner, await lockRulesFor(runner, connections));
+export async function dropLockRules(
+  runner: Runner,
+  connections: readonly Connection[],
+): Promise<number> {
+  return connections.length === 0
+    ? 0
+    : deleteRules(runner, await lockRulesFor(runner, connections));
 }
 
 /** Removes rules given as `-A CHAIN ...` specs; a rule already gone is not an error. */
-export async function deleteRules(runner: Runner, specs: readonly string[], family: Family = 'ipv4'): Promise<number> {
+export async function deleteRules(
+  runner: Runner,
+  specs: readonly string[],
+  family: Family = 'ipv4',
+): Promise<number> {
   let deleted = 0;
   for (const spec of specs) {
     const args = ['-w', '-t', 'filter', '-D', ...splitSpec(spec).slice(1)];
-    const result = await runner.run({ file: CLI[family], args, okCodes: [0, 1], timeoutMs: 30_000 });
+    const result = await runner.run({
+      file: CLI[family],
+      args,
+      okCodes: [0, 1],
+      timeoutMs: 30_000,
+    });
     if (result.exitCode === 0) deleted++;
   }
   return deleted;
@@ -63,9 +82,22 @@ function splitSpec(spec: string): string[] {
 }
 
 /** Whether a lock rule spec names this connection (in either direction). */
-export function ruleMatchesConnection(spec: string, local: Connection['local'], peer: Connection['peer']): boolean {
-  const has = (flag: string, value: string | number) => new RegExp(`${flag} ${String(value).replace(/\./g, '\\.')}(?:/\\d+)?\\b`).test(spec);
-  const inbound = has('-s', peer.ip) && has('-d', local.ip) && has('--sport', peer.port) && has('--dport', local.port);
-  const outbound = has('-s', local.ip) && has('-d', peer.ip) && has('--sport', local.port) && has('--dport', peer.port);
+export function ruleMatchesConnection(
+  spec: string,
+  local: Connection['local'],
+  peer: Connection['peer'],
+): boolean {
+  const has = (flag: string, value: string | number) =>
+    new RegExp(`${flag} ${String(value).replace(/\./g, '\\.')}(?:/\\d+)?\\b`).test(spec);
+  const inbound =
+    has('-s', peer.ip) &&
+    has('-d', local.ip) &&
+    has('--sport', peer.port) &&
+    has('--dport', local.port);
+  const outbound =
+    has('-s', local.ip) &&
+    has('-d', peer.ip) &&
+    has('--sport', local.port) &&
+    has('--dport', peer.port);
   return inbound || outbound;
 }

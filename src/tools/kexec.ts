@@ -1,6 +1,7 @@
 /** kexec-tools adapter: resolve the target kernel, load it, unload it, execute it. */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+
 import { LeapError } from '../errors.js';
 import { compareKernelVersions, type InstalledKernel } from './facts.js';
 import type { Runner } from './runner.js';
@@ -20,33 +21,51 @@ export interface LoadOptions {
 }
 
 /** `spec` is a version, a vmlinuz path, or undefined for the newest kernel that is not running. */
-export function resolveKernel(spec: string | undefined, running: string, kernels: readonly InstalledKernel[], initrdOverride?: string): KernelTarget {
+export function resolveKernel(
+  spec: string | undefined,
+  running: string,
+  kernels: readonly InstalledKernel[],
+  initrdOverride?: string,
+): KernelTarget {
   const kernel = spec === undefined ? newestOther(running, kernels) : findKernel(spec, kernels);
   const initrd = initrdOverride ?? kernel.initrd;
   if (!initrd || !existsSync(initrd)) {
-    throw new LeapError('KERNEL_NO_INITRD', `no initrd for kernel ${kernel.version}`, { hint: `run update-initramfs -c -k ${kernel.version}, or set [kexec] initrd` });
+    throw new LeapError('KERNEL_NO_INITRD', `no initrd for kernel ${kernel.version}`, {
+      hint: `run update-initramfs -c -k ${kernel.version}, or set [kexec] initrd`,
+    });
   }
   return { version: kernel.version, vmlinuz: kernel.vmlinuz, initrd };
 }
 
 function newestOther(running: string, kernels: readonly InstalledKernel[]): InstalledKernel {
-  const others = kernels.filter((k) => k.version !== running).sort((a, b) => compareKernelVersions(a.version, b.version));
+  const others = kernels
+    .filter((k) => k.version !== running)
+    .sort((a, b) => compareKernelVersions(a.version, b.version));
   const newest = others.at(-1);
   if (!newest) {
-    throw new LeapError('KERNEL_NONE', `no kernel other than the running ${running} is installed in /boot`, { hint: 'install the new kernel first (apt-get install linux-image-...), or pass --kernel' });
+    throw new LeapError(
+      'KERNEL_NONE',
+      `no kernel other than the running ${running} is installed in /boot`,
+      { hint: 'install the new kernel first (apt-get install linux-image-...), or pass --kernel' },
+    );
   }
   return newest;
 }
 
 function findKernel(spec: string, kernels: readonly InstalledKernel[]): InstalledKernel {
   if (spec.startsWith('/')) {
-    if (!existsSync(spec)) throw new LeapError('KERNEL_NOT_FOUND', `kernel image ${spec} does not exist`, { hint: 'pass an existing vmlinuz path or a version from /boot' });
+    if (!existsSync(spec))
+      throw new LeapError('KERNEL_NOT_FOUND', `kernel image ${spec} does not exist`, {
+        hint: 'pass an existing vmlinuz path or a version from /boot',
+      });
     const version = basename(spec).replace(/^vmlinuz-/, '');
     return kernels.find((k) => k.vmlinuz === spec) ?? { version, vmlinuz: spec, initrd: undefined };
   }
   const found = kernels.find((k) => k.version === spec);
   if (!found) {
-    throw new LeapError('KERNEL_NOT_FOUND', `kernel ${spec} is not installed in /boot`, { hint: `installed: ${kernels.map((k) => k.version).join(', ') || 'none'}` });
+    throw new LeapError('KERNEL_NOT_FOUND', `kernel ${spec} is not installed in /boot`, {
+      hint: `installed: ${kernels.map((k) => k.version).join(', ') || 'none'}`,
+    });
   }
   return found;
 }
@@ -71,13 +90,19 @@ const LEAP_PARAMETERS = /(^|\s)kernel_leap\.run=\S*/g;
  * an earlier leap's parameter, so the line does not grow with each leap.
  */
 export function leapCommandLine(base: string, runId: string): string {
-  const kept = base.replace(LEAP_PARAMETERS, '').replace(/(^|\s)BOOT_IMAGE=\S*/g, '').trim();
+  const kept = base
+    .replace(LEAP_PARAMETERS, '')
+    .replace(/(^|\s)BOOT_IMAGE=\S*/g, '')
+    .trim();
   return `${kept} ${LEAP_PARAMETER}=${runId}`.trim();
 }
 
 /** The run whose kexec started this boot, from its command line; undefined after any other boot. */
 export function leapOfBoot(cmdline: string): string | undefined {
-  return [...cmdline.matchAll(LEAP_PARAMETERS)].at(-1)?.[0].trim().slice(LEAP_PARAMETER.length + 1);
+  return [...cmdline.matchAll(LEAP_PARAMETERS)]
+    .at(-1)?.[0]
+    .trim()
+    .slice(LEAP_PARAMETER.length + 1);
 }
 
 export async function loadKernel(runner: Runner, options: LoadOptions): Promise<void> {
@@ -100,7 +125,7 @@ export function kernelLoaded(path: string): boolean {
 
 /** `kexec -e` jumps at once and never returns; `systemctl kexec` queues a clean shutdown that ends in the jump. */
 export async function execKernel(runner: Runner, mode: 'kexec' | 'systemctl'): Promise<void> {
-  if (mode === 'systemctl') await runner.run({ file: 'systemctl', args: ['kexec'], timeoutMs: 120_000 });
+  if (mode === 'systemctl')
+    await runner.run({ file: 'systemctl', args: ['kexec'], timeoutMs: 120_000 });
   else await runner.run({ file: 'kexec', args: ['-e'], timeoutMs: 60_000 });
 }
-

@@ -34,16 +34,37 @@ interface StackProbe {
 }
 
 const PROBES: readonly StackProbe[] = [
-  { name: 'ifupdown', file: 'ifquery', args: ['--state'], okCodes: [0, 1], interfaces: ifupdownInterfaces },
-  { name: 'systemd-networkd', file: 'networkctl', args: ['list', '--no-legend', '--no-pager'], okCodes: [0], interfaces: networkdInterfaces },
-  { name: 'NetworkManager', file: 'nmcli', args: ['-t', '-f', 'DEVICE,STATE', 'device'], okCodes: [0, 8], interfaces: networkManagerInterfaces },
+  {
+    name: 'ifupdown',
+    file: 'ifquery',
+    args: ['--state'],
+    okCodes: [0, 1],
+    interfaces: ifupdownInterfaces,
+  },
+  {
+    name: 'systemd-networkd',
+    file: 'networkctl',
+    args: ['list', '--no-legend', '--no-pager'],
+    okCodes: [0],
+    interfaces: networkdInterfaces,
+  },
+  {
+    name: 'NetworkManager',
+    file: 'nmcli',
+    args: ['-t', '-f', 'DEVICE,STATE', 'device'],
+    okCodes: [0, 8],
+    interfaces: networkManagerInterfaces,
+  },
 ];
 
 /** The stacks that bring up an interface, and those that could not be asked. */
 export async function networkStacks(runner: Runner): Promise<NetworkStack[]> {
   const running = await runningStacks(runner);
   const found = await Promise.all(running.map((probe) => askStack(runner, probe)));
-  return found.filter((stack): stack is NetworkStack => stack !== undefined && (stack.interfaces.length > 0 || stack.error !== undefined));
+  return found.filter(
+    (stack): stack is NetworkStack =>
+      stack !== undefined && (stack.interfaces.length > 0 || stack.error !== undefined),
+  );
 }
 
 const RUNNING = new Set(['active', 'activating', 'reloading']);
@@ -54,7 +75,9 @@ const RUNNING = new Set(['active', 'activating', 'reloading']);
  */
 async function runningStacks(runner: Runner): Promise<readonly StackProbe[]> {
   const args = ['is-active', ...PROBES.map((probe) => STACK_UNITS[probe.name])];
-  const result = await runner.run({ file: 'systemctl', args, okCodes: [0, 3, 4], timeoutMs: 20_000 }).catch(() => undefined);
+  const result = await runner
+    .run({ file: 'systemctl', args, okCodes: [0, 3, 4], timeoutMs: 20_000 })
+    .catch(() => undefined);
   if (!result) return PROBES;
   const states = result.stdout.split('\n').map((line) => line.trim());
   return PROBES.filter((_, i) => RUNNING.has(states[i] ?? ''));
@@ -62,19 +85,32 @@ async function runningStacks(runner: Runner): Promise<readonly StackProbe[]> {
 
 async function askStack(runner: Runner, probe: StackProbe): Promise<NetworkStack | undefined> {
   try {
-    const result = await runner.run({ file: probe.file, args: probe.args, okCodes: probe.okCodes, timeoutMs: 20_000 });
+    const result = await runner.run({
+      file: probe.file,
+      args: probe.args,
+      okCodes: probe.okCodes,
+      timeoutMs: 20_000,
+    });
     return { name: probe.name, interfaces: probe.interfaces(result.stdout) };
   } catch (error) {
     if (isLeapError(error) && error.code === 'TOOL_MISSING') return undefined;
-    return { name: probe.name, interfaces: [], error: error instanceof Error ? error.message : String(error) };
+    return {
+      name: probe.name,
+      interfaces: [],
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
 }
 
-const notLoopback = (name: string | undefined): name is string => name !== undefined && name !== '' && name !== 'lo';
+const notLoopback = (name: string | undefined): name is string =>
+  name !== undefined && name !== '' && name !== 'lo';
 
 /** `ifquery --state`: one `iface=logical` line per interface ifup brought up. */
 export function ifupdownInterfaces(stdout: string): string[] {
-  return stdout.split('\n').map((line) => line.split('=')[0]?.trim()).filter(notLoopback);
+  return stdout
+    .split('\n')
+    .map((line) => line.split('=')[0]?.trim())
+    .filter(notLoopback);
 }
 
 // networkd's setup states for a link it manages; `unmanaged` and `n/a` are not its.
@@ -82,10 +118,18 @@ const NETWORKD_SETUP = new Set(['pending', 'initialized', 'configuring', 'config
 
 /** `networkctl list --no-legend`: IDX LINK TYPE OPERATIONAL SETUP. */
 export function networkdInterfaces(stdout: string): string[] {
-  return stdout.split('\n').map((line) => line.trim().split(/\s+/)).filter((cols) => NETWORKD_SETUP.has(cols[4] ?? '')).map((cols) => cols[1]).filter(notLoopback);
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((cols) => NETWORKD_SETUP.has(cols[4] ?? ''))
+    .map((cols) => cols[1])
+    .filter(notLoopback);
 }
 
 /** `nmcli -t -f DEVICE,STATE device`: `eth0:connected`; `connected (externally)` is someone else's. */
 export function networkManagerInterfaces(stdout: string): string[] {
-  return stdout.split('\n').map((line) => /^(.+):(connect(?:ed|ing)(?! \(externally\)).*)$/.exec(line.trim())?.[1]).filter(notLoopback);
+  return stdout
+    .split('\n')
+    .map((line) => /^(.+):(connect(?:ed|ing)(?! \(externally\)).*)$/.exec(line.trim())?.[1])
+    .filter(notLoopback);
 }

@@ -22,17 +22,30 @@ function ipv6(hex: string): string {
     const bytes = [6, 4, 2, 0].map((j) => word.slice(j, j + 2)).join('');
     words.push(bytes.slice(0, 4), bytes.slice(4, 8));
   }
-  return words.map((w) => parseInt(w, 16).toString(16)).join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+  return words
+    .map((w) => parseInt(w, 16).toString(16))
+    .join(':')
+    .replace(/(^|:)0(:0)+(:|$)/, '::');
 }
 
 export function parseTcpTable(text: string, family: 'ipv4' | 'ipv6'): TcpSocket[] {
-  return text.split('\n').slice(1).filter((l) => l.trim()).map((line) => {
-    const f = line.trim().split(/\s+/);
-    const [lip = '', lport = '0'] = (f[1] ?? '').split(':');
-    const [pip = '', pport = '0'] = (f[2] ?? '').split(':');
-    const ip = family === 'ipv4' ? ipv4 : ipv6;
-    return { inode: Number(f[9]), local: { ip: ip(lip), port: parseInt(lport, 16) }, peer: { ip: ip(pip), port: parseInt(pport, 16) }, state: f[3] ?? '', family };
-  });
+  return text
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((line) => {
+      const f = line.trim().split(/\s+/);
+      const [lip = '', lport = '0'] = (f[1] ?? '').split(':');
+      const [pip = '', pport = '0'] = (f[2] ?? '').split(':');
+      const ip = family === 'ipv4' ? ipv4 : ipv6;
+      return {
+        inode: Number(f[9]),
+        local: { ip: ip(lip), port: parseInt(lport, 16) },
+        peer: { ip: ip(pip), port: parseInt(pport, 16) },
+        state: f[3] ?? '',
+        family,
+      };
+    });
 }
 
 export function readTcp(proc: ProcSource, pid: number): TcpSocket[] {
@@ -52,10 +65,14 @@ export interface UnixSocket {
 }
 
 export function parseUnixTable(text: string): UnixSocket[] {
-  return text.split('\n').slice(1).filter((l) => l.trim()).map((line) => {
-    const f = line.trim().split(/\s+/);
-    return { inode: Number(f[6]), type: f[4] ?? '', state: f[5] ?? '', path: f[7] };
-  });
+  return text
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((line) => {
+      const f = line.trim().split(/\s+/);
+      return { inode: Number(f[6]), type: f[4] ?? '', state: f[5] ?? '', path: f[7] };
+    });
 }
 
 export function readUnix(proc: ProcSource, pid: number): UnixSocket[] {

@@ -15,10 +15,18 @@ export interface TaskStatus {
 export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefined {
   const text = proc.readText(`/proc/${pid}/status`);
   if (!text) return undefined;
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const field = (name: string) =>
+    new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nsPids = field('NSpid').split(/\s+/).filter(Boolean).map(Number);
   const sid = field('NSsid').split(/\s+/).filter(Boolean).map(Number).at(-1);
-  return { pid, name: field('Name'), ppid: Number(field('PPid')), state: field('State').charAt(0), nsPids: nsPids.length > 0 ? nsPids : [pid], sid };
+  return {
+    pid,
+    name: field('Name'),
+    ppid: Number(field('PPid')),
+    state: field('State').charAt(0),
+    nsPids: nsPids.length > 0 ? nsPids : [pid],
+    sid,
+  };
 }
 
 /** Running or stopped; a zombie has ended too: only its exit status is left. */
@@ -32,7 +40,10 @@ export function readCmdline(proc: ProcSource, pid: number): string {
 }
 
 export function listPids(proc: ProcSource): number[] {
-  return proc.listDir('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  return proc
+    .listDir('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
 }
 
 /**
@@ -41,13 +52,22 @@ export function listPids(proc: ProcSource): number[] {
  */
 export function pidFromNamespace(proc: ProcSource, pidNs: string, pid: number): number | undefined {
   if (proc.readLink('/proc/self/ns/pid') === pidNs) return pid;
-  return listPids(proc).find((p) => proc.readLink(`/proc/${p}/ns/pid`) === pidNs && readStatus(proc, p)?.nsPids.at(-1) === pid);
+  return listPids(proc).find(
+    (p) =>
+      proc.readLink(`/proc/${p}/ns/pid`) === pidNs && readStatus(proc, p)?.nsPids.at(-1) === pid,
+  );
 }
 
 export function childrenOf(proc: ProcSource, pid: number): number[] {
-  return proc.listDir(`/proc/${pid}/task`).flatMap((tid) =>
-    (proc.readText(`/proc/${pid}/task/${tid}/children`) ?? '').trim().split(/\s+/).filter(Boolean).map(Number),
-  );
+  return proc
+    .listDir(`/proc/${pid}/task`)
+    .flatMap((tid) =>
+      (proc.readText(`/proc/${pid}/task/${tid}/children`) ?? '')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    );
 }
 
 export interface FdFacts {
@@ -60,16 +80,29 @@ export interface FdFacts {
 }
 
 export function listFds(proc: ProcSource, pid: number): FdFacts[] {
-  return proc.listDir(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b).flatMap((fd) => {
-    const target = proc.readLink(`/proc/${pid}/fd/${fd}`);
-    if (target === undefined) return [];
-    const info = proc.readText(`/proc/${pid}/fdinfo/${fd}`) ?? '';
-    const num = (name: string, radix = 10) => {
-      const raw = new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(info)?.[1];
-      return raw === undefined ? undefined : parseInt(raw, radix);
-    };
-    return [{ fd, target, mntId: num('mnt_id'), flags: num('flags', 8), ttyIndex: num('tty-index'), stat: proc.stat(`/proc/${pid}/fd/${fd}`) }];
-  });
+  return proc
+    .listDir(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b)
+    .flatMap((fd) => {
+      const target = proc.readLink(`/proc/${pid}/fd/${fd}`);
+      if (target === undefined) return [];
+      const info = proc.readText(`/proc/${pid}/fdinfo/${fd}`) ?? '';
+      const num = (name: string, radix = 10) => {
+        const raw = new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(info)?.[1];
+        return raw === undefined ? undefined : parseInt(raw, radix);
+      };
+      return [
+        {
+          fd,
+          target,
+          mntId: num('mnt_id'),
+          flags: num('flags', 8),
+          ttyIndex: num('tty-index'),
+          stat: proc.stat(`/proc/${pid}/fd/${fd}`),
+        },
+      ];
+    });
 }
 
 export interface Mapping {
@@ -86,7 +119,11 @@ export function deletedMappings(proc: ProcSource, pid: number): Mapping[] {
     const match = /^(\S+)\s+\S+\s+\S+\s+\S+\s+\d+\s+(\/.*) \(deleted\)$/.exec(line);
     if (!match?.[1] || !match[2] || seen.has(match[2])) continue;
     seen.add(match[2]);
-    out.push({ path: match[2], range: match[1], stat: proc.stat(`/proc/${pid}/map_files/${match[1]}`) });
+    out.push({
+      path: match[2],
+      range: match[1],
+      stat: proc.stat(`/proc/${pid}/map_files/${match[1]}`),
+    });
   }
   return out;
 }
@@ -94,15 +131,32 @@ export function deletedMappings(proc: ProcSource, pid: number): Mapping[] {
 export const NAMESPACES = ['mnt', 'pid', 'net', 'ipc', 'uts', 'user'] as const;
 export type NamespaceKind = (typeof NAMESPACES)[number];
 
-export function readNamespaces(proc: ProcSource, pid: number): Partial<Record<NamespaceKind, string>> {
-  return Object.fromEntries(NAMESPACES.map((ns) => [ns, proc.readLink(`/proc/${pid}/ns/${ns}`)]).filter(([, v]) => v !== undefined));
+export function readNamespaces(
+  proc: ProcSource,
+  pid: number,
+): Partial<Record<NamespaceKind, string>> {
+  return Object.fromEntries(
+    NAMESPACES.map((ns) => [ns, proc.readLink(`/proc/${pid}/ns/${ns}`)]).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
 }
 
 export function mountIds(proc: ProcSource, pid: number): Set<number> {
-  return new Set((proc.readText(`/proc/${pid}/mountinfo`) ?? '').split('\n').filter(Boolean).map((l) => Number(l.split(' ')[0])));
+  return new Set(
+    (proc.readText(`/proc/${pid}/mountinfo`) ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.split(' ')[0])),
+  );
 }
 
 /** Pids holding a POSIX or flock lock (/proc/locks column 5). */
 export function lockHolders(proc: ProcSource): Set<number> {
-  return new Set((proc.readText('/proc/locks') ?? '').split('\n').filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[4])));
+  return new Set(
+    (proc.readText('/proc/locks') ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Number(l.trim().split(/\s+/)[4])),
+  );
 }

@@ -5,6 +5,7 @@
  * user's fds without root): those reads answer undefined; any other error throws.
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+
 import { HOST_PATHS } from './host-paths.js';
 
 export interface StatFacts {
@@ -42,10 +43,20 @@ export const liveProc: ProcSource = {
   readText: (path) => quiet(() => readFileSync(path, 'utf8')),
   readLink: (path) => quiet(() => readlinkSync(path)),
   listDir: (path) => quiet(() => readdirSync(path)) ?? [],
-  stat: (path) => quiet(() => {
-    const s = statSync(path);
-    return { ino: s.ino, mode: s.mode, nlink: s.nlink, size: s.size, uid: s.uid, gid: s.gid, rdev: s.rdev, dev: s.dev };
-  }),
+  stat: (path) =>
+    quiet(() => {
+      const s = statSync(path);
+      return {
+        ino: s.ino,
+        mode: s.mode,
+        nlink: s.nlink,
+        size: s.size,
+        uid: s.uid,
+        gid: s.gid,
+        rdev: s.rdev,
+        dev: s.dev,
+      };
+    }),
 };
 
 /** This boot's id, which tells a file this boot wrote from an earlier boot's; `unknown` without one. */
@@ -90,5 +101,10 @@ export function recordingProc(source: ProcSource): { proc: ProcSource; snapshot:
 
 /** One snapshot holding the answers of both (the second wins on a path both read). */
 export function mergeSnapshots(a: ProcSnapshot, b: ProcSnapshot): ProcSnapshot {
-  return { texts: { ...a.texts, ...b.texts }, links: { ...a.links, ...b.links }, dirs: { ...a.dirs, ...b.dirs }, stats: { ...a.stats, ...b.stats } };
+  return {
+    texts: { ...a.texts, ...b.texts },
+    links: { ...a.links, ...b.links },
+    dirs: { ...a.dirs, ...b.dirs },
+    stats: { ...a.stats, ...b.stats },
+  };
 }

@@ -4,7 +4,9 @@
  * event per command with secrets masked, and turns failures into LeapErrors.
  */
 import { appendFileSync } from 'node:fs';
+
 import { execa } from 'execa';
+
 import { ExitCode, LeapError } from '../errors.js';
 import { packageFor } from './packages.js';
 
@@ -79,9 +81,15 @@ export class ExecaRunner implements Runner {
       stdin: request.input === undefined ? 'ignore' : 'pipe',
       stripFinalNewline: false,
     });
-    const timer = request.timeoutMs === undefined ? undefined : setTimeout(() => killGroup(child.pid), request.timeoutMs);
+    const timer =
+      request.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => killGroup(child.pid), request.timeoutMs);
     const result = await child.finally(() => clearTimeout(timer));
-    const timedOut = timer !== undefined && result.signal === 'SIGKILL' && performance.now() - started >= (request.timeoutMs ?? 0);
+    const timedOut =
+      timer !== undefined &&
+      result.signal === 'SIGKILL' &&
+      performance.now() - started >= (request.timeoutMs ?? 0);
     const outcome: RunResult = {
       argv,
       exitCode: result.exitCode ?? -1,
@@ -109,14 +117,29 @@ export class ExecaRunner implements Runner {
     if (pid === undefined) {
       const result = await child;
       throw toRunError(
-        { argv: [request.file, ...(request.args ?? [])], exitCode: -1, stdout: '', stderr: String(result.stderr ?? ''), durationMs: 0 },
+        {
+          argv: [request.file, ...(request.args ?? [])],
+          exitCode: -1,
+          stdout: '',
+          stderr: String(result.stderr ?? ''),
+          durationMs: 0,
+        },
         request,
         result.code === 'ENOENT' ? 'not found' : 'could not start',
         result.code,
       );
     }
     child.unref();
-    this.log({ argv: [request.file, ...(request.args ?? [])], exitCode: 0, stdout: `detached pid ${pid}`, stderr: '', durationMs: 0 }, request.secrets);
+    this.log(
+      {
+        argv: [request.file, ...(request.args ?? [])],
+        exitCode: 0,
+        stdout: `detached pid ${pid}`,
+        stderr: '',
+        durationMs: 0,
+      },
+      request.secrets,
+    );
     return pid;
   }
 
@@ -156,16 +179,24 @@ function describeFailure(result: ExecaOutcome, request: RunRequest): string | un
   if (result.timedOut) return `timed out after ${request.timeoutMs} ms`;
   if (result.signal) return `killed by ${result.signal}`;
   const ok = request.okCodes ?? [0];
-  if (result.exitCode === undefined || !ok.includes(result.exitCode)) return `exited with ${result.exitCode}`;
+  if (result.exitCode === undefined || !ok.includes(result.exitCode))
+    return `exited with ${result.exitCode}`;
   return undefined;
 }
 
-function toRunError(result: RunResult, request: RunRequest, failure: string, code?: string): LeapError {
+function toRunError(
+  result: RunResult,
+  request: RunRequest,
+  failure: string,
+  code?: string,
+): LeapError {
   const shown = maskSecrets(result.argv.join(' '), request.secrets);
   if (code === 'ENOENT' || failure === 'not found') {
     const pkg = packageFor(request.file);
     return new LeapError('TOOL_MISSING', `${request.file} is not installed (running: ${shown})`, {
-      hint: pkg ? `install it: apt-get install ${pkg}` : `install ${request.file} and make sure it is on PATH`,
+      hint: pkg
+        ? `install it: apt-get install ${pkg}`
+        : `install ${request.file} and make sure it is on PATH`,
       exit: ExitCode.toolMissing,
     });
   }
@@ -174,6 +205,9 @@ function toRunError(result: RunResult, request: RunRequest, failure: string, cod
   const errorCode = failure.startsWith('timed out') ? 'COMMAND_TIMEOUT' : 'COMMAND_FAILED';
   return new LeapError(errorCode, `${shown} ${failure}${stderr ? `: ${stderr}` : ''}`, {
     hint: `see the command log for the full output`,
-    details: { argv: result.argv.map((a) => maskSecrets(a, request.secrets)), exitCode: result.exitCode },
+    details: {
+      argv: result.argv.map((a) => maskSecrets(a, request.secrets)),
+      exitCode: result.exitCode,
+    },
   });
 }

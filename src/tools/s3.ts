@@ -5,6 +5,7 @@
  * and every attempt has a connection and a request timeout.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+
 import type { Config } from '../config/schema.js';
 import { ensureHome, readCredentialsFile, type S3Credentials } from './credentials.js';
 
@@ -26,7 +27,12 @@ export interface S3ClientOptions {
 }
 
 /** Up to 4 attempts, the retries after up to 0.5 s, 1 s and 2 s. A run that still fails stays spooled. */
-export const S3_CLIENT_DEFAULTS: S3ClientOptions = { maxAttempts: 4, baseDelayMs: 500, connectionTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
+export const S3_CLIENT_DEFAULTS: S3ClientOptions = {
+  maxAttempts: 4,
+  baseDelayMs: 500,
+  connectionTimeoutMs: 5_000,
+  requestTimeoutMs: 30_000,
+};
 
 type S3Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -39,20 +45,33 @@ async function s3Sdk(): Promise<S3Sdk> {
   return sdk.default ?? sdk;
 }
 
-export async function openS3(config: Config['s3'], options: Partial<S3ClientOptions> = {}): Promise<S3Target | undefined> {
+export async function openS3(
+  config: Config['s3'],
+  options: Partial<S3ClientOptions> = {},
+): Promise<S3Target | undefined> {
   if (!config.bucket) return undefined;
-  const { maxAttempts, baseDelayMs, connectionTimeoutMs, requestTimeoutMs } = { ...S3_CLIENT_DEFAULTS, ...options };
+  const { maxAttempts, baseDelayMs, connectionTimeoutMs, requestTimeoutMs } = {
+    ...S3_CLIENT_DEFAULTS,
+    ...options,
+  };
   ensureHome();
   const fromFile = readCredentialsFile(config.credentials_file);
   // Loaded on demand: the SDK is most of the bundle, and the restore path must start fast.
-  const [{ S3Client }, { StandardRetryStrategy }] = await Promise.all([s3Sdk(), import('@smithy/core/retry')]);
+  const [{ S3Client }, { StandardRetryStrategy }] = await Promise.all([
+    s3Sdk(),
+    import('@smithy/core/retry'),
+  ]);
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.path_style,
     maxAttempts,
     retryStrategy: new StandardRetryStrategy({ maxAttempts, baseDelay: baseDelayMs }),
     // NodeHttpHandler's options; without throwOnRequestTimeout a slow request only logs a warning.
-    requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
+    requestHandler: {
+      connectionTimeout: connectionTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
     ...(config.endpoint ? customEndpoint(config.endpoint) : {}),
     ...(fromFile ? { credentials: fromFile } : {}),
   });
@@ -65,11 +84,22 @@ export async function openS3(config: Config['s3'], options: Partial<S3ClientOpti
  * which several S3-compatible stores reject; AWS's advice for them is WHEN_REQUIRED.
  */
 function customEndpoint(endpoint: string) {
-  return { endpoint, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } as const;
+  return {
+    endpoint,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  } as const;
 }
 
 /** One PutObject; the client retries it as openS3 configured. */
-export async function putObject(target: S3Target, key: string, body: Buffer, contentType: string): Promise<void> {
+export async function putObject(
+  target: S3Target,
+  key: string,
+  body: Buffer,
+  contentType: string,
+): Promise<void> {
   const { PutObjectCommand } = await s3Sdk();
-  await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: contentType }));
+  await target.client.send(
+    new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: contentType }),
+  );
 }

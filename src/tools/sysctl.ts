@@ -17,7 +17,12 @@ function sysctlPath(procSys: string, key: string): string {
   return join(procSys, ...key.split('.'));
 }
 
-export async function withSysctl<T>(paths: SysctlPaths, key: string, value: string, work: () => Promise<T>): Promise<T> {
+export async function withSysctl<T>(
+  paths: SysctlPaths,
+  key: string,
+  value: string,
+  work: () => Promise<T>,
+): Promise<T> {
   const path = sysctlPath(paths.procSys, key);
   const previous = readFileSync(path, 'utf8').trim();
   if (previous === value) return work();

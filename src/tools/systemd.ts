@@ -37,8 +37,25 @@ function literal(argv: ExecArgv): string[] {
 function systemdRunArgs(unit: TransientUnit): string[] {
   const detached = unit.detached ? ['-p', 'KillMode=process', '-p', 'SendSIGHUP=no'] : [];
   // systemd-run splits a property's command line with C-style unquoting.
-  const stopPost = unit.stopPost ? ['-p', `ExecStopPost=${literal(unit.stopPost).map((word) => JSON.stringify(word)).join(' ')}`] : [];
-  return [`--unit=${unit.unit}`, '--collect', '--no-block', '--quiet', `--description=${unit.description}`, ...detached, ...stopPost, '--', ...literal(unit.command)];
+  const stopPost = unit.stopPost
+    ? [
+        '-p',
+        `ExecStopPost=${literal(unit.stopPost)
+          .map((word) => JSON.stringify(word))
+          .join(' ')}`,
+      ]
+    : [];
+  return [
+    `--unit=${unit.unit}`,
+    '--collect',
+    '--no-block',
+    '--quiet',
+    `--description=${unit.description}`,
+    ...detached,
+    ...stopPost,
+    '--',
+    ...literal(unit.command),
+  ];
 }
 
 /** The same as systemdRunArgs, as busctl's typed arguments to Manager.StartTransientUnit. */
@@ -47,13 +64,29 @@ function startTransientUnitCall(unit: TransientUnit): string[] {
     ['Description', 's', unit.description],
     ['CollectMode', 's', 'inactive-or-failed'],
     execProperty('ExecStart', unit.command),
-    ...(unit.detached ? [['KillMode', 's', 'process'], ['SendSIGHUP', 'b', 'false']] : []),
+    ...(unit.detached
+      ? [
+          ['KillMode', 's', 'process'],
+          ['SendSIGHUP', 'b', 'false'],
+        ]
+      : []),
     ...(unit.stopPost ? [execProperty('ExecStopPost', unit.stopPost)] : []),
   ];
   // `--` first: busctl's getopt would take the command's own options ("-c") as its.
   return [
-    '--quiet', '--', 'call', 'org.freedesktop.systemd1', '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'StartTransientUnit',
-    'ssa(sv)a(sa(sv))', `${unit.unit}.service`, 'fail', String(properties.length), ...properties.flat(), '0',
+    '--quiet',
+    '--',
+    'call',
+    'org.freedesktop.systemd1',
+    '/org/freedesktop/systemd1',
+    'org.freedesktop.systemd1.Manager',
+    'StartTransientUnit',
+    'ssa(sv)a(sa(sv))',
+    `${unit.unit}.service`,
+    'fail',
+    String(properties.length),
+    ...properties.flat(),
+    '0',
   ];
 }
 
@@ -72,9 +105,18 @@ export async function enableUnits(runner: Runner, units: readonly string[]): Pro
 }
 
 /** reload false: `--no-reload`, systemd keeps the units as it loaded them (see removeBootArtefacts). */
-export async function disableUnits(runner: Runner, units: readonly string[], options: { reload?: boolean } = {}): Promise<void> {
+export async function disableUnits(
+  runner: Runner,
+  units: readonly string[],
+  options: { reload?: boolean } = {},
+): Promise<void> {
   const noReload = options.reload === false ? ['--no-reload'] : [];
-  await runner.run({ file: 'systemctl', args: ['disable', ...noReload, '--quiet', ...units], okCodes: [0, 1], timeoutMs: 60_000 });
+  await runner.run({
+    file: 'systemctl',
+    args: ['disable', ...noReload, '--quiet', ...units],
+    okCodes: [0, 1],
+    timeoutMs: 60_000,
+  });
 }
 
 export async function daemonReload(runner: Runner): Promise<void> {
@@ -82,6 +124,11 @@ export async function daemonReload(runner: Runner): Promise<void> {
 }
 
 export async function verifyUnits(runner: Runner, files: readonly string[]): Promise<string> {
-  const result = await runner.run({ file: 'systemd-analyze', args: ['verify', ...files], okCodes: [0, 1], timeoutMs: 60_000 });
+  const result = await runner.run({
+    file: 'systemd-analyze',
+    args: ['verify', ...files],
+    okCodes: [0, 1],
+    timeoutMs: 60_000,
+  });
   return result.exitCode === 0 ? '' : result.stderr.trim() || result.stdout.trim();
 }

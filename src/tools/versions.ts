@@ -34,13 +34,27 @@ export const PROBE_TIMEOUT_MS = 60_000;
 
 export async function probeTool(runner: Runner, probe: ToolProbe): Promise<ToolVersion> {
   try {
-    const result = await runner.run({ file: probe.tool, args: probe.args, timeoutMs: PROBE_TIMEOUT_MS });
+    const result = await runner.run({
+      file: probe.tool,
+      args: probe.args,
+      timeoutMs: PROBE_TIMEOUT_MS,
+    });
     const match = probe.pattern.exec(`${result.stdout}\n${result.stderr}`);
-    return { tool: probe.tool, installed: true, version: match?.[1] === 'usage' ? 'present' : match?.[1] ?? 'unknown' };
+    return {
+      tool: probe.tool,
+      installed: true,
+      version: match?.[1] === 'usage' ? 'present' : (match?.[1] ?? 'unknown'),
+    };
   } catch (error) {
-    if (isLeapError(error) && error.code === 'TOOL_MISSING') return { tool: probe.tool, installed: false };
+    if (isLeapError(error) && error.code === 'TOOL_MISSING')
+      return { tool: probe.tool, installed: false };
     const timedOut = isLeapError(error) && error.code === 'COMMAND_TIMEOUT';
-    return { tool: probe.tool, installed: true, error: error instanceof Error ? error.message : String(error), ...(timedOut ? { timedOut } : {}) };
+    return {
+      tool: probe.tool,
+      installed: true,
+      error: error instanceof Error ? error.message : String(error),
+      ...(timedOut ? { timedOut } : {}),
+    };
   }
 }
 
@@ -49,7 +63,9 @@ export async function criuVersion(runner: Runner): Promise<string | undefined> {
   const probe = TOOL_PROBES.find((p) => p.tool === 'criu');
   if (!probe) return undefined;
   const found = await probeTool(runner, probe);
-  return found.version && criuVersionNumber(found.version) !== undefined ? found.version : undefined;
+  return found.version && criuVersionNumber(found.version) !== undefined
+    ? found.version
+    : undefined;
 }
 
 /** 3.17.1 -> 31701, as go-criu and podman compare versions. */

@@ -1,5 +1,6 @@
 /** Polls with a deadline instead of sleeping a fixed time. */
 import { existsSync } from 'node:fs';
+
 import { type ExitCodeValue, LeapError } from '../errors.js';
 
 export interface WaitFailure {
@@ -7,16 +8,36 @@ export interface WaitFailure {
   exit?: ExitCodeValue;
 }
 
-export async function waitUntil(ready: () => boolean, timeoutMs: number, what: string, hint: string, failure: WaitFailure = {}, pollMs = 50): Promise<void> {
+export async function waitUntil(
+  ready: () => boolean,
+  timeoutMs: number,
+  what: string,
+  hint: string,
+  failure: WaitFailure = {},
+  pollMs = 50,
+): Promise<void> {
   if (!(await becomes(ready, timeoutMs, pollMs))) throw timedOut(timeoutMs, what, hint, failure);
 }
 
-export function timedOut(timeoutMs: number, what: string, hint: string, failure: WaitFailure = {}): LeapError {
-  return new LeapError(failure.code ?? 'WAIT_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`, { hint, ...(failure.exit ? { exit: failure.exit } : {}) });
+export function timedOut(
+  timeoutMs: number,
+  what: string,
+  hint: string,
+  failure: WaitFailure = {},
+): LeapError {
+  return new LeapError(
+    failure.code ?? 'WAIT_TIMEOUT',
+    `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`,
+    { hint, ...(failure.exit ? { exit: failure.exit } : {}) },
+  );
 }
 
 /** Whether `ready` holds within the time: for a state that may lag the event that caused it. */
-export async function becomes(ready: () => boolean, timeoutMs: number, pollMs = 50): Promise<boolean> {
+export async function becomes(
+  ready: () => boolean,
+  timeoutMs: number,
+  pollMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!ready()) {
     if (Date.now() > deadline) return false;
@@ -26,5 +47,10 @@ export async function becomes(ready: () => boolean, timeoutMs: number, pollMs = 
 }
 
 export function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  return waitUntil(() => !existsSync(`/proc/${pid}`), timeoutMs, `process ${pid} to exit`, 'the foreground kernel-leap did not hand off; is the launcher script installed?');
+  return waitUntil(
+    () => !existsSync(`/proc/${pid}`),
+    timeoutMs,
+    `process ${pid} to exit`,
+    'the foreground kernel-leap did not hand off; is the launcher script installed?',
+  );
 }

@@ -9,6 +9,7 @@
  * and a worker killed by a signal, which must still give the session its answer.
  */
 import { describe, expect, it } from 'vitest';
+
 import { expectEventually, latestJournal } from '../helpers/leap.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 
@@ -33,29 +34,60 @@ describe('checkpoint side in the guest', () => {
     const ref = `/run/systemd/sessions/${id}.ref`;
     expect(await bed.guest.run(`test -p ${ref} && echo fifo`)).toBe('fifo\n');
     // The session's sshd holds the FIFO: the fd that CRIU must treat as external.
-    expect(await bed.guest.run(`ps -o comm= -p "$(lsof -t ${ref} | paste -sd,)"`)).toMatch(/^sshd$/m);
-    expect(await bed.guest.run('loginctl list-sessions --no-legend')).toMatch(new RegExp(`^\\s*${id}\\s+0\\s+root\\b`, 'm'));
+    expect(await bed.guest.run(`ps -o comm= -p "$(lsof -t ${ref} | paste -sd,)"`)).toMatch(
+      /^sshd$/m,
+    );
+    expect(await bed.guest.run('loginctl list-sessions --no-legend')).toMatch(
+      new RegExp(`^\\s*${id}\\s+0\\s+root\\b`, 'm'),
+    );
     const props = await bed.guest.run(`loginctl show-session ${id} -p Service -p Remote -p State`);
-    for (const prop of ['Service=sshd', 'Remote=yes', 'State=active']) expect(props).toContain(prop);
+    for (const prop of ['Service=sshd', 'Remote=yes', 'State=active'])
+      expect(props).toContain(prop);
     await session.close();
   });
 
   it('plan names the session root, its TCP connection, its pty and its logind FIFO', async () => {
-    const s = bed.open('kernel-leap plan --json > /tmp/plan.json; echo "PLAN-EXIT=$?"; tty; sleep 600');
+    const s = bed.open(
+      'kernel-leap plan --json > /tmp/plan.json; echo "PLAN-EXIT=$?"; tty; sleep 600',
+    );
     await s.waitForLine(/PLAN-EXIT=0/, 60_000);
     const tty = (await s.waitForLine(/^\/dev\/pts\/\d+$/, 10_000)).text;
-    const [result] = (await bed.guest.run('cat /tmp/plan.json')).trim().split('\n').map((l) => JSON.parse(l));
+    const [result] = (await bed.guest.run('cat /tmp/plan.json'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const session = result.sessions[0];
     expect(session.root.cmdline).toBe(`sshd: root@${tty.slice('/dev/'.length)}`);
     expect(session.verdict).toBe('go');
-    expect(session.connections).toEqual([expect.objectContaining({ local: { ip: '10.0.2.15', port: 22 }, peer: expect.objectContaining({ ip: '10.0.2.2' }) })]);
+    expect(session.connections).toEqual([
+      expect.objectContaining({
+        local: { ip: '10.0.2.15', port: 22 },
+        peer: expect.objectContaining({ ip: '10.0.2.2' }),
+      }),
+    ]);
     expect(session.ptys).toEqual([Number(tty.split('/').pop())]);
-    expect(session.fifos).toEqual([expect.objectContaining({ path: expect.stringMatching(/^\/run\/systemd\/sessions\/\d+\.ref$/), key: expect.stringMatching(/^file\[[0-9a-f]+:[0-9a-f]+\]$/) })]);
-    expect(session.criuDump).toEqual(expect.arrayContaining(['--tcp-established', '--network-lock', 'iptables', '--no-default-config', '--external', session.fifos[0].key]));
+    expect(session.fifos).toEqual([
+      expect.objectContaining({
+        path: expect.stringMatching(/^\/run\/systemd\/sessions\/\d+\.ref$/),
+        key: expect.stringMatching(/^file\[[0-9a-f]+:[0-9a-f]+\]$/),
+      }),
+    ]);
+    expect(session.criuDump).toEqual(
+      expect.arrayContaining([
+        '--tcp-established',
+        '--network-lock',
+        'iptables',
+        '--no-default-config',
+        '--external',
+        session.fifos[0].key,
+      ]),
+    );
   });
 
   it('rehearse says go, and the session never pauses longer than its freeze', async () => {
-    const s = bed.open(`(${TICKER}) & sleep 2; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 3; kill %1; sleep 600`);
+    const s = bed.open(
+      `(${TICKER}) & sleep 2; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 3; kill %1; sleep 600`,
+    );
     await s.waitForLine(/REHEARSE-EXIT=\d+/, 180_000);
     expect(s.output()).toContain('REHEARSE-EXIT=0');
     expect(s.output()).toMatch(/: rehearsed/);
@@ -63,51 +95,84 @@ describe('checkpoint side in the guest', () => {
     const rehearsal = journal.phases.rehearse.outputs;
     expect(rehearsal.verdict).toBe('go');
     const gap = s.longestGap(/^tick \d+/);
-    console.log(`[rehearse] freeze ${rehearsal.freezeMs} ms, longest ticker gap seen from the host ${gap.ms} ms`);
+    console.log(
+      `[rehearse] freeze ${rehearsal.freezeMs} ms, longest ticker gap seen from the host ${gap.ms} ms`,
+    );
     // The ticker prints every 0.2 s; ssh and TCG scheduling add jitter on top of the freeze.
     expect(gap.ms).toBeLessThan(rehearsal.freezeMs + 1500);
     expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
   });
 
   it('a tree with an unsupported resource makes plan and rehearse say no-go with the reason', async () => {
-    const s = bed.open('unshare --uts sleep 600 & sleep 1; kernel-leap plan; echo "PLAN-EXIT=$?"; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 600');
+    const s = bed.open(
+      'unshare --uts sleep 600 & sleep 1; kernel-leap plan; echo "PLAN-EXIT=$?"; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 600',
+    );
     await s.waitForLine(/REHEARSE-EXIT=\d+/, 120_000);
     expect(s.output()).toContain('PLAN-EXIT=3');
     expect(s.output()).toContain('REHEARSE-EXIT=3');
-    expect(s.output()).toMatch(/fail\s+NESTED_NAMESPACE\s+sleep \(\d+\) runs in its own uts namespace/);
+    expect(s.output()).toMatch(
+      /fail\s+NESTED_NAMESPACE\s+sleep \(\d+\) runs in its own uts namespace/,
+    );
     expect(s.output()).toMatch(/verdict: no-go/);
   });
 
   it('a dump that fails after the freeze leaves the session running and the ruleset as it was', async () => {
     // A post-dump action script that fails: criu has frozen the tree and taken the lock, then must resume and unlock.
-    await bed.guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exit 1\\nexit 0\\n' > /root/fail-post-dump && chmod 700 /root/fail-post-dump`);
+    await bed.guest.run(
+      `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exit 1\\nexit 0\\n' > /root/fail-post-dump && chmod 700 /root/fail-post-dump`,
+    );
     const before = await bed.guest.run("iptables-save | grep -v '^#'");
-    const s = bed.open(`(${TICKER}) & sleep 2; KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-post-dump' kernel-leap upgrade --yes --no-rehearse --no-exec; echo "UPGRADE-EXIT=$?"; ${PTY_MODE}; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
+    const s = bed.open(
+      `(${TICKER}) & sleep 2; KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-post-dump' kernel-leap upgrade --yes --no-rehearse --no-exec; echo "UPGRADE-EXIT=$?"; ${PTY_MODE}; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`,
+    );
     await s.waitForLine(/UPGRADE-EXIT=\d+/, 240_000);
     expect(s.output()).toContain('UPGRADE-EXIT=1');
     expect(s.output()).toMatch(/dump-failed/);
     // criu left the pty non-blocking (it read the queued tty data); the dump step made it blocking again.
     expect((await s.waitForLine(/^PTY-MODE=/, 30_000)).text).toBe('PTY-MODE=blocking');
-    expect(await bed.guest.run('cat /var/lib/kernel-leap/latest/journal.json')).toContain('"tty-blocking"');
+    expect(await bed.guest.run('cat /var/lib/kernel-leap/latest/journal.json')).toContain(
+      '"tty-blocking"',
+    );
     const after = await s.waitForLine(/^AFTER$/, 30_000);
     expect(s.lines.some((l) => l.at > after.at - 2500 && /^tick/.test(l.text))).toBe(true);
     expect(await bed.guest.run("iptables-save | grep -v '^#'")).toBe(before);
     expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
-    expect((await bed.guest.run('ls /etc/systemd/system/ | grep -c kernel-leap || true')).trim()).toBe('0');
-    expect(await bed.guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(/No such file/);
+    expect(
+      (await bed.guest.run('ls /etc/systemd/system/ | grep -c kernel-leap || true')).trim(),
+    ).toBe('0');
+    expect(await bed.guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(
+      /No such file/,
+    );
     // A run that ends before the kexec ships its logs too, once the session is back.
     const journal = await latestJournal(bed.guest);
     const host = (await bed.guest.run('hostname')).trim();
-    await expectEventually('the failed run in S3', async () => (await bed.s3.keys(`kl-test/${host}/${journal.runId}/`)).some((k) => k.endsWith('/logs/dump.log')), 120_000);
-    expect(JSON.parse(await bed.s3.text(`kl-test/${host}/${journal.runId}/report.json`))).toMatchObject({ outcome: 'dump-failed' });
+    await expectEventually(
+      'the failed run in S3',
+      async () =>
+        (await bed.s3.keys(`kl-test/${host}/${journal.runId}/`)).some((k) =>
+          k.endsWith('/logs/dump.log'),
+        ),
+      120_000,
+    );
+    expect(
+      JSON.parse(await bed.s3.text(`kl-test/${host}/${journal.runId}/report.json`)),
+    ).toMatchObject({ outcome: 'dump-failed' });
   });
 
   it('a worker killed by a signal still gives the waiting session its answer, and leaves it running', async () => {
-    const s = bed.open(`(${TICKER}) & sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec --pre 'sleep 40'; echo "UPGRADE-EXIT=$?"; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`);
-    await expectEventually('the worker to run --pre', async () => (await latestJournal(bed.guest)).phases.pre?.status === 'running', 120_000);
+    const s = bed.open(
+      `(${TICKER}) & sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec --pre 'sleep 40'; echo "UPGRADE-EXIT=$?"; sleep 3; echo "AFTER"; sleep 2; kill %1; sleep 600`,
+    );
+    await expectEventually(
+      'the worker to run --pre',
+      async () => (await latestJournal(bed.guest)).phases.pre?.status === 'running',
+      120_000,
+    );
     const { runId } = await latestJournal(bed.guest);
     // As the OOM killer would: the main process only, with no chance to write an outcome.
-    await bed.guest.run(`systemctl kill --kill-whom=main --signal=KILL kernel-leap-worker-${runId}.service`);
+    await bed.guest.run(
+      `systemctl kill --kill-whom=main --signal=KILL kernel-leap-worker-${runId}.service`,
+    );
     await s.waitForLine(/UPGRADE-EXIT=\d+/, 90_000);
     expect(s.output()).toContain('UPGRADE-EXIT=1');
     expect(s.output()).toMatch(/: aborted/);
@@ -117,9 +182,18 @@ describe('checkpoint side in the guest', () => {
     const journal = await latestJournal(bed.guest);
     expect(journal.phases.pre?.status).toBe('failed');
     expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
-    expect(await bed.guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(/No such file/);
+    expect(await bed.guest.run('ls /var/lib/kernel-leap/pending 2>&1 || true')).toMatch(
+      /No such file/,
+    );
     const host = (await bed.guest.run('hostname')).trim();
-    await expectEventually('the aborted run in S3', async () => (await bed.s3.keys(`kl-test/${host}/${runId}/`)).some((k) => k.endsWith('/report.json')), 120_000);
-    expect(JSON.parse(await bed.s3.text(`kl-test/${host}/${runId}/report.json`))).toMatchObject({ outcome: 'aborted' });
+    await expectEventually(
+      'the aborted run in S3',
+      async () =>
+        (await bed.s3.keys(`kl-test/${host}/${runId}/`)).some((k) => k.endsWith('/report.json')),
+      120_000,
+    );
+    expect(JSON.parse(await bed.s3.text(`kl-test/${host}/${runId}/report.json`))).toMatchObject({
+      outcome: 'aborted',
+    });
   });
 });

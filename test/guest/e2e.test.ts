@@ -9,6 +9,7 @@
  * criu's restore.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { leapWithLiveSession } from '../helpers/demo-run.js';
 import { expectCarried } from '../helpers/expect-leap.js';
 import { prepareGuest } from '../helpers/leap.js';
@@ -32,17 +33,27 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
 
   it('upgrade returns 0 in the session, on the new kernel, with its echo stream intact', async () => {
     const { oldKernel, newKernel } = guest.connection;
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${newKernel}`);
+    const result = await leapWithLiveSession(
+      guest,
+      s3,
+      `kernel-leap upgrade --yes --kernel ${newKernel}`,
+    );
     expectCarried(result, oldKernel, newKernel);
     expect(result.transcript).toMatch(/ok\s+NETWORK\s+ifupdown brings up eth0: /);
     const order = await expectRulesHeldAcross(guest, 'ifupdown');
-    console.log(`[e2e] ifupdown: lock rules in at ${order.rulesAt} s, networking.service started at ${order.stackAt} s after the kernel's start`);
+    console.log(
+      `[e2e] ifupdown: lock rules in at ${order.rulesAt} s, networking.service started at ${order.stackAt} s after the kernel's start`,
+    );
   });
 
   it('also when --pre replaces the binaries the session runs', async () => {
     const { oldKernel, newKernel } = guest.connection;
     await guest.run('apt-get update -qq', { timeoutMs: 300_000 });
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --kernel ${oldKernel} --pre 'apt-get install --reinstall -y openssh-server bash'`);
+    const result = await leapWithLiveSession(
+      guest,
+      s3,
+      `kernel-leap upgrade --yes --kernel ${oldKernel} --pre 'apt-get install --reinstall -y openssh-server bash'`,
+    );
     expectCarried(result, newKernel, oldKernel);
     const journal = JSON.parse(await guest.run('cat /var/lib/kernel-leap/latest/journal.json'));
     expect(journal.phases.pre.status).toBe('done');

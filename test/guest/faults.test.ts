@@ -11,27 +11,39 @@
  * holds two more rows on its guest: a post-dump failure, and the worker killed during --pre.
  */
 import { readFileSync, statSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
-import { ARTEFACTS_GONE, expectEventually, latestJournal, withPostMortem } from '../helpers/leap.js';
+
+import {
+  ARTEFACTS_GONE,
+  expectEventually,
+  latestJournal,
+  withPostMortem,
+} from '../helpers/leap.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 import type { VmSession } from '../helpers/vm-session.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r)"; sleep 0.2; done';
 /** The command in a session with a ticker, then its exit code, then a line that proves the shell goes on. */
-const withTicker = (command: string) => `(${TICKER}) & sleep 2; ${command}; echo "EXIT=$?"; sleep 3; echo AFTER; sleep 2; kill %1; sleep 600`;
+const withTicker = (command: string) =>
+  `(${TICKER}) & sleep 2; ${command}; echo "EXIT=$?"; sleep 3; echo AFTER; sleep 2; kill %1; sleep 600`;
 /**
  * Waits in the guest for criu's dump (`^criu dump`: the pattern must not match this
  * shell's own command line), then runs `then` with $criu set to its pid.
  */
-const whenCriuDumps = (args: string, then: string) => `until criu=$(pgrep -o -f '^criu dump ${args}'); do sleep 0.05; done; ${then}`;
+const whenCriuDumps = (args: string, then: string) =>
+  `until criu=$(pgrep -o -f '^criu dump ${args}'); do sleep 0.05; done; ${then}`;
 /** Waits in the guest until criu ($criu) has seized a task: mid-dump, whatever the dump's speed (a fixed sleep outlived a 0.9 s dump). */
-const UNTIL_CRIU_SEIZED = 'until grep -qs "^TracerPid:[[:space:]]*$criu$" /proc/[0-9]*/status; do sleep 0.02; done';
+const UNTIL_CRIU_SEIZED =
+  'until grep -qs "^TracerPid:[[:space:]]*$criu$" /proc/[0-9]*/status; do sleep 0.02; done';
 /** Seconds criu's post-dump hook holds a dump for the row that kills criu mid-dump. */
 const HOLD_S = 97;
 /** True in the guest while the newest run's journal has that phase running. */
-const phaseRunning = (phase: string) => `grep -A1 '"${phase}": {' /var/lib/kernel-leap/latest/journal.json 2>/dev/null | grep -q '"running"'`;
+const phaseRunning = (phase: string) =>
+  `grep -A1 '"${phase}": {' /var/lib/kernel-leap/latest/journal.json 2>/dev/null | grep -q '"running"'`;
 /** criu's worker, found from criu's cgroup, ended as the OOM killer would: the main process only. */
-const KILL_WORKER = 'systemctl kill --kill-whom=main --signal=KILL "$(grep -o "kernel-leap-worker-[^/]*\\.service" /proc/$criu/cgroup)"';
+const KILL_WORKER =
+  'systemctl kill --kill-whom=main --signal=KILL "$(grep -o "kernel-leap-worker-[^/]*\\.service" /proc/$criu/cgroup)"';
 
 /**
  * The fault injector of the last row, run by a unit of the leap's boot only: it
@@ -51,11 +63,16 @@ const BOOT_FAULTS_SCRIPT = [
   '',
 ].join('\n');
 const BOOT_FAULTS_UNIT = [
-  '[Unit]', 'DefaultDependencies=no', 'After=local-fs.target', 'ConditionKernelCommandLine=kernel_leap.run',
+  '[Unit]',
+  'DefaultDependencies=no',
+  'After=local-fs.target',
+  'ConditionKernelCommandLine=kernel_leap.run',
   '[Service]',
   'ExecStartPre=/bin/rm -f /etc/systemd/system/sysinit.target.wants/kl-boot-faults.service',
   'ExecStart=/bin/bash /root/boot-faults.sh',
-  '[Install]', 'WantedBy=sysinit.target', '',
+  '[Install]',
+  'WantedBy=sysinit.target',
+  '',
 ].join('\n');
 
 describe('faults, each at one step of a leap', () => {
@@ -66,18 +83,32 @@ describe('faults, each at one step of a leap', () => {
     const log = bed.guest.connection.serialLog;
     const from = statSync(log).size;
     // By bytes: the console holds multi-byte characters, and what comes first may be the line looked for.
-    return (pattern, timeoutMs) => expectEventually(`the console to show ${pattern}`, async () => pattern.test(readFileSync(log).subarray(from).toString('utf8')), timeoutMs);
+    return (pattern, timeoutMs) =>
+      expectEventually(
+        `the console to show ${pattern}`,
+        async () => pattern.test(readFileSync(log).subarray(from).toString('utf8')),
+        timeoutMs,
+      );
   }
 
   /** After a power cut: the cold boot on the old kernel is up, clean, and the run waits for a restore by hand, for this reason. */
   async function expectKeptAfterPowerCut(runId: string, because: RegExp): Promise<void> {
     expect((await bed.guest.run('uname -r')).trim()).toBe(bed.guest.connection.oldKernel);
-    expect((await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })).stdout.trim()).toMatch(/^(running|degraded)$/);
+    expect(
+      (
+        await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })
+      ).stdout.trim(),
+    ).toMatch(/^(running|degraded)$/);
     await expectNothingLeft();
     const r = await report(runId);
     expect(r.outcome).toBe('interrupted');
-    expect(r.phases.find((p) => p.name === 'restore')).toMatchObject({ error: expect.stringMatching(because), hint: expect.stringContaining(`kernel-leap restore --run ${runId}`) });
-    expect(Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim())).toBeGreaterThan(0);
+    expect(r.phases.find((p) => p.name === 'restore')).toMatchObject({
+      error: expect.stringMatching(because),
+      hint: expect.stringContaining(`kernel-leap restore --run ${runId}`),
+    });
+    expect(
+      Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim()),
+    ).toBeGreaterThan(0);
   }
 
   /** The shell went on after the command: its AFTER line, with the ticker still printing around it. */
@@ -90,14 +121,24 @@ describe('faults, each at one step of a leap', () => {
 
   async function expectNothingLeft(): Promise<void> {
     expect((await bed.guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
-    expect((await bed.guest.run('ls /etc/systemd/system/*.wants/ | grep -c kernel-leap || true')).trim()).toBe('0');
+    expect(
+      (await bed.guest.run('ls /etc/systemd/system/*.wants/ | grep -c kernel-leap || true')).trim(),
+    ).toBe('0');
     expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
     expect((await bed.guest.run('cat /proc/sys/net/ipv4/tcp_window_scaling')).trim()).toBe('1');
     expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
   }
 
-  async function report(runId: string): Promise<{ outcome: string; phases: Array<{ name: string; status: string; error?: string; hint?: string }> }> {
-    return JSON.parse((await bed.guest.run(`kernel-leap report --run ${runId} --json`)).trim().split('\n').at(-1) ?? '{}');
+  async function report(
+    runId: string,
+  ): Promise<{
+    outcome: string;
+    phases: Array<{ name: string; status: string; error?: string; hint?: string }>;
+  }> {
+    return JSON.parse(
+      (await bed.guest.run(`kernel-leap report --run ${runId} --json`)).trim().split('\n').at(-1) ??
+        '{}',
+    );
   }
 
   it('Ctrl-C in the session during --pre, with S3 down: the worker stops before the freeze, and the spooled logs ship later', async () => {
@@ -114,10 +155,12 @@ describe('faults, each at one step of a leap', () => {
     await bed.s3.resume();
     await bed.guest.run('kernel-leap upload-logs');
     const host = (await bed.guest.run('hostname')).trim();
-    expect(await bed.s3.keys(`kl-test/${host}/${runId}/`)).toContain(`kl-test/${host}/${runId}/report.json`);
+    expect(await bed.s3.keys(`kl-test/${host}/${runId}/`)).toContain(
+      `kl-test/${host}/${runId}/report.json`,
+    );
   });
 
-  it('the worker killed during the rehearsal\'s freeze: criu resumes the session, the run is aborted', async () => {
+  it("the worker killed during the rehearsal's freeze: criu resumes the session, the run is aborted", async () => {
     const s = bed.open(withTicker('kernel-leap upgrade --yes'));
     await bed.guest.run(whenCriuDumps('.*--leave-running', KILL_WORKER), { timeoutMs: 180_000 });
     await expectSessionGoesOn(s, 1);
@@ -127,22 +170,40 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it.each(['plan', 'load', 'prepare'])('the worker killed during %s: the session goes on, the boot is undone, the run is aborted', async (phase) => {
-    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
-    await bed.guest.run(`until ${phaseRunning(phase)}; do sleep 0.05; done; systemctl kill --kill-whom=main --signal=KILL "kernel-leap-worker-$(basename "$(readlink -f /var/lib/kernel-leap/latest)").service"`, { timeoutMs: 180_000 });
-    await expectSessionGoesOn(s, 1);
-    const { runId, phases } = await latestJournal(bed.guest);
-    expect(phases[phase]?.status).toBe('failed');
-    expect((await report(runId)).outcome).toBe('aborted');
-    await expectNothingLeft();
-  });
+  it.each(['plan', 'load', 'prepare'])(
+    'the worker killed during %s: the session goes on, the boot is undone, the run is aborted',
+    async (phase) => {
+      const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+      await bed.guest.run(
+        `until ${phaseRunning(phase)}; do sleep 0.05; done; systemctl kill --kill-whom=main --signal=KILL "kernel-leap-worker-$(basename "$(readlink -f /var/lib/kernel-leap/latest)").service"`,
+        { timeoutMs: 180_000 },
+      );
+      await expectSessionGoesOn(s, 1);
+      const { runId, phases } = await latestJournal(bed.guest);
+      expect(phases[phase]?.status).toBe('failed');
+      expect((await report(runId)).outcome).toBe('aborted');
+      await expectNothingLeft();
+    },
+  );
 
   it('criu killed (kill -9) mid-dump: the session resumes, its lock rules go, the run is dump-failed', async () => {
     // criu's post-dump hook holds it, the tasks still seized, until it is killed: a dump that ends
     // between the check and the kill would go on to the jump (seen once in CI).
-    await bed.guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exec sleep ${HOLD_S}\\nexit 0\\n' > /root/hold-post-dump && chmod 700 /root/hold-post-dump`);
-    const s = bed.open(withTicker("KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/hold-post-dump' kernel-leap upgrade --yes --no-rehearse"));
-    await bed.guest.run(whenCriuDumps('', `${UNTIL_CRIU_SEIZED}; kill -KILL $criu; pkill -x -f 'sleep ${HOLD_S}' || true`), { timeoutMs: 180_000 });
+    await bed.guest.run(
+      `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exec sleep ${HOLD_S}\\nexit 0\\n' > /root/hold-post-dump && chmod 700 /root/hold-post-dump`,
+    );
+    const s = bed.open(
+      withTicker(
+        "KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/hold-post-dump' kernel-leap upgrade --yes --no-rehearse",
+      ),
+    );
+    await bed.guest.run(
+      whenCriuDumps(
+        '',
+        `${UNTIL_CRIU_SEIZED}; kill -KILL $criu; pkill -x -f 'sleep ${HOLD_S}' || true`,
+      ),
+      { timeoutMs: 180_000 },
+    );
     await expectSessionGoesOn(s, 1);
     const { runId } = await latestJournal(bed.guest);
     expect((await report(runId)).outcome).toBe('dump-failed');
@@ -151,14 +212,18 @@ describe('faults, each at one step of a leap', () => {
 
   it('the disk full at the dump: the session resumes, the run is dump-failed and says why', async () => {
     // Everything but 2 MB taken, root's reserve included: the run's journal fits, the images do not.
-    await bed.guest.run('fallocate -l 2M /var/tmp/fill.keep && i=0 && for size in 1G 256M 64M 16M 4M 1M 256K 64K 16K 4K; do while fallocate -l $size /var/tmp/fill.$i 2>/dev/null; do i=$((i+1)); done; done; rm /var/tmp/fill.keep; df -h /');
+    await bed.guest.run(
+      'fallocate -l 2M /var/tmp/fill.keep && i=0 && for size in 1G 256M 64M 16M 4M 1M 256K 64K 16K 4K; do while fallocate -l $size /var/tmp/fill.$i 2>/dev/null; do i=$((i+1)); done; done; rm /var/tmp/fill.keep; df -h /',
+    );
     try {
       const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
       await expectSessionGoesOn(s, 1);
       const { runId } = await latestJournal(bed.guest);
       const r = await report(runId);
       expect(r.outcome).toBe('dump-failed');
-      expect(JSON.stringify(r.phases.find((p) => p.name === 'dump'))).toMatch(/No space left on device/);
+      expect(JSON.stringify(r.phases.find((p) => p.name === 'dump'))).toMatch(
+        /No space left on device/,
+      );
     } finally {
       await bed.guest.run('rm -f /var/tmp/fill.*');
     }
@@ -170,7 +235,10 @@ describe('faults, each at one step of a leap', () => {
     const boot = await bed.guest.bootId();
     await bed.guest.run(whenCriuDumps('', KILL_WORKER), { timeoutMs: 180_000 });
     await withPostMortem(bed.guest, () => bed.guest.waitForNewBoot(boot, 420_000));
-    const back = await s.waitForLine(new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`), 300_000);
+    const back = await s.waitForLine(
+      new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`),
+      300_000,
+    );
     expect(back.text).toContain(bed.guest.connection.newKernel);
     await expectSessionGoesOn(s, 0);
     const { runId, phases, marks } = await latestJournal(bed.guest);
@@ -181,25 +249,47 @@ describe('faults, each at one step of a leap', () => {
   });
 
   it('a power cut after upgrade --no-exec said dumped: the cold boot restores nothing and is clean, the report says how, and a restore by hand brings back what ran without the connection', async () => {
-    const job = "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
+    const job =
+      "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
     bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec; sleep 600`);
-    await expectEventually('the run to say dumped', async () => (await bed.guest.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null')).stdout.trim() === 'dumped', 300_000);
+    await expectEventually(
+      'the run to say dumped',
+      async () =>
+        (
+          await bed.guest.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null')
+        ).stdout.trim() === 'dumped',
+      300_000,
+    );
     const { runId } = await latestJournal(bed.guest);
     await bed.guest.powerCut();
     expect((await bed.guest.run('uname -r')).trim()).toBe(bed.guest.connection.oldKernel);
-    expect((await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })).stdout.trim()).toMatch(/^(running|degraded)$/);
+    expect(
+      (
+        await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })
+      ).stdout.trim(),
+    ).toMatch(/^(running|degraded)$/);
     await expectNothingLeft();
     const r = await report(runId);
     expect(r.outcome).toBe('interrupted');
-    expect(r.phases.find((p) => p.name === 'restore')?.hint).toContain(`kernel-leap restore --run ${runId}`);
-    expect(Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim())).toBeGreaterThan(0);
+    expect(r.phases.find((p) => p.name === 'restore')?.hint).toContain(
+      `kernel-leap restore --run ${runId}`,
+    );
+    expect(
+      Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim()),
+    ).toBeGreaterThan(0);
     // The job was in the dumped tree: it is in the images, not running.
     const stopped = Number((await bed.guest.run('cat /root/job.tick')).trim());
     expect(Math.round(Date.now() / 1000) - stopped).toBeGreaterThan(5);
 
     await bed.guest.run(`kernel-leap restore --run ${runId}`, { timeoutMs: 300_000 });
-    await expectEventually('the nohup job to run again', async () => Number((await bed.guest.run('cat /root/job.tick')).trim()) > stopped, 60_000);
-    expect((await bed.guest.run('cat /root/job.kernel')).trim()).toBe(bed.guest.connection.oldKernel);
+    await expectEventually(
+      'the nohup job to run again',
+      async () => Number((await bed.guest.run('cat /root/job.tick')).trim()) > stopped,
+      60_000,
+    );
+    expect((await bed.guest.run('cat /root/job.kernel')).trim()).toBe(
+      bed.guest.connection.oldKernel,
+    );
     const restored = await report(runId);
     expect(restored.outcome).toBe('restored');
     expect(JSON.stringify(restored)).toMatch(/restored shut down/);
@@ -210,16 +300,24 @@ describe('faults, each at one step of a leap', () => {
     const seen = consoleWaiter();
     bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
     // The run's id while ssh still answers; the new kernel's first line on the console.
-    await expectEventually('the run to start', async () => (await latestJournal(bed.guest)).runId !== earlier, 120_000);
+    await expectEventually(
+      'the run to start',
+      async () => (await latestJournal(bed.guest)).runId !== earlier,
+      120_000,
+    );
     const { runId } = await latestJournal(bed.guest);
-    await seen(new RegExp(`Linux version ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')} `), 420_000);
+    await seen(
+      new RegExp(`Linux version ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')} `),
+      420_000,
+    );
     await bed.guest.powerCut();
     await expectKeptAfterPowerCut(runId, /without the leap's kexec/);
     expect((await latestJournal(bed.guest)).phases.kexec?.status).toBe('failed');
   });
 
   it('a power cut mid-restore: the next boot settles the run it cut short, and its images still restore by hand', async () => {
-    const job = "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
+    const job =
+      "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
     const seen = consoleWaiter();
     bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
     // restore-fast.sh's line as it starts criu; Node, which would end the restore's bookkeeping, starts after it.
@@ -230,7 +328,11 @@ describe('faults, each at one step of a leap', () => {
     await expectKeptAfterPowerCut(runId, /the restore at boot was cut short/);
     const stopped = Number((await bed.guest.run('cat /root/job.tick')).trim());
     await bed.guest.run(`kernel-leap restore --run ${runId}`, { timeoutMs: 300_000 });
-    await expectEventually('the nohup job to run again', async () => Number((await bed.guest.run('cat /root/job.tick')).trim()) > stopped, 60_000);
+    await expectEventually(
+      'the nohup job to run again',
+      async () => Number((await bed.guest.run('cat /root/job.tick')).trim()) > stopped,
+      60_000,
+    );
     expect((await report(runId)).outcome).toBe('restored');
     await bed.guest.run('pkill -f "^sh -c while :; do uname -r > /root/job.kernel" || true');
     await expectNothingLeft();
@@ -238,24 +340,43 @@ describe('faults, each at one step of a leap', () => {
 
   it('criu killed mid-restore, then the restore unit killed mid-cleanup: criu restores again, and the next boot finishes the cleanup', async () => {
     await bed.guest.run('cat > /root/boot-faults.sh', { input: BOOT_FAULTS_SCRIPT });
-    await bed.guest.run('cat > /etc/systemd/system/kl-boot-faults.service && systemctl enable --quiet kl-boot-faults.service', { input: BOOT_FAULTS_UNIT });
+    await bed.guest.run(
+      'cat > /etc/systemd/system/kl-boot-faults.service && systemctl enable --quiet kl-boot-faults.service',
+      { input: BOOT_FAULTS_UNIT },
+    );
     const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
     const boot = await bed.guest.bootId();
     await withPostMortem(bed.guest, async () => {
       await bed.guest.waitForNewBoot(boot, 420_000);
-      await s.waitForLine(new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`), 300_000);
+      await s.waitForLine(
+        new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`),
+        300_000,
+      );
     });
     await expectSessionGoesOn(s, 0);
-    await expectEventually('the injector to kill the restore unit', async () => (await bed.guest.run('cat /root/boot-faults 2>/dev/null || true')).includes('killed the restore unit'), 120_000);
+    await expectEventually(
+      'the injector to kill the restore unit',
+      async () =>
+        (await bed.guest.run('cat /root/boot-faults 2>/dev/null || true')).includes(
+          'killed the restore unit',
+        ),
+      120_000,
+    );
     const { runId, phases } = await latestJournal(bed.guest);
     // Killed between the outcome and the end of the cleanup: not started, or cut short.
     expect(['pending', 'running']).toContain(phases.cleanup?.status);
-    const journal = JSON.parse(await bed.guest.run(`cat /var/lib/kernel-leap/runs/${runId}/journal.json`)) as { changes: Array<{ kind: string }> };
+    const journal = JSON.parse(
+      await bed.guest.run(`cat /var/lib/kernel-leap/runs/${runId}/journal.json`),
+    ) as { changes: Array<{ kind: string }> };
     expect(journal.changes.map((c) => c.kind)).toContain('restore-again');
     expect((await report(runId)).outcome).toBe('restored');
     // The next boot (a power cycle: the test's QEMU does not reboot) finishes what the kill left.
     await bed.guest.powerCut();
-    expect((await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })).stdout.trim()).toMatch(/^(running|degraded)$/);
+    expect(
+      (
+        await bed.guest.exec('systemctl is-system-running --wait', { timeoutMs: 300_000 })
+      ).stdout.trim(),
+    ).toMatch(/^(running|degraded)$/);
     await expectNothingLeft();
     expect((await latestJournal(bed.guest)).phases.cleanup?.status).toBe('done');
     expect((await report(runId)).outcome).toBe('restored');

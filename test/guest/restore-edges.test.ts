@@ -6,7 +6,15 @@
  * failure in the report and in S3, images kept, nothing loops at the next boot).
  */
 import { describe, expect, it } from 'vitest';
-import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, waitForOutcome, withPostMortem } from '../helpers/leap.js';
+
+import {
+  ARTEFACTS_GONE,
+  expectEventually,
+  kexecAndWait,
+  latestJournal,
+  waitForOutcome,
+  withPostMortem,
+} from '../helpers/leap.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; sleep 0.5; done';
@@ -37,12 +45,18 @@ describe('restore edge cases in the guest', () => {
   const bed = usePreparedGuest();
 
   it('after systemctl kexec: remaps a pty taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
-    await bed.guest.run(`cat > /usr/local/bin/pty-squat <<'EOF'\n${SQUATTER}EOF\nchmod 755 /usr/local/bin/pty-squat\ncat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`);
+    await bed.guest.run(
+      `cat > /usr/local/bin/pty-squat <<'EOF'\n${SQUATTER}EOF\nchmod 755 /usr/local/bin/pty-squat\ncat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`,
+    );
     await bed.s3.stop();
     const NEW_KERNEL = bed.guest.connection.newKernel;
-    const session = bed.open(`echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --set kexec.exec_with=systemctl --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const session = bed.open(
+      `echo "BEFORE $(tty)"; kernel-leap upgrade --yes --no-rehearse --set kexec.exec_with=systemctl --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`,
+    );
     const dumpedTty = (await session.waitForLine(/^BEFORE /, 60_000)).text.split(' ')[1];
-    const resumed = await withPostMortem(bed.guest, () => session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000));
+    const resumed = await withPostMortem(bed.guest, () =>
+      session.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 420_000),
+    );
     expect(await bed.guest.run('cat /run/squat')).toBe(dumpedTty);
     expect(resumed.text).not.toContain(dumpedTty);
     expect(session.output()).toContain('UPGRADE-EXIT=0');
@@ -50,21 +64,36 @@ describe('restore edge cases in the guest', () => {
 
     await waitForOutcome(bed.guest, /^restored$/, 60_000);
     const journal = await latestJournal(bed.guest);
-    expect(await bed.guest.run(`grep -c '"argv":\\["systemctl","kexec"\\]' /var/lib/kernel-leap/runs/${journal.runId}/logs/commands.jsonl`)).toBe('1\n');
-    await expectEventually('the run in the spool', async () => (await bed.guest.run('ls /var/lib/kernel-leap/spool/ 2>/dev/null || true')).includes(journal.runId), 120_000);
+    expect(
+      await bed.guest.run(
+        `grep -c '"argv":\\["systemctl","kexec"\\]' /var/lib/kernel-leap/runs/${journal.runId}/logs/commands.jsonl`,
+      ),
+    ).toBe('1\n');
+    await expectEventually(
+      'the run in the spool',
+      async () =>
+        (await bed.guest.run('ls /var/lib/kernel-leap/spool/ 2>/dev/null || true')).includes(
+          journal.runId,
+        ),
+      120_000,
+    );
     expect((await bed.guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
 
     await bed.s3.resume();
     expect((await bed.guest.exec('kernel-leap upload-logs')).exitCode).toBe(0);
     expect((await bed.guest.run('ls /var/lib/kernel-leap/spool/ | wc -l')).trim()).toBe('0');
     const host = (await bed.guest.run('hostname')).trim();
-    expect(await bed.s3.keys(`kl-test/${host}/${journal.runId}/`)).toContain(`kl-test/${host}/${journal.runId}/logs/restore.log`);
+    expect(await bed.s3.keys(`kl-test/${host}/${journal.runId}/`)).toContain(
+      `kl-test/${host}/${journal.runId}/logs/restore.log`,
+    );
     await bed.guest.run('systemctl disable --quiet pty-squatter.service');
   });
 
   it('a corrupted image fails clearly, keeps the images, reaches S3, and does not loop at the next boot', async () => {
     const { oldKernel: OLD_KERNEL, newKernel: NEW_KERNEL } = bed.guest.connection;
-    bed.open(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${OLD_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    bed.open(
+      `kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${OLD_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`,
+    );
     await waitForOutcome(bed.guest, /^dumped$/, 240_000);
     const { runId } = await latestJournal(bed.guest);
     const images = `/var/lib/kernel-leap/runs/${runId}/images`;
@@ -82,17 +111,29 @@ describe('restore edge cases in the guest', () => {
     expect(report).toMatch(/: failed/);
     expect(report).toMatch(/restore\s+failed: criu restore failed/);
     const host = (await bed.guest.run('hostname')).trim();
-    await expectEventually('the failed run\'s report in S3', async () => (await bed.s3.keys(`kl-test/${host}/${runId}/`)).includes(`kl-test/${host}/${runId}/report.json`), 120_000);
-    expect(JSON.parse(await bed.s3.text(`kl-test/${host}/${runId}/report.json`)).outcome).toBe('failed');
+    await expectEventually(
+      "the failed run's report in S3",
+      async () =>
+        (await bed.s3.keys(`kl-test/${host}/${runId}/`)).includes(
+          `kl-test/${host}/${runId}/report.json`,
+        ),
+      120_000,
+    );
+    expect(JSON.parse(await bed.s3.text(`kl-test/${host}/${runId}/report.json`)).outcome).toBe(
+      'failed',
+    );
 
     // Next boot: no pending mark, no unit, so no second attempt.
     const marksBefore = journal.marks.restoreUnitStart;
-    await bed.guest.run(`kexec -l -i /boot/vmlinuz-${NEW_KERNEL} --initrd=/boot/initrd.img-${NEW_KERNEL} --reuse-cmdline`);
+    await bed.guest.run(
+      `kexec -l -i /boot/vmlinuz-${NEW_KERNEL} --initrd=/boot/initrd.img-${NEW_KERNEL} --reuse-cmdline`,
+    );
     await kexecAndWait(bed.guest);
     expect((await bed.guest.run('uname -r')).trim()).toBe(NEW_KERNEL);
-    expect((await bed.guest.exec('systemctl status kernel-leap-restore.service')).exitCode).not.toBe(0);
+    expect(
+      (await bed.guest.exec('systemctl status kernel-leap-restore.service')).exitCode,
+    ).not.toBe(0);
     expect((await latestJournal(bed.guest)).marks.restoreUnitStart).toBe(marksBefore);
     expect(await bed.guest.run(`ls ${images}`)).toMatch(/inventory\.img/);
   });
 });
-

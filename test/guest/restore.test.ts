@@ -11,7 +11,16 @@
  * wait for the next boot, which brings them back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARTEFACTS_GONE, expectEventually, kexecAndWait, latestJournal, prepareGuest, waitForOutcome, withPostMortem } from '../helpers/leap.js';
+
+import {
+  ARTEFACTS_GONE,
+  expectEventually,
+  kexecAndWait,
+  latestJournal,
+  prepareGuest,
+  waitForOutcome,
+  withPostMortem,
+} from '../helpers/leap.js';
 import { LocalS3, S3_SECRET } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
@@ -41,17 +50,31 @@ describe('restore side in the guest', () => {
 
   it('upgrade --no-exec prepares everything; the kexec then restores the session at boot and ships the logs', async () => {
     const NEW_KERNEL = guest.connection.newKernel;
-    const s = guest.openSession(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`);
+    const s = guest.openSession(
+      `kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${NEW_KERNEL}; echo "UPGRADE-EXIT=$?"; ${TICKER}`,
+    );
     session = s;
     await waitForOutcome(guest, /^dumped$/, 240_000);
     const journal = await latestJournal(guest);
-    const plan = journal.phases.plan?.outputs as { ptys: number[]; connections: Array<{ local: { ip: string; port: number }; peer: { ip: string; port: number } }> };
+    const plan = journal.phases.plan?.outputs as {
+      ptys: number[];
+      connections: Array<{
+        local: { ip: string; port: number };
+        peer: { ip: string; port: number };
+      }>;
+    };
     const [conn] = plan.connections;
     const run = `/var/lib/kernel-leap/runs/${journal.runId}`;
 
     expect((await guest.run(`stat -c %a ${run}/images`)).trim()).toBe('700');
     expect(await guest.run(`ls ${run}/images`)).toMatch(/inventory\.img/);
-    expect((await guest.exec('systemd-analyze verify /etc/systemd/system/kernel-leap-rules.service /etc/systemd/system/kernel-leap-restore.service')).exitCode).toBe(0);
+    expect(
+      (
+        await guest.exec(
+          'systemd-analyze verify /etc/systemd/system/kernel-leap-rules.service /etc/systemd/system/kernel-leap-restore.service',
+        )
+      ).exitCode,
+    ).toBe(0);
     const rules = await guest.run('cat /var/lib/kernel-leap/lock-rules.v4');
     expect(rules).toContain(`-s ${conn?.peer.ip}/32 -d ${conn?.local.ip}/32`);
     expect(rules).toContain(`--sport ${conn?.peer.port} --dport ${conn?.local.port}`);
@@ -59,22 +82,41 @@ describe('restore side in the guest', () => {
     expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('1');
 
     await guest.run('systemd-run --no-block --quiet kexec -e');
-    const resumed = await withPostMortem(guest, () => s.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000));
+    const resumed = await withPostMortem(guest, () =>
+      s.waitForLine(new RegExp(`^tick \\d+ ${NEW_KERNEL} `), 300_000),
+    );
     expect(s.output()).toContain('UPGRADE-EXIT=0');
     expect(resumed.text).toContain(`/dev/pts/${plan.ptys[0]}`);
 
     await waitForOutcome(guest, /^restored$/, 60_000);
     const after = await latestJournal(guest);
     const restored = after.phases.restore?.outputs as { rootPidHost: number; scope: string };
-    expect(await guest.run(`readlink /proc/${restored.rootPidHost}/ns/pid`)).not.toBe(await guest.run('readlink /proc/1/ns/pid'));
+    expect(await guest.run(`readlink /proc/${restored.rootPidHost}/ns/pid`)).not.toBe(
+      await guest.run('readlink /proc/1/ns/pid'),
+    );
     expect(await guest.run(`cat /proc/${restored.rootPidHost}/cgroup`)).toContain(restored.scope);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
-    await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
+    await expectEventually(
+      'no one-shot artefact left',
+      async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0',
+      60_000,
+    );
 
     const host = (await guest.run('hostname')).trim();
-    await expectEventually('the upload phase to finish', async () => (await latestJournal(guest)).phases.upload?.status === 'done', 120_000);
+    await expectEventually(
+      'the upload phase to finish',
+      async () => (await latestJournal(guest)).phases.upload?.status === 'done',
+      120_000,
+    );
     const keys = await s3.keys(`kl-test/${host}/${after.runId}/`);
-    for (const file of ['journal.json', 'report.json', 'logs/dump.log', 'logs/restore.log', 'logs/dmesg.txt']) expect(keys).toContain(`kl-test/${host}/${after.runId}/${file}`);
+    for (const file of [
+      'journal.json',
+      'report.json',
+      'logs/dump.log',
+      'logs/restore.log',
+      'logs/dmesg.txt',
+    ])
+      expect(keys).toContain(`kl-test/${host}/${after.runId}/${file}`);
     for (const key of keys) expect(await s3.text(key)).not.toContain(S3_SECRET);
     const report = JSON.parse(await s3.text(`kl-test/${host}/${after.runId}/report.json`));
     expect(report).toMatchObject({ outcome: 'restored', newKernel: NEW_KERNEL });
@@ -82,7 +124,7 @@ describe('restore side in the guest', () => {
     expect((await guest.run(`ls ${run}/images 2>/dev/null | wc -l`)).trim()).toBe('0');
   });
 
-  it('the restored session upgrades again from inside its namespace, back to the old kernel; with --allow-loss, without alice\'s session, which the report lists as lost', async () => {
+  it("the restored session upgrades again from inside its namespace, back to the old kernel; with --allow-loss, without alice's session, which the report lists as lost", async () => {
     const s = session;
     if (!s?.running) throw new Error('needs the session the previous test restored');
     const { oldKernel, user } = guest.connection;
@@ -93,17 +135,27 @@ describe('restore side in the guest', () => {
     await lost.waitForLine(/^tickL /, 60_000);
     const from = s.lines.length;
     await guest.run(`echo ${oldKernel} > ${LEAP_AGAIN}`);
-    const back = await withPostMortem(guest, () => s.waitForLine(new RegExp(`^tick \\d+ ${oldKernel} `), 480_000, from));
+    const back = await withPostMortem(guest, () =>
+      s.waitForLine(new RegExp(`^tick \\d+ ${oldKernel} `), 480_000, from),
+    );
     expect(s.output()).toContain('AGAIN-EXIT=0');
     expect(back.text).toContain(tty ?? '/dev/pts/');
     await waitForOutcome(guest, /^restored$/, 60_000);
     const journal = await latestJournal(guest);
-    expect(journal.phases.plan?.outputs?.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'OWN_PID_NAMESPACE' }));
+    expect(journal.phases.plan?.outputs?.risks).toContainEqual(
+      expect.objectContaining({ level: 'ok', code: 'OWN_PID_NAMESPACE' }),
+    );
     expect(journal.phases.rehearse?.status).toBe('done');
-    const report = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
+    const report = JSON.parse(
+      (await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}',
+    );
     console.log(`[again] second leap of the same session: downtime ${report.downtimeMs} ms`);
     // The report names her session as lost, and the kexec ended it.
-    expect(report.leftBehind).toContainEqual(expect.stringMatching(new RegExp(`^${user}'s ssh session on pts/\\d+: pid \\d+ \\(sshd: ${user} \\[priv\\]\\)$`)));
+    expect(report.leftBehind).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^${user}'s ssh session on pts/\\d+: pid \\d+ \\(sshd: ${user} \\[priv\\]\\)$`),
+      ),
+    );
     expect((await guest.run(`pgrep -c -u ${user} || true`)).trim()).toBe('0');
     expect(lost.lines.some((l) => l.text === `tickL ${oldKernel}`)).toBe(false);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
@@ -112,17 +164,30 @@ describe('restore side in the guest', () => {
   it('upgrade without --all-ssh refuses while another user is logged in, naming her session, and touches nothing', async () => {
     const { newKernel, user } = guest.connection;
     // alice's login runs under privilege separation; after the next leap she types a line that her shell must read.
-    aliceSession = guest.openSession(`(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`, user);
+    aliceSession = guest.openSession(
+      `(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`,
+      user,
+    );
     others.push(aliceSession);
     await aliceSession.waitForLine(/^tickA /, 60_000);
-    const refused = await guest.exec(`kernel-leap upgrade --yes --no-rehearse --pid $(pgrep -o -f '^sshd: root@pts') --kernel ${newKernel}`);
+    const refused = await guest.exec(
+      `kernel-leap upgrade --yes --no-rehearse --pid $(pgrep -o -f '^sshd: root@pts') --kernel ${newKernel}`,
+    );
     expect(refused.exitCode).toBe(3);
-    expect(refused.stderr).toMatch(new RegExp(`${user}'s ssh session on pts/\\d+: pid \\d+ \\(sshd: ${user} \\[priv\\]\\)`));
+    expect(refused.stderr).toMatch(
+      new RegExp(`${user}'s ssh session on pts/\\d+: pid \\d+ \\(sshd: ${user} \\[priv\\]\\)`),
+    );
     expect(refused.stderr).toContain('--allow-loss accepts losing it');
-    expect((await guest.run('ls /etc/systemd/system /var/lib/kernel-leap | grep -c "kernel-leap-\\|pending" || true')).trim()).toBe('0');
+    expect(
+      (
+        await guest.run(
+          'ls /etc/systemd/system /var/lib/kernel-leap | grep -c "kernel-leap-\\|pending" || true',
+        )
+      ).trim(),
+    ).toBe('0');
   });
 
-  it('upgrade --all-ssh carries every ssh session across one kexec, a restored one and another user\'s included, and goes on without one that ends under its dump', async () => {
+  it("upgrade --all-ssh carries every ssh session across one kexec, a restored one and another user's included, and goes on without one that ends under its dump", async () => {
     const restored = session;
     if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
     const { newKernel } = guest.connection;
@@ -130,7 +195,7 @@ describe('restore side in the guest', () => {
     others.push(b);
     await b.waitForLine(/^tickB /, 60_000);
     const alice = aliceSession;
-    if (!alice?.running) throw new Error('needs alice\'s session from the previous test');
+    if (!alice?.running) throw new Error("needs alice's session from the previous test");
     // A fifth session ends under its own dump, as a closing connection would: criu's post-dump
     // hook kills its root (the sshd above its shell) once the images are written, and fails.
     const ending = guest.openSession('echo "ROOT $PPID"; while :; do echo tickE; sleep 0.5; done');
@@ -138,15 +203,21 @@ describe('restore side in the guest', () => {
     const endingRoot = (await ending.waitForLine(/^ROOT \d+$/, 60_000)).text.split(' ')[1];
     // Only in the host's pid namespace: the restored session is dumped from inside its own, where that pid may be another task.
     const hostPidNs = (await guest.run('readlink /proc/self/ns/pid')).trim();
-    await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ "$(readlink /proc/self/ns/pid)" = "${hostPidNs}" ] || exit 0\\ngrep -q "^TracerPid:[[:space:]]*[1-9]" /proc/${endingRoot}/status || exit 0\\nkill -9 ${endingRoot}\\nexit 1\\n' > /root/end-under-dump && chmod 700 /root/end-under-dump`);
+    await guest.run(
+      `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ "$(readlink /proc/self/ns/pid)" = "${hostPidNs}" ] || exit 0\\ngrep -q "^TracerPid:[[:space:]]*[1-9]" /proc/${endingRoot}/status || exit 0\\nkill -9 ${endingRoot}\\nexit 1\\n' > /root/end-under-dump && chmod 700 /root/end-under-dump`,
+    );
     // From here until the kexec, no other ssh connection: --all-ssh would carry it too.
-    const a = guest.openSession(`KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/end-under-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
+    const a = guest.openSession(
+      `KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/end-under-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`,
+    );
     others.push(a);
     const fromRestored = restored.lines.length;
     await withPostMortem(guest, () => a.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
     expect(a.output()).toContain('UPGRADE-EXIT=0');
     expect(a.output()).toMatch(/session 5 of 5/);
-    const endedRun = /session root \d+ \(run (\S+)\) ended during its dump: nothing to carry/.exec(a.output())?.[1];
+    const endedRun = /session root \d+ \(run (\S+)\) ended during its dump: nothing to carry/.exec(
+      a.output(),
+    )?.[1];
     expect(endedRun).toBeDefined();
     await b.waitForLine(new RegExp(`^tickB ${newKernel}$`), 60_000);
     await alice.waitForLine(new RegExp(`^tickA ${newKernel}$`), 60_000);
@@ -154,30 +225,60 @@ describe('restore side in the guest', () => {
     await alice.waitForLine(/^ALICE-READ:typed for alice/, 60_000);
     await restored.waitForLine(new RegExp(`^tick \\d+ ${newKernel} `), 60_000, fromRestored);
 
-    expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe('aborted');
-    const runs = (/run (\S+), (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? []).filter((run) => run !== endedRun);
+    expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe(
+      'aborted',
+    );
+    const runs = (
+      /run (\S+), (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? []
+    ).filter((run) => run !== endedRun);
     expect(runs).toHaveLength(4);
     for (const run of runs) await waitForOutcome(guest, /^restored$/, 60_000, run);
-    const downtimes = await Promise.all(runs.map(async (run) => JSON.parse((await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ?? '{}').downtimeMs));
-    console.log(`[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`);
-    console.log(await guest.run(`kernel-leap report --run ${runs[0]}; journalctl -b -o short-monotonic -u kernel-leap-restore -u kernel-leap-rules | tail -40`));
+    const downtimes = await Promise.all(
+      runs.map(
+        async (run) =>
+          JSON.parse(
+            (await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ??
+              '{}',
+          ).downtimeMs,
+      ),
+    );
+    console.log(
+      `[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`,
+    );
+    console.log(
+      await guest.run(
+        `kernel-leap report --run ${runs[0]}; journalctl -b -o short-monotonic -u kernel-leap-restore -u kernel-leap-rules | tail -40`,
+      ),
+    );
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
-    await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
+    await expectEventually(
+      'no one-shot artefact left',
+      async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0',
+      60_000,
+    );
   });
 
   it('upgrade --all-ssh with a failing dump: the caller keeps running, the dumped session comes back at the next boot', async () => {
     await Promise.all([session, ...others].map((s) => s?.close()));
-    await expectEventually('the earlier sessions to end', async () => (await guest.run("pgrep -c -f '^sshd: [^ ]*@pts' || true")).trim() === '0', 60_000).catch(async (error) => {
+    await expectEventually(
+      'the earlier sessions to end',
+      async () => (await guest.run("pgrep -c -f '^sshd: [^ ]*@pts' || true")).trim() === '0',
+      60_000,
+    ).catch(async (error) => {
       console.log(await guest.run("ps -eo pid,ppid,stat,wchan:24,cmd | grep -v ' \\[' ; ss -tnp"));
       throw error;
     });
     // criu's post-dump hook lets the first dump through and fails the second, the caller's.
-    await guest.run(`printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ -e /run/kl-one-dumped ] && exit 1\\ntouch /run/kl-one-dumped\\n' > /root/fail-second-dump && chmod 700 /root/fail-second-dump`);
+    await guest.run(
+      `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ -e /run/kl-one-dumped ] && exit 1\\ntouch /run/kl-one-dumped\\n' > /root/fail-second-dump && chmod 700 /root/fail-second-dump`,
+    );
     const { oldKernel } = guest.connection;
     const c = guest.openSession('while :; do echo "tickC $(uname -r)"; sleep 0.5; done');
     others.push(c);
     await c.waitForLine(/^tickC /, 60_000);
-    const d = guest.openSession(`KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-second-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 2; echo AFTER; sleep 600`);
+    const d = guest.openSession(
+      `KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fail-second-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 2; echo AFTER; sleep 600`,
+    );
     others.push(d);
     await d.waitForLine(/^UPGRADE-EXIT=\d+/, 300_000);
     expect(d.output()).toContain('UPGRADE-EXIT=1');
@@ -190,9 +291,15 @@ describe('restore side in the guest', () => {
     expect((await guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('1');
     const fromC = c.lines.length;
     await kexecAndWait(guest);
-    await withPostMortem(guest, () => c.waitForLine(new RegExp(`^tickC ${oldKernel}$`), 180_000, fromC));
+    await withPostMortem(guest, () =>
+      c.waitForLine(new RegExp(`^tickC ${oldKernel}$`), 180_000, fromC),
+    );
     await waitForOutcome(guest, /^restored$/, 60_000, cRun);
     expect((await guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
-    await expectEventually('no one-shot artefact left', async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0', 60_000);
+    await expectEventually(
+      'no one-shot artefact left',
+      async () => (await guest.run(ARTEFACTS_GONE)).trim() === '0',
+      60_000,
+    );
   });
 });

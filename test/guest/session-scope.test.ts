@@ -16,9 +16,10 @@
  * dumped last and hears the outcome.
  */
 import { describe, expect, it } from 'vitest';
+
 import { expectEventually, waitForOutcome, withPostMortem } from '../helpers/leap.js';
-import { wholeLine } from '../helpers/vm-session.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
+import { wholeLine } from '../helpers/vm-session.js';
 
 const TMUX_LOOP = 'while :; do uname -r > /root/tmux-k; sleep 1; done';
 const NOHUP_LOOP = 'while :; do uname -r > /root/nohup-k; sleep 1; done';
@@ -27,7 +28,11 @@ const TWO_READER = 'while read -r line; do echo "$line $(uname -r)" >> /root/tmu
 const TICKER_THREE = 'while :; do echo "tick3 $(uname -r)"; sleep 0.5; done';
 
 interface PlanJson {
-  sessions: Array<{ root: { pid: number; scopeTree?: { session: number; scope: string } }; shellJob: boolean; socketDirs: Array<{ path: string; mode: number }> }>;
+  sessions: Array<{
+    root: { pid: number; scopeTree?: { session: number; scope: string } };
+    shellJob: boolean;
+    socketDirs: Array<{ path: string; mode: number }>;
+  }>;
   leftBehind: unknown[];
 }
 
@@ -36,36 +41,71 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
 
   it('a detached tmux server and a nohup job whose shell exited come back on the new kernel, nothing lost', async () => {
     const { oldKernel, newKernel } = bed.guest.connection;
-    const session = bed.open([
-      `tmux new -d -s work '${TMUX_LOOP}'`,
-      `bash -c 'nohup sh -c "${NOHUP_LOOP}" >/dev/null 2>&1 &'`,
-      'kernel-leap plan --json > /root/plan.json; echo "PLAN-EXIT=$?"',
-      `kernel-leap upgrade --yes --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"`,
-      TICKER,
-    ].join('; '));
+    const session = bed.open(
+      [
+        `tmux new -d -s work '${TMUX_LOOP}'`,
+        `bash -c 'nohup sh -c "${NOHUP_LOOP}" >/dev/null 2>&1 &'`,
+        'kernel-leap plan --json > /root/plan.json; echo "PLAN-EXIT=$?"',
+        `kernel-leap upgrade --yes --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"`,
+        TICKER,
+      ].join('; '),
+    );
     await session.waitForLine(/^PLAN-EXIT=\d+/, 120_000);
     expect(session.output()).toContain('PLAN-EXIT=0');
-    const plan = JSON.parse((await bed.guest.run('cat /root/plan.json')).trim().split('\n').at(-1) ?? '{}') as PlanJson;
+    const plan = JSON.parse(
+      (await bed.guest.run('cat /root/plan.json')).trim().split('\n').at(-1) ?? '{}',
+    ) as PlanJson;
     const [ssh, ...trees] = plan.sessions;
     expect(trees).toHaveLength(2);
-    for (const tree of trees) expect(tree.root.scopeTree).toMatchObject({ session: ssh?.root.pid, scope: expect.stringMatching(/\/session-\d+\.scope$/) });
+    for (const tree of trees)
+      expect(tree.root.scopeTree).toMatchObject({
+        session: ssh?.root.pid,
+        scope: expect.stringMatching(/\/session-\d+\.scope$/),
+      });
     const [tmux, job] = trees;
-    expect(tmux?.socketDirs).toEqual([expect.objectContaining({ path: '/tmp/tmux-0', mode: 0o700 })]);
+    expect(tmux?.socketDirs).toEqual([
+      expect.objectContaining({ path: '/tmp/tmux-0', mode: 0o700 }),
+    ]);
     expect(job?.shellJob).toBe(true);
     expect(plan.leftBehind).toEqual([]);
 
-    await withPostMortem(bed.guest, () => session.waitForLine(wholeLine(`tick ${newKernel}`), 480_000));
+    await withPostMortem(bed.guest, () =>
+      session.waitForLine(wholeLine(`tick ${newKernel}`), 480_000),
+    );
     expect(session.output()).toContain('UPGRADE-EXIT=0');
-    expect(session.output()).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
+    expect(session.output()).toMatch(
+      /tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/,
+    );
     const runs = /run (\S+), (\S+), (\S+) handed to/.exec(session.output())?.slice(1) ?? [];
-    expect(runs, `the upgrade's runs, in the session's output:\n${session.output()}`).toHaveLength(3);
+    expect(runs, `the upgrade's runs, in the session's output:\n${session.output()}`).toHaveLength(
+      3,
+    );
     for (const run of runs) await waitForOutcome(bed.guest, /^restored$/, 60_000, run);
 
     expect(await bed.guest.run('tmux ls')).toMatch(/^work: 1 windows/m);
-    await expectEventually(`tmux's loop to write ${newKernel}`, async () => (await bed.guest.run('cat /root/tmux-k')).trim() === newKernel, 30_000);
-    await expectEventually(`the nohup job to write ${newKernel}`, async () => (await bed.guest.run('cat /root/nohup-k')).trim() === newKernel, 30_000);
-    expect((await bed.guest.run(`pgrep -cf '^sh -c ${NOHUP_LOOP.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$' || true`)).trim()).toBe('1');
-    const report = JSON.parse((await bed.guest.run(`kernel-leap report --run ${runs.at(-1)} --json`)).trim().split('\n').at(-1) ?? '{}') as { leftBehind: unknown[]; oldKernel: string; newKernel: string };
+    await expectEventually(
+      `tmux's loop to write ${newKernel}`,
+      async () => (await bed.guest.run('cat /root/tmux-k')).trim() === newKernel,
+      30_000,
+    );
+    await expectEventually(
+      `the nohup job to write ${newKernel}`,
+      async () => (await bed.guest.run('cat /root/nohup-k')).trim() === newKernel,
+      30_000,
+    );
+    expect(
+      (
+        await bed.guest.run(
+          `pgrep -cf '^sh -c ${NOHUP_LOOP.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$' || true`,
+        )
+      ).trim(),
+    ).toBe('1');
+    const report = JSON.parse(
+      (await bed.guest.run(`kernel-leap report --run ${runs.at(-1)} --json`))
+        .trim()
+        .split('\n')
+        .at(-1) ?? '{}',
+    ) as { leftBehind: unknown[]; oldKernel: string; newKernel: string };
     expect(report).toMatchObject({ leftBehind: [], oldKernel, newKernel });
     console.log(await bed.guest.run(`kernel-leap report --run ${runs[0]} | head -30`));
   });
@@ -73,26 +113,55 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
   it('a tmux client attached in another session stays attached: a line typed on the host after the leap reaches the program in its window', async () => {
     const { oldKernel } = bed.guest.connection;
     // Its own socket: the server of the test above answers on the default one.
-    const attached = bed.open(`tmux -L two new -d -s two '${TWO_READER}'; TERM=xterm tmux -L two attach -t two; echo "ATTACH-EXIT=$?"`);
-    await expectEventually('the tmux client to attach', async () => (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '', 60_000);
+    const attached = bed.open(
+      `tmux -L two new -d -s two '${TWO_READER}'; TERM=xterm tmux -L two attach -t two; echo "ATTACH-EXIT=$?"`,
+    );
+    await expectEventually(
+      'the tmux client to attach',
+      async () =>
+        (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '',
+      60_000,
+    );
     attached.write('before\n');
-    await expectEventually('the window to read the line typed before the leap', async () => /^before \S+$/m.test(await bed.guest.run('cat /root/tmux-two-in 2>/dev/null || true')), 30_000);
+    await expectEventually(
+      'the window to read the line typed before the leap',
+      async () =>
+        /^before \S+$/m.test(await bed.guest.run('cat /root/tmux-two-in 2>/dev/null || true')),
+      30_000,
+    );
     const rehearsal = bed.open('kernel-leap rehearse --all-ssh; echo "REHEARSE-EXIT=$?"');
     await withPostMortem(bed.guest, () => rehearsal.waitForLine(/^REHEARSE-EXIT=\d+/, 300_000));
     expect(rehearsal.output()).toContain('REHEARSE-EXIT=0');
-    expect(rehearsal.output()).toMatch(/TERMINAL_KEPT .*the tree holds \/dev\/pts\/\d+, tree \d+'s terminal .*the client stays attached/);
+    expect(rehearsal.output()).toMatch(
+      /TERMINAL_KEPT .*the tree holds \/dev\/pts\/\d+, tree \d+'s terminal .*the client stays attached/,
+    );
     expect((await bed.guest.run('tmux -L two list-clients')).trim()).not.toBe('');
-    const caller = bed.open(`kernel-leap upgrade --all-ssh --yes --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`);
+    const caller = bed.open(
+      `kernel-leap upgrade --all-ssh --yes --kernel ${oldKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`,
+    );
     await withPostMortem(bed.guest, () => caller.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
     expect(caller.output()).toContain('UPGRADE-EXIT=0');
-    expect(caller.output()).toMatch(/unix stream to \/tmp\/tmux-0\/two between tree \d+ .* and tree \d+ .*: rejoined at the restore/);
+    expect(caller.output()).toMatch(
+      /unix stream to \/tmp\/tmux-0\/two between tree \d+ .* and tree \d+ .*: rejoined at the restore/,
+    );
     // The first test's tmux server, restored in a scope of its own, is not carried again: the plan says so.
-    expect(caller.output()).toMatch(/warn +lost +a tree of root's that an earlier leap restored .*not carried: pid \d+ \(tmux new -d -s work/);
+    expect(caller.output()).toMatch(
+      /warn +lost +a tree of root's that an earlier leap restored .*not carried: pid \d+ \(tmux new -d -s work/,
+    );
     expect((await bed.guest.run('uname -r')).trim()).toBe(oldKernel);
     // The server's tree, which holds the client's terminal, is restored after the others: the caller's outcome may come first.
-    await expectEventually('the restored server to list its client', async () => (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '', 60_000);
+    await expectEventually(
+      'the restored server to list its client',
+      async () =>
+        (await bed.guest.run('tmux -L two list-clients 2>/dev/null || true')).trim() !== '',
+      60_000,
+    );
     attached.write('after\n');
-    await expectEventually(`the window to read the line typed after the leap, on ${oldKernel}`, async () => (await bed.guest.run('cat /root/tmux-two-in')).includes(`after ${oldKernel}`), 60_000);
+    await expectEventually(
+      `the window to read the line typed after the leap, on ${oldKernel}`,
+      async () => (await bed.guest.run('cat /root/tmux-two-in')).includes(`after ${oldKernel}`),
+      60_000,
+    );
     expect(attached.output()).not.toMatch(/ATTACH-EXIT=/);
   });
 
@@ -100,11 +169,19 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     const { newKernel } = bed.guest.connection;
     const typed = `kernel-leap upgrade --yes --kernel ${newKernel}; echo "UPGRADE-EXIT=$?" > /root/three-exit; sleep 600`;
     const session = bed.open(`tmux -L three new -d -s three '${typed}'; ${TICKER_THREE}`);
-    await withPostMortem(bed.guest, () => session.waitForLine(wholeLine(`tick3 ${newKernel}`), 480_000));
-    await expectEventually('the upgrade in the tmux window to return', async () => (await bed.guest.run('cat /root/three-exit 2>/dev/null || true')).trim() !== '', 60_000);
+    await withPostMortem(bed.guest, () =>
+      session.waitForLine(wholeLine(`tick3 ${newKernel}`), 480_000),
+    );
+    await expectEventually(
+      'the upgrade in the tmux window to return',
+      async () => (await bed.guest.run('cat /root/three-exit 2>/dev/null || true')).trim() !== '',
+      60_000,
+    );
     expect((await bed.guest.run('cat /root/three-exit')).trim()).toBe('UPGRADE-EXIT=0');
     expect(await bed.guest.run('tmux -L three ls')).toMatch(/^three: 1 windows/m);
     const pane = await bed.guest.run('tmux -L three capture-pane -p -S - -t three');
-    expect(pane).toMatch(/tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/);
+    expect(pane).toMatch(
+      /tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/,
+    );
   });
 });

@@ -17,10 +17,15 @@
  * (ifupdown, restore edge cases, a failing dump under --all-ssh).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leapWithLiveSession, type LeapResult } from '../helpers/demo-run.js';
+
+import { type LeapResult, leapWithLiveSession } from '../helpers/demo-run.js';
 import { expectCarried } from '../helpers/expect-leap.js';
 import { ARTEFACTS_GONE, prepareGuest } from '../helpers/leap.js';
-import { expectRulesHeldAcross, type GuestStack, switchToNetworkManager } from '../helpers/network-stack.js';
+import {
+  expectRulesHeldAcross,
+  type GuestStack,
+  switchToNetworkManager,
+} from '../helpers/network-stack.js';
 import { LocalS3 } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import { type VmSession, wholeLine } from '../helpers/vm-session.js';
@@ -42,14 +47,22 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     await alice?.close();
     await guest?.stop();
     await s3?.stop();
-    log(`whole file: ${((Date.now() - started) / 1000).toFixed(1)} s (boot to sshd ${((guest?.bootToSshMs ?? 0) / 1000).toFixed(1)} s)`);
+    log(
+      `whole file: ${((Date.now() - started) / 1000).toFixed(1)} s (boot to sshd ${((guest?.bootToSshMs ?? 0) / 1000).toFixed(1)} s)`,
+    );
   });
 
   /** One leap typed in a live session, to `to`, on the stack that brings eth0 up; what it must show. */
   async function leapOn(stack: GuestStack, from: string, to: string): Promise<LeapResult> {
     const leapStarted = Date.now();
-    const result = await leapWithLiveSession(guest, s3, `kernel-leap upgrade --yes --all-ssh --kernel ${to}`);
-    log(`${stack} leap, from typing the command to the shell's last line: ${((Date.now() - leapStarted) / 1000).toFixed(1)} s`);
+    const result = await leapWithLiveSession(
+      guest,
+      s3,
+      `kernel-leap upgrade --yes --all-ssh --kernel ${to}`,
+    );
+    log(
+      `${stack} leap, from typing the command to the shell's last line: ${((Date.now() - leapStarted) / 1000).toFixed(1)} s`,
+    );
     // The report's timeline as the restored session printed it: where the downtime went.
     const lines = result.transcript.split('\n');
     const first = lines.findIndex((l) => /^downtime: /.test(l));
@@ -60,7 +73,9 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     expect(result.transcript).toMatch(/gate\.addresses/);
     expectCarried(result, from, to, 'trixie');
     const order = await expectRulesHeldAcross(guest, stack);
-    log(`${stack}: lock rules in at ${order.rulesAt} s, ${stack} started at ${order.stackAt} s after the kernel's start`);
+    log(
+      `${stack}: lock rules in at ${order.rulesAt} s, ${stack} started at ${order.stackAt} s after the kernel's start`,
+    );
     expect((await guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
     await expectAliceCarried(stack, to);
     return result;
@@ -72,12 +87,19 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     await alice.waitForLine(wholeLine(`tickA ${to}`), 60_000);
     alice.write(`typed for alice on ${stack}\n`);
     await alice.waitForLine(wholeLine(`ALICE-READ:typed for alice on ${stack}`), 60_000);
-    log(`alice's session on ${stack}: longest pause ${(alice.longestGap(/^tickA /).ms / 1000).toFixed(1)} s so far`);
+    log(
+      `alice's session on ${stack}: longest pause ${(alice.longestGap(/^tickA /).ms / 1000).toFixed(1)} s so far`,
+    );
   }
 
   it('check finds CRIU 4.1.1 and states what it can do, and systemd-networkd bringing up eth0; the session is an sshd-session one', async () => {
     const check = await guest.exec('kernel-leap check');
-    log(check.stdout.split('\n').filter((l) => /criu|network|iptables-save/.test(l)).join('\n'));
+    log(
+      check.stdout
+        .split('\n')
+        .filter((l) => /criu|network|iptables-save/.test(l))
+        .join('\n'),
+    );
     expect(check.exitCode, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toMatch(/criu can\s+CRIU 4\.1\.1 /);
     expect(check.stdout).toMatch(/network lock\s+iptables \(nf_tables backend\)/);
@@ -88,14 +110,19 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
 
   it('on systemd-networkd, upgrade --all-ssh returns 0 in the session, on the new kernel, with its echo stream intact, carries alice too, and leaves nothing behind', async () => {
     const { oldKernel, newKernel, user } = guest.connection;
-    alice = guest.openSession('(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & while read -r line; do echo "ALICE-READ:$line"; done', user);
+    alice = guest.openSession(
+      '(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & while read -r line; do echo "ALICE-READ:$line"; done',
+      user,
+    );
     await alice.waitForLine(wholeLine(`tickA ${oldKernel}`), 60_000);
-    expect(await guest.run(`pgrep -a sshd-session || true`)).toMatch(new RegExp(`sshd-session: ${user} \\[priv\\]`));
+    expect(await guest.run(`pgrep -a sshd-session || true`)).toMatch(
+      new RegExp(`sshd-session: ${user} \\[priv\\]`),
+    );
     const result = await leapOn('systemd-networkd', oldKernel, newKernel);
     expect(result.transcript).toMatch(/ok\s+NETWORK\s+systemd-networkd brings up eth0: /);
   });
 
-  it('on NetworkManager, the same leap back to the old kernel, alice\'s restored session leapt a second time, and check names NetworkManager on the boot it brought up', async () => {
+  it("on NetworkManager, the same leap back to the old kernel, alice's restored session leapt a second time, and check names NetworkManager on the boot it brought up", async () => {
     const { oldKernel, newKernel } = guest.connection;
     await switchToNetworkManager(guest);
     const result = await leapOn('NetworkManager', newKernel, oldKernel);

@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 /** Returns the copy's entry, kernel-leap.mjs. */
 export function copyOfBuild(prefix: string): string {
   const dist = resolve('dist');
-  if (!existsSync(join(dist, 'kernel-leap.mjs'))) throw new Error('dist/kernel-leap.mjs is missing: npm test builds it first (npm run build)');
+  if (!existsSync(join(dist, 'kernel-leap.mjs')))
+    throw new Error('dist/kernel-leap.mjs is missing: npm test builds it first (npm run build)');
   const dir = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(dir, 0o755);
   cpSync(dist, dir, { recursive: true });

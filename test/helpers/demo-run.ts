@@ -51,7 +51,12 @@ function sessionScript(echoPort: number, upgrade: string): string {
   ].join('\n');
 }
 
-export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade: string, onLine: (line: string) => void = () => undefined): Promise<LeapResult> {
+export async function leapWithLiveSession(
+  guest: VmClient,
+  s3: LocalS3,
+  upgrade: string,
+  onLine: (line: string) => void = () => undefined,
+): Promise<LeapResult> {
   const echo = await EchoServer.start();
   const session = guest.openSession(sessionScript(echo.port, upgrade));
   let printed = 0;
@@ -69,11 +74,15 @@ export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade:
     await session.close();
     await echo.stop();
   }
-  const ticks = session.lines.map((l) => /^tick (\d+) (\S+)$/.exec(l.text)).filter((m): m is RegExpExecArray => m !== null);
+  const ticks = session.lines
+    .map((l) => /^tick (\d+) (\S+)$/.exec(l.text))
+    .filter((m): m is RegExpExecArray => m !== null);
   const replies = (await guest.run(`cat ${REPLIES}`)).split('\n').filter(Boolean);
   const pingsSent = replies.length;
   const expected = Array.from({ length: pingsSent }, (_, i) => `ping ${i + 1}\n`).join('');
-  const run = JSON.parse((await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}');
+  const run = JSON.parse(
+    (await guest.run('kernel-leap report --json')).trim().split('\n').at(-1) ?? '{}',
+  );
   const host = (await guest.run('hostname')).trim();
   return {
     upgradeExit: Number(/UPGRADE-EXIT=(\d+)/.exec(session.output())?.[1]),
@@ -81,9 +90,15 @@ export async function leapWithLiveSession(guest: VmClient, s3: LocalS3, upgrade:
     kernelAfter: ticks.at(-1)?.[2],
     longestGapMs: session.longestGap(/^tick \d+/).ms,
     pingsSent,
-    echoAfterRestore: /ECHO-RESUMED after (\d+) /.test(session.output()) && Number(/ECHO-RESUMED after (\d+) /.exec(session.output())?.[1]) < 240,
+    echoAfterRestore:
+      /ECHO-RESUMED after (\d+) /.test(session.output()) &&
+      Number(/ECHO-RESUMED after (\d+) /.exec(session.output())?.[1]) < 240,
     // Every reply matched its ping, and the server saw the pings in order, none lost or repeated.
-    echoIntact: pingsSent > 0 && replies.every((r, i) => r === `ping ${i + 1}`) && echo.received.startsWith(expected) && echo.received.length <= expected.length + 12,
+    echoIntact:
+      pingsSent > 0 &&
+      replies.every((r, i) => r === `ping ${i + 1}`) &&
+      echo.received.startsWith(expected) &&
+      echo.received.length <= expected.length + 12,
     echoConnections: echo.connections,
     typedAfterRestore: session.lines.some((l) => l.text === `TYPED:${TYPED}`),
     reportDowntimeMs: run.downtimeMs,

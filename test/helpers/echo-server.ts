@@ -6,7 +6,10 @@ export class EchoServer {
   connections = 0;
   private readonly sockets = new Set<Socket>();
 
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
 
   static async start(): Promise<EchoServer> {
     let echo: EchoServer | undefined;

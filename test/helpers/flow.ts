@@ -9,13 +9,14 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+
 import { Output } from '../../src/cli/output.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { EngineContext } from '../../src/engine/context.js';
 import { LeapError } from '../../src/errors.js';
 import type { HostPaths } from '../../src/tools/host-paths.js';
 import { type NetworkStackName, STACK_UNITS } from '../../src/tools/network-stack.js';
-import type { RunRequest, RunResult, Runner } from '../../src/tools/runner.js';
+import type { Runner, RunRequest, RunResult } from '../../src/tools/runner.js';
 
 type Answer = Partial<Pick<RunResult, 'stdout' | 'stderr' | 'exitCode'>> | undefined | void;
 type Handler = (argv: string[], request: RunRequest) => Answer | Promise<Answer>;
@@ -52,7 +53,11 @@ export class ScriptedRunner implements Runner {
     if (!rule) throw new Error(`unscripted command: ${argv.join(' ')}`);
     const answer = (await rule.handle(argv, request)) ?? {};
     const result = { argv, exitCode: 0, stdout: '', stderr: '', durationMs: 1, ...answer };
-    if (!(request.okCodes ?? [0]).includes(result.exitCode)) throw new LeapError('COMMAND_FAILED', `${argv[0]} exited with ${result.exitCode}: ${result.stderr}`);
+    if (!(request.okCodes ?? [0]).includes(result.exitCode))
+      throw new LeapError(
+        'COMMAND_FAILED',
+        `${argv[0]} exited with ${result.exitCode}: ${result.stderr}`,
+      );
     return result;
   }
 
@@ -110,13 +115,24 @@ export function scratchHost(): HostPaths {
     procSys: join(root, 'proc/sys'),
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
   };
-  for (const dir of [host.unitDir, join(root, 'etc/network'), host.boot, join(root, 'sys/kernel'), join(host.procSys, 'net/ipv4'), join(root, 'run/kernel-leap')]) mkdirSync(dir, { recursive: true });
+  for (const dir of [
+    host.unitDir,
+    join(root, 'etc/network'),
+    host.boot,
+    join(root, 'sys/kernel'),
+    join(host.procSys, 'net/ipv4'),
+    join(root, 'run/kernel-leap'),
+  ])
+    mkdirSync(dir, { recursive: true });
   for (const version of [OLD_KERNEL, NEWEST_KERNEL, NEW_KERNEL]) {
     writeFileSync(join(host.boot, `vmlinuz-${version}`), '');
     writeFileSync(join(host.boot, `initrd.img-${version}`), '');
   }
   writeFileSync(host.kexecLoaded, '0\n');
-  writeFileSync(host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
+  writeFileSync(
+    host.procCmdline,
+    'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n',
+  );
   writeFileSync(windowScalingPath(host), '1\n');
   mkdirSync(dirname(host.procBootId), { recursive: true });
   writeFileSync(host.procBootId, `${SCRATCH_BOOT_ID}\n`);
@@ -132,9 +148,16 @@ export function readTrimmed(path: string): string {
 }
 
 /** A context with the shipped config (only the state dir moved), quiet output and the scratch host. */
-export function flowContext(runner: Runner, host: HostPaths = scratchHost()): EngineContext & { stateDir: string } {
+export function flowContext(
+  runner: Runner,
+  host: HostPaths = scratchHost(),
+): EngineContext & { stateDir: string } {
   const stateDir = mkdtempSync(join(tmpdir(), 'kl-state-'));
-  const config = loadConfig({ env: {}, file: undefined, overrides: [`paths.state_dir=${stateDir}`] }).config;
+  const config = loadConfig({
+    env: {},
+    file: undefined,
+    overrides: [`paths.state_dir=${stateDir}`],
+  }).config;
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;
   return { runner, config, out: new Output(false, false, sink, sink), host, stateDir };
 }
@@ -153,7 +176,9 @@ export async function startSession(): Promise<FakeSession> {
   const server: Server = createServer((socket) => socket.on('error', () => undefined));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const accepted = new Promise<{ ip: string; port: number }>((resolve) => server.once('connection', (s) => resolve({ ip: '127.0.0.1', port: s.remotePort as number })));
+  const accepted = new Promise<{ ip: string; port: number }>((resolve) =>
+    server.once('connection', (s) => resolve({ ip: '127.0.0.1', port: s.remotePort as number })),
+  );
   const code = `import socket, time\ns = socket.create_connection(("127.0.0.1", ${port}))\ntime.sleep(600)\n`;
   const child = spawn('python3', ['-c', code], { stdio: 'ignore', detached: true });
   const local = await accepted;
@@ -174,7 +199,10 @@ export async function startSession(): Promise<FakeSession> {
 }
 
 /** The two DROP rules criu inserts for a connection, as iptables-save -c prints them. */
-export function lockRulesSaved(local: { ip: string; port: number }, peer: { ip: string; port: number }): string {
+export function lockRulesSaved(
+  local: { ip: string; port: number },
+  peer: { ip: string; port: number },
+): string {
   return [
     '*filter',
     ':INPUT ACCEPT [0:0]',
@@ -188,16 +216,25 @@ export function lockRulesSaved(local: { ip: string; port: number }, peer: { ip: 
 /** What each stack's tool prints where that stack brought eth0 up (and lo, which is no stack's). */
 export const STACK_PROBE_OUTPUT: Record<NetworkStackName, { argv: string[]; stdout: string }> = {
   ifupdown: { argv: ['ifquery', '--state'], stdout: 'lo=lo\neth0=eth0\n' },
-  'systemd-networkd': { argv: ['networkctl', 'list'], stdout: '  1 lo   loopback carrier  unmanaged\n  2 eth0 ether    routable configured\n' },
+  'systemd-networkd': {
+    argv: ['networkctl', 'list'],
+    stdout: '  1 lo   loopback carrier  unmanaged\n  2 eth0 ether    routable configured\n',
+  },
   NetworkManager: { argv: ['nmcli', '-t'], stdout: 'eth0:connected\nlo:connected (externally)\n' },
 };
 
 /** `systemctl is-active` of the stacks' units, as on a machine that runs these stacks. */
-export function withActiveStacks<R extends ScriptedRunner>(runner: R, ...stacks: NetworkStackName[]): R {
+export function withActiveStacks<R extends ScriptedRunner>(
+  runner: R,
+  ...stacks: NetworkStackName[]
+): R {
   const running = new Set(stacks.map((stack) => STACK_UNITS[stack]));
   return runner.on(['systemctl', 'is-active'], (argv) => {
     const states = argv.slice(2).map((unit) => (running.has(unit) ? 'active' : 'inactive'));
-    return { stdout: `${states.join('\n')}\n`, exitCode: states.every((s) => s === 'active') ? 0 : 3 };
+    return {
+      stdout: `${states.join('\n')}\n`,
+      exitCode: states.every((s) => s === 'active') ? 0 : 3,
+    };
   });
 }
 

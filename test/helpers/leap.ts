@@ -1,6 +1,7 @@
 /** Steps the kernel-leap guest tests share: install the bundle under test, point it at the local S3, read its runs. */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+
 import { pollUntil } from './poll.js';
 import { GUEST_CREDENTIALS, type LocalS3 } from './s3rver.js';
 import type { VmClient } from './vm-client.js';
@@ -11,7 +12,9 @@ export const LAUNCHER = resolve('scripts/kernel-leap');
 /** Installs this very build with the launcher, and a config (the shipped defaults unless one is given). */
 export async function installKernelLeap(vm: VmClient, config = ''): Promise<void> {
   await vm.installBundle({ launcher: LAUNCHER });
-  await vm.run('mkdir -p /etc/kernel-leap && cat > /etc/kernel-leap/kernel-leap.conf', { input: config });
+  await vm.run('mkdir -p /etc/kernel-leap && cat > /etc/kernel-leap/kernel-leap.conf', {
+    input: config,
+  });
 }
 
 export async function prepareGuest(vm: VmClient, s3: LocalS3): Promise<void> {
@@ -33,16 +36,36 @@ export async function latestJournal(vm: VmClient): Promise<RunJournal> {
  * Polls a run's outcome (the latest run's unless `run` names one). It is absent
  * for a while mid-restore: the boot's restore clears it before it writes the new one.
  */
-export function waitForOutcome(vm: VmClient, outcome: RegExp, timeoutMs: number, run?: string): Promise<string> {
+export function waitForOutcome(
+  vm: VmClient,
+  outcome: RegExp,
+  timeoutMs: number,
+  run?: string,
+): Promise<string> {
   const file = `/var/lib/kernel-leap/${run === undefined ? 'latest' : `runs/${run}`}/outcome`;
-  return pollUntil(async () => {
-    const text = (await vm.exec(`cat ${file} 2>/dev/null`, { timeoutMs: 20_000 })).stdout.trim();
-    return outcome.test(text) ? text : undefined;
-  }, { timeoutMs, intervalMs: 1000, what: `${run === undefined ? "the run's" : `run ${run}'s`} outcome to match ${outcome}` });
+  return pollUntil(
+    async () => {
+      const text = (await vm.exec(`cat ${file} 2>/dev/null`, { timeoutMs: 20_000 })).stdout.trim();
+      return outcome.test(text) ? text : undefined;
+    },
+    {
+      timeoutMs,
+      intervalMs: 1000,
+      what: `${run === undefined ? "the run's" : `run ${run}'s`} outcome to match ${outcome}`,
+    },
+  );
 }
 
-export function expectEventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<true> {
-  return pollUntil(async () => ((await check()) ? true : undefined), { timeoutMs, intervalMs: 1000, what });
+export function expectEventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<true> {
+  return pollUntil(async () => ((await check()) ? true : undefined), {
+    timeoutMs,
+    intervalMs: 1000,
+    what,
+  });
 }
 
 /** A kexec started from ssh, detached so the client does not hang on it; resolves once a new boot answers. */
@@ -53,16 +76,23 @@ export async function kexecAndWait(vm: VmClient, command = 'kexec -e'): Promise<
 }
 
 /** What an upgrade must leave behind on the new boot: nothing one-shot. */
-export const ARTEFACTS_GONE = 'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending /var/lib/kernel-leap/restoring 2>/dev/null | wc -l';
+export const ARTEFACTS_GONE =
+  'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 /var/lib/kernel-leap/pending /var/lib/kernel-leap/restoring 2>/dev/null | wc -l';
 
 /**
  * What the guest says about its last run, for a failed assertion: outcome, report,
  * the restore log's tail and the serial console's. Never throws: the guest may be gone.
  */
 export async function guestPostMortem(vm: VmClient): Promise<string> {
-  const probe = 'uname -r; uptime; cat /var/lib/kernel-leap/latest/outcome; kernel-leap report 2>&1 | tail -40; tail -25 /var/lib/kernel-leap/latest/logs/restore.log; journalctl -b -u "kernel-leap-*" --no-pager 2>&1 | tail -40';
-  const guest = await vm.exec(probe, { timeoutMs: 60_000 }).then((r) => r.stdout + r.stderr, (error: unknown) => `(guest unreachable: ${String(error)})`);
-  const serial = existsSync(vm.connection.serialLog) ? readFileSync(vm.connection.serialLog, 'utf8').split('\n').slice(-30).join('\n') : '(no serial log)';
+  const probe =
+    'uname -r; uptime; cat /var/lib/kernel-leap/latest/outcome; kernel-leap report 2>&1 | tail -40; tail -25 /var/lib/kernel-leap/latest/logs/restore.log; journalctl -b -u "kernel-leap-*" --no-pager 2>&1 | tail -40';
+  const guest = await vm.exec(probe, { timeoutMs: 60_000 }).then(
+    (r) => r.stdout + r.stderr,
+    (error: unknown) => `(guest unreachable: ${String(error)})`,
+  );
+  const serial = existsSync(vm.connection.serialLog)
+    ? readFileSync(vm.connection.serialLog, 'utf8').split('\n').slice(-30).join('\n')
+    : '(no serial log)';
   return `--- guest post-mortem ---\n${guest}\n--- serial console, last lines ---\n${serial}`;
 }
 

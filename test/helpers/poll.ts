@@ -10,7 +10,10 @@ export interface PollOptions {
 }
 
 /** Calls `check` until it returns a value other than undefined; a throw from `check` aborts at once. */
-export async function pollUntil<T>(check: () => Promise<T | undefined> | T | undefined, options: PollOptions): Promise<T> {
+export async function pollUntil<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  options: PollOptions,
+): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const value = await check();
@@ -18,7 +21,9 @@ export async function pollUntil<T>(check: () => Promise<T | undefined> | T | und
     const left = deadline - Date.now();
     if (left <= 0) {
       const detail = options.detail ? `\n${options.detail()}` : '';
-      throw new Error(`timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${options.what}${detail}`);
+      throw new Error(
+        `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${options.what}${detail}`,
+      );
     }
     await delay(Math.min(options.intervalMs ?? 500, left));
   }

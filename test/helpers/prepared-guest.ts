@@ -4,6 +4,7 @@
  * build of kernel-leap installed, stopped after them with the sessions they opened.
  */
 import { afterAll, beforeAll } from 'vitest';
+
 import { prepareGuest } from './leap.js';
 import { LocalS3 } from './s3rver.js';
 import { bootGuest, type Vm } from './vm-boot.js';
@@ -21,7 +22,8 @@ export function usePreparedGuest(): PreparedGuest {
   let s3: LocalS3 | undefined;
   const sessions: VmSession[] = [];
   const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('the guest is not up: use it inside a test, after beforeAll');
+    if (value === undefined)
+      throw new Error('the guest is not up: use it inside a test, after beforeAll');
     return value;
   };
   beforeAll(async () => {

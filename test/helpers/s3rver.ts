@@ -6,9 +6,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver';
+
 import { freePort } from './vm-qemu.js';
 
 export const S3_KEY = 'S3RVER';
@@ -22,7 +24,10 @@ export class LocalS3 {
   readonly dir = mkdtempSync(join(tmpdir(), 'kl-s3-'));
   private server: Running | undefined;
 
-  constructor(readonly port: number, readonly bucket: string) {}
+  constructor(
+    readonly port: number,
+    readonly bucket: string,
+  ) {}
 
   static async start(bucket = 'kernel-leap-logs'): Promise<LocalS3> {
     const s3 = new LocalS3(await freePort(), bucket);
@@ -31,7 +36,13 @@ export class LocalS3 {
   }
 
   async resume(): Promise<void> {
-    const server = new S3rver({ address: '127.0.0.1', port: this.port, directory: this.dir, silent: true, configureBuckets: [{ name: this.bucket }] });
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port: this.port,
+      directory: this.dir,
+      silent: true,
+      configureBuckets: [{ name: this.bucket }],
+    });
     await server.run();
     this.server = server as Running;
   }
@@ -42,11 +53,18 @@ export class LocalS3 {
   }
 
   client(): S3Client {
-    return new S3Client({ endpoint: `http://127.0.0.1:${this.port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_KEY, secretAccessKey: S3_SECRET } });
+    return new S3Client({
+      endpoint: `http://127.0.0.1:${this.port}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: S3_KEY, secretAccessKey: S3_SECRET },
+    });
   }
 
   async keys(prefix = ''): Promise<string[]> {
-    const out = await this.client().send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix }));
+    const out = await this.client().send(
+      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix }),
+    );
     return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
   }
 
@@ -57,7 +75,15 @@ export class LocalS3 {
 
   /** The guest's config: the shipped defaults, with the [s3] section a user sets for this server. */
   guestConfig(prefix = 'kl-test'): string {
-    return ['[s3]', `endpoint = http://10.0.2.2:${this.port}`, 'region = us-east-1', `bucket = ${this.bucket}`, `prefix = ${prefix}`, 'path_style = true', ''].join('\n');
+    return [
+      '[s3]',
+      `endpoint = http://10.0.2.2:${this.port}`,
+      'region = us-east-1',
+      `bucket = ${this.bucket}`,
+      `prefix = ${prefix}`,
+      'path_style = true',
+      '',
+    ].join('\n');
   }
 }
 

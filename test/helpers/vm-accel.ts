@@ -5,12 +5,21 @@
  * answer is cached per host in the cache root, so later boots do not re-probe.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { pollUntil } from './poll.js';
-import { type Accel, isRunning, killQemuNow, qemuErrors, startQemu } from './vm-qemu.js';
 import { cacheRoot, type VmImage } from './vm-image.js';
+import { type Accel, isRunning, killQemuNow, qemuErrors, startQemu } from './vm-qemu.js';
 
 const PROBE_MS = 6000;
 
@@ -29,7 +38,8 @@ interface SavedChoice {
 /** KL_TESTBED_ACCEL=kvm|tcg forces the choice; otherwise the cached or probed one. */
 export async function chooseAccel(image: VmImage): Promise<AccelChoice> {
   const forced = process.env.KL_TESTBED_ACCEL;
-  if (forced === 'kvm' || forced === 'tcg') return { accel: forced, reason: 'forced by KL_TESTBED_ACCEL', cached: false };
+  if (forced === 'kvm' || forced === 'tcg')
+    return { accel: forced, reason: 'forced by KL_TESTBED_ACCEL', cached: false };
   const file = join(cacheRoot(), 'accel.json');
   const host = hostIdentity();
   const saved = readSaved(file);
@@ -70,15 +80,27 @@ async function probeKvm(image: VmImage): Promise<Probe> {
   const dir = mkdtempSync(join(tmpdir(), 'kl-kvm-probe-'));
   const serialLog = join(dir, 'serial.log');
   const started = Date.now();
-  const pid = startQemu({ image: { ...image, cmdline: 'console=ttyS0' }, accel: 'kvm', serialLog, memoryMb: 512 }, dir, false);
+  const pid = startQemu(
+    { image: { ...image, cmdline: 'console=ttyS0' }, accel: 'kvm', serialLog, memoryMb: 512 },
+    dir,
+    false,
+  );
   try {
     await pollUntil(
       () => {
-        if (existsSync(serialLog) && readFileSync(serialLog, 'utf8').includes('Linux version')) return true;
-        if (!isRunning(pid)) throw new Error(`qemu exited: ${qemuErrors(dir).split('\n').slice(-3).join(' ') || 'no message'}`);
+        if (existsSync(serialLog) && readFileSync(serialLog, 'utf8').includes('Linux version'))
+          return true;
+        if (!isRunning(pid))
+          throw new Error(
+            `qemu exited: ${qemuErrors(dir).split('\n').slice(-3).join(' ') || 'no message'}`,
+          );
         return undefined;
       },
-      { timeoutMs: PROBE_MS, intervalMs: 100, what: "the kernel's first line on the serial console" },
+      {
+        timeoutMs: PROBE_MS,
+        intervalMs: 100,
+        what: "the kernel's first line on the serial console",
+      },
     );
     return { ok: true, ms: Date.now() - started };
   } catch (error) {

@@ -6,12 +6,22 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { requireCommand } from './require.js';
 import { chooseAccel } from './vm-accel.js';
 import { onProcessExit } from './vm-cleanup.js';
 import { connectGuest, type VmClient } from './vm-client.js';
 import { DEFAULT_DIST, type Dist, ensureImage, type VmImage } from './vm-image.js';
-import { createOverlay, freePort, isRunning, killQemuNow, PID_FILE, qemuErrors, startQemu, stopQemu } from './vm-qemu.js';
+import {
+  createOverlay,
+  freePort,
+  isRunning,
+  killQemuNow,
+  PID_FILE,
+  qemuErrors,
+  startQemu,
+  stopQemu,
+} from './vm-qemu.js';
 import { type VmConnection, waitForSsh } from './vm-ssh.js';
 
 const PORT_ATTEMPTS = 3;
@@ -52,7 +62,11 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
   requireGuestTools();
   sweepDeadGuests();
   const image = await ensureImage(options.dist ?? DEFAULT_DIST);
-  log(image.built ? `${image.dist} image built cold in ${image.buildSeconds} s: ${image.dir}` : `${image.dist} image cached: ${image.dir}`);
+  log(
+    image.built
+      ? `${image.dist} image built cold in ${image.buildSeconds} s: ${image.dir}`
+      : `${image.dist} image cached: ${image.dir}`,
+  );
   const accel = await chooseAccel(image);
   log(`accel ${accel.accel}${accel.cached ? ' (cached)' : ''}: ${accel.reason}`);
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
@@ -66,8 +80,23 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const started = Date.now();
-      pid = startQemu({ image, accel: accel.accel, disk, port, serialLog: join(dir, 'serial.log') }, dir, options.detached ?? false);
-      const c: VmConnection = { dist: image.dist, port, key: image.key, user: image.user, dir, serialLog: join(dir, 'serial.log'), pid, accel: accel.accel, oldKernel: image.oldKernel, newKernel: image.newKernel };
+      pid = startQemu(
+        { image, accel: accel.accel, disk, port, serialLog: join(dir, 'serial.log') },
+        dir,
+        options.detached ?? false,
+      );
+      const c: VmConnection = {
+        dist: image.dist,
+        port,
+        key: image.key,
+        user: image.user,
+        dir,
+        serialLog: join(dir, 'serial.log'),
+        pid,
+        accel: accel.accel,
+        oldKernel: image.oldKernel,
+        newKernel: image.newKernel,
+      };
       try {
         await waitForSsh(c, options.sshTimeoutMs);
       } catch (error) {
@@ -76,16 +105,28 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
         throw error;
       }
       const bootToSshMs = Date.now() - started;
-      log(`guest up: ssh -p ${port} root@127.0.0.1, pid ${pid}, ${(bootToSshMs / 1000).toFixed(1)} s from start to sshd (${accel.accel})`);
+      log(
+        `guest up: ssh -p ${port} root@127.0.0.1, pid ${pid}, ${(bootToSshMs / 1000).toFixed(1)} s from start to sshd (${accel.accel})`,
+      );
       if (options.detached) forget();
       const powerCut = async () => {
         await stopQemu(c.pid, ['SIGKILL']);
         renameSync(c.serialLog, `${c.serialLog}.cut`);
-        pid = c.pid = startQemu({ image, accel: accel.accel, disk, port, serialLog: c.serialLog }, dir, options.detached ?? false);
+        pid = c.pid = startQemu(
+          { image, accel: accel.accel, disk, port, serialLog: c.serialLog },
+          dir,
+          options.detached ?? false,
+        );
         await waitForSsh(c, options.sshTimeoutMs);
         log(`guest up again after a power cut: pid ${pid}`);
       };
-      return { ...connectGuest(c), image, bootToSshMs, stop: async () => (await stopGuest(c), forget()), powerCut };
+      return {
+        ...connectGuest(c),
+        image,
+        bootToSshMs,
+        stop: async () => (await stopGuest(c), forget()),
+        powerCut,
+      };
     }
   } catch (error) {
     killQemuNow(pid);

@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { execa } from 'execa';
+
 import { copyIn, runInGuest, type VmConnection } from './vm-ssh.js';
 
 export const DEFAULT_DIST = fileURLToPath(new URL('../../dist', import.meta.url));
@@ -21,10 +23,15 @@ export interface BundleOptions {
 
 export async function installBundle(c: VmConnection, options: BundleOptions = {}): Promise<void> {
   const dist = options.dist ?? DEFAULT_DIST;
-  if (!existsSync(join(dist, 'kernel-leap.mjs'))) throw new Error(`${dist}/kernel-leap.mjs is missing: run \`npm run build\` first`);
+  if (!existsSync(join(dist, 'kernel-leap.mjs')))
+    throw new Error(`${dist}/kernel-leap.mjs is missing: run \`npm run build\` first`);
   // The directory as the README installs it: emptied first, so no older chunk stays.
   const { stdout: tar } = await execa('tar', ['-C', dist, '-cf', '-', '.'], { encoding: 'base64' });
-  await runInGuest(c, `rm -rf ${GUEST_DIST} && mkdir -p ${GUEST_DIST} && base64 -d | tar -C ${GUEST_DIST} -xf -`, { input: tar });
+  await runInGuest(
+    c,
+    `rm -rf ${GUEST_DIST} && mkdir -p ${GUEST_DIST} && base64 -d | tar -C ${GUEST_DIST} -xf -`,
+    { input: tar },
+  );
   if (options.launcher) await copyIn(c, options.launcher, GUEST_LAUNCHER);
   else await runInGuest(c, `cat > ${GUEST_LAUNCHER}`, { input: TINY_LAUNCHER });
   await runInGuest(c, `chmod 0755 ${GUEST_BUNDLE} ${GUEST_LAUNCHER}`);

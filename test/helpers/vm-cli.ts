@@ -8,16 +8,20 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { bootGuest, stopGuest } from './vm-boot.js';
 import { distFromArgs } from './vm-image.js';
 import { isRunning } from './vm-qemu.js';
 import { sshArgs, type VmConnection } from './vm-ssh.js';
 
-const STATE_FILE = process.env.KL_VM_STATE ?? fileURLToPath(new URL('../../.cache/vm/state.json', import.meta.url));
+const STATE_FILE =
+  process.env.KL_VM_STATE ?? fileURLToPath(new URL('../../.cache/vm/state.json', import.meta.url));
 const USAGE = 'usage: npm run vm -- up [--dist bookworm|trixie] | ssh [CMD...] | down';
 
 function readState(): VmConnection | undefined {
-  return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as VmConnection) : undefined;
+  return existsSync(STATE_FILE)
+    ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as VmConnection)
+    : undefined;
 }
 
 /** The recorded guest, if its QEMU still runs (the pid must still be that QEMU, with that dir). */
@@ -32,13 +36,17 @@ async function up(args: string[]): Promise<number> {
   const dist = distFromArgs(args, USAGE);
   const running = runningGuest();
   if (running) {
-    console.error(`a guest is already up (${running.dist}, pid ${running.pid}, port ${running.port}); \`npm run vm -- down\` first`);
+    console.error(
+      `a guest is already up (${running.dist}, pid ${running.pid}, port ${running.port}); \`npm run vm -- down\` first`,
+    );
     return 1;
   }
   const vm = await bootGuest({ dist, detached: true, log: (line) => console.error(`vm: ${line}`) });
   mkdirSync(dirname(STATE_FILE), { recursive: true });
   writeFileSync(STATE_FILE, `${JSON.stringify(vm.connection, null, 2)}\n`);
-  console.log(`up: ${dist}, ${vm.connection.user} and root log in with ${vm.connection.key}, pid ${vm.connection.pid}, port ${vm.connection.port}, dir ${vm.connection.dir}, state ${STATE_FILE}`);
+  console.log(
+    `up: ${dist}, ${vm.connection.user} and root log in with ${vm.connection.key}, pid ${vm.connection.pid}, port ${vm.connection.port}, dir ${vm.connection.dir}, state ${STATE_FILE}`,
+  );
   return 0;
 }
 

@@ -2,7 +2,16 @@
 import { type BundleOptions, installBundle } from './vm-bundle.js';
 import { openSession, type VmSession } from './vm-session.js';
 import {
-  copyIn, copyOut, type ExecResult, execInGuest, readBootId, runInGuest, serialTail, type VmConnection, waitForNewBoot, waitForSsh,
+  copyIn,
+  copyOut,
+  execInGuest,
+  type ExecResult,
+  readBootId,
+  runInGuest,
+  serialTail,
+  type VmConnection,
+  waitForNewBoot,
+  waitForSsh,
 } from './vm-ssh.js';
 
 export interface VmClient {
@@ -17,7 +26,10 @@ export interface VmClient {
   openSession(command?: string, user?: string): VmSession;
   bootId(): Promise<string>;
   waitForSsh(timeoutMs?: number): Promise<number>;
-  waitForNewBoot(previousBootId: string, timeoutMs?: number): Promise<{ bootId: string; ms: number }>;
+  waitForNewBoot(
+    previousBootId: string,
+    timeoutMs?: number,
+  ): Promise<{ bootId: string; ms: number }>;
   installBundle(options?: BundleOptions): Promise<void>;
   serialTail(lines?: number): string;
 }

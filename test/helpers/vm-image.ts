@@ -6,9 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
 import { execa } from 'execa';
 
-export const BUILD_SCRIPT = fileURLToPath(new URL('../../scripts/guest/build-image.sh', import.meta.url));
+export const BUILD_SCRIPT = fileURLToPath(
+  new URL('../../scripts/guest/build-image.sh', import.meta.url),
+);
 
 /** The test beds: Debian 12 (CRIU 3.17, OpenSSH 9.2) and Debian 13 (CRIU 4.1, OpenSSH 10.0). */
 export const DISTS = ['bookworm', 'trixie'] as const;
@@ -27,7 +30,8 @@ export function distFromArgs(argv: readonly string[], usage: string): Dist {
   const [first, second, ...rest] = argv;
   if (first === undefined) return DEFAULT_DIST;
   if (first === '--dist' && second !== undefined && rest.length === 0) return parseDist(second);
-  if (first.startsWith('--dist=') && second === undefined) return parseDist(first.slice('--dist='.length));
+  if (first.startsWith('--dist=') && second === undefined)
+    return parseDist(first.slice('--dist='.length));
   throw new Error(`${usage} (got: ${argv.join(' ')})`);
 }
 
@@ -65,10 +69,16 @@ export function cacheRoot(): string {
 /** Builds the bed's image unless its recipe is cached; build progress goes to stderr as it happens. */
 export async function ensureImage(dist: Dist = DEFAULT_DIST): Promise<VmImage> {
   const started = Date.now();
-  const result = await execa('bash', [BUILD_SCRIPT, dist], { stdin: 'ignore', stderr: ['pipe', 'inherit'], reject: false });
+  const result = await execa('bash', [BUILD_SCRIPT, dist], {
+    stdin: 'ignore',
+    stderr: ['pipe', 'inherit'],
+    reject: false,
+  });
   if (result.exitCode !== 0) {
     const tail = String(result.stderr).split('\n').slice(-15).join('\n');
-    throw new Error(`the ${dist} guest image build failed (${BUILD_SCRIPT} ${dist}, exit ${result.exitCode}):\n${tail}`);
+    throw new Error(
+      `the ${dist} guest image build failed (${BUILD_SCRIPT} ${dist}, exit ${result.exitCode}):\n${tail}`,
+    );
   }
   const dir = String(result.stdout).trim().split('\n').pop() ?? '';
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;

@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+
 import { execa } from 'execa';
+
 import { pollUntil } from './poll.js';
 import type { VmImage } from './vm-image.js';
 
@@ -42,19 +44,41 @@ const TCG_CPU = 'max,-cx16';
 
 /** The argv after qemu-system-x86_64; pure, so the flags can be read in one place. */
 export function qemuArgs(spec: QemuSpec): string[] {
-  const cpu = spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', TCG_CPU];
+  const cpu =
+    spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', TCG_CPU];
   const disk = spec.disk ? ['-drive', `file=${spec.disk},if=virtio,format=qcow2,cache=unsafe`] : [];
   const net = spec.port
-    ? ['-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${spec.port}-:22`, '-device', 'virtio-net-pci,netdev=n0']
+    ? [
+        '-netdev',
+        `user,id=n0,hostfwd=tcp:127.0.0.1:${spec.port}-:22`,
+        '-device',
+        'virtio-net-pci,netdev=n0',
+      ]
     : ['-nic', 'none'];
   return [
-    ...cpu, '-smp', '2', '-m', String(spec.memoryMb ?? 2048),
+    ...cpu,
+    '-smp',
+    '2',
+    '-m',
+    String(spec.memoryMb ?? 2048),
     // -no-reboot: a guest that reboots instead of kexec'ing ends QEMU, so a wait fails fast.
-    '-display', 'none', '-monitor', 'none', '-no-reboot',
-    '-kernel', spec.image.kernel, '-initrd', spec.image.initrd, '-append', spec.image.cmdline,
-    ...disk, ...net,
-    '-device', 'virtio-rng-pci',
-    '-serial', `file:${spec.serialLog}`,
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    spec.image.kernel,
+    '-initrd',
+    spec.image.initrd,
+    '-append',
+    spec.image.cmdline,
+    ...disk,
+    ...net,
+    '-device',
+    'virtio-rng-pci',
+    '-serial',
+    `file:${spec.serialLog}`,
   ];
 }
 
@@ -72,7 +96,11 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -84,11 +112,17 @@ export function freePort(): Promise<number> {
  */
 export function startQemu(spec: QemuSpec, dir: string, detached: boolean): number {
   const stderr = openSync(join(dir, 'qemu.log'), 'a');
-  const argv = detached ? ['qemu-system-x86_64', ...qemuArgs(spec)] : ['setpriv', '--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...qemuArgs(spec)];
-  const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', stderr], detached });
+  const argv = detached
+    ? ['qemu-system-x86_64', ...qemuArgs(spec)]
+    : ['setpriv', '--pdeathsig', 'KILL', '--', 'qemu-system-x86_64', ...qemuArgs(spec)];
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    stdio: ['ignore', 'ignore', stderr],
+    detached,
+  });
   closeSync(stderr);
   if (detached) child.unref();
-  if (child.pid === undefined) throw new Error(`could not start ${argv[0]}: apt-get install qemu-system-x86 util-linux`);
+  if (child.pid === undefined)
+    throw new Error(`could not start ${argv[0]}: apt-get install qemu-system-x86 util-linux`);
   writeFileSync(join(dir, PID_FILE), `${child.pid}\n`);
   return child.pid;
 }
@@ -109,7 +143,10 @@ export function qemuErrors(dir: string): string {
 }
 
 /** SIGTERM (QEMU exits at once, the overlay is throwaway), then SIGKILL after a grace period; SIGKILL alone is a power cut. */
-export async function stopQemu(pid: number, signals: ReadonlyArray<'SIGTERM' | 'SIGKILL'> = ['SIGTERM', 'SIGKILL']): Promise<void> {
+export async function stopQemu(
+  pid: number,
+  signals: ReadonlyArray<'SIGTERM' | 'SIGKILL'> = ['SIGTERM', 'SIGKILL'],
+): Promise<void> {
   for (const signal of signals) {
     if (!isRunning(pid)) return;
     try {
@@ -117,7 +154,11 @@ export async function stopQemu(pid: number, signals: ReadonlyArray<'SIGTERM' | '
     } catch {
       return;
     }
-    const stopped = await pollUntil(() => (isRunning(pid) ? undefined : true), { timeoutMs: 5000, intervalMs: 100, what: `qemu ${pid} to exit` }).catch(() => false);
+    const stopped = await pollUntil(() => (isRunning(pid) ? undefined : true), {
+      timeoutMs: 5000,
+      intervalMs: 100,
+      what: `qemu ${pid} to exit`,
+    }).catch(() => false);
     if (stopped) return;
   }
   throw new Error(`qemu ${pid} did not exit after SIGKILL`);

@@ -5,6 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+
 import { pollUntil } from './poll.js';
 import { onProcessExit } from './vm-cleanup.js';
 import { sessionSshArgs, type VmConnection } from './vm-ssh.js';
@@ -35,11 +36,18 @@ export class VmSession {
   private readonly forget: () => void;
 
   constructor(c: VmConnection, command?: string, user = 'root') {
-    this.ssh = spawn('ssh', sessionSshArgs(c, user, ...(command ? [command] : [])), { stdio: 'pipe' });
+    this.ssh = spawn('ssh', sessionSshArgs(c, user, ...(command ? [command] : [])), {
+      stdio: 'pipe',
+    });
     this.forget = onProcessExit(() => this.ssh.kill('SIGKILL'));
     this.ssh.stdout.on('data', (chunk: Buffer) => this.take(chunk.toString('utf8')));
     this.ssh.stderr.on('data', (chunk: Buffer) => (this.sshErrors += chunk.toString('utf8')));
-    this.exited = new Promise((resolve) => this.ssh.once('close', (code) => (this.forget(), (this.endedMono = performance.now()), resolve(code))));
+    this.exited = new Promise((resolve) =>
+      this.ssh.once(
+        'close',
+        (code) => (this.forget(), (this.endedMono = performance.now()), resolve(code)),
+      ),
+    );
   }
 
   private take(text: string): void {
@@ -64,19 +72,34 @@ export class VmSession {
 
   /** Everything received so far, the unfinished last line (a prompt) included. */
   output(): string {
-    return [...this.lines.map((l) => l.text), this.partial.replace(/\r/g, '').replace(TERMINAL_ESCAPES, '')].join('\n');
+    return [
+      ...this.lines.map((l) => l.text),
+      this.partial.replace(/\r/g, '').replace(TERMINAL_ESCAPES, ''),
+    ].join('\n');
   }
 
   /** The first complete line at index >= `from` that matches, polled with a deadline. */
-  async waitForLine(pattern: RegExp, timeoutMs: number, from = 0): Promise<StampedLine & { index: number }> {
+  async waitForLine(
+    pattern: RegExp,
+    timeoutMs: number,
+    from = 0,
+  ): Promise<StampedLine & { index: number }> {
     return pollUntil(
       () => {
         const index = this.lines.findIndex((l, i) => i >= from && pattern.test(l.text));
         if (index >= 0) return { ...(this.lines[index] as StampedLine), index };
-        if (!this.running) throw new Error(`the ssh session ended before a line matched ${pattern}\n${this.describe()}`);
+        if (!this.running)
+          throw new Error(
+            `the ssh session ended before a line matched ${pattern}\n${this.describe()}`,
+          );
         return undefined;
       },
-      { timeoutMs, intervalMs: 100, what: `a session line matching ${pattern}`, detail: () => this.describe() },
+      {
+        timeoutMs,
+        intervalMs: 100,
+        what: `a session line matching ${pattern}`,
+        detail: () => this.describe(),
+      },
     );
   }
 
@@ -86,7 +109,8 @@ export class VmSession {
     let best: { ms: number; before?: StampedLine; after?: StampedLine } = { ms: 0 };
     ticks.forEach((after, i) => {
       const before = ticks[i - 1];
-      if (before && after.mono - before.mono > best.ms) best = { ms: after.mono - before.mono, before, after };
+      if (before && after.mono - before.mono > best.ms)
+        best = { ms: after.mono - before.mono, before, after };
     });
     return best;
   }
@@ -97,9 +121,15 @@ export class VmSession {
   }
 
   private describe(): string {
-    const last = this.lines.slice(-15).map((l) => l.text).join('\n');
+    const last = this.lines
+      .slice(-15)
+      .map((l) => l.text)
+      .join('\n');
     const lastLine = this.lines.at(-1);
-    const ended = this.endedMono !== undefined && lastLine ? `\nssh exited ${((this.endedMono - lastLine.mono) / 1000).toFixed(1)} s after the last line` : '';
+    const ended =
+      this.endedMono !== undefined && lastLine
+        ? `\nssh exited ${((this.endedMono - lastLine.mono) / 1000).toFixed(1)} s after the last line`
+        : '';
     return `session last lines:\n${last}${ended}${this.sshErrors ? `\nssh: ${this.sshErrors.trim()}` : ''}`;
   }
 }

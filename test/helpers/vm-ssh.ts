@@ -4,7 +4,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { execa } from 'execa';
+
 import { pollUntil } from './poll.js';
 import type { Dist } from './vm-image.js';
 import type { Accel } from './vm-qemu.js';
@@ -43,9 +45,22 @@ export function sshOptions(c: VmConnection): string[] {
 
 function baseOptions(c: VmConnection): string[] {
   return [
-    '-F', '/dev/null', '-i', c.key, '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-    '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
+    '-F',
+    '/dev/null',
+    '-i',
+    c.key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=10',
   ];
 }
 
@@ -56,7 +71,16 @@ function baseOptions(c: VmConnection): string[] {
  * every packet for 240 s, keepalives or not.)
  */
 export function sessionSshArgs(c: VmConnection, user: string, ...remote: string[]): string[] {
-  return ['-tt', ...baseOptions(c), '-o', 'ServerAliveInterval=0', '-p', String(c.port), `${user}@127.0.0.1`, ...remote];
+  return [
+    '-tt',
+    ...baseOptions(c),
+    '-o',
+    'ServerAliveInterval=0',
+    '-p',
+    String(c.port),
+    `${user}@127.0.0.1`,
+    ...remote,
+  ];
 }
 
 export function sshArgs(c: VmConnection, ...remote: string[]): string[] {
@@ -64,30 +88,61 @@ export function sshArgs(c: VmConnection, ...remote: string[]): string[] {
 }
 
 /** Runs `command` through the guest's shell; output as printed (final newline kept); never throws on a non-zero exit. */
-export async function execInGuest(c: VmConnection, command: string, options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
-  const stdin = options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input };
-  const r = await execa('ssh', sshArgs(c, command), { ...stdin, reject: false, stripFinalNewline: false, timeout: options.timeoutMs ?? 120_000 });
+export async function execInGuest(
+  c: VmConnection,
+  command: string,
+  options: { timeoutMs?: number; input?: string } = {},
+): Promise<ExecResult> {
+  const stdin =
+    options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input };
+  const r = await execa('ssh', sshArgs(c, command), {
+    ...stdin,
+    reject: false,
+    stripFinalNewline: false,
+    timeout: options.timeoutMs ?? 120_000,
+  });
   const timedOut = r.timedOut ? `\n(ssh killed after ${options.timeoutMs ?? 120_000} ms)` : '';
-  return { stdout: String(r.stdout), stderr: String(r.stderr) + timedOut, exitCode: r.exitCode ?? -1 };
+  return {
+    stdout: String(r.stdout),
+    stderr: String(r.stderr) + timedOut,
+    exitCode: r.exitCode ?? -1,
+  };
 }
 
 /** execInGuest that throws, with both streams, unless the command exits 0; returns stdout. */
-export async function runInGuest(c: VmConnection, command: string, options: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+export async function runInGuest(
+  c: VmConnection,
+  command: string,
+  options: { timeoutMs?: number; input?: string } = {},
+): Promise<string> {
   const r = await execInGuest(c, command, options);
-  if (r.exitCode !== 0) throw new Error(`guest command failed (exit ${r.exitCode}): ${command}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `guest command failed (exit ${r.exitCode}): ${command}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
   return r.stdout;
 }
 
 export async function copyIn(c: VmConnection, local: string, remote: string): Promise<void> {
-  await execa('scp', [...sshOptions(c), '-P', String(c.port), '-q', local, `root@127.0.0.1:${remote}`], { stdin: 'ignore' });
+  await execa(
+    'scp',
+    [...sshOptions(c), '-P', String(c.port), '-q', local, `root@127.0.0.1:${remote}`],
+    { stdin: 'ignore' },
+  );
 }
 
 export async function copyOut(c: VmConnection, remote: string, local: string): Promise<void> {
-  await execa('scp', [...sshOptions(c), '-P', String(c.port), '-q', `root@127.0.0.1:${remote}`, local], { stdin: 'ignore' });
+  await execa(
+    'scp',
+    [...sshOptions(c), '-P', String(c.port), '-q', `root@127.0.0.1:${remote}`, local],
+    { stdin: 'ignore' },
+  );
 }
 
 export function serialTail(c: VmConnection, lines = 40): string {
-  return existsSync(c.serialLog) ? readFileSync(c.serialLog, 'utf8').split('\n').slice(-lines).join('\n') : '(no serial log)';
+  return existsSync(c.serialLog)
+    ? readFileSync(c.serialLog, 'utf8').split('\n').slice(-lines).join('\n')
+    : '(no serial log)';
 }
 
 function diagnostics(c: VmConnection): string {
@@ -100,10 +155,18 @@ export async function waitForSsh(c: VmConnection, timeoutMs = 240_000): Promise<
   const started = Date.now();
   await pollUntil(
     async () => {
-      if (!isRunning(c.pid)) throw new Error(`qemu (pid ${c.pid}) exited before sshd answered\n${diagnostics(c)}`);
-      return (await execInGuest(c, 'true', { timeoutMs: 20_000 })).exitCode === 0 ? true : undefined;
+      if (!isRunning(c.pid))
+        throw new Error(`qemu (pid ${c.pid}) exited before sshd answered\n${diagnostics(c)}`);
+      return (await execInGuest(c, 'true', { timeoutMs: 20_000 })).exitCode === 0
+        ? true
+        : undefined;
     },
-    { timeoutMs, intervalMs: 1000, what: `sshd on 127.0.0.1:${c.port}`, detail: () => diagnostics(c) },
+    {
+      timeoutMs,
+      intervalMs: 1000,
+      what: `sshd on 127.0.0.1:${c.port}`,
+      detail: () => diagnostics(c),
+    },
   );
   return Date.now() - started;
 }
@@ -117,16 +180,26 @@ export async function readBootId(c: VmConnection): Promise<string> {
  * `previousBootId` (the old kernel may still answer for a moment after
  * `kexec -e` was started). Returns the new boot id and the ms it took.
  */
-export async function waitForNewBoot(c: VmConnection, previousBootId: string, timeoutMs = 300_000): Promise<{ bootId: string; ms: number }> {
+export async function waitForNewBoot(
+  c: VmConnection,
+  previousBootId: string,
+  timeoutMs = 300_000,
+): Promise<{ bootId: string; ms: number }> {
   const started = Date.now();
   const bootId = await pollUntil(
     async () => {
-      if (!isRunning(c.pid)) throw new Error(`qemu (pid ${c.pid}) exited while the guest rebooted\n${diagnostics(c)}`);
+      if (!isRunning(c.pid))
+        throw new Error(`qemu (pid ${c.pid}) exited while the guest rebooted\n${diagnostics(c)}`);
       const r = await execInGuest(c, 'cat /proc/sys/kernel/random/boot_id', { timeoutMs: 20_000 });
       const id = r.stdout.trim();
       return r.exitCode === 0 && id !== previousBootId ? id : undefined;
     },
-    { timeoutMs, intervalMs: 1000, what: `the guest to answer ssh from a new boot (previous boot ${previousBootId})`, detail: () => diagnostics(c) },
+    {
+      timeoutMs,
+      intervalMs: 1000,
+      what: `the guest to answer ssh from a new boot (previous boot ${previousBootId})`,
+      detail: () => diagnostics(c),
+    },
   );
   return { bootId, ms: Date.now() - started };
 }

@@ -7,15 +7,26 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { copyOfBuild } from '../helpers/built.js';
 import { requireCommand, requireRoot } from '../helpers/require.js';
 
 const bundle = () => copyOfBuild('kl-cli-');
 
-function run(args: readonly string[], prefix: readonly string[] = []): { status: number | null; stderr: string; stdout: string } {
+function run(
+  args: readonly string[],
+  prefix: readonly string[] = [],
+): { status: number | null; stderr: string; stdout: string } {
   const argv = [...prefix, process.execPath, bundle(), ...args];
-  const result = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', KERNEL_LEAP_PATHS_STATE_DIR: mkdtempSync(join(tmpdir(), 'kl-cli-state-')) } });
+  const result = spawnSync(argv[0] as string, argv.slice(1), {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '',
+      KERNEL_LEAP_PATHS_STATE_DIR: mkdtempSync(join(tmpdir(), 'kl-cli-state-')),
+    },
+  });
   return { status: result.status, stderr: result.stderr, stdout: result.stdout };
 }
 
@@ -31,7 +42,10 @@ describe('the CLI refuses bad input before it touches anything', () => {
     requireRoot();
     requireCommand('setpriv', 'util-linux');
     for (const command of ['status', 'report', 'upload-logs', 'restore', 'plan']) {
-      const result = run([command], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+      const result = run(
+        [command],
+        ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      );
       expect(result.stderr, command).toContain(`kernel-leap ${command} needs root`);
       expect(result.status, command).toBe(6);
     }

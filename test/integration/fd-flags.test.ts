@@ -8,7 +8,9 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+
 import { afterEach, describe, expect, it } from 'vitest';
+
 import { blockingPtyFds } from '../../src/steps/dump.js';
 import { clearNonBlocking, O_NONBLOCK } from '../../src/tools/fd-flags.js';
 import { liveProc } from '../../src/tools/procfs.js';
@@ -24,8 +26,13 @@ print(master, slave, flush=True)
 while True: time.sleep(1)
 `;
 
-const firstLine = async (stream: Readable): Promise<string> => (await once(createInterface({ input: stream }), 'line'))[0] as string;
-const flagsOf = (pid: number, fd: number) => parseInt(/^flags:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'NaN', 8);
+const firstLine = async (stream: Readable): Promise<string> =>
+  (await once(createInterface({ input: stream }), 'line'))[0] as string;
+const flagsOf = (pid: number, fd: number) =>
+  parseInt(
+    /^flags:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1] ?? 'NaN',
+    8,
+  );
 
 describe('a pty left non-blocking', () => {
   const children: Array<{ kill: () => boolean }> = [];
@@ -37,10 +44,19 @@ describe('a pty left non-blocking', () => {
     const pid = child.pid as number;
     const [master, slave] = (await firstLine(child.stdout)).split(' ').map(Number);
     const before = blockingPtyFds(liveProc, [pid]);
-    expect(before).toEqual(expect.arrayContaining([{ pid, fd: master }, { pid, fd: slave }]));
+    expect(before).toEqual(
+      expect.arrayContaining([
+        { pid, fd: master },
+        { pid, fd: slave },
+      ]),
+    );
 
     child.kill('SIGUSR1');
-    await pollUntil(() => ((flagsOf(pid, slave as number) & O_NONBLOCK) !== 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50, what: 'the slave to turn non-blocking' });
+    await pollUntil(() => ((flagsOf(pid, slave as number) & O_NONBLOCK) !== 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the slave to turn non-blocking',
+    });
     expect(blockingPtyFds(liveProc, [pid])).not.toContainEqual({ pid, fd: slave });
 
     await clearNonBlocking(new ExecaRunner(), [{ pid, fd: slave as number }]);

@@ -9,18 +9,24 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
+
 import { fdOpenerArgv } from '../../src/steps/restore-world.js';
 import { pollUntil } from '../helpers/poll.js';
 
 const python = (code: string) => ['python3', '-c', code];
 const run = (argv: string[]) => execa(argv[0] as string, argv.slice(1), { timeout: 20_000 });
-const end = (fd: number, rejoin?: string) => [{ key: 'socket:[1]', fd, peerPath: undefined, ...(rejoin ? { rejoin } : {}) }];
-const firstLine = async (stream: Readable): Promise<string> => (await once(createInterface({ input: stream }), 'line'))[0] as string;
+const end = (fd: number, rejoin?: string) => [
+  { key: 'socket:[1]', fd, peerPath: undefined, ...(rejoin ? { rejoin } : {}) },
+];
+const firstLine = async (stream: Readable): Promise<string> =>
+  (await once(createInterface({ input: stream }), 'line'))[0] as string;
 
 // Holds a pty pair and prints its slave's path.
-const PTY_HOLDER = 'import os, pty, time\nmaster, slave = pty.openpty()\nprint(os.ttyname(slave), flush=True)\nwhile True: time.sleep(1)';
+const PTY_HOLDER =
+  'import os, pty, time\nmaster, slave = pty.openpty()\nprint(os.ttyname(slave), flush=True)\nwhile True: time.sleep(1)';
 
 describe('the fd opener before criu restore', () => {
   const holders: Array<{ kill: () => void }> = [];
@@ -29,18 +35,50 @@ describe('the fd opener before criu restore', () => {
   it('gives the two restores of one stream the two ends of one socketpair', async () => {
     const name = `kernel-leap-test-${process.pid}-${Date.now()}`;
     // It prints its children first: the holder must not be one (criu is the only child of the unshare the restore execs).
-    const children = 'import os\nprint(open("/proc/self/task/%d/children" % os.getpid()).read().strip() or "none", flush=True)\n';
-    const first = run(fdOpenerArgv([], end(5, name), [], python(`${children}import socket\ns = socket.socket(fileno=5)\ns.sendall(b"ping")\nprint(s.recv(4).decode())`)));
+    const children =
+      'import os\nprint(open("/proc/self/task/%d/children" % os.getpid()).read().strip() or "none", flush=True)\n';
+    const first = run(
+      fdOpenerArgv(
+        [],
+        end(5, name),
+        [],
+        python(
+          `${children}import socket\ns = socket.socket(fileno=5)\ns.sendall(b"ping")\nprint(s.recv(4).decode())`,
+        ),
+      ),
+    );
     // The restores run one after the other: the second starts once the first holds the other end.
-    await pollUntil(() => readFileSync('/proc/net/unix', 'utf8').includes(`@${name}`) || undefined, { timeoutMs: 10_000, intervalMs: 50, what: 'the first opener to hold its peer end' });
-    const second = await run(fdOpenerArgv([], end(7, name), [], python('import socket\ns = socket.socket(fileno=7)\nprint(s.recv(4).decode())\ns.sendall(b"pong")')));
+    await pollUntil(
+      () => readFileSync('/proc/net/unix', 'utf8').includes(`@${name}`) || undefined,
+      { timeoutMs: 10_000, intervalMs: 50, what: 'the first opener to hold its peer end' },
+    );
+    const second = await run(
+      fdOpenerArgv(
+        [],
+        end(7, name),
+        [],
+        python(
+          'import socket\ns = socket.socket(fileno=7)\nprint(s.recv(4).decode())\ns.sendall(b"pong")',
+        ),
+      ),
+    );
     expect(second.stdout).toBe('ping');
     expect((await first).stdout).toBe('none\npong');
-    await pollUntil(() => !readFileSync('/proc/net/unix', 'utf8').includes(`@${name}`) || undefined, { timeoutMs: 10_000, intervalMs: 50, what: 'the holder to go once it handed its end over' });
+    await pollUntil(
+      () => !readFileSync('/proc/net/unix', 'utf8').includes(`@${name}`) || undefined,
+      { timeoutMs: 10_000, intervalMs: 50, what: 'the holder to go once it handed its end over' },
+    );
   });
 
   it('gives an end without a peer tree closed: its process reads EOF', async () => {
-    const { stdout } = await run(fdOpenerArgv([], end(5), [], python('import socket\nprint(len(socket.socket(fileno=5).recv(4)))')));
+    const { stdout } = await run(
+      fdOpenerArgv(
+        [],
+        end(5),
+        [],
+        python('import socket\nprint(len(socket.socket(fileno=5).recv(4)))'),
+      ),
+    );
     expect(stdout).toBe('0');
   });
 
@@ -49,14 +87,21 @@ describe('the fd opener before criu restore', () => {
     holders.push(holder);
     const path = await firstLine(holder.stdout);
     const check = 'import fcntl, os\nprint(os.ttyname(6), os.get_blocking(6))';
-    expect((await run(fdOpenerArgv([], [], [{ fd: 6, path, nonBlocking: true }], python(check)))).stdout).toBe(`${path} False`);
-    expect((await run(fdOpenerArgv([], [], [{ fd: 6, path, nonBlocking: false }], python(check)))).stdout).toBe(`${path} True`);
+    expect(
+      (await run(fdOpenerArgv([], [], [{ fd: 6, path, nonBlocking: true }], python(check)))).stdout,
+    ).toBe(`${path} False`);
+    expect(
+      (await run(fdOpenerArgv([], [], [{ fd: 6, path, nonBlocking: false }], python(check))))
+        .stdout,
+    ).toBe(`${path} True`);
   });
 
   it('gives a terminal whose owner was not restored, or that is gone, as a new one, live for criu to restore, that hangs up later', async () => {
     const check = 'import os\nprint(os.isatty(6), os.get_blocking(6))';
     for (const path of [undefined, '/dev/pts/999999']) {
-      const { stdout } = await run(fdOpenerArgv([], [], [{ fd: 6, path, nonBlocking: true }], python(check)));
+      const { stdout } = await run(
+        fdOpenerArgv([], [], [{ fd: 6, path, nonBlocking: true }], python(check)),
+      );
       expect(stdout).toBe('True False');
     }
   });

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { Journal, parseJournal } from '../../src/state/journal.js';
 
 // A child rewrites a large journal in a tight loop; we SIGKILL it at varied moments.
@@ -15,9 +17,15 @@ for (let i = 0; ; i++) { journal.recordChange('filler', '/x/'.repeat(200), Strin
 
 function killWriterAfter(stateDir: string, ms: number): Promise<void> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', WRITER, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', WRITER, stateDir],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), ms));
-    child.once('exit', (_code, signal) => (signal === 'SIGKILL' ? done() : fail(new Error(`writer exited on its own (${signal})`))));
+    child.once('exit', (_code, signal) =>
+      signal === 'SIGKILL' ? done() : fail(new Error(`writer exited on its own (${signal})`)),
+    );
   });
 }
 

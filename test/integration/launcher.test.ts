@@ -2,7 +2,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { Output } from '../../src/cli/output.js';
 import { waitUntil } from '../../src/tools/wait.js';
 
@@ -17,7 +19,9 @@ describe('the launcher shell', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kl-launcher-'));
     const run = join(dir, 'runs', 'R1');
     mkdirSync(run, { recursive: true });
-    const out = new Output(false, false, process.stdout, { write: () => true } as unknown as NodeJS.WritableStream);
+    const out = new Output(false, false, process.stdout, {
+      write: () => true,
+    } as unknown as NodeJS.WritableStream);
     out.mirrorTo(join(run, 'progress'));
     out.progress({ phase: 'plan', state: 'start' });
     out.progress({ phase: 'plan', state: 'done', durationMs: 5 });
@@ -25,16 +29,32 @@ describe('the launcher shell', () => {
     expect(readdirSync(join(run, 'progress')).sort()).toEqual(['1', '2', '3']);
 
     const fakeNode = join(dir, 'node');
-    writeFileSync(fakeNode, [
-      '#!/bin/sh',
-      'if [ "$2" = report ]; then echo "report $3 $4 $5"; exit 0; fi',
-      `printf %s ${run} > "$KERNEL_LEAP_HANDOFF"`,
-      `( sleep 0.6; echo '✔ dump (2 s)' > ${run}/progress/.4; mv ${run}/progress/.4 ${run}/progress/4; sleep 0.6; echo restored > ${run}/outcome ) &`,
-      'exit 75',
-    ].join('\n'));
+    writeFileSync(
+      fakeNode,
+      [
+        '#!/bin/sh',
+        'if [ "$2" = report ]; then echo "report $3 $4 $5"; exit 0; fi',
+        `printf %s ${run} > "$KERNEL_LEAP_HANDOFF"`,
+        `( sleep 0.6; echo '✔ dump (2 s)' > ${run}/progress/.4; mv ${run}/progress/.4 ${run}/progress/4; sleep 0.6; echo restored > ${run}/outcome ) &`,
+        'exit 75',
+      ].join('\n'),
+    );
     chmodSync(fakeNode, 0o755);
-    const printed = execFileSync('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], { env: { PATH: process.env.PATH ?? '', KERNEL_LEAP_NODE: fakeNode, KERNEL_LEAP_BUNDLE: 'bundle.mjs' }, timeout: 20_000 }).toString();
-    expect(printed.split('\n').filter(Boolean)).toEqual(['▶ plan', '✔ plan (5 ms)', '▶ dump', '✔ dump (2 s)', 'report --run R1 --exit-status']);
+    const printed = execFileSync('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KERNEL_LEAP_NODE: fakeNode,
+        KERNEL_LEAP_BUNDLE: 'bundle.mjs',
+      },
+      timeout: 20_000,
+    }).toString();
+    expect(printed.split('\n').filter(Boolean)).toEqual([
+      '▶ plan',
+      '✔ plan (5 ms)',
+      '▶ dump',
+      '✔ dump (2 s)',
+      'report --run R1 --exit-status',
+    ]);
   });
 
   it('turns Ctrl-C into a cancel request for the worker, and keeps waiting for the outcome', async () => {
@@ -42,13 +62,33 @@ describe('the launcher shell', () => {
     const run = join(dir, 'runs', 'R2');
     mkdirSync(join(run, 'progress'), { recursive: true });
     const fakeNode = join(dir, 'node');
-    writeFileSync(fakeNode, ['#!/bin/sh', 'if [ "$2" = report ]; then echo "report $3 $4"; exit 0; fi', `printf %s ${run} > "$KERNEL_LEAP_HANDOFF"`, 'exit 75'].join('\n'));
+    writeFileSync(
+      fakeNode,
+      [
+        '#!/bin/sh',
+        'if [ "$2" = report ]; then echo "report $3 $4"; exit 0; fi',
+        `printf %s ${run} > "$KERNEL_LEAP_HANDOFF"`,
+        'exit 75',
+      ].join('\n'),
+    );
     chmodSync(fakeNode, 0o755);
-    const launcher = spawn('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], { env: { PATH: process.env.PATH ?? '', KERNEL_LEAP_NODE: fakeNode, KERNEL_LEAP_BUNDLE: 'bundle.mjs' }, detached: true });
+    const launcher = spawn('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        KERNEL_LEAP_NODE: fakeNode,
+        KERNEL_LEAP_BUNDLE: 'bundle.mjs',
+      },
+      detached: true,
+    });
     let printed = '';
     launcher.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     const ended = new Promise<number | null>((done) => launcher.once('exit', (code) => done(code)));
-    await waitUntil(() => existsSync(join(dir, 'runs')) && printed === '' && launcher.exitCode === null, 5000, 'the launcher to wait', '');
+    await waitUntil(
+      () => existsSync(join(dir, 'runs')) && printed === '' && launcher.exitCode === null,
+      5000,
+      'the launcher to wait',
+      '',
+    );
     await new Promise((r) => setTimeout(r, 500));
     process.kill(-(launcher.pid as number), 'SIGINT');
     await waitUntil(() => existsSync(join(run, 'cancel')), 5000, 'the cancel request', '');

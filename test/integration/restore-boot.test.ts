@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { renderRestoreBootScript } from '../../src/render/artefacts.js';
 import { takePending } from '../../src/state/pending.js';
 
@@ -21,15 +23,34 @@ function bootBed(cmdline: string, runs: Record<string, string | undefined>) {
   const log = join(mkdtempSync(join(tmpdir(), 'kl-boot-log-')), 'log');
   for (const [run, script] of Object.entries(runs)) {
     mkdirSync(join(stateDir, 'runs', run), { recursive: true });
-    if (script !== undefined) writeFileSync(join(stateDir, 'runs', run, 'restore-fast.sh'), `echo ${run} >> '${log}'\n${script}\n`);
+    if (script !== undefined)
+      writeFileSync(
+        join(stateDir, 'runs', run, 'restore-fast.sh'),
+        `echo ${run} >> '${log}'\n${script}\n`,
+      );
   }
-  writeFileSync(join(stateDir, 'pending'), Object.keys(runs).map((r) => `${r}\n`).join(''));
+  writeFileSync(
+    join(stateDir, 'pending'),
+    Object.keys(runs)
+      .map((r) => `${r}\n`)
+      .join(''),
+  );
   writeFileSync(join(root, 'cmdline'), `${cmdline}\n`);
   writeFileSync(join(root, 'boot_id'), `${BOOT_ID}\n`);
   const node = join(root, 'node');
   writeFileSync(node, `#!/bin/sh\necho "node $*" >> '${log}'\n`, { mode: 0o755 });
   const script = join(root, 'restore-boot.sh');
-  writeFileSync(script, renderRestoreBootScript({ stateDir, node, bundle: '/opt/kl $1.mjs', procCmdline: join(root, 'cmdline'), procBootId: join(root, 'boot_id'), leapParameter: 'kernel_leap.run' }));
+  writeFileSync(
+    script,
+    renderRestoreBootScript({
+      stateDir,
+      node,
+      bundle: '/opt/kl $1.mjs',
+      procCmdline: join(root, 'cmdline'),
+      procBootId: join(root, 'boot_id'),
+      leapParameter: 'kernel_leap.run',
+    }),
+  );
   const run = () => {
     const result = spawnSync('/bin/sh', [script], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
@@ -41,16 +62,24 @@ function bootBed(cmdline: string, runs: Record<string, string | undefined>) {
 
 describe('restore-boot.sh', () => {
   it('on the leap boot: takes the runs, runs their fast scripts until one fails, then execs Node', () => {
-    const bed = bootBed('root=/dev/vda1 kernel_leap.run=r1', { r1: 'exit 0', holder: undefined, r3: 'exit 1', r4: 'exit 0' });
+    const bed = bootBed('root=/dev/vda1 kernel_leap.run=r1', {
+      r1: 'exit 0',
+      holder: undefined,
+      r3: 'exit 1',
+      r4: 'exit 0',
+    });
     expect(bed.run()).toEqual(['r1', 'r3', 'node /opt/kl $1.mjs restore --boot']);
     expect(existsSync(join(bed.stateDir, 'pending'))).toBe(false);
     expect(readFileSync(join(bed.stateDir, 'restoring'), 'utf8')).toBe('r1\nholder\nr3\nr4\n');
     expect(readFileSync(join(bed.stateDir, 'restoring.boot'), 'utf8').trim()).toBe(BOOT_ID);
     // Node's restore then reads them as this boot's: fresh, none cut short.
-    expect(takePending(bed.stateDir, BOOT_ID)).toEqual({ fresh: ['r1', 'holder', 'r3', 'r4'], cutShort: [] });
+    expect(takePending(bed.stateDir, BOOT_ID)).toEqual({
+      fresh: ['r1', 'holder', 'r3', 'r4'],
+      cutShort: [],
+    });
   });
 
-  it("the same list at a later boot was cut short", () => {
+  it('the same list at a later boot was cut short', () => {
     const bed = bootBed('root=/dev/vda1 kernel_leap.run=r1', { r1: 'exit 0' });
     bed.run();
     expect(takePending(bed.stateDir, 'a later boot')).toEqual({ fresh: [], cutShort: ['r1'] });

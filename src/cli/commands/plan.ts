@@ -1,9 +1,21 @@
 import { writeFileSync } from 'node:fs';
-import { type PlanRecording, planDumpCommand, planSession, planSummary, type SessionPlan } from '../../steps/planning.js';
+
 import { ExitCode } from '../../errors.js';
+import {
+  type CrossTreeStream,
+  crossTreeStreams,
+  describeCrossTreeStream,
+  linkTrees,
+} from '../../steps/cross-tree.js';
 import { discover, type SessionRoot } from '../../steps/discover.js';
+import {
+  planDumpCommand,
+  type PlanRecording,
+  planSession,
+  planSummary,
+  type SessionPlan,
+} from '../../steps/planning.js';
 import { withScopeTrees } from '../../steps/scope-trees.js';
-import { type CrossTreeStream, crossTreeStreams, describeCrossTreeStream, linkTrees } from '../../steps/cross-tree.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
@@ -15,30 +27,65 @@ export const planCommand: Command = {
   summary: 'show the session, what reaches outside it, the CRIU options and every risk',
   usage: 'plan [--pid PID | --tty pts/N | --all-ssh] [--allow-loss]',
   options: { ...SESSION_OPTIONS, record: { type: 'string' } },
-  optionHelp: [...SESSION_HELP, '--record FILE    also write what the plan read from /proc (a test fixture)'],
+  optionHelp: [
+    ...SESSION_HELP,
+    '--record FILE    also write what the plan read from /proc (a test fixture)',
+  ],
   async run(ctx, values) {
     const discovery = recordingProc(liveProc);
     const self = new Set([process.pid]);
-    const roots = withScopeTrees(discovery.proc, discover(discovery.proc, { ...sessionSelector(values), selfPid: process.pid }), self);
+    const roots = withScopeTrees(
+      discovery.proc,
+      discover(discovery.proc, { ...sessionSelector(values), selfPid: process.pid }),
+      self,
+    );
     const file = values.record;
-    const record = typeof file === 'string'
-      ? (r: PlanRecording) => writeFileSync(file, `${JSON.stringify({ ...r, selfPid: process.pid, proc: mergeSnapshots(discovery.snapshot, r.proc) })}\n`, { mode: 0o600 })
-      : undefined;
+    const record =
+      typeof file === 'string'
+        ? (r: PlanRecording) =>
+            writeFileSync(
+              file,
+              `${JSON.stringify({ ...r, selfPid: process.pid, proc: mergeSnapshots(discovery.snapshot, r.proc) })}\n`,
+              { mode: 0o600 },
+            )
+        : undefined;
     // This process leaves the session before any dump, so it is not planned for.
-    const planned = await Promise.all(roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, self, record)));
+    const planned = await Promise.all(
+      roots.map((r) => planSession(ctx.runner, ctx.config, r.pid, self, record)),
+    );
     const plans = linkTrees(planned, ctx.config, liveProc, 'plan');
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     const losses = checkLosses(roots, values);
     const streams = crossTreeStreams(plans);
-    const text = () => [...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), renderCrossTreeStreams(streams), losses.text].filter(Boolean).join('\n\n');
-    ctx.out.result({ sessions, crossTreeStreams: streams, leftBehind: losses.losses, lossRefused: losses.refused }, text);
+    const text = () =>
+      [
+        ...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)),
+        renderCrossTreeStreams(streams),
+        losses.text,
+      ]
+        .filter(Boolean)
+        .join('\n\n');
+    ctx.out.result(
+      {
+        sessions,
+        crossTreeStreams: streams,
+        leftBehind: losses.losses,
+        lossRefused: losses.refused,
+      },
+      text,
+    );
     return plans.every((p) => p.verdict === 'go') && !losses.refused ? ExitCode.ok : ExitCode.noGo;
   },
 };
 
-export function renderPlan(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' | 'scopeTree'>): string {
+export function renderPlan(
+  plan: SessionPlan,
+  root: Pick<SessionRoot, 'cmdline' | 'scopeTree'>,
+): string {
   const rows = plan.risks.map((r) => [r.level, r.code, r.message]);
-  const hints = plan.risks.filter((r) => r.hint && r.level !== 'ok').map((r) => `  ${r.code}: ${r.hint}`);
+  const hints = plan.risks
+    .filter((r) => r.hint && r.level !== 'ok')
+    .map((r) => `  ${r.code}: ${r.hint}`);
   return [
     `${treeTitle(plan, root)}, ${plan.pids.length} processes: ${plan.pids.join(' ')}`,
     '',
@@ -54,7 +101,12 @@ export function renderPlan(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' 
 
 /** Streams between two carried trees, which the restore rejoins; empty when there is none. */
 export function renderCrossTreeStreams(streams: readonly CrossTreeStream[]): string {
-  return streams.length ? ['connections between carried trees:', ...streams.map((s) => `ok     ${describeCrossTreeStream(s)}`)].join('\n') : '';
+  return streams.length
+    ? [
+        'connections between carried trees:',
+        ...streams.map((s) => `ok     ${describeCrossTreeStream(s)}`),
+      ].join('\n')
+    : '';
 }
 
 /** A session's own tree, or a tree of its logind scope carried beside it. */

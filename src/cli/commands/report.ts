@@ -1,7 +1,7 @@
-import { Journal } from '../../state/journal.js';
 import { ExitCode } from '../../errors.js';
-import { buildReport, type Report } from '../../steps/report.js';
+import { Journal } from '../../state/journal.js';
 import { readOutcome } from '../../state/outcome.js';
+import { buildReport, type Report } from '../../steps/report.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';
 
@@ -11,7 +11,10 @@ export const reportCommand: Command = {
   summary: 'the outcome, the kernels, the remaps and the timeline of a run',
   usage: 'report [--run ID] [--exit-status]',
   options: { run: { type: 'string' }, 'exit-status': { type: 'boolean' } },
-  optionHelp: ['--run ID         a run id (default: latest)', '--exit-status    exit with the run\'s outcome (0 restored, 8 restore failed, 1 otherwise)'],
+  optionHelp: [
+    '--run ID         a run id (default: latest)',
+    "--exit-status    exit with the run's outcome (0 restored, 8 restore failed, 1 otherwise)",
+  ],
   async run(ctx, values) {
     const outcome = printRunReport(ctx, values.run as string | undefined);
     return values['exit-status'] ? exitCodeFor(outcome) : ExitCode.ok;
@@ -43,8 +46,20 @@ export function renderReport(r: Report): string {
     ...(r.degraded.length ? [`degraded: ${r.degraded.join('; ')}`] : []),
     ...r.leftBehind.map((loss) => `left behind: ${loss}`),
   ];
-  const timeline = formatTable(['event', 'at', '+since freeze'], r.timeline.map((t) => [t.name, t.at.slice(11, 23), ms(t.sinceFreezeMs)]));
-  const phases = formatTable(['phase', 'status', 'took'], r.phases.filter((p) => p.status !== 'pending').map((p) => [p.name, p.status + (p.error ? `: ${p.error.split('\n')[0]}` : ''), ms(p.durationMs)]));
+  const timeline = formatTable(
+    ['event', 'at', '+since freeze'],
+    r.timeline.map((t) => [t.name, t.at.slice(11, 23), ms(t.sinceFreezeMs)]),
+  );
+  const phases = formatTable(
+    ['phase', 'status', 'took'],
+    r.phases
+      .filter((p) => p.status !== 'pending')
+      .map((p) => [
+        p.name,
+        p.status + (p.error ? `: ${p.error.split('\n')[0]}` : ''),
+        ms(p.durationMs),
+      ]),
+  );
   const hints = r.phases.filter((p) => p.hint).map((p) => `what to do (${p.name}): ${p.hint}`);
   return [...head, '', timeline, '', phases, ...(hints.length ? ['', ...hints] : [])].join('\n');
 }

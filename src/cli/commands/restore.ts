@@ -1,6 +1,6 @@
 import { runRestore } from '../../engine/restore-run.js';
-import type { Command } from '../command.js';
 import { shipRun } from '../../engine/ship.js';
+import type { Command } from '../command.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
@@ -9,11 +9,14 @@ export const restoreCommand: Command = {
   usage: 'restore [--run ID] [--boot]',
   options: { run: { type: 'string' }, boot: { type: 'boolean' } },
   optionHelp: [
-    '--run ID         the run to restore by hand (default: latest); an `interrupted` one (a power cut came before the leap\'s boot) comes back with its connections shut down',
-    '--boot           called by the boot unit: consume the pending mark first, restore only on the boot the leap\'s kexec started, clean up whatever happens',
+    "--run ID         the run to restore by hand (default: latest); an `interrupted` one (a power cut came before the leap's boot) comes back with its connections shut down",
+    "--boot           called by the boot unit: consume the pending mark first, restore only on the boot the leap's kexec started, clean up whatever happens",
   ],
   async run(ctx, values) {
-    const { code, journals } = await runRestore(ctx, { runId: values.run as string | undefined, boot: values.boot === true });
+    const { code, journals } = await runRestore(ctx, {
+      runId: values.run as string | undefined,
+      boot: values.boot === true,
+    });
     // The session is back (or not): only now the slow, non-critical work.
     for (const journal of journals) await shipRun(ctx, journal.runId);
     return code;

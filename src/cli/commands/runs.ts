@@ -14,10 +14,19 @@ export const runsCommand: Command = {
   optionHelp: [],
   async run(ctx) {
     const runs = listRuns(ctx.config.paths.state_dir);
-    ctx.out.result({ runs }, (r) => (r.runs.length === 0 ? 'no run recorded' : formatTable(
-      ['run', 'started', 'outcome', 'images'],
-      r.runs.map((run) => [run.runId, run.createdAt ?? '?', run.pending ? `${run.outcome} (pending restore)` : run.outcome, run.imagesBytes > 0 ? mib(run.imagesBytes) : '-']),
-    )));
+    ctx.out.result({ runs }, (r) =>
+      r.runs.length === 0
+        ? 'no run recorded'
+        : formatTable(
+            ['run', 'started', 'outcome', 'images'],
+            r.runs.map((run) => [
+              run.runId,
+              run.createdAt ?? '?',
+              run.pending ? `${run.outcome} (pending restore)` : run.outcome,
+              run.imagesBytes > 0 ? mib(run.imagesBytes) : '-',
+            ]),
+          ),
+    );
     return ExitCode.ok;
   },
 };
@@ -28,12 +37,25 @@ export const pruneCommand: Command = {
   summary: 'delete the images no run needs any more (journals, logs and reports stay)',
   usage: 'prune [--failed]',
   options: { failed: { type: 'boolean' } },
-  optionHelp: ['--failed         also the images of failed restores (kept by default for a post-mortem)'],
+  optionHelp: [
+    '--failed         also the images of failed restores (kept by default for a post-mortem)',
+  ],
   async run(ctx, values) {
     const stateDir = ctx.config.paths.state_dir;
-    const pruned = prunable(listRuns(stateDir), values.failed === true).map((run) => ({ runId: run.runId, outcome: run.outcome, freedBytes: removeImages(stateDir, run.runId) }));
+    const pruned = prunable(listRuns(stateDir), values.failed === true).map((run) => ({
+      runId: run.runId,
+      outcome: run.outcome,
+      freedBytes: removeImages(stateDir, run.runId),
+    }));
     const freed = pruned.reduce((total, p) => total + p.freedBytes, 0);
-    ctx.out.result({ pruned, freedBytes: freed }, (r) => (r.pruned.length === 0 ? 'nothing to prune' : [...r.pruned.map((p) => `${p.runId} (${p.outcome}): ${mib(p.freedBytes)}`), `freed ${mib(freed)}`].join('\n')));
+    ctx.out.result({ pruned, freedBytes: freed }, (r) =>
+      r.pruned.length === 0
+        ? 'nothing to prune'
+        : [
+            ...r.pruned.map((p) => `${p.runId} (${p.outcome}): ${mib(p.freedBytes)}`),
+            `freed ${mib(freed)}`,
+          ].join('\n'),
+    );
     return ExitCode.ok;
   },
 };

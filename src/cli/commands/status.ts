@@ -1,8 +1,9 @@
-import { Journal } from '../../state/journal.js';
-import { pendingPath } from '../../state/pending.js';
-import { ExitCode } from '../../errors.js';
-import { readOutcome } from '../../state/outcome.js';
 import { existsSync, readFileSync } from 'node:fs';
+
+import { ExitCode } from '../../errors.js';
+import { Journal } from '../../state/journal.js';
+import { readOutcome } from '../../state/outcome.js';
+import { pendingPath } from '../../state/pending.js';
 import type { Command } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';
 
@@ -18,17 +19,29 @@ export const statusCommand: Command = {
     const pending = pendingPath(ctx.config.paths.state_dir);
     const data = journal.snapshot;
     const status = {
-      runId: data.runId, command: data.command, createdAt: data.createdAt,
+      runId: data.runId,
+      command: data.command,
+      createdAt: data.createdAt,
       outcome: readOutcome(journal.paths.dir) ?? 'in progress',
       pendingRestore: existsSync(pending) ? readFileSync(pending, 'utf8').trim() : null,
-      phases: data.phases, artefacts: data.artefacts,
+      phases: data.phases,
+      artefacts: data.artefacts,
     };
-    ctx.out.result(status, (s) => [
-      `run ${s.runId} (${s.command}, started ${s.createdAt}): ${s.outcome}`,
-      `pending restore at next boot: ${s.pendingRestore ?? 'none'}`,
-      '',
-      formatTable(['phase', 'status', 'took'], Object.entries(s.phases).map(([name, p]) => [name, p.status, p.durationMs === undefined ? '' : formatDuration(p.durationMs)])),
-    ].join('\n'));
+    ctx.out.result(status, (s) =>
+      [
+        `run ${s.runId} (${s.command}, started ${s.createdAt}): ${s.outcome}`,
+        `pending restore at next boot: ${s.pendingRestore ?? 'none'}`,
+        '',
+        formatTable(
+          ['phase', 'status', 'took'],
+          Object.entries(s.phases).map(([name, p]) => [
+            name,
+            p.status,
+            p.durationMs === undefined ? '' : formatDuration(p.durationMs),
+          ]),
+        ),
+      ].join('\n'),
+    );
     return ExitCode.ok;
   },
 };

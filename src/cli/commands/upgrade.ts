@@ -1,23 +1,32 @@
 import { createInterface } from 'node:readline/promises';
-import { Journal } from '../../state/journal.js';
+
 import { handOff, launchWorker } from '../../engine/launch.js';
+import { ExitCode, LeapError } from '../../errors.js';
+import { Journal } from '../../state/journal.js';
+import { crossTreeStreams, linkTrees } from '../../steps/cross-tree.js';
+import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/discover.js';
 import { targetKernel } from '../../steps/kexec.js';
 import { planSession } from '../../steps/planning.js';
-import { ExitCode, LeapError } from '../../errors.js';
-import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/discover.js';
 import { withScopeTrees } from '../../steps/scope-trees.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { renderCrossTreeStreams, renderPlan } from './plan.js';
-import { crossTreeStreams, linkTrees } from '../../steps/cross-tree.js';
 import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
   name: 'upgrade',
   needsRoot: true,
   summary: 'plan, rehearse, dump the session, prepare the boot and kexec into the new kernel',
-  usage: 'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N | --all-ssh] [--allow-loss] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
-  options: { ...SESSION_OPTIONS, kernel: { type: 'string' }, pre: { type: 'string' }, 'no-exec': { type: 'boolean' }, 'no-rehearse': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
+  usage:
+    'upgrade [--kernel VERSION|PATH] [--pid PID | --tty pts/N | --all-ssh] [--allow-loss] [--pre CMD] [--no-rehearse] [--no-exec] [--yes]',
+  options: {
+    ...SESSION_OPTIONS,
+    kernel: { type: 'string' },
+    pre: { type: 'string' },
+    'no-exec': { type: 'boolean' },
+    'no-rehearse': { type: 'boolean' },
+    yes: { type: 'boolean', short: 'y' },
+  },
   optionHelp: [
     ...SESSION_HELP,
     '--kernel V|PATH  kernel to boot (default: newest installed that is not running)',
@@ -32,55 +41,96 @@ export const upgradeCommand: Command = {
 export const rehearseCommand: Command = {
   name: 'rehearse',
   needsRoot: true,
-  summary: 'dump the session with --leave-running into a scratch dir, check the images, say go or no-go',
+  summary:
+    'dump the session with --leave-running into a scratch dir, check the images, say go or no-go',
   usage: 'rehearse [--pid PID | --tty pts/N | --all-ssh] [--allow-loss]',
   options: SESSION_OPTIONS,
   optionHelp: SESSION_HELP,
   run: (ctx, values) => startWorkerRun(ctx, values, 'rehearse'),
 };
 
-async function startWorkerRun(ctx: CommandContext, values: ParsedValues, mode: 'upgrade' | 'rehearse'): Promise<number> {
+async function startWorkerRun(
+  ctx: CommandContext,
+  values: ParsedValues,
+  mode: 'upgrade' | 'rehearse',
+): Promise<number> {
   const self = new Set([process.pid]);
-  const found = withScopeTrees(liveProc, discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }), self);
+  const found = withScopeTrees(
+    liveProc,
+    discover(liveProc, { ...sessionSelector(values), selfPid: process.pid }),
+    self,
+  );
   // The caller's tree goes last: its ssh session's, or a tmux server's when typed in a tmux window.
   const roots = callerLast(found, treeHolding(liveProc, found, process.pid));
   // A typo in --kernel must stop us here, not after the rehearsal's freeze and --pre's changes.
-  if (mode === 'upgrade') targetKernel({ config: ctx.config.kexec, kernel: typeof values.kernel === 'string' ? values.kernel : undefined, host: ctx.host });
+  if (mode === 'upgrade')
+    targetKernel({
+      config: ctx.config.kexec,
+      kernel: typeof values.kernel === 'string' ? values.kernel : undefined,
+      host: ctx.host,
+    });
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
   if (!handoff) {
-    throw new LeapError('NO_LAUNCHER', `${mode} must run through the launcher /usr/local/bin/kernel-leap`, {
-      hint: 'Node holds io_uring fds that CRIU 3.17 cannot dump, so it hands the wait to the launcher shell and leaves the session; install scripts/kernel-leap (see the README)',
-      exit: ExitCode.usage,
-    });
+    throw new LeapError(
+      'NO_LAUNCHER',
+      `${mode} must run through the launcher /usr/local/bin/kernel-leap`,
+      {
+        hint: 'Node holds io_uring fds that CRIU 3.17 cannot dump, so it hands the wait to the launcher shell and leaves the session; install scripts/kernel-leap (see the README)',
+        exit: ExitCode.usage,
+      },
+    );
   }
   const previews = [];
-  for (const root of roots) previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
+  for (const root of roots)
+    previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
   const shown = linkTrees(previews, ctx.config, liveProc, 'plan');
-  const text = [...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot)), renderCrossTreeStreams(crossTreeStreams(previews))].filter(Boolean);
+  const text = [
+    ...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot)),
+    renderCrossTreeStreams(crossTreeStreams(previews)),
+  ].filter(Boolean);
   if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
   if (shown.some((p) => p.verdict === 'no-go')) return ExitCode.noGo;
   const losses = checkLosses(roots, values);
   if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
   if (losses.refused) return ExitCode.noGo;
-  if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length))) return ExitCode.usage;
+  if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length)))
+    return ExitCode.usage;
 
   // One run per session, the caller's last: `latest` then names the run its launcher waits on.
   const journals = roots.map(() => Journal.create(ctx.config.paths.state_dir, mode));
   const journal = journals.at(-1) as Journal;
-  const others = roots.slice(0, -1).flatMap((root, i) => ['--also', `${root.pid}:${journals[i]?.runId}`]);
+  const others = roots
+    .slice(0, -1)
+    .flatMap((root, i) => ['--also', `${root.pid}:${journals[i]?.runId}`]);
   ctx.runner.logFile = journal.paths.commandLog;
-  const unit = await launchWorker(ctx.runner, ctx.config, { file: ctx.configFile, overrides: ctx.configOverrides }, journals, [
-    '--root', String(roots.at(-1)?.pid), ...others, '--mode', mode, '--wait-pid', String(process.pid), ...callerPidNamespace(),
-    ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
-    ...(values['no-exec'] ? ['--no-exec'] : []),
-    ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
-    ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
-  ]);
-  ctx.out.progress({ phase: 'worker', state: 'info', message: `run ${journals.map((j) => j.runId).join(', ')} handed to ${unit}` });
+  const unit = await launchWorker(
+    ctx.runner,
+    ctx.config,
+    { file: ctx.configFile, overrides: ctx.configOverrides },
+    journals,
+    [
+      '--root',
+      String(roots.at(-1)?.pid),
+      ...others,
+      '--mode',
+      mode,
+      '--wait-pid',
+      String(process.pid),
+      ...callerPidNamespace(),
+      ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
+      ...(values['no-exec'] ? ['--no-exec'] : []),
+      ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
+      ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
+    ],
+  );
+  ctx.out.progress({
+    phase: 'worker',
+    state: 'info',
+    message: `run ${journals.map((j) => j.runId).join(', ')} handed to ${unit}`,
+  });
   handOff(handoff, journal);
   return ExitCode.handoff;
 }
-
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */
 function callerPidNamespace(): string[] {
@@ -90,9 +140,15 @@ function callerPidNamespace(): string[] {
 
 /** `trees`: the sessions and the other trees of their login scopes, as the plan above lists them. */
 async function confirm(trees: number): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', { hint: 'pass --yes', exit: ExitCode.usage });
+  if (!process.stdin.isTTY)
+    throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', {
+      hint: 'pass --yes',
+      exit: ExitCode.usage,
+    });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(`Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into the new kernel? [y/N] `);
+  const answer = await rl.question(
+    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into the new kernel? [y/N] `,
+  );
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
 }

@@ -15,7 +15,11 @@ export const uploadLogsCommand: Command = {
     const runs = typeof values.run === 'string' ? [values.run] : spooledRuns(stateDir);
     let failed = 0;
     for (const runId of runs) if (!(await shipRun(ctx, runId))) failed++;
-    ctx.out.result({ runs, failed }, () => (runs.length === 0 ? 'nothing spooled' : `${runs.length - failed} of ${runs.length} runs shipped`));
+    ctx.out.result({ runs, failed }, () =>
+      runs.length === 0
+        ? 'nothing spooled'
+        : `${runs.length - failed} of ${runs.length} runs shipped`,
+    );
     return failed === 0 ? ExitCode.ok : ExitCode.failure;
   },
 };

@@ -9,12 +9,23 @@ export const workerCommand: Command = {
   name: 'worker',
   needsRoot: true,
   summary: '(internal) the detached worker that rehearses, dumps and kexecs',
-  usage: 'worker --run ID --root PID [--also ROOT:RUN ...] [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
+  usage:
+    'worker --run ID --root PID [--also ROOT:RUN ...] [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
   options: {
-    run: { type: 'string' }, root: { type: 'string' }, also: { type: 'string', multiple: true }, 'wait-pid': { type: 'string' }, pidns: { type: 'string' }, mode: { type: 'string' },
-    'no-rehearse': { type: 'boolean' }, 'no-exec': { type: 'boolean' }, pre: { type: 'string' }, kernel: { type: 'string' },
+    run: { type: 'string' },
+    root: { type: 'string' },
+    also: { type: 'string', multiple: true },
+    'wait-pid': { type: 'string' },
+    pidns: { type: 'string' },
+    mode: { type: 'string' },
+    'no-rehearse': { type: 'boolean' },
+    'no-exec': { type: 'boolean' },
+    pre: { type: 'string' },
+    kernel: { type: 'string' },
   },
-  optionHelp: ['--run ID, --root PID, --also ROOT:RUN (another session and its run, for --all-ssh), --wait-pid PID (both in --pidns, the caller\'s pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K'],
+  optionHelp: [
+    "--run ID, --root PID, --also ROOT:RUN (another session and its run, for --all-ssh), --wait-pid PID (both in --pidns, the caller's pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K",
+  ],
   async run(ctx, values) {
     try {
       return await runWorker(ctx, {
@@ -38,7 +49,11 @@ export const workerCommand: Command = {
 /** `--also ROOT:RUN`: one more session of `upgrade --all-ssh`. */
 function parseOther(value: string): { runId: string; rootPid: number } {
   const [root, runId] = value.split(':');
-  if (!root || !runId || !/^\d+$/.test(root)) throw new LeapError('USAGE', `--also ${value}: expected ROOT:RUN`, { hint: 'the upgrade command passes these; do not run the worker by hand', exit: ExitCode.usage });
+  if (!root || !runId || !/^\d+$/.test(root))
+    throw new LeapError('USAGE', `--also ${value}: expected ROOT:RUN`, {
+      hint: 'the upgrade command passes these; do not run the worker by hand',
+      exit: ExitCode.usage,
+    });
   return { runId, rootPid: Number(root) };
 }
 
@@ -49,14 +64,23 @@ function parseOther(value: string): { runId: string; rootPid: number } {
 export const workerStoppedCommand: Command = {
   name: 'worker-stopped',
   needsRoot: true,
-  summary: '(internal) gives the runs of a worker that was killed an outcome, resuming or carrying on their sessions',
+  summary:
+    '(internal) gives the runs of a worker that was killed an outcome, resuming or carrying on their sessions',
   usage: 'worker-stopped --run ID [--also RUN ...]',
   options: { run: { type: 'string' }, also: { type: 'string', multiple: true } },
-  optionHelp: ['--run ID     the caller\'s run of the worker unit that stopped ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how)', '--also RUN   the run of another session of its --all-ssh'],
+  optionHelp: [
+    "--run ID     the caller's run of the worker unit that stopped ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how)",
+    '--also RUN   the run of another session of its --all-ssh',
+  ],
   async run(ctx, values) {
     const runIds = [...((values.also as string[] | undefined) ?? []), String(values.run)];
-    const end = { result: process.env.SERVICE_RESULT, code: process.env.EXIT_CODE, status: process.env.EXIT_STATUS };
-    if (await settleStoppedWorker(ctx, runIds, end)) for (const runId of runIds) await shipIfEnded(ctx, runId);
+    const end = {
+      result: process.env.SERVICE_RESULT,
+      code: process.env.EXIT_CODE,
+      status: process.env.EXIT_STATUS,
+    };
+    if (await settleStoppedWorker(ctx, runIds, end))
+      for (const runId of runIds) await shipIfEnded(ctx, runId);
     return 0;
   },
 };

@@ -4,23 +4,49 @@
  * of their steps. Each test names the behaviour it guards.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+
 import { runRestore } from '../../../src/engine/restore-run.js';
 import { shipRun } from '../../../src/engine/ship.js';
 import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
 import { Journal } from '../../../src/state/journal.js';
-import { createOwnerOnly } from '../../../src/state/owner-only.js';
 import { readManifest, writeManifest } from '../../../src/state/manifest.js';
 import { readOutcome, writeOutcome } from '../../../src/state/outcome.js';
-import { pendingPath, pendingRuns, restoringPath, takePending } from '../../../src/state/pending.js';
+import { createOwnerOnly } from '../../../src/state/owner-only.js';
+import {
+  pendingPath,
+  pendingRuns,
+  restoringPath,
+  takePending,
+} from '../../../src/state/pending.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {
-  type FakeSession, flagValue, flowContext, lockRulesSaved, NEWEST_KERNEL, readTrimmed, SCRATCH_BOOT_ID, ScriptedRunner, scratchHost, startSession, taskState, windowScalingPath, withNetworkStack,
+  type FakeSession,
+  flagValue,
+  flowContext,
+  lockRulesSaved,
+  NEWEST_KERNEL,
+  readTrimmed,
+  SCRATCH_BOOT_ID,
+  scratchHost,
+  ScriptedRunner,
+  startSession,
+  taskState,
+  windowScalingPath,
+  withNetworkStack,
 } from '../../helpers/flow.js';
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
@@ -54,18 +80,27 @@ async function session(): Promise<FakeSession> {
  * the tree, as criu's default does), kexec -l loads, the lock rules of the dumped
  * connections are in force from the dump on.
  */
-function healthyMachine(host: { kexecLoaded: string; procCmdline: string }, dumped: FakeSession[]): ScriptedRunner & { lock(s: FakeSession): void } {
+function healthyMachine(
+  host: { kexecLoaded: string; procCmdline: string },
+  dumped: FakeSession[],
+): ScriptedRunner & { lock(s: FakeSession): void } {
   // The lock rules in force, as `-A CHAIN ...` specs: criu adds them, iptables -D removes them.
   let inForce: string[] = [];
   const lock = (s: FakeSession) => {
-    inForce.push(...lockRulesSaved(s.local, s.peer).split('\n').filter((l) => l.includes('-A ')).map((l) => l.replace(/^\[\d+:\d+\] /, '')));
+    inForce.push(
+      ...lockRulesSaved(s.local, s.peer)
+        .split('\n')
+        .filter((l) => l.includes('-A '))
+        .map((l) => l.replace(/^\[\d+:\d+\] /, '')),
+    );
   };
   const runner: ScriptedRunner = new ScriptedRunner()
     .on(['ss', '-xn'])
     .on(['criu', 'dump'], (argv) => {
       const dir = flagValue(argv, '-D') as string;
       const tree = flagValue(argv, '-t') as string;
-      for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${tree}.img`]) writeFileSync(join(dir, image), 'x');
+      for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${tree}.img`])
+        writeFileSync(join(dir, image), 'x');
       if (argv.includes('--leave-running')) return;
       const s = dumped.find((d) => String(d.pid) === tree);
       if (s) lock(s);
@@ -78,7 +113,9 @@ function healthyMachine(host: { kexecLoaded: string; procCmdline: string }, dump
     .on(['systemctl', 'disable'])
     .on(['systemctl', 'daemon-reload'])
     .on(['sync'])
-    .on(['iptables-save', '-c'], () => ({ stdout: ['*filter', ...inForce.map((spec) => `[0:0] ${spec}`), 'COMMIT', ''].join('\n') }))
+    .on(['iptables-save', '-c'], () => ({
+      stdout: ['*filter', ...inForce.map((spec) => `[0:0] ${spec}`), 'COMMIT', ''].join('\n'),
+    }))
     .on(['iptables', '-w', '-t', 'filter', '-D'], (argv) => {
       const spec = `-A ${argv.slice(5).join(' ')}`;
       if (!inForce.includes(spec)) return { exitCode: 1 };
@@ -90,7 +127,10 @@ function healthyMachine(host: { kexecLoaded: string; procCmdline: string }, dump
 /** What a jump leaves of the loaded kernel: its command line is the new boot's. */
 function jumpTo(host: { procCmdline: string }, calls: readonly string[][]): void {
   const load = calls.filter((argv) => argv[0] === 'kexec' && argv[1] === '-l').at(-1) ?? [];
-  writeFileSync(host.procCmdline, `${load.find((a) => a.startsWith('--command-line='))?.slice('--command-line='.length) ?? ''}\n`);
+  writeFileSync(
+    host.procCmdline,
+    `${load.find((a) => a.startsWith('--command-line='))?.slice('--command-line='.length) ?? ''}\n`,
+  );
 }
 
 /** A healthy machine holding these sessions, its context, and one upgrade run per session (the last one the caller's). */
@@ -102,8 +142,24 @@ function machineWith(sessions: FakeSession[]) {
   return { ctx, runner, journals, journal: journals.at(-1) as Journal };
 }
 
-function upgradeOptions(journal: Journal, s: FakeSession, extra: Partial<WorkerOptions> = {}): WorkerOptions {
-  return { runId: journal.runId, rootPid: s.pid, others: [], waitPid: undefined, callerPidNs: undefined, rehearse: true, exec: true, pre: undefined, kernel: undefined, mode: 'upgrade', ...extra };
+function upgradeOptions(
+  journal: Journal,
+  s: FakeSession,
+  extra: Partial<WorkerOptions> = {},
+): WorkerOptions {
+  return {
+    runId: journal.runId,
+    rootPid: s.pid,
+    others: [],
+    waitPid: undefined,
+    callerPidNs: undefined,
+    rehearse: true,
+    exec: true,
+    pre: undefined,
+    kernel: undefined,
+    mode: 'upgrade',
+    ...extra,
+  };
 }
 
 /** A worker run to the jump: kexec -e returns here, so it ends in KEXEC_RETURNED with the run pending. */
@@ -114,9 +170,13 @@ async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
   const atSync = { pending: [] as string[], rules: '' };
   machine.on(['sync'], () => {
     atSync.pending = pendingRuns(ctx.stateDir);
-    atSync.rules = existsSync(join(ctx.stateDir, 'lock-rules.v4')) ? readFileSync(join(ctx.stateDir, 'lock-rules.v4'), 'utf8') : '';
+    atSync.rules = existsSync(join(ctx.stateDir, 'lock-rules.v4'))
+      ? readFileSync(join(ctx.stateDir, 'lock-rules.v4'), 'utf8')
+      : '';
   });
-  await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+  await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+    code: 'KEXEC_RETURNED',
+  });
   return { s, ctx, runner: machine, journal, atSync };
 }
 
@@ -126,16 +186,29 @@ async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
  * the action script writes once the tasks resume. It notes the window-scaling
  * sysctl as criu would meet it.
  */
-function restoredTree(ctx: ReturnType<typeof flowContext>, runDir: string, seen: { windowScaling?: string; saved?: string | undefined }) {
+function restoredTree(
+  ctx: ReturnType<typeof flowContext>,
+  runDir: string,
+  seen: { windowScaling?: string; saved?: string | undefined },
+) {
   return async (): Promise<number> => {
     seen.windowScaling = readTrimmed(windowScalingPath(ctx.host));
     const saved = join(ctx.host.savedSysctls, 'net.ipv4.tcp_window_scaling');
     seen.saved = existsSync(saved) ? readTrimmed(saved) : undefined;
-    const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], { stdio: 'ignore', detached: true });
+    const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], {
+      stdio: 'ignore',
+      detached: true,
+    });
     const pid = launcher.pid as number;
     spawned.push(pid);
-    const childOf = (p: number) => Number(readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ')[0] || 0);
-    await waitUntil(() => childOf(pid) > 0 && childOf(childOf(pid)) > 0, 5000, 'the fake restored tree', '');
+    const childOf = (p: number) =>
+      Number(readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ')[0] || 0);
+    await waitUntil(
+      () => childOf(pid) > 0 && childOf(childOf(pid)) > 0,
+      5000,
+      'the fake restored tree',
+      '',
+    );
     writeFileSync(join(runDir, RESTORED_PID_FILE), `${childOf(childOf(pid))}\n`);
     return pid;
   };
@@ -159,17 +232,31 @@ async function runFastScript(runDir: string, how: 'restored' | 'killed' = 'resto
     'wait',
   ].join('\n');
   writeFileSync(join(bin, 'systemd-run'), `${fake}\n`, { mode: 0o755 });
-  const result = spawnSync('sh', [join(runDir, 'restore-fast.sh')], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, encoding: 'utf8', timeout: 30_000 });
-  const launcher = /^launcher=(\d+)$/m.exec(readFileSync(join(runDir, 'fast-restore'), 'utf8'))?.[1];
+  const result = spawnSync('sh', [join(runDir, 'restore-fast.sh')], {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const launcher = /^launcher=(\d+)$/m.exec(
+    readFileSync(join(runDir, 'fast-restore'), 'utf8'),
+  )?.[1];
   if (launcher && how === 'restored') spawned.push(Number(launcher));
   return result;
 }
 
 /** The other ssh connection closes as criu seizes it, in its rehearsal or its dump: criu fails on its vanished root. */
-function endsUnderCriu(runner: ScriptedRunner, other: FakeSession, stage: 'rehearsal' | 'dump'): void {
+function endsUnderCriu(
+  runner: ScriptedRunner,
+  other: FakeSession,
+  stage: 'rehearsal' | 'dump',
+): void {
   const healthyDump = runner.handlerFor(['criu', 'dump']);
   runner.on(['criu', 'dump'], (argv, request) => {
-    if (argv.includes('--leave-running') !== (stage === 'rehearsal') || flagValue(argv, '-t') !== String(other.pid)) return healthyDump(argv, request);
+    if (
+      argv.includes('--leave-running') !== (stage === 'rehearsal') ||
+      flagValue(argv, '-t') !== String(other.pid)
+    )
+      return healthyDump(argv, request);
     other.end();
     return { exitCode: 1, stderr: `Unable to detach from ${other.pid}: No such process` };
   });
@@ -181,7 +268,9 @@ describe('the upgrade worker flow', () => {
     const load = runner.callsOf(['kexec', '-l'])[0];
     expect(load?.[2]).toBe(join(ctx.host.boot, `vmlinuz-${NEWEST_KERNEL}`));
     expect(load).toContain(`--initrd=${join(ctx.host.boot, `initrd.img-${NEWEST_KERNEL}`)}`);
-    expect(load).toContain(`--command-line=root=/dev/vda1 ro console=ttyS0 kernel_leap.run=${journal.runId}`);
+    expect(load).toContain(
+      `--command-line=root=/dev/vda1 ro console=ttyS0 kernel_leap.run=${journal.runId}`,
+    );
   });
 
   it('installs and enables both boot units before the freeze (behaviour 6)', async () => {
@@ -193,12 +282,17 @@ describe('the upgrade worker flow', () => {
     expect(existsSync(ctx.host.ifupdownHook)).toBe(true);
   });
 
-  it.each(['systemd-networkd', 'NetworkManager'] as const)('with %s bringing the interfaces up, installs the units but no ifupdown hook', async (stack) => {
-    const { ctx, journal } = await upgradeToJump(stack);
-    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
-    expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
-    expect(Journal.open(ctx.stateDir, journal.runId).phase('plan').outputs?.networkStacks).toEqual([{ name: stack, interfaces: ['eth0'] }]);
-  });
+  it.each(['systemd-networkd', 'NetworkManager'] as const)(
+    'with %s bringing the interfaces up, installs the units but no ifupdown hook',
+    async (stack) => {
+      const { ctx, journal } = await upgradeToJump(stack);
+      for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+      expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
+      expect(
+        Journal.open(ctx.stateDir, journal.runId).phase('plan').outputs?.networkStacks,
+      ).toEqual([{ name: stack, interfaces: ['eth0'] }]);
+    },
+  );
 
   it('rehearses, then dumps, marks the run pending, saves the lock rules, syncs, and only then jumps (behaviour 7)', async () => {
     const { runner, journal, atSync, s } = await upgradeToJump();
@@ -208,9 +302,14 @@ describe('the upgrade worker flow', () => {
     expect(sync).toBeGreaterThan(runner.lastIndexOf(['criu', 'dump']));
     expect(sync).toBeLessThan(runner.indexOf(['kexec', '-e']));
     expect(atSync.pending).toEqual([journal.runId]);
-    expect(atSync.rules).toContain(`-I INPUT 1 -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m tcp --sport ${s.peer.port} --dport ${s.local.port}`);
+    expect(atSync.rules).toContain(
+      `-I INPUT 1 -s 127.0.0.1/32 -d 127.0.0.1/32 -p tcp -m tcp --sport ${s.peer.port} --dport ${s.local.port}`,
+    );
     expect(journal.phase('kexec').status).toBe('pending');
-    expect(Journal.open(journal.paths.dir.replace(/\/runs\/.*$/, ''), journal.runId).phase('kexec').status).toBe('running');
+    expect(
+      Journal.open(journal.paths.dir.replace(/\/runs\/.*$/, ''), journal.runId).phase('kexec')
+        .status,
+    ).toBe('running');
   });
 
   it('after a failed dump, continues the tasks criu left stopped, drops their lock rules and unwinds the boot (behaviour 3)', async () => {
@@ -219,7 +318,8 @@ describe('the upgrade worker flow', () => {
     let reserveDuringDump = false;
     runner.on(['criu', 'dump'], async (argv) => {
       if (argv.includes('--leave-running')) {
-        for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${s.pid}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
+        for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${s.pid}.img`])
+          writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
         return;
       }
       // Held while criu writes the images, for the records of a failure on a full disk.
@@ -228,11 +328,16 @@ describe('the upgrade worker flow', () => {
       process.kill(s.pid, 'SIGSTOP');
       await waitUntil(() => taskState(s.pid) === 'T', 5000, 'the session to stop', '');
       runner.lock(s);
-      writeFileSync(flagValue(argv, '-o') as string, '(00.5) Error (criu/cr-dump.c:1234): Dumping FAILED.\n');
+      writeFileSync(
+        flagValue(argv, '-o') as string,
+        '(00.5) Error (criu/cr-dump.c:1234): Dumping FAILED.\n',
+      );
       return { exitCode: 1 };
     });
     await waitUntil(() => taskState(s.pid) === 'S', 5000, 'the session to sleep', '');
-    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'CRIU_DUMP_FAILED',
+    });
     expect(taskState(s.pid)).not.toBe('T');
     expect(runner.callsOf(['iptables', '-w', '-t', 'filter', '-D'])).toHaveLength(2);
     expect(readOutcome(journal.paths.dir)).toBe('dump-failed');
@@ -245,27 +350,51 @@ describe('the upgrade worker flow', () => {
     expect(existsSync(join(journal.paths.dir, 'reserve'))).toBe(false);
   });
 
-  it('with --all-ssh, dumps the other sessions first and the caller\'s own last (behaviour 9)', async () => {
+  it("with --all-ssh, dumps the other sessions first and the caller's own last (behaviour 9)", async () => {
     const [other, own] = [await session(), await session()];
-    const { ctx, runner, journals: [otherRun, ownRun] } = machineWith([other, own]);
+    const {
+      ctx,
+      runner,
+      journals: [otherRun, ownRun],
+    } = machineWith([other, own]);
     if (!otherRun || !ownRun) throw new Error('two runs expected');
-    await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
-    const dumped = runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running')).map((argv) => Number(flagValue(argv, '-t')));
+    await expect(
+      runWorker(
+        ctx,
+        upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }),
+      ),
+    ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    const dumped = runner
+      .callsOf(['criu', 'dump'])
+      .filter((argv) => !argv.includes('--leave-running'))
+      .map((argv) => Number(flagValue(argv, '-t')));
     expect(dumped).toEqual([other.pid, own.pid]);
     expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId, ownRun.runId]);
   });
 
-  it.each(['rehearsal', 'dump'] as const)('with --all-ssh, a session that ended during its %s is not carried, and the others go on', async (stage) => {
-    const [other, own] = [await session(), await session()];
-    const { ctx, runner, journals: [otherRun, ownRun] } = machineWith([other, own]);
-    if (!otherRun || !ownRun) throw new Error('two runs expected');
-    endsUnderCriu(runner, other, stage);
-    await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
-    expect(readOutcome(otherRun.paths.dir)).toBe('aborted');
-    expect(existsSync(otherRun.paths.images)).toBe(false);
-    expect(pendingRuns(ctx.stateDir)).toEqual([ownRun.runId]);
-    expect(runner.indexOf(['kexec', '-e'])).toBeGreaterThan(-1);
-  });
+  it.each(['rehearsal', 'dump'] as const)(
+    'with --all-ssh, a session that ended during its %s is not carried, and the others go on',
+    async (stage) => {
+      const [other, own] = [await session(), await session()];
+      const {
+        ctx,
+        runner,
+        journals: [otherRun, ownRun],
+      } = machineWith([other, own]);
+      if (!otherRun || !ownRun) throw new Error('two runs expected');
+      endsUnderCriu(runner, other, stage);
+      await expect(
+        runWorker(
+          ctx,
+          upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }),
+        ),
+      ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+      expect(readOutcome(otherRun.paths.dir)).toBe('aborted');
+      expect(existsSync(otherRun.paths.images)).toBe(false);
+      expect(pendingRuns(ctx.stateDir)).toEqual([ownRun.runId]);
+      expect(runner.indexOf(['kexec', '-e'])).toBeGreaterThan(-1);
+    },
+  );
 });
 
 describe('the boot-restore flow', () => {
@@ -289,13 +418,17 @@ describe('the boot-restore flow', () => {
     // 2: the units disabled and removed, the rules file gone; systemd not reloaded, since that would
     // load the running restore unit as not-found, with the default 90 s start timeout, and kill it.
     const boot = runner.calls.slice(before);
-    const disable = boot.findIndex((argv) => argv.join(' ') === `systemctl disable --no-reload --quiet ${UNITS.join(' ')}`);
+    const disable = boot.findIndex(
+      (argv) => argv.join(' ') === `systemctl disable --no-reload --quiet ${UNITS.join(' ')}`,
+    );
     expect(disable).toBeGreaterThan(boot.findIndex((argv) => argv[0] === 'systemd-run'));
     expect(boot.some((argv) => argv.join(' ') === 'systemctl daemon-reload')).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
     // The connection's lock rules, left in force by the dump, are gone once the session is back.
-    expect(boot.filter((argv) => argv.slice(0, 5).join(' ') === 'iptables -w -t filter -D')).toHaveLength(2);
+    expect(
+      boot.filter((argv) => argv.slice(0, 5).join(' ') === 'iptables -w -t filter -D'),
+    ).toHaveLength(2);
     expect(existsSync(ctx.host.ifupdownHook)).toBe(false);
     expect(Journal.open(ctx.stateDir, journal.runId).phase('cleanup').status).toBe('done');
   });
@@ -315,9 +448,15 @@ describe('the boot-restore flow', () => {
     const after = Journal.open(ctx.stateDir, journal.runId);
     const restoredAt = Number(/^mark\.restored=(\d+)$/m.exec(record)?.[1]);
     expect(Date.parse(after.snapshot.marks.restored ?? '')).toBe(restoredAt);
-    expect(Date.parse(after.snapshot.marks.restoreUnitStart ?? '')).toBe(Number(/^mark\.restoreUnitStart=(\d+)$/m.exec(record)?.[1]));
+    expect(Date.parse(after.snapshot.marks.restoreUnitStart ?? '')).toBe(
+      Number(/^mark\.restoreUnitStart=(\d+)$/m.exec(record)?.[1]),
+    );
     // criu's own unlock left nothing (the fake rules are gone from iptables): open since the tasks resumed.
-    expect(after.phase('restore').outputs).toMatchObject({ criuPid: expect.any(Number), rootPidHost: expect.any(Number), ptyRemaps: [] });
+    expect(after.phase('restore').outputs).toMatchObject({
+      criuPid: expect.any(Number),
+      rootPidHost: expect.any(Number),
+      ptyRemaps: [],
+    });
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(after.phase('cleanup').status).toBe('done');
   });
@@ -326,28 +465,41 @@ describe('the boot-restore flow', () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
     expect((await runFastScript(journal.paths.dir, 'killed')).status).toBe(1);
-    expect(readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8')).toMatch(/^outcome=ended$/m);
+    expect(readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8')).toMatch(
+      /^outcome=ended$/m,
+    );
     runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
-    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes.map((c) => c.kind)).toContain('restore-again');
+    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes.map((c) => c.kind)).toContain(
+      'restore-again',
+    );
   });
 
-  it('fails at once on a gate restore-fast.sh timed out on, with the gate\'s own error', async () => {
+  it("fails at once on a gate restore-fast.sh timed out on, with the gate's own error", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    writeFileSync(join(journal.paths.dir, 'fast-restore'), `boot=${SCRATCH_BOOT_ID}\nmark.restoreUnitStart=${Date.now()}\nmark.gate.devpts=${Date.now()}\nmark.gate.rules=${Date.now()}\ngaveUp=gate.addresses\n`);
+    writeFileSync(
+      join(journal.paths.dir, 'fast-restore'),
+      `boot=${SCRATCH_BOOT_ID}\nmark.restoreUnitStart=${Date.now()}\nmark.gate.devpts=${Date.now()}\nmark.gate.rules=${Date.now()}\ngaveUp=gate.addresses\n`,
+    );
     const started = Date.now();
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error).toMatchObject({ code: 'GATE_TIMEOUT', message: expect.stringMatching(/timed out after \d+ s waiting for local addresses/) });
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error).toMatchObject({
+      code: 'GATE_TIMEOUT',
+      message: expect.stringMatching(/timed out after \d+ s waiting for local addresses/),
+    });
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
   });
 
   it("ignores an earlier boot's restore-fast.sh record", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    writeFileSync(join(journal.paths.dir, 'fast-restore'), 'boot=an-earlier-boot\noutcome=restored\nlauncher=1\n');
+    writeFileSync(
+      join(journal.paths.dir, 'fast-restore'),
+      'boot=an-earlier-boot\noutcome=restored\nlauncher=1\n',
+    );
     runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
@@ -357,11 +509,20 @@ describe('the boot-restore flow', () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
     const manifest = readManifest(journal.paths.dir);
-    writeManifest(journal.paths.dir, { ...manifest, addressTimeoutS: 1, connections: manifest.connections.map((c) => ({ ...c, local: { ...c.local, ip: '192.0.2.77' } })) });
+    writeManifest(journal.paths.dir, {
+      ...manifest,
+      addressTimeoutS: 1,
+      connections: manifest.connections.map((c) => ({
+        ...c,
+        local: { ...c.local, ip: '192.0.2.77' },
+      })),
+    });
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(8);
     expect(readOutcome(journal.paths.dir)).toBe('failed');
-    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe('GATE_TIMEOUT');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe(
+      'GATE_TIMEOUT',
+    );
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
@@ -385,7 +546,10 @@ describe('the boot-restore flow', () => {
     writeFileSync(ctx.host.rulesMarker, '');
     runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
-    await expect(runRestore(ctx, { runId: journal.runId, boot: false })).rejects.toMatchObject({ code: 'ALREADY_RESTORED', exit: 2 });
+    await expect(runRestore(ctx, { runId: journal.runId, boot: false })).rejects.toMatchObject({
+      code: 'ALREADY_RESTORED',
+      exit: 2,
+    });
     expect(readOutcome(journal.paths.dir)).toBe('restored');
   });
 
@@ -420,14 +584,30 @@ describe('the boot-restore flow', () => {
 
   it('after a failed --all-ssh dump, the kexec by hand restores the session dumped before it', async () => {
     const [other, own] = [await session(), await session()];
-    const { ctx, runner, journals: [otherRun, ownRun] } = machineWith([other, own]);
+    const {
+      ctx,
+      runner,
+      journals: [otherRun, ownRun],
+    } = machineWith([other, own]);
     if (!otherRun || !ownRun) throw new Error('two runs expected');
     runner.on(['criu', 'dump'], (argv) => {
-      if (Number(flagValue(argv, '-t')) === own.pid && !argv.includes('--leave-running')) return { exitCode: 1 };
-      for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${flagValue(argv, '-t')}.img`]) writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
+      if (Number(flagValue(argv, '-t')) === own.pid && !argv.includes('--leave-running'))
+        return { exitCode: 1 };
+      for (const image of [
+        'inventory.img',
+        'pstree.img',
+        'files.img',
+        `core-${flagValue(argv, '-t')}.img`,
+      ])
+        writeFileSync(join(flagValue(argv, '-D') as string, image), 'x');
       if (!argv.includes('--leave-running')) other.end();
     });
-    await expect(runWorker(ctx, upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }))).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
+    await expect(
+      runWorker(
+        ctx,
+        upgradeOptions(ownRun, own, { others: [{ runId: otherRun.runId, rootPid: other.pid }] }),
+      ),
+    ).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
     expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId]);
     jumpTo(ctx.host, runner.calls);
     writeFileSync(ctx.host.rulesMarker, '');
@@ -436,39 +616,64 @@ describe('the boot-restore flow', () => {
     expect(readOutcome(otherRun.paths.dir)).toBe('restored');
   });
 
-  it('restores a tree that holds another tree\'s terminal (an attached tmux server) after that tree, and opens the terminal where it was made again', async () => {
+  it("restores a tree that holds another tree's terminal (an attached tmux server) after that tree, and opens the terminal where it was made again", async () => {
     const [holder, owner] = [await session(), await session()];
-    const { ctx, runner, journals: [holderRun, ownerRun] } = machineWith([holder, owner]);
+    const {
+      ctx,
+      runner,
+      journals: [holderRun, ownerRun],
+    } = machineWith([holder, owner]);
     if (!holderRun || !ownerRun) throw new Error('two runs expected');
-    await expect(runWorker(ctx, upgradeOptions(ownerRun, owner, { others: [{ runId: holderRun.runId, rootPid: holder.pid }] }))).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    await expect(
+      runWorker(
+        ctx,
+        upgradeOptions(ownerRun, owner, {
+          others: [{ runId: holderRun.runId, rootPid: holder.pid }],
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
     // As the worker writes them for a tmux server (dumped first) that holds the caller's pts/200 (free on any test machine).
     writeManifest(ownerRun.paths.dir, { ...readManifest(ownerRun.paths.dir), ptys: [200] });
-    writeManifest(holderRun.paths.dir, { ...readManifest(holderRun.paths.dir), terminals: [{ pts: 200, key: 'tty[88c8:18]', fd: 9, nonBlocking: true }] });
+    writeManifest(holderRun.paths.dir, {
+      ...readManifest(holderRun.paths.dir),
+      terminals: [{ pts: 200, key: 'tty[88c8:18]', fd: 9, nonBlocking: true }],
+    });
     jumpTo(ctx.host, runner.calls);
     writeFileSync(ctx.host.rulesMarker, '');
     const order: string[] = [];
     runner.onSpawn(['systemd-run', '--scope'], (argv) => {
-      const run = [holderRun, ownerRun].find((j) => argv.some((a) => a.includes(j.runId))) as Journal;
+      const run = [holderRun, ownerRun].find((j) =>
+        argv.some((a) => a.includes(j.runId)),
+      ) as Journal;
       order.push(run.runId);
       return restoredTree(ctx, run.paths.dir, {})();
     });
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     expect(order).toEqual([ownerRun.runId, holderRun.runId]);
-    const holderLaunch = runner.calls.find((argv) => argv[0] === 'systemd-run' && argv.some((a) => a.includes(holderRun.runId))) ?? [];
+    const holderLaunch =
+      runner.calls.find(
+        (argv) => argv[0] === 'systemd-run' && argv.some((a) => a.includes(holderRun.runId)),
+      ) ?? [];
     // pts/200 was free at this boot, so it kept its index (a remap would move it).
     expect(holderLaunch).toContain('tty-nb:9:/dev/pts/200');
   });
 
   it('after a power cut, a boot the leap did not start restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
-    writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n');
+    writeFileSync(
+      ctx.host.procCmdline,
+      'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n',
+    );
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
     expect(readOutcome(journal.paths.dir)).toBe('interrupted');
     const after = Journal.open(ctx.stateDir, journal.runId);
     expect(after.phase('kexec').status).toBe('failed');
-    expect(after.phase('restore').error).toMatchObject({ code: 'NOT_THE_LEAP_BOOT', hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`) });
+    expect(after.phase('restore').error).toMatchObject({
+      code: 'NOT_THE_LEAP_BOOT',
+      hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`),
+    });
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
@@ -486,7 +691,9 @@ describe('the boot-restore flow', () => {
     // Nothing to repair: window scaling stays as it is.
     expect(seen).toEqual({ windowScaling: '1', saved: undefined });
     expect(readOutcome(journal.paths.dir)).toBe('restored');
-    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.degraded).toEqual([expect.stringMatching(/^TCP 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+: restored shut down/)]);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.degraded).toEqual([
+      expect.stringMatching(/^TCP 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+: restored shut down/),
+    ]);
   });
 });
 
@@ -496,13 +703,19 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     // The cut boot: it took the pending run and had started its restore.
     takePending(ctx.stateDir, 'an earlier boot');
     journal.start('restore');
-    writeFileSync(ctx.host.procCmdline, 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro\n');
+    writeFileSync(
+      ctx.host.procCmdline,
+      'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro\n',
+    );
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
     expect(readOutcome(journal.paths.dir)).toBe('interrupted');
     const after = Journal.open(ctx.stateDir, journal.runId);
-    expect(after.phase('restore').error).toMatchObject({ code: 'RESTORE_CUT_SHORT', hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`) });
+    expect(after.phase('restore').error).toMatchObject({
+      code: 'RESTORE_CUT_SHORT',
+      hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`),
+    });
     expect(after.phase('cleanup').status).toBe('done');
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
     expect(existsSync(restoringPath(ctx.stateDir))).toBe(false);
@@ -541,7 +754,9 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     expect(launches).toBe(2);
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(readFileSync(`${logFile}.killed`, 'utf8')).toContain('Restoring images');
-    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes).toContainEqual(expect.objectContaining({ kind: 'restore-again', detail: expect.stringMatching(/killed\?/) }));
+    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes).toContainEqual(
+      expect.objectContaining({ kind: 'restore-again', detail: expect.stringMatching(/killed\?/) }),
+    );
   });
 
   it('criu that failed with an error of its own is not started again', async () => {
@@ -555,7 +770,9 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
     expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
     expect(readOutcome(journal.paths.dir)).toBe('failed');
-    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe('CRIU_RESTORE_FAILED');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe(
+      'CRIU_RESTORE_FAILED',
+    );
   });
 });
 
@@ -563,12 +780,29 @@ describe('the unwind', () => {
   it('disables the boot units even when prepare failed after enabling them', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['systemctl', 'enable'], () => ({ exitCode: 1, stderr: 'Failed to enable unit: half done' }));
-    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
-    expect(runner.indexOf(['systemctl', 'disable', '--quiet', ...UNITS])).toBeGreaterThan(runner.indexOf(['systemctl', 'enable']));
+    runner.on(['systemctl', 'enable'], () => ({
+      exitCode: 1,
+      stderr: 'Failed to enable unit: half done',
+    }));
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'COMMAND_FAILED',
+    });
+    expect(runner.indexOf(['systemctl', 'disable', '--quiet', ...UNITS])).toBeGreaterThan(
+      runner.indexOf(['systemctl', 'enable']),
+    );
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(readOutcome(journal.paths.dir)).toBe('dump-failed');
-    expect(runner.indexOf(['criu', 'dump', '--no-default-config', '-t', String(s.pid), '-D', journal.paths.images])).toBe(-1);
+    expect(
+      runner.indexOf([
+        'criu',
+        'dump',
+        '--no-default-config',
+        '-t',
+        String(s.pid),
+        '-D',
+        journal.paths.images,
+      ]),
+    ).toBe(-1);
   });
 
   it('cancelled by Ctrl-C before the freeze: dumps nothing, undoes the prepared boot, and the session goes on', async () => {
@@ -577,7 +811,9 @@ describe('the unwind', () => {
     runner.on(['systemctl', 'enable'], () => writeFileSync(join(journal.paths.dir, 'cancel'), ''));
     expect(await runWorker(ctx, upgradeOptions(journal, s))).toBe(1);
     expect(readOutcome(journal.paths.dir)).toBe('aborted');
-    expect(runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running'))).toEqual([]);
+    expect(
+      runner.callsOf(['criu', 'dump']).filter((argv) => !argv.includes('--leave-running')),
+    ).toEqual([]);
     expect(runner.indexOf(['kexec', '-u'])).toBeGreaterThan(-1);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(taskState(s.pid)).toMatch(/^[SR]$/);
@@ -605,7 +841,7 @@ describe('the unwind', () => {
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
   });
 
-  it('drops a restored run\'s images once its logs are shipped, unless [paths] keep_images says to keep them', async () => {
+  it("drops a restored run's images once its logs are shipped, unless [paths] keep_images says to keep them", async () => {
     for (const keep of [false, true]) {
       const { ctx, journal, runner } = await upgradeToJump();
       ctx.config = { ...ctx.config, paths: { ...ctx.config.paths, keep_images: keep } };
@@ -614,7 +850,9 @@ describe('the unwind', () => {
       runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
       await runRestore(ctx, { runId: undefined, boot: true });
       expect(await shipRun(ctx, journal.runId)).toBe(true);
-      expect(existsSync(join(journal.paths.images, 'inventory.img')), `keep_images = ${keep}`).toBe(keep);
+      expect(existsSync(join(journal.paths.images, 'inventory.img')), `keep_images = ${keep}`).toBe(
+        keep,
+      );
       expect(existsSync(join(journal.paths.dir, 'report.json'))).toBe(true);
     }
   });

@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { renderIfPreUpHook } from '../../../src/render/artefacts.js';
 
 // Every character the quoting must survive, in every path the hook sees.
@@ -12,34 +14,62 @@ const run = promisify(execFile);
 
 describe('if-pre-up hook, run by dash', () => {
   let dir: string;
-  let ctx: { rulesFile: string; marker: string; iptablesRestore: string; leapParameter: string; procCmdline: string };
+  let ctx: {
+    rulesFile: string;
+    marker: string;
+    iptablesRestore: string;
+    leapParameter: string;
+    procCmdline: string;
+  };
   let hook: string;
   let calls: string;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), NASTY));
     calls = join(dir, 'calls');
-    ctx = { rulesFile: join(dir, 'lock rules.v4'), marker: join(dir, 'run $X', 'rules-loaded'), iptablesRestore: join(dir, "bin's", 'iptables-restore'), leapParameter: 'kernel_leap.run', procCmdline: join(dir, 'cmdline') };
+    ctx = {
+      rulesFile: join(dir, 'lock rules.v4'),
+      marker: join(dir, 'run $X', 'rules-loaded'),
+      iptablesRestore: join(dir, "bin's", 'iptables-restore'),
+      leapParameter: 'kernel_leap.run',
+      procCmdline: join(dir, 'cmdline'),
+    };
     // The boot the leap's kexec started.
-    writeFileSync(ctx.procCmdline, 'root=/dev/vda1 ro console=ttyS0 kernel_leap.run=20261130-abc\n');
+    writeFileSync(
+      ctx.procCmdline,
+      'root=/dev/vda1 ro console=ttyS0 kernel_leap.run=20261130-abc\n',
+    );
     // A fake iptables-restore that logs its argv, takes a moment (to widen races) and can fail.
     mkdirSync(join(dir, "bin's"));
-    writeFileSync(ctx.iptablesRestore, `#!/bin/sh\nsleep 0.2\nprintf '[%s]' "$@" >> "$CALLS"\necho >> "$CALLS"\nexit "\${FAKE_EXIT:-0}"\n`, { mode: 0o755 });
+    writeFileSync(
+      ctx.iptablesRestore,
+      `#!/bin/sh\nsleep 0.2\nprintf '[%s]' "$@" >> "$CALLS"\necho >> "$CALLS"\nexit "\${FAKE_EXIT:-0}"\n`,
+      { mode: 0o755 },
+    );
     hook = join(dir, 'kernel-leap');
     writeFileSync(hook, renderIfPreUpHook(ctx), { mode: 0o755 });
   });
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const runHook = (env: Record<string, string> = {}) => run(hook, [], { env: { ...process.env, CALLS: calls, ...env } });
-  const loads = () => (existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter(Boolean) : []);
+  const runHook = (env: Record<string, string> = {}) =>
+    run(hook, [], { env: { ...process.env, CALLS: calls, ...env } });
+  const loads = () =>
+    existsSync(calls) ? readFileSync(calls, 'utf8').split('\n').filter(Boolean) : [];
 
   it('passes dash -n, and its variables read back exactly', () => {
     expect(readFileSync(hook, 'utf8')).toMatch(/^#!\/bin\/sh\n/);
     execFileSync('dash', ['-n', hook]);
-    const header = readFileSync(hook, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l));
-    const script = [...header, 'printf "%s\\n" "$RULES" "$MARKER" "$MARKER_DIR" "$IPTABLES_RESTORE" "$LEAP_PARAMETER" "$CMDLINE"'].join('\n');
-    expect(execFileSync('dash', ['-c', script]).toString()).toBe(`${ctx.rulesFile}\n${ctx.marker}\n${join(dir, 'run $X')}\n${ctx.iptablesRestore}\nkernel_leap.run\n${ctx.procCmdline}\n`);
+    const header = readFileSync(hook, 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l));
+    const script = [
+      ...header,
+      'printf "%s\\n" "$RULES" "$MARKER" "$MARKER_DIR" "$IPTABLES_RESTORE" "$LEAP_PARAMETER" "$CMDLINE"',
+    ].join('\n');
+    expect(execFileSync('dash', ['-c', script]).toString()).toBe(
+      `${ctx.rulesFile}\n${ctx.marker}\n${join(dir, 'run $X')}\n${ctx.iptablesRestore}\nkernel_leap.run\n${ctx.procCmdline}\n`,
+    );
   });
 
   it('loads nothing on a boot the leap did not start (a power cut), whose command line lacks the run', async () => {

@@ -2,13 +2,43 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
-import { execArg, execPath, shQuote, unitName, unitPath, unitValue } from '../../../src/render/quote.js';
+
+import {
+  execArg,
+  execPath,
+  shQuote,
+  unitName,
+  unitPath,
+  unitValue,
+} from '../../../src/render/quote.js';
 import { systemdExec } from './systemd-exec.js';
 
-const HOSTILE = [`it's`, 'a b', '$HOME', '${X}', '100%', '%n', ';', 'back\\slash', 'end\\', '"dq"', '`id`', '$(id)', '*', '-x', '\ttab', ''];
+const HOSTILE = [
+  `it's`,
+  'a b',
+  '$HOME',
+  '${X}',
+  '100%',
+  '%n',
+  ';',
+  'back\\slash',
+  'end\\',
+  '"dq"',
+  '`id`',
+  '$(id)',
+  '*',
+  '-x',
+  '\ttab',
+  '',
+];
 const BREAKING = ['a\nb', 'a\rb', 'a\0b', 'x\nExecStartPre=/bin/rm -rf /'];
-const unsafe = (pattern: RegExp) => expect.objectContaining({ code: 'TEMPLATE_UNSAFE_VALUE', message: expect.stringMatching(pattern) });
+const unsafe = (pattern: RegExp) =>
+  expect.objectContaining({
+    code: 'TEMPLATE_UNSAFE_VALUE',
+    message: expect.stringMatching(pattern),
+  });
 
 describe('shQuote', () => {
   it.each(HOSTILE)('round-trips %j through dash', (value) => {
@@ -16,7 +46,9 @@ describe('shQuote', () => {
     expect(out).toBe(value);
   });
 
-  it.each(BREAKING)('refuses %j', (bad) => expect(() => shQuote(bad)).toThrowError(unsafe(/NUL, CR or LF/)));
+  it.each(BREAKING)('refuses %j', (bad) =>
+    expect(() => shQuote(bad)).toThrowError(unsafe(/NUL, CR or LF/)),
+  );
 });
 
 describe('execArg', () => {
@@ -28,19 +60,33 @@ describe('execArg', () => {
   });
 
   it.each(HOSTILE)('round-trips %j through a systemd-style Exec= parse', (value) => {
-    expect(systemdExec(`/bin/echo ${execArg(value)} ${execArg(value)}`).argv).toEqual(['/bin/echo', value, value]);
+    expect(systemdExec(`/bin/echo ${execArg(value)} ${execArg(value)}`).argv).toEqual([
+      '/bin/echo',
+      value,
+      value,
+    ]);
   });
 
-  it.each(BREAKING)('refuses %j', (bad) => expect(() => execArg(bad)).toThrowError(unsafe(/NUL, CR or LF/)));
+  it.each(BREAKING)('refuses %j', (bad) =>
+    expect(() => execArg(bad)).toThrowError(unsafe(/NUL, CR or LF/)),
+  );
 });
 
 describe('execPath', () => {
   it('quotes spaces and escapes specifiers, but leaves $ alone (systemd never expands it there)', () => {
     expect(execPath('/opt/my node 100%/node')).toBe('"/opt/my node 100%%/node"');
-    expect(systemdExec(`${execPath('/opt/my node 100%/node')} --version`).path).toBe('/opt/my node 100%/node');
+    expect(systemdExec(`${execPath('/opt/my node 100%/node')} --version`).path).toBe(
+      '/opt/my node 100%/node',
+    );
   });
 
-  it.each([`/opt/it's/node`, '/opt/"q"/node', '/opt/back\\slash/node', '/opt/$HOME/node', '/opt/\x01/node'])('refuses %j, which systemd cannot run as written', (bad) => {
+  it.each([
+    `/opt/it's/node`,
+    '/opt/"q"/node',
+    '/opt/back\\slash/node',
+    '/opt/$HOME/node',
+    '/opt/\x01/node',
+  ])('refuses %j, which systemd cannot run as written', (bad) => {
     expect(() => execPath(bad)).toThrowError(unsafe(/systemd refuses/));
   });
 
@@ -48,7 +94,9 @@ describe('execPath', () => {
     expect(() => execPath(bad)).toThrowError(unsafe(/absolute/));
   });
 
-  it.each(BREAKING)('refuses %j', (bad) => expect(() => execPath(`/${bad}`)).toThrowError(unsafe(/NUL, CR or LF/)));
+  it.each(BREAKING)('refuses %j', (bad) =>
+    expect(() => execPath(`/${bad}`)).toThrowError(unsafe(/NUL, CR or LF/)),
+  );
 });
 
 describe('unitValue, unitPath, unitName', () => {
@@ -65,7 +113,9 @@ describe('unitValue, unitPath, unitName', () => {
     expect(() => unitValue(bad)).toThrowError(unsafe(/whitespace/));
   });
 
-  it.each(BREAKING)('refuses %j', (bad) => expect(() => unitValue(bad)).toThrowError(unsafe(/NUL, CR or LF/)));
+  it.each(BREAKING)('refuses %j', (bad) =>
+    expect(() => unitValue(bad)).toThrowError(unsafe(/NUL, CR or LF/)),
+  );
 
   it.each(['!/x', '|/x', 'relative'])('unitPath refuses a non-absolute path: %j', (bad) => {
     expect(() => unitPath(bad)).toThrowError(unsafe(/absolute/));
@@ -73,14 +123,18 @@ describe('unitValue, unitPath, unitName', () => {
 
   it('unitName takes one unit name, nothing that would split into two', () => {
     expect(unitName('kernel-leap-rules.service')).toBe('kernel-leap-rules.service');
-    for (const bad of ['a.service b.service', 'a', 'x%i.service', '']) expect(() => unitName(bad)).toThrowError(unsafe(/not a unit name/));
+    for (const bad of ['a.service b.service', 'a', 'x%i.service', ''])
+      expect(() => unitName(bad)).toThrowError(unsafe(/not a unit name/));
   });
 
   it('systemd itself reads a unitPath back to the same file (systemd-analyze condition)', () => {
     const dir = mkdtempSync(join(tmpdir(), `kl it's $HOME "dq" back\\slash 100%-`));
     const file = join(dir, 'pending 100%');
     writeFileSync(file, '');
-    const check = (path: string) => execFileSync('systemd-analyze', ['condition', `ConditionPathExists=${unitPath(path)}`], { stdio: 'pipe' });
+    const check = (path: string) =>
+      execFileSync('systemd-analyze', ['condition', `ConditionPathExists=${unitPath(path)}`], {
+        stdio: 'pipe',
+      });
     expect(() => check(file)).not.toThrow();
     expect(() => check(`${file}x`)).toThrow();
   });

@@ -5,13 +5,27 @@
  * the executable path. Anything our quoting should never produce (a bare ";", a live
  * specifier or variable) throws, so a test fails instead of guessing.
  */
-const ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', s: ' ', '\\': '\\', '"': '"', "'": "'" };
+const ESCAPES: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  s: ' ',
+  '\\': '\\',
+  '"': '"',
+  "'": "'",
+};
 
 function unescapeAt(text: string, i: number): [string, number] {
   const c = text[i] ?? '';
   const hex = { x: 2, u: 4, U: 8 }[c];
-  if (hex) return [String.fromCodePoint(Number.parseInt(text.slice(i + 1, i + 1 + hex), 16)), i + 1 + hex];
-  if (/[0-7]/.test(c)) return [String.fromCharCode(Number.parseInt(text.slice(i, i + 3), 8)), i + 3];
+  if (hex)
+    return [String.fromCodePoint(Number.parseInt(text.slice(i + 1, i + 1 + hex), 16)), i + 1 + hex];
+  if (/[0-7]/.test(c))
+    return [String.fromCharCode(Number.parseInt(text.slice(i, i + 3), 8)), i + 3];
   const plain = ESCAPES[c];
   if (plain === undefined) throw new Error(`unknown escape \\${c}`);
   return [plain, i + 1];
@@ -29,12 +43,27 @@ function splitWords(text: string): string[] {
     word = undefined;
     bare = true;
   };
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = text[i] ?? '';
-    if (!quote && /\s/.test(c)) { end(); i++; continue; }
+    if (!quote && /\s/.test(c)) {
+      end();
+      i++;
+      continue;
+    }
     word ??= '';
-    if (c === '\\') { const [s, next] = unescapeAt(text, i + 1); word += s; i = next; bare = false; continue; }
-    if (quote ? c === quote : c === '"' || c === "'") { quote = quote ? undefined : c; i++; bare = false; continue; }
+    if (c === '\\') {
+      const [s, next] = unescapeAt(text, i + 1);
+      word += s;
+      i = next;
+      bare = false;
+      continue;
+    }
+    if (quote ? c === quote : c === '"' || c === "'") {
+      quote = quote ? undefined : c;
+      i++;
+      bare = false;
+      continue;
+    }
     word += c;
     i++;
   }

@@ -1,8 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { renderRestoreUnit, renderRulesUnit } from '../../../src/render/artefacts.js';
 import { systemdExec, unitSetting } from './systemd-exec.js';
 
@@ -16,9 +26,27 @@ afterAll(() => {
 
 const iptablesRestore = join(binDir, 'iptables-restore');
 symlinkSync('/usr/sbin/iptables-restore', iptablesRestore);
-const rulesCtx = { rulesFile: join(dir, 'lock rules.v4'), iptablesRestore, marker: '/run/kernel-leap/rules-loaded', leapParameter: 'kernel_leap.run', procCmdline: '/proc/cmdline' };
-const restoreCtx = { pendingFile: join(dir, 'pending'), restoringFile: join(dir, 'restoring'), bootScript: join(dir, 'restore $1 boot.sh'), timeoutSec: 300, rulesUnit: 'kernel-leap-rules.service', savedSysctls: join(dir, 'saved sysctl'), procSys: join(dir, 'proc sys') };
-const execLines = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => systemdExec(l.slice(key.length + 1)).argv);
+const rulesCtx = {
+  rulesFile: join(dir, 'lock rules.v4'),
+  iptablesRestore,
+  marker: '/run/kernel-leap/rules-loaded',
+  leapParameter: 'kernel_leap.run',
+  procCmdline: '/proc/cmdline',
+};
+const restoreCtx = {
+  pendingFile: join(dir, 'pending'),
+  restoringFile: join(dir, 'restoring'),
+  bootScript: join(dir, 'restore $1 boot.sh'),
+  timeoutSec: 300,
+  rulesUnit: 'kernel-leap-rules.service',
+  savedSysctls: join(dir, 'saved sysctl'),
+  procSys: join(dir, 'proc sys'),
+};
+const execLines = (unit: string, key: string) =>
+  unit
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => systemdExec(l.slice(key.length + 1)).argv);
 
 /** Asks systemd whether the unit's ConditionPathExists= names an existing file. */
 /** Every ConditionPathExists= of the unit, as systemd reads them together (`|`: any one is enough). */
@@ -31,12 +59,26 @@ describe('kernel-leap-rules.service', () => {
   const unit = renderRulesUnit(rulesCtx);
 
   it('loads the rules with --noflush, then marks them loaded', () => {
-    expect(execLines(unit, 'ExecStart')).toEqual([[iptablesRestore, '--noflush', rulesCtx.rulesFile]]);
-    expect(execLines(unit, 'ExecStartPost')).toEqual([['/bin/mkdir', '-p', '/run/kernel-leap'], ['/bin/touch', '/run/kernel-leap/rules-loaded']]);
+    expect(execLines(unit, 'ExecStart')).toEqual([
+      [iptablesRestore, '--noflush', rulesCtx.rulesFile],
+    ]);
+    expect(execLines(unit, 'ExecStartPost')).toEqual([
+      ['/bin/mkdir', '-p', '/run/kernel-leap'],
+      ['/bin/touch', '/run/kernel-leap/rules-loaded'],
+    ]);
   });
 
   it('runs early, before the network, once per boot', () => {
-    for (const line of ['DefaultDependencies=no', 'After=local-fs.target', 'Before=network-pre.target', 'Wants=network-pre.target', 'Type=oneshot', 'RemainAfterExit=yes', 'WantedBy=network-pre.target', 'ConditionKernelCommandLine=kernel_leap.run']) {
+    for (const line of [
+      'DefaultDependencies=no',
+      'After=local-fs.target',
+      'Before=network-pre.target',
+      'Wants=network-pre.target',
+      'Type=oneshot',
+      'RemainAfterExit=yes',
+      'WantedBy=network-pre.target',
+      'ConditionKernelCommandLine=kernel_leap.run',
+    ]) {
       expect(unit.split('\n')).toContain(line);
     }
   });
@@ -58,10 +100,24 @@ describe('kernel-leap-restore.service', () => {
 
   it('starts as soon as it can: oneshot, no idle, no sleep, after the rules and after tmpfiles empties /tmp', () => {
     const lines = unit.split('\n');
-    for (const line of ['Type=oneshot', 'DefaultDependencies=no', 'Wants=kernel-leap-rules.service', 'Conflicts=shutdown.target', 'Before=shutdown.target', 'TimeoutStartSec=300', 'StandardOutput=journal+console', 'WantedBy=multi-user.target']) {
+    for (const line of [
+      'Type=oneshot',
+      'DefaultDependencies=no',
+      'Wants=kernel-leap-rules.service',
+      'Conflicts=shutdown.target',
+      'Before=shutdown.target',
+      'TimeoutStartSec=300',
+      'StandardOutput=journal+console',
+      'WantedBy=multi-user.target',
+    ]) {
       expect(lines).toContain(line);
     }
-    expect(unitSetting(unit, 'After').split(' ')).toEqual(['local-fs.target', 'systemd-tmpfiles-setup-dev.service', 'systemd-tmpfiles-setup.service', 'kernel-leap-rules.service']);
+    expect(unitSetting(unit, 'After').split(' ')).toEqual([
+      'local-fs.target',
+      'systemd-tmpfiles-setup-dev.service',
+      'systemd-tmpfiles-setup.service',
+      'kernel-leap-rules.service',
+    ]);
     expect(unit).not.toMatch(/^Type=idle|^Exec.*sleep/m);
   });
 
@@ -75,24 +131,35 @@ describe('kernel-leap-restore.service', () => {
   });
 
   it('refuses a newline instead of injecting a directive, and a timeout systemd would misread', () => {
-    expect(() => renderRestoreUnit({ ...restoreCtx, pendingFile: '/x\nExecStartPre=/bin/sh' })).toThrowError(/NUL, CR or LF/);
-    for (const timeoutSec of [0, -1, 1.5, Number.NaN]) expect(() => renderRestoreUnit({ ...restoreCtx, timeoutSec })).toThrowError(/TimeoutStartSec/);
+    expect(() =>
+      renderRestoreUnit({ ...restoreCtx, pendingFile: '/x\nExecStartPre=/bin/sh' }),
+    ).toThrowError(/NUL, CR or LF/);
+    for (const timeoutSec of [0, -1, 1.5, Number.NaN])
+      expect(() => renderRestoreUnit({ ...restoreCtx, timeoutSec })).toThrowError(
+        /TimeoutStartSec/,
+      );
   });
 });
 
-describe('the restore unit\'s ExecStopPost=', () => {
+describe("the restore unit's ExecStopPost=", () => {
   it('puts back every kernel setting a killed restore left changed, and only those', () => {
     const unit = renderRestoreUnit(restoreCtx);
     const [argv] = execLines(unit, 'ExecStopPost');
     expect(argv?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
-    expect(argv?.slice(3)).toEqual(['kernel-leap-sysctl', restoreCtx.savedSysctls, restoreCtx.procSys]);
+    expect(argv?.slice(3)).toEqual([
+      'kernel-leap-sysctl',
+      restoreCtx.savedSysctls,
+      restoreCtx.procSys,
+    ]);
     mkdirSync(join(restoreCtx.procSys, 'net/ipv4'), { recursive: true });
     mkdirSync(restoreCtx.savedSysctls, { recursive: true });
     writeFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_window_scaling'), '0\n');
     writeFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_sack'), '0\n');
     writeFileSync(join(restoreCtx.savedSysctls, 'net.ipv4.tcp_window_scaling'), '1\n');
     execFileSync(argv?.[0] ?? '', argv?.slice(1) ?? []);
-    expect(readFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_window_scaling'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_window_scaling'), 'utf8')).toBe(
+      '1\n',
+    );
     expect(readFileSync(join(restoreCtx.procSys, 'net/ipv4/tcp_sack'), 'utf8')).toBe('0\n');
     expect(readdirSync(restoreCtx.savedSysctls)).toEqual([]);
     // Nothing saved: nothing to do, and no error.
@@ -106,7 +173,16 @@ describe('systemd-analyze verify', () => {
     mkdirSync(unitDir);
     writeFileSync(join(unitDir, 'kernel-leap-rules.service'), renderRulesUnit(rulesCtx));
     writeFileSync(join(unitDir, 'kernel-leap-restore.service'), renderRestoreUnit(restoreCtx));
-    const out = execFileSync('systemd-analyze', ['verify', '--man=no', join(unitDir, 'kernel-leap-rules.service'), join(unitDir, 'kernel-leap-restore.service')], { stdio: 'pipe', encoding: 'utf8' });
+    const out = execFileSync(
+      'systemd-analyze',
+      [
+        'verify',
+        '--man=no',
+        join(unitDir, 'kernel-leap-rules.service'),
+        join(unitDir, 'kernel-leap-restore.service'),
+      ],
+      { stdio: 'pipe', encoding: 'utf8' },
+    );
     expect(out).toBe('');
   });
 

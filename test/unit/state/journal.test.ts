@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { Journal } from '../../../src/state/journal.js';
 
 const stateDir = () => mkdtempSync(join(tmpdir(), 'kl-state-'));
@@ -34,7 +36,9 @@ describe('Journal', () => {
 
   it('refuses transitions outside the table and leaves the journal unchanged', () => {
     const journal = Journal.create(stateDir(), 'upgrade', 'run-3');
-    expect(() => journal.finish('dump')).toThrowError('invalid transition pending -> done for phase dump');
+    expect(() => journal.finish('dump')).toThrowError(
+      'invalid transition pending -> done for phase dump',
+    );
     journal.start('dump');
     journal.finish('dump');
     expect(() => journal.start('dump')).toThrowError(/done -> running/);
@@ -51,11 +55,18 @@ describe('Journal', () => {
   it('names the state dir in the hint for an unknown run', () => {
     const dir = stateDir();
     Journal.create(dir, 'upgrade', 'run-x');
-    expect(() => Journal.open(dir, 'nope')).toThrowError(expect.objectContaining({ code: 'RUN_NOT_FOUND', hint: `list runs with: ls ${dir}/runs (kernel-leap status shows the latest)` }));
+    expect(() => Journal.open(dir, 'nope')).toThrowError(
+      expect.objectContaining({
+        code: 'RUN_NOT_FOUND',
+        hint: `list runs with: ls ${dir}/runs (kernel-leap status shows the latest)`,
+      }),
+    );
   });
 
   it('says how to start when there is no run yet', () => {
-    expect(() => Journal.open(stateDir())).toThrowError(expect.objectContaining({ code: 'NO_RUNS' }));
+    expect(() => Journal.open(stateDir())).toThrowError(
+      expect.objectContaining({ code: 'NO_RUNS' }),
+    );
   });
 
   it('leaves no temp file behind', () => {

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { tryLock } from '../../../src/state/lock.js';
 import { pollUntil } from '../../helpers/poll.js';
 
@@ -37,16 +39,29 @@ describe('the run lock', () => {
     const contender = `import { existsSync } from 'node:fs'; import { tryLock } from ${JSON.stringify(resolve('src/state/lock.ts'))};
       console.log('ready'); while (!existsSync(${JSON.stringify(go)}));
       console.log(tryLock(${JSON.stringify(path)}).held); setTimeout(() => undefined, 1000);`;
-    const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', contender], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const children = Array.from({ length: 6 }, () =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', contender], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     const outputs = children.map(() => ({ text: '' }));
-    const ended = children.map((child, i) => new Promise<void>((done) => {
-      child.stdout.on('data', (d: Buffer) => (outputs[i]!.text += d.toString()));
-      child.on('close', () => done());
-    }));
-    await pollUntil(() => (outputs.every((o) => o.text.startsWith('ready')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50, what: 'the contenders to start' });
+    const ended = children.map(
+      (child, i) =>
+        new Promise<void>((done) => {
+          child.stdout.on('data', (d: Buffer) => (outputs[i]!.text += d.toString()));
+          child.on('close', () => done());
+        }),
+    );
+    await pollUntil(() => (outputs.every((o) => o.text.startsWith('ready')) ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+      what: 'the contenders to start',
+    });
     writeFileSync(go, '');
     await Promise.all(ended);
-    expect(outputs.map((o) => o.text.split('\n')[1]).filter((held) => held === 'true')).toHaveLength(1);
+    expect(
+      outputs.map((o) => o.text.split('\n')[1]).filter((held) => held === 'true'),
+    ).toHaveLength(1);
     expect(readdirSync(dirname(path)).sort()).toEqual(['go', 'upload.lock']);
   }, 90_000);
 });

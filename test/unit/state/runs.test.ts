@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { Journal } from '../../../src/state/journal.js';
 import { writeOutcome } from '../../../src/state/outcome.js';
 import { markPending } from '../../../src/state/pending.js';
@@ -10,7 +12,14 @@ import { listRuns, prunable, removeImages } from '../../../src/state/runs.js';
 /** A state dir with one run per outcome, each with 1 KiB of images. */
 function stateWithRuns(): string {
   const dir = mkdtempSync(join(tmpdir(), 'kl-runs-'));
-  for (const [id, outcome] of [['a-restored', 'restored'], ['b-failed', 'failed'], ['c-dumped', 'dumped'], ['d-nogo', 'no-go'], ['e-live', undefined], ['f-pending', 'dump-failed']] as const) {
+  for (const [id, outcome] of [
+    ['a-restored', 'restored'],
+    ['b-failed', 'failed'],
+    ['c-dumped', 'dumped'],
+    ['d-nogo', 'no-go'],
+    ['e-live', undefined],
+    ['f-pending', 'dump-failed'],
+  ] as const) {
     const journal = Journal.create(dir, 'upgrade', id);
     writeFileSync(join(journal.paths.images, 'pages-1.img'), Buffer.alloc(1024));
     if (outcome) writeOutcome(journal.paths.dir, outcome);
@@ -24,8 +33,12 @@ describe('runs as data', () => {
   it('lists every run with its outcome, start and the size of its images, a torn journal included', () => {
     const runs = listRuns(stateWithRuns());
     expect(runs.map((r) => [r.runId, r.outcome, r.imagesBytes, r.pending])).toEqual([
-      ['a-restored', 'restored', 1024, false], ['b-failed', 'failed', 1024, false], ['c-dumped', 'dumped', 1024, false],
-      ['d-nogo', 'no-go', 1024, false], ['e-live', 'in progress', 1024, false], ['f-pending', 'dump-failed', 1024, true],
+      ['a-restored', 'restored', 1024, false],
+      ['b-failed', 'failed', 1024, false],
+      ['c-dumped', 'dumped', 1024, false],
+      ['d-nogo', 'no-go', 1024, false],
+      ['e-live', 'in progress', 1024, false],
+      ['f-pending', 'dump-failed', 1024, true],
     ]);
     expect(runs[1]?.createdAt).toMatch(/^\d{4}-/);
     expect(runs[0]?.createdAt).toBeUndefined();
@@ -34,7 +47,11 @@ describe('runs as data', () => {
   it('prunes only images nothing can restore any more: never pending, dumped or running ones; failed ones when asked', () => {
     const dir = stateWithRuns();
     expect(prunable(listRuns(dir), false).map((r) => r.runId)).toEqual(['a-restored', 'd-nogo']);
-    expect(prunable(listRuns(dir), true).map((r) => r.runId)).toEqual(['a-restored', 'b-failed', 'd-nogo']);
+    expect(prunable(listRuns(dir), true).map((r) => r.runId)).toEqual([
+      'a-restored',
+      'b-failed',
+      'd-nogo',
+    ]);
     expect(removeImages(dir, 'a-restored')).toBe(1024);
     expect(listRuns(dir)[0]).toMatchObject({ runId: 'a-restored', imagesBytes: 0 });
     expect(prunable(listRuns(dir), false).map((r) => r.runId)).toEqual(['d-nogo']);

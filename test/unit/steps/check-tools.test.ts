@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { LeapError } from '../../../src/errors.js';
 import { toolFinding } from '../../../src/steps/check.js';
 import type { Runner } from '../../../src/tools/runner.js';
@@ -20,15 +21,39 @@ describe('check: a tool that is slow is not a tool that is broken', () => {
 
   it('a probe that outruns its deadline is a warning that says to check again, not a fail that says to reinstall', async () => {
     const deadlines: Array<number | undefined> = [];
-    const slow = await probeTool(failingRunner(new LeapError('COMMAND_TIMEOUT', `crit --help timed out after ${PROBE_TIMEOUT_MS} ms`), deadlines), crit);
+    const slow = await probeTool(
+      failingRunner(
+        new LeapError('COMMAND_TIMEOUT', `crit --help timed out after ${PROBE_TIMEOUT_MS} ms`),
+        deadlines,
+      ),
+      crit,
+    );
     expect(deadlines).toEqual([PROBE_TIMEOUT_MS]);
     expect(slow).toMatchObject({ tool: 'crit', installed: true, timedOut: true });
-    expect(toolFinding(slow)).toMatchObject({ level: 'warn', item: 'crit', hint: expect.stringMatching(/run check again/) });
+    expect(toolFinding(slow)).toMatchObject({
+      level: 'warn',
+      item: 'crit',
+      hint: expect.stringMatching(/run check again/),
+    });
   });
 
   it('a probe that exits non-zero still fails, naming the package to reinstall', async () => {
-    const broken = await probeTool(failingRunner(new LeapError('COMMAND_FAILED', 'crit --help exited with 1: No module named google.protobuf'), []), crit);
+    const broken = await probeTool(
+      failingRunner(
+        new LeapError(
+          'COMMAND_FAILED',
+          'crit --help exited with 1: No module named google.protobuf',
+        ),
+        [],
+      ),
+      crit,
+    );
     expect(broken.timedOut).toBeUndefined();
-    expect(toolFinding(broken)).toMatchObject({ level: 'fail', item: 'crit', detail: expect.stringMatching(/^installed but fails: .*protobuf/), hint: 'reinstall criu' });
+    expect(toolFinding(broken)).toMatchObject({
+      level: 'fail',
+      item: 'crit',
+      detail: expect.stringMatching(/^installed but fails: .*protobuf/),
+      hint: 'reinstall criu',
+    });
   });
 });

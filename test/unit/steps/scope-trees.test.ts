@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { collectFacts } from '../../../src/steps/plan-facts.js';
-import { plan } from '../../../src/steps/plan.js';
-import { bindPlan } from '../../../src/steps/planning.js';
-import { leftBehind } from '../../../src/steps/losses.js';
-import { withScopeTrees } from '../../../src/steps/scope-trees.js';
-import { callerLast, sessionLogin, sessionRootOf, treeHolding } from '../../../src/steps/discover.js';
+
 import { loadConfig } from '../../../src/config/load.js';
+import {
+  callerLast,
+  sessionLogin,
+  sessionRootOf,
+  treeHolding,
+} from '../../../src/steps/discover.js';
+import { leftBehind } from '../../../src/steps/losses.js';
+import { plan } from '../../../src/steps/plan.js';
+import { collectFacts } from '../../../src/steps/plan-facts.js';
+import { bindPlan } from '../../../src/steps/planning.js';
+import { withScopeTrees } from '../../../src/steps/scope-trees.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 import { sshSession } from '../../helpers/proc-fixture.js';
 
@@ -25,10 +31,32 @@ const TMUX_SOCKETS = `Num       RefCount Protocol Flags    Type St Inode Path
 function machine() {
   const snap = sshSession({
     extraTasks: [
-      { pid: 950, ppid: 1, name: 'tmux: server', cmdline: 'tmux new -d -s work', fds: { 3: { target: 'socket:[30001]' }, 5: { target: 'socket:[30002]' }, 7: { target: '/dev/ptmx', ttyIndex: 1, stat: { mode: 0o020666 } } } },
-      { pid: 951, ppid: 950, name: 'sh', cmdline: 'sh -c while :; do uname -r > /root/tmux-k; sleep 1; done', fds: { 0: { target: '/dev/pts/1' } } },
+      {
+        pid: 950,
+        ppid: 1,
+        name: 'tmux: server',
+        cmdline: 'tmux new -d -s work',
+        fds: {
+          3: { target: 'socket:[30001]' },
+          5: { target: 'socket:[30002]' },
+          7: { target: '/dev/ptmx', ttyIndex: 1, stat: { mode: 0o020666 } },
+        },
+      },
+      {
+        pid: 951,
+        ppid: 950,
+        name: 'sh',
+        cmdline: 'sh -c while :; do uname -r > /root/tmux-k; sleep 1; done',
+        fds: { 0: { target: '/dev/pts/1' } },
+      },
       { pid: 952, ppid: 951, name: 'sleep', cmdline: 'sleep 1' },
-      { pid: 960, ppid: 1, name: 'sh', cmdline: 'sh -c while :; do uname -r > /root/nohup-k; sleep 1; done', sid: 447 },
+      {
+        pid: 960,
+        ppid: 1,
+        name: 'sh',
+        cmdline: 'sh -c while :; do uname -r > /root/nohup-k; sleep 1; done',
+        sid: 447,
+      },
       { pid: 961, ppid: 960, name: 'sleep', cmdline: 'sleep 1', sid: 447 },
       { pid: 970, ppid: 1, name: 'sleep', cmdline: 'sleep 1000', sid: 970 },
       { pid: 980, ppid: 1, name: 'cron', cmdline: '/usr/sbin/cron -f' },
@@ -50,21 +78,37 @@ describe('the trees of a carried login session outside its ssh tree', () => {
   it('roots one tree at each topmost scope member outside the ssh tree: a tmux server, a nohup job, a setsid job', () => {
     const roots = withScopeTrees(machine(), [session], new Set([990]));
     expect(roots.map((r) => r.pid)).toEqual([441, 950, 960, 970]);
-    expect(roots[1]).toEqual({ pid: 950, name: 'tmux: server', cmdline: 'tmux new -d -s work', scopeTree: { session: 441, scope: SCOPE } });
+    expect(roots[1]).toEqual({
+      pid: 950,
+      name: 'tmux: server',
+      cmdline: 'tmux new -d -s work',
+      scopeTree: { session: 441, scope: SCOPE },
+    });
   });
 
   it('leaves nothing of the scope behind once those trees are carried', () => {
     const proc = machine();
-    expect(leftBehind(proc, [441], 'root', new Set([990])).map((l) => l.pid)).toEqual([950, 951, 952, 960, 961, 970]);
-    expect(leftBehind(proc, withScopeTrees(proc, [session], new Set([990])).map((r) => r.pid), 'root', new Set([990]))).toEqual([]);
+    expect(leftBehind(proc, [441], 'root', new Set([990])).map((l) => l.pid)).toEqual([
+      950, 951, 952, 960, 961, 970,
+    ]);
+    expect(
+      leftBehind(
+        proc,
+        withScopeTrees(proc, [session], new Set([990])).map((r) => r.pid),
+        'root',
+        new Set([990]),
+      ),
+    ).toEqual([]);
   });
 
-  it('from a tmux window (no sshd above it), finds the ssh session through the login scope, and puts the tmux tree last as the caller\'s', () => {
+  it("from a tmux window (no sshd above it), finds the ssh session through the login scope, and puts the tmux tree last as the caller's", () => {
     const proc = machine();
     expect(sessionRootOf(proc, 951).pid).toBe(441);
     const roots = withScopeTrees(proc, [sessionRootOf(proc, 951)], new Set([990]));
     expect(treeHolding(proc, roots, 952)).toBe(950);
-    expect(callerLast(roots, treeHolding(proc, roots, 952)).map((r) => r.pid)).toEqual([441, 960, 970, 950]);
+    expect(callerLast(roots, treeHolding(proc, roots, 952)).map((r) => r.pid)).toEqual([
+      441, 960, 970, 950,
+    ]);
     expect(sessionLogin(proc, 950)).toEqual({ user: 'root', tty: 'pts/0' });
   });
 
@@ -73,13 +117,19 @@ describe('the trees of a carried login session outside its ssh tree', () => {
   });
 
   it('dumps and restores a job that does not lead its session with --shell-job', () => {
-    const job = bindPlan(plan(collectFacts(machine(), 960, new Map())), loadConfig({ env: {}, file: undefined }).config);
+    const job = bindPlan(
+      plan(collectFacts(machine(), 960, new Map())),
+      loadConfig({ env: {}, file: undefined }).config,
+    );
     expect(job.shellJob).toBe(true);
     expect(job.pids).toEqual([960, 961]);
     expect(job.dumpArgs('/i', '/l')).toContain('--shell-job');
     expect(job.restoreOptions('/i', '/l', '/a').shellJob).toBe(true);
     expect(job.risks).toContainEqual(expect.objectContaining({ level: 'ok', code: 'SHELL_JOB' }));
-    const setsid = bindPlan(plan(collectFacts(machine(), 970, new Map())), loadConfig({ env: {}, file: undefined }).config);
+    const setsid = bindPlan(
+      plan(collectFacts(machine(), 970, new Map())),
+      loadConfig({ env: {}, file: undefined }).config,
+    );
     expect(setsid.dumpArgs('/i', '/l')).not.toContain('--shell-job');
   });
 

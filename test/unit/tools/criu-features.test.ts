@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { criuAbilities, criuLabel } from '../../../src/tools/criu-features.js';
 
 describe('what a CRIU version can and cannot do', () => {
@@ -22,7 +23,9 @@ describe('what a CRIU version can and cannot do', () => {
   it('3.18 adds --skip-file-rwx-check only', () => {
     const a = criuAbilities('3.18');
     expect(a.can).toEqual(['has --skip-file-rwx-check']);
-    expect(a.summary).toBe('has --skip-file-rwx-check; lacks pidfd dump (4.1), nftables unlock in a new pid namespace (4.1)');
+    expect(a.summary).toBe(
+      'has --skip-file-rwx-check; lacks pidfd dump (4.1), nftables unlock in a new pid namespace (4.1)',
+    );
     expect(a.has('pidfd')).toBe(false);
   });
 

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { installedKernels } from '../../../src/tools/facts.js';
 import { leapCommandLine, leapOfBoot, resolveKernel } from '../../../src/tools/kexec.js';
 
@@ -16,20 +18,43 @@ function boot(versions: readonly string[]): string {
 
 describe('the target kernel', () => {
   it('is by default the newest installed one that is not running, by version order (behaviour 4)', () => {
-    const kernels = installedKernels(boot(['6.1.0-9-cloud-amd64', '6.1.0-56-cloud-amd64', '6.1.0-55-cloud-amd64', '6.1.0-10-cloud-amd64']));
-    expect(resolveKernel(undefined, '6.1.0-55-cloud-amd64', kernels).version).toBe('6.1.0-56-cloud-amd64');
-    expect(resolveKernel(undefined, '6.1.0-56-cloud-amd64', kernels).version).toBe('6.1.0-55-cloud-amd64');
+    const kernels = installedKernels(
+      boot([
+        '6.1.0-9-cloud-amd64',
+        '6.1.0-56-cloud-amd64',
+        '6.1.0-55-cloud-amd64',
+        '6.1.0-10-cloud-amd64',
+      ]),
+    );
+    expect(resolveKernel(undefined, '6.1.0-55-cloud-amd64', kernels).version).toBe(
+      '6.1.0-56-cloud-amd64',
+    );
+    expect(resolveKernel(undefined, '6.1.0-56-cloud-amd64', kernels).version).toBe(
+      '6.1.0-55-cloud-amd64',
+    );
   });
 
   it('names what is installed when the asked version is not', () => {
     const kernels = installedKernels(boot(['6.1.0-55-cloud-amd64']));
-    expect(() => resolveKernel('6.1.0-99-cloud-amd64', '6.1.0-55-cloud-amd64', kernels)).toThrowError(expect.objectContaining({ code: 'KERNEL_NOT_FOUND', hint: 'installed: 6.1.0-55-cloud-amd64' }));
+    expect(() =>
+      resolveKernel('6.1.0-99-cloud-amd64', '6.1.0-55-cloud-amd64', kernels),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'KERNEL_NOT_FOUND',
+        hint: 'installed: 6.1.0-55-cloud-amd64',
+      }),
+    );
   });
 });
 
-describe('the command line of the leap\'s boot', () => {
-  it('is the given one without BOOT_IMAGE or an earlier leap\'s run, plus this run', () => {
-    expect(leapCommandLine('BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=UUID=ab ro quiet kernel_leap.run=old-1\n', 'new-2')).toBe('root=UUID=ab ro quiet kernel_leap.run=new-2');
+describe("the command line of the leap's boot", () => {
+  it("is the given one without BOOT_IMAGE or an earlier leap's run, plus this run", () => {
+    expect(
+      leapCommandLine(
+        'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=UUID=ab ro quiet kernel_leap.run=old-1\n',
+        'new-2',
+      ),
+    ).toBe('root=UUID=ab ro quiet kernel_leap.run=new-2');
     expect(leapCommandLine('', 'r')).toBe('kernel_leap.run=r');
   });
 

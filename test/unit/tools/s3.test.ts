@@ -1,16 +1,26 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import { describe, expect, it } from 'vitest';
+
 import { loadConfig } from '../../../src/config/load.js';
 import { openS3, S3_CLIENT_DEFAULTS } from '../../../src/tools/s3.js';
 
 function s3Config(endpoint: string | undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'kl-s3-'));
   const file = join(dir, 'credentials');
-  writeFileSync(file, 'aws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = not-a-real-secret\n', { mode: 0o600 });
-  const overrides = ['s3.bucket=logs', `s3.credentials_file=${file}`, ...(endpoint ? [`s3.endpoint=${endpoint}`] : [])];
+  writeFileSync(
+    file,
+    'aws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = not-a-real-secret\n',
+    { mode: 0o600 },
+  );
+  const overrides = [
+    's3.bucket=logs',
+    `s3.credentials_file=${file}`,
+    ...(endpoint ? [`s3.endpoint=${endpoint}`] : []),
+  ];
   return loadConfig({ env: {}, file: undefined, overrides }).config.s3;
 }
 
