@@ -150,11 +150,17 @@ function applyLayer(config: Raw, layer: Raw, source: string): void {
   }
 }
 
+/** The INI reader's scalar (a string, or a boolean it parsed) as text; nothing is ''. */
+function scalarText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'boolean' || typeof value === 'number' ? String(value) : '';
+}
+
 function read(value: unknown, spec: KeySpec, source: string, name: string): unknown {
   // The INI reader makes `key[] = v` a list and turns true/false into booleans.
   if (typeof value === 'object' && value !== null)
     throw configError(source, name, 'a list or a subsection', spec.takes);
-  const text = String(value ?? '').trim();
+  const text = scalarText(value).trim();
   if (text === '') return spec.default;
   const parsed = spec.schema.safeParse(text);
   if (parsed.success) return parsed.data;

@@ -120,7 +120,7 @@ function openForRestore(
  * Any other boot (a power cut, a reboot) has lost the session's connections.
  */
 function bootedByLeapOf(ctx: EngineContext, journal: Journal): boolean {
-  const loaded = leapOfBoot(String(journal.phase('load').outputs?.cmdline ?? ''));
+  const loaded = leapOfBoot(journal.outputText('load', 'cmdline') ?? '');
   return loaded !== undefined && loaded === leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
 }
 
@@ -153,7 +153,7 @@ function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: Kep
   if (journal.phase('kexec').status === 'running')
     journal.fail('kexec', {
       code: 'NO_RESTORE_BOOT',
-      message: `no boot of ${String(journal.phase('load').outputs?.to ?? 'the new kernel')} reached the restore: the machine restarted first`,
+      message: `no boot of ${journal.outputText('load', 'to') ?? 'the new kernel'} reached the restore: the machine restarted first`,
     });
   journal.start('restore');
   journal.fail('restore', error);

@@ -37,7 +37,7 @@ function present(value: unknown, helper: string): string {
       `a {{${helper}}} argument is missing from the template context`,
       { hint: 'this is a bug in kernel-leap' },
     );
-  return String(value);
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 type Node = {

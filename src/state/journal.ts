@@ -136,6 +136,12 @@ export class Journal {
     return this.data.phases[name];
   }
 
+  /** A text output of a phase, undefined when absent or not text. */
+  outputText(name: PhaseName, key: string): string | undefined {
+    const value = this.data.phases[name].outputs?.[key];
+    return typeof value === 'string' ? value : undefined;
+  }
+
   start(name: PhaseName): void {
     const record = this.data.phases[name];
     assertTransition(name, record.status, 'running');

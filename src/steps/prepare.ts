@@ -148,8 +148,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     artefacts: journal.snapshot.artefacts,
     addressTimeoutS: config.restore.address_timeout,
     restoreTimeoutS: config.restore.restore_timeout,
-    oldKernel: String(journal.phase('load').outputs?.from ?? ''),
-    newKernel: String(journal.phase('load').outputs?.to ?? ''),
+    oldKernel: journal.outputText('load', 'from') ?? '',
+    newKernel: journal.outputText('load', 'to') ?? '',
   };
   writeManifest(journal.paths.dir, manifest);
   writeFastScript(journal, manifest, host);
@@ -163,7 +163,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
  * line (none loaded) there is no boot to run it on.
  */
 function writeFastScript(journal: Journal, manifest: RestoreManifest, host: HostPaths): void {
-  const leap = leapOfBoot(String(journal.phase('load').outputs?.cmdline ?? ''));
+  const leap = leapOfBoot(journal.outputText('load', 'cmdline') ?? '');
   if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
   const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({
     path: f.path,

@@ -135,11 +135,12 @@ export function readNamespaces(
   proc: ProcSource,
   pid: number,
 ): Partial<Record<NamespaceKind, string>> {
-  return Object.fromEntries(
-    NAMESPACES.map((ns) => [ns, proc.readLink(`/proc/${pid}/ns/${ns}`)]).filter(
-      ([, v]) => v !== undefined,
-    ),
-  );
+  const found: Partial<Record<NamespaceKind, string>> = {};
+  for (const ns of NAMESPACES) {
+    const link = proc.readLink(`/proc/${pid}/ns/${ns}`);
+    if (link !== undefined) found[ns] = link;
+  }
+  return found;
 }
 
 export function mountIds(proc: ProcSource, pid: number): Set<number> {

@@ -129,9 +129,7 @@ describe('faults, each at one step of a leap', () => {
     expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
   }
 
-  async function report(
-    runId: string,
-  ): Promise<{
+  async function report(runId: string): Promise<{
     outcome: string;
     phases: Array<{ name: string; status: string; error?: string; hint?: string }>;
   }> {

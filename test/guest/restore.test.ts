@@ -43,7 +43,7 @@ describe('restore side in the guest', () => {
     await prepareGuest(guest, s3);
   });
   afterAll(async () => {
-    await Promise.all([session, ...others].map((s) => s?.close()));
+    await Promise.all([session, ...others].map(async (s) => s?.close()));
     await guest?.stop();
     await s3?.stop();
   });
@@ -259,7 +259,7 @@ describe('restore side in the guest', () => {
   });
 
   it('upgrade --all-ssh with a failing dump: the caller keeps running, the dumped session comes back at the next boot', async () => {
-    await Promise.all([session, ...others].map((s) => s?.close()));
+    await Promise.all([session, ...others].map(async (s) => s?.close()));
     await expectEventually(
       'the earlier sessions to end',
       async () => (await guest.run("pgrep -c -f '^sshd: [^ ]*@pts' || true")).trim() === '0',

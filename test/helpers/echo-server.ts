@@ -12,11 +12,11 @@ export class EchoServer {
   ) {}
 
   static async start(): Promise<EchoServer> {
-    let echo: EchoServer | undefined;
-    const server = createServer((socket) => echo?.accept(socket));
+    // The callback runs only once a client connects, after echo is set.
+    const server = createServer((socket) => echo.accept(socket));
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const address = server.address();
-    echo = new EchoServer(server, typeof address === 'object' && address ? address.port : 0);
+    const echo = new EchoServer(server, typeof address === 'object' && address ? address.port : 0);
     return echo;
   }
 

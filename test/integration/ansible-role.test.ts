@@ -31,6 +31,7 @@ function ansibleEnv(dir: string): NodeJS.ProcessEnv {
 }
 
 /** Calls the role's filters (plain Python functions) with JSON arguments, all in one python3 process. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each filter returns JSON of its own shape
 function filters(...calls: Array<[string, ...unknown[]]>): any[] {
   const py = [
     'import importlib.util, json, sys',

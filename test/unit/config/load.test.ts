@@ -185,7 +185,9 @@ describe('loadConfig', () => {
     )) {
       for (const [key, spec] of Object.entries(keys)) {
         if (spec.default === undefined) continue;
-        const text = Array.isArray(spec.default) ? spec.default.join(' ') : String(spec.default);
+        const text = Array.isArray(spec.default)
+          ? spec.default.join(' ')
+          : JSON.stringify(spec.default).replace(/^"|"$/g, '');
         if (text === '') continue;
         expect(spec.schema.parse(text), `${section}.${key}`).toEqual(spec.default);
       }
