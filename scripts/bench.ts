@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Journal } from '../src/state/journal.js';
-import { plan } from '../src/steps/plan.js';
-import { collectFacts } from '../src/steps/plan-facts.js';
-import type { PlanRecording } from '../src/steps/planning.js';
+import { plan } from '../src/steps/plan/classify.js';
+import { collectFacts } from '../src/steps/plan/facts.js';
+import type { PlanRecording } from '../src/steps/plan/session-plan.js';
 import { parseSsUnixPeers } from '../src/tools/proc-net.js';
 import { snapshotProc } from '../src/tools/procfs.js';
 import { benchDowntime } from './bench-downtime.js';

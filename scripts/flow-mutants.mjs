@@ -19,7 +19,12 @@ const MUTANTS = [
     'removeBootArtefacts(',
     '(async (_: unknown) => ({ removed: [], failed: [] }))(',
   ],
-  ['3 no SIGCONT after a failed dump', 'src/steps/dump.ts', "process.kill(pid, 'SIGCONT');", ''],
+  [
+    '3 no SIGCONT after a failed dump',
+    'src/steps/checkpoint/dump.ts',
+    "process.kill(pid, 'SIGCONT');",
+    '',
+  ],
   [
     '4 the default kernel is the oldest',
     'src/tools/kexec.ts',
@@ -34,7 +39,7 @@ const MUTANTS = [
   ],
   [
     '6 the units are never enabled',
-    'src/steps/prepare.ts',
+    'src/steps/checkpoint/prepare.ts',
     '  await enableUnits(input.runner, units);\n',
     '',
   ],
@@ -46,13 +51,13 @@ const MUTANTS = [
   ],
   [
     '8 window scaling is not set during the restore',
-    'src/steps/restore.ts',
+    'src/steps/restore/restore.ts',
     'manifest.connections.length > 0 ? withSysctl(',
     'false ? withSysctl(',
   ],
   [
     '9 the caller is not last (discover)',
-    'src/steps/discover.ts',
+    'src/steps/plan/discover.ts',
     'return [...roots.filter((r) => r.pid !== own), ...roots.filter((r) => r.pid === own)];',
     'return [...roots.filter((r) => r.pid === own), ...roots.filter((r) => r.pid !== own)];',
   ],
@@ -64,7 +69,7 @@ const MUTANTS = [
   ],
   [
     '10 the address gate always passes',
-    'src/steps/restore-gates.ts',
+    'src/steps/restore/gates.ts',
     'addresses.every((a) => configuredAddresses().has(a))',
     'true',
   ],

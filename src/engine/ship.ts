@@ -10,8 +10,8 @@ import { Journal, runPaths } from '../state/journal.js';
 import { tryLock } from '../state/lock.js';
 import { readOutcome } from '../state/outcome.js';
 import { removeImages } from '../state/runs.js';
-import { buildReport, writeReport } from '../steps/report.js';
-import { uploadRun } from '../steps/upload.js';
+import { buildReport, writeReport } from '../steps/report/report.js';
+import { uploadRun } from '../steps/report/upload.js';
 import type { EngineContext } from './context.js';
 import { stepInRun } from './step.js';
 

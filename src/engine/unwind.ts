@@ -9,10 +9,10 @@ import { type Journal } from '../state/journal.js';
 import { type Outcome, writeOutcome } from '../state/outcome.js';
 import { clearPending } from '../state/pending.js';
 import { releaseReserve } from '../state/reserve.js';
-import { removeBootArtefacts } from '../steps/cleanup.js';
-import { keepSessionRunning } from '../steps/dump.js';
-import { unloadTargetKernel } from '../steps/kexec.js';
-import type { SessionPlan } from '../steps/planning.js';
+import { keepSessionRunning } from '../steps/checkpoint/dump.js';
+import { unloadTargetKernel } from '../steps/checkpoint/kexec.js';
+import type { SessionPlan } from '../steps/plan/session-plan.js';
+import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import type { EngineContext } from './context.js';
 
 /** A run to resume on this kernel: its journal and what its plan recorded of the tree. */

@@ -11,7 +11,7 @@ import { readOutcome } from '../state/outcome.js';
 import { pendingRuns } from '../state/pending.js';
 import { PHASES } from '../state/phase-table.js';
 import { releaseReserve } from '../state/reserve.js';
-import type { SessionPlan } from '../steps/planning.js';
+import type { SessionPlan } from '../steps/plan/session-plan.js';
 import { execKernel } from '../tools/kexec.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';

@@ -3,7 +3,7 @@ import { release } from 'node:os';
 
 import { describe, expect, it } from 'vitest';
 
-import { runCheck } from '../../src/steps/check.js';
+import { runCheck } from '../../src/steps/plan/check.js';
 import { ExecaRunner } from '../../src/tools/runner.js';
 import { requireRoot } from '../helpers/require.js';
 

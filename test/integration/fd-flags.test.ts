@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { blockingPtyFds } from '../../src/steps/dump.js';
+import { blockingPtyFds } from '../../src/steps/checkpoint/dump.js';
 import { clearNonBlocking, O_NONBLOCK } from '../../src/tools/fd-flags.js';
 import { liveProc } from '../../src/tools/procfs.js';
 import { ExecaRunner } from '../../src/tools/runner.js';

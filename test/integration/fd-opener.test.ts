@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { fdOpenerArgv } from '../../src/steps/restore-world.js';
+import { fdOpenerArgv } from '../../src/steps/restore/world.js';
 import { pollUntil } from '../helpers/poll.js';
 
 const python = (code: string) => ['python3', '-c', code];

@@ -13,7 +13,7 @@ async function rulesFired(path: string, code: string): Promise<string[]> {
 describe('npm run lint', () => {
   it('accepts imports down the layers', async () => {
     const code = "import type { Runner } from '../tools/runner.js';\n\nexport type R = Runner;\n";
-    expect(await rulesFired('src/steps/kexec.ts', code)).toEqual([]);
+    expect(await rulesFired('src/steps/checkpoint/kexec.ts', code)).toEqual([]);
   });
 
   it('fails on an import that runs up a layer, and names it', async () => {
@@ -24,7 +24,7 @@ describe('npm run lint', () => {
 
   it('fails on a process import outside src/tools', async () => {
     const code = "import { execa } from 'execa';\n\nexport const run = execa;\n";
-    expect((await rulesFired('src/steps/kexec.ts', code)).join('\n')).toContain(
+    expect((await rulesFired('src/steps/checkpoint/kexec.ts', code)).join('\n')).toContain(
       'only src/tools/ may start processes',
     );
     expect(await rulesFired('src/tools/runner.ts', code)).toEqual([]);
@@ -32,7 +32,7 @@ describe('npm run lint', () => {
 
   it('fails on a type-aware rule: a promise left floating', async () => {
     const code = 'async function f(): Promise<void> {}\n\nexport function g(): void {\n  f();\n}\n';
-    expect((await rulesFired('src/steps/kexec.ts', code)).join('\n')).toContain(
+    expect((await rulesFired('src/steps/checkpoint/kexec.ts', code)).join('\n')).toContain(
       '@typescript-eslint/no-floating-promises',
     );
   });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/load.js';
 import { Journal } from '../../src/state/journal.js';
-import { spoolDir, spooledRuns, uploadRun } from '../../src/steps/upload.js';
+import { spoolDir, spooledRuns, uploadRun } from '../../src/steps/report/upload.js';
 import { copyOfBuild } from '../helpers/built.js';
 import { requireRoot } from '../helpers/require.js';
 import { GUEST_CREDENTIALS, LocalS3, S3_SECRET } from '../helpers/s3rver.js';

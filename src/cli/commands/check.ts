@@ -1,5 +1,5 @@
 import { ExitCode } from '../../errors.js';
-import { type Finding, runCheck } from '../../steps/check.js';
+import { type Finding, runCheck } from '../../steps/plan/check.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';
 

@@ -6,16 +6,16 @@ import {
   crossTreeStreams,
   describeCrossTreeStream,
   linkTrees,
-} from '../../steps/cross-tree.js';
-import { discover, type SessionRoot } from '../../steps/discover.js';
+} from '../../steps/plan/cross-tree.js';
+import { discover, type SessionRoot } from '../../steps/plan/discover.js';
+import { withScopeTrees } from '../../steps/plan/scope-trees.js';
 import {
   planDumpCommand,
   type PlanRecording,
   planSession,
   planSummary,
   type SessionPlan,
-} from '../../steps/planning.js';
-import { withScopeTrees } from '../../steps/scope-trees.js';
+} from '../../steps/plan/session-plan.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatTable } from '../output.js';

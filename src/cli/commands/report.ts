@@ -1,7 +1,7 @@
 import { ExitCode } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { readOutcome } from '../../state/outcome.js';
-import { buildReport, type Report } from '../../steps/report.js';
+import { buildReport, type Report } from '../../steps/report/report.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';
 

@@ -1,7 +1,7 @@
 /** Options shared by the verbs that pick a session: --pid, --tty, --all-ssh. */
 import { ExitCode, isLeapError, LeapError } from '../../errors.js';
-import { sessionLogin, type SessionRoot, sessionRootOf } from '../../steps/discover.js';
-import { describeLoss, leftBehind, type Loss } from '../../steps/losses.js';
+import { sessionLogin, type SessionRoot, sessionRootOf } from '../../steps/plan/discover.js';
+import { describeLoss, leftBehind, type Loss } from '../../steps/plan/losses.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { OptionSpec, ParsedValues } from '../command.js';
 

@@ -1,6 +1,6 @@
 import { shipRun } from '../../engine/ship.js';
 import { ExitCode } from '../../errors.js';
-import { spooledRuns } from '../../steps/upload.js';
+import { spooledRuns } from '../../steps/report/upload.js';
 import type { Command } from '../command.js';
 
 export const uploadLogsCommand: Command = {

@@ -30,7 +30,7 @@ import {
   restoringPath,
   takePending,
 } from '../../../src/state/pending.js';
-import { RESTORED_PID_FILE } from '../../../src/steps/restore.js';
+import { RESTORED_PID_FILE } from '../../../src/steps/restore/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {

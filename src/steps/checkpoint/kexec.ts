@@ -1,0 +1,107 @@
+/**
+ * Kexec: load the target kernel before the freeze (it takes seconds), and after
+ * the dump only sync and jump. A load that must be undone is unloaded.
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+
+import type { Config } from '../../config/schema.js';
+import { LeapError } from '../../errors.js';
+import { installedKernels } from '../../tools/facts.js';
+import type { HostPaths } from '../../tools/host-paths.js';
+import {
+  execKernel,
+  kernelLoaded,
+  type KernelTarget,
+  leapCommandLine,
+  loadKernel,
+  resolveKernel,
+  unloadKernel,
+} from '../../tools/kexec.js';
+import type { Runner } from '../../tools/runner.js';
+
+export interface KexecLoadInput {
+  runner: Runner;
+  config: Config['kexec'];
+  /** --kernel VERSION|PATH; overrides [kexec] kernel. */
+  kernel: string | undefined;
+  host: Pick<HostPaths, 'boot' | 'kexecLoaded' | 'procCmdline'>;
+  /** Named on the new kernel's command line, so its restore knows the boot is the leap's. */
+  runId: string;
+}
+
+export interface KexecLoadOutput {
+  from: string;
+  to: KernelTarget;
+  cmdline: string;
+}
+
+/** The kernel to boot, with its initrd: checked before anything is touched, and again when it is loaded. */
+export function targetKernel(
+  input: Omit<KexecLoadInput, 'runner' | 'runId' | 'host'> & { host: Pick<HostPaths, 'boot'> },
+): KernelTarget {
+  return resolveKernel(
+    input.kernel ?? input.config.kernel,
+    release(),
+    installedKernels(input.host.boot),
+    input.config.initrd,
+  );
+}
+
+export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
+  const from = release();
+  const to = targetKernel(input);
+  const cmdline = leapCommandLine(
+    input.config.cmdline ?? readFileSync(input.host.procCmdline, 'utf8'),
+    input.runId,
+  );
+  await loadKernel(input.runner, {
+    target: to,
+    cmdline,
+    verifyChecksums: input.config.verify_checksums,
+  });
+  if (!kernelLoaded(input.host.kexecLoaded)) {
+    throw new LeapError(
+      'KEXEC_NOT_LOADED',
+      `kexec -l ${to.vmlinuz} returned but /sys/kernel/kexec_loaded is 0`,
+      { hint: "check `dmesg | tail` for the kernel's reason (e.g. lockdown or a signature check)" },
+    );
+  }
+  return { from, to, cmdline };
+}
+
+export async function unloadTargetKernel(
+  runner: Runner,
+  host: Pick<HostPaths, 'kexecLoaded'>,
+): Promise<void> {
+  if (kernelLoaded(host.kexecLoaded)) await unloadKernel(runner);
+}
+
+/** How long a clean shutdown may take to end this process after `systemctl kexec`. */
+const SHUTDOWN_GRACE_MS = 5 * 60_000;
+
+/**
+ * The caller syncs first: `kexec -e` reboots at once, page cache and all. On
+ * success neither way returns: `systemctl kexec` only queues the shutdown, which
+ * then stops this service, so we wait for it rather than report a failure. The
+ * shutdown's SIGTERM can come before systemctl's exit has been logged: it is held
+ * until then, and then ends this process as the shutdown asked.
+ */
+export async function jumpToKernel(
+  runner: Runner,
+  mode: Config['kexec']['exec_with'],
+): Promise<void> {
+  if (mode === 'kexec') return execKernel(runner, mode);
+  let stopping = false;
+  let logged = false;
+  const onTerm = () => (logged ? process.exit(0) : (stopping = true));
+  process.on('SIGTERM', onTerm);
+  try {
+    await execKernel(runner, mode);
+    logged = true;
+    if (stopping) process.exit(0);
+    await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS));
+  } finally {
+    process.off('SIGTERM', onTerm);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Prepare the boot, before the freeze: render and install the units and, where
+ * ifupdown brings interfaces up, its hook (inert until the pending mark and the rules file exist), write
+ * the restore manifest. After the dump only the lock rules are saved.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import type { Config } from '../../config/schema.js';
+import { selfCommand } from '../../config/self-command.js';
+import { isLeapError } from '../../errors.js';
+import {
+  renderActionScript,
+  renderIfPreUpHook,
+  renderRestoreBootScript,
+  renderRestoreFastScript,
+  renderRestoreUnit,
+  renderRulesUnit,
+  type RestoreFastContext,
+} from '../../render/artefacts.js';
+import { FAST_RESTORE_FILE, FAST_RESTORE_SCRIPT } from '../../state/fast-restore.js';
+import type { Journal } from '../../state/journal.js';
+import type { Endpoint, RestoreManifest } from '../../state/manifest.js';
+import { localAddresses, writeManifest } from '../../state/manifest.js';
+import { pendingPath, restoringPath } from '../../state/pending.js';
+import type { HostPaths } from '../../tools/host-paths.js';
+import { lockRulesFile, lockRulesFor } from '../../tools/iptables.js';
+import { LEAP_PARAMETER, leapOfBoot } from '../../tools/kexec.js';
+import { clockOffsetMs } from '../../tools/rtc.js';
+import type { Runner } from '../../tools/runner.js';
+import { enableUnits } from '../../tools/systemd.js';
+import { needsIfupdownHook } from '../plan/network.js';
+import type { SessionPlan } from '../plan/session-plan.js';
+import { bootRestoreArgv, RESTORED_PID_FILE } from '../restore/restore.js';
+
+const RULES_UNIT = 'kernel-leap-rules.service';
+const RESTORE_UNIT = 'kernel-leap-restore.service';
+/** The units every prepare installs and enables, and every cleanup disables. */
+export const BOOT_UNITS = [RULES_UNIT, RESTORE_UNIT] as const;
+
+export interface PrepareInput {
+  runner: Runner;
+  config: Config;
+  journal: Journal;
+  plan: SessionPlan;
+  /** How many sessions the boot restores, one after another: the restore unit's timeout covers them all. */
+  sessions: number;
+  host: HostPaths;
+}
+
+export interface PrepareOutput {
+  units: string[];
+  artefacts: string[];
+  /** This boot's clock minus the RTC, so the report can compare instants across the kexec. */
+  clockOffsetMs: number | undefined;
+}
+
+export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
+  const { journal, config, plan, host } = input;
+  const stateDir = config.paths.state_dir;
+  const rulesFile = lockRulesPath(stateDir);
+  const actionScript = join(journal.paths.dir, 'criu-action.sh');
+  const { node, bundle } = selfCommand(config);
+  const iptablesRestore = '/usr/sbin/iptables-restore';
+  const bootScript = join(stateDir, 'restore-boot.sh');
+
+  const files: Array<{ path: string; text: string; mode: number }> = [
+    {
+      path: join(host.unitDir, RULES_UNIT),
+      text: renderRulesUnit({
+        rulesFile,
+        iptablesRestore,
+        marker: host.rulesMarker,
+        leapParameter: LEAP_PARAMETER,
+        procCmdline: host.procCmdline,
+      }),
+      mode: 0o644,
+    },
+    {
+      path: bootScript,
+      text: renderRestoreBootScript({
+        stateDir,
+        node,
+        bundle,
+        procCmdline: host.procCmdline,
+        procBootId: host.procBootId,
+        leapParameter: LEAP_PARAMETER,
+      }),
+      mode: 0o700,
+    },
+    {
+      path: join(host.unitDir, RESTORE_UNIT),
+      text: renderRestoreUnit({
+        pendingFile: pendingPath(stateDir),
+        restoringFile: restoringPath(stateDir),
+        bootScript,
+        timeoutSec:
+          config.restore.address_timeout + config.restore.restore_timeout * input.sessions + 60,
+        rulesUnit: RULES_UNIT,
+        savedSysctls: host.savedSysctls,
+        procSys: host.procSys,
+      }),
+      mode: 0o644,
+    },
+  ];
+  if (needsIfupdownHook(plan.networkStacks ?? []))
+    files.push({
+      path: host.ifupdownHook,
+      text: renderIfPreUpHook({
+        rulesFile,
+        iptablesRestore,
+        marker: host.rulesMarker,
+        leapParameter: LEAP_PARAMETER,
+        procCmdline: host.procCmdline,
+      }),
+      mode: 0o755,
+    });
+  for (const file of files) install(journal, file);
+  // The action script lives in the run dir (kept for a post-mortem), not an artefact.
+  writeFileSync(
+    actionScript,
+    renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }),
+    { mode: 0o700 },
+  );
+
+  const units = [...BOOT_UNITS];
+  await enableUnits(input.runner, units);
+  journal.addArtefact(rulesFile);
+
+  const manifest: RestoreManifest = {
+    schema: 1,
+    runId: journal.runId,
+    imagesDir: journal.paths.images,
+    logsDir: journal.paths.logs,
+    ptys: plan.ptys,
+    connections: plan.connections,
+    fifos: plan.fifosToRecreate,
+    unixExternals: plan.unixReconnects,
+    terminals: plan.terminals,
+    socketDirs: plan.socketDirs,
+    criu: plan.restoreOptions(
+      journal.paths.images,
+      join(journal.paths.logs, 'restore.log'),
+      actionScript,
+    ),
+    rulesFile,
+    units,
+    artefacts: journal.snapshot.artefacts,
+    addressTimeoutS: config.restore.address_timeout,
+    restoreTimeoutS: config.restore.restore_timeout,
+    oldKernel: journal.outputText('load', 'from') ?? '',
+    newKernel: journal.outputText('load', 'to') ?? '',
+  };
+  writeManifest(journal.paths.dir, manifest);
+  writeFastScript(journal, manifest, host);
+  return { units, artefacts: journal.snapshot.artefacts, clockOffsetMs: await clockOffsetMs() };
+}
+
+/**
+ * The run's restore-fast.sh (templates/restore-boot.sh.hbs says why), unless its
+ * restore needs what only Node computes at boot: a terminal of another tree, at
+ * the index that tree's restore gave it. Without a leap on the kexec's command
+ * line (none loaded) there is no boot to run it on.
+ */
+function writeFastScript(journal: Journal, manifest: RestoreManifest, host: HostPaths): void {
+  const leap = leapOfBoot(journal.outputText('load', 'cmdline') ?? '');
+  if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
+  const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({
+    path: f.path,
+    mode: (f.mode & 0o7777).toString(8),
+    owner: `${f.uid}:${f.gid}`,
+  });
+  const text = fastScriptOrNone({
+    runId: journal.runId,
+    record: join(journal.paths.dir, FAST_RESTORE_FILE),
+    pidFile: join(journal.paths.dir, RESTORED_PID_FILE),
+    leapToken: `${LEAP_PARAMETER}=${leap}`,
+    procCmdline: host.procCmdline,
+    procBootId: host.procBootId,
+    rulesFile: manifest.rulesFile,
+    marker: host.rulesMarker,
+    addresses: localAddresses(manifest),
+    addressTimeoutS: manifest.addressTimeoutS,
+    restoreTimeoutS: manifest.restoreTimeoutS,
+    ptys: manifest.ptys,
+    fifos: manifest.fifos.map(owned),
+    socketDirs: (manifest.socketDirs ?? []).map(owned),
+    unscaled: manifest.connections.length > 0,
+    procSys: host.procSys,
+    savedSysctls: host.savedSysctls,
+    argv: bootRestoreArgv(manifest),
+  });
+  if (text !== undefined)
+    writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o700 });
+}
+
+/** None for a value sh cannot carry on one line (a path with a newline): Node's restore, which quotes nothing, does it all. */
+function fastScriptOrNone(context: RestoreFastContext): string | undefined {
+  try {
+    return renderRestoreFastScript(context);
+  } catch (error) {
+    if (isLeapError(error) && error.code === 'TEMPLATE_UNSAFE_VALUE') return undefined;
+    throw error;
+  }
+}
+
+/** The lock rules of every dumped connection, which the boot loads before the network. */
+export function lockRulesPath(stateDir: string): string {
+  return join(stateDir, 'lock-rules.v4');
+}
+
+function install(journal: Journal, file: { path: string; text: string; mode: number }): void {
+  mkdirSync(dirname(file.path), { recursive: true });
+  journal.addArtefact(file.path);
+  writeFileSync(file.path, file.text);
+  // Units and the hook are read by systemd and ifupdown: their mode, not the umask's.
+  chmodSync(file.path, file.mode);
+}
+
+/** After the dump: keep only this session's lock rules, for the boot to load before the network. */
+export async function saveLockRules(
+  runner: Runner,
+  rulesFile: string,
+  connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>,
+): Promise<number> {
+  if (connections.length === 0) return 0;
+  const specs = await lockRulesFor(runner, connections);
+  writeFileSync(rulesFile, lockRulesFile(specs), { mode: 0o600 });
+  return specs.length;
+}

@@ -1,0 +1,90 @@
+/**
+ * Rehearse: a real `criu dump --leave-running` into a scratch dir with the planned
+ * options, an image check, then the scratch is deleted. The session keeps running
+ * and no lock rule stays: the user learns go or no-go before anything is lost.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { isLeapError } from '../../errors.js';
+import type { Journal } from '../../state/journal.js';
+import { dropLockRules } from '../../tools/iptables.js';
+import { readStatus } from '../../tools/proc-tasks.js';
+import { liveProc } from '../../tools/procfs.js';
+import type { Runner } from '../../tools/runner.js';
+import type { SessionPlan } from '../plan/session-plan.js';
+import { dumpTree } from './dump.js';
+
+export interface RehearsalOutput {
+  verdict: 'go' | 'no-go';
+  reasons: string[];
+  hint?: string;
+  freezeMs?: number;
+  imagesBytes?: number;
+}
+
+const REQUIRED_IMAGES = ['inventory.img', 'pstree.img', 'files.img'];
+
+export async function rehearseDump(
+  runner: Runner,
+  journal: Journal,
+  plan: SessionPlan,
+): Promise<RehearsalOutput> {
+  const scratch = join(journal.paths.dir, 'rehearsal');
+  const logFile = join(journal.paths.logs, 'rehearsal.log');
+  mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  try {
+    const dumped = await dumpTree({
+      runner,
+      journal,
+      logFile,
+      imagesDir: scratch,
+      markPrefix: 'rehearsal',
+      criuArgs: plan.dumpArgs(scratch, logFile, { leaveRunning: true }),
+      insideNamespacesOf: plan.ownPidNamespace && plan.rootPid,
+      pids: plan.pids,
+      execBitFixes: plan.execBitFixes,
+      connections: plan.connections,
+    });
+    const reasons = [
+      ...missingImages(scratch, plan.ownPidNamespace?.rootNsPid ?? plan.rootPid),
+      ...stoppedTasks(plan.pids),
+      ...(await leftoverRules(runner, plan)),
+    ];
+    return {
+      verdict: reasons.length === 0 ? 'go' : 'no-go',
+      reasons,
+      freezeMs: dumped.durationMs,
+      imagesBytes: dumped.imagesBytes,
+    };
+  } catch (error) {
+    if (!isLeapError(error)) throw error;
+    return {
+      verdict: 'no-go',
+      reasons: [error.message],
+      ...(error.hint ? { hint: error.hint } : {}),
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function missingImages(dir: string, rootPid: number): string[] {
+  return [...REQUIRED_IMAGES, `core-${rootPid}.img`]
+    .filter((name) => !existsSync(join(dir, name)))
+    .map((name) => `the rehearsal wrote no ${name}`);
+}
+
+function stoppedTasks(pids: readonly number[]): string[] {
+  return pids
+    .filter((pid) => /^[tT]$/.test(readStatus(liveProc, pid)?.state ?? ''))
+    .map((pid) => `task ${pid} was left stopped`);
+}
+
+/** --leave-running makes CRIU drop its lock rules; any left would cut the session off. */
+async function leftoverRules(runner: Runner, plan: SessionPlan): Promise<string[]> {
+  const removed = await dropLockRules(runner, plan.connections);
+  return removed === 0
+    ? []
+    : [`criu left ${removed} lock rules after --leave-running (removed them)`];
+}

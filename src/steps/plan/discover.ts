@@ -1,0 +1,198 @@
+/**
+ * Discover: find the session root, the topmost per-connection sshd process, by
+ * walking PPid up from a process of the session. That is `sshd: user@pts/N` for a
+ * root login, or the privilege-separation monitor `sshd: user [priv]` above it
+ * for other users; OpenSSH 9.8 and later name both `sshd-session: …`. A process
+ * that left the ssh tree but not its login (a shell in a tmux window) finds it
+ * through its logind scope. Errors say what to pass.
+ */
+import { ExitCode, LeapError } from '../../errors.js';
+import { childrenOf, listFds, listPids, readCmdline, readStatus } from '../../tools/proc-tasks.js';
+import type { ProcSource } from '../../tools/procfs.js';
+
+export interface SessionRoot {
+  pid: number;
+  name: string;
+  cmdline: string;
+  /** Set for a tree of a carried session's logind scope outside its ssh tree (a tmux server): that session's root and scope. */
+  scopeTree?: { session: number; scope: string };
+}
+
+/** Who is logged in through a session, and on which tty, from its sshd processes' titles (`sshd: alice@pts/1`). */
+export function sessionLogin(proc: ProcSource, root: number): { user: string; tty: string } {
+  // A tree of a login scope (a tmux server) is logged in through that scope's ssh session.
+  const ssh = isSshSession(proc, root) ? root : (sshRootOfScope(proc, root) ?? root);
+  const title =
+    listTree(proc, ssh)
+      .map((pid) => readCmdline(proc, pid))
+      .find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, ssh);
+  const match = /^sshd(?:-session)?: ([^@\s]+)(?:@(\S+))?/.exec(title);
+  return { user: match?.[1] ?? '?', tty: match?.[2] ?? '?' };
+}
+
+export interface DiscoverInput {
+  pid?: number;
+  tty?: string;
+  allSsh?: boolean;
+  selfPid: number;
+}
+
+export function discover(proc: ProcSource, input: DiscoverInput): SessionRoot[] {
+  if (input.allSsh) return allSshSessions(proc);
+  if (input.tty) return [sessionRootOf(proc, pidOnTty(proc, input.tty))];
+  return [sessionRootOf(proc, input.pid ?? input.selfPid)];
+}
+
+export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
+  if (!readStatus(proc, pid))
+    throw new LeapError('PID_NOT_FOUND', `process ${pid} does not exist`, {
+      hint: 'pass the pid of a process in the session, e.g. --pid $$',
+      exit: ExitCode.usage,
+    });
+  const chain: number[] = [];
+  for (
+    let current: number | undefined = pid;
+    current !== undefined && current > 0;
+    current = readStatus(proc, current)?.ppid
+  ) {
+    chain.push(current);
+    if (chain.length > 4096) break;
+  }
+  // The topmost `sshd: user@pts/N` above pid: normally the listener's child, but its
+  // parent may also be init (the listener was restarted) or the init of the pid
+  // namespace a kernel-leap restore made (criu: seen from inside, that is pid 1).
+  const rootPid =
+    chain.findLast((candidate) => isSshSession(proc, candidate)) ?? sshRootOfScope(proc, pid);
+  if (rootPid === undefined) {
+    throw new LeapError(
+      'NOT_IN_SESSION',
+      `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`,
+      {
+        hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
+        exit: ExitCode.usage,
+      },
+    );
+  }
+  return describe(proc, rootPid);
+}
+
+/** The cgroup of a logind session (`/user.slice/user-0.slice/session-3.scope`), if the process is in one. */
+export function loginScope(proc: ProcSource, pid: number): string | undefined {
+  const path = proc.readText(`/proc/${pid}/cgroup`)?.match(/^0::(\S+)$/m)?.[1];
+  return path && /\/session-[^/]+\.scope$/.test(path) ? path : undefined;
+}
+
+export function scopeMembers(proc: ProcSource, scope: string): number[] {
+  return (proc.readText(`/sys/fs/cgroup${scope}/cgroup.procs`) ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
+}
+
+/** The topmost sshd process of the login scope `pid` is in: its session, seen from a tmux window. */
+function sshRootOfScope(proc: ProcSource, pid: number): number | undefined {
+  const scope = loginScope(proc, pid);
+  if (!scope) return undefined;
+  return scopeMembers(proc, scope).find(
+    (m) => isSshSession(proc, m) && !isSshSession(proc, readStatus(proc, m)?.ppid ?? 0),
+  );
+}
+
+/** The root whose tree holds `pid`: the caller's own, which goes last. */
+export function treeHolding(
+  proc: ProcSource,
+  roots: readonly SessionRoot[],
+  pid: number,
+): number | undefined {
+  return ancestorIn(proc, pid, new Set(roots.map((r) => r.pid)));
+}
+
+/** `pid` or its nearest ancestor below pid 1 that `pids` holds. */
+export function ancestorIn(
+  proc: ProcSource,
+  pid: number,
+  pids: ReadonlySet<number>,
+): number | undefined {
+  for (
+    let current: number | undefined = pid, hops = 0;
+    current !== undefined && current > 1 && hops < 4096;
+    current = readStatus(proc, current)?.ppid, hops++
+  ) {
+    if (pids.has(current)) return current;
+  }
+  return undefined;
+}
+
+/** A per-connection sshd process (any stage), not the listener. */
+export function isSshSession(proc: ProcSource, pid: number): boolean {
+  const cmdline = readCmdline(proc, pid);
+  return /^sshd(-session)?: /.test(cmdline) && !cmdline.includes('[listener]');
+}
+
+/** `user@pts/N` or `user@notty`: past authentication, a shell or command runs. */
+function isLoggedIn(proc: ProcSource, pid: number): boolean {
+  return isSshSession(proc, pid) && readCmdline(proc, pid).includes('@');
+}
+
+function describe(proc: ProcSource, pid: number): SessionRoot {
+  return { pid, name: readStatus(proc, pid)?.name ?? '?', cmdline: readCmdline(proc, pid) };
+}
+
+function pidOnTty(proc: ProcSource, tty: string): number {
+  const path = `/dev/${tty}`;
+  const holder = listPids(proc).find((pid) =>
+    listFds(proc, pid).some((f) => f.fd <= 2 && f.target === path),
+  );
+  if (holder === undefined)
+    throw new LeapError('TTY_NOT_FOUND', `no process has ${path} as its terminal`, {
+      hint: 'list sessions with `who` or pass --all-ssh',
+      exit: ExitCode.usage,
+    });
+  return holder;
+}
+
+/**
+ * Every logged-in session of every user, each by its topmost sshd process: under
+ * the listener, or under criu for a session an earlier leap restored. A
+ * connection still authenticating has no `@` process below it and is left out.
+ */
+function allSshSessions(proc: ProcSource): SessionRoot[] {
+  const roots = loggedInSessions(proc);
+  if (roots.length === 0)
+    throw new LeapError('NO_SSH_SESSIONS', 'no ssh session is open on this machine', {
+      hint: 'open one, or pass --pid',
+      exit: ExitCode.usage,
+    });
+  return roots;
+}
+
+/** Every logged-in ssh session on the machine, none when there is none. */
+export function loggedInSessions(proc: ProcSource): SessionRoot[] {
+  const topmost = (pid: number) =>
+    isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
+  return listPids(proc)
+    .filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p)))
+    .map((pid) => describe(proc, pid));
+}
+
+/** The caller's own session goes last: it is dumped last, so a failure before leaves it running to say so. */
+export function callerLast(roots: readonly SessionRoot[], own: number | undefined): SessionRoot[] {
+  return [...roots.filter((r) => r.pid !== own), ...roots.filter((r) => r.pid === own)];
+}
+
+/** The root and every descendant, parents first, without the `exclude` subtrees. */
+export function listTree(
+  proc: ProcSource,
+  root: number,
+  exclude: ReadonlySet<number> = new Set(),
+): number[] {
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    if (out.includes(pid) || exclude.has(pid)) continue;
+    out.push(pid);
+    queue.push(...childrenOf(proc, pid));
+  }
+  return out;
+}

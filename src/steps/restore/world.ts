@@ -1,0 +1,169 @@
+/**
+ * The outside world the session expects back (FIELD-NOTES 6, CRIU-NOTES §3, §8):
+ * FIFOs recreated at their path (mode 0600, opened O_RDWR so the open does not
+ * block), external unix streams replaced by one end of a socketpair (closed, or
+ * shared with the peer tree's restore), and terminals held of another tree.
+ * The fds are opened by a tiny wrapper right before criu, because criu inherits
+ * them by number and a transient scope is entered by exec.
+ */
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+
+import type { FifoToRecreate, SocketDir, UnixReconnect } from '../../state/manifest.js';
+import type { Runner } from '../../tools/runner.js';
+
+export async function recreateFifos(
+  runner: Runner,
+  fifos: readonly FifoToRecreate[],
+): Promise<void> {
+  for (const fifo of fifos) {
+    if (existsSync(fifo.path) && !lstatSync(fifo.path).isFIFO()) rmSync(fifo.path); // a regular file there fails "bad mode"
+    if (!existsSync(fifo.path))
+      await runner.run({ file: 'mkdir', args: ['-p', '--', parentOf(fifo.path)] });
+    if (!existsSync(fifo.path))
+      await runner.run({
+        file: 'mkfifo',
+        args: ['-m', (fifo.mode & 0o7777).toString(8), '--', fifo.path],
+      });
+    chownSync(fifo.path, fifo.uid, fifo.gid);
+  }
+}
+
+/** A bound socket's directory the boot removed (tmux's /tmp/tmux-0), as it was: criu binds into it, and tmux checks its mode. */
+export function recreateSocketDirs(dirs: readonly SocketDir[]): string[] {
+  const made = dirs.filter((d) => !existsSync(d.path));
+  for (const dir of made) {
+    mkdirSync(dir.path, { recursive: true });
+    chmodSync(dir.path, dir.mode);
+    chownSync(dir.path, dir.uid, dir.gid);
+  }
+  return made.map((d) => d.path);
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+/**
+ * fifo: opened O_RDWR at its path. pair: one end of a new socketpair; with a
+ * name, the restore of the peer tree gets the other end: the first of the two
+ * to run leaves a holder listening on that abstract name, and the second takes
+ * the end from it (the holder gives up after HOLD_S, and its end closes). tty: a
+ * terminal another tree's restore made, by path; if it is gone, the slave of a
+ * new pty whose master a child holds for HOLD_S (criu must find a live terminal
+ * to restore), so the tree sees it hang up after that. Holders are forked twice:
+ * criu must stay the only child of the unshare that the restore execs.
+ */
+const FD_OPENER_PY = [
+  'import os, socket, sys, time',
+  'HOLD_S = 300',
+  'def child(keep, work):',
+  '    first = os.fork()',
+  '    if first:',
+  '        os.waitpid(first, 0)',
+  '        return',
+  '    try:',
+  '        if os.fork() == 0:',
+  '            for n in range(3, 1024):',
+  '                if n not in keep:',
+  '                    try:',
+  '                        os.close(n)',
+  '                    except OSError:',
+  '                        pass',
+  '            null = os.open("/dev/null", os.O_RDWR)',
+  '            for n in (0, 1, 2):',
+  '                os.dup2(null, n)',
+  '            os.close(null)',
+  '            work()',
+  '    finally:',
+  '        os._exit(0)',
+  'def take(name):',
+  '    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+  '    try:',
+  '        s.connect("\\0" + name)',
+  '        s.settimeout(10)',
+  '        return socket.recv_fds(s, 1, 1)[1][0]',
+  '    except (OSError, IndexError):',
+  '        return None',
+  '    finally:',
+  '        s.close()',
+  'def give(lsn, end):',
+  '    lsn.settimeout(HOLD_S)',
+  '    socket.send_fds(lsn.accept()[0], [b"k"], [end.fileno()])',
+  'def pair(name):',
+  '    got = take(name) if name else None',
+  '    if got is not None:',
+  '        return got',
+  '    a, b = socket.socketpair()',
+  '    if name:',
+  '        lsn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+  '        lsn.bind("\\0" + name)',
+  '        lsn.listen(1)',
+  '        child((lsn.fileno(), b.fileno()), lambda: give(lsn, b))',
+  '        lsn.close()',
+  '    b.close()',
+  '    return a.detach()',
+  'def tty(path, nonblocking):',
+  '    try:',
+  '        n = os.open(path, os.O_RDWR | os.O_NOCTTY)',
+  '    except OSError:',
+  '        master, n = os.openpty()',
+  '        child((master,), lambda: time.sleep(HOLD_S))',
+  '        os.close(master)',
+  '    os.set_blocking(n, not nonblocking)',
+  '    return n',
+  'args = sys.argv[1:]',
+  'cut = args.index("--")',
+  'for spec in args[:cut]:',
+  '    kind, fd, arg = spec.split(":", 2)',
+  '    fd = int(fd)',
+  '    if kind == "fifo":',
+  '        n = os.open(arg, os.O_RDWR)',
+  '    elif kind == "pair":',
+  '        n = pair(arg)',
+  '    else:',
+  '        n = tty(arg, kind == "tty-nb")',
+  '    if n != fd:',
+  '        os.dup2(n, fd)',
+  '        os.close(n)',
+  '    os.set_inheritable(fd, True)',
+  'os.execvp(args[cut + 1], args[cut + 1:])',
+].join('\n');
+
+/** A held terminal to open for criu, at the path its owner's restore gave it. */
+export interface TerminalToOpen {
+  fd: number;
+  /** Undefined: its owner was not restored, so a stand-in that hangs up. */
+  path: string | undefined;
+  nonBlocking: boolean;
+}
+
+/**
+ * Argv prefix that opens the inherited fds, then execs `command`. dash is enough
+ * for FIFOs (fds 3-9); python3 (which crit needs anyway) is used for the rest.
+ */
+export function fdOpenerArgv(
+  fifos: readonly FifoToRecreate[],
+  unix: readonly UnixReconnect[],
+  terminals: readonly TerminalToOpen[],
+  command: readonly string[],
+): string[] {
+  if (fifos.length === 0 && unix.length === 0 && terminals.length === 0) return [...command];
+  if (unix.length === 0 && terminals.length === 0 && fifos.every((f) => f.fd <= 9)) {
+    const opens = fifos.map((f, i) => `exec ${f.fd}<>"$${i + 1}"`).join('; ');
+    return [
+      '/bin/sh',
+      '-c',
+      `${opens}; shift ${fifos.length}; exec "$@"`,
+      'kernel-leap-fds',
+      ...fifos.map((f) => f.path),
+      ...command,
+    ];
+  }
+  const specs = [
+    ...fifos.map((f) => `fifo:${f.fd}:${f.path}`),
+    ...unix.map((u) => `pair:${u.fd}:${u.rejoin ?? ''}`),
+    ...terminals.map((t) => `${t.nonBlocking ? 'tty-nb' : 'tty'}:${t.fd}:${t.path ?? ''}`),
+  ];
+  // On one line, as a Python string: restore-fast.sh carries the argv as sh words, which are single-line.
+  return ['python3', '-c', `exec(${JSON.stringify(FD_OPENER_PY)})`, ...specs, '--', ...command];
+}
