@@ -2,7 +2,7 @@
  * System facts. systeminformation spawns commands of its own, so it is used only
  * here. Kernels in /boot are read directly: si does not list them.
  */
-import { existsSync, readdirSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface InstalledKernel {
@@ -28,6 +28,11 @@ export async function hostFacts(): Promise<HostFacts> {
     hostname: os.hostname,
     arch: os.arch,
   };
+}
+
+/** The running kernel's release, as uname -r says it; `procSys` is /proc/sys (a scratch tree in tests). */
+export function runningKernel(procSys: string): string {
+  return readFileSync(join(procSys, 'kernel/osrelease'), 'utf8').trim();
 }
 
 export function installedKernels(bootDir = '/boot'): InstalledKernel[] {

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
-import { LeapError } from '../errors.js';
+import { ExitCode, LeapError } from '../errors.js';
 import { compareKernelVersions, type InstalledKernel } from './facts.js';
 import type { Runner } from './runner.js';
 
@@ -20,14 +20,14 @@ export interface LoadOptions {
   verifyChecksums: boolean;
 }
 
-/** `spec` is a version, a vmlinuz path, or undefined for the newest kernel that is not running. */
+/** `spec` is a version, a vmlinuz path, or undefined for the newest kernel newer than the running one. */
 export function resolveKernel(
   spec: string | undefined,
   running: string,
   kernels: readonly InstalledKernel[],
   initrdOverride?: string,
 ): KernelTarget {
-  const kernel = spec === undefined ? newestOther(running, kernels) : findKernel(spec, kernels);
+  const kernel = spec === undefined ? newestNewer(running, kernels) : findKernel(spec, kernels);
   const initrd = initrdOverride ?? kernel.initrd;
   if (!initrd || !existsSync(initrd)) {
     throw new LeapError('KERNEL_NO_INITRD', `no initrd for kernel ${kernel.version}`, {
@@ -37,16 +37,23 @@ export function resolveKernel(
   return { version: kernel.version, vmlinuz: kernel.vmlinuz, initrd };
 }
 
-function newestOther(running: string, kernels: readonly InstalledKernel[]): InstalledKernel {
-  const others = kernels
-    .filter((k) => k.version !== running)
+/** The default never goes back: an older kernel is a leap only when --kernel names it. */
+function newestNewer(running: string, kernels: readonly InstalledKernel[]): InstalledKernel {
+  const newer = kernels
+    .filter((k) => compareKernelVersions(k.version, running) > 0)
     .sort((a, b) => compareKernelVersions(a.version, b.version));
-  const newest = others.at(-1);
+  const newest = newer.at(-1);
   if (!newest) {
+    const others = kernels.filter((k) => k.version !== running).map((k) => k.version);
     throw new LeapError(
-      'KERNEL_NONE',
-      `no kernel other than the running ${running} is installed in /boot`,
-      { hint: 'install the new kernel first (apt-get install linux-image-...), or pass --kernel' },
+      'KERNEL_NONE_NEWER',
+      `no kernel newer than the running ${running} is installed in /boot: nothing to leap to`,
+      {
+        hint: others.length
+          ? `to leap to an older one, name it: --kernel ${others.at(-1)} (installed: ${others.join(', ')})`
+          : 'install the new kernel first (apt-get install linux-image-...)',
+        exit: ExitCode.noGo,
+      },
     );
   }
   return newest;

@@ -3,7 +3,7 @@
  * `Runner.run`, which takes an argv array (never a shell string), logs one JSONL
  * event per command with secrets masked, and turns failures into LeapErrors.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, createReadStream } from 'node:fs';
 
 import { execa } from 'execa';
 
@@ -15,6 +15,8 @@ export interface RunRequest {
   args?: readonly string[];
   timeoutMs?: number;
   input?: string;
+  /** A file's bytes from `offset` on as stdin, streamed (an initrd is tens of MB). */
+  inputFrom?: { path: string; offset: number };
   /** Exit codes that count as success (default [0]). */
   okCodes?: readonly number[];
   /** Strings masked as *** in the log and in error messages. */
@@ -78,7 +80,7 @@ export class ExecaRunner implements Runner {
       input: request.input,
       env: request.env,
       cwd: request.cwd,
-      stdin: request.input === undefined ? 'ignore' : 'pipe',
+      stdin: stdinOf(request),
       stripFinalNewline: false,
     });
     const timer =
@@ -156,6 +158,16 @@ export class ExecaRunner implements Runner {
     };
     appendFileSync(this.logFile, `${JSON.stringify(event)}\n`, { mode: 0o600 });
   }
+}
+
+function stdinOf(request: RunRequest) {
+  if (request.inputFrom) return fileFrom(request.inputFrom.path, request.inputFrom.offset);
+  return request.input === undefined ? 'ignore' : 'pipe';
+}
+
+/** execa takes a Node stream only with a file descriptor; an iterable of its chunks it takes. */
+async function* fileFrom(path: string, start: number): AsyncGenerator<Buffer> {
+  for await (const chunk of createReadStream(path, { start })) yield chunk as Buffer;
 }
 
 function killGroup(pid: number | undefined): void {

@@ -121,6 +121,7 @@ export function scratchHost(): HostPaths {
     host.boot,
     join(root, 'sys/kernel'),
     join(host.procSys, 'net/ipv4'),
+    join(host.procSys, 'kernel'),
     join(root, 'run/kernel-leap'),
   ])
     mkdirSync(dir, { recursive: true });
@@ -129,6 +130,7 @@ export function scratchHost(): HostPaths {
     writeFileSync(join(host.boot, `initrd.img-${version}`), '');
   }
   writeFileSync(host.kexecLoaded, '0\n');
+  writeFileSync(join(host.procSys, 'kernel/osrelease'), `${OLD_KERNEL}\n`);
   writeFileSync(
     host.procCmdline,
     'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro console=ttyS0\n',

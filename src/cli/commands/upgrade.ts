@@ -1,9 +1,10 @@
+import { release } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 
 import { handOff, launchWorker } from '../../engine/launch.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
-import { targetKernel } from '../../steps/checkpoint/kexec.js';
+import { checkedTarget } from '../../steps/checkpoint/kexec.js';
 import { crossTreeStreams, linkTrees } from '../../steps/plan/cross-tree.js';
 import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/plan/discover.js';
 import { withScopeTrees } from '../../steps/plan/scope-trees.js';
@@ -63,12 +64,15 @@ async function startWorkerRun(
   // The caller's tree goes last: its ssh session's, or a tmux server's when typed in a tmux window.
   const roots = callerLast(found, treeHolding(liveProc, found, process.pid));
   // A typo in --kernel must stop us here, not after the rehearsal's freeze and --pre's changes.
-  if (mode === 'upgrade')
-    targetKernel({
-      config: ctx.config.kexec,
-      kernel: typeof values.kernel === 'string' ? values.kernel : undefined,
-      host: ctx.host,
-    });
+  const target =
+    mode === 'upgrade'
+      ? await checkedTarget({
+          runner: ctx.runner,
+          config: ctx.config.kexec,
+          kernel: typeof values.kernel === 'string' ? values.kernel : undefined,
+          host: ctx.host,
+        })
+      : undefined;
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
   if (!handoff) {
     throw new LeapError(
@@ -93,7 +97,7 @@ async function startWorkerRun(
   const losses = checkLosses(roots, values);
   if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
   if (losses.refused) return ExitCode.noGo;
-  if (mode === 'upgrade' && values.yes !== true && !(await confirm(roots.length)))
+  if (target && values.yes !== true && !(await confirm(roots.length, target.version)))
     return ExitCode.usage;
 
   // One run per session, the caller's last: `latest` then names the run its launcher waits on.
@@ -139,7 +143,7 @@ function callerPidNamespace(): string[] {
 }
 
 /** `trees`: the sessions and the other trees of their login scopes, as the plan above lists them. */
-async function confirm(trees: number): Promise<boolean> {
+async function confirm(trees: number, kernel: string): Promise<boolean> {
   if (!process.stdin.isTTY)
     throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', {
       hint: 'pass --yes',
@@ -147,7 +151,7 @@ async function confirm(trees: number): Promise<boolean> {
     });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = await rl.question(
-    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into the new kernel? [y/N] `,
+    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel} (from ${release()})? [y/N] `,
   );
   rl.close();
   return /^y(es)?$/i.test(answer.trim());

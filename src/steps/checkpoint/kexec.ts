@@ -3,11 +3,11 @@
  * the dump only sync and jump. A load that must be undone is unloaded.
  */
 import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
 
 import type { Config } from '../../config/schema.js';
-import { LeapError } from '../../errors.js';
-import { installedKernels } from '../../tools/facts.js';
+import { ExitCode, LeapError } from '../../errors.js';
+import { initrdProblem, kernelImageProblem } from '../../tools/boot-image.js';
+import { installedKernels, runningKernel } from '../../tools/facts.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import {
   execKernel,
@@ -25,7 +25,7 @@ export interface KexecLoadInput {
   config: Config['kexec'];
   /** --kernel VERSION|PATH; overrides [kexec] kernel. */
   kernel: string | undefined;
-  host: Pick<HostPaths, 'boot' | 'kexecLoaded' | 'procCmdline'>;
+  host: Pick<HostPaths, 'boot' | 'kexecLoaded' | 'procCmdline' | 'procSys'>;
   /** Named on the new kernel's command line, so its restore knows the boot is the leap's. */
   runId: string;
 }
@@ -38,23 +38,72 @@ export interface KexecLoadOutput {
 
 /** The kernel to boot, with its initrd: checked before anything is touched, and again when it is loaded. */
 export function targetKernel(
-  input: Omit<KexecLoadInput, 'runner' | 'runId' | 'host'> & { host: Pick<HostPaths, 'boot'> },
+  input: Omit<KexecLoadInput, 'runner' | 'runId' | 'host'> & {
+    host: Pick<HostPaths, 'boot' | 'procSys'>;
+  },
 ): KernelTarget {
   return resolveKernel(
     input.kernel ?? input.config.kernel,
-    release(),
+    runningKernel(input.host.procSys),
     installedKernels(input.host.boot),
     input.config.initrd,
   );
 }
 
+/** The new kernel's command line: the configured one, or this boot's; with the run's parameter. */
+function targetCommandLine(
+  config: Config['kexec'],
+  host: Pick<HostPaths, 'procCmdline'>,
+  runId: string,
+): string {
+  return leapCommandLine(config.cmdline ?? readFileSync(host.procCmdline, 'utf8'), runId);
+}
+
+/**
+ * The target, refused before anything freezes if it could not boot: a file that
+ * is not a kernel for this machine, an initrd that would not unpack, or a command
+ * line without root= (the new kernel would wait for a root device forever).
+ */
+export async function checkedTarget(
+  input: Omit<KexecLoadInput, 'runId' | 'host'> & {
+    host: Pick<HostPaths, 'boot' | 'procCmdline' | 'procSys'>;
+  },
+): Promise<KernelTarget> {
+  const target = targetKernel(input);
+  const notKernel = kernelImageProblem(target.vmlinuz);
+  if (notKernel)
+    throw new LeapError(
+      'KERNEL_NOT_BOOTABLE',
+      `${target.vmlinuz} cannot be kexec'd: ${notKernel}`,
+      {
+        hint: 'pass --kernel with a version from /boot or the path of a vmlinuz for this machine',
+        exit: ExitCode.noGo,
+      },
+    );
+  const damaged = await initrdProblem(input.runner, target.initrd);
+  if (damaged)
+    throw new LeapError(
+      'INITRD_DAMAGED',
+      `the initrd ${target.initrd} of ${target.version} would not unpack: ${damaged}`,
+      {
+        hint: `rebuild it (update-initramfs -u -k ${target.version}), then run upgrade again`,
+        exit: ExitCode.noGo,
+      },
+    );
+  const cmdline = targetCommandLine(input.config, input.host, 'check');
+  if (!/(^|\s)root=\S/.test(cmdline))
+    throw new LeapError(
+      'CMDLINE_NO_ROOT',
+      `the new kernel's command line has no root=, so it would not find its root file system: ${cmdline}`,
+      { hint: 'set [kexec] cmdline to a line with root= (see /proc/cmdline)', exit: ExitCode.noGo },
+    );
+  return target;
+}
+
 export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
-  const from = release();
+  const from = runningKernel(input.host.procSys);
   const to = targetKernel(input);
-  const cmdline = leapCommandLine(
-    input.config.cmdline ?? readFileSync(input.host.procCmdline, 'utf8'),
-    input.runId,
-  );
+  const cmdline = targetCommandLine(input.config, input.host, input.runId);
   await loadKernel(input.runner, {
     target: to,
     cmdline,

@@ -17,7 +17,7 @@ function boot(versions: readonly string[]): string {
 }
 
 describe('the target kernel', () => {
-  it('is by default the newest installed one that is not running, by version order (behaviour 4)', () => {
+  it('is by default the newest installed one newer than the running one, by version order (behaviour 4)', () => {
     const kernels = installedKernels(
       boot([
         '6.1.0-9-cloud-amd64',
@@ -29,7 +29,21 @@ describe('the target kernel', () => {
     expect(resolveKernel(undefined, '6.1.0-55-cloud-amd64', kernels).version).toBe(
       '6.1.0-56-cloud-amd64',
     );
-    expect(resolveKernel(undefined, '6.1.0-56-cloud-amd64', kernels).version).toBe(
+    expect(resolveKernel(undefined, '6.1.0-10-cloud-amd64', kernels).version).toBe(
+      '6.1.0-56-cloud-amd64',
+    );
+  });
+
+  it('is never older than the running one: with nothing newer it says so, and names the older ones', () => {
+    const kernels = installedKernels(boot(['6.1.0-55-cloud-amd64', '6.1.0-56-cloud-amd64']));
+    expect(() => resolveKernel(undefined, '6.1.0-56-cloud-amd64', kernels)).toThrowError(
+      expect.objectContaining({
+        code: 'KERNEL_NONE_NEWER',
+        exit: 3,
+        hint: expect.stringContaining('--kernel 6.1.0-55-cloud-amd64') as unknown,
+      }),
+    );
+    expect(resolveKernel('6.1.0-55-cloud-amd64', '6.1.0-56-cloud-amd64', kernels).version).toBe(
       '6.1.0-55-cloud-amd64',
     );
   });
