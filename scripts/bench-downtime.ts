@@ -8,8 +8,8 @@
  * end, the ratio of the leap's downtime without the jump to the floor's (issue 15).
  * --kinds floor,floor-i,leap sets what each round runs (floor-i: the floor with
  * kexec -l -i). With --leaps N, one session is leapt N times in a row instead,
- * and each leap's drift from the first is printed. Under TCG the jump is noise (FIELD-NOTES.md,
- * "Measured later"), and so is a stall of QEMU 7.2's TCG after a kexec: CPU 0
+ * and each leap's drift from the first is printed. Under TCG the jump is noise
+ * (docs/criu-facts.md §19), and so is a stall of QEMU 7.2's TCG after a kexec: CPU 0
  * stuck for minutes zeroing pages (soft lockup in clear_page_erms), QEMU's vCPU
  * thread busy invalidating translated code (page_collection_lock, qht_remove).
  * It hits the floor as it hits the leap; with purgatory's check off (-i) it can land

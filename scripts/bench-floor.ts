@@ -5,7 +5,7 @@
  * the flags kernel-leap's plan gives), `iptables-save` of the lock rules, `sync`
  * and `kexec -e`. At boot the unit loads the rules before the network, waits for
  * the dumped address, and runs `criu restore` in a new pid+mount namespace as
- * kernel-leap does (FIELD-NOTES 5). Each step writes a mark, so the floor's
+ * kernel-leap does (docs/criu-facts.md §13). Each step writes a mark, so the floor's
  * critical path reads like the leap's.
  */
 import { shQuote } from '../src/render/quote.js';
@@ -123,7 +123,7 @@ function restoreScript(plan: FloorPlan): string {
       `exec ${f.fd}<>${shQuote(f.path)}`,
     ]),
     'mark restoreStart',
-    // criu stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
+    // criu stays pid 1 of the new namespace and reaps the tree (docs/criu-facts.md §13).
     `exec unshare --pid --fork --mount --mount-proc --propagation=private criu ${criu.map(shQuote).join(' ')}`,
     '',
   ].join('\n');

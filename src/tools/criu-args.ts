@@ -1,7 +1,7 @@
 /**
  * Typed criu options, one field per flag (as runc's CriuOpts), and the pure argv
  * builders. `--no-default-config` keeps /etc/criu/default.conf and
- * ~/.criu/default.conf out (CRIU-NOTES §7); the adapter also clears CRIU_CONFIG_FILE.
+ * ~/.criu/default.conf out (docs/criu-facts.md §6); the adapter also clears CRIU_CONFIG_FILE.
  */
 export interface CriuCommonOptions {
   /** -D: images directory. */
@@ -10,7 +10,7 @@ export interface CriuCommonOptions {
   logFile: string;
   /** -v4: the log level post-mortems need. */
   verbosity: 0 | 1 | 2 | 3 | 4;
-  /** --tcp-established: needed on both sides (CRIU-NOTES §8). */
+  /** --tcp-established: needed on both sides (docs/criu-facts.md §5). */
   tcpEstablished: boolean;
   /** --ext-unix-sk: dgram peers outside the tree (journald's /dev/log). */
   extUnixSk: boolean;
@@ -33,7 +33,7 @@ export interface CriuDumpOptions extends CriuCommonOptions {
   ghostLimitBytes: number | undefined;
   /** --external: file[MNT:INO] and unix[INO] keys. */
   externals: readonly string[];
-  /** --network-lock: iptables, whose rules kernel-leap reloads at boot (CRIU-NOTES §2; tools/criu-features.ts). */
+  /** --network-lock: iptables, whose rules kernel-leap reloads at boot (docs/criu-facts.md §1; tools/criu-features.ts). */
   networkLock: 'iptables';
   /** What becomes of the tree once dumped: killed (criu's default), or -R for the rehearsal, or --leave-stopped. */
   finalState: 'dead' | 'running' | 'stopped';
@@ -104,7 +104,7 @@ export function externalTtyKey(rdev: number, dev: number): string {
   return `tty[${rdev.toString(16)}:${dev.toString(16)}]`;
 }
 
-/** `file[MNT:INO]` in lowercase hex: the decimal form is silently not matched (FIELD-NOTES 6). */
+/** `file[MNT:INO]` in lowercase hex: the decimal form is silently not matched (docs/criu-facts.md §9). */
 export function externalFileKey(mntId: number, inode: number): string {
   return `file[${mntId.toString(16)}:${inode.toString(16)}]`;
 }

@@ -1,6 +1,6 @@
 /**
  * What a CRIU version can and cannot do, as far as kernel-leap depends on it:
- * facts keyed by the version that brought them (from CRIU's source, CRIU-NOTES,
+ * facts keyed by the version that brought them (from CRIU's source, docs/criu-facts.md §16,
  * and what was measured in the test beds), so `check` and `plan` state them for
  * the CRIU found instead of assuming one. Pure: the version comes from `criu --version`.
  */

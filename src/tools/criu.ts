@@ -1,6 +1,6 @@
 /**
  * criu adapter. Always runs with CRIU_CONFIG_FILE cleared (with --no-default-config
- * in the argv, CRIU-NOTES §7) and turns a failure into an error that quotes the
+ * in the argv, docs/criu-facts.md §6) and turns a failure into an error that quotes the
  * log's Error lines with context, as runc's logCriuErrors does.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Runner } from './runner.js';
 
 const CONTEXT_LINES = 5;
 
-/** Known failure signatures (FIELD-NOTES "What happened on the way") and what to do. */
+/** Known failure signatures (docs/criu-facts.md §15) and what to do. */
 const KNOWN_FAILURES: ReadonlyArray<{ pattern: RegExp; hint: string }> = [
   {
     pattern: /Can't lookup mount=\d+ for fd=\d+/,

@@ -1,5 +1,5 @@
 /**
- * CRIU's network lock rules (CRIU-NOTES §2): two DROP rules per dumped connection,
+ * CRIU's network lock rules (docs/criu-facts.md §1): two DROP rules per dumped connection,
  * matched on the 4-tuple and `! --mark 0xc114`. kexec wipes them, so they are saved
  * after the dump and loaded again before the network comes up.
  */

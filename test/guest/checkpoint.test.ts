@@ -3,7 +3,7 @@
  * QEMU; nothing here kexecs, so the guest is booted once for the file). First
  * the bed itself: the guest runs the old kernel, CRIU works inside, and an ssh
  * login from the host gets a logind session held open by its .ref FIFO
- * (FIELD-NOTES.md §6); every leap in the other files proves the bed's kexec.
+ * (docs/criu-facts.md §9); every leap in the other files proves the bed's kexec.
  * Then plan, rehearse, no-go on an unsupported resource, and a failing dump that must
  * leave the session running and the ruleset as it was, and ship its logs to S3,
  * and a worker killed by a signal, which must still give the session its answer.

@@ -53,7 +53,7 @@ async function systemdLoggedAt(
 /**
  * On the boot a leap restored into: the lock rules were in before the stack's unit
  * even started, nothing flushed them before criu's restore (which then logs
- * "Iptables configuration failed", FIELD-NOTES 9), and criu removed them after.
+ * "Iptables configuration failed", docs/criu-facts.md §3), and criu removed them after.
  */
 export async function expectRulesHeldAcross(
   vm: VmClient,

@@ -1,6 +1,6 @@
 /**
  * Builds ProcSnapshots for unit tests, modelled on what the guest's /proc showed
- * for a real sshd session (FIELD-NOTES 1 and 6): listener 380 under pid 1, the
+ * for a real sshd session (docs/criu-facts.md §7 and §9): listener 380 under pid 1, the
  * session `sshd: root@pts/0` 441, its bash 447 and a sleep 534.
  */
 import type { ProcSnapshot, StatFacts } from '../../src/tools/procfs.js';

@@ -1,6 +1,6 @@
 /**
  * KVM or TCG. On the project's hosts /dev/kvm exists but QEMU with KVM aborts or
- * hangs (FIELD-NOTES.md, "The test bed that worked"), so KVM must prove itself:
+ * hangs (docs/criu-facts.md §18), so KVM must prove itself:
  * the kernel's first line on the serial console within a few seconds. The
  * answer is cached per host in the cache root, so later boots do not re-probe.
  */

@@ -48,7 +48,7 @@ describe('check on this machine (real binaries)', () => {
     );
     const criu = execFileSync('criu', ['--version']).toString();
     expect(criu).toContain(`Version: ${result.tools.find((t) => t.tool === 'criu')?.version}`);
-    // CI installs Debian's CRIU 3.17, which refuses this host's newer kernel (FIELD-NOTES: vdso bounds).
+    // CI installs Debian's CRIU 3.17, which refuses this host's newer kernel (docs/criu-facts.md §17).
     const criuCheck = byItem.get('criu check');
     expect(criuCheck).toBeDefined();
     if (criuCheck?.level === 'fail')

@@ -44,7 +44,7 @@ const DUMP_TIMEOUT_MS = 10 * 60_000;
 /**
  * dpkg may chmod a replaced binary to 0600 before unlinking it; the restore then
  * fails in PR_SET_MM_MAP. chmod through /proc/PID/exe works on an inode with no
- * names left, and keeps ghost and file entries in agreement (CRIU-NOTES §4).
+ * names left, and keeps ghost and file entries in agreement (docs/criu-facts.md §12).
  */
 export function fixExecBits(journal: Journal, fixes: readonly ExecBitFix[]): void {
   for (const fix of fixes) {

@@ -196,7 +196,7 @@ function checkExe(task: TaskFacts, out: Plan): void {
     mode: task.exeStat.mode,
     kind: 'exe',
   });
-  // dpkg may chmod the old binary to 0600; restore then fails in PR_SET_MM_MAP (CRIU-NOTES §4).
+  // dpkg may chmod the old binary to 0600; restore then fails in PR_SET_MM_MAP (docs/criu-facts.md §12).
   if ((task.exeStat.mode & 0o111) === 0) out.execBitFixes.push({ pid: task.pid, exe: task.exe });
 }
 
@@ -249,7 +249,7 @@ function classifyFd(
     classifyForeignFile(task, fd, out, where);
 }
 
-/** A file opened in another mount namespace: logind's session FIFO (FIELD-NOTES 6). */
+/** A file opened in another mount namespace: logind's session FIFO (docs/criu-facts.md §9). */
 function classifyForeignFile(task: TaskFacts, fd: FdFacts, out: Plan, where: string): void {
   const stat = fd.stat;
   if (!stat || (stat.mode & 0o170000) !== 0o010000) {
@@ -358,7 +358,7 @@ function dedupeGhosts(ghosts: Ghost[]): Ghost[] {
   return [...byPath.values()];
 }
 
-/** Covers the largest deleted file, rounded up to a MiB plus one spare (FIELD-NOTES 8). */
+/** Covers the largest deleted file, rounded up to a MiB plus one spare (docs/criu-facts.md §11). */
 export function ghostLimit(ghosts: readonly Ghost[]): number | undefined {
   const largest = Math.max(0, ...ghosts.map((g) => g.size));
   if (largest <= CRIU_DEFAULT_GHOST_LIMIT) return undefined;

@@ -6,7 +6,7 @@
  * socketpair, so the client and its server talk again. An attached server also
  * holds its client's terminal, whose master the other tree owns: it is dumped as
  * an external terminal, and its restore, after the owner's, opens that terminal
- * again (CRIU-NOTES §3; criu tty.c, TTY_TYPE__EXT_TTY).
+ * again (docs/criu-facts.md §10; criu tty.c, TTY_TYPE__EXT_TTY).
  */
 import type { Config } from '../../config/schema.js';
 import { externalTtyKey } from '../../tools/criu-args.js';

@@ -144,7 +144,7 @@ function boundSocketDirs(
 /**
  * A restored session lives in a pid and mount namespace whose init is its parent.
  * criu dumps it from inside them: from outside it would dump the nested pid
- * namespace without its init and every mount (FIELD-NOTES 7, CRIU-NOTES §6).
+ * namespace without its init and every mount (docs/criu-facts.md §14).
  */
 function dumpVantage(
   proc: ProcSource,

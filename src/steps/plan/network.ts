@@ -1,7 +1,7 @@
 /**
  * What the network stacks found mean for the dumped connections: their lock
  * rules must be in force before any stack configures an address, or the peer's
- * retransmits meet a closed port and get RST (FIELD-NOTES 2). check and plan
+ * retransmits meet a closed port and get RST (docs/criu-facts.md §2). check and plan
  * print one line per stack.
  */
 import type { NetworkStack, NetworkStackName } from '../../tools/network-stack.js';

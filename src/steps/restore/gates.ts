@@ -1,6 +1,6 @@
 /**
  * Gates the restore waits on at boot, each polled with a deadline, never slept on:
- * devpts, the lock rules, and every dumped local address (FIELD-NOTES 4: without
+ * devpts, the lock rules, and every dumped local address (docs/criu-facts.md §4: without
  * it, soccr cannot bind the socket back). restore-fast.sh polls the same three.
  */
 import { existsSync } from 'node:fs';

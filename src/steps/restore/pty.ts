@@ -1,5 +1,5 @@
 /**
- * PTY remap at restore time (CRIU-NOTES §1). CRIU recreates a master by opening
+ * PTY remap at restore time (docs/criu-facts.md §8). CRIU recreates a master by opening
  * /dev/ptmx until TIOCGPTN equals the dumped index, holding at most 32 fds while it
  * searches, so a new index must be free and within 31 of the lowest free index.
  */

@@ -180,7 +180,7 @@ function restoreArgv(manifest: RestoreManifest, options: RestoreOptions): string
     'criu',
     ...criuRestoreArgs({ ...manifest.criu, tcpClose }),
   ];
-  // criu without -d stays pid 1 of the new namespace and reaps the tree (FIELD-NOTES 5).
+  // criu without -d stays pid 1 of the new namespace and reaps the tree (docs/criu-facts.md §13).
   const inNamespace = [
     'unshare',
     '--pid',

@@ -1,5 +1,5 @@
 /**
- * The outside world the session expects back (FIELD-NOTES 6, CRIU-NOTES §3, §8):
+ * The outside world the session expects back (docs/criu-facts.md §9, §10):
  * FIFOs recreated at their path (mode 0600, opened O_RDWR so the open does not
  * block), external unix streams replaced by one end of a socketpair (closed, or
  * shared with the peer tree's restore), and terminals held of another tree.
