@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ExitCode, LeapError } from '../errors.js';
 import { cancelRequested } from '../state/cancel.js';
 import { Journal } from '../state/journal.js';
+import { takeLeapLock } from '../state/leap-lock.js';
 import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
@@ -62,7 +63,9 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
   const primary = journals.at(-1) as Journal;
   ctx.runner.logFile = primary.paths.commandLog;
   ctx.out.mirrorTo(join(primary.paths.dir, 'progress'));
+  let releaseLeap: (() => void) | undefined;
   try {
+    releaseLeap = takeLeapLock(stateDir);
     for (const journal of journals) holdReserve(journal.paths.dir);
     return await work(ctx, journals, options);
   } catch (error) {
@@ -74,6 +77,7 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
     throw error;
   } finally {
     for (const journal of journals) releaseReserve(journal.paths.dir);
+    releaseLeap?.();
   }
 }
 

@@ -10,7 +10,7 @@ import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:
 
 import { bootId, liveProc } from '../tools/procfs.js';
 
-export type Lock = { held: true; release(): void } | { held: false; owner: number };
+export type Lock = { held: true; release: () => void } | { held: false; owner: number };
 
 export function tryLock(path: string): Lock {
   if (create(path)) return held(path);

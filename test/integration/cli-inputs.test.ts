@@ -4,7 +4,7 @@
  * a kernel that is not installed, each refused before anything is touched.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,13 +18,14 @@ const bundle = () => copyOfBuild('kl-cli-');
 function run(
   args: readonly string[],
   prefix: readonly string[] = [],
+  stateDir = mkdtempSync(join(tmpdir(), 'kl-cli-state-')),
 ): { status: number | null; stderr: string; stdout: string } {
   const argv = [...prefix, process.execPath, bundle(), ...args];
   const result = spawnSync(argv[0] as string, argv.slice(1), {
     encoding: 'utf8',
     env: {
       PATH: process.env.PATH ?? '',
-      KERNEL_LEAP_PATHS_STATE_DIR: mkdtempSync(join(tmpdir(), 'kl-cli-state-')),
+      KERNEL_LEAP_PATHS_STATE_DIR: stateDir,
     },
   });
   return { status: result.status, stderr: result.stderr, stdout: result.stdout };
@@ -49,6 +50,18 @@ describe('the CLI refuses bad input before it touches anything', () => {
       expect(result.stderr, command).toContain(`kernel-leap ${command} needs root`);
       expect(result.status, command).toBe(6);
     }
+  });
+
+  it('refuses a new upgrade while a dumped run waits for its boot, naming it and how to finish it', () => {
+    requireRoot();
+    const stateDir = mkdtempSync(join(tmpdir(), 'kl-cli-state-'));
+    writeFileSync(join(stateDir, 'pending'), '20261206T070000Z-aaaa\n');
+    const result = run(['upgrade', '--yes'], [], stateDir);
+    expect(result.stderr).toContain(
+      'run 20261206T070000Z-aaaa is dumped and waits for the next boot',
+    );
+    expect(result.stderr).toContain('kexec -e');
+    expect(result.status).toBe(3);
   });
 
   it('refuses --pid, --tty and --all-ssh together', () => {

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { handOff, launchWorker } from '../../engine/launch.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
+import { assertMachineFree } from '../../state/leap-lock.js';
 import { checkedTarget } from '../../steps/checkpoint/kexec.js';
 import { crossTreeStreams, linkTrees } from '../../steps/plan/cross-tree.js';
 import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/plan/discover.js';
@@ -55,6 +56,7 @@ async function startWorkerRun(
   values: ParsedValues,
   mode: 'upgrade' | 'rehearse',
 ): Promise<number> {
+  assertMachineFree(ctx.config.paths.state_dir, mode);
   const self = new Set([process.pid]);
   const found = withScopeTrees(
     liveProc,

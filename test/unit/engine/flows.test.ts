@@ -21,6 +21,8 @@ import { runRestore } from '../../../src/engine/restore-run.js';
 import { shipRun } from '../../../src/engine/ship.js';
 import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
 import { Journal } from '../../../src/state/journal.js';
+import { leapLockPath } from '../../../src/state/leap-lock.js';
+import { tryLock } from '../../../src/state/lock.js';
 import { readManifest, writeManifest } from '../../../src/state/manifest.js';
 import { readOutcome, writeOutcome } from '../../../src/state/outcome.js';
 import { createOwnerOnly } from '../../../src/state/owner-only.js';
@@ -818,6 +820,21 @@ describe('the unwind', () => {
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(taskState(s.pid)).toMatch(/^[SR]$/);
     expect(Journal.open(ctx.stateDir, journal.runId).snapshot.marks.cancelled).toBeDefined();
+  });
+
+  it('refuses while another leap holds the machine: nothing frozen, its run aborted, the session running', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    const other = tryLock(leapLockPath(ctx.stateDir));
+    expect(other.held).toBe(true);
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'LEAP_UNDER_WAY',
+    });
+    expect(readOutcome(journal.paths.dir)).toBe('aborted');
+    expect(runner.callsOf(['criu', 'dump'])).toEqual([]);
+    expect(runner.callsOf(['kexec', '-l'])).toEqual([]);
+    expect(taskState(s.pid)).toMatch(/^[SR]$/);
+    if (other.held) other.release();
   });
 
   it('leaves every file and directory under the state dir owner-only, images and logs included', async () => {
