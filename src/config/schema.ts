@@ -98,7 +98,7 @@ export const SCHEMA = {
         'use a version from /boot/vmlinuz-<version>, or an absolute vmlinuz path',
       ),
       'a kernel version or an absolute vmlinuz path',
-      'kernel version or vmlinuz path (default: newest installed that is not running)',
+      'kernel version or vmlinuz path (default: the newest installed one newer than the running kernel)',
     ),
     initrd: optional(absolutePath, PATH, 'initrd path (default: the one matching the kernel)'),
     cmdline: optional(

@@ -31,7 +31,7 @@ export const upgradeCommand: Command = {
   },
   optionHelp: [
     ...SESSION_HELP,
-    '--kernel V|PATH  kernel to boot (default: newest installed that is not running)',
+    '--kernel V|PATH  kernel to boot (default: the newest installed one newer than the running kernel)',
     '--pre CMD        run CMD (e.g. apt-get -y dist-upgrade) after the rehearsal, before the dump',
     '--no-rehearse    skip the rehearsal dump',
     '--no-exec        stop after the dump and the boot preparation (kernel loaded, units installed)',
