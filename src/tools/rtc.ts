@@ -20,8 +20,8 @@ function rtcSeconds(): number | undefined {
 export async function clockOffsetMs(timeoutMs = 1500): Promise<number | undefined> {
   const start = rtcSeconds();
   if (start === undefined) return undefined;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
     const now = rtcSeconds();
     if (now !== undefined && now !== start) return Date.now() - now * 1000;
     await new Promise((r) => setImmediate(r));

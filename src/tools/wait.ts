@@ -38,9 +38,10 @@ export async function becomes(
   timeoutMs: number,
   pollMs = 50,
 ): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+  // Monotonic: an NTP step early in a boot must not end a wait at once, nor stretch it.
+  const deadline = performance.now() + timeoutMs;
   while (!ready()) {
-    if (Date.now() > deadline) return false;
+    if (performance.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, pollMs));
   }
   return true;
