@@ -23,6 +23,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // Builds the CLI from these sources for the tests that run the bundle.
+          globalSetup: ['test/helpers/temp-root.ts', 'test/helpers/fresh-build.ts'],
           testTimeout: 60_000,
         },
       },

@@ -4,15 +4,19 @@
 // Node start is on the session's downtime, so parses a quarter of it. dist/ runs
 // with nothing but `node` (how the test guest gets it). The banner defines
 // `require` because bundled CommonJS dependencies call it, and ESM has none.
+// `node scripts/build.mjs DIR` builds into DIR instead: the integration tests
+// build their own, so they never run a stale or missing dist/.
 import { chmodSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { build } from 'esbuild';
 
 // Chunk names carry a hash: an old build's chunks must not ship with this one.
-rmSync('dist', { recursive: true, force: true });
+const outdir = process.argv[2] ?? 'dist';
+rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { 'kernel-leap': 'src/bin.ts' },
-  outdir: 'dist',
+  outdir,
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
@@ -27,4 +31,4 @@ await build({
     js: "import { createRequire as __klCreateRequire } from 'node:module'; const require = __klCreateRequire(import.meta.url);",
   },
 });
-chmodSync('dist/kernel-leap.mjs', 0o755);
+chmodSync(join(outdir, 'kernel-leap.mjs'), 0o755);

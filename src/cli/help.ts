@@ -7,6 +7,7 @@ export const GLOBAL_HELP = [
   '--config FILE    config file (default /etc/kernel-leap/kernel-leap.conf)',
   '--set S.KEY=VAL  override one config key, e.g. --set s3.bucket=logs',
   '-h, --help       this help',
+  '-V, --version    print the version',
 ];
 
 export const EXIT_CODES_HELP = [
@@ -20,6 +21,7 @@ export function mainHelp(commands: readonly Command[]): string {
     'kernel-leap: carry a live ssh session across a kernel upgrade (CRIU + kexec)',
     '',
     'usage: kernel-leap <command> [options]',
+    '       kernel-leap help <command>',
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
+import pkg from '../../package.json' with { type: 'json' };
 import { loadConfig } from '../config/load.js';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { createOwnerOnly } from '../state/owner-only.js';
@@ -13,8 +14,10 @@ import type { Command, OptionSpec, ParsedValues } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { commandHelp, mainHelp } from './help.js';
 import { Output } from './output.js';
+import { didYouMean } from './suggest.js';
 
-export const VERSION = '0.1.0';
+/** package.json's, bundled at build time: the build carries no package.json. */
+export const VERSION = pkg.version;
 
 const GLOBAL_OPTIONS: OptionSpec = {
   json: { type: 'boolean' },
@@ -22,7 +25,7 @@ const GLOBAL_OPTIONS: OptionSpec = {
   config: { type: 'string' },
   set: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
+  version: { type: 'boolean', short: 'V' },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -68,18 +71,13 @@ function requireRoot(command: Command): void {
 async function dispatch(argv: string[], out: Output): Promise<number> {
   const at = commandIndex(argv);
   const name = at === -1 ? undefined : argv[at];
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    if (argv.includes('--version')) return print(`kernel-leap ${VERSION}`);
-    if (name === undefined || name === 'help') return print(mainHelp(COMMANDS));
-    throw new LeapError('USAGE', `unknown command "${name}"`, {
-      hint: `commands: ${COMMANDS.map((c) => c.name).join(', ')}`,
-      exit: ExitCode.usage,
-    });
-  }
+  if (name === undefined) return withoutCommand(argv);
+  if (name === 'help') return helpAbout(argv[at + 1]);
+  const command = findCommand(name);
   const rest = argv.filter((_, i) => i !== at);
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
+  if (values.version) return print(`kernel-leap ${VERSION}`);
   const { config, file, overrides } = loadConfig({
     file: values.config as string | undefined,
     overrides: (values.set as string[] | undefined) ?? [],
@@ -99,20 +97,63 @@ async function dispatch(argv: string[], out: Output): Promise<number> {
   );
 }
 
+/** `kernel-leap [--version | --help]`: global options alone, strictly. */
+function withoutCommand(argv: string[]): number {
+  const { values } = parseOptions('kernel-leap', GLOBAL_OPTIONS, argv, false);
+  return print(values.version ? `kernel-leap ${VERSION}` : mainHelp(COMMANDS));
+}
+
+/** `kernel-leap help [COMMAND]`. */
+function helpAbout(name: string | undefined): number {
+  return print(name === undefined ? mainHelp(COMMANDS) : commandHelp(findCommand(name)));
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command) return command;
+  const names = COMMANDS.map((c) => c.name);
+  const guess = didYouMean(name, names);
+  throw new LeapError('USAGE', `unknown command "${name}"${guess ? `: ${guess}` : ''}`, {
+    hint: `commands: ${names.join(', ')}; see: kernel-leap --help`,
+    exit: ExitCode.usage,
+  });
+}
+
 function parseCommandArgs(command: Command, args: string[]) {
+  return parseOptions(
+    `kernel-leap ${command.name}`,
+    { ...GLOBAL_OPTIONS, ...command.options },
+    args,
+    command.allowPositionals ?? false,
+  );
+}
+
+/** parseArgs, strict, its errors turned into usage errors that name the nearest option. */
+function parseOptions(
+  usage: string,
+  options: OptionSpec,
+  args: string[],
+  allowPositionals: boolean,
+) {
   try {
-    return parseArgs({
-      args,
-      options: { ...GLOBAL_OPTIONS, ...command.options },
-      allowPositionals: command.allowPositionals ?? false,
-      strict: true,
-    });
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (cause) {
-    throw new LeapError('USAGE', `${command.name}: ${(cause as Error).message}`, {
-      hint: `see: kernel-leap ${command.name} --help`,
+    throw new LeapError('USAGE', usageMessage(usage, options, cause as Error), {
+      hint: `see: ${usage} --help`,
       exit: ExitCode.usage,
     });
   }
+}
+
+function usageMessage(usage: string, options: OptionSpec, error: Error): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(error.message)?.[1];
+  if (unknown === undefined) return `${usage}: ${error.message}`;
+  const known = Object.entries(options).flatMap(([long, spec]) => [
+    `--${long}`,
+    ...(spec.short ? [`-${spec.short}`] : []),
+  ]);
+  const guess = didYouMean(unknown, known);
+  return `${usage}: unknown option "${unknown}"${guess ? `: ${guess}` : ''}`;
 }
 
 function print(text: string): number {
