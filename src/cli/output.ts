@@ -19,10 +19,15 @@ export class Output implements Progress {
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  /** The command's answer: `data` as JSON, or `text(data)` for a person. */
-  result<T>(data: T, text: (data: T) => string): void {
+  /**
+   * The command's answer: `data` as JSON, or `text(data, width)` for a person,
+   * width being the terminal's when stdout is one (tables fit it).
+   */
+  result<T>(data: T, text: (data: T, width: number | undefined) => string): void {
     this.stdout.write(
-      this.json ? `${JSON.stringify({ type: 'result', ...data })}\n` : `${text(data)}\n`,
+      this.json
+        ? `${JSON.stringify({ type: 'result', ...data })}\n`
+        : `${text(data, terminalWidth(this.stdout))}\n`,
     );
   }
 
@@ -66,6 +71,12 @@ export class Output implements Progress {
   }
 }
 
+/** Columns of the terminal `stream` is; undefined for a pipe or a file, whose lines stay whole. */
+export function terminalWidth(stream: NodeJS.WritableStream): number | undefined {
+  const tty = stream as Partial<NodeJS.WriteStream>;
+  return tty.isTTY ? tty.columns : undefined;
+}
+
 const MARKS: Record<ProgressEvent['state'], string> = {
   start: '▶',
   done: '✔',
@@ -83,16 +94,73 @@ export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** A fixed-width table for terminals; cells are stringified as they are. */
+/** The narrowest a column is squeezed to fit a terminal: narrower reads worse than a wide line. */
+const MIN_COLUMN = 12;
+
+/**
+ * A fixed-width table; cells are stringified as they are. Given a width (the
+ * terminal's), the widest column wraps so that lines fit it.
+ */
 export function formatTable(
   headers: readonly string[],
   rows: ReadonlyArray<readonly string[]>,
+  width?: number,
 ): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  const natural = headers.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)),
+  );
+  const widths = fitColumns(natural, width);
+  const lines = (cells: readonly string[]) => {
+    const wrapped = widths.map((w, i) => wrapText(cells[i] ?? '', w));
+    const height = Math.max(...wrapped.map((c) => c.length));
+    return Array.from({ length: height }, (_, k) =>
+      wrapped
+        .map((c, i) => (c[k] ?? '').padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  };
+  return [
+    ...lines(headers),
+    ...lines(widths.map((w) => '-'.repeat(w))),
+    ...rows.flatMap(lines),
+  ].join('\n');
+}
+
+/** The columns' widths, the widest narrowed so that a line fits `width` (never below MIN_COLUMN). */
+function fitColumns(natural: readonly number[], width: number | undefined): number[] {
+  const total = natural.reduce((sum, w) => sum + w, 0) + 2 * (natural.length - 1);
+  if (width === undefined || total <= width) return [...natural];
+  const widest = natural.indexOf(Math.max(...natural));
+  const room = width - (total - (natural[widest] ?? 0));
+  return natural.map((w, i) => (i === widest ? Math.max(room, Math.min(w, MIN_COLUMN)) : w));
+}
+
+/** One indented line of prose; given a width, wrapped to it with a hanging indent. */
+export function formatIndented(text: string, width: number | undefined, indent = '  '): string {
+  if (width === undefined) return `${indent}${text}`;
+  const hanging = `${indent}  `;
+  return wrapText(text, Math.max(width - hanging.length, MIN_COLUMN))
+    .map((line, i) => `${i === 0 ? indent : hanging}${line}`)
+    .join('\n');
+}
+
+/** `text` in lines of at most `width`, broken at spaces, and inside a word longer than a line. */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const joined = line ? `${line} ${word}` : word;
+    if (joined.length <= width) {
+      line = joined;
+      continue;
+    }
+    if (line) lines.push(line);
+    line = word;
+    while (line.length > width) {
+      lines.push(line.slice(0, width));
+      line = line.slice(width);
+    }
+  }
+  return [...lines, line];
 }

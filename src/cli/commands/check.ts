@@ -1,7 +1,7 @@
 import { ExitCode } from '../../errors.js';
 import { type Finding, runCheck } from '../../steps/plan/check.js';
 import type { Command } from '../command.js';
-import { formatTable } from '../output.js';
+import { formatIndented, formatTable } from '../output.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -18,16 +18,22 @@ export const checkCommand: Command = {
       uid: process.getuid?.() ?? -1,
       nodeVersion: process.version,
     });
-    ctx.out.result(result, (r) => renderFindings(r.findings, r.verdict));
+    ctx.out.result(result, (r, width) => renderFindings(r.findings, r.verdict, width));
     return result.verdict === 'fail' ? ExitCode.failure : ExitCode.ok;
   },
 };
 
-export function renderFindings(findings: readonly Finding[], verdict: string): string {
+export function renderFindings(
+  findings: readonly Finding[],
+  verdict: string,
+  width?: number,
+): string {
   const rows = findings.map((f) => [f.level, f.item, f.detail]);
-  const hints = findings.filter((f) => f.hint).map((f) => `  ${f.item}: ${f.hint}`);
+  const hints = findings
+    .filter((f) => f.hint)
+    .map((f) => formatIndented(`${f.item}: ${f.hint}`, width));
   return [
-    formatTable(['level', 'item', 'detail'], rows),
+    formatTable(['level', 'item', 'detail'], rows, width),
     ...(hints.length ? ['', 'what to do:', ...hints] : []),
     '',
     `verdict: ${verdict}`,

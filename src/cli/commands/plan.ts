@@ -18,7 +18,7 @@ import {
 } from '../../steps/plan/session-plan.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
-import { formatTable } from '../output.js';
+import { formatIndented, formatTable } from '../output.js';
 import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const planCommand: Command = {
@@ -57,9 +57,9 @@ export const planCommand: Command = {
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     const losses = checkLosses(roots, values);
     const streams = crossTreeStreams(plans);
-    const text = () =>
+    const text = (_: unknown, width: number | undefined) =>
       [
-        ...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot)),
+        ...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
         renderCrossTreeStreams(streams),
         losses.text,
       ]
@@ -81,15 +81,16 @@ export const planCommand: Command = {
 export function renderPlan(
   plan: SessionPlan,
   root: Pick<SessionRoot, 'cmdline' | 'scopeTree'>,
+  width?: number,
 ): string {
   const rows = plan.risks.map((r) => [r.level, r.code, r.message]);
   const hints = plan.risks
     .filter((r) => r.hint && r.level !== 'ok')
-    .map((r) => `  ${r.code}: ${r.hint}`);
+    .map((r) => formatIndented(`${r.code}: ${r.hint}`, width));
   return [
     `${treeTitle(plan, root)}, ${plan.pids.length} processes: ${plan.pids.join(' ')}`,
     '',
-    formatTable(['level', 'what', 'strategy'], rows),
+    formatTable(['level', 'what', 'strategy'], rows, width),
     ...(hints.length ? ['', 'what to do:', ...hints] : []),
     '',
     planDumpCommand(plan).join(' '),

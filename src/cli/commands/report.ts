@@ -36,7 +36,7 @@ export function exitCodeFor(outcome: string): number {
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : formatDuration(value));
 
-export function renderReport(r: Report): string {
+export function renderReport(r: Report, width?: number): string {
   const head = [
     `run ${r.runId} on ${r.host}: ${r.outcome}`,
     `kernel: ${r.oldKernel ?? '?'} -> ${r.newKernel ?? '?'}`,
@@ -49,6 +49,7 @@ export function renderReport(r: Report): string {
   const timeline = formatTable(
     ['event', 'at', '+since freeze'],
     r.timeline.map((t) => [t.name, t.at.slice(11, 23), ms(t.sinceFreezeMs)]),
+    width,
   );
   const phases = formatTable(
     ['phase', 'status', 'took'],
@@ -59,6 +60,7 @@ export function renderReport(r: Report): string {
         p.status + (p.error ? `: ${p.error.split('\n')[0]}` : ''),
         ms(p.durationMs),
       ]),
+    width,
   );
   const hints = r.phases.filter((p) => p.hint).map((p) => `what to do (${p.name}): ${p.hint}`);
   return [...head, '', timeline, '', phases, ...(hints.length ? ['', ...hints] : [])].join('\n');

@@ -14,7 +14,7 @@ export const runsCommand: Command = {
   optionHelp: [],
   async run(ctx) {
     const runs = listRuns(ctx.config.paths.state_dir);
-    ctx.out.result({ runs }, (r) =>
+    ctx.out.result({ runs }, (r, width) =>
       r.runs.length === 0
         ? 'no run recorded'
         : formatTable(
@@ -25,6 +25,7 @@ export const runsCommand: Command = {
               run.pending ? `${run.outcome} (pending restore)` : run.outcome,
               run.imagesBytes > 0 ? mib(run.imagesBytes) : '-',
             ]),
+            width,
           ),
     );
     return ExitCode.ok;
@@ -35,25 +36,29 @@ export const pruneCommand: Command = {
   name: 'prune',
   needsRoot: true,
   summary: 'delete the images no run needs any more (journals, logs and reports stay)',
-  usage: 'prune [--failed]',
-  options: { failed: { type: 'boolean' } },
+  usage: 'prune [--failed] [--dry-run]',
+  options: { failed: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   optionHelp: [
     '--failed         also the images of failed restores (kept by default for a post-mortem)',
+    '--dry-run        list what would be deleted, and delete nothing',
   ],
   async run(ctx, values) {
     const stateDir = ctx.config.paths.state_dir;
+    const dryRun = values['dry-run'] === true;
     const pruned = prunable(listRuns(stateDir), values.failed === true).map((run) => ({
       runId: run.runId,
       outcome: run.outcome,
-      freedBytes: removeImages(stateDir, run.runId),
+      freedBytes: dryRun ? run.imagesBytes : removeImages(stateDir, run.runId),
     }));
     const freed = pruned.reduce((total, p) => total + p.freedBytes, 0);
-    ctx.out.result({ pruned, freedBytes: freed }, (r) =>
+    ctx.out.result({ dryRun, pruned, freedBytes: freed }, (r) =>
       r.pruned.length === 0
         ? 'nothing to prune'
         : [
             ...r.pruned.map((p) => `${p.runId} (${p.outcome}): ${mib(p.freedBytes)}`),
-            `freed ${mib(freed)}`,
+            r.dryRun
+              ? `would free ${mib(freed)} (dry run: nothing deleted)`
+              : `freed ${mib(freed)}`,
           ].join('\n'),
     );
     return ExitCode.ok;

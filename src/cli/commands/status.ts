@@ -27,7 +27,7 @@ export const statusCommand: Command = {
       phases: data.phases,
       artefacts: data.artefacts,
     };
-    ctx.out.result(status, (s) =>
+    ctx.out.result(status, (s, width) =>
       [
         `run ${s.runId} (${s.command}, started ${s.createdAt}): ${s.outcome}`,
         `pending restore at next boot: ${s.pendingRestore ?? 'none'}`,
@@ -39,6 +39,7 @@ export const statusCommand: Command = {
             p.status,
             p.durationMs === undefined ? '' : formatDuration(p.durationMs),
           ]),
+          width,
         ),
       ].join('\n'),
     );

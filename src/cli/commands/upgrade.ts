@@ -12,6 +12,7 @@ import { withScopeTrees } from '../../steps/plan/scope-trees.js';
 import { planSession } from '../../steps/plan/session-plan.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
+import { terminalWidth } from '../output.js';
 import { renderCrossTreeStreams, renderPlan } from './plan.js';
 import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
@@ -90,8 +91,9 @@ async function startWorkerRun(
   for (const root of roots)
     previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
   const shown = linkTrees(previews, ctx.config, liveProc, 'plan');
+  const width = terminalWidth(process.stderr);
   const text = [
-    ...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot)),
+    ...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
     renderCrossTreeStreams(crossTreeStreams(previews)),
   ].filter(Boolean);
   if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
