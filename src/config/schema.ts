@@ -137,11 +137,10 @@ export const SCHEMA = {
       'an http(s) URL',
       'S3 endpoint URL (empty: AWS)',
     ),
-    region: key(
+    region: optional(
       matching(/^[A-Za-z0-9_-]+$/, 'use letters, digits, - and _, e.g. us-east-1'),
-      'us-east-1',
       'a region name',
-      'S3 region',
+      "S3 region (empty: the AWS SDK's, from AWS_REGION or the AWS profile)",
     ),
     bucket: optional(
       matching(

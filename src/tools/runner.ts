@@ -127,7 +127,7 @@ export class ExecaRunner implements Runner {
           durationMs: 0,
         },
         request,
-        result.code === 'ENOENT' ? 'not found' : 'could not start',
+        result.code === 'ENOENT' ? 'not found' : couldNotStart(result.code),
         result.code,
       );
     }
@@ -190,10 +190,23 @@ function describeFailure(result: ExecaOutcome, request: RunRequest): string | un
   if (result.code === 'ENOENT') return 'not found';
   if (result.timedOut) return `timed out after ${request.timeoutMs} ms`;
   if (result.signal) return `killed by ${result.signal}`;
+  // No exit code and no signal: the command never ran (EACCES, EPERM, E2BIG, ...).
+  if (result.exitCode === undefined) return couldNotStart(result.code);
   const ok = request.okCodes ?? [0];
-  if (result.exitCode === undefined || !ok.includes(result.exitCode))
-    return `exited with ${result.exitCode}`;
-  return undefined;
+  return ok.includes(result.exitCode) ? undefined : `exited with ${result.exitCode}`;
+}
+
+const START_ERRORS: Record<string, string> = {
+  EACCES:
+    'permission denied (not executable by this user, or a directory on the way is not searchable)',
+  EPERM: 'operation not permitted',
+  E2BIG: 'its arguments are too long',
+  ENOEXEC: 'not an executable this system can run',
+};
+
+function couldNotStart(code: string | undefined): string {
+  const why = code === undefined ? undefined : (START_ERRORS[code] ?? code);
+  return why === undefined ? 'could not start' : `could not start: ${why}`;
 }
 
 function toRunError(
@@ -216,7 +229,9 @@ function toRunError(
   // Its own code: a command that outran its deadline on a busy machine is not a broken one.
   const errorCode = failure.startsWith('timed out') ? 'COMMAND_TIMEOUT' : 'COMMAND_FAILED';
   return new LeapError(errorCode, `${shown} ${failure}${stderr ? `: ${stderr}` : ''}`, {
-    hint: `see the command log for the full output`,
+    hint: failure.startsWith('could not start')
+      ? `check that ${request.file} is executable by this user, or rerun as root`
+      : `see the command log for the full output`,
     details: {
       argv: result.argv.map((a) => maskSecrets(a, request.secrets)),
       exitCode: result.exitCode,

@@ -7,6 +7,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 
 import type { Config } from '../config/schema.js';
+import { ExitCode, LeapError } from '../errors.js';
 import { ensureHome, readCredentialsFile, type S3Credentials } from './credentials.js';
 
 export interface S3Target {
@@ -62,7 +63,8 @@ export async function openS3(
     import('@smithy/core/retry'),
   ]);
   const client = new S3Client({
-    region: config.region,
+    // Unset, the SDK's chain finds it: AWS_REGION, then the AWS profile's region.
+    ...(config.region ? { region: config.region } : {}),
     forcePathStyle: config.path_style,
     maxAttempts,
     retryStrategy: new StandardRetryStrategy({ maxAttempts, baseDelay: baseDelayMs }),
@@ -75,8 +77,26 @@ export async function openS3(
     ...(config.endpoint ? customEndpoint(config.endpoint) : {}),
     ...(fromFile ? { credentials: fromFile } : {}),
   });
+  await requireRegion(client);
   const credentials = fromFile ?? (await client.config.credentials());
   return { client, bucket: config.bucket, credentials };
+}
+
+/** The SDK's "Region is missing" says nothing of where a region is set; this does. */
+async function requireRegion(client: S3Client): Promise<void> {
+  try {
+    await client.config.region();
+  } catch (cause) {
+    throw new LeapError(
+      'S3_NO_REGION',
+      'no S3 region: [s3] region is unset, and neither AWS_REGION nor the AWS profile names one',
+      {
+        hint: 'set it in the config ([s3] region = eu-west-1, or --set s3.region=eu-west-1), or export AWS_REGION',
+        exit: ExitCode.config,
+        cause,
+      },
+    );
+  }
 }
 
 /**

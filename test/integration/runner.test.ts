@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -71,6 +71,21 @@ describe('ExecaRunner against real executables', () => {
       message: expect.stringMatching(/timed out after 300 ms/),
     });
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('says a command that could not start could not, and why, rather than "exited with undefined"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kl-runner-bin-'));
+    writeFileSync(join(dir, 'kl-not-executable'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    const { runner, events } = runnerWithLog();
+    await expect(
+      runner.run({ file: 'kl-not-executable', env: { PATH: dir } }),
+    ).rejects.toMatchObject({
+      code: 'COMMAND_FAILED',
+      message:
+        'kl-not-executable could not start: permission denied (not executable by this user, or a directory on the way is not searchable)',
+      hint: 'check that kl-not-executable is executable by this user, or rerun as root',
+    });
+    expect(events()[0]?.error).not.toContain('undefined');
   });
 
   it('reports death by signal', async () => {

@@ -75,6 +75,7 @@ describe('uploads to a real S3 server', () => {
         `s3.bucket=${s3.bucket}`,
         's3.path_style=true',
         's3.prefix=ci',
+        's3.region=us-east-1',
         `s3.credentials_file=${credentials}`,
       ],
     }).config;
@@ -115,12 +116,13 @@ describe('uploads to a real S3 server', () => {
       's3.prefix=ci',
       `s3.credentials_file=${credentials}`,
     ].flatMap((v) => ['--set', v]);
-    // Not spawnSync: the store answers from this very process.
+    // Not spawnSync: the store answers from this very process. No region in the
+    // config: the SDK's chain takes AWS_REGION.
     const result = await execa(
       process.execPath,
       [copyOfBuild('kl-s3-build-'), ...set, 'upload-logs'],
       {
-        env: { PATH: process.env.PATH ?? '', HOME: stateDir },
+        env: { PATH: process.env.PATH ?? '', HOME: stateDir, AWS_REGION: 'us-east-1' },
         extendEnv: false,
         reject: false,
         all: true,

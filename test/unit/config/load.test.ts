@@ -174,7 +174,7 @@ describe('loadConfig', () => {
     );
     const { config } = loadConfig({ file, env: {}, overrides: ['s3.bucket='] });
     expect(config.s3.bucket).toBeUndefined();
-    expect(config.s3.region).toBe('us-east-1');
+    expect(config.s3.region).toBeUndefined();
     expect(config.paths.state_dir).toBe('/var/lib/kernel-leap');
     expect(config.restore.address_timeout).toBe(120);
   });
