@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { loadConfig } from '../../src/config/load.js';
 import { Journal } from '../../src/state/journal.js';
@@ -166,6 +166,7 @@ describe('uploads to a real S3 server', () => {
           `s3.endpoint=${store.endpoint}`,
           's3.bucket=logs',
           's3.path_style=true',
+          's3.region=us-east-1',
           `s3.credentials_file=${credentials}`,
         ],
       }).config;
@@ -182,6 +183,22 @@ describe('uploads to a real S3 server', () => {
     }
   });
 
+  it('with no region anywhere, names where to set one, and spools the run for upload-logs', async () => {
+    vi.stubEnv('AWS_REGION', undefined);
+    vi.stubEnv('AWS_CONFIG_FILE', join(stateDir, 'no-aws-config'));
+    try {
+      const { s3: section, ...rest } = config();
+      const regionless = { ...rest, s3: { ...section, region: undefined } };
+      await expect(uploadRun(regionless, fakeRun('run-regionless'))).rejects.toMatchObject({
+        code: 'S3_NO_REGION',
+        hint: expect.stringContaining('AWS_REGION') as unknown,
+      });
+      expect(spooledRuns(stateDir)).toContain('run-regionless');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it('retries a 503 up to the attempt count, as the 403 above would have been had it been transient', async () => {
     const store = await fakeStore(
       s3Error(503, 'ServiceUnavailable', 'Please reduce your request rate'),
@@ -194,6 +211,7 @@ describe('uploads to a real S3 server', () => {
           `s3.endpoint=${store.endpoint}`,
           's3.bucket=logs',
           's3.path_style=true',
+          's3.region=us-east-1',
           `s3.credentials_file=${credentials}`,
         ],
       }).config;
@@ -216,6 +234,7 @@ describe('uploads to a real S3 server', () => {
           `s3.endpoint=${store.endpoint}`,
           's3.bucket=logs',
           's3.path_style=true',
+          's3.region=us-east-1',
           `s3.credentials_file=${credentials}`,
         ],
       }).config;

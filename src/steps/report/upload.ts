@@ -52,7 +52,11 @@ export async function uploadRun(
   client: Partial<S3ClientOptions> = {},
 ): Promise<UploadOutput> {
   const stateDir = config.paths.state_dir;
-  const target = await openS3(config.s3, client);
+  // A store it cannot open (no region, no credentials) is fixed later: spool the run for upload-logs.
+  const target = await openS3(config.s3, client).catch((error: unknown) => {
+    spool(stateDir, journal.runId, error instanceof Error ? error.message : String(error));
+    throw error;
+  });
   if (!target) return { keys: [], skipped: 'uploads are off: [s3] bucket is unset' };
   const prefix = `${config.s3.prefix}/${hostname()}/${journal.runId}`;
   const secrets = secretsOf(target.credentials);
