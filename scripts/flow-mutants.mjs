@@ -61,12 +61,12 @@ const MUTANTS = [
   {
     name: '4 the default kernel is the oldest',
     file: 'src/tools/kexec.ts',
-    from: 'const newest = others.at(-1);',
-    to: 'const newest = others.at(0);',
+    from: 'const newest = newer.at(-1);',
+    to: 'const newest = newer.at(0);',
     guards: [
       [
         'test/unit/tools/kexec.test.ts',
-        'is by default the newest installed one that is not running',
+        'is by default the newest installed one newer than the running one',
       ],
       [FLOWS, 'loads the newest installed kernel that is not running'],
     ],
