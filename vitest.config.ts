@@ -16,6 +16,8 @@ export default defineConfig({
   plugins: [hbsAsText],
   test: {
     globalSetup: ['test/helpers/temp-root.ts'],
+    // vitest's own report, and each guest file's time and where it went (the CI log reads it).
+    reporters: ['default', './test/helpers/time-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

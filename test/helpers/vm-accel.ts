@@ -54,8 +54,12 @@ export async function chooseAccel(image: VmImage): Promise<AccelChoice> {
 
 /** A QEMU or host kernel upgrade can change the answer, so both are part of the key. */
 function hostIdentity(): string {
-  const qemu = execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0];
-  return `${hostname()} ${release()} ${qemu}`;
+  return `${hostname()} ${release()} ${qemuVersion()}`;
+}
+
+/** QEMU's first line of `--version`, e.g. "QEMU emulator version 10.0.2 (Debian ...)". */
+export function qemuVersion(): string {
+  return execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0] ?? '';
 }
 
 function readSaved(file: string): SavedChoice | undefined {

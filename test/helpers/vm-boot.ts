@@ -1,7 +1,9 @@
 /**
  * bootGuest(): a disposable guest from the cached image, reachable over ssh when
- * the promise resolves. Its QEMU dies with the test process on every exit path,
- * unless `detached` (vm-cli up), where the caller owns its lifetime.
+ * the promise resolves. It starts from the bed's saved booted state (vm-booted.ts)
+ * in seconds, unless `cold`; the first guest of a bed boots cold and saves it.
+ * Its QEMU dies with the test process on every exit path, unless `detached`
+ * (vm-cli up), where the caller owns its lifetime.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,23 +11,28 @@ import { join } from 'node:path';
 
 import { requireCommand } from './require.js';
 import { chooseAccel } from './vm-accel.js';
+import { type BootedState, bootedState } from './vm-booted.js';
 import { onProcessExit } from './vm-cleanup.js';
 import { connectGuest, type VmClient } from './vm-client.js';
 import { DEFAULT_DIST, type Dist, ensureImage, type VmImage } from './vm-image.js';
 import {
+  type Accel,
   createOverlay,
   freePort,
   isRunning,
   killQemuNow,
   PID_FILE,
   qemuErrors,
+  type QemuSpec,
   startQemu,
   stopQemu,
 } from './vm-qemu.js';
-import { type VmConnection, waitForSsh } from './vm-ssh.js';
+import { resumeLoaded, saveAndQuit } from './vm-qmp.js';
+import { execInGuest, setGuestClock, type VmConnection, waitForSsh } from './vm-ssh.js';
 
 const PORT_ATTEMPTS = 3;
 const DIR_PREFIX = 'kl-vm-';
+const QMP_SOCKET = 'qmp.sock';
 
 export interface BootOptions {
   /** The test bed: bookworm (the default) or trixie. */
@@ -34,12 +41,16 @@ export interface BootOptions {
   /** Leave QEMU running when this process exits (vm-cli up); stop it with stopGuest(). */
   detached?: boolean;
   sshTimeoutMs?: number;
+  /** Boot the image cold, not from the saved booted state (a benchmark of the boot itself). */
+  cold?: boolean;
 }
 
 export interface Vm extends VmClient {
   image: VmImage;
-  /** From QEMU's start to sshd's first answer. */
+  /** From QEMU's start to sshd's first answer: a boot, or a load of the booted state. */
   bootToSshMs: number;
+  /** Started from the saved booted state rather than booted cold. */
+  restored: boolean;
   stop(): Promise<void>;
   /**
    * A power cut: QEMU killed at once, with no shutdown and no flush beyond what the
@@ -69,70 +80,178 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
   );
   const accel = await chooseAccel(image);
   log(`accel ${accel.accel}${accel.cached ? ' (cached)' : ''}: ${accel.reason}`);
+  const saved = options.cold ? undefined : await savedState(image, accel.accel, options, log);
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
-  let pid = 0;
+  const guest: Started = { image, accel: accel.accel, dir, pid: 0, detached: options.detached };
   const forget = onProcessExit(() => {
-    if (pid) killQemuNow(pid);
+    if (guest.pid) killQemuNow(guest.pid);
     rmSync(dir, { recursive: true, force: true });
   });
   try {
-    const disk = await createOverlay(image, dir);
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const started = Date.now();
-      pid = startQemu(
-        { image, accel: accel.accel, disk, port, serialLog: join(dir, 'serial.log') },
-        dir,
-        options.detached ?? false,
-      );
-      const c: VmConnection = {
-        dist: image.dist,
-        port,
-        key: image.key,
-        user: image.user,
-        dir,
-        serialLog: join(dir, 'serial.log'),
-        pid,
-        accel: accel.accel,
-        oldKernel: image.oldKernel,
-        newKernel: image.newKernel,
-      };
-      try {
-        await waitForSsh(c, options.sshTimeoutMs);
-      } catch (error) {
-        // Another process took the port between freePort() and QEMU's bind.
-        if (attempt < PORT_ATTEMPTS && /host forwarding rule/i.test(qemuErrors(dir))) continue;
-        throw error;
-      }
-      const bootToSshMs = Date.now() - started;
-      log(
-        `guest up: ssh -p ${port} root@127.0.0.1, pid ${pid}, ${(bootToSshMs / 1000).toFixed(1)} s from start to sshd (${accel.accel})`,
-      );
-      if (options.detached) forget();
-      const powerCut = async () => {
-        await stopQemu(c.pid, ['SIGKILL']);
-        renameSync(c.serialLog, `${c.serialLog}.cut`);
-        pid = c.pid = startQemu(
-          { image, accel: accel.accel, disk, port, serialLog: c.serialLog },
-          dir,
-          options.detached ?? false,
-        );
-        await waitForSsh(c, options.sshTimeoutMs);
-        log(`guest up again after a power cut: pid ${pid}`);
-      };
-      return {
-        ...connectGuest(c),
-        image,
-        bootToSshMs,
-        stop: async () => (await stopGuest(c), forget()),
-        powerCut,
-      };
-    }
+    const c = saved
+      ? await loadOrBoot(guest, saved, options, log)
+      : await startGuest(guest, undefined, options.sshTimeoutMs);
+    log(
+      `guest up: ssh -p ${c.port} root@127.0.0.1, pid ${c.pid}, ${seconds(c.upMs)} from start to sshd (${accel.accel}, ${c.restored ? 'loaded from the booted state' : 'booted cold'})`,
+    );
+    if (options.detached) forget();
+    const powerCut = async () => {
+      await stopQemu(c.pid, ['SIGKILL']);
+      renameSync(c.serialLog, `${c.serialLog}.cut`);
+      guest.pid = c.pid = startQemu(qemuSpec(guest, c.disk, c.port), dir, guest.detached ?? false);
+      await waitForSsh(c, options.sshTimeoutMs);
+      log(`guest up again after a power cut: pid ${guest.pid}`);
+    };
+    return {
+      ...connectGuest(c),
+      image,
+      bootToSshMs: c.upMs,
+      restored: c.restored,
+      stop: async () => (await stopGuest(c), forget()),
+      powerCut,
+    };
   } catch (error) {
-    killQemuNow(pid);
+    killQemuNow(guest.pid);
     rmSync(dir, { recursive: true, force: true });
     forget();
     throw error;
+  }
+}
+
+/**
+ * A guest from the saved state; if QEMU cannot load it (a state it refuses,
+ * a guest that does not answer), the log says why and the guest boots cold.
+ */
+async function loadOrBoot(
+  guest: Started,
+  saved: BootedState,
+  options: BootOptions,
+  log: (line: string) => void,
+): Promise<StartedConnection> {
+  try {
+    return await startGuest(guest, saved, options.sshTimeoutMs);
+  } catch (error) {
+    log(`loading the booted state ${saved.dir} failed, booting cold: ${String(error)}`);
+    await stopQemu(guest.pid, ['SIGKILL']);
+    rmSync(join(guest.dir, 'overlay.qcow2'), { force: true });
+    return startGuest(guest, undefined, options.sshTimeoutMs);
+  }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** What startGuest needs and keeps up to date: the pid, for the exit handler. */
+interface Started {
+  image: VmImage;
+  accel: Accel;
+  dir: string;
+  pid: number;
+  detached?: boolean;
+}
+
+interface StartedConnection extends VmConnection {
+  disk: string;
+  upMs: number;
+  restored: boolean;
+}
+
+function qemuSpec(guest: Started, disk: string, port: number, incoming?: string): QemuSpec {
+  return {
+    image: guest.image,
+    accel: guest.accel,
+    disk,
+    port,
+    serialLog: join(guest.dir, 'serial.log'),
+    qmpSocket: join(guest.dir, QMP_SOCKET),
+    incoming,
+  };
+}
+
+/**
+ * Starts QEMU on a new overlay, booting the image cold or, given a saved state,
+ * loading it; resolves once sshd answers on a forwarded port.
+ */
+async function startGuest(
+  guest: Started,
+  saved: BootedState | undefined,
+  sshTimeoutMs: number | undefined,
+): Promise<StartedConnection> {
+  const disk = saved
+    ? await createOverlay(guest.dir, saved.disk, 'qcow2')
+    : await createOverlay(guest.dir, guest.image.disk, 'raw');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const started = Date.now();
+    rmSync(join(guest.dir, QMP_SOCKET), { force: true });
+    guest.pid = startQemu(
+      qemuSpec(guest, disk, port, saved?.ram),
+      guest.dir,
+      guest.detached ?? false,
+    );
+    const c: StartedConnection = {
+      dist: guest.image.dist,
+      port,
+      key: guest.image.key,
+      user: guest.image.user,
+      dir: guest.dir,
+      serialLog: join(guest.dir, 'serial.log'),
+      pid: guest.pid,
+      accel: guest.accel,
+      oldKernel: guest.image.oldKernel,
+      newKernel: guest.image.newKernel,
+      disk,
+      upMs: 0,
+      restored: saved !== undefined,
+    };
+    try {
+      if (saved) await resumeLoaded(join(guest.dir, QMP_SOCKET));
+      await waitForSsh(c, sshTimeoutMs);
+    } catch (error) {
+      // Another process took the port between freePort() and QEMU's bind.
+      if (attempt < PORT_ATTEMPTS && /host forwarding rule/i.test(qemuErrors(guest.dir))) continue;
+      throw error;
+    }
+    c.upMs = Date.now() - started;
+    // A loaded guest's clock stands where it stood at the save; leaps compare it with the host's.
+    if (saved) await setGuestClock(c);
+    return c;
+  }
+}
+
+/**
+ * The bed's booted state, saved now if this run is the first to ask; undefined
+ * (and the guest boots cold) when it cannot be had, which the log says.
+ */
+async function savedState(
+  image: VmImage,
+  accel: Accel,
+  options: BootOptions,
+  log: (line: string) => void,
+): Promise<BootedState | undefined> {
+  const save = async (dir: string, state: BootedState) => {
+    const guest: Started = { image, accel, dir, pid: 0 };
+    const forget = onProcessExit(() => guest.pid && killQemuNow(guest.pid));
+    try {
+      const started = Date.now();
+      const c = await startGuest(guest, undefined, options.sshTimeoutMs);
+      // Saved once the boot is over, so the guests loaded from it do not finish it again.
+      await execInGuest(c, 'systemctl is-system-running --wait', { timeoutMs: 300_000 });
+      const settled = Date.now();
+      await saveAndQuit(join(dir, QMP_SOCKET), state.ram);
+      await stopQemu(guest.pid);
+      log(
+        `${image.dist} booted state saved: sshd up ${seconds(c.upMs)} after QEMU's start, the boot over ${seconds(settled - started - c.upMs)} later, saved in ${seconds(Date.now() - settled)}`,
+      );
+    } finally {
+      killQemuNow(guest.pid);
+      forget();
+    }
+  };
+  try {
+    return await bootedState(image, accel, save);
+  } catch (error) {
+    log(`no booted state (${String(error)}): this guest boots cold`);
+    return undefined;
   }
 }
 

@@ -26,6 +26,10 @@ export interface QemuSpec {
   port?: number;
   serialLog: string;
   memoryMb?: number;
+  /** QEMU's machine protocol on this unix socket (vm-qmp.ts). */
+  qmpSocket?: string;
+  /** Start from this saved state (vm-booted.ts) instead of booting: a file QEMU wrote by migration. */
+  incoming?: string;
 }
 
 /**
@@ -79,13 +83,22 @@ export function qemuArgs(spec: QemuSpec): string[] {
     'virtio-rng-pci',
     '-serial',
     `file:${spec.serialLog}`,
+    ...(spec.qmpSocket ? ['-qmp', `unix:${spec.qmpSocket},server=on,wait=off`] : []),
+    ...(spec.incoming ? ['-incoming', `file:${spec.incoming}`] : []),
   ];
 }
 
-/** The per-guest disk: writes land in the overlay, the cached base stays pristine. */
-export async function createOverlay(image: VmImage, dir: string): Promise<string> {
+/**
+ * The per-guest disk: writes land in the overlay, its base stays pristine. The
+ * base is the image's raw disk, or the qcow2 disk of a saved booted state.
+ */
+export async function createOverlay(
+  dir: string,
+  base: string,
+  format: 'raw' | 'qcow2',
+): Promise<string> {
   const overlay = join(dir, 'overlay.qcow2');
-  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.disk, overlay]);
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', base, overlay]);
   return overlay;
 }
 
