@@ -4,22 +4,31 @@ import { resolve } from 'node:path';
 
 import { pollUntil } from './poll.js';
 import { GUEST_CREDENTIALS, type LocalS3 } from './s3rver.js';
+import type { GuestFile } from './vm-bundle.js';
 import type { VmClient } from './vm-client.js';
 
 /** The real launcher: rehearse and upgrade hand off to it (Node's io_uring fds cannot be dumped). */
 export const LAUNCHER = resolve('scripts/kernel-leap');
 
-/** Installs this very build with the launcher, and a config (the shipped defaults unless one is given). */
-export async function installKernelLeap(vm: VmClient, config = ''): Promise<void> {
-  await vm.installBundle({ launcher: LAUNCHER });
-  await vm.run('mkdir -p /etc/kernel-leap && cat > /etc/kernel-leap/kernel-leap.conf', {
-    input: config,
+/**
+ * Installs this very build with the launcher and a config (the shipped defaults
+ * unless one is given), and any more `files`, in one ssh.
+ */
+export async function installKernelLeap(
+  vm: VmClient,
+  config = '',
+  files: readonly GuestFile[] = [],
+): Promise<void> {
+  await vm.installBundle({
+    launcher: LAUNCHER,
+    files: [{ path: '/etc/kernel-leap/kernel-leap.conf', content: config, mode: '0644' }, ...files],
   });
 }
 
 export async function prepareGuest(vm: VmClient, s3: LocalS3): Promise<void> {
-  await installKernelLeap(vm, s3.guestConfig());
-  await vm.run('umask 077 && cat > /etc/kernel-leap/credentials', { input: GUEST_CREDENTIALS });
+  await installKernelLeap(vm, s3.guestConfig(), [
+    { path: '/etc/kernel-leap/credentials', content: GUEST_CREDENTIALS, mode: '0600' },
+  ]);
 }
 
 export interface RunJournal {
