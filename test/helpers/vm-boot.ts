@@ -92,7 +92,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       ? await loadOrBoot(guest, saved, options, log)
       : await startGuest(guest, undefined, options.sshTimeoutMs);
     log(
-      `guest up: ssh -p ${c.port} root@127.0.0.1, pid ${c.pid}, ${seconds(c.upMs)} from start to sshd (${accel.accel}, ${c.restored ? 'loaded from the booted state' : 'booted cold'})`,
+      `guest up: ssh -p ${c.port} root@127.0.0.1, pid ${c.pid}, ${seconds(c.upMs)} from start to sshd (${accel.accel}, ${c.restored ? `loaded from the booted state, clock set to the host's, ${c.clockOffsetMs} ms off` : 'booted cold'})`,
     );
     if (options.detached) forget();
     const powerCut = async () => {
@@ -153,6 +153,8 @@ interface StartedConnection extends VmConnection {
   disk: string;
   upMs: number;
   restored: boolean;
+  /** After a load: the guest's clock minus the host's once set. */
+  clockOffsetMs?: number;
 }
 
 function qemuSpec(guest: Started, disk: string, port: number, incoming?: string): QemuSpec {
@@ -213,7 +215,7 @@ async function startGuest(
     }
     c.upMs = Date.now() - started;
     // A loaded guest's clock stands where it stood at the save; leaps compare it with the host's.
-    if (saved) await setGuestClock(c);
+    if (saved) c.clockOffsetMs = await setGuestClock(c);
     return c;
   }
 }

@@ -208,13 +208,24 @@ export async function waitForNewBoot(
  * Sets the guest's clock to the host's (a guest loaded from a saved state keeps
  * the clock of the save). ssh takes a second or more to connect under TCG, so
  * the host sends its time only when the guest's shell asks for it: what is left
- * is one trip through QEMU's user network.
+ * is one trip through QEMU's user network. Returns the guest's clock minus the
+ * host's as the guest reads it back (a few ms, the trip back included).
  */
-export async function setGuestClock(c: VmConnection): Promise<void> {
-  const child = execa('ssh', sshArgs(c, 'echo now?; read t && date -u -s "@$t" >/dev/null'), {
-    stdin: 'pipe',
-    timeout: 60_000,
+export async function setGuestClock(c: VmConnection): Promise<number> {
+  const child = execa(
+    'ssh',
+    sshArgs(c, 'echo now?; read t && date -u -s "@$t" >/dev/null && date +%s%N'),
+    { stdin: 'pipe', timeout: 60_000 },
+  );
+  let output = '';
+  let offsetMs = Number.NaN;
+  child.stdout.on('data', (chunk: Buffer) => {
+    const received = Date.now();
+    if (!output) child.stdin.end(`${(received / 1000).toFixed(3)}\n`);
+    output += chunk.toString('utf8');
+    const guestNs = /^now\?\n(\d+)\n/.exec(output)?.[1];
+    if (guestNs) offsetMs = Number(BigInt(guestNs) / 1_000_000n) - received;
   });
-  child.stdout.once('data', () => child.stdin.end(`${(Date.now() / 1000).toFixed(3)}\n`));
   await child;
+  return offsetMs;
 }
