@@ -125,14 +125,15 @@ async function work(
       'no-go',
       ExitCode.noGo,
     );
-  const live = inDumpOrder(runs).map((r) => r.journal);
+  const carried = inDumpOrder(runs);
+  const live = carried.map((r) => r.journal);
   if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
-  if (cancelled()) return cancel(ctx, inDumpOrder(runs), false);
+  if (cancelled()) return cancel(ctx, carried, false);
   if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
-  if (cancelled()) return cancel(ctx, inDumpOrder(runs), false);
+  if (cancelled()) return cancel(ctx, carried, false);
   await prepareRuns(ctx, runs, options.kernel);
   // The last point where Ctrl-C counts: from the first dump on, sessions live in their images.
-  if (cancelled()) return cancel(ctx, inDumpOrder(runs), true);
+  if (cancelled()) return cancel(ctx, carried, true);
   const dumped = (await dumpRuns(ctx, runs)).map((r) => r.journal);
   if (!options.exec) return finishAll(dumped, 'dumped', ExitCode.ok);
   for (const journal of dumped) {
