@@ -4,6 +4,7 @@
  * taken over). Two leaps at once would overwrite each other's pending mark, lock
  * rules, boot units and loaded kernel, and one session would not come back.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ExitCode, LeapError } from '../errors.js';
@@ -16,6 +17,8 @@ export function leapLockPath(stateDir: string): string {
 
 /** Takes the machine's leap lock, or says who holds it; returns its release. */
 export function takeLeapLock(stateDir: string): () => void {
+  // The first leap on a machine takes it before any run has made the state dir.
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const lock = tryLock(leapLockPath(stateDir));
   if (lock.held) return lock.release;
   throw new LeapError(
