@@ -14,6 +14,7 @@ import { pendingPath } from '../state/pending.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
+import type { Leap } from './leap.js';
 
 export interface ConfigSource {
   file: string | undefined;
@@ -21,15 +22,15 @@ export interface ConfigSource {
   overrides: readonly string[];
 }
 
-/** `journals`: one run per session, the caller's last. */
+/** `journals`: one run per session; the caller's names the worker. */
 export async function launchWorker(
   runner: Runner,
   config: Config,
   source: ConfigSource,
-  journals: readonly Journal[],
+  journals: Leap<Journal>,
   workerArgs: readonly string[],
 ): Promise<string> {
-  const journal = journals.at(-1) as Journal;
+  const journal = journals.caller;
   const unit = workerUnitName(journal.runId);
   const { node, bundle } = selfCommand(config);
   const configArgs = [
@@ -46,7 +47,7 @@ export async function launchWorker(
       'worker-stopped',
       '--run',
       journal.runId,
-      ...journals.slice(0, -1).flatMap((j) => ['--also', j.runId]),
+      ...journals.others.flatMap((j) => ['--also', j.runId]),
       ...configArgs,
     ]),
     // The worker must survive the session it dumps and never be killed with it.

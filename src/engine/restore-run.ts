@@ -14,7 +14,6 @@ import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { doneRestoring, takePending } from '../state/pending.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
-import type { PtyRemap } from '../steps/restore/pty.js';
 import { restoreSession } from '../steps/restore/restore.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import { bootId as readBootId } from '../tools/procfs.js';
@@ -71,8 +70,8 @@ export async function runRestore(
           ctx,
           journal,
           'cleanup',
-          () => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), journal }),
-          (r) => ({ ...r }),
+          (runner) => removeBootArtefacts({ ...cleanupOf(ctx, options.boot), runner, journal }),
+          (r) => r,
         );
     }
     // What no readable journal named is still the boot's: a unit left enabled would run at every boot.
@@ -120,7 +119,7 @@ function openForRestore(
  * Any other boot (a power cut, a reboot) has lost the session's connections.
  */
 function bootedByLeapOf(ctx: EngineContext, journal: Journal): boolean {
-  const loaded = leapOfBoot(journal.outputText('load', 'cmdline') ?? '');
+  const loaded = leapOfBoot(journal.output('load')?.cmdline ?? '');
   return loaded !== undefined && loaded === leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
 }
 
@@ -153,7 +152,7 @@ function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: Kep
   if (journal.phase('kexec').status === 'running')
     journal.fail('kexec', {
       code: 'NO_RESTORE_BOOT',
-      message: `no boot of ${journal.outputText('load', 'to') ?? 'the new kernel'} reached the restore: the machine restarted first`,
+      message: `no boot of ${journal.output('load')?.to ?? 'the new kernel'} reached the restore: the machine restarted first`,
     });
   journal.start('restore');
   journal.fail('restore', error);
@@ -173,8 +172,7 @@ function holdersLast(journals: ReadonlyArray<Journal | undefined>): Array<Journa
 
 /** Each pty a restored run made again: its index at the dump, and now (a remap moves it). */
 function restoredPtys(journal: Journal): Array<[number, number]> {
-  const remaps =
-    (journal.phase('restore').outputs as { ptyRemaps?: PtyRemap[] } | undefined)?.ptyRemaps ?? [];
+  const remaps = journal.output('restore')?.ptyRemaps ?? [];
   return readManifest(journal.paths.dir).ptys.map((n) => [
     n,
     remaps.find((r) => r.from === n)?.to ?? n,
@@ -203,8 +201,9 @@ async function restoreRun(
       ctx,
       journal,
       'restore',
-      () => restoreSession(ctx.runner, journal, ctx.host, { closeConnections, earlierPtys, fast }),
-      (r) => ({ ...r }),
+      (runner) =>
+        restoreSession(runner, journal, ctx.host, { closeConnections, earlierPtys, fast }),
+      (r) => r,
     );
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;

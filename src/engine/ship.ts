@@ -50,7 +50,10 @@ export async function shipIfEnded(ctx: EngineContext, runId: string): Promise<vo
 
 async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean> {
   writeReport(journal.paths.dir, buildReport(journal.snapshot, readOutcome(journal.paths.dir)));
-  const dmesg = await ctx.runner.run({ file: 'dmesg', timeoutMs: 30_000 }).catch(() => undefined);
+  const dmesg = await ctx.runner
+    .loggingTo(journal.paths.commandLog)
+    .run({ file: 'dmesg', timeoutMs: 30_000 })
+    .catch(() => undefined);
   if (dmesg) writeFileSync(join(journal.paths.logs, 'dmesg.txt'), dmesg.stdout, { mode: 0o600 });
   if (journal.phase('upload').status === 'done') {
     ctx.out.progress({
@@ -66,7 +69,7 @@ async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean
       journal,
       'upload',
       () => uploadRun(ctx.config, journal),
-      (r) => ({ ...r }),
+      (r) => r,
     );
     if (result.skipped)
       ctx.out.progress({ phase: 'upload', state: 'info', message: result.skipped });

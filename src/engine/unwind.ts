@@ -6,19 +6,22 @@ import { rmSync } from 'node:fs';
 
 import { isLeapError } from '../errors.js';
 import { type Journal } from '../state/journal.js';
+import type { Endpoint } from '../state/manifest.js';
 import { type Outcome, writeOutcome } from '../state/outcome.js';
 import { clearPending } from '../state/pending.js';
 import { releaseReserve } from '../state/reserve.js';
 import { keepSessionRunning } from '../steps/checkpoint/dump.js';
 import { unloadTargetKernel } from '../steps/checkpoint/kexec.js';
-import type { SessionPlan } from '../steps/plan/session-plan.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import type { EngineContext } from './context.js';
 
 /** A run to resume on this kernel: its journal and what its plan recorded of the tree. */
 export interface ResumableRun {
   journal: Journal;
-  plan: Pick<SessionPlan, 'pids' | 'connections'>;
+  plan: {
+    pids: readonly number[];
+    connections: ReadonlyArray<{ local: Endpoint; peer: Endpoint }>;
+  };
 }
 
 /**
@@ -54,8 +57,8 @@ export async function unwind(
     });
 }
 
+/** The outcome file is the one record of how a run ended: the launcher, `status` and the report read it. */
 export function finish(journal: Journal, outcome: Outcome, code: number): number {
-  journal.mark(`outcome.${outcome}`);
   writeOutcome(journal.paths.dir, outcome);
   return code;
 }

@@ -13,9 +13,10 @@ import { Journal } from '../state/journal.js';
 import { takeLeapLock } from '../state/leap-lock.js';
 import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
+import type { PhaseOutput } from '../state/phase-outputs.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
 import { dumpTree } from '../steps/checkpoint/dump.js';
-import { jumpToKernel, loadTargetKernel } from '../steps/checkpoint/kexec.js';
+import { jumpToKernel, type KexecLoadOutput, loadTargetKernel } from '../steps/checkpoint/kexec.js';
 import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/checkpoint/prepare.js';
 import { rehearseDump } from '../steps/checkpoint/rehearse.js';
 import { linkTrees } from '../steps/plan/cross-tree.js';
@@ -24,10 +25,12 @@ import { leftBehind } from '../steps/plan/losses.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/plan/session-plan.js';
 import { isAlive, pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
+import type { Runner } from '../tools/runner.js';
 import { becomes, waitForExit } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
+import { inDumpOrder, type Leap, leapOf } from './leap.js';
 import { stepInRun } from './step.js';
-import { finish, finishAll, unwind } from './unwind.js';
+import { finish, finishAll, type ResumableRun, unwind } from './unwind.js';
 
 export interface WorkerOptions {
   runId: string;
@@ -46,28 +49,42 @@ export interface WorkerOptions {
   mode: 'upgrade' | 'rehearse';
 }
 
-/** One session of the run: its journal, its root in this pid namespace, and its plan. */
-interface SessionRun {
+/** A session whose root is still there: its run, and its root in this pid namespace. */
+interface LiveSession {
   journal: Journal;
   rootPid: number;
+}
+
+/** One session of the run: its journal, its root in this pid namespace, and its plan. */
+interface SessionRun extends LiveSession {
   plan: SessionPlan;
+}
+
+/** A session of the leap as the worker is handed it: its run, and its root in the caller's pid namespace. */
+interface HandedSession {
+  journal: Journal;
+  pid: number;
 }
 
 export async function runWorker(ctx: EngineContext, options: WorkerOptions): Promise<number> {
   const stateDir = ctx.config.paths.state_dir;
-  // The caller's own session last: it is dumped last, so a failure leaves it running to hear of it.
-  const journals = [
-    ...options.others.map((o) => Journal.open(stateDir, o.runId)),
-    Journal.open(stateDir, options.runId),
-  ];
-  const primary = journals.at(-1) as Journal;
-  ctx.runner.logFile = primary.paths.commandLog;
-  ctx.out.mirrorTo(join(primary.paths.dir, 'progress'));
+  const sessions: Leap<HandedSession> = {
+    others: options.others.map((o) => ({
+      journal: Journal.open(stateDir, o.runId),
+      pid: o.rootPid,
+    })),
+    caller: { journal: Journal.open(stateDir, options.runId), pid: options.rootPid },
+  };
+  const caller = sessions.caller.journal;
+  const journals = inDumpOrder(sessions).map((s) => s.journal);
+  // What no one phase runs (the jump, an unwind) goes to the caller's run, which names the worker.
+  const leapCtx = { ...ctx, runner: ctx.runner.loggingTo(caller.paths.commandLog) };
+  ctx.out.mirrorTo(join(caller.paths.dir, 'progress'));
   let releaseLeap: (() => void) | undefined;
   try {
     releaseLeap = takeLeapLock(stateDir);
     for (const journal of journals) holdReserve(journal.paths.dir);
-    return await work(ctx, journals, options);
+    return await work(leapCtx, sessions, options);
   } catch (error) {
     // The launcher shell in the session waits for an outcome: never leave it without one, even on a full disk.
     for (const journal of journals) releaseReserve(journal.paths.dir);
@@ -89,31 +106,34 @@ const ROOT_EXIT_GRACE_MS = 2000;
 
 async function work(
   ctx: EngineContext,
-  journals: readonly Journal[],
+  sessions: Leap<HandedSession>,
   options: WorkerOptions,
 ): Promise<number> {
-  if (!options.exec) for (const journal of journals) journal.mark(NO_EXEC_MARK);
+  if (!options.exec) for (const { journal } of inDumpOrder(sessions)) journal.mark(NO_EXEC_MARK);
   const waitPid =
     options.waitPid === undefined ? undefined : hostPid(options.callerPidNs, options.waitPid);
   if (waitPid !== undefined) await waitForExit(waitPid, 30_000);
-  const planned = await planRuns(ctx, journals, options);
-  const cancelled = () => cancelRequested((journals.at(-1) as Journal).paths.dir);
-  if (cancelled()) return cancel(ctx, planned, false);
+  const planned = await planRuns(ctx, sessions, options.callerPidNs);
+  const cancelled = () => cancelRequested(sessions.caller.journal.paths.dir);
+  if (cancelled()) return cancel(ctx, inDumpOrder(planned), false);
   const runs = anyNoGo(planned) ? undefined : await rehearseRuns(ctx, planned, options.rehearse);
   if (!runs)
     return finishAll(
-      planned.map((r) => r.journal).filter((j) => readOutcome(j.paths.dir) === undefined),
+      inDumpOrder(planned)
+        .map((r) => r.journal)
+        .filter((j) => readOutcome(j.paths.dir) === undefined),
       'no-go',
       ExitCode.noGo,
     );
-  const live = runs.map((r) => r.journal);
+  const carried = inDumpOrder(runs);
+  const live = carried.map((r) => r.journal);
   if (options.mode === 'rehearse') return finishAll(live, 'rehearsed', ExitCode.ok);
-  if (cancelled()) return cancel(ctx, runs, false);
+  if (cancelled()) return cancel(ctx, carried, false);
   if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
-  if (cancelled()) return cancel(ctx, runs, false);
+  if (cancelled()) return cancel(ctx, carried, false);
   await prepareRuns(ctx, runs, options.kernel);
   // The last point where Ctrl-C counts: from the first dump on, sessions live in their images.
-  if (cancelled()) return cancel(ctx, runs, true);
+  if (cancelled()) return cancel(ctx, carried, true);
   const dumped = (await dumpRuns(ctx, runs)).map((r) => r.journal);
   if (!options.exec) return finishAll(dumped, 'dumped', ExitCode.ok);
   for (const journal of dumped) {
@@ -153,20 +173,16 @@ async function cancel(
 
 async function planRuns(
   ctx: EngineContext,
-  journals: readonly Journal[],
-  options: WorkerOptions,
-): Promise<SessionRun[]> {
-  const sessions = liveSessions(
-    ctx,
-    journals,
-    [...options.others.map((o) => o.rootPid), options.rootPid],
-    options.callerPidNs,
-  );
+  handed: Leap<HandedSession>,
+  callerPidNs: string | undefined,
+): Promise<Leap<SessionRun>> {
+  const live = liveSessions(ctx, handed, callerPidNs);
+  const sessions = inDumpOrder(live);
   const roots = sessions.map((s) => s.rootPid);
   // What the kexec ends and this leap does not carry, for each run's report (the foreground already refused an unaccepted loss).
-  const lost = leftBehind(liveProc, roots, sessionLogin(liveProc, roots.at(-1) as number).user);
+  const lost = leftBehind(liveProc, roots, sessionLogin(liveProc, live.caller.rootPid).user);
   // Planned together: a tree may hold another's terminal, or talk to it over a unix stream.
-  const plans = planTogether(ctx, roots, (sessions.at(-1) as { journal: Journal }).journal.runId);
+  const plans = planTogether(ctx, roots, live.caller.journal.runId);
   const runs: SessionRun[] = [];
   for (const [i, { journal, rootPid }] of sessions.entries()) {
     if (sessions.length > 1)
@@ -187,7 +203,7 @@ async function planRuns(
       ),
     });
   }
-  return runs;
+  return leapOf(runs);
 }
 
 /** The trees' plans, each terminal one holds of another's kept, and their streams to each other named for the restore to rejoin. */
@@ -201,8 +217,8 @@ async function planTogether(
   return linkTrees(plans, ctx.config, liveProc, leapId);
 }
 
-function anyNoGo(runs: readonly SessionRun[]): boolean {
-  return runs.some((r) => r.plan.verdict === 'no-go');
+function anyNoGo(runs: Leap<SessionRun>): boolean {
+  return inDumpOrder(runs).some((r) => r.plan.verdict === 'no-go');
 }
 
 /**
@@ -212,11 +228,11 @@ function anyNoGo(runs: readonly SessionRun[]): boolean {
  */
 async function rehearseRuns(
   ctx: EngineContext,
-  runs: readonly SessionRun[],
+  runs: Leap<SessionRun>,
   rehearse: boolean,
-): Promise<SessionRun[] | undefined> {
-  const carried: SessionRun[] = [];
-  for (const run of runs) {
+): Promise<Leap<SessionRun> | undefined> {
+  const others: SessionRun[] = [];
+  for (const run of inDumpOrder(runs)) {
     const { journal, plan } = run;
     if (!rehearse) journal.skip('rehearse');
     else if (
@@ -225,17 +241,17 @@ async function rehearseRuns(
           ctx,
           journal,
           'rehearse',
-          () => rehearseDump(ctx.runner, journal, plan),
-          (r) => ({ ...r }),
+          (runner) => rehearseDump(runner, journal, plan),
+          (r) => r,
         )
       ).verdict === 'no-go'
     ) {
-      if (!(await abortIfEnded(ctx, run, run === runs.at(-1), 'before the dump'))) return undefined;
+      if (!(await abortIfEnded(ctx, run, run === runs.caller, 'before the dump'))) return undefined;
       continue;
     }
-    carried.push(run);
+    if (run !== runs.caller) others.push(run);
   }
-  return carried;
+  return { caller: runs.caller, others };
 }
 
 /**
@@ -273,78 +289,87 @@ function nothingToCarry(
 /** The --pre command, journaled in the caller's run; false when the sessions it changed became a no-go. */
 async function runPre(
   ctx: EngineContext,
-  runs: readonly SessionRun[],
+  runs: Leap<SessionRun>,
   pre: string | undefined,
 ): Promise<boolean> {
-  const primary = runs.at(-1) as SessionRun;
-  for (const run of runs) if (run !== primary || !pre) run.journal.skip('pre');
+  for (const run of inDumpOrder(runs)) if (run !== runs.caller || !pre) run.journal.skip('pre');
   if (!pre) return true;
   await stepInRun(
     ctx,
-    primary.journal,
+    runs.caller.journal,
     'pre',
-    () => ctx.runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }),
+    (runner) => runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }),
     (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }),
   );
   // A package upgrade may have replaced binaries the sessions run: plan again.
-  for (const run of runs) run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
+  for (const run of inDumpOrder(runs))
+    run.plan = await planSession(ctx.runner, ctx.config, run.rootPid);
   return !anyNoGo(runs);
 }
 
 /** Loads the kernel once and prepares each run's boot; a failure unwinds it all. */
 async function prepareRuns(
   ctx: EngineContext,
-  runs: readonly SessionRun[],
+  runs: Leap<SessionRun>,
   kernel: string | undefined,
 ): Promise<void> {
-  const primary = runs.at(-1) as SessionRun;
+  const all = inDumpOrder(runs);
   try {
-    await stepInRun(
+    const loaded = await stepInRun(
       ctx,
-      primary.journal,
+      runs.caller.journal,
       'load',
-      () =>
+      (runner) =>
         loadTargetKernel({
-          runner: ctx.runner,
+          runner,
           config: ctx.config.kexec,
           kernel,
           host: ctx.host,
-          runId: primary.journal.runId,
+          runId: runs.caller.journal.runId,
         }),
-      (r) => ({
-        from: r.from,
-        to: r.to.version,
-        vmlinuz: r.to.vmlinuz,
-        initrd: r.to.initrd,
-        cmdline: r.cmdline,
-      }),
+      loadOutput,
     );
-    for (const run of runs) if (run !== primary) copyPhase(primary.journal, run.journal, 'load');
-    for (const run of runs)
+    // One kernel is loaded for all the sessions: each run's journal says so.
+    for (const { journal } of runs.others) {
+      journal.start('load');
+      journal.finish('load', loadOutput(loaded));
+    }
+    for (const run of all)
       await stepInRun(
         ctx,
         run.journal,
         'prepare',
-        () =>
+        (runner) =>
           prepareBoot({
-            runner: ctx.runner,
+            runner,
             config: ctx.config,
             journal: run.journal,
             plan: run.plan,
-            sessions: runs.length,
+            loaded,
+            sessions: all.length,
             host: ctx.host,
           }),
-        (r) => ({ units: r.units, artefacts: r.artefacts, clockOffsetMs: r.clockOffsetMs }),
+        (r) => r,
       );
   } catch (error) {
-    await unwind(ctx, runs, []);
+    await unwind(ctx, all, []);
     finishAll(
-      runs.map((r) => r.journal),
+      all.map((r) => r.journal),
       'dump-failed',
       ExitCode.failure,
     );
     throw error;
   }
+}
+
+function loadOutput(loaded: KexecLoadOutput): PhaseOutput<'load'> {
+  return {
+    from: loaded.from,
+    to: loaded.to.version,
+    vmlinuz: loaded.to.vmlinuz,
+    initrd: loaded.to.initrd,
+    cmdline: loaded.cmdline,
+  };
 }
 
 /**
@@ -354,14 +379,14 @@ async function prepareRuns(
  * and keeps the dumped ones; a session other than the caller's that ended under
  * its dump has nothing to carry, and the others go on.
  */
-async function dumpRuns(ctx: EngineContext, runs: readonly SessionRun[]): Promise<SessionRun[]> {
+async function dumpRuns(ctx: EngineContext, runs: Leap<SessionRun>): Promise<SessionRun[]> {
   const dumped: SessionRun[] = [];
   const ended: SessionRun[] = [];
   try {
-    for (const run of runs)
-      ((await dumpUnlessEnded(ctx, run, run === runs.at(-1))) ? dumped : ended).push(run);
+    for (const run of inDumpOrder(runs))
+      ((await dumpUnlessEnded(ctx, run, run === runs.caller)) ? dumped : ended).push(run);
   } catch (error) {
-    const failed = runs.filter((r) => !dumped.includes(r) && !ended.includes(r));
+    const failed = inDumpOrder(runs).filter((r) => !dumped.includes(r) && !ended.includes(r));
     await unwind(ctx, failed, dumped);
     if (dumped.length > 0) {
       await keepForNextBoot(ctx, dumped);
@@ -394,8 +419,8 @@ async function dumpUnlessEnded(
       ctx,
       run.journal,
       'dump',
-      () => dumpSession(ctx, run),
-      (r) => ({ ...r }),
+      (runner) => dumpSession(runner, run),
+      (r) => r,
     );
     return true;
   } catch (error) {
@@ -410,31 +435,34 @@ async function dumpUnlessEnded(
  */
 function liveSessions(
   ctx: EngineContext,
-  journals: readonly Journal[],
-  roots: readonly number[],
+  sessions: Leap<HandedSession>,
   callerPidNs: string | undefined,
-): Array<{ journal: Journal; rootPid: number }> {
-  const live: Array<{ journal: Journal; rootPid: number }> = [];
-  for (const [i, journal] of journals.entries()) {
-    const pid = roots[i] as number;
+): Leap<LiveSession> {
+  const others: LiveSession[] = [];
+  for (const { journal, pid } of sessions.others) {
     const rootPid = hostPid(callerPidNs, pid);
-    if (rootPid !== undefined) live.push({ journal, rootPid });
-    else if (i === journals.length - 1)
-      throw new LeapError(
-        'PID_NOT_FOUND',
-        `the session root (pid ${pid} in ${callerPidNs}) is gone`,
-        { hint: 'run the command again from the session', exit: ExitCode.usage },
-      );
+    if (rootPid !== undefined) others.push({ journal, rootPid });
     else nothingToCarry(ctx, journal, pid);
   }
-  return live;
+  const { journal, pid } = sessions.caller;
+  const rootPid = hostPid(callerPidNs, pid);
+  if (rootPid === undefined)
+    throw new LeapError(
+      'PID_NOT_FOUND',
+      `the session root (pid ${pid} in ${callerPidNs}) is gone`,
+      {
+        hint: 'run the command again from the session',
+        exit: ExitCode.usage,
+      },
+    );
+  return { caller: { journal, rootPid }, others };
 }
 
-function dumpSession(ctx: EngineContext, run: SessionRun) {
+function dumpSession(runner: Runner, run: SessionRun) {
   const { journal, plan } = run;
   const logFile = join(journal.paths.logs, 'dump.log');
   return dumpTree({
-    runner: ctx.runner,
+    runner,
     journal,
     criuArgs: plan.dumpArgs(journal.paths.images, logFile),
     insideNamespacesOf: plan.ownPidNamespace && plan.rootPid,
@@ -454,7 +482,7 @@ function dumpSession(ctx: EngineContext, run: SessionRun) {
  */
 export async function keepForNextBoot(
   ctx: EngineContext,
-  runs: ReadonlyArray<{ journal: Journal; plan: Pick<SessionPlan, 'connections'> }>,
+  runs: ReadonlyArray<{ journal: Journal; plan: Pick<ResumableRun['plan'], 'connections'> }>,
 ): Promise<void> {
   markPending(
     ctx.config.paths.state_dir,
@@ -466,12 +494,6 @@ export async function keepForNextBoot(
     runs.flatMap((r) => r.plan.connections),
   );
   await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
-}
-
-/** A phase done once for all sessions (the kernel load), recorded in each run's journal. */
-function copyPhase(from: Journal, to: Journal, name: 'load'): void {
-  to.start(name);
-  to.finish(name, from.phase(name).outputs);
 }
 
 /** The worker runs in the host's pid namespace; undefined when the process is gone. */

@@ -11,14 +11,14 @@ import { readOutcome } from '../state/outcome.js';
 import { pendingRuns } from '../state/pending.js';
 import { PHASES } from '../state/phase-table.js';
 import { releaseReserve } from '../state/reserve.js';
-import type { SessionPlan } from '../steps/plan/session-plan.js';
 import { execKernel } from '../tools/kexec.js';
 import { readStatus } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { waitUntil } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
 import { workerUnitName } from './launch.js';
-import { finishAll, unwind } from './unwind.js';
+import { inDumpOrder, type Leap, mapLeap } from './leap.js';
+import { finishAll, type ResumableRun, unwind } from './unwind.js';
 import { keepForNextBoot, NO_EXEC_MARK } from './worker-run.js';
 
 /** How systemd says the worker's unit ended: $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS of ExecStopPost=. */
@@ -39,19 +39,19 @@ export interface ServiceEnd {
  */
 export async function settleStoppedWorker(
   ctx: EngineContext,
-  runIds: readonly string[],
+  runIds: Leap<string>,
   end: ServiceEnd,
 ): Promise<boolean> {
   const stateDir = ctx.config.paths.state_dir;
-  const unsettled = runIds
-    .map((id) => Journal.open(stateDir, id))
-    .filter(
-      (j) => readOutcome(j.paths.dir) === undefined && !pendingRuns(stateDir).includes(j.runId),
-    );
+  const journals = mapLeap(runIds, (id) => Journal.open(stateDir, id));
+  const unsettled = inDumpOrder(journals).filter(
+    (j) => readOutcome(j.paths.dir) === undefined && !pendingRuns(stateDir).includes(j.runId),
+  );
   if (unsettled.length === 0) return false;
   for (const journal of unsettled) releaseReserve(journal.paths.dir);
-  ctx.runner.logFile = (unsettled.at(-1) as Journal).paths.commandLog;
-  await waitForWorkersChildren(runIds.at(-1) as string, unsettled);
+  // The settle's commands go to the caller's run, which names the worker, as the worker's did.
+  const callerCtx = { ...ctx, runner: ctx.runner.loggingTo(journals.caller.paths.commandLog) };
+  await waitForWorkersChildren(runIds.caller, unsettled);
   const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
   const dumped = runs.filter(
     (r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal),
@@ -61,8 +61,8 @@ export async function settleStoppedWorker(
   for (const { journal } of resumed) failRunningPhase(journal, end);
   for (const { journal } of dumped) closeDumpPhase(journal, end);
   // With a dumped session, the loaded kernel and the boot units stay for it.
-  await unwind(ctx, resumed, dumped);
-  if (dumped.length > 0) await keepForNextBoot(ctx, dumped);
+  await unwind(callerCtx, resumed, dumped);
+  if (dumped.length > 0) await keepForNextBoot(callerCtx, dumped);
   // Last: an outcome releases the launcher waiting in that session.
   finishAll(
     resumed.map((r) => r.journal),
@@ -72,7 +72,7 @@ export async function settleStoppedWorker(
   // A session still running would end with the jump.
   if (dumped.length > 0 && resumed.length === 0)
     await goOn(
-      ctx,
+      callerCtx,
       dumped.map((r) => r.journal),
     );
   return true;
@@ -159,7 +159,7 @@ function workerUnitPeers(runId: string): number[] {
 }
 
 /** What the plan phase recorded of the tree: enough to resume it and drop its lock rules. */
-function plannedTree(journal: Journal): Pick<SessionPlan, 'pids' | 'connections'> {
-  const outputs = journal.phase('plan').outputs as Partial<SessionPlan> | undefined;
-  return { pids: outputs?.pids ?? [], connections: outputs?.connections ?? [] };
+function plannedTree(journal: Journal): ResumableRun['plan'] {
+  const planned = journal.output('plan');
+  return { pids: planned?.pids ?? [], connections: planned?.connections ?? [] };
 }

@@ -12,44 +12,86 @@ import {
   symlinkSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+
+import * as z from 'zod/mini';
 
 import { ExitCode, LeapError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
-import { assertTransition, type PhaseName, PHASES, type PhaseStatus } from './phase-table.js';
+import { type PhaseOutput, RECORDED_OUTPUTS, type RecordedOutput } from './phase-outputs.js';
+import { assertTransition, type PhaseName } from './phase-table.js';
 
 export const JOURNAL_SCHEMA = 1;
 
-export interface PhaseRecord {
-  status: PhaseStatus;
-  startedAt?: string;
-  endedAt?: string;
-  durationMs?: number;
-  outputs?: Record<string, unknown>;
-  error?: { code: string; message: string; hint?: string };
+const phaseError = z.looseObject({
+  code: z.string(),
+  message: z.string(),
+  hint: z.optional(z.string()),
+});
+
+function phaseRecord<O extends z.ZodMiniType>(outputs: O) {
+  return z.looseObject({
+    status: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
+    startedAt: z.optional(z.string()),
+    endedAt: z.optional(z.string()),
+    durationMs: z.optional(z.number()),
+    outputs: z.optional(outputs),
+    error: z.optional(phaseError),
+  });
 }
 
 /** A change made to the system that cleanup or a post-mortem must know about. */
-export interface ChangeRecord {
-  at: string;
-  kind: string;
-  path: string;
-  detail?: string;
-}
+const changeRecord = z.looseObject({
+  at: z.string(),
+  kind: z.string(),
+  path: z.string(),
+  detail: z.optional(z.string()),
+});
 
-export interface JournalData {
-  schema: number;
-  runId: string;
-  host: string;
-  command: string;
-  createdAt: string;
-  phases: Record<PhaseName, PhaseRecord>;
+/** journal.json; unknown fields are kept as read, so a journal never loses one by being opened. */
+const journalSchema = z.looseObject({
+  schema: z.number(),
+  runId: z.string(),
+  host: z.string(),
+  command: z.string(),
+  createdAt: z.string(),
+  phases: z.looseObject({
+    plan: phaseRecord(RECORDED_OUTPUTS.plan),
+    rehearse: phaseRecord(RECORDED_OUTPUTS.rehearse),
+    pre: phaseRecord(RECORDED_OUTPUTS.pre),
+    load: phaseRecord(RECORDED_OUTPUTS.load),
+    prepare: phaseRecord(RECORDED_OUTPUTS.prepare),
+    dump: phaseRecord(RECORDED_OUTPUTS.dump),
+    kexec: phaseRecord(RECORDED_OUTPUTS.kexec),
+    restore: phaseRecord(RECORDED_OUTPUTS.restore),
+    cleanup: phaseRecord(RECORDED_OUTPUTS.cleanup),
+    report: phaseRecord(RECORDED_OUTPUTS.report),
+    upload: phaseRecord(RECORDED_OUTPUTS.upload),
+  }),
   /** Files installed for the next boot; all removed after the restore, whatever the outcome. */
-  artefacts: string[];
-  changes: ChangeRecord[];
+  artefacts: z.array(z.string()),
+  changes: z.array(changeRecord),
   /** Named instants of the timeline (freeze, kexec, gates, restore, unlock). */
-  marks: Record<string, string>;
-}
+  marks: z.record(z.string(), z.string()),
+});
+
+export type JournalData = z.output<typeof journalSchema>;
+export type PhaseRecord = JournalData['phases'][PhaseName];
+export type ChangeRecord = z.output<typeof changeRecord>;
+type PhaseError = z.output<typeof phaseError>;
+/** The phases by name, each with its own output's type (for a name known only as a type parameter). */
+type RecordedPhases = { [P in PhaseName]: { outputs?: RecordedOutput<P> | undefined } };
+
+/**
+ * What a step may write in its run's journal while it works, each saved at once
+ * so that a kill cannot lose it: the instants of its timeline, the changes it
+ * makes to the system, and the files it installs. A phase's status and output
+ * are the engine's to write (engine/step.ts).
+ */
+export type StepJournal = Pick<
+  Journal,
+  'runId' | 'paths' | 'artefacts' | 'mark' | 'recordChange' | 'addArtefact'
+>;
 
 export interface RunPaths {
   dir: string;
@@ -91,17 +133,13 @@ export class Journal {
     const paths = runPaths(stateDir, runId);
     for (const dir of [stateDir, join(stateDir, 'runs'), paths.dir, paths.images, paths.logs])
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const phases = Object.fromEntries(PHASES.map((p) => [p, { status: 'pending' }])) as Record<
-      PhaseName,
-      PhaseRecord
-    >;
     const data: JournalData = {
       schema: JOURNAL_SCHEMA,
       runId,
       host: hostname(),
       command,
       createdAt: new Date().toISOString(),
-      phases,
+      phases: pendingPhases(),
       artefacts: [],
       changes: [],
       marks: {},
@@ -136,10 +174,15 @@ export class Journal {
     return this.data.phases[name];
   }
 
-  /** A text output of a phase, undefined when absent or not text. */
-  outputText(name: PhaseName, key: string): string | undefined {
-    const value = this.data.phases[name].outputs?.[key];
-    return typeof value === 'string' ? value : undefined;
+  /** What a phase journaled when it ended; undefined before. */
+  output<P extends PhaseName>(name: P): RecordedOutput<P> | undefined {
+    const phases: RecordedPhases = this.data.phases;
+    return phases[name].outputs;
+  }
+
+  /** Files installed for the next boot so far. */
+  get artefacts(): readonly string[] {
+    return [...this.data.artefacts];
   }
 
   start(name: PhaseName): void {
@@ -149,11 +192,11 @@ export class Journal {
     this.save();
   }
 
-  finish(name: PhaseName, outputs?: Record<string, unknown>): void {
+  finish<P extends PhaseName>(name: P, outputs?: PhaseOutput<P>): void {
     this.end(name, 'done', { outputs });
   }
 
-  fail(name: PhaseName, error: { code: string; message: string; hint?: string }): void {
+  fail(name: PhaseName, error: PhaseError): void {
     this.end(name, 'failed', { error });
   }
 
@@ -205,41 +248,93 @@ export class Journal {
   }
 }
 
-/** A run's journal for a listing: undefined when it is missing, torn or of another schema, so one bad run does not hide the rest. */
+/** A run's journal for a listing: undefined when it is missing, torn, invalid or of another schema, so one bad run does not hide the rest. */
 export function parseJournalFile(path: string): JournalData | undefined {
   if (!existsSync(path)) return undefined;
   try {
     return parseJournal(readFileSync(path, 'utf8'), path);
   } catch (error) {
-    if (
-      error instanceof LeapError &&
-      (error.code === 'JOURNAL_CORRUPT' || error.code === 'JOURNAL_SCHEMA')
-    )
-      return undefined;
+    if (error instanceof LeapError && UNREADABLE.has(error.code)) return undefined;
     throw error;
   }
 }
 
-export function parseJournal(text: string, source: string): JournalData {
-  let data: JournalData;
+const UNREADABLE = new Set(['JOURNAL_CORRUPT', 'JOURNAL_SCHEMA', 'JOURNAL_INVALID']);
+
+/** `path`: the journal's file, `<state>/runs/<id>/journal.json`; errors name the run by its dir. */
+export function parseJournal(text: string, path: string): JournalData {
+  const runId = basename(dirname(path));
+  let raw: unknown;
   try {
-    data = JSON.parse(text) as JournalData;
+    raw = JSON.parse(text);
   } catch (cause) {
-    throw new LeapError('JOURNAL_CORRUPT', `${source} is not valid JSON`, {
+    throw new LeapError('JOURNAL_CORRUPT', `${path} is not valid JSON`, {
       cause,
       hint: 'the run cannot be resumed; inspect the file by hand',
     });
   }
-  if (data.schema !== JOURNAL_SCHEMA) {
+  const schema =
+    typeof raw === 'object' && raw !== null && 'schema' in raw ? raw.schema : undefined;
+  if (schema !== JOURNAL_SCHEMA) {
     throw new LeapError(
       'JOURNAL_SCHEMA',
-      `${source} has schema ${String(data.schema)}, this kernel-leap reads schema ${JOURNAL_SCHEMA}`,
+      `${path} has schema ${String(schema)}, this kernel-leap reads schema ${JOURNAL_SCHEMA}`,
       {
         hint: 'use the kernel-leap version that wrote the run',
       },
     );
   }
-  return data;
+  const parsed = journalSchema.safeParse(raw);
+  if (!parsed.success) throw invalidField(runId, path, raw, parsed.error.issues);
+  return parsed.data;
+}
+
+/** The first field that is not of its type, by its path in the file and what it holds. */
+function invalidField(
+  runId: string,
+  path: string,
+  raw: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): LeapError {
+  const issue = issues[0];
+  const field = fieldName(issue?.path ?? []);
+  const found = describeValue(valueAt(raw, issue?.path ?? []));
+  const wanted =
+    issue?.code === 'invalid_type'
+      ? issue.expected
+      : issue?.code === 'invalid_value'
+        ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+        : (issue?.message ?? 'another value');
+  return new LeapError(
+    'JOURNAL_INVALID',
+    `run ${runId}: journal field ${field} is ${found}, expected ${wanted} (${path})`,
+    {
+      hint: `the journal was edited or written by another kernel-leap; correct ${field} in ${path}, or use the kernel-leap version that wrote the run`,
+    },
+  );
+}
+
+function fieldName(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = Reflect.get(value, key);
+  }
+  return value;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${JSON.stringify(value)}`;
 }
 
 export function latestRunId(stateDir: string): string {
@@ -260,6 +355,23 @@ function pointLatest(stateDir: string, runId: string): void {
   symlinkSync(join('runs', runId), temp);
   renameSync(temp, join(stateDir, 'latest'));
   fsyncDir(stateDir);
+}
+
+function pendingPhases(): JournalData['phases'] {
+  const pending = () => ({ status: 'pending' as const });
+  return {
+    plan: pending(),
+    rehearse: pending(),
+    pre: pending(),
+    load: pending(),
+    prepare: pending(),
+    dump: pending(),
+    kexec: pending(),
+    restore: pending(),
+    cleanup: pending(),
+    report: pending(),
+    upload: pending(),
+  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

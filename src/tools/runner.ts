@@ -34,11 +34,11 @@ export interface RunResult {
 }
 
 export interface Runner {
-  /** Where each command's JSONL event goes; a run sets it once its dir exists. */
-  logFile?: string | undefined;
   run(request: RunRequest): Promise<RunResult>;
   /** Starts a command that outlives us (own session, stdio to /dev/null); returns its pid. */
   spawnDetached(request: RunRequest): Promise<number>;
+  /** The same runner, with each command's JSONL event going to a run's `file`; each run passes its own. */
+  loggingTo(file: string): Runner;
 }
 
 const TAIL_CHARS = 2000;
@@ -61,12 +61,16 @@ export interface RunEvent {
   error?: string;
 }
 
-/** Appends one JSON line per command to `logFile` (set later, once a run dir exists). */
+/** Appends one JSON line per command to `logFile`; without one (no run yet), logs nothing. */
 export class ExecaRunner implements Runner {
-  logFile: string | undefined;
+  private readonly logFile: string | undefined;
 
   constructor(logFile?: string) {
     this.logFile = logFile;
+  }
+
+  loggingTo(file: string): Runner {
+    return new ExecaRunner(file);
   }
 
   async run(request: RunRequest): Promise<RunResult> {

@@ -23,7 +23,6 @@ type Handler = (argv: string[], request: RunRequest) => Answer | Promise<Answer>
 type SpawnHandler = (argv: string[], request: RunRequest) => number | Promise<number>;
 
 export class ScriptedRunner implements Runner {
-  logFile: string | undefined;
   readonly calls: string[][] = [];
   private readonly rules: Array<{ prefix: string[]; handle: Handler }> = [];
   private readonly spawns: Array<{ prefix: string[]; handle: SpawnHandler }> = [];
@@ -39,6 +38,11 @@ export class ScriptedRunner implements Runner {
     const rule = this.rules.find((r) => r.prefix.join('\0') === prefix.join('\0'));
     if (!rule) throw new Error(`no rule for ${prefix.join(' ')}`);
     return rule.handle;
+  }
+
+  /** Every run shares the script and the calls in order; nothing is logged. */
+  loggingTo(): Runner {
+    return this;
   }
 
   onSpawn(prefix: string[], handle: SpawnHandler): this {

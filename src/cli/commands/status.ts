@@ -4,6 +4,7 @@ import { ExitCode } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { readOutcome } from '../../state/outcome.js';
 import { pendingPath } from '../../state/pending.js';
+import { PHASES } from '../../state/phase-table.js';
 import type { Command } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';
 
@@ -34,11 +35,10 @@ export const statusCommand: Command = {
         '',
         formatTable(
           ['phase', 'status', 'took'],
-          Object.entries(s.phases).map(([name, p]) => [
-            name,
-            p.status,
-            p.durationMs === undefined ? '' : formatDuration(p.durationMs),
-          ]),
+          PHASES.map((name) => {
+            const p = s.phases[name];
+            return [name, p.status, p.durationMs === undefined ? '' : formatDuration(p.durationMs)];
+          }),
           width,
         ),
       ].join('\n'),

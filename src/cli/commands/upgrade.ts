@@ -2,6 +2,7 @@ import { release } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 
 import { handOff, launchWorker } from '../../engine/launch.js';
+import { inDumpOrder, leapOf, mapLeap } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { assertMachineFree } from '../../state/leap-lock.js';
@@ -104,22 +105,20 @@ async function startWorkerRun(
   if (target && values.yes !== true && !(await confirm(roots.length, target.version)))
     return ExitCode.usage;
 
-  // One run per session, the caller's last: `latest` then names the run its launcher waits on.
-  const journals = roots.map(() => Journal.create(ctx.config.paths.state_dir, mode));
-  const journal = journals.at(-1) as Journal;
-  const others = roots
-    .slice(0, -1)
-    .flatMap((root, i) => ['--also', `${root.pid}:${journals[i]?.runId}`]);
-  ctx.runner.logFile = journal.paths.commandLog;
+  // One run per session, the caller's created last: `latest` then names the run its launcher waits on.
+  const leap = leapOf(
+    roots.map((root) => ({ root, journal: Journal.create(ctx.config.paths.state_dir, mode) })),
+  );
+  const { journal } = leap.caller;
   const unit = await launchWorker(
-    ctx.runner,
+    ctx.runner.loggingTo(journal.paths.commandLog),
     ctx.config,
     { file: ctx.configFile, overrides: ctx.configOverrides },
-    journals,
+    mapLeap(leap, (s) => s.journal),
     [
       '--root',
-      String(roots.at(-1)?.pid),
-      ...others,
+      String(leap.caller.root.pid),
+      ...leap.others.flatMap((s) => ['--also', `${s.root.pid}:${s.journal.runId}`]),
       '--mode',
       mode,
       '--wait-pid',
@@ -134,7 +133,9 @@ async function startWorkerRun(
   ctx.out.progress({
     phase: 'worker',
     state: 'info',
-    message: `run ${journals.map((j) => j.runId).join(', ')} handed to ${unit}`,
+    message: `run ${inDumpOrder(leap)
+      .map((s) => s.journal.runId)
+      .join(', ')} handed to ${unit}`,
   });
   handOff(handoff, journal);
   return ExitCode.handoff;

@@ -1,3 +1,4 @@
+import { inDumpOrder } from '../../engine/leap.js';
 import { shipIfEnded } from '../../engine/ship.js';
 import { runWorker } from '../../engine/worker-run.js';
 import { settleStoppedWorker } from '../../engine/worker-settle.js';
@@ -73,14 +74,17 @@ export const workerStoppedCommand: Command = {
     '--also RUN   the run of another session of its --all-ssh',
   ],
   async run(ctx, values) {
-    const runIds = [...((values.also as string[] | undefined) ?? []), String(values.run)];
+    const runIds = {
+      caller: String(values.run),
+      others: (values.also as string[] | undefined) ?? [],
+    };
     const end = {
       result: process.env.SERVICE_RESULT,
       code: process.env.EXIT_CODE,
       status: process.env.EXIT_STATUS,
     };
     if (await settleStoppedWorker(ctx, runIds, end))
-      for (const runId of runIds) await shipIfEnded(ctx, runId);
+      for (const runId of inDumpOrder(runIds)) await shipIfEnded(ctx, runId);
     return 0;
   },
 };

@@ -1,13 +1,15 @@
 /**
  * Dump: fix exec bits of deleted executables, run criu dump, and on failure make
- * sure the session runs on, unfrozen and unlocked. The freeze instant and the
- * dump's duration go into the journal: the session's downtime starts here.
+ * sure the session runs on, unfrozen and unlocked. The step journals only what
+ * must be kept the moment it happens: the freeze and the end of criu's dump (the
+ * session's downtime starts at the freeze), and each change it makes to the
+ * session. Its output, the dump's duration and size, the engine journals.
  */
 import { chmodSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { isLeapError } from '../../errors.js';
-import type { Journal } from '../../state/journal.js';
+import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint } from '../../state/manifest.js';
 import { releaseReserve } from '../../state/reserve.js';
 import { runCriu } from '../../tools/criu.js';
@@ -20,7 +22,7 @@ import type { ExecBitFix } from '../plan/classify.js';
 
 export interface DumpInput {
   runner: Runner;
-  journal: Journal;
+  journal: StepJournal;
   /** Full `criu dump ...` argv after the binary name, from criuDumpArgs(). */
   criuArgs: string[];
   /** A restored session's root: criu runs inside its pid and mount namespaces. */
@@ -46,7 +48,7 @@ const DUMP_TIMEOUT_MS = 10 * 60_000;
  * fails in PR_SET_MM_MAP. chmod through /proc/PID/exe works on an inode with no
  * names left, and keeps ghost and file entries in agreement (docs/criu-facts.md §12).
  */
-export function fixExecBits(journal: Journal, fixes: readonly ExecBitFix[]): void {
+export function fixExecBits(journal: StepJournal, fixes: readonly ExecBitFix[]): void {
   for (const fix of fixes) {
     const path = `/proc/${fix.pid}/exe`;
     const mode = statSync(path).mode;

@@ -19,7 +19,7 @@ import {
   type RestoreFastContext,
 } from '../../render/artefacts.js';
 import { FAST_RESTORE_FILE, FAST_RESTORE_SCRIPT } from '../../state/fast-restore.js';
-import type { Journal } from '../../state/journal.js';
+import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint, RestoreManifest } from '../../state/manifest.js';
 import { localAddresses, writeManifest } from '../../state/manifest.js';
 import { pendingPath, restoringPath } from '../../state/pending.js';
@@ -32,6 +32,7 @@ import { enableUnits } from '../../tools/systemd.js';
 import { needsIfupdownHook } from '../plan/network.js';
 import type { SessionPlan } from '../plan/session-plan.js';
 import { bootRestoreArgv, RESTORED_PID_FILE } from '../restore/restore.js';
+import type { KexecLoadOutput } from './kexec.js';
 
 const RULES_UNIT = 'kernel-leap-rules.service';
 const RESTORE_UNIT = 'kernel-leap-restore.service';
@@ -41,8 +42,10 @@ export const BOOT_UNITS = [RULES_UNIT, RESTORE_UNIT] as const;
 export interface PrepareInput {
   runner: Runner;
   config: Config;
-  journal: Journal;
+  journal: StepJournal;
   plan: SessionPlan;
+  /** The kernel the leap boots: the manifest names both kernels, and its command line names the leap. */
+  loaded: KexecLoadOutput;
   /** How many sessions the boot restores, one after another: the restore unit's timeout covers them all. */
   sessions: number;
   host: HostPaths;
@@ -145,25 +148,30 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     ),
     rulesFile,
     units,
-    artefacts: journal.snapshot.artefacts,
+    artefacts: [...journal.artefacts],
     addressTimeoutS: config.restore.address_timeout,
     restoreTimeoutS: config.restore.restore_timeout,
-    oldKernel: journal.outputText('load', 'from') ?? '',
-    newKernel: journal.outputText('load', 'to') ?? '',
+    oldKernel: input.loaded.from,
+    newKernel: input.loaded.to.version,
   };
   writeManifest(journal.paths.dir, manifest);
-  writeFastScript(journal, manifest, host);
-  return { units, artefacts: journal.snapshot.artefacts, clockOffsetMs: await clockOffsetMs() };
+  writeFastScript(journal, manifest, host, input.loaded.cmdline);
+  return { units, artefacts: [...journal.artefacts], clockOffsetMs: await clockOffsetMs() };
 }
 
 /**
  * The run's restore-fast.sh (templates/restore-boot.sh.hbs says why), unless its
  * restore needs what only Node computes at boot: a terminal of another tree, at
- * the index that tree's restore gave it. Without a leap on the kexec's command
- * line (none loaded) there is no boot to run it on.
+ * the index that tree's restore gave it. Without a leap on the loaded kernel's
+ * command line there is no boot to run it on.
  */
-function writeFastScript(journal: Journal, manifest: RestoreManifest, host: HostPaths): void {
-  const leap = leapOfBoot(journal.outputText('load', 'cmdline') ?? '');
+function writeFastScript(
+  journal: StepJournal,
+  manifest: RestoreManifest,
+  host: HostPaths,
+  cmdline: string,
+): void {
+  const leap = leapOfBoot(cmdline);
   if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
   const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({
     path: f.path,
@@ -209,7 +217,7 @@ export function lockRulesPath(stateDir: string): string {
   return join(stateDir, 'lock-rules.v4');
 }
 
-function install(journal: Journal, file: { path: string; text: string; mode: number }): void {
+function install(journal: StepJournal, file: { path: string; text: string; mode: number }): void {
   mkdirSync(dirname(file.path), { recursive: true });
   journal.addArtefact(file.path);
   writeFileSync(file.path, file.text);

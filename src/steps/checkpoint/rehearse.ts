@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { isLeapError } from '../../errors.js';
-import type { Journal } from '../../state/journal.js';
+import type { StepJournal } from '../../state/journal.js';
 import { dropLockRules } from '../../tools/iptables.js';
 import { readStatus } from '../../tools/proc-tasks.js';
 import { liveProc } from '../../tools/procfs.js';
@@ -27,7 +27,7 @@ const REQUIRED_IMAGES = ['inventory.img', 'pstree.img', 'files.img'];
 
 export async function rehearseDump(
   runner: Runner,
-  journal: Journal,
+  journal: StepJournal,
   plan: SessionPlan,
 ): Promise<RehearsalOutput> {
   const scratch = join(journal.paths.dir, 'rehearsal');

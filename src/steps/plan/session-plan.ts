@@ -147,7 +147,7 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
 }
 
 /** The plan as data: what `plan --json` prints and what the plan phase journals. */
-export function planSummary(plan: SessionPlan): Record<string, unknown> {
+export function planSummary(plan: SessionPlan) {
   return {
     criu: {
       version: plan.criu.version,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../state/atomic.js';
 import type { JournalData } from '../../state/journal.js';
 import { PHASES } from '../../state/phase-table.js';
-import { describeLoss, type Loss } from '../plan/losses.js';
+import { describeLoss } from '../plan/losses.js';
 
 export interface TimelineEntry {
   name: string;
@@ -73,8 +73,8 @@ const NEW_BOOT_MARKS = new Set([
 
 /** Puts every mark on the RTC's (the host's) time scale, when both boots measured their offset. */
 export function correctedMarks(journal: JournalData): Record<string, string> {
-  const oldOffset = journal.phases.prepare.outputs?.clockOffsetMs as number | undefined;
-  const newOffset = journal.phases.restore.outputs?.clockOffsetMs as number | undefined;
+  const oldOffset = journal.phases.prepare.outputs?.clockOffsetMs;
+  const newOffset = journal.phases.restore.outputs?.clockOffsetMs;
   if (oldOffset === undefined || newOffset === undefined) return journal.marks;
   return Object.fromEntries(
     Object.entries(journal.marks).map(([name, at]) => [
@@ -98,9 +98,9 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
     host: journal.host,
     command: journal.command,
     outcome: outcome ?? inferOutcome(journal),
-    oldKernel: load?.from as string | undefined,
-    newKernel: load?.to as string | undefined,
-    sessionRoot: journal.phases.plan.outputs?.rootPid as number | undefined,
+    oldKernel: load?.from,
+    newKernel: load?.to,
+    sessionRoot: journal.phases.plan.outputs?.rootPid,
     restored: restore
       ? {
           rootPidHost: restore.rootPidHost,
@@ -110,13 +110,9 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
           nsenter: restore.nsenter,
         }
       : undefined,
-    remapped: ((restore?.ptyRemaps as Array<{ from: number; to: number }> | undefined) ?? []).map(
-      (r) => `pts/${r.from} -> pts/${r.to}`,
-    ),
-    degraded: (restore?.degraded as string[] | undefined) ?? [],
-    leftBehind: ((journal.phases.plan.outputs?.leftBehind as Loss[] | undefined) ?? []).map(
-      describeLoss,
-    ),
+    remapped: (restore?.ptyRemaps ?? []).map((r) => `pts/${r.from} -> pts/${r.to}`),
+    degraded: restore?.degraded ?? [],
+    leftBehind: (journal.phases.plan.outputs?.leftBehind ?? []).map(describeLoss),
     changes: journal.changes,
     phases: PHASES.map((name) => {
       const p = journal.phases[name];

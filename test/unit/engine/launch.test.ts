@@ -37,12 +37,15 @@ async function launchedStopPost(): Promise<{
       { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 }
     ),
     spawnDetached: async () => 1,
+    loggingTo() {
+      return this;
+    },
   };
   await launchWorker(
     runner,
     config,
     { file: undefined, overrides: ['s3.bucket=b'] },
-    [other, journal],
+    { caller: journal, others: [other] },
     ['--root', '1'],
   );
   return { argv: stopPostArgv(requests[0]?.args ?? []), stateDir, journal, other };

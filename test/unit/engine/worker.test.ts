@@ -20,6 +20,9 @@ const refusingRunner: Runner = {
   spawnDetached: async () => {
     throw new Error('no command expected');
   },
+  loggingTo() {
+    return this;
+  },
 };
 
 /** Succeeds at everything, with empty output, and records the argv. */
@@ -33,6 +36,9 @@ function permissiveRunner(): Runner & { argvs: string[][] } {
       return { argv, exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
     },
     spawnDetached: async () => 1,
+    loggingTo() {
+      return this;
+    },
   };
 }
 
@@ -59,6 +65,7 @@ function runInDump(): {
   const journal = Journal.create(stateDir, 'upgrade');
   journal.start('plan');
   journal.finish('plan', {
+    ...PLANNED,
     pids: [4_000_000],
     connections: [{ local: { ip: '10.0.2.15', port: 22 }, peer: { ip: '10.0.2.2', port: 40000 } }],
   });
@@ -66,6 +73,16 @@ function runInDump(): {
   writeFileSync(join(journal.paths.images, 'inventory.img'), 'x');
   return { stateDir, journal, config };
 }
+
+/** A plan phase's output; each test names the tree's pids and connections. */
+const PLANNED = {
+  rootPid: 4_000_000,
+  pids: [],
+  verdict: 'go',
+  connections: [],
+  ptys: [],
+  leftBehind: [],
+} as const;
 
 const KILLED = { result: 'signal', code: 'killed', status: 'KILL' };
 
@@ -112,7 +129,7 @@ describe('the worker', () => {
     expect(
       await settleStoppedWorker(
         { runner, config, out: quiet(), host: HOST_PATHS },
-        [journal.runId],
+        { caller: journal.runId, others: [] },
         KILLED,
       ),
     ).toBe(true);
@@ -146,7 +163,7 @@ describe('the worker', () => {
       expect(
         await settleStoppedWorker(
           { runner, config, out: quiet(), host: HOST_PATHS },
-          [journal.runId],
+          { caller: journal.runId, others: [] },
           KILLED,
         ),
       ).toBe(true);
@@ -172,7 +189,7 @@ describe('the worker', () => {
     expect(
       await settleStoppedWorker(
         { runner, config, out: quiet(), host: HOST_PATHS },
-        [journal.runId],
+        { caller: journal.runId, others: [] },
         KILLED,
       ),
     ).toBe(true);
@@ -186,12 +203,12 @@ describe('the worker', () => {
     other.mark('dump.dumped');
     const caller = Journal.create(stateDir, 'upgrade');
     caller.start('plan');
-    caller.finish('plan', { pids: [4_000_001], connections: [] });
+    caller.finish('plan', { ...PLANNED, pids: [4_000_001] });
     const runner = permissiveRunner();
     expect(
       await settleStoppedWorker(
         { runner, config, out: quiet(), host: HOST_PATHS },
-        [other.runId, caller.runId],
+        { caller: caller.runId, others: [other.runId] },
         KILLED,
       ),
     ).toBe(true);
@@ -209,7 +226,7 @@ describe('the worker', () => {
     expect(
       await settleStoppedWorker(
         { runner: refusingRunner, config, out: quiet(), host: HOST_PATHS },
-        [journal.runId],
+        { caller: journal.runId, others: [] },
         KILLED,
       ),
     ).toBe(false);

@@ -19,6 +19,9 @@ function recordingRunner(): Runner & { requests: RunRequest[] } {
       }
     ),
     spawnDetached: async () => 1,
+    loggingTo() {
+      return this;
+    },
   };
 }
 

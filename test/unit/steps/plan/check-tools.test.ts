@@ -13,6 +13,9 @@ function failingRunner(error: LeapError, deadlines: Array<number | undefined>): 
       throw error;
     },
     spawnDetached: async () => 0,
+    loggingTo() {
+      return this;
+    },
   };
 }
 
