@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ExitCode, LeapError } from '../errors.js';
+import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { cancelRequested } from '../state/cancel.js';
 import { Journal } from '../state/journal.js';
 import { takeLeapLock } from '../state/leap-lock.js';
@@ -131,7 +131,7 @@ async function work(
   if (cancelled()) return cancel(ctx, carried, false);
   if (!(await runPre(ctx, runs, options.pre))) return finishAll(live, 'no-go', ExitCode.noGo);
   if (cancelled()) return cancel(ctx, carried, false);
-  await prepareRuns(ctx, runs, options.kernel);
+  await prepareRuns(ctx, runs, options);
   // The last point where Ctrl-C counts: from the first dump on, sessions live in their images.
   if (cancelled()) return cancel(ctx, carried, true);
   const dumped = (await dumpRuns(ctx, runs)).map((r) => r.journal);
@@ -311,7 +311,7 @@ async function runPre(
 async function prepareRuns(
   ctx: EngineContext,
   runs: Leap<SessionRun>,
-  kernel: string | undefined,
+  { kernel, pre }: Pick<WorkerOptions, 'kernel' | 'pre'>,
 ): Promise<void> {
   const all = inDumpOrder(runs);
   try {
@@ -326,6 +326,7 @@ async function prepareRuns(
           kernel,
           host: ctx.host,
           runId: runs.caller.journal.runId,
+          afterPre: pre !== undefined,
         }),
       loadOutput,
     );
@@ -353,10 +354,12 @@ async function prepareRuns(
       );
   } catch (error) {
     await unwind(ctx, all, []);
+    // A target refused before the freeze (none newer after --pre): the sessions never stopped.
+    const noGo = isLeapError(error) && error.exit === ExitCode.noGo;
     finishAll(
       all.map((r) => r.journal),
-      'dump-failed',
-      ExitCode.failure,
+      noGo ? 'no-go' : 'dump-failed',
+      noGo ? ExitCode.noGo : ExitCode.failure,
     );
     throw error;
   }
@@ -369,6 +372,7 @@ function loadOutput(loaded: KexecLoadOutput): PhaseOutput<'load'> {
     vmlinuz: loaded.to.vmlinuz,
     initrd: loaded.to.initrd,
     cmdline: loaded.cmdline,
+    why: loaded.why,
   };
 }
 

@@ -52,6 +52,8 @@ export const PHASE_OUTPUTS = {
     initrd: z.string(),
     /** The new kernel's command line: it names the leap, so its boot knows it is the leap's. */
     cmdline: z.string(),
+    /** Why this kernel: named by --kernel or [kexec] kernel, or the newest installed (after --pre). */
+    why: z.optional(z.string()),
   }),
   prepare: z.looseObject({
     units: texts,

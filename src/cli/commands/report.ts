@@ -39,7 +39,7 @@ const ms = (value: number | undefined) => (value === undefined ? '-' : formatDur
 export function renderReport(r: Report, width?: number): string {
   const head = [
     `run ${r.runId} on ${r.host}: ${r.outcome}`,
-    `kernel: ${r.oldKernel ?? '?'} -> ${r.newKernel ?? '?'}`,
+    `kernel: ${r.oldKernel ?? '?'} -> ${r.newKernel ?? '?'}${r.kernelChosen ? ` (${r.kernelChosen})` : ''}`,
     `session root: ${r.sessionRoot ?? '?'}${r.restored ? `, now pid ${String(r.restored.rootPidHost)} (pid ${String(r.restored.rootPidInNs)} in its namespace), enter with: ${String(r.restored.nsenter)}` : ''}`,
     `downtime: ${ms(r.downtimeMs)} (freeze to kexec ${ms(r.freezeToExecMs)})`,
     ...(r.remapped.length ? [`remapped: ${r.remapped.join(', ')}`] : []),

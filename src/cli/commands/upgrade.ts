@@ -6,7 +6,12 @@ import { inDumpOrder, leapOf, mapLeap } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { assertMachineFree } from '../../state/leap-lock.js';
-import { checkedTarget } from '../../steps/checkpoint/kexec.js';
+import {
+  checkedTarget,
+  resolvedAfterPre,
+  type TargetReason,
+  targetReason,
+} from '../../steps/checkpoint/kexec.js';
 import { crossTreeStreams, linkTrees } from '../../steps/plan/cross-tree.js';
 import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/plan/discover.js';
 import { withScopeTrees } from '../../steps/plan/scope-trees.js';
@@ -33,7 +38,7 @@ export const upgradeCommand: Command = {
   },
   optionHelp: [
     ...SESSION_HELP,
-    '--kernel V|PATH  kernel to boot (default: the newest installed one newer than the running kernel)',
+    '--kernel V|PATH  kernel to boot (default: the newest installed one newer than the running kernel; with --pre, the newest once --pre ran)',
     '--pre CMD        run CMD (e.g. apt-get -y dist-upgrade) after the rehearsal, before the dump',
     '--no-rehearse    skip the rehearsal dump',
     '--no-exec        stop after the dump and the boot preparation (kernel loaded, units installed)',
@@ -67,16 +72,7 @@ async function startWorkerRun(
   );
   // The caller's tree goes last: its ssh session's, or a tmux server's when typed in a tmux window.
   const roots = callerLast(found, treeHolding(liveProc, found, process.pid));
-  // A typo in --kernel must stop us here, not after the rehearsal's freeze and --pre's changes.
-  const target =
-    mode === 'upgrade'
-      ? await checkedTarget({
-          runner: ctx.runner,
-          config: ctx.config.kexec,
-          kernel: typeof values.kernel === 'string' ? values.kernel : undefined,
-          host: ctx.host,
-        })
-      : undefined;
+  const target = mode === 'upgrade' ? await upgradeTarget(ctx, values) : undefined;
   const handoff = process.env.KERNEL_LEAP_HANDOFF;
   if (!handoff) {
     throw new LeapError(
@@ -97,6 +93,10 @@ async function startWorkerRun(
     ...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
     renderCrossTreeStreams(crossTreeStreams(previews)),
   ].filter(Boolean);
+  if (target)
+    text.push(
+      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
+    );
   if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
   if (shown.some((p) => p.verdict === 'no-go')) return ExitCode.noGo;
   const losses = checkLosses(roots, values);
@@ -141,6 +141,28 @@ async function startWorkerRun(
   return ExitCode.handoff;
 }
 
+/**
+ * The kernel to leap to, and why. A typo in --kernel must stop us here, not after
+ * the rehearsal's freeze and --pre's changes; the default with a --pre is the
+ * kernel the --pre installs, which the worker resolves and checks after it ran.
+ */
+async function upgradeTarget(
+  ctx: CommandContext,
+  values: ParsedValues,
+): Promise<{ version: string | undefined; why: TargetReason }> {
+  const kernel = typeof values.kernel === 'string' ? values.kernel : undefined;
+  const pre = typeof values.pre === 'string' ? values.pre : undefined;
+  const why = targetReason(kernel, ctx.config.kexec, pre !== undefined);
+  if (resolvedAfterPre(kernel, ctx.config.kexec, pre)) return { version: undefined, why };
+  const checked = await checkedTarget({
+    runner: ctx.runner,
+    config: ctx.config.kexec,
+    kernel,
+    host: ctx.host,
+  });
+  return { version: checked.version, why };
+}
+
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */
 function callerPidNamespace(): string[] {
   const pidns = liveProc.readLink('/proc/self/ns/pid');
@@ -148,7 +170,7 @@ function callerPidNamespace(): string[] {
 }
 
 /** `trees`: the sessions and the other trees of their login scopes, as the plan above lists them. */
-async function confirm(trees: number, kernel: string): Promise<boolean> {
+async function confirm(trees: number, kernel: string | undefined): Promise<boolean> {
   if (!process.stdin.isTTY)
     throw new LeapError('USAGE', 'upgrade needs confirmation and stdin is not a terminal', {
       hint: 'pass --yes',
@@ -156,7 +178,7 @@ async function confirm(trees: number, kernel: string): Promise<boolean> {
     });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = await rl.question(
-    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel} (from ${release()})? [y/N] `,
+    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel ?? 'the newest kernel installed after --pre'} (from ${release()})? [y/N] `,
   );
   rl.close();
   return /^y(es)?$/i.test(answer.trim());

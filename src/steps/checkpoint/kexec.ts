@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 
 import type { Config } from '../../config/schema.js';
-import { ExitCode, LeapError } from '../../errors.js';
+import { ExitCode, isLeapError, LeapError } from '../../errors.js';
 import { initrdProblem, kernelImageProblem } from '../../tools/boot-image.js';
 import { installedKernels, runningKernel } from '../../tools/facts.js';
 import type { HostPaths } from '../../tools/host-paths.js';
@@ -28,12 +28,45 @@ export interface KexecLoadInput {
   host: Pick<HostPaths, 'boot' | 'kexecLoaded' | 'procCmdline' | 'procSys'>;
   /** Named on the new kernel's command line, so its restore knows the boot is the leap's. */
   runId: string;
+  /** A --pre ran: the default target is the newest kernel newer than the running one now, unchecked until here. */
+  afterPre?: boolean;
 }
 
 export interface KexecLoadOutput {
   from: string;
   to: KernelTarget;
   cmdline: string;
+  why: TargetReason;
+}
+
+/** Why the target is the kernel it is, for the plan and the report. */
+export type TargetReason =
+  | 'named by --kernel'
+  | 'named by [kexec] kernel'
+  | 'newest installed'
+  | 'newest installed after --pre';
+
+export function targetReason(
+  kernel: string | undefined,
+  config: Pick<Config['kexec'], 'kernel'>,
+  afterPre: boolean,
+): TargetReason {
+  if (kernel !== undefined) return 'named by --kernel';
+  if (config.kernel !== undefined) return 'named by [kexec] kernel';
+  return afterPre ? 'newest installed after --pre' : 'newest installed';
+}
+
+/**
+ * The default target with a --pre is the kernel the --pre installs: it does not
+ * exist before it runs, so it is resolved and checked only then (a named one is
+ * checked before anything runs).
+ */
+export function resolvedAfterPre(
+  kernel: string | undefined,
+  config: Pick<Config['kexec'], 'kernel'>,
+  pre: string | undefined,
+): boolean {
+  return pre !== undefined && targetReason(kernel, config, true) === 'newest installed after --pre';
 }
 
 /** The kernel to boot, with its initrd: checked before anything is touched, and again when it is loaded. */
@@ -102,7 +135,9 @@ export async function checkedTarget(
 
 export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoadOutput> {
   const from = runningKernel(input.host.procSys);
-  const to = targetKernel(input);
+  const why = targetReason(input.kernel, input.config, input.afterPre === true);
+  const to =
+    why === 'newest installed after --pre' ? await checkedAfterPre(input) : targetKernel(input);
   const cmdline = targetCommandLine(input.config, input.host, input.runId);
   await loadKernel(input.runner, {
     target: to,
@@ -116,7 +151,24 @@ export async function loadTargetKernel(input: KexecLoadInput): Promise<KexecLoad
       { hint: "check `dmesg | tail` for the kernel's reason (e.g. lockdown or a signature check)" },
     );
   }
-  return { from, to, cmdline };
+  return { from, to, cmdline, why };
+}
+
+/** No newer kernel after the --pre is a no-go that names the --pre, before anything freezes. */
+async function checkedAfterPre(input: KexecLoadInput): Promise<KernelTarget> {
+  try {
+    return await checkedTarget(input);
+  } catch (error) {
+    if (!isLeapError(error) || error.code !== 'KERNEL_NONE_NEWER') throw error;
+    throw new LeapError(
+      'KERNEL_NONE_NEWER',
+      `after --pre, still no kernel newer than the running ${runningKernel(input.host.procSys)} is installed in /boot: nothing to leap to`,
+      {
+        hint: 'the --pre installed no new kernel; the sessions were left running. Name one with --kernel, or run upgrade again when a new kernel is out',
+        exit: ExitCode.noGo,
+      },
+    );
+  }
 }
 
 export async function unloadTargetKernel(

@@ -24,6 +24,8 @@ export interface Report {
   outcome: string;
   oldKernel: string | undefined;
   newKernel: string | undefined;
+  /** Why the new kernel is that one: named by --kernel, newest installed (after --pre). */
+  kernelChosen: string | undefined;
   sessionRoot: number | undefined;
   restored: Record<string, unknown> | undefined;
   remapped: string[];
@@ -100,6 +102,7 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
     outcome: outcome ?? inferOutcome(journal),
     oldKernel: load?.from,
     newKernel: load?.to,
+    kernelChosen: load?.why,
     sessionRoot: journal.phases.plan.outputs?.rootPid,
     restored: restore
       ? {

@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -40,6 +41,7 @@ import {
   flagValue,
   flowContext,
   lockRulesSaved,
+  NEW_KERNEL,
   NEWEST_KERNEL,
   readTrimmed,
   SCRATCH_BOOT_ID,
@@ -50,6 +52,7 @@ import {
   windowScalingPath,
   withNetworkStack,
 } from '../../helpers/flow.js';
+import { cpioArchive, x86KernelHead } from '../../helpers/initrd-fixture.js';
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
 const sessions: FakeSession[] = [];
@@ -397,6 +400,88 @@ describe('the upgrade worker flow', () => {
       expect(runner.indexOf(['kexec', '-e'])).toBeGreaterThan(-1);
     },
   );
+});
+
+describe('the target kernel with --pre and no --kernel', () => {
+  const INSTALLED_BY_PRE = '6.1.0-58-cloud-amd64';
+
+  it('is the newest kernel installed once --pre ran, checked and loaded, and the journal says why', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade'], () => {
+      writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), x86KernelHead());
+      writeFileSync(
+        join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`),
+        cpioArchive({ init: '' }),
+      );
+    });
+    await expect(
+      runWorker(ctx, upgradeOptions(journal, s, { pre: 'apt-get -y full-upgrade' })),
+    ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    expect(runner.callsOf(['kexec', '-l'])[0]?.[2]).toBe(
+      join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`),
+    );
+    expect(runner.indexOf(['/bin/sh', '-c'])).toBeLessThan(runner.indexOf(['kexec', '-l']));
+    const load = Journal.open(ctx.stateDir, journal.runId).phase('load').outputs;
+    expect(load).toMatchObject({ to: INSTALLED_BY_PRE, why: 'newest installed after --pre' });
+  });
+
+  it('is refused when the --pre installed a kernel that is not one: a no-go, nothing dumped, the session running', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade'], () => {
+      writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), 'not a kernel');
+      writeFileSync(
+        join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`),
+        cpioArchive({ init: '' }),
+      );
+    });
+    await expect(
+      runWorker(ctx, upgradeOptions(journal, s, { pre: 'apt-get -y full-upgrade' })),
+    ).rejects.toMatchObject({ code: 'KERNEL_NOT_BOOTABLE', exit: 3 });
+    expect(runner.indexOf(['kexec', '-l'])).toBe(-1);
+    expect(readOutcome(journal.paths.dir)).toBe('no-go');
+    expect(taskState(s.pid)).toBe('S');
+  });
+
+  it('with none newer before or after the --pre, ends in a no-go that names the --pre, before any freeze', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    for (const version of [NEW_KERNEL, NEWEST_KERNEL])
+      for (const file of [`vmlinuz-${version}`, `initrd.img-${version}`])
+        rmSync(join(ctx.host.boot, file));
+    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade']);
+    await expect(
+      runWorker(ctx, upgradeOptions(journal, s, { pre: 'apt-get -y full-upgrade' })),
+    ).rejects.toMatchObject({
+      code: 'KERNEL_NONE_NEWER',
+      exit: 3,
+      message: expect.stringContaining('after --pre'),
+    });
+    const dumps = runner.callsOf(['criu', 'dump']);
+    expect(dumps.every((argv) => argv.includes('--leave-running'))).toBe(true);
+    expect(readOutcome(journal.paths.dir)).toBe('no-go');
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    expect(taskState(s.pid)).toBe('S');
+  });
+
+  it('named by --kernel, stays that kernel whatever the --pre installed', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    runner.on(['/bin/sh', '-c', 'true'], () => {
+      writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), x86KernelHead());
+      writeFileSync(join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`), cpioArchive({}));
+    });
+    await expect(
+      runWorker(ctx, upgradeOptions(journal, s, { pre: 'true', kernel: NEW_KERNEL })),
+    ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    expect(runner.callsOf(['kexec', '-l'])[0]?.[2]).toBe(
+      join(ctx.host.boot, `vmlinuz-${NEW_KERNEL}`),
+    );
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('load').outputs?.why).toBe(
+      'named by --kernel',
+    );
+  });
 });
 
 describe('the boot-restore flow', () => {
