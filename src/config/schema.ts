@@ -7,6 +7,7 @@
 import * as z from 'zod/mini';
 
 import { parseArgList } from './args.js';
+import { parseWindow } from './window.js';
 
 export interface KeySpec<T = unknown> {
   /** Reads the value's text, never empty (an empty value stands for the default). Its messages say what to write instead. */
@@ -70,6 +71,16 @@ const args = z.pipe(
   z.transform((text: string, ctx) => {
     const parsed = parseArgList(text);
     if (parsed.ok) return parsed.args;
+    ctx.issues.push({ code: 'custom', message: parsed.problem, input: text });
+    return z.NEVER;
+  }),
+);
+
+const window = z.pipe(
+  z.string(),
+  z.transform((text: string, ctx) => {
+    const parsed = parseWindow(text);
+    if (parsed.ok) return parsed.window;
     ctx.issues.push({ code: 'custom', message: parsed.problem, input: text });
     return z.NEVER;
   }),
@@ -170,6 +181,19 @@ export const SCHEMA = {
       '/etc/kernel-leap/credentials',
       PATH,
       'root-only INI with aws_access_key_id/aws_secret_access_key; else the AWS default chain',
+    ),
+  },
+  auto: {
+    enabled: key(
+      bool,
+      false,
+      BOOL,
+      '`kernel-leap auto` leaps to a newly installed kernel with every ssh session, inside the window',
+    ),
+    window: optional(
+      window,
+      'days and a time range, e.g. Sat 02:00-04:00',
+      'when `auto` may leap, in local time: DAYS HH:MM-HH:MM (Mon-Fri, Sat,Sun or *); empty: never',
     ),
   },
   paths: {

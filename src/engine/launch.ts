@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { selfCommand } from '../config/self-command.js';
 import { shQuote } from '../render/quote.js';
 import type { Journal } from '../state/journal.js';
-import { outcomePath } from '../state/outcome.js';
+import { outcomePath, readOutcome } from '../state/outcome.js';
 import { pendingPath } from '../state/pending.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
@@ -85,4 +85,20 @@ function seesSystemdAsInit(): boolean {
 /** Tells the launcher shell which run dir to wait on. */
 export function handOff(handoffFile: string, journal: Journal): void {
   writeFileSync(handoffFile, journal.paths.dir);
+}
+
+/** How often a waiter outside the session looks for the runs' outcomes. */
+const OUTCOME_POLL_MS = 500;
+
+/**
+ * Waits in this process, outside every session, until each run has its outcome
+ * (`auto`: no launcher shell waits for it). A leap that jumps ends this process
+ * with the old kernel instead; a killed worker's runs get one from its stop.
+ */
+export async function waitForOutcomes(journals: readonly Journal[]): Promise<string[]> {
+  for (;;) {
+    const outcomes = journals.map((j) => readOutcome(j.paths.dir));
+    if (outcomes.every((o) => o !== undefined)) return outcomes;
+    await new Promise((resolve) => setTimeout(resolve, OUTCOME_POLL_MS));
+  }
 }

@@ -51,6 +51,23 @@ export function installedKernels(bootDir = '/boot'): InstalledKernel[] {
     .sort((a, b) => compareKernelVersions(a.version, b.version));
 }
 
+/**
+ * The packages that ask for a reboot (`/run/reboot-required.pkgs`, one a line, as
+ * Debian's postinst hooks append them), or undefined when no reboot is asked for.
+ */
+export function rebootRequiredBy(flag: string): string[] | undefined {
+  if (!existsSync(flag)) return undefined;
+  const list = `${flag}.pkgs`;
+  if (!existsSync(list)) return [];
+  return [
+    ...new Set(
+      readFileSync(list, 'utf8')
+        .split('\n')
+        .map((l) => l.trim()),
+    ),
+  ].filter(Boolean);
+}
+
 /** Orders "6.1.0-55-cloud-amd64" < "6.1.0-56-cloud-amd64" < "6.10.0-1" numerically. */
 export function compareKernelVersions(a: string, b: string): number {
   const parts = (v: string) => v.split(/[.-]/).map((p) => (/^\d+$/.test(p) ? Number(p) : p));

@@ -19,6 +19,8 @@ export interface HostPaths {
   procSys: string;
   /** A kernel setting's value from before kernel-leap changed it, one file per key, until it is put back. */
   savedSysctls: string;
+  /** Debian's flag that the machine asks for a reboot; `<it>.pkgs` names the packages that ask. */
+  rebootRequired: string;
 }
 
 export const HOST_PATHS: HostPaths = {
@@ -31,4 +33,5 @@ export const HOST_PATHS: HostPaths = {
   procBootId: '/proc/sys/kernel/random/boot_id',
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
+  rebootRequired: '/run/reboot-required',
 };

@@ -118,6 +118,7 @@ export function scratchHost(): HostPaths {
     procBootId: join(root, 'proc/sys/kernel/random/boot_id'),
     procSys: join(root, 'proc/sys'),
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
+    rebootRequired: join(root, 'run/reboot-required'),
   };
   for (const dir of [
     host.unitDir,

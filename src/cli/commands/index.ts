@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { autoCommand } from './auto.js';
 import { checkCommand } from './check.js';
 import { planCommand } from './plan.js';
 import { reportCommand } from './report.js';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   rehearseCommand,
   upgradeCommand,
+  autoCommand,
   restoreCommand,
   statusCommand,
   reportCommand,

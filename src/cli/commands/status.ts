@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
-import { ExitCode } from '../../errors.js';
+import { ExitCode, isLeapError } from '../../errors.js';
+import { type AutoRecord, readAutoRecord } from '../../state/auto.js';
 import { Journal } from '../../state/journal.js';
 import { readOutcome } from '../../state/outcome.js';
 import { pendingPath } from '../../state/pending.js';
@@ -16,8 +17,18 @@ export const statusCommand: Command = {
   options: { run: { type: 'string' } },
   optionHelp: ['--run ID         a run id (default: latest)'],
   async run(ctx, values) {
-    const journal = Journal.open(ctx.config.paths.state_dir, values.run as string | undefined);
-    const pending = pendingPath(ctx.config.paths.state_dir);
+    const stateDir = ctx.config.paths.state_dir;
+    const auto = readAutoRecord(stateDir) ?? null;
+    let journal: Journal;
+    try {
+      journal = Journal.open(stateDir, values.run as string | undefined);
+    } catch (error) {
+      // auto may have decided (to wait) before any run was made.
+      if (!auto || !isLeapError(error) || error.code !== 'NO_RUNS') throw error;
+      ctx.out.result({ auto }, (s) => autoLine(s.auto));
+      return ExitCode.ok;
+    }
+    const pending = pendingPath(stateDir);
     const data = journal.snapshot;
     const status = {
       runId: data.runId,
@@ -27,11 +38,13 @@ export const statusCommand: Command = {
       pendingRestore: existsSync(pending) ? readFileSync(pending, 'utf8').trim() : null,
       phases: data.phases,
       artefacts: data.artefacts,
+      auto,
     };
     ctx.out.result(status, (s, width) =>
       [
         `run ${s.runId} (${s.command}, started ${s.createdAt}): ${s.outcome}`,
         `pending restore at next boot: ${s.pendingRestore ?? 'none'}`,
+        ...(s.auto ? [autoLine(s.auto)] : []),
         '',
         formatTable(
           ['phase', 'status', 'took'],
@@ -46,3 +59,7 @@ export const statusCommand: Command = {
     return ExitCode.ok;
   },
 };
+
+function autoLine(record: AutoRecord): string {
+  return `last auto decision (${record.at}): ${record.action}: ${record.reason}${record.runs ? ` [run ${record.runs.join(', ')}]` : ''}`;
+}

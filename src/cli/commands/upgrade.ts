@@ -63,6 +63,29 @@ async function startWorkerRun(
   values: ParsedValues,
   mode: 'upgrade' | 'rehearse',
 ): Promise<number> {
+  const started = await launchLeap(ctx, values, mode, 'launcher');
+  if ('exit' in started) return started.exit;
+  handOff(process.env.KERNEL_LEAP_HANDOFF as string, started.journals.at(-1) as Journal);
+  return ExitCode.handoff;
+}
+
+/**
+ * Who waits for the runs' outcome: the launcher shell in the caller's session
+ * (the Node foreground is gone before the dump), or this process, which runs
+ * outside every session (`auto`, started by its timer).
+ */
+export type Waiter = 'launcher' | 'self';
+
+/**
+ * Discovers the sessions, checks the target, plans, asks, and starts the detached
+ * worker: its runs (the caller's last), or the exit code of a refusal before it.
+ */
+export async function launchLeap(
+  ctx: CommandContext,
+  values: ParsedValues,
+  mode: 'upgrade' | 'rehearse',
+  waiter: Waiter,
+): Promise<{ exit: number } | { journals: Journal[] }> {
   assertMachineFree(ctx.config.paths.state_dir, mode);
   const self = new Set([process.pid]);
   const found = withScopeTrees(
@@ -73,8 +96,7 @@ async function startWorkerRun(
   // The caller's tree goes last: its ssh session's, or a tmux server's when typed in a tmux window.
   const roots = callerLast(found, treeHolding(liveProc, found, process.pid));
   const target = mode === 'upgrade' ? await upgradeTarget(ctx, values) : undefined;
-  const handoff = process.env.KERNEL_LEAP_HANDOFF;
-  if (!handoff) {
+  if (waiter === 'launcher' && !process.env.KERNEL_LEAP_HANDOFF) {
     throw new LeapError(
       'NO_LAUNCHER',
       `${mode} must run through the launcher /usr/local/bin/kernel-leap`,
@@ -98,12 +120,12 @@ async function startWorkerRun(
       `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
     );
   if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
-  if (shown.some((p) => p.verdict === 'no-go')) return ExitCode.noGo;
+  if (shown.some((p) => p.verdict === 'no-go')) return { exit: ExitCode.noGo };
   const losses = checkLosses(roots, values);
   if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
-  if (losses.refused) return ExitCode.noGo;
+  if (losses.refused) return { exit: ExitCode.noGo };
   if (target && values.yes !== true && !(await confirm(roots.length, target.version)))
-    return ExitCode.usage;
+    return { exit: ExitCode.usage };
 
   // One run per session, the caller's created last: `latest` then names the run its launcher waits on.
   const leap = leapOf(
@@ -121,9 +143,10 @@ async function startWorkerRun(
       ...leap.others.flatMap((s) => ['--also', `${s.root.pid}:${s.journal.runId}`]),
       '--mode',
       mode,
-      '--wait-pid',
-      String(process.pid),
-      ...callerPidNamespace(),
+      // The foreground in the session must be gone before the dump; auto's is in none.
+      ...(waiter === 'launcher'
+        ? ['--wait-pid', String(process.pid), ...callerPidNamespace()]
+        : []),
       ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
       ...(values['no-exec'] ? ['--no-exec'] : []),
       ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
@@ -137,8 +160,7 @@ async function startWorkerRun(
       .map((s) => s.journal.runId)
       .join(', ')} handed to ${unit}`,
   });
-  handOff(handoff, journal);
-  return ExitCode.handoff;
+  return { journals };
 }
 
 /**

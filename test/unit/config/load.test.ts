@@ -81,6 +81,26 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads an [auto] window from the file, and refuses one it cannot read, saying how to write it', () => {
+    const { config } = loadConfig({
+      file: configFile('[auto]\nenabled = yes\nwindow = Sat,Sun 02:00-04:00\n'),
+      env: {},
+    });
+    expect(config.auto).toEqual({
+      enabled: true,
+      window: { days: [0, 6], start: 120, end: 240, text: 'Sat,Sun 02:00-04:00' },
+    });
+    const file = configFile('[auto]\nwindow = weekends 2-4\n');
+    expect(() => loadConfig({ file, env: {} })).toThrowError(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: `config file ${file}: auto.window = "weekends 2-4" is not days and a time range, e.g. Sat 02:00-04:00`,
+        hint: 'write DAYS HH:MM-HH:MM, e.g. Sat 02:00-04:00, Mon-Fri 01:30-03:00 or * 03:00-04:00',
+      }),
+    );
+    expect(loadConfig({ env: {} }).config.auto).toEqual({ enabled: false, window: undefined });
+  });
+
   it('refuses a timeout that is not a whole number of seconds at load, not later at render', () => {
     const file = configFile('[restore]\naddress_timeout = 1.5\n');
     expect(() => loadConfig({ file, env: {} })).toThrowError(
@@ -205,7 +225,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file: configFile('[nope]\na = 1\n'), env: {} })).toThrowError(
       expect.objectContaining({
         message: expect.stringMatching(/\[nope\] has an unknown section$/),
-        hint: 'sections are criu, kexec, restore, s3, paths',
+        hint: 'sections are criu, kexec, restore, s3, auto, paths',
       }),
     );
     expect(() => loadConfig({ file: configFile('bucket = x\n'), env: {} })).toThrowError(
