@@ -94,7 +94,10 @@ export async function launchLeap(
     self,
   );
   // The caller's tree goes last: its ssh session's, or a tmux server's when typed in a tmux window.
-  const roots = callerLast(found, treeHolding(liveProc, found, process.pid));
+  // auto has no caller: the first session found (the lowest pid, most often the longest open) takes
+  // its place, so that a short ssh command ending meanwhile is only one of the others.
+  const caller = waiter === 'launcher' ? treeHolding(liveProc, found, process.pid) : found[0]?.pid;
+  const roots = callerLast(found, caller);
   const target = mode === 'upgrade' ? await upgradeTarget(ctx, values) : undefined;
   if (waiter === 'launcher' && !process.env.KERNEL_LEAP_HANDOFF) {
     throw new LeapError(
