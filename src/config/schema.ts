@@ -66,25 +66,28 @@ const absolutePath = matching(
   'use an absolute path, starting with /, on one line',
 );
 
-const args = z.pipe(
-  z.string(),
-  z.transform((text: string, ctx) => {
-    const parsed = parseArgList(text);
-    if (parsed.ok) return parsed.args;
-    ctx.issues.push({ code: 'custom', message: parsed.problem, input: text });
-    return z.NEVER;
-  }),
-);
+/** Text read by a parser that says what is wrong with it: its problem is the key's message. */
+function parsedBy<T>(parse: (text: string) => { value: T } | { problem: string }) {
+  return z.pipe(
+    z.string(),
+    z.transform((text: string, ctx) => {
+      const parsed = parse(text);
+      if ('value' in parsed) return parsed.value;
+      ctx.issues.push({ code: 'custom', message: parsed.problem, input: text });
+      return z.NEVER;
+    }),
+  );
+}
 
-const window = z.pipe(
-  z.string(),
-  z.transform((text: string, ctx) => {
-    const parsed = parseWindow(text);
-    if (parsed.ok) return parsed.window;
-    ctx.issues.push({ code: 'custom', message: parsed.problem, input: text });
-    return z.NEVER;
-  }),
-);
+const args = parsedBy((text) => {
+  const parsed = parseArgList(text);
+  return parsed.ok ? { value: parsed.args } : parsed;
+});
+
+const window = parsedBy((text) => {
+  const parsed = parseWindow(text);
+  return parsed.ok ? { value: parsed.window } : parsed;
+});
 
 const ARGS = 'a list of shell-quoted arguments';
 const PATH = 'an absolute path';
