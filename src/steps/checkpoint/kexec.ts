@@ -66,7 +66,7 @@ export function resolvedAfterPre(
   config: Pick<Config['kexec'], 'kernel'>,
   pre: string | undefined,
 ): boolean {
-  return pre !== undefined && targetReason(kernel, config, true) === 'newest installed after --pre';
+  return targetReason(kernel, config, pre !== undefined) === 'newest installed after --pre';
 }
 
 /** The kernel to boot, with its initrd: checked before anything is touched, and again when it is loaded. */
