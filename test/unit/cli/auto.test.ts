@@ -3,7 +3,7 @@
  * installed): the decisions that start nothing, what it records, and what
  * `status` then shows. Its leaps are the guest test's (test/guest/auto.test.ts).
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import {
   flowContext,
   NEW_KERNEL,
   NEWEST_KERNEL,
+  OLD_KERNEL,
   scratchHost,
   ScriptedRunner,
 } from '../../helpers/flow.js';
@@ -80,6 +81,22 @@ describe('kernel-leap auto', () => {
     expect(await autoCommand.run(ctx, {}, [])).toBe(0);
     expect(runner.calls).toEqual([]);
     expect(readAutoRecord(stateDir)?.action).toBe('nothing');
+  });
+
+  it('reads /run/reboot-required.pkgs: a kernel package of the running version asks for a leap to it by name', async () => {
+    const { ctx, runner, printed } = autoContext(windowAround(-1, 1));
+    for (const version of [NEW_KERNEL, NEWEST_KERNEL])
+      rmSync(join(ctx.host.boot, `vmlinuz-${version}`));
+    writeFileSync(ctx.host.rebootRequired, '*** System restart required ***\n');
+    writeFileSync(
+      `${ctx.host.rebootRequired}.pkgs`,
+      `linux-image-${OLD_KERNEL}\nlibc6\nlinux-image-${OLD_KERNEL}\n`,
+    );
+    expect(await autoCommand.run(ctx, { 'dry-run': true }, [])).toBe(0);
+    expect(runner.calls).toEqual([]);
+    expect(printed.join('')).toContain(
+      `auto: leap: (dry run) /run/reboot-required names linux-image-${OLD_KERNEL}, installed anew; inside the window`,
+    );
   });
 
   it('after a no-go in this window, waits for the next one, and keeps that no-go across its waits', async () => {
