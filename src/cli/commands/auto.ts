@@ -9,6 +9,7 @@ import { waitForOutcomes } from '../../engine/launch.js';
 import { ExitCode, isLeapError } from '../../errors.js';
 import { type AutoRecord, readAutoRecord, writeAutoRecord } from '../../state/auto.js';
 import { Journal } from '../../state/journal.js';
+import { PHASES } from '../../state/phase-table.js';
 import { autoDecision } from '../../steps/plan/auto.js';
 import { installedKernels, rebootRequiredBy, runningKernel } from '../../tools/facts.js';
 import type { Command, CommandContext } from '../command.js';
@@ -109,11 +110,13 @@ async function leap(
 
 /** The first error the runs' phases recorded (as the worker wrote them), or where to read more. */
 function runError(ctx: CommandContext, runs: readonly string[]): string {
-  for (const runId of runs)
-    for (const [name, phase] of Object.entries(
-      Journal.open(ctx.config.paths.state_dir, runId).snapshot.phases,
-    ))
-      if (phase.error) return `${name}: ${phase.error.message}`;
+  for (const runId of runs) {
+    const journal = Journal.open(ctx.config.paths.state_dir, runId);
+    for (const name of PHASES) {
+      const error = journal.phase(name).error;
+      if (error) return `${name}: ${error.message}`;
+    }
+  }
   return `\`kernel-leap report --run ${runs.at(-1) ?? ''}\` says why`;
 }
 

@@ -78,7 +78,7 @@ export type Waiter = 'launcher' | 'self';
 
 /**
  * Discovers the sessions, checks the target, plans, asks, and starts the detached
- * worker: its runs (the caller's last), or the exit code of a refusal before it.
+ * worker: its runs in dump order (the caller's last), or the exit code of a refusal before it.
  */
 export async function launchLeap(
   ctx: CommandContext,
@@ -163,7 +163,7 @@ export async function launchLeap(
       .map((s) => s.journal.runId)
       .join(', ')} handed to ${unit}`,
   });
-  return { journals };
+  return { journals: inDumpOrder(leap).map((s) => s.journal) };
 }
 
 /**
