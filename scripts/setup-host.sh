@@ -25,7 +25,7 @@ APT_PACKAGES=(
 
 # QEMU 7.2's TCG (Debian 12's own) stalls the guest for 80 to 173 s after every
 # kexec, zeroing pages while it invalidates translated code; 10.0 does not, and
-# halves a leap's downtime (README, "Downtime"). Debian 12 has it in
+# halves a leap's downtime (docs/test-beds.md). Debian 12 has it in
 # bookworm-backports, which this script adds for those two packages only.
 QEMU_MIN='1:10.0'
 QEMU_PACKAGES=(qemu-system-x86 qemu-utils)
