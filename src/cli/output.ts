@@ -71,10 +71,14 @@ export class Output implements Progress {
   }
 }
 
-/** Columns of the terminal `stream` is; undefined for a pipe or a file, whose lines stay whole. */
+/**
+ * Columns of the terminal `stream` is; undefined for a pipe or a file, whose lines
+ * stay whole, and for a terminal of no known size (0 columns: `ssh -tt` from a
+ * script, a serial console), which must not squeeze every table to its minimum.
+ */
 export function terminalWidth(stream: NodeJS.WritableStream): number | undefined {
   const tty = stream as Partial<NodeJS.WriteStream>;
-  return tty.isTTY ? tty.columns : undefined;
+  return tty.isTTY && (tty.columns ?? 0) > 0 ? tty.columns : undefined;
 }
 
 const MARKS: Record<ProgressEvent['state'], string> = {

@@ -2,7 +2,13 @@ import { PassThrough } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
-import { formatIndented, formatTable, Output, wrapText } from '../../../src/cli/output.js';
+import {
+  formatIndented,
+  formatTable,
+  Output,
+  terminalWidth,
+  wrapText,
+} from '../../../src/cli/output.js';
 
 const ROWS = [
   ['ok', 'criu', '3.17.1'],
@@ -73,5 +79,16 @@ describe('Output.result', () => {
   it("hands the text the terminal's width, and none for a pipe", () => {
     expect(answer(true)).toBe(33);
     expect(answer(false)).toBeUndefined();
+  });
+});
+
+describe('the terminal width', () => {
+  const stream = (fields: { isTTY?: boolean; columns?: number }) =>
+    Object.assign(new PassThrough(), fields);
+
+  it('is a terminal’s columns, and unknown for a pipe or a terminal of no size (ssh -tt from a script)', () => {
+    expect(terminalWidth(stream({ isTTY: true, columns: 80 }))).toBe(80);
+    expect(terminalWidth(stream({ isTTY: true, columns: 0 }))).toBeUndefined();
+    expect(terminalWidth(stream({}))).toBeUndefined();
   });
 });
