@@ -3,7 +3,7 @@
  * (needs root and QEMU): booted before them with a local S3 beside it and this
  * build of kernel-leap installed, stopped after them with the sessions they opened.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 import { prepareGuest } from './leap.js';
 import { LocalS3 } from './s3rver.js';
@@ -31,6 +31,11 @@ export function usePreparedGuest(): PreparedGuest {
     guest = await bootGuest({ log: console.log });
     await prepareGuest(guest, s3);
   });
+  // A failed test prints what its sessions printed: often the only trace of why a run went wrong.
+  beforeEach(({ onTestFailed }) => {
+    const first = sessions.length;
+    onTestFailed(() => printSessions(sessions.slice(first)));
+  });
   afterAll(async () => {
     await Promise.all(sessions.map((s) => s.close()));
     await guest?.stop();
@@ -50,3 +55,14 @@ export function usePreparedGuest(): PreparedGuest {
     },
   };
 }
+
+/** The last lines of each session but its tickers', as the host's ssh client read them. */
+function printSessions(opened: VmSession[]): void {
+  opened.forEach((session, i) => {
+    const said = session.lines.filter((l) => !/^tick/.test(l.text)).map((l) => l.text);
+    const tail = said.slice(-SESSION_TAIL_LINES).join('\n');
+    console.log(`--- session ${i + 1} of the failed test, last lines ---\n${tail}`);
+  });
+}
+
+const SESSION_TAIL_LINES = 60;
