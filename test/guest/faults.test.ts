@@ -249,7 +249,11 @@ describe('faults, each at one step of a leap', () => {
   it('a power cut after upgrade --no-exec said dumped: the cold boot restores nothing and is clean, the report says how, and a restore by hand brings back what ran without the connection', async () => {
     const job =
       "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
-    bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec; sleep 600`);
+    // The row before left the guest on the newest kernel: the default target would be none.
+    const { oldKernel } = bed.guest.connection;
+    bed.open(
+      `${job} sleep 2; kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${oldKernel}; sleep 600`,
+    );
     await expectEventually(
       'the run to say dumped',
       async () =>
