@@ -14,7 +14,7 @@ import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { doneRestoring, takePending } from '../state/pending.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
-import { restoreSession } from '../steps/restore/restore.js';
+import { restoreSession, unlockFailedRestore } from '../steps/restore/restore.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import { bootId as readBootId } from '../tools/procfs.js';
 import type { EngineContext } from './context.js';
@@ -208,6 +208,7 @@ async function restoreRun(
     writeOutcome(journal.paths.dir, 'restored');
     return ExitCode.ok;
   } catch (error) {
+    await unlockAfterFailure(ctx, journal);
     writeOutcome(journal.paths.dir, 'failed');
     ctx.out.error({
       code: 'RESTORE_FAILED',
@@ -215,6 +216,20 @@ async function restoreRun(
       hint: 'the images are kept in the run dir for a post-mortem; `kernel-leap report` shows the timeline',
     });
     return ExitCode.restoreFailed;
+  }
+}
+
+/** The run's lock rules go with its failed restore; a failure to remove them is told, not thrown over the restore's own error. */
+async function unlockAfterFailure(ctx: EngineContext, journal: Journal): Promise<void> {
+  try {
+    const removed = await unlockFailedRestore(ctx.runner, journal);
+    journal.recordChange('unlock', 'lock rules', `${removed} removed after the failed restore`);
+  } catch (error) {
+    ctx.out.error({
+      code: 'UNLOCK_FAILED',
+      message: `run ${journal.runId}: its lock rules could not be removed: ${error instanceof Error ? error.message : String(error)}`,
+      hint: 'list them with `iptables-save | grep 0xc114` and delete each with `iptables -D`; the next boot has none',
+    });
   }
 }
 

@@ -3,7 +3,8 @@
  * a new login takes the dumped pty before the restore (remap), after a clean
  * `systemctl kexec` shutdown; the S3 server is down (restore succeeds,
  * upload-logs ships later); a corrupted image (clear
- * failure in the report and in S3, images kept, nothing loops at the next boot).
+ * failure in the report and in S3, images kept, no lock rule left, nothing loops
+ * at the next boot).
  */
 import { describe, expect, it } from 'vitest';
 
@@ -107,6 +108,8 @@ describe('restore edge cases in the guest', () => {
     expect(journal.phases.restore?.status).toBe('failed');
     expect(await bed.guest.run(`ls ${images}`)).toMatch(/inventory\.img/);
     expect((await bed.guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
+    // The boot loaded the session's lock rules before the network; none outlives the failure.
+    expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
     const report = await bed.guest.run(`kernel-leap report --run ${runId}`);
     expect(report).toMatch(/: failed/);
     expect(report).toMatch(/restore\s+failed: criu restore failed/);

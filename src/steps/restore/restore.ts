@@ -337,6 +337,14 @@ function firstChild(pid: number): number {
   return first;
 }
 
+/**
+ * After a failed restore no lock rule of the run stays: the boot loaded them before
+ * the network, and they would drop every packet of those 4-tuples until the next boot.
+ */
+export async function unlockFailedRestore(runner: Runner, journal: Journal): Promise<number> {
+  return unlockConnections(runner, readManifest(journal.paths.dir));
+}
+
 /** CRIU removes its rules as the tasks resume; anything left for these connections goes now. */
 async function unlockConnections(runner: Runner, manifest: RestoreManifest): Promise<number> {
   return dropLockRules(runner, manifest.connections);

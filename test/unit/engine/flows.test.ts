@@ -563,8 +563,9 @@ describe('the boot-restore flow', () => {
     );
   });
 
-  it("fails at once on a gate restore-fast.sh timed out on, with the gate's own error", async () => {
+  it("fails at once on a gate restore-fast.sh timed out on, with the gate's own error, and leaves none of the run's lock rules", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
+    const before = runner.calls.length;
     writeFileSync(ctx.host.rulesMarker, '');
     writeFileSync(
       join(journal.paths.dir, 'fast-restore'),
@@ -578,6 +579,13 @@ describe('the boot-restore flow', () => {
       message: expect.stringMatching(/timed out after \d+ s waiting for local addresses/),
     });
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    // The boot loaded the connection's two lock rules before the network: they go with the failure.
+    expect(
+      runner.calls
+        .slice(before)
+        .filter((argv) => argv.slice(0, 5).join(' ') === 'iptables -w -t filter -D'),
+    ).toHaveLength(2);
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
   });
 
   it("ignores an earlier boot's restore-fast.sh record", async () => {
