@@ -223,9 +223,14 @@ function restoredTree(
  * Runs the run's restore-fast.sh as restore-boot.sh would, with a stand-in
  * systemd-run first on PATH: it becomes the launcher of a fake restored tree and
  * writes the pid file beside the action script, as criu's post-resume would; or,
- * `killed`, ends as a criu killed mid-restore leaves it.
+ * `killed`, ends as a criu killed mid-restore leaves it. `before` is shell run
+ * first, in the same environment.
  */
-async function runFastScript(runDir: string, how: 'restored' | 'killed' = 'restored') {
+async function runFastScript(
+  runDir: string,
+  how: 'restored' | 'killed' = 'restored',
+  before = ':',
+) {
   const bin = mkdtempSync(join(tmpdir(), 'kl-fast-bin-'));
   const fake = [
     '#!/bin/sh',
@@ -237,11 +242,15 @@ async function runFastScript(runDir: string, how: 'restored' | 'killed' = 'resto
     'wait',
   ].join('\n');
   writeFileSync(join(bin, 'systemd-run'), `${fake}\n`, { mode: 0o755 });
-  const result = spawnSync('sh', [join(runDir, 'restore-fast.sh')], {
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  const result = spawnSync(
+    'sh',
+    ['-c', `${before}\nexec sh "$0"`, join(runDir, 'restore-fast.sh')],
+    {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
   const launcher = /^launcher=(\d+)$/m.exec(
     readFileSync(join(runDir, 'fast-restore'), 'utf8'),
   )?.[1];
@@ -546,6 +555,27 @@ describe('the boot-restore flow', () => {
     });
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(after.phase('cleanup').status).toBe('done');
+  });
+
+  it('restore-fast.sh waits out a gate on the time since boot: a wall clock stepped an hour at each reading does not end the wait', async () => {
+    const { ctx, journal } = await upgradeToJump();
+    const bin = mkdtempSync(join(tmpdir(), 'kl-clock-'));
+    // Each `date` reads an hour later than the one before, as NTP steps at boot can.
+    writeFileSync(
+      join(bin, 'date'),
+      `#!/bin/sh\nn=$(cat '${bin}/n' 2>/dev/null || echo 0); echo $((n + 1)) > '${bin}/n'\nexec /bin/date -d "@$(($(/bin/date +%s) + n * 3600))" "$@"\n`,
+      { mode: 0o755 },
+    );
+    // The rules come in a moment after the script starts waiting for them.
+    const fast = await runFastScript(
+      journal.paths.dir,
+      'restored',
+      `PATH='${bin}':$PATH; export PATH; (sleep 0.5; : > '${ctx.host.rulesMarker}') &`,
+    );
+    const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
+    expect(record).not.toMatch(/^gaveUp=/m);
+    expect(record).toMatch(/^outcome=restored$/m);
+    expect(fast.status).toBe(0);
   });
 
   it("takes up a criu that restore-fast.sh saw killed: started once more by Node, the killed one's log kept", async () => {
