@@ -55,6 +55,8 @@ async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean
     .run({ file: 'dmesg', timeoutMs: 30_000 })
     .catch(() => undefined);
   if (dmesg) writeFileSync(join(journal.paths.logs, 'dmesg.txt'), dmesg.stdout, { mode: 0o600 });
+  // Before the upload: a store that refuses it (a 403, a full bucket) must not keep the memory images forever.
+  dropRestoredImages(ctx, journal);
   if (journal.phase('upload').status === 'done') {
     ctx.out.progress({
       phase: 'upload',
@@ -73,7 +75,6 @@ async function shipLocked(ctx: EngineContext, journal: Journal): Promise<boolean
     );
     if (result.skipped)
       ctx.out.progress({ phase: 'upload', state: 'info', message: result.skipped });
-    dropRestoredImages(ctx, journal);
     return true;
   } catch (error) {
     if (!isLeapError(error)) throw error;

@@ -97,6 +97,8 @@ export interface RunPaths {
   dir: string;
   journal: string;
   images: string;
+  /** The rehearsal's scratch images: removed by the rehearsal, left by a worker killed during it. */
+  rehearsal: string;
   logs: string;
   commandLog: string;
 }
@@ -107,6 +109,7 @@ export function runPaths(stateDir: string, runId: string): RunPaths {
     dir,
     journal: join(dir, 'journal.json'),
     images: join(dir, 'images'),
+    rehearsal: join(dir, 'rehearsal'),
     logs: join(dir, 'logs'),
     commandLog: join(dir, 'logs', 'commands.jsonl'),
   };

@@ -2,12 +2,13 @@
  * The runs under `<state>/runs/` as data to manage: what each is, how much its
  * images take, and which images nothing needs any more. Images of a run that may
  * still be restored (pending, dumped, in progress) are never pruned, and those of
- * a failed restore only when asked: they are its post-mortem.
+ * a failed restore or an interrupted run only when asked: they are its post-mortem,
+ * or its restore by hand.
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { parseJournalFile, runPaths } from './journal.js';
+import { parseJournalFile, type RunPaths, runPaths } from './journal.js';
 import { readOutcome } from './outcome.js';
 import { pendingRuns } from './pending.js';
 
@@ -37,28 +38,36 @@ export function listRuns(stateDir: string): RunSummary[] {
         createdAt: journal?.createdAt,
         command: journal?.command,
         outcome: readOutcome(paths.dir) ?? (journal ? 'in progress' : 'unreadable'),
-        imagesBytes: treeBytes(paths.images),
+        imagesBytes: imageDirs(paths).reduce((total, dir) => total + treeBytes(dir), 0),
         pending: pending.has(runId),
       };
     });
 }
 
-/** The runs whose images can go: settled and not pending, failed ones too when asked. */
-export function prunable(runs: readonly RunSummary[], failedToo: boolean): RunSummary[] {
+/** Outcomes whose images are kept until asked: a failed restore's post-mortem, an interrupted run's restore by hand. */
+const KEPT = new Set(['failed', 'interrupted']);
+
+/** The runs whose images can go: settled and not pending; failed and interrupted ones too when asked. */
+export function prunable(runs: readonly RunSummary[], keptToo: boolean): RunSummary[] {
   return runs.filter(
     (r) =>
       !r.pending &&
       r.imagesBytes > 0 &&
-      (SETTLED.has(r.outcome) || (failedToo && r.outcome === 'failed')),
+      (SETTLED.has(r.outcome) || (keptToo && KEPT.has(r.outcome))),
   );
 }
 
-/** Removes a run's images, keeps its journal, logs and report; returns the bytes freed. */
+/** Removes a run's images, a rehearsal's left by a killed worker too; keeps its journal, logs and report; returns the bytes freed. */
 export function removeImages(stateDir: string, runId: string): number {
-  const { images } = runPaths(stateDir, runId);
-  const bytes = treeBytes(images);
-  rmSync(images, { recursive: true, force: true });
-  return bytes;
+  return imageDirs(runPaths(stateDir, runId)).reduce((total, dir) => {
+    const bytes = treeBytes(dir);
+    rmSync(dir, { recursive: true, force: true });
+    return total + bytes;
+  }, 0);
+}
+
+function imageDirs(paths: RunPaths): string[] {
+  return [paths.images, paths.rehearsal];
 }
 
 function treeBytes(path: string): number {

@@ -39,7 +39,7 @@ export const pruneCommand: Command = {
   usage: 'prune [--failed] [--dry-run]',
   options: { failed: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   optionHelp: [
-    '--failed         also the images of failed restores (kept by default for a post-mortem)',
+    '--failed         also the images of failed and interrupted runs (kept by default: a post-mortem or a restore by hand needs them)',
     '--dry-run        list what would be deleted, and delete nothing',
   ],
   async run(ctx, values) {

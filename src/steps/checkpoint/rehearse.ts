@@ -30,7 +30,7 @@ export async function rehearseDump(
   journal: StepJournal,
   plan: SessionPlan,
 ): Promise<RehearsalOutput> {
-  const scratch = join(journal.paths.dir, 'rehearsal');
+  const scratch = journal.paths.rehearsal;
   const logFile = join(journal.paths.logs, 'rehearsal.log');
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
   try {

@@ -981,18 +981,30 @@ describe('the unwind', () => {
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
   });
 
-  it("drops a restored run's images once its logs are shipped, unless [paths] keep_images says to keep them", async () => {
-    for (const keep of [false, true]) {
+  it("drops a restored run's images as its logs ship, whether or not the upload succeeds, unless [paths] keep_images says to keep them", async () => {
+    for (const [keep, uploads] of [
+      [false, true],
+      [true, true],
+      [false, false],
+    ] as const) {
       const { ctx, journal, runner } = await upgradeToJump();
       ctx.config = { ...ctx.config, paths: { ...ctx.config.paths, keep_images: keep } };
+      if (!uploads) {
+        // A store that refuses the upload, as a 403 would: here credentials it will not use.
+        const credentials = join(ctx.stateDir, 'exposed-credentials');
+        writeFileSync(credentials, '[default]\n', { mode: 0o644 });
+        ctx.config = {
+          ...ctx.config,
+          s3: { ...ctx.config.s3, bucket: 'kl', credentials_file: credentials },
+        };
+      }
       writeFileSync(ctx.host.rulesMarker, '');
       runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
       runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
       await runRestore(ctx, { runId: undefined, boot: true });
-      expect(await shipRun(ctx, journal.runId)).toBe(true);
-      expect(existsSync(join(journal.paths.images, 'inventory.img')), `keep_images = ${keep}`).toBe(
-        keep,
-      );
+      const because = `keep_images = ${keep}, upload ${uploads ? 'ok' : 'refused'}`;
+      expect(await shipRun(ctx, journal.runId), because).toBe(uploads);
+      expect(existsSync(join(journal.paths.images, 'inventory.img')), because).toBe(keep);
       expect(existsSync(join(journal.paths.dir, 'report.json'))).toBe(true);
     }
   });

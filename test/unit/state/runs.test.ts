@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,9 +19,15 @@ function stateWithRuns(): string {
     ['d-nogo', 'no-go'],
     ['e-live', undefined],
     ['f-pending', 'dump-failed'],
+    ['g-interrupted', 'interrupted'],
+    ['h-aborted', 'aborted'],
   ] as const) {
     const journal = Journal.create(dir, 'upgrade', id);
-    writeFileSync(join(journal.paths.images, 'pages-1.img'), Buffer.alloc(1024));
+    if (id === 'h-aborted') {
+      // A worker killed during its rehearsal leaves the rehearsal's scratch images.
+      mkdirSync(journal.paths.rehearsal);
+      writeFileSync(join(journal.paths.rehearsal, 'pages-1.img'), Buffer.alloc(1024));
+    } else writeFileSync(join(journal.paths.images, 'pages-1.img'), Buffer.alloc(1024));
     if (outcome) writeOutcome(journal.paths.dir, outcome);
   }
   markPending(dir, ['f-pending']);
@@ -39,21 +45,31 @@ describe('runs as data', () => {
       ['d-nogo', 'no-go', 1024, false],
       ['e-live', 'in progress', 1024, false],
       ['f-pending', 'dump-failed', 1024, true],
+      ['g-interrupted', 'interrupted', 1024, false],
+      ['h-aborted', 'aborted', 1024, false],
     ]);
     expect(runs[1]?.createdAt).toMatch(/^\d{4}-/);
     expect(runs[0]?.createdAt).toBeUndefined();
   });
 
-  it('prunes only images nothing can restore any more: never pending, dumped or running ones; failed ones when asked', () => {
+  it('prunes only images nothing can restore any more: never pending, dumped or running ones; failed and interrupted ones when asked', () => {
     const dir = stateWithRuns();
-    expect(prunable(listRuns(dir), false).map((r) => r.runId)).toEqual(['a-restored', 'd-nogo']);
+    expect(prunable(listRuns(dir), false).map((r) => r.runId)).toEqual([
+      'a-restored',
+      'd-nogo',
+      'h-aborted',
+    ]);
     expect(prunable(listRuns(dir), true).map((r) => r.runId)).toEqual([
       'a-restored',
       'b-failed',
       'd-nogo',
+      'g-interrupted',
+      'h-aborted',
     ]);
     expect(removeImages(dir, 'a-restored')).toBe(1024);
     expect(listRuns(dir)[0]).toMatchObject({ runId: 'a-restored', imagesBytes: 0 });
+    expect(removeImages(dir, 'h-aborted')).toBe(1024);
+    expect(existsSync(join(dir, 'runs', 'h-aborted', 'rehearsal'))).toBe(false);
     expect(prunable(listRuns(dir), false).map((r) => r.runId)).toEqual(['d-nogo']);
   });
 });
