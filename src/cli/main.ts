@@ -9,6 +9,7 @@ import { loadConfig } from '../config/load.js';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { createOwnerOnly } from '../state/owner-only.js';
 import { HOST_PATHS } from '../tools/host-paths.js';
+import { printableLines } from '../tools/printable.js';
 import { ExecaRunner } from '../tools/runner.js';
 import type { Command, OptionSpec, ParsedValues } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
         });
     out.error({ code: leap.code, message: leap.message, hint: leap.hint });
     if (out.verbose && leap.cause instanceof Error && leap.cause.stack)
-      process.stderr.write(`${leap.cause.stack}\n`);
+      process.stderr.write(`${printableLines(leap.cause.stack)}\n`);
     return leap.exit;
   }
 }

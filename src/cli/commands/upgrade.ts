@@ -15,7 +15,8 @@ import {
 import { crossTreeStreams, linkTrees } from '../../steps/plan/cross-tree.js';
 import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/plan/discover.js';
 import { withScopeTrees } from '../../steps/plan/scope-trees.js';
-import { planSession } from '../../steps/plan/session-plan.js';
+import { planSession, type SessionPlan } from '../../steps/plan/session-plan.js';
+import { printable } from '../../tools/printable.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { terminalWidth } from '../output.js';
@@ -113,19 +114,10 @@ export async function launchLeap(
   for (const root of roots)
     previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
   const shown = linkTrees(previews, ctx.config, liveProc, 'plan');
-  const width = terminalWidth(process.stderr);
-  const text = [
-    ...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
-    renderCrossTreeStreams(crossTreeStreams(previews)),
-  ].filter(Boolean);
-  if (target)
-    text.push(
-      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
-    );
-  if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
+  ctx.out.aside(previewText(shown, roots, target, terminalWidth(process.stderr)));
   if (shown.some((p) => p.verdict === 'no-go')) return { exit: ExitCode.noGo };
   const losses = checkLosses(roots, values);
-  if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
+  if (losses.text) ctx.out.aside(`${losses.text}\n`);
   if (losses.refused) return { exit: ExitCode.noGo };
   if (target && values.yes !== true && !(await confirm(roots.length, target.version)))
     return { exit: ExitCode.usage };
@@ -166,6 +158,24 @@ export async function launchLeap(
   return { journals: inDumpOrder(leap).map((s) => s.journal) };
 }
 
+/** What `upgrade` shows before it asks: each tree's plan, the streams between them, the kernel. */
+export function previewText(
+  plans: readonly SessionPlan[],
+  roots: readonly SessionRoot[],
+  target: { version: string | undefined; why: TargetReason } | undefined,
+  width: number | undefined,
+): string {
+  const text = [
+    ...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
+    renderCrossTreeStreams(crossTreeStreams(plans)),
+  ].filter(Boolean);
+  if (target)
+    text.push(
+      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
+    );
+  return `${text.join('\n\n')}\n`;
+}
+
 /**
  * The kernel to leap to, and why. A typo in --kernel must stop us here, not after
  * the rehearsal's freeze and --pre's changes; the default with a --pre is the
@@ -203,7 +213,9 @@ async function confirm(trees: number, kernel: string | undefined): Promise<boole
     });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = await rl.question(
-    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel ?? 'the newest kernel installed after --pre'} (from ${release()})? [y/N] `,
+    printable(
+      `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel ?? 'the newest kernel installed after --pre'} (from ${release()})? [y/N] `,
+    ),
   );
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
