@@ -79,11 +79,13 @@ async function dispatch(argv: string[], out: Output): Promise<number> {
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
   if (values.version) return print(`kernel-leap ${VERSION}`);
-  const { config, file, overrides } = loadConfig({
-    file: values.config as string | undefined,
-    overrides: (values.set as string[] | undefined) ?? [],
-  });
   requireRoot(command);
+  const { config, file, overrides } = loadConfig(
+    command.configFrom?.(values as ParsedValues) ?? {
+      file: values.config as string | undefined,
+      overrides: (values.set as string[] | undefined) ?? [],
+    },
+  );
   return command.run(
     {
       config,

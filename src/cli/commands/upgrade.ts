@@ -2,7 +2,7 @@ import { release } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 
 import { handOff, launchWorker } from '../../engine/launch.js';
-import { inDumpOrder, leapOf, mapLeap } from '../../engine/leap.js';
+import { inDumpOrder, leapOf } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { assertMachineFree } from '../../state/leap-lock.js';
@@ -131,22 +131,19 @@ export async function launchLeap(
     ctx.runner.loggingTo(journal.paths.commandLog),
     ctx.config,
     { file: ctx.configFile, overrides: ctx.configOverrides },
-    mapLeap(leap, (s) => s.journal),
-    [
-      '--root',
-      String(leap.caller.root.pid),
-      ...leap.others.flatMap((s) => ['--also', `${s.root.pid}:${s.journal.runId}`]),
-      '--mode',
+    journal,
+    {
+      runId: journal.runId,
+      rootPid: leap.caller.root.pid,
+      others: leap.others.map((s) => ({ runId: s.journal.runId, rootPid: s.root.pid })),
       mode,
       // The foreground in the session must be gone before the dump; auto's is in none.
-      ...(waiter === 'launcher'
-        ? ['--wait-pid', String(process.pid), ...callerPidNamespace()]
-        : []),
-      ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
-      ...(values['no-exec'] ? ['--no-exec'] : []),
-      ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
-      ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
-    ],
+      ...(waiter === 'launcher' ? { waitPid: process.pid, callerPidNs: ownPidNamespace() } : {}),
+      rehearse: values['no-rehearse'] !== true,
+      exec: values['no-exec'] !== true,
+      ...(typeof values.pre === 'string' ? { pre: values.pre } : {}),
+      ...(typeof values.kernel === 'string' ? { kernel: values.kernel } : {}),
+    },
   );
   ctx.out.progress({
     phase: 'worker',
@@ -199,9 +196,8 @@ async function upgradeTarget(
 }
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */
-function callerPidNamespace(): string[] {
-  const pidns = liveProc.readLink('/proc/self/ns/pid');
-  return pidns ? ['--pidns', pidns] : [];
+function ownPidNamespace(): string | undefined {
+  return liveProc.readLink('/proc/self/ns/pid');
 }
 
 /** `trees`: the sessions and the other trees of their login scopes, as the plan above lists them. */

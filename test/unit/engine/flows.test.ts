@@ -20,7 +20,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runRestore } from '../../../src/engine/restore-run.js';
 import { shipRun } from '../../../src/engine/ship.js';
-import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
+import { runWorker } from '../../../src/engine/worker-run.js';
 import { Journal } from '../../../src/state/journal.js';
 import { leapLockPath } from '../../../src/state/leap-lock.js';
 import { tryLock } from '../../../src/state/lock.js';
@@ -33,6 +33,7 @@ import {
   restoringPath,
   takePending,
 } from '../../../src/state/pending.js';
+import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
@@ -402,13 +403,16 @@ describe('the upgrade worker flow', () => {
   );
 });
 
+/** How the worker runs --pre: sh reading the caller's run's pre.sh. */
+const preRun = (journal: Journal) => ['/bin/sh', join(journal.paths.dir, PRE_SCRIPT)];
+
 describe('the target kernel with --pre and no --kernel', () => {
   const INSTALLED_BY_PRE = '6.1.0-58-cloud-amd64';
 
   it('is the newest kernel installed once --pre ran, checked and loaded, and the journal says why', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade'], () => {
+    runner.on(preRun(journal), () => {
       writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), x86KernelHead());
       writeFileSync(
         join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`),
@@ -421,7 +425,12 @@ describe('the target kernel with --pre and no --kernel', () => {
     expect(runner.callsOf(['kexec', '-l'])[0]?.[2]).toBe(
       join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`),
     );
-    expect(runner.indexOf(['/bin/sh', '-c'])).toBeLessThan(runner.indexOf(['kexec', '-l']));
+    expect(runner.indexOf(preRun(journal))).toBeLessThan(runner.indexOf(['kexec', '-l']));
+    // sh reads the --pre from a root-only file: no command line, which every user reads, holds it.
+    expect(runner.calls.flat().some((arg) => arg.includes('full-upgrade'))).toBe(false);
+    const script = join(journal.paths.dir, PRE_SCRIPT);
+    expect(readFileSync(script, 'utf8')).toBe('apt-get -y full-upgrade\n');
+    expect(statSync(script).mode & 0o777).toBe(0o600);
     const load = Journal.open(ctx.stateDir, journal.runId).phase('load').outputs;
     expect(load).toMatchObject({ to: INSTALLED_BY_PRE, why: 'newest installed after --pre' });
   });
@@ -429,7 +438,7 @@ describe('the target kernel with --pre and no --kernel', () => {
   it('is refused when the --pre installed a kernel that is not one: a no-go, nothing dumped, the session running', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade'], () => {
+    runner.on(preRun(journal), () => {
       writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), 'not a kernel');
       writeFileSync(
         join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`),
@@ -450,7 +459,7 @@ describe('the target kernel with --pre and no --kernel', () => {
     for (const version of [NEW_KERNEL, NEWEST_KERNEL])
       for (const file of [`vmlinuz-${version}`, `initrd.img-${version}`])
         rmSync(join(ctx.host.boot, file));
-    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade']);
+    runner.on(preRun(journal));
     await expect(
       runWorker(ctx, upgradeOptions(journal, s, { pre: 'apt-get -y full-upgrade' })),
     ).rejects.toMatchObject({
@@ -468,7 +477,7 @@ describe('the target kernel with --pre and no --kernel', () => {
   it('named by --kernel, stays that kernel whatever the --pre installed', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['/bin/sh', '-c', 'true'], () => {
+    runner.on(preRun(journal), () => {
       writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), x86KernelHead());
       writeFileSync(join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`), cpioArchive({}));
     });
