@@ -14,6 +14,7 @@ import { ExecaRunner } from '../tools/runner.js';
 import type { Command, OptionSpec, ParsedValues } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { commandHelp, mainHelp } from './help.js';
+import { launcherWords } from './launcher-words.js';
 import { Output } from './output.js';
 import { didYouMean } from './suggest.js';
 
@@ -29,11 +30,13 @@ const GLOBAL_OPTIONS: OptionSpec = {
   version: { type: 'boolean', short: 'V' },
 };
 
-export async function main(argv: string[]): Promise<number> {
+/** `typed`: the command line's words; none when the launcher moved them to a file (launcher-words.ts). */
+export async function main(typed: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   createOwnerOnly();
-  const json = argv.includes('--json');
-  const out = new Output(json, argv.includes('--verbose') || argv.includes('-v'));
+  let out = outputFor(typed);
   try {
+    const argv = launcherWords(typed, env);
+    out = outputFor(argv);
     return await dispatch(argv, out);
   } catch (error) {
     const leap = isLeapError(error)
@@ -47,6 +50,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${printableLines(leap.cause.stack)}\n`);
     return leap.exit;
   }
+}
+
+function outputFor(argv: readonly string[]): Output {
+  return new Output(argv.includes('--json'), argv.includes('--verbose') || argv.includes('-v'));
 }
 
 /** Global options that take the next word as their value (`--set a.b=c status`). */
