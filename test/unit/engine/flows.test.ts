@@ -221,7 +221,7 @@ function restoredTree(
 }
 
 /**
- * Runs the run's restore-fast.sh as restore-boot.sh would, with a stand-in
+ * Runs the run's restore-fast.sh as restore-boot.sh would (but under umask 022), with a stand-in
  * systemd-run first on PATH: it becomes the launcher of a fake restored tree and
  * writes the pid file beside the action script, as criu's post-resume would; or,
  * `killed`, ends as a criu killed mid-restore leaves it.
@@ -238,11 +238,16 @@ async function runFastScript(runDir: string, how: 'restored' | 'killed' = 'resto
     'wait',
   ].join('\n');
   writeFileSync(join(bin, 'systemd-run'), `${fake}\n`, { mode: 0o755 });
-  const result = spawnSync('sh', [join(runDir, 'restore-fast.sh')], {
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  // Under an open umask: what it writes must be root's alone all the same.
+  const result = spawnSync(
+    'sh',
+    ['-c', 'umask 022 && exec sh "$0"', join(runDir, 'restore-fast.sh')],
+    {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
   const launcher = /^launcher=(\d+)$/m.exec(
     readFileSync(join(runDir, 'fast-restore'), 'utf8'),
   )?.[1];
@@ -538,6 +543,9 @@ describe('the boot-restore flow', () => {
     expect(readdirSync(ctx.host.savedSysctls)).toEqual([]);
     const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
     expect(record).toMatch(/^outcome=restored$/m);
+    // Its record, and the pid file criu's action script (here the stand-in) writes as its child.
+    for (const file of ['fast-restore', RESTORED_PID_FILE])
+      expect(statSync(join(journal.paths.dir, file)).mode & 0o777, file).toBe(0o600);
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
