@@ -1,6 +1,7 @@
 /** The shape every subcommand module exports, and the context main.ts hands it. */
 import type { ParseArgsConfig } from 'node:util';
 
+import type { LoadConfigOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EngineContext } from '../engine/context.js';
 import type { Runner } from '../tools/runner.js';
@@ -28,5 +29,10 @@ export interface Command {
   allowPositionals?: boolean;
   /** Refused with exit 6 before it runs when not root. */
   needsRoot: boolean;
+  /**
+   * Where its config comes from instead of --config, --set and the environment:
+   * the worker's, from the file its foreground wrote (state/worker-input.ts).
+   */
+  configFrom?(values: ParsedValues): LoadConfigOptions;
   run(ctx: CommandContext, values: ParsedValues, positionals: string[]): Promise<number>;
 }

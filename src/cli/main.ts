@@ -9,10 +9,12 @@ import { loadConfig } from '../config/load.js';
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { createOwnerOnly } from '../state/owner-only.js';
 import { HOST_PATHS } from '../tools/host-paths.js';
+import { printableLines } from '../tools/printable.js';
 import { ExecaRunner } from '../tools/runner.js';
 import type { Command, OptionSpec, ParsedValues } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { commandHelp, mainHelp } from './help.js';
+import { launcherWords } from './launcher-words.js';
 import { Output } from './output.js';
 import { didYouMean } from './suggest.js';
 
@@ -28,11 +30,13 @@ const GLOBAL_OPTIONS: OptionSpec = {
   version: { type: 'boolean', short: 'V' },
 };
 
-export async function main(argv: string[]): Promise<number> {
+/** `typed`: the command line's words; none when the launcher moved them to a file (launcher-words.ts). */
+export async function main(typed: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   createOwnerOnly();
-  const json = argv.includes('--json');
-  const out = new Output(json, argv.includes('--verbose') || argv.includes('-v'));
+  let out = outputFor(typed);
   try {
+    const argv = launcherWords(typed, env);
+    out = outputFor(argv);
     return await dispatch(argv, out);
   } catch (error) {
     const leap = isLeapError(error)
@@ -43,9 +47,13 @@ export async function main(argv: string[]): Promise<number> {
         });
     out.error({ code: leap.code, message: leap.message, hint: leap.hint });
     if (out.verbose && leap.cause instanceof Error && leap.cause.stack)
-      process.stderr.write(`${leap.cause.stack}\n`);
+      process.stderr.write(`${printableLines(leap.cause.stack)}\n`);
     return leap.exit;
   }
+}
+
+function outputFor(argv: readonly string[]): Output {
+  return new Output(argv.includes('--json'), argv.includes('--verbose') || argv.includes('-v'));
 }
 
 /** Global options that take the next word as their value (`--set a.b=c status`). */
@@ -78,11 +86,13 @@ async function dispatch(argv: string[], out: Output): Promise<number> {
   const { values, positionals } = parseCommandArgs(command, rest);
   if (values.help) return print(commandHelp(command));
   if (values.version) return print(`kernel-leap ${VERSION}`);
-  const { config, file, overrides } = loadConfig({
-    file: values.config as string | undefined,
-    overrides: (values.set as string[] | undefined) ?? [],
-  });
   requireRoot(command);
+  const { config, file, overrides } = loadConfig(
+    command.configFrom?.(values as ParsedValues) ?? {
+      file: values.config as string | undefined,
+      overrides: (values.set as string[] | undefined) ?? [],
+    },
+  );
   return command.run(
     {
       config,

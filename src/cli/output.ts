@@ -2,11 +2,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ErrorEvent, Progress, ProgressEvent } from '../engine/progress.js';
+import { jsonText, printable, printableLines } from '../tools/printable.js';
 
 /**
  * Everything the CLI prints goes through here: human text on a tty, or one JSON
  * object per line with --json. Progress goes to stderr in text mode so that
- * stdout stays the command's answer.
+ * stdout stays the command's answer. Text holds titles, paths and command lines
+ * that other users wrote, so every line leaves here printable (tools/printable.ts),
+ * and JSON with the same characters escaped.
  */
 export class Output implements Progress {
   private progressDir: string | undefined;
@@ -26,9 +29,14 @@ export class Output implements Progress {
   result<T>(data: T, text: (data: T, width: number | undefined) => string): void {
     this.stdout.write(
       this.json
-        ? `${JSON.stringify({ type: 'result', ...data })}\n`
-        : `${text(data, terminalWidth(this.stdout))}\n`,
+        ? `${jsonText({ type: 'result', ...data })}\n`
+        : `${printableLines(text(data, terminalWidth(this.stdout)))}\n`,
     );
+  }
+
+  /** Text for the person at the terminal only, on stderr (the plan before `upgrade` asks); none with --json. */
+  aside(text: string): void {
+    if (!this.json) this.stderr.write(`${printableLines(text)}\n`);
   }
 
   /**
@@ -42,14 +50,16 @@ export class Output implements Progress {
   }
 
   progress(event: ProgressEvent): void {
-    if (this.progressDir) this.writeProgressFile(`${formatProgress(event)}\n`);
+    // The launcher shell cats the mirrored lines to the session's terminal as they are.
+    const line = `${printableLines(formatProgress(event))}\n`;
+    if (this.progressDir) this.writeProgressFile(line);
     if (this.json) {
       this.stdout.write(
-        `${JSON.stringify({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`,
+        `${jsonText({ type: 'progress', ts: new Date().toISOString(), ...event })}\n`,
       );
       return;
     }
-    this.stderr.write(`${formatProgress(event)}\n`);
+    this.stderr.write(line);
   }
 
   private writeProgressFile(line: string): void {
@@ -63,11 +73,11 @@ export class Output implements Progress {
 
   error(payload: ErrorEvent): void {
     if (this.json) {
-      this.stdout.write(`${JSON.stringify({ type: 'error', ...payload })}\n`);
+      this.stdout.write(`${jsonText({ type: 'error', ...payload })}\n`);
       return;
     }
-    this.stderr.write(`error[${payload.code}]: ${payload.message}\n`);
-    if (payload.hint) this.stderr.write(`  hint: ${payload.hint}\n`);
+    this.stderr.write(`${printableLines(`error[${payload.code}]: ${payload.message}`)}\n`);
+    if (payload.hint) this.stderr.write(`${printableLines(`  hint: ${payload.hint}`)}\n`);
   }
 }
 
@@ -102,16 +112,18 @@ export function formatDuration(ms: number): string {
 const MIN_COLUMN = 12;
 
 /**
- * A fixed-width table; cells are stringified as they are. Given a width (the
- * terminal's), the widest column wraps so that lines fit it.
+ * A fixed-width table; each cell is one line, made printable before it is
+ * measured, so that an escaped title keeps the columns straight. Given a width
+ * (the terminal's), the widest column wraps so that lines fit it.
  */
 export function formatTable(
   headers: readonly string[],
   rows: ReadonlyArray<readonly string[]>,
   width?: number,
 ): string {
+  const shown = rows.map((cells) => cells.map(printable));
   const natural = headers.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)),
+    Math.max(h.length, ...shown.map((r) => (r[i] ?? '').length)),
   );
   const widths = fitColumns(natural, width);
   const lines = (cells: readonly string[]) => {
@@ -127,7 +139,7 @@ export function formatTable(
   return [
     ...lines(headers),
     ...lines(widths.map((w) => '-'.repeat(w))),
-    ...rows.flatMap(lines),
+    ...shown.flatMap(lines),
   ].join('\n');
 }
 
@@ -140,8 +152,9 @@ function fitColumns(natural: readonly number[], width: number | undefined): numb
   return natural.map((w, i) => (i === widest ? Math.max(room, Math.min(w, MIN_COLUMN)) : w));
 }
 
-/** One indented line of prose; given a width, wrapped to it with a hanging indent. */
-export function formatIndented(text: string, width: number | undefined, indent = '  '): string {
+/** One indented line of prose, made printable; given a width, wrapped to it with a hanging indent. */
+export function formatIndented(prose: string, width: number | undefined, indent = '  '): string {
+  const text = printable(prose);
   if (width === undefined) return `${indent}${text}`;
   const hanging = `${indent}  `;
   return wrapText(text, Math.max(width - hanging.length, MIN_COLUMN))

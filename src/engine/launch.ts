@@ -11,10 +11,10 @@ import { shQuote } from '../render/quote.js';
 import type { Journal } from '../state/journal.js';
 import { outcomePath, readOutcome } from '../state/outcome.js';
 import { pendingPath } from '../state/pending.js';
+import { type WorkerOptions, writeWorkerInput } from '../state/worker-input.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { startTransientService } from '../tools/systemd.js';
-import type { Leap } from './leap.js';
 
 export interface ConfigSource {
   file: string | undefined;
@@ -22,34 +22,32 @@ export interface ConfigSource {
   overrides: readonly string[];
 }
 
-/** `journals`: one run per session; the caller's names the worker. */
+/**
+ * `journal`: the caller's run, which names the worker (`options` names the others).
+ * What the worker is to do, `--pre` and the config's overrides go in that run's
+ * dir, not on the unit's command lines, which every user can read (state/worker-input.ts).
+ */
 export async function launchWorker(
   runner: Runner,
   config: Config,
   source: ConfigSource,
-  journals: Leap<Journal>,
-  workerArgs: readonly string[],
+  journal: Journal,
+  options: WorkerOptions,
 ): Promise<string> {
-  const journal = journals.caller;
   const unit = workerUnitName(journal.runId);
   const { node, bundle } = selfCommand(config);
-  const configArgs = [
-    ...(source.file ? ['--config', source.file] : []),
-    ...source.overrides.flatMap((o) => ['--set', o]),
-  ];
+  const input = writeWorkerInput(journal.paths.dir, {
+    config: {
+      ...(source.file === undefined ? {} : { file: source.file }),
+      overrides: [...source.overrides],
+    },
+    worker: options,
+  });
   await startTransientService(runner, {
     unit,
     description: `kernel-leap worker for run ${journal.runId}`,
-    command: [node, bundle, 'worker', '--run', journal.runId, ...configArgs, ...workerArgs],
-    stopPost: settleIfKilled(config, journal, [
-      node,
-      bundle,
-      'worker-stopped',
-      '--run',
-      journal.runId,
-      ...journals.others.flatMap((j) => ['--also', j.runId]),
-      ...configArgs,
-    ]),
+    command: [node, bundle, 'worker', '--input', input],
+    stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--input', input]),
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),

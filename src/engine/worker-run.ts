@@ -15,6 +15,7 @@ import { readOutcome } from '../state/outcome.js';
 import { markPending } from '../state/pending.js';
 import type { PhaseOutput } from '../state/phase-outputs.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
+import { type WorkerOptions, writePreScript } from '../state/worker-input.js';
 import { dumpTree } from '../steps/checkpoint/dump.js';
 import { jumpToKernel, type KexecLoadOutput, loadTargetKernel } from '../steps/checkpoint/kexec.js';
 import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/checkpoint/prepare.js';
@@ -31,23 +32,6 @@ import type { EngineContext } from './context.js';
 import { inDumpOrder, type Leap, leapOf } from './leap.js';
 import { stepInRun } from './step.js';
 import { finish, finishAll, type ResumableRun, unwind } from './unwind.js';
-
-export interface WorkerOptions {
-  runId: string;
-  /** In callerPidNs: the foreground may run inside a restored session's pid namespace. */
-  rootPid: number;
-  /** `upgrade --all-ssh`: the other sessions, each with a run of its own, dumped before this one. */
-  others: ReadonlyArray<{ runId: string; rootPid: number }>;
-  /** The foreground process that hands off to the launcher shell; it must be gone before the dump. */
-  waitPid: number | undefined;
-  callerPidNs: string | undefined;
-  rehearse: boolean;
-  exec: boolean;
-  pre: string | undefined;
-  kernel: string | undefined;
-  /** 'rehearse' stops after the rehearsal. */
-  mode: 'upgrade' | 'rehearse';
-}
 
 /** A session whose root is still there: its run, and its root in this pid namespace. */
 interface LiveSession {
@@ -298,7 +282,12 @@ async function runPre(
     ctx,
     runs.caller.journal,
     'pre',
-    (runner) => runner.run({ file: '/bin/sh', args: ['-c', pre], timeoutMs: 60 * 60_000 }),
+    (runner) =>
+      runner.run({
+        file: '/bin/sh',
+        args: [writePreScript(runs.caller.journal.paths.dir, pre)],
+        timeoutMs: 60 * 60_000,
+      }),
     (r) => ({ command: pre, exitCode: r.exitCode, durationMs: r.durationMs }),
   );
   // A package upgrade may have replaced binaries the sessions run: plan again.

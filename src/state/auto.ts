@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { jsonText } from '../tools/printable.js';
 import { writeFileAtomic } from './atomic.js';
 
 export interface AutoRecord {
@@ -25,7 +26,7 @@ export function autoRecordPath(stateDir: string): string {
 export function writeAutoRecord(stateDir: string, record: AutoRecord): void {
   // auto may decide before any run made the state dir.
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(autoRecordPath(stateDir), `${JSON.stringify(record, null, 2)}\n`);
+  writeFileAtomic(autoRecordPath(stateDir), `${jsonText(record, 2)}\n`);
 }
 
 export function readAutoRecord(stateDir: string): AutoRecord | undefined {

@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import * as z from 'zod/mini';
 
 import { ExitCode, LeapError } from '../errors.js';
+import { jsonText } from '../tools/printable.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
 import { type PhaseOutput, RECORDED_OUTPUTS, type RecordedOutput } from './phase-outputs.js';
 import { assertTransition, type PhaseName } from './phase-table.js';
@@ -247,7 +248,7 @@ export class Journal {
   }
 
   private save(): void {
-    writeFileAtomic(this.paths.journal, `${JSON.stringify(this.data, null, 2)}\n`);
+    writeFileAtomic(this.paths.journal, `${jsonText(this.data, 2)}\n`);
   }
 }
 

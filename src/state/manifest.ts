@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { CriuRestoreOptions } from '../tools/criu-args.js';
+import { jsonText } from '../tools/printable.js';
 import { writeFileAtomic } from './atomic.js';
 
 export interface Endpoint {
@@ -81,7 +82,7 @@ function manifestPath(runDir: string): string {
 }
 
 export function writeManifest(runDir: string, manifest: RestoreManifest): void {
-  writeFileAtomic(manifestPath(runDir), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileAtomic(manifestPath(runDir), `${jsonText(manifest, 2)}\n`);
 }
 
 export function readManifest(runDir: string): RestoreManifest {

@@ -29,7 +29,7 @@ export async function encodeImage(
   try {
     const json = join(dir, 'image.json');
     const out = join(dir, 'image.img');
-    writeFileSync(json, JSON.stringify(data));
+    writeFileSync(json, JSON.stringify(data), { mode: 0o600 });
     await runner.run({ file: 'crit', args: ['encode', '-i', json, '-o', out], timeoutMs: 60_000 });
     writeFileSync(image, readFileSync(out), { mode: 0o600 });
   } finally {

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 
 import { ExitCode, LeapError } from '../errors.js';
 import { packageFor } from './packages.js';
+import { jsonText } from './printable.js';
 
 export interface RunRequest {
   file: string;
@@ -160,7 +161,7 @@ export class ExecaRunner implements Runner {
       stderrTail: maskSecrets(tail(result.stderr), secrets),
       ...(error ? { error } : {}),
     };
-    appendFileSync(this.logFile, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    appendFileSync(this.logFile, `${jsonText(event)}\n`, { mode: 0o600 });
   }
 }
 

@@ -27,8 +27,8 @@ export async function withSysctl<T>(
   const previous = readFileSync(path, 'utf8').trim();
   if (previous === value) return work();
   const saved = join(paths.savedSysctls, key);
-  mkdirSync(paths.savedSysctls, { recursive: true });
-  writeFileSync(saved, `${previous}\n`);
+  mkdirSync(paths.savedSysctls, { recursive: true, mode: 0o700 });
+  writeFileSync(saved, `${previous}\n`, { mode: 0o600 });
   writeFileSync(path, value);
   try {
     return await work();

@@ -46,16 +46,66 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     );
   });
 
-  it('also when --pre replaces the binaries the session runs', async () => {
+  it('also when --pre replaces the binaries the session runs; no other user sees the --pre, and every file it leaves is owner-only', async () => {
     const { oldKernel, newKernel } = guest.connection;
     await guest.run('apt-get update -qq', { timeoutMs: 300_000 });
+    await watchPsAsNobody(guest);
+    // S3CR$((1+2))T: the session's own bash -c holds its script, whose text must not hold the word.
     const result = await leapWithLiveSession(
       guest,
       s3,
-      `kernel-leap upgrade --yes --kernel ${oldKernel} --pre 'apt-get install --reinstall -y openssh-server bash'`,
+      `kernel-leap upgrade --yes --kernel ${oldKernel} --pre "echo S3CR$((1+2))T; apt-get install --reinstall -y openssh-server bash"`,
     );
     expectCarried(result, newKernel, oldKernel);
     const journal = JSON.parse(await guest.run('cat /var/lib/kernel-leap/latest/journal.json'));
     expect(journal.phases.pre.status).toBe('done');
+    expect(journal.phases.pre.outputs.command).toMatch(/^echo S3CR3T; /);
+    await expectPsNeverShowed(guest);
+    // Every file and directory of every run, the boot scripts' records and criu's at boot included.
+    expect(
+      await guest.run('find /var/lib/kernel-leap \\( -type f -o -type d \\) -perm /077 -ls'),
+    ).toBe('');
   });
 });
+
+const PS_WATCH = '/var/tmp/kl-ps-watch';
+
+/**
+ * What any user sees of the leap: `ps` run as nobody every 0.2 s, from before the
+ * session types `upgrade` until the kexec ends it. Each poll that shows S3CR3T
+ * adds its lines to `seen`, numbered; one that shows the --pre running, its number
+ * to `during-pre` (the regexes do not match the watcher's own command line).
+ */
+async function watchPsAsNobody(guest: Vm): Promise<void> {
+  const poll = [
+    'n=0',
+    'while :; do',
+    '  n=$((n + 1))',
+    `  setpriv --reuid=nobody --regid=nogroup --clear-groups ps -ewwo args > ${PS_WATCH}/now 2>&1`,
+    `  grep "S3CR[3]T" ${PS_WATCH}/now | sed "s/^/$n /" >> ${PS_WATCH}/seen`,
+    `  grep -q "/pre[.]sh" ${PS_WATCH}/now && echo $n >> ${PS_WATCH}/during-pre`,
+    '  sleep 0.2',
+    'done',
+  ].join('\n');
+  // In single quotes on the guest's shell: the loop has none of its own.
+  await guest.run(
+    `rm -rf ${PS_WATCH} && mkdir -p ${PS_WATCH} && touch ${PS_WATCH}/seen ${PS_WATCH}/during-pre && systemd-run --unit=kl-ps-watch --collect --quiet /bin/sh -c '${poll}'`,
+  );
+}
+
+/**
+ * The word was on no command line while the --pre ran. The only one that may
+ * show it is the launcher's own, from the exec of what was typed to its first
+ * lines moving the words to a root-only file: an instant, so at most one poll.
+ */
+async function expectPsNeverShowed(guest: Vm): Promise<void> {
+  const duringPre = (await guest.run(`cat ${PS_WATCH}/during-pre`)).split('\n').filter(Boolean);
+  expect(duringPre.length, 'polls that saw the --pre run').toBeGreaterThan(0);
+  const seen = (await guest.run(`cat ${PS_WATCH}/seen`)).split('\n').filter(Boolean);
+  console.log(
+    `[e2e] ps as nobody: ${duringPre.length} polls during --pre; S3CR3T seen: ${JSON.stringify(seen)}`,
+  );
+  for (const line of seen)
+    expect(line).toMatch(/^\d+ \/bin\/sh \/usr\/local\/bin\/kernel-leap upgrade /);
+  expect(new Set(seen.map((line) => line.split(' ')[0])).size).toBeLessThanOrEqual(1);
+}

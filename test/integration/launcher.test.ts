@@ -1,5 +1,13 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -57,7 +65,7 @@ describe('the launcher shell', () => {
     ]);
   });
 
-  it('turns Ctrl-C into a cancel request for the worker, and keeps waiting for the outcome', async () => {
+  it('turns Ctrl-C into a cancel request for the worker, and keeps waiting for the outcome, with what was typed off its command line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kl-launcher-'));
     const run = join(dir, 'runs', 'R2');
     mkdirSync(join(run, 'progress'), { recursive: true });
@@ -67,12 +75,16 @@ describe('the launcher shell', () => {
       [
         '#!/bin/sh',
         'if [ "$2" = report ]; then echo "report $3 $4"; exit 0; fi',
+        // As Node does: the words from the launcher's root-only file, which it then removes.
+        `echo "$* $(stat -c %a "$KERNEL_LEAP_ARGV")" > ${run}/argv && tr '\\0' '\\n' < "$KERNEL_LEAP_ARGV" >> ${run}/argv`,
+        'rm "$KERNEL_LEAP_ARGV"',
         `printf %s ${run} > "$KERNEL_LEAP_HANDOFF"`,
         'exit 75',
       ].join('\n'),
     );
     chmodSync(fakeNode, 0o755);
-    const launcher = spawn('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], {
+    const typed = ['upgrade', '--pre', 'echo S3CR3T; sleep 5', '--set', 's3.prefix=a b'];
+    const launcher = spawn('/bin/sh', [resolve('scripts/kernel-leap'), ...typed], {
       env: {
         PATH: process.env.PATH ?? '',
         KERNEL_LEAP_NODE: fakeNode,
@@ -90,6 +102,10 @@ describe('the launcher shell', () => {
       '',
     );
     await new Promise((r) => setTimeout(r, 500));
+    // Node got every word whole, from a 0600 file, and no command line of the launcher holds them.
+    expect(readFileSync(join(run, 'argv'), 'utf8')).toBe(`bundle.mjs 600\n${typed.join('\n')}\n`);
+    const cmdline = readFileSync(`/proc/${launcher.pid}/cmdline`, 'utf8');
+    expect(cmdline.split('\0')).toEqual(['/bin/sh', resolve('scripts/kernel-leap'), '']);
     process.kill(-(launcher.pid as number), 'SIGINT');
     await waitUntil(() => existsSync(join(run, 'cancel')), 5000, 'the cancel request', '');
     expect(launcher.exitCode).toBeNull();

@@ -2,10 +2,11 @@
  * restore-boot.sh, the restore unit's ExecStart, run for real with dash: on the
  * leap's boot it takes the pending runs as Node's restore would (the boot id
  * beside the list), runs each run's restore-fast.sh in order until one fails,
- * skips a run without one, and always hands over to Node last.
+ * skips a run without one, and always hands over to Node last. What it writes is
+ * owner-only whatever the umask it starts with.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -51,8 +52,11 @@ function bootBed(cmdline: string, runs: Record<string, string | undefined>) {
       leapParameter: 'kernel_leap.run',
     }),
   );
+  // Started with an open umask, as nothing guarantees the unit's: what it writes must still be root's alone.
   const run = () => {
-    const result = spawnSync('/bin/sh', [script], { encoding: 'utf8' });
+    const result = spawnSync('/bin/sh', ['-c', 'umask 022 && exec /bin/sh "$0"', script], {
+      encoding: 'utf8',
+    });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     return existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
@@ -72,6 +76,8 @@ describe('restore-boot.sh', () => {
     expect(existsSync(join(bed.stateDir, 'pending'))).toBe(false);
     expect(readFileSync(join(bed.stateDir, 'restoring'), 'utf8')).toBe('r1\nholder\nr3\nr4\n');
     expect(readFileSync(join(bed.stateDir, 'restoring.boot'), 'utf8').trim()).toBe(BOOT_ID);
+    for (const file of ['restoring', 'restoring.boot'])
+      expect(statSync(join(bed.stateDir, file)).mode & 0o777, file).toBe(0o600);
     // Node's restore then reads them as this boot's: fresh, none cut short.
     expect(takePending(bed.stateDir, BOOT_ID)).toEqual({
       fresh: ['r1', 'holder', 'r3', 'r4'],

@@ -16,6 +16,7 @@ import {
   planSummary,
   type SessionPlan,
 } from '../../steps/plan/session-plan.js';
+import { printable } from '../../tools/printable.js';
 import { liveProc, mergeSnapshots, recordingProc } from '../../tools/procfs.js';
 import type { Command } from '../command.js';
 import { formatIndented, formatTable } from '../output.js';
@@ -93,7 +94,7 @@ export function renderPlan(
     formatTable(['level', 'what', 'strategy'], rows, width),
     ...(hints.length ? ['', 'what to do:', ...hints] : []),
     '',
-    planDumpCommand(plan).join(' '),
+    printable(planDumpCommand(plan).join(' ')),
     '(CRIU_CONFIG_FILE is cleared and --no-default-config skips /etc/criu/default.conf)',
     '',
     `verdict: ${plan.verdict}`,
@@ -110,8 +111,14 @@ export function renderCrossTreeStreams(streams: readonly CrossTreeStream[]): str
     : '';
 }
 
-/** A session's own tree, or a tree of its logind scope carried beside it. */
+/**
+ * A session's own tree, or a tree of its logind scope carried beside it. One
+ * line: the root's command line is its user's to write, newlines included.
+ */
 function treeTitle(plan: SessionPlan, root: Pick<SessionRoot, 'cmdline' | 'scopeTree'>): string {
-  if (!root.scopeTree) return `session root: ${plan.rootPid} (${root.cmdline})`;
-  return `tree of session ${root.scopeTree.session}'s login scope ${root.scopeTree.scope.split('/').at(-1) ?? ''}, outside its ssh tree: root ${plan.rootPid} (${root.cmdline}), carried too`;
+  const cmdline = printable(root.cmdline);
+  if (!root.scopeTree) return `session root: ${plan.rootPid} (${cmdline})`;
+  return printable(
+    `tree of session ${root.scopeTree.session}'s login scope ${root.scopeTree.scope.split('/').at(-1) ?? ''}, outside its ssh tree: root ${plan.rootPid} (${cmdline}), carried too`,
+  );
 }

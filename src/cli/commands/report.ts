@@ -2,6 +2,7 @@ import { ExitCode } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { readOutcome } from '../../state/outcome.js';
 import { buildReport, type Report } from '../../steps/report/report.js';
+import { printable } from '../../tools/printable.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatDuration, formatTable } from '../output.js';
 
@@ -36,6 +37,7 @@ export function exitCodeFor(outcome: string): number {
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : formatDuration(value));
 
+/** Each line made printable on its own: what was degraded or left behind names other users' paths and command lines. */
 export function renderReport(r: Report, width?: number): string {
   const head = [
     `run ${r.runId} on ${r.host}: ${r.outcome}`,
@@ -45,7 +47,7 @@ export function renderReport(r: Report, width?: number): string {
     ...(r.remapped.length ? [`remapped: ${r.remapped.join(', ')}`] : []),
     ...(r.degraded.length ? [`degraded: ${r.degraded.join('; ')}`] : []),
     ...r.leftBehind.map((loss) => `left behind: ${loss}`),
-  ];
+  ].map(printable);
   const timeline = formatTable(
     ['event', 'at', '+since freeze'],
     r.timeline.map((t) => [t.name, t.at.slice(11, 23), ms(t.sinceFreezeMs)]),
@@ -62,6 +64,8 @@ export function renderReport(r: Report, width?: number): string {
       ]),
     width,
   );
-  const hints = r.phases.filter((p) => p.hint).map((p) => `what to do (${p.name}): ${p.hint}`);
+  const hints = r.phases
+    .filter((p) => p.hint)
+    .map((p) => printable(`what to do (${p.name}): ${p.hint}`));
   return [...head, '', timeline, '', phases, ...(hints.length ? ['', ...hints] : [])].join('\n');
 }

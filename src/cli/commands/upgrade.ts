@@ -2,7 +2,7 @@ import { release } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 
 import { handOff, launchWorker } from '../../engine/launch.js';
-import { inDumpOrder, leapOf, mapLeap } from '../../engine/leap.js';
+import { inDumpOrder, leapOf } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { assertMachineFree } from '../../state/leap-lock.js';
@@ -15,7 +15,8 @@ import {
 import { crossTreeStreams, linkTrees } from '../../steps/plan/cross-tree.js';
 import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/plan/discover.js';
 import { withScopeTrees } from '../../steps/plan/scope-trees.js';
-import { planSession } from '../../steps/plan/session-plan.js';
+import { planSession, type SessionPlan } from '../../steps/plan/session-plan.js';
+import { printable } from '../../tools/printable.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { terminalWidth } from '../output.js';
@@ -113,19 +114,10 @@ export async function launchLeap(
   for (const root of roots)
     previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
   const shown = linkTrees(previews, ctx.config, liveProc, 'plan');
-  const width = terminalWidth(process.stderr);
-  const text = [
-    ...shown.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
-    renderCrossTreeStreams(crossTreeStreams(previews)),
-  ].filter(Boolean);
-  if (target)
-    text.push(
-      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
-    );
-  if (!ctx.out.json) process.stderr.write(`${text.join('\n\n')}\n\n`);
+  ctx.out.aside(previewText(shown, roots, target, terminalWidth(process.stderr)));
   if (shown.some((p) => p.verdict === 'no-go')) return { exit: ExitCode.noGo };
   const losses = checkLosses(roots, values);
-  if (losses.text && !ctx.out.json) process.stderr.write(`${losses.text}\n\n`);
+  if (losses.text) ctx.out.aside(`${losses.text}\n`);
   if (losses.refused) return { exit: ExitCode.noGo };
   if (target && values.yes !== true && !(await confirm(roots.length, target.version)))
     return { exit: ExitCode.usage };
@@ -139,22 +131,19 @@ export async function launchLeap(
     ctx.runner.loggingTo(journal.paths.commandLog),
     ctx.config,
     { file: ctx.configFile, overrides: ctx.configOverrides },
-    mapLeap(leap, (s) => s.journal),
-    [
-      '--root',
-      String(leap.caller.root.pid),
-      ...leap.others.flatMap((s) => ['--also', `${s.root.pid}:${s.journal.runId}`]),
-      '--mode',
+    journal,
+    {
+      runId: journal.runId,
+      rootPid: leap.caller.root.pid,
+      others: leap.others.map((s) => ({ runId: s.journal.runId, rootPid: s.root.pid })),
       mode,
       // The foreground in the session must be gone before the dump; auto's is in none.
-      ...(waiter === 'launcher'
-        ? ['--wait-pid', String(process.pid), ...callerPidNamespace()]
-        : []),
-      ...(values['no-rehearse'] ? ['--no-rehearse'] : []),
-      ...(values['no-exec'] ? ['--no-exec'] : []),
-      ...(typeof values.pre === 'string' ? ['--pre', values.pre] : []),
-      ...(typeof values.kernel === 'string' ? ['--kernel', values.kernel] : []),
-    ],
+      ...(waiter === 'launcher' ? { waitPid: process.pid, callerPidNs: ownPidNamespace() } : {}),
+      rehearse: values['no-rehearse'] !== true,
+      exec: values['no-exec'] !== true,
+      ...(typeof values.pre === 'string' ? { pre: values.pre } : {}),
+      ...(typeof values.kernel === 'string' ? { kernel: values.kernel } : {}),
+    },
   );
   ctx.out.progress({
     phase: 'worker',
@@ -164,6 +153,24 @@ export async function launchLeap(
       .join(', ')} handed to ${unit}`,
   });
   return { journals: inDumpOrder(leap).map((s) => s.journal) };
+}
+
+/** What `upgrade` shows before it asks: each tree's plan, the streams between them, the kernel. */
+export function previewText(
+  plans: readonly SessionPlan[],
+  roots: readonly SessionRoot[],
+  target: { version: string | undefined; why: TargetReason } | undefined,
+  width: number | undefined,
+): string {
+  const text = [
+    ...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
+    renderCrossTreeStreams(crossTreeStreams(plans)),
+  ].filter(Boolean);
+  if (target)
+    text.push(
+      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
+    );
+  return `${text.join('\n\n')}\n`;
 }
 
 /**
@@ -189,9 +196,8 @@ async function upgradeTarget(
 }
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */
-function callerPidNamespace(): string[] {
-  const pidns = liveProc.readLink('/proc/self/ns/pid');
-  return pidns ? ['--pidns', pidns] : [];
+function ownPidNamespace(): string | undefined {
+  return liveProc.readLink('/proc/self/ns/pid');
 }
 
 /** `trees`: the sessions and the other trees of their login scopes, as the plan above lists them. */
@@ -203,7 +209,9 @@ async function confirm(trees: number, kernel: string | undefined): Promise<boole
     });
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = await rl.question(
-    `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel ?? 'the newest kernel installed after --pre'} (from ${release()})? [y/N] `,
+    printable(
+      `Freeze ${trees === 1 ? 'this session' : `the ${trees} process trees above`} and kexec into ${kernel ?? 'the newest kernel installed after --pre'} (from ${release()})? [y/N] `,
+    ),
   );
   rl.close();
   return /^y(es)?$/i.test(answer.trim());

@@ -3,60 +3,50 @@ import { shipIfEnded } from '../../engine/ship.js';
 import { runWorker } from '../../engine/worker-run.js';
 import { settleStoppedWorker } from '../../engine/worker-settle.js';
 import { ExitCode, LeapError } from '../../errors.js';
-import type { Command } from '../command.js';
+import { readWorkerInput, type WorkerInput } from '../../state/worker-input.js';
+import type { Command, ParsedValues } from '../command.js';
+
+const INPUT_OPTION = { input: { type: 'string' } } as const;
+
+/**
+ * `--input FILE`: what `upgrade` wrote for its worker, in the caller's run dir.
+ * Nothing else comes on the command line, which every user can read.
+ */
+function workerInput(values: ParsedValues): WorkerInput {
+  if (typeof values.input !== 'string')
+    throw new LeapError('USAGE', 'the worker needs --input FILE', {
+      hint: 'the upgrade command starts the worker; do not run it by hand',
+      exit: ExitCode.usage,
+    });
+  return readWorkerInput(values.input);
+}
+
+/** The foreground's config, as it was: the unit inherits neither its flags nor its environment. */
+function configOfInput(values: ParsedValues) {
+  const { config } = workerInput(values);
+  return { file: config.file, overrides: config.overrides, env: {} };
+}
 
 /** Internal: started by `upgrade` and `rehearse` through systemd-run, outside the session. */
 export const workerCommand: Command = {
   name: 'worker',
   needsRoot: true,
   summary: '(internal) the detached worker that rehearses, dumps and kexecs',
-  usage:
-    'worker --run ID --root PID [--also ROOT:RUN ...] [--wait-pid PID] [--pidns pid:[INO]] [--mode upgrade|rehearse] [--no-rehearse] [--no-exec] [--pre CMD] [--kernel K]',
-  options: {
-    run: { type: 'string' },
-    root: { type: 'string' },
-    also: { type: 'string', multiple: true },
-    'wait-pid': { type: 'string' },
-    pidns: { type: 'string' },
-    mode: { type: 'string' },
-    'no-rehearse': { type: 'boolean' },
-    'no-exec': { type: 'boolean' },
-    pre: { type: 'string' },
-    kernel: { type: 'string' },
-  },
+  usage: 'worker --input FILE',
+  options: INPUT_OPTION,
   optionHelp: [
-    "--run ID, --root PID, --also ROOT:RUN (another session and its run, for --all-ssh), --wait-pid PID (both in --pidns, the caller's pid namespace), --mode upgrade|rehearse, --no-rehearse, --no-exec, --pre CMD, --kernel K",
+    "--input FILE     the runs, the options, --pre and the config's overrides, as upgrade wrote them (0600, in the caller's run dir)",
   ],
+  configFrom: configOfInput,
   async run(ctx, values) {
+    const { worker } = workerInput(values);
     try {
-      return await runWorker(ctx, {
-        runId: String(values.run),
-        rootPid: Number(values.root),
-        others: ((values.also as string[] | undefined) ?? []).map(parseOther),
-        waitPid: values['wait-pid'] === undefined ? undefined : Number(values['wait-pid']),
-        callerPidNs: values.pidns as string | undefined,
-        mode: values.mode === 'rehearse' ? 'rehearse' : 'upgrade',
-        rehearse: values['no-rehearse'] !== true,
-        exec: values['no-exec'] !== true,
-        pre: values.pre as string | undefined,
-        kernel: values.kernel as string | undefined,
-      });
+      return await runWorker(ctx, worker);
     } finally {
-      await shipIfEnded(ctx, String(values.run));
+      await shipIfEnded(ctx, worker.runId);
     }
   },
 };
-
-/** `--also ROOT:RUN`: one more session of `upgrade --all-ssh`. */
-function parseOther(value: string): { runId: string; rootPid: number } {
-  const [root, runId] = value.split(':');
-  if (!root || !runId || !/^\d+$/.test(root))
-    throw new LeapError('USAGE', `--also ${value}: expected ROOT:RUN`, {
-      hint: 'the upgrade command passes these; do not run the worker by hand',
-      exit: ExitCode.usage,
-    });
-  return { runId, rootPid: Number(root) };
-}
 
 /**
  * Internal: the worker unit's ExecStopPost=, for a worker that died without an
@@ -67,17 +57,15 @@ export const workerStoppedCommand: Command = {
   needsRoot: true,
   summary:
     '(internal) gives the runs of a worker that was killed an outcome, resuming or carrying on their sessions',
-  usage: 'worker-stopped --run ID [--also RUN ...]',
-  options: { run: { type: 'string' }, also: { type: 'string', multiple: true } },
+  usage: 'worker-stopped --input FILE',
+  options: INPUT_OPTION,
   optionHelp: [
-    "--run ID     the caller's run of the worker unit that stopped ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how)",
-    '--also RUN   the run of another session of its --all-ssh',
+    "--input FILE     the worker's input: the caller's run and the other runs of its --all-ssh ($SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS say how its unit stopped)",
   ],
+  configFrom: configOfInput,
   async run(ctx, values) {
-    const runIds = {
-      caller: String(values.run),
-      others: (values.also as string[] | undefined) ?? [],
-    };
+    const { worker } = workerInput(values);
+    const runIds = { caller: worker.runId, others: worker.others.map((o) => o.runId) };
     const end = {
       result: process.env.SERVICE_RESULT,
       code: process.env.EXIT_CODE,

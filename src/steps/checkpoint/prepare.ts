@@ -89,7 +89,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         procBootId: host.procBootId,
         leapParameter: LEAP_PARAMETER,
       }),
-      mode: 0o700,
+      // Read by `/bin/sh FILE`, never executed itself.
+      mode: 0o600,
     },
     {
       path: join(host.unitDir, RESTORE_UNIT),
@@ -119,7 +120,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
       mode: 0o755,
     });
   for (const file of files) install(journal, file);
-  // The action script lives in the run dir (kept for a post-mortem), not an artefact.
+  // The action script lives in the run dir (kept for a post-mortem), not an artefact;
+  // criu runs it as `sh -c FILE`, which needs it executable.
   writeFileSync(
     actionScript,
     renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }),
@@ -199,7 +201,7 @@ function writeFastScript(
     argv: bootRestoreArgv(manifest),
   });
   if (text !== undefined)
-    writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o700 });
+    writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o600 });
 }
 
 /** None for a value sh cannot carry on one line (a path with a newline): Node's restore, which quotes nothing, does it all. */
@@ -217,11 +219,15 @@ export function lockRulesPath(stateDir: string): string {
   return join(stateDir, 'lock-rules.v4');
 }
 
+/**
+ * Each file with its own mode, not the umask's: the units and the hook are system
+ * files that systemd and ifupdown read, holding no user's data (written owner-only,
+ * then opened up); restore-boot.sh is root's alone.
+ */
 function install(journal: StepJournal, file: { path: string; text: string; mode: number }): void {
   mkdirSync(dirname(file.path), { recursive: true });
   journal.addArtefact(file.path);
-  writeFileSync(file.path, file.text);
-  // Units and the hook are read by systemd and ifupdown: their mode, not the umask's.
+  writeFileSync(file.path, file.text, { mode: 0o600 });
   chmodSync(file.path, file.mode);
 }
 

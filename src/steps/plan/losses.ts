@@ -6,6 +6,7 @@
  * plan, rehearse and upgrade list these, and another user's session is a no-go
  * unless the user accepts the loss.
  */
+import { printable } from '../../tools/printable.js';
 import { listPids, readCmdline, readStatus } from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
 import { isSshSession, listTree, loggedInSessions, sessionLogin } from './discover.js';
@@ -105,12 +106,15 @@ function outsideScopes(
   });
 }
 
-/** One line per loss, for the plan and the report. */
+/**
+ * One line per loss, for the plan and the report: the user, tty and command line
+ * are the process's own to write, so the line is made printable (report.json keeps it so).
+ */
 export function describeLoss(loss: Loss): string {
   const what = {
     'ssh-session': `${loss.user}'s ssh session on ${loss.tty}`,
     'session-process': `a process of ${loss.user}'s session outside the carried tree`,
     'restored-tree': `a tree of ${loss.user}'s that an earlier leap restored (a tmux server or a nohup job of a session that leapt before), not carried`,
   }[loss.kind];
-  return `${what}: pid ${loss.pid} (${loss.cmdline})`;
+  return printable(`${what}: pid ${loss.pid} (${loss.cmdline})`);
 }

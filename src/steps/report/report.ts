@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../state/atomic.js';
 import type { JournalData } from '../../state/journal.js';
 import { PHASES } from '../../state/phase-table.js';
+import { jsonText } from '../../tools/printable.js';
 import { describeLoss } from '../plan/losses.js';
 
 export interface TimelineEntry {
@@ -149,5 +150,5 @@ function inferOutcome(journal: JournalData): string {
 }
 
 export function writeReport(runDir: string, report: Report): void {
-  writeFileAtomic(join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileAtomic(join(runDir, 'report.json'), `${jsonText(report, 2)}\n`);
 }

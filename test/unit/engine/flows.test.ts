@@ -20,7 +20,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runRestore } from '../../../src/engine/restore-run.js';
 import { shipRun } from '../../../src/engine/ship.js';
-import { runWorker, type WorkerOptions } from '../../../src/engine/worker-run.js';
+import { runWorker } from '../../../src/engine/worker-run.js';
 import { Journal } from '../../../src/state/journal.js';
 import { leapLockPath } from '../../../src/state/leap-lock.js';
 import { tryLock } from '../../../src/state/lock.js';
@@ -33,6 +33,7 @@ import {
   restoringPath,
   takePending,
 } from '../../../src/state/pending.js';
+import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
@@ -220,7 +221,7 @@ function restoredTree(
 }
 
 /**
- * Runs the run's restore-fast.sh as restore-boot.sh would, with a stand-in
+ * Runs the run's restore-fast.sh as restore-boot.sh would (but under umask 022), with a stand-in
  * systemd-run first on PATH: it becomes the launcher of a fake restored tree and
  * writes the pid file beside the action script, as criu's post-resume would; or,
  * `killed`, ends as a criu killed mid-restore leaves it. `before` is shell run
@@ -242,9 +243,10 @@ async function runFastScript(
     'wait',
   ].join('\n');
   writeFileSync(join(bin, 'systemd-run'), `${fake}\n`, { mode: 0o755 });
+  // Under an open umask: what it writes must be root's alone all the same.
   const result = spawnSync(
     'sh',
-    ['-c', `${before}\nexec sh "$0"`, join(runDir, 'restore-fast.sh')],
+    ['-c', `umask 022\n${before}\nexec sh "$0"`, join(runDir, 'restore-fast.sh')],
     {
       env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
       encoding: 'utf8',
@@ -411,13 +413,16 @@ describe('the upgrade worker flow', () => {
   );
 });
 
+/** How the worker runs --pre: sh reading the caller's run's pre.sh. */
+const preRun = (journal: Journal) => ['/bin/sh', join(journal.paths.dir, PRE_SCRIPT)];
+
 describe('the target kernel with --pre and no --kernel', () => {
   const INSTALLED_BY_PRE = '6.1.0-58-cloud-amd64';
 
   it('is the newest kernel installed once --pre ran, checked and loaded, and the journal says why', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade'], () => {
+    runner.on(preRun(journal), () => {
       writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), x86KernelHead());
       writeFileSync(
         join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`),
@@ -430,7 +435,12 @@ describe('the target kernel with --pre and no --kernel', () => {
     expect(runner.callsOf(['kexec', '-l'])[0]?.[2]).toBe(
       join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`),
     );
-    expect(runner.indexOf(['/bin/sh', '-c'])).toBeLessThan(runner.indexOf(['kexec', '-l']));
+    expect(runner.indexOf(preRun(journal))).toBeLessThan(runner.indexOf(['kexec', '-l']));
+    // sh reads the --pre from a root-only file: no command line, which every user reads, holds it.
+    expect(runner.calls.flat().some((arg) => arg.includes('full-upgrade'))).toBe(false);
+    const script = join(journal.paths.dir, PRE_SCRIPT);
+    expect(readFileSync(script, 'utf8')).toBe('apt-get -y full-upgrade\n');
+    expect(statSync(script).mode & 0o777).toBe(0o600);
     const load = Journal.open(ctx.stateDir, journal.runId).phase('load').outputs;
     expect(load).toMatchObject({ to: INSTALLED_BY_PRE, why: 'newest installed after --pre' });
   });
@@ -438,7 +448,7 @@ describe('the target kernel with --pre and no --kernel', () => {
   it('is refused when the --pre installed a kernel that is not one: a no-go, nothing dumped, the session running', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade'], () => {
+    runner.on(preRun(journal), () => {
       writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), 'not a kernel');
       writeFileSync(
         join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`),
@@ -459,7 +469,7 @@ describe('the target kernel with --pre and no --kernel', () => {
     for (const version of [NEW_KERNEL, NEWEST_KERNEL])
       for (const file of [`vmlinuz-${version}`, `initrd.img-${version}`])
         rmSync(join(ctx.host.boot, file));
-    runner.on(['/bin/sh', '-c', 'apt-get -y full-upgrade']);
+    runner.on(preRun(journal));
     await expect(
       runWorker(ctx, upgradeOptions(journal, s, { pre: 'apt-get -y full-upgrade' })),
     ).rejects.toMatchObject({
@@ -477,7 +487,7 @@ describe('the target kernel with --pre and no --kernel', () => {
   it('named by --kernel, stays that kernel whatever the --pre installed', async () => {
     const s = await session();
     const { ctx, runner, journal } = machineWith([s]);
-    runner.on(['/bin/sh', '-c', 'true'], () => {
+    runner.on(preRun(journal), () => {
       writeFileSync(join(ctx.host.boot, `vmlinuz-${INSTALLED_BY_PRE}`), x86KernelHead());
       writeFileSync(join(ctx.host.boot, `initrd.img-${INSTALLED_BY_PRE}`), cpioArchive({}));
     });
@@ -538,6 +548,9 @@ describe('the boot-restore flow', () => {
     expect(readdirSync(ctx.host.savedSysctls)).toEqual([]);
     const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
     expect(record).toMatch(/^outcome=restored$/m);
+    // Its record, and the pid file criu's action script (here the stand-in) writes as its child.
+    for (const file of ['fast-restore', RESTORED_PID_FILE])
+      expect(statSync(join(journal.paths.dir, file)).mode & 0o777, file).toBe(0o600);
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,11 +9,15 @@ import { loadConfig } from '../../../src/config/load.js';
 import { launchWorker } from '../../../src/engine/launch.js';
 import { Journal } from '../../../src/state/journal.js';
 import { markPending } from '../../../src/state/pending.js';
+import { readWorkerInput, WORKER_INPUT_FILE } from '../../../src/state/worker-input.js';
 import type { Runner, RunRequest } from '../../../src/tools/runner.js';
 
-/** Launches a worker with echo as its node, and returns the unit's stop-post argv as systemd-run got it. */
-async function launchedStopPost(): Promise<{
+const SECRET_PRE = 'curl -H "Authorization: hunter2" https://example/upgrade | sh';
+
+/** Launches a worker with echo as its node; returns what systemd-run got, and the unit's stop-post argv. */
+async function launched(): Promise<{
   argv: string[];
+  request: string[];
   stateDir: string;
   journal: Journal;
   other: Journal;
@@ -44,11 +48,20 @@ async function launchedStopPost(): Promise<{
   await launchWorker(
     runner,
     config,
-    { file: undefined, overrides: ['s3.bucket=b'] },
-    { caller: journal, others: [other] },
-    ['--root', '1'],
+    { file: undefined, overrides: ['s3.bucket=b', 's3.prefix=hunter3'] },
+    journal,
+    {
+      runId: journal.runId,
+      rootPid: 1,
+      others: [{ runId: other.runId, rootPid: 2 }],
+      mode: 'upgrade',
+      rehearse: true,
+      exec: true,
+      pre: SECRET_PRE,
+    },
   );
-  return { argv: stopPostArgv(requests[0]?.args ?? []), stateDir, journal, other };
+  const request = [requests[0]?.file ?? '', ...(requests[0]?.args ?? [])];
+  return { argv: stopPostArgv(request.slice(1)), request, stateDir, journal, other };
 }
 
 /** From systemd-run's -p value (JSON-quoted words) or busctl's a(sasb), as this machine's pid 1 decided. */
@@ -68,19 +81,56 @@ function runStopPost(argv: string[]): string {
 }
 
 describe('the worker unit', () => {
-  it('settles a run with neither an outcome nor the pending mark, and the other runs of its --all-ssh, with the same config', async () => {
-    const { argv, journal, other } = await launchedStopPost();
-    expect(runStopPost(argv)).toBe(
-      `/opt/it's.mjs worker-stopped --run ${journal.runId} --also ${other.runId} --set s3.bucket=b\n`,
-    );
+  it('settles a run with neither an outcome nor the pending mark, reading the runs and the config from the input file', async () => {
+    const { argv, journal } = await launched();
+    const input = join(journal.paths.dir, WORKER_INPUT_FILE);
+    expect(runStopPost(argv)).toBe(`/opt/it's.mjs worker-stopped --input ${input}\n`);
   });
 
   it('starts no Node once the run has an outcome, or is pending for the next boot', async () => {
-    const ended = await launchedStopPost();
+    const ended = await launched();
     writeFileSync(join(ended.journal.paths.dir, 'outcome'), 'no-go\n');
     expect(runStopPost(ended.argv)).toBe('');
-    const pending = await launchedStopPost();
+    const pending = await launched();
     markPending(pending.stateDir, [pending.journal.runId]);
     expect(runStopPost(pending.argv)).toBe('');
+  });
+
+  it('has no --pre and no setting on any command line, which every user reads; they are in a 0600 file of the run', async () => {
+    const { request, journal, other } = await launched();
+    const commandLines = request.join(' ');
+    expect(commandLines).toContain(`worker --input ${join(journal.paths.dir, WORKER_INPUT_FILE)}`);
+    for (const secret of ['hunter2', 'hunter3', 's3.bucket', '--set', '--pre'])
+      expect(commandLines).not.toContain(secret);
+    const file = join(journal.paths.dir, WORKER_INPUT_FILE);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readWorkerInput(file)).toEqual({
+      schema: 1,
+      config: { overrides: ['s3.bucket=b', 's3.prefix=hunter3'] },
+      worker: expect.objectContaining({
+        runId: journal.runId,
+        others: [{ runId: other.runId, rootPid: 2 }],
+        pre: SECRET_PRE,
+      }),
+    });
+  });
+
+  it('refuses an input file that others may read or write, or that is not of its shape', async () => {
+    const { journal } = await launched();
+    const file = join(journal.paths.dir, WORKER_INPUT_FILE);
+    chmodSync(file, 0o644);
+    expect(() => readWorkerInput(file)).toThrow(
+      expect.objectContaining({
+        code: 'WORKER_INPUT_INVALID',
+        message: expect.stringContaining('mode 644'),
+      }),
+    );
+    writeFileSync(file, '{"schema":1,"config":{"overrides":[]},"worker":{"runId":3}}', {
+      mode: 0o600,
+    });
+    chmodSync(file, 0o600);
+    expect(() => readWorkerInput(file)).toThrow(
+      expect.objectContaining({ code: 'WORKER_INPUT_INVALID' }),
+    );
   });
 });
