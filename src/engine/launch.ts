@@ -48,12 +48,21 @@ export async function launchWorker(
     description: `kernel-leap worker for run ${journal.runId}`,
     command: [node, bundle, 'worker', '--input', input],
     stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--input', input]),
+    stopTimeoutS: SETTLE_STOP_TIMEOUT_S,
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),
   });
   return unit;
 }
+
+/**
+ * The killed worker's settle runs in ExecStopPost=, under the unit's stop timeout.
+ * It waits up to 120 s for criu to finish the dump, up to 120 s for sync, then
+ * jumps (up to 60 s for kexec -e, 120 s for systemctl kexec): systemd's default
+ * 90 s would kill it halfway and leave a dumped session without an outcome.
+ */
+const SETTLE_STOP_TIMEOUT_S = 420;
 
 export function workerUnitName(runId: string): string {
   return `kernel-leap-worker-${runId}`;

@@ -12,6 +12,8 @@ export interface TransientUnit {
   description: string;
   /** Run when the service has stopped, however it ended (ExecStopPost=). */
   stopPost?: ExecArgv;
+  /** Bounds the stop, ExecStopPost= included (TimeoutStopSec=; systemd's default is 90 s). */
+  stopTimeoutS?: number;
   /**
    * systemd-run talks to systemd's private socket and refuses a peer whose pid it
    * cannot see ("Failed to connect to bus: No data available"): true from inside a
@@ -45,6 +47,8 @@ function systemdRunArgs(unit: TransientUnit): string[] {
           .join(' ')}`,
       ]
     : [];
+  const stopTimeout =
+    unit.stopTimeoutS === undefined ? [] : ['-p', `TimeoutStopSec=${unit.stopTimeoutS}`];
   return [
     `--unit=${unit.unit}`,
     '--collect',
@@ -53,6 +57,7 @@ function systemdRunArgs(unit: TransientUnit): string[] {
     `--description=${unit.description}`,
     ...detached,
     ...stopPost,
+    ...stopTimeout,
     '--',
     ...literal(unit.command),
   ];
@@ -71,6 +76,9 @@ function startTransientUnitCall(unit: TransientUnit): string[] {
         ]
       : []),
     ...(unit.stopPost ? [execProperty('ExecStopPost', unit.stopPost)] : []),
+    ...(unit.stopTimeoutS === undefined
+      ? []
+      : [['TimeoutStopUSec', 't', String(unit.stopTimeoutS * 1_000_000)]]),
   ];
   // `--` first: busctl's getopt would take the command's own options ("-c") as its.
   return [

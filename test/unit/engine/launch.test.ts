@@ -87,6 +87,11 @@ describe('the worker unit', () => {
     expect(runStopPost(argv)).toBe(`/opt/it's.mjs worker-stopped --input ${input}\n`);
   });
 
+  it("gives the settle the stop timeout its waits add up to, not systemd's 90 s", async () => {
+    const { request } = await launched();
+    expect(request.join(' ')).toMatch(/TimeoutStopSec=420|TimeoutStopUSec t 420000000/);
+  });
+
   it('starts no Node once the run has an outcome, or is pending for the next boot', async () => {
     const ended = await launched();
     writeFileSync(join(ended.journal.paths.dir, 'outcome'), 'no-go\n');

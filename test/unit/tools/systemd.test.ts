@@ -144,4 +144,21 @@ describe('transient services', () => {
       '0',
     ]);
   });
+
+  it('bound the stop, ExecStopPost= included, on both paths: systemd would stop it at 90 s', async () => {
+    const unit: TransientUnit = { ...WORKER, stopTimeoutS: 420 };
+    const run = recordingRunner();
+    await startTransientService(run, unit);
+    expect(run.requests[0]?.args).toEqual(expect.arrayContaining(['-p', 'TimeoutStopSec=420']));
+    const bus = recordingRunner();
+    await startTransientService(bus, { ...unit, viaSystemBus: true });
+    const args = bus.requests[0]?.args ?? [];
+    const at = args.indexOf('TimeoutStopUSec');
+    expect(args.slice(at, at + 3)).toEqual(['TimeoutStopUSec', 't', '420000000']);
+    // The property count busctl reads covers the bound.
+    const countOf = (a: readonly string[]) => Number(a[a.indexOf('fail') + 1]);
+    const without = recordingRunner();
+    await startTransientService(without, { ...WORKER, viaSystemBus: true });
+    expect(countOf(args)).toBe(countOf(without.requests[0]?.args ?? []) + 1);
+  });
 });
