@@ -12,7 +12,7 @@ import { type FastRestore, readFastRestore } from '../state/fast-restore.js';
 import { Journal } from '../state/journal.js';
 import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
-import { doneRestoring, takePending } from '../state/pending.js';
+import { doneRestoring, takeOutOfPending, takePending } from '../state/pending.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import { restoreSession, unlockFailedRestore } from '../steps/restore/restore.js';
 import { leapOfBoot } from '../tools/kexec.js';
@@ -35,6 +35,9 @@ export async function runRestore(
   const bootId = options.boot ? readBootId(ctx.host.procBootId) : undefined;
   const { fresh, cutShort } =
     bootId !== undefined ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
+  // By hand, the runs still pending keep the boot units, rules and hook they share for their boot.
+  const stillPending =
+    options.runId !== undefined && !options.boot ? takeOutOfPending(stateDir, options.runId) : [];
   const journals: Journal[] = [];
   let code: number = ExitCode.ok;
   try {
@@ -65,7 +68,9 @@ export async function runRestore(
   } finally {
     // A cleanup that a kill cut short is run again from the start.
     for (const journal of journals) {
-      if (unfinished(journal, 'cleanup'))
+      if (unfinished(journal, 'cleanup') && stillPending.length > 0)
+        leaveBootToPending(journal, stillPending);
+      else if (unfinished(journal, 'cleanup'))
         await stepInRun(
           ctx,
           journal,
@@ -81,6 +86,17 @@ export async function runRestore(
     }
   }
   return { code, journals };
+}
+
+/** The cleanup of a run restored by hand is the pending runs' boot: it stays theirs. */
+function leaveBootToPending(journal: Journal, pending: readonly string[]): void {
+  journal.start('cleanup');
+  journal.recordChange(
+    'cleanup',
+    'boot artefacts',
+    `kept for the pending runs ${pending.join(', ')}`,
+  );
+  journal.finish('cleanup', { removed: [], failed: [] });
 }
 
 /** At boot we run inside the restore unit the cleanup removes: no daemon-reload (removeBootArtefacts says why). */

@@ -34,6 +34,17 @@ export function clearPending(stateDir: string): void {
   if (existsSync(stateDir)) fsyncDir(stateDir);
 }
 
+/**
+ * A run restored by hand leaves the pending list first, as a boot's restore takes
+ * it, so no later boot restores it again; returns the runs still pending.
+ */
+export function takeOutOfPending(stateDir: string, runId: string): string[] {
+  const rest = pendingRuns(stateDir).filter((id) => id !== runId);
+  if (rest.length === 0) clearPending(stateDir);
+  else markPending(stateDir, rest);
+  return rest;
+}
+
 /** The runs the next boot restores, if any. */
 export function pendingRuns(stateDir: string): string[] {
   return readRunList(pendingPath(stateDir));

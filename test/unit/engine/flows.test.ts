@@ -28,9 +28,11 @@ import { readManifest, writeManifest } from '../../../src/state/manifest.js';
 import { readOutcome, writeOutcome } from '../../../src/state/outcome.js';
 import { createOwnerOnly } from '../../../src/state/owner-only.js';
 import {
+  markPending,
   pendingPath,
   pendingRuns,
   restoringPath,
+  takeOutOfPending,
   takePending,
 } from '../../../src/state/pending.js';
 import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
@@ -676,6 +678,33 @@ describe('the boot-restore flow', () => {
     const disable = calls.indexOf(`systemctl disable --quiet ${UNITS.join(' ')}`);
     expect(disable).toBeGreaterThan(-1);
     expect(calls.indexOf('systemctl daemon-reload')).toBeGreaterThan(disable);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
+  });
+
+  it("a restore by hand of one pending run takes it off the list, and leaves the others' boot restore whole", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    markPending(ctx.stateDir, [journal.runId, 'another-run']);
+    writeFileSync(ctx.host.rulesMarker, '');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    const before = runner.calls.length;
+    expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
+    expect(pendingRuns(ctx.stateDir)).toEqual(['another-run']);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+    expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(true);
+    expect(existsSync(ctx.host.ifupdownHook)).toBe(true);
+    expect(runner.calls.slice(before).some((argv) => argv.includes('disable'))).toBe(false);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('cleanup').status).toBe('done');
+    // The last one pending, restored by hand, takes the boot's artefacts with it.
+    expect(takeOutOfPending(ctx.stateDir, 'another-run')).toEqual([]);
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+  });
+
+  it('a restore by hand of the only pending run clears the pending mark: the next upgrade is free to start', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
+    expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
   });
 
