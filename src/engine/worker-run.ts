@@ -12,7 +12,7 @@ import { cancelRequested } from '../state/cancel.js';
 import { Journal } from '../state/journal.js';
 import { takeLeapLock } from '../state/leap-lock.js';
 import { readOutcome } from '../state/outcome.js';
-import { markPending } from '../state/pending.js';
+import { markPending, pendingRuns } from '../state/pending.js';
 import type { PhaseOutput } from '../state/phase-outputs.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
 import { type WorkerOptions, writePreScript } from '../state/worker-input.js';
@@ -29,6 +29,7 @@ import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { becomes, waitForExit } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
+import { closeFinishedDump, dumpedToImages } from './dumped.js';
 import { inDumpOrder, type Leap, leapOf } from './leap.js';
 import { stepInRun } from './step.js';
 import { finish, finishAll, type ResumableRun, unwind } from './unwind.js';
@@ -72,6 +73,7 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
   } catch (error) {
     // The launcher shell in the session waits for an outcome: never leave it without one, even on a full disk.
     for (const journal of journals) releaseReserve(journal.paths.dir);
+    keepDumped(ctx, journals);
     for (const journal of journals)
       if (readOutcome(journal.paths.dir) === undefined)
         finish(journal, 'aborted', ExitCode.failure);
@@ -80,6 +82,35 @@ export async function runWorker(ctx: EngineContext, options: WorkerOptions): Pro
     for (const journal of journals) releaseReserve(journal.paths.dir);
     releaseLeap?.();
   }
+}
+
+/**
+ * A failure after a good dump (the pending mark, sync, a jump that returned) never
+ * ends a dumped run as aborted: its images are its session's only copy. It stays
+ * pending for the next boot, and `dumped` keeps `prune` off its images.
+ */
+function keepDumped(ctx: EngineContext, journals: readonly Journal[]): void {
+  const dumped = journals.filter(
+    (j) => readOutcome(j.paths.dir) === undefined && dumpedToImages(j),
+  );
+  if (dumped.length === 0) return;
+  const stateDir = ctx.config.paths.state_dir;
+  const ids = dumped.map((j) => j.runId);
+  try {
+    markPending(stateDir, [...new Set([...pendingRuns(stateDir), ...ids])]);
+  } catch (error) {
+    ctx.out.error({
+      code: 'PENDING_NOT_MARKED',
+      message: `run ${ids.join(', ')} is dumped, but no boot will restore it: ${error instanceof Error ? error.message : String(error)}`,
+      hint: `free some space, then \`kernel-leap restore --run ${ids[0]}\` brings its processes back`,
+    });
+  }
+  finishAll(dumped, 'dumped', ExitCode.failure);
+  ctx.out.progress({
+    phase: 'dump',
+    state: 'info',
+    message: `run ${ids.join(', ')} is dumped and kept: \`kexec -e\` restores it on the loaded kernel (after any other boot, \`kernel-leap restore --run ID\` does)`,
+  });
 }
 
 /** Journaled for a worker that may die after its dump: the settle then knows not to jump. */
@@ -417,9 +448,24 @@ async function dumpUnlessEnded(
     );
     return true;
   } catch (error) {
+    if (dumpedToImages(run.journal)) {
+      keptAfterDump(run.journal, error);
+      return true;
+    }
     if (!(await abortIfEnded(ctx, run, isCaller, 'during its dump'))) throw error;
     return false;
   }
+}
+
+/**
+ * criu finished the dump and killed the tree, then the worker's own step failed
+ * (a journal write on a full disk): the images are the session, so the run goes
+ * on as dumped. The reserve makes room for what the leap still writes.
+ */
+function keptAfterDump(journal: Journal, error: unknown): void {
+  releaseReserve(journal.paths.dir);
+  const why = error instanceof Error ? error.message : String(error);
+  closeFinishedDump(journal, `criu finished the dump; what failed after it: ${why}`);
 }
 
 /**

@@ -2,9 +2,6 @@
  * The worker unit's ExecStopPost=, for a worker that ended without an outcome:
  * killed by a signal (kill -9, the OOM killer), or crashed.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { ExitCode, isLeapError } from '../errors.js';
 import { Journal } from '../state/journal.js';
 import { readOutcome } from '../state/outcome.js';
@@ -16,6 +13,7 @@ import { readStatus } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import { waitUntil } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
+import { closeFinishedDump, dumpedToImages } from './dumped.js';
 import { workerUnitName } from './launch.js';
 import { inDumpOrder, type Leap, mapLeap } from './leap.js';
 import { finishAll, type ResumableRun, unwind } from './unwind.js';
@@ -53,9 +51,7 @@ export async function settleStoppedWorker(
   const callerCtx = { ...ctx, runner: ctx.runner.loggingTo(journals.caller.paths.commandLog) };
   await waitForWorkersChildren(runIds.caller, unsettled);
   const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
-  const dumped = runs.filter(
-    (r) => r.journal.snapshot.marks['dump.dumped'] !== undefined || dumpFinished(r.journal),
-  );
+  const dumped = runs.filter((r) => dumpedToImages(r.journal));
   const resumed = runs.filter((r) => !dumped.includes(r));
   for (const { journal } of runs) journal.mark('worker.ended');
   for (const { journal } of resumed) failRunningPhase(journal, end);
@@ -114,12 +110,6 @@ async function goOn(ctx: EngineContext, journals: readonly Journal[]): Promise<v
   await execKernel(ctx.runner, ctx.config.kexec.exec_with);
 }
 
-/** criu, left running by KillMode=process, may have finished the dump the worker started. */
-function dumpFinished(journal: Journal): boolean {
-  const log = join(journal.paths.logs, 'dump.log');
-  return existsSync(log) && readFileSync(log, 'utf8').includes('Dumping finished successfully');
-}
-
 function failRunningPhase(journal: Journal, end: ServiceEnd): void {
   const running = PHASES.find((name) => journal.phase(name).status === 'running');
   if (!running) return;
@@ -132,11 +122,7 @@ function failRunningPhase(journal: Journal, end: ServiceEnd): void {
 
 /** A dump criu completed after the worker's end is done, like any other. */
 function closeDumpPhase(journal: Journal, end: ServiceEnd): void {
-  if (journal.phase('dump').status === 'running')
-    journal.finish('dump', {
-      settled: `criu finished the dump after the worker ended (${describeEnd(end)})`,
-    });
-  if (journal.snapshot.marks['dump.dumped'] === undefined) journal.mark('dump.dumped');
+  closeFinishedDump(journal, `criu finished the dump after the worker ended (${describeEnd(end)})`);
 }
 
 function describeEnd(end: ServiceEnd): string {

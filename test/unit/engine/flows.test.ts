@@ -35,6 +35,7 @@ import {
   takeOutOfPending,
   takePending,
 } from '../../../src/state/pending.js';
+import { listRuns, prunable } from '../../../src/state/runs.js';
 import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
@@ -65,6 +66,7 @@ vi.setConfig({ testTimeout: 30_000 });
 beforeAll(createOwnerOnly);
 const spawned: number[] = [];
 afterEach(() => {
+  vi.restoreAllMocks();
   for (const s of sessions.splice(0)) s.end();
   for (const pid of spawned.splice(0)) killGroup(pid);
 });
@@ -110,6 +112,8 @@ function healthyMachine(
       for (const image of ['inventory.img', 'pstree.img', 'files.img', `core-${tree}.img`])
         writeFileSync(join(dir, image), 'x');
       if (argv.includes('--leave-running')) return;
+      // As criu's log ends after a dump that killed the tree.
+      writeFileSync(flagValue(argv, '-o') as string, 'Dumping finished successfully\n');
       const s = dumped.find((d) => String(d.pid) === tree);
       if (s) lock(s);
       s?.end();
@@ -970,6 +974,52 @@ describe('the unwind', () => {
         journal.paths.images,
       ]),
     ).toBe(-1);
+  });
+
+  it("the disk full right after criu's dump, as the journal records it: the images are the session, and the leap goes on to the jump", async () => {
+    const s = await session();
+    const { ctx, journal } = machineWith([s]);
+    let failed = false;
+    // The method itself, taken before the spy replaces it, to call through for every other mark.
+    const original = Object.getOwnPropertyDescriptor(Journal.prototype, 'mark')?.value as (
+      this: Journal,
+      ...args: Parameters<Journal['mark']>
+    ) => void;
+    vi.spyOn(Journal.prototype, 'mark').mockImplementation(function (this: Journal, name, at) {
+      if (name === 'dump.dumped' && !failed) {
+        failed = true;
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+          code: 'ENOSPC',
+        });
+      }
+      original.call(this, name, at);
+    });
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'KEXEC_RETURNED',
+    });
+    expect(failed).toBe(true);
+    const after = Journal.open(ctx.stateDir, journal.runId);
+    expect(after.phase('dump')).toMatchObject({
+      status: 'done',
+      outputs: { settled: expect.stringMatching(/criu finished the dump; .*ENOSPC/) },
+    });
+    expect(after.snapshot.marks['dump.dumped']).toBeDefined();
+    expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
+    expect(pendingRuns(ctx.stateDir)).toEqual([journal.runId]);
+    // The jump that returned leaves it dumped for the next boot, not aborted.
+    expect(readOutcome(journal.paths.dir)).toBe('dumped');
+  });
+
+  it('sync failing after a good dump: the run ends dumped and pending, never aborted, and prune keeps its images', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    runner.on(['sync'], () => ({ exitCode: 1, stderr: 'sync: Input/output error' }));
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toBeDefined();
+    expect(readOutcome(journal.paths.dir)).toBe('dumped');
+    expect(pendingRuns(ctx.stateDir)).toEqual([journal.runId]);
+    expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
+    expect(prunable(listRuns(ctx.stateDir), true)).toEqual([]);
+    expect(runner.callsOf(['kexec', '-e'])).toEqual([]);
   });
 
   it('cancelled by Ctrl-C before the freeze: dumps nothing, undoes the prepared boot, and the session goes on', async () => {

@@ -1,0 +1,28 @@
+/**
+ * Whether a run's session lives in its images now. criu's own log says so, not
+ * the worker's bookkeeping: a dump criu finished killed the tree, so its images
+ * are the session's only copy, whatever failed after it (a journal write on a
+ * full disk, the pending mark, sync, the jump).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Journal } from '../state/journal.js';
+
+export function dumpedToImages(journal: Journal): boolean {
+  return journal.snapshot.marks['dump.dumped'] !== undefined || criuFinishedDump(journal);
+}
+
+/** criu ran on without the worker (KillMode=process), or the worker failed after it returned. */
+function criuFinishedDump(journal: Journal): boolean {
+  const log = join(journal.paths.logs, 'dump.log');
+  return existsSync(log) && readFileSync(log, 'utf8').includes('Dumping finished successfully');
+}
+
+/** The dump phase says what criu did, whatever ended the worker's own record of it. */
+export function closeFinishedDump(journal: Journal, settled: string): void {
+  const status = journal.phase('dump').status;
+  if (status === 'failed') journal.start('dump');
+  if (status === 'running' || status === 'failed') journal.finish('dump', { settled });
+  if (journal.snapshot.marks['dump.dumped'] === undefined) journal.mark('dump.dumped');
+}
