@@ -12,10 +12,11 @@ import { addLoginSession } from '../../../helpers/proc-fixture.js';
 
 /**
  * What discover asks the kernel and logind since issue 27, which these
- * recordings predate: the listener's binary, and logind's session, whose id the
- * recorded FIFO names (`/run/systemd/sessions/8.ref`), led by the process that
- * holds that FIFO, with the recorded tree in its scope. Added here, as
- * `plan --record` now records them.
+ * recordings predate: the listener's binary, and logind's record of the session
+ * whose id the recorded FIFO names (`/run/systemd/sessions/ID.ref`), led by the
+ * process that opened it (the outermost that holds it), with the recorded tree
+ * in its scope. Added here as the recordings' own facts say; `plan --record`
+ * now records them.
  */
 function withLogind(
   proc: ProcSnapshot,
