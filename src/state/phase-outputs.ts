@@ -18,12 +18,13 @@ const endpoint = z.looseObject({ ip: z.string(), port: count });
 const connection = z.looseObject({ local: endpoint, peer: endpoint });
 /** What the kexec ends that the leap does not carry (steps/plan/losses.ts). */
 const loss = z.looseObject({
-  kind: z.enum(['ssh-session', 'session-process', 'restored-tree']),
+  kind: z.enum(['ssh-session', 'session-process', 'restored-tree', 'not-a-session']),
   pid: count,
   user: z.string(),
   tty: z.string(),
   cmdline: z.string(),
   level: z.enum(['warn', 'fail']),
+  why: z.optional(z.string()),
 });
 const verdict = z.enum(['go', 'no-go']);
 

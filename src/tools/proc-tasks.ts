@@ -10,6 +10,8 @@ export interface TaskStatus {
   nsPids: number[];
   /** NSsid's last value: the session id where the task lives; undefined on a status without it. */
   sid: number | undefined;
+  /** The real uid (`Uid:`'s first field): who the process is, whatever its title says; undefined on a status without it. */
+  uid: number | undefined;
 }
 
 export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefined {
@@ -19,6 +21,7 @@ export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefine
     new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
   const nsPids = field('NSpid').split(/\s+/).filter(Boolean).map(Number);
   const sid = field('NSsid').split(/\s+/).filter(Boolean).map(Number).at(-1);
+  const uid = field('Uid').split(/\s+/).filter(Boolean).map(Number)[0];
   return {
     pid,
     name: field('Name'),
@@ -26,6 +29,7 @@ export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefine
     state: field('State').charAt(0),
     nsPids: nsPids.length > 0 ? nsPids : [pid],
     sid,
+    uid,
   };
 }
 
@@ -37,6 +41,16 @@ export function isAlive(proc: ProcSource, pid: number): boolean {
 
 export function readCmdline(proc: ProcSource, pid: number): string {
   return (proc.readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
+}
+
+/** The binary the process runs, as the kernel names it (` (deleted)` appended once the file is replaced). */
+export function readExe(proc: ProcSource, pid: number): string | undefined {
+  return proc.readLink(`/proc/${pid}/exe`);
+}
+
+/** The process's cgroup on the unified hierarchy (`/user.slice/user-0.slice/session-3.scope`). */
+export function cgroupOf(proc: ProcSource, pid: number): string | undefined {
+  return proc.readText(`/proc/${pid}/cgroup`)?.match(/^0::(\S+)$/m)?.[1];
 }
 
 export function listPids(proc: ProcSource): number[] {

@@ -206,6 +206,7 @@ describe('restore side in the guest', () => {
     await guest.run(
       `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ "$(readlink /proc/self/ns/pid)" = "${hostPidNs}" ] || exit 0\\ngrep -q "^TracerPid:[[:space:]]*[1-9]" /proc/${endingRoot}/status || exit 0\\nkill -9 ${endingRoot}\\nexit 1\\n' > /root/end-under-dump && chmod 700 /root/end-under-dump`,
     );
+    const impostor = await startImpostor();
     // From here until the kexec, no other ssh connection: --all-ssh would carry it too.
     const a = guest.openSession(
       `KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/end-under-dump' kernel-leap upgrade --all-ssh --yes --no-rehearse --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"; sleep 600`,
@@ -233,18 +234,30 @@ describe('restore side in the guest', () => {
     ).filter((run) => run !== endedRun);
     expect(runs).toHaveLength(4);
     for (const run of runs) await waitForOutcome(guest, /^restored$/, 60_000, run);
-    const downtimes = await Promise.all(
+    const reports = await Promise.all(
       runs.map(
         async (run) =>
           JSON.parse(
             (await guest.run(`kernel-leap report --run ${run} --json`)).trim().split('\n').at(-1) ??
               '{}',
-          ).downtimeMs,
+          ) as { downtimeMs: number; leftBehind: string[] },
       ),
     );
     console.log(
-      `[all-ssh] downtime of each session, first dumped first: ${downtimes.join(' ms, ')} ms`,
+      `[all-ssh] downtime of each session, first dumped first: ${reports.map((r) => r.downtimeMs).join(' ms, ')} ms`,
     );
+    // The impostor was neither dumped nor restored: each run's report names it as nobody's process the kexec ended.
+    for (const report of reports)
+      expect(report.leftBehind).toContainEqual(
+        expect.stringMatching(
+          new RegExp(
+            `^a process of nobody's titled as an ssh session, which it is not \\(.+\\), not carried: pid ${impostor} \\(sshd: root@pts/9 3600\\)$`,
+          ),
+        ),
+      );
+    expect(
+      (await guest.run("pgrep -c -u nobody -f 'sshd: root@pts/9|sleep 3600' || true")).trim(),
+    ).toBe('0');
     console.log(
       await guest.run(
         `kernel-leap report --run ${runs[0]}; journalctl -b -o short-monotonic -u kernel-leap-restore -u kernel-leap-rules | tail -40`,
@@ -257,6 +270,49 @@ describe('restore side in the guest', () => {
       60_000,
     );
   });
+
+  /**
+   * An impostor (issue 27): as root outside any login (a transient service of
+   * pid 1's), `su` starts a process of nobody's titled as root's ssh session.
+   * The plan of every session neither plans it as one nor calls it root's: it
+   * lists it as nobody's process that the kexec ends. Returns its pid.
+   */
+  async function startImpostor(): Promise<number> {
+    await guest.run(
+      `systemd-run --unit=kl-impostor --quiet su -s /bin/bash nobody -c 'exec -a "sshd: root@pts/9" sleep 3600'`,
+    );
+    let pid = 0;
+    await expectEventually(
+      'the impostor to run',
+      async () => {
+        pid = Number((await guest.run("pgrep -u nobody -f '^sshd: root@pts/9' || true")).trim());
+        return pid > 0;
+      },
+      30_000,
+    );
+    console.log(`[impostor] pid ${pid}, ${(await guest.run(`cat /proc/${pid}/cgroup`)).trim()}`);
+    const planned = await guest.exec('kernel-leap plan --all-ssh --json');
+    expect(planned.stdout, planned.stderr).toContain('"type":"result"');
+    const result = JSON.parse(planned.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      sessions: Array<{ root: { pid: number; cmdline: string } }>;
+      leftBehind: Array<Record<string, unknown>>;
+    };
+    expect(result.sessions.length).toBeGreaterThan(0);
+    expect(result.sessions.map((s) => s.root.pid)).not.toContain(pid);
+    expect(result.sessions.map((s) => s.root.cmdline)).not.toContainEqual(
+      expect.stringContaining('root@pts/9'),
+    );
+    expect(result.leftBehind).toContainEqual({
+      kind: 'not-a-session',
+      pid,
+      user: 'nobody',
+      tty: '?',
+      cmdline: 'sshd: root@pts/9 3600',
+      level: 'warn',
+      why: 'it runs /usr/bin/sleep, not sshd',
+    });
+    return pid;
+  }
 
   it('upgrade --all-ssh with a failing dump: the caller keeps running, the dumped session comes back at the next boot', async () => {
     await Promise.all([session, ...others].map(async (s) => s?.close()));

@@ -466,6 +466,15 @@ describe('the kernel_leap Ansible role', () => {
           cmdline: 'tmux',
           level: 'warn',
         },
+        {
+          kind: 'not-a-session',
+          pid: 456,
+          user: 'nobody',
+          tty: '?',
+          cmdline: 'sshd: root@pts/9 3600',
+          level: 'warn',
+          why: 'it runs /usr/bin/sleep, not sshd',
+        },
       ];
       const r1 = {
         ...run('R1', false, [0], 'failed'),
@@ -498,7 +507,10 @@ describe('the kernel_leap Ansible role', () => {
           ],
           endedBeforeDump: ['R3', 'R4'],
         },
-        processesLeftBehind: ["pid 950 of root's session (tmux)"],
+        processesLeftBehind: [
+          "pid 950 of root's session (tmux)",
+          "pid 456 of nobody's, titled as an ssh session, which it is not (sshd: root@pts/9 3600)",
+        ],
       });
     });
 

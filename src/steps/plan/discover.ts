@@ -1,14 +1,30 @@
 /**
- * Discover: find the session root, the topmost per-connection sshd process, by
- * walking PPid up from a process of the session. That is `sshd: user@pts/N` for a
- * root login, or the privilege-separation monitor `sshd: user [priv]` above it
- * for other users; OpenSSH 9.8 and later name both `sshd-session: …`. A process
+ * Discover: find the session root, the leader of an ssh session, by walking PPid
+ * up from a process of the session. What is a session is the kernel's and
+ * logind's word, never a title (ssh-sessions.ts): the leader is `sshd: user@pts/N`
+ * for a root login, or the privilege-separation monitor `sshd: user [priv]` above
+ * it for other users; OpenSSH 9.8 and later name both `sshd-session: …`. A process
  * that left the ssh tree but not its login (a shell in a tmux window) finds it
  * through its logind scope. Errors say what to pass.
  */
 import { ExitCode, LeapError } from '../../errors.js';
-import { childrenOf, listFds, listPids, readCmdline, readStatus } from '../../tools/proc-tasks.js';
+import {
+  cgroupOf,
+  childrenOf,
+  listFds,
+  listPids,
+  readCmdline,
+  readStatus,
+} from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
+import {
+  isListener,
+  runsSshd,
+  sessionAt,
+  sessionOfScope,
+  sshSessions,
+  whyNotSession,
+} from './ssh-sessions.js';
 
 export interface SessionRoot {
   pid: number;
@@ -18,16 +34,11 @@ export interface SessionRoot {
   scopeTree?: { session: number; scope: string };
 }
 
-/** Who is logged in through a session, and on which tty, from its sshd processes' titles (`sshd: alice@pts/1`). */
+/** Who is logged in through a session, and on which pty: logind's user and the kernel's pty, none of it from a title. */
 export function sessionLogin(proc: ProcSource, root: number): { user: string; tty: string } {
   // A tree of a login scope (a tmux server) is logged in through that scope's ssh session.
-  const ssh = isSshSession(proc, root) ? root : (sshRootOfScope(proc, root) ?? root);
-  const title =
-    listTree(proc, ssh)
-      .map((pid) => readCmdline(proc, pid))
-      .find((c) => /^sshd(-session)?: \S+@\S+/.test(c)) ?? readCmdline(proc, ssh);
-  const match = /^sshd(?:-session)?: ([^@\s]+)(?:@(\S+))?/.exec(title);
-  return { user: match?.[1] ?? '?', tty: match?.[2] ?? '?' };
+  const session = sessionAt(proc, root) ?? sessionOfScope(proc, root);
+  return { user: session?.user ?? '?', tty: session?.tty ?? '?' };
 }
 
 export interface DiscoverInput {
@@ -58,17 +69,17 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
     chain.push(current);
     if (chain.length > 4096) break;
   }
-  // The topmost `sshd: user@pts/N` above pid: normally the listener's child, but its
+  // The topmost session leader above pid: normally the listener's child, but its
   // parent may also be init (the listener was restarted) or the init of the pid
   // namespace a kernel-leap restore made (criu: seen from inside, that is pid 1).
   const rootPid =
-    chain.findLast((candidate) => isSshSession(proc, candidate)) ?? sshRootOfScope(proc, pid);
+    chain.findLast((candidate) => isSshSession(proc, candidate)) ?? sessionOfScope(proc, pid)?.root;
   if (rootPid === undefined) {
     throw new LeapError(
       'NOT_IN_SESSION',
-      `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')})`,
+      `process ${pid} is not inside an ssh session (ancestors: ${chain.join(' <- ')}${whyNotInChain(proc, chain)})`,
       {
-        hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh',
+        hint: 'run kernel-leap from the ssh session, or pass --pid, --tty pts/N or --all-ssh; a login is an ssh session when logind knows it (sshd with UsePAM yes, and libpam-systemd)',
         exit: ExitCode.usage,
       },
     );
@@ -76,9 +87,17 @@ export function sessionRootOf(proc: ProcSource, pid: number): SessionRoot {
   return describe(proc, rootPid);
 }
 
+/** Why the topmost sshd process in the chain (below the listener) is no session: `; 441: logind keeps no record of session 5`. */
+function whyNotInChain(proc: ProcSource, chain: readonly number[]): string {
+  const candidate = chain.findLast(
+    (pid) => (runsSshd(proc, pid) || titledAsSession(proc, pid)) && !isListener(proc, pid),
+  );
+  return candidate === undefined ? '' : `; ${candidate}: ${whyNotSession(proc, candidate) ?? ''}`;
+}
+
 /** The cgroup of a logind session (`/user.slice/user-0.slice/session-3.scope`), if the process is in one. */
 export function loginScope(proc: ProcSource, pid: number): string | undefined {
-  const path = proc.readText(`/proc/${pid}/cgroup`)?.match(/^0::(\S+)$/m)?.[1];
+  const path = cgroupOf(proc, pid);
   return path && /\/session-[^/]+\.scope$/.test(path) ? path : undefined;
 }
 
@@ -87,15 +106,6 @@ export function scopeMembers(proc: ProcSource, scope: string): number[] {
     .split('\n')
     .filter(Boolean)
     .map(Number);
-}
-
-/** The topmost sshd process of the login scope `pid` is in: its session, seen from a tmux window. */
-function sshRootOfScope(proc: ProcSource, pid: number): number | undefined {
-  const scope = loginScope(proc, pid);
-  if (!scope) return undefined;
-  return scopeMembers(proc, scope).find(
-    (m) => isSshSession(proc, m) && !isSshSession(proc, readStatus(proc, m)?.ppid ?? 0),
-  );
 }
 
 /** The root whose tree holds `pid`: the caller's own, which goes last. */
@@ -123,15 +133,15 @@ export function ancestorIn(
   return undefined;
 }
 
-/** A per-connection sshd process (any stage), not the listener. */
+/** The leader of a logged-in ssh session, as the kernel and logind say (ssh-sessions.ts). */
 export function isSshSession(proc: ProcSource, pid: number): boolean {
-  const cmdline = readCmdline(proc, pid);
-  return /^sshd(-session)?: /.test(cmdline) && !cmdline.includes('[listener]');
+  return sessionAt(proc, pid) !== undefined;
 }
 
-/** `user@pts/N` or `user@notty`: past authentication, a shell or command runs. */
-function isLoggedIn(proc: ProcSource, pid: number): boolean {
-  return isSshSession(proc, pid) && readCmdline(proc, pid).includes('@');
+/** A title that reads as a per-connection sshd process (`sshd: alice@pts/1`): anyone can write one (`exec -a`). */
+export function titledAsSession(proc: ProcSource, pid: number): boolean {
+  const cmdline = readCmdline(proc, pid);
+  return /^sshd(-session)?: /.test(cmdline) && !cmdline.includes('[listener]');
 }
 
 function describe(proc: ProcSource, pid: number): SessionRoot {
@@ -152,9 +162,9 @@ function pidOnTty(proc: ProcSource, tty: string): number {
 }
 
 /**
- * Every logged-in session of every user, each by its topmost sshd process: under
- * the listener, or under criu for a session an earlier leap restored. A
- * connection still authenticating has no `@` process below it and is left out.
+ * Every logged-in session of every user, each by its leader: under the listener,
+ * or under criu for a session an earlier leap restored. A connection still
+ * authenticating has no logind session yet and is left out.
  */
 function allSshSessions(proc: ProcSource): SessionRoot[] {
   const roots = loggedInSessions(proc);
@@ -168,11 +178,7 @@ function allSshSessions(proc: ProcSource): SessionRoot[] {
 
 /** Every logged-in ssh session on the machine, none when there is none. */
 export function loggedInSessions(proc: ProcSource): SessionRoot[] {
-  const topmost = (pid: number) =>
-    isSshSession(proc, pid) && !isSshSession(proc, readStatus(proc, pid)?.ppid ?? 0);
-  return listPids(proc)
-    .filter((pid) => topmost(pid) && listTree(proc, pid).some((p) => isLoggedIn(proc, p)))
-    .map((pid) => describe(proc, pid));
+  return sshSessions(proc).map((s) => describe(proc, s.root));
 }
 
 /** The caller's own session goes last: it is dumped last, so a failure before leaves it running to say so. */

@@ -13,6 +13,7 @@ import {
   mountIds,
   type NamespaceKind,
   readCmdline,
+  readExe,
   readNamespaces,
   readStatus,
 } from '../../tools/proc-tasks.js';
@@ -84,7 +85,7 @@ export function collectFacts(
         ppid: status.ppid,
         name: status.name,
         cmdline: readCmdline(proc, pid),
-        exe: proc.readLink(`/proc/${pid}/exe`),
+        exe: readExe(proc, pid),
         exeStat: proc.stat(`/proc/${pid}/exe`),
         fds: listFds(proc, pid),
         deletedMaps: deletedMappings(proc, pid),

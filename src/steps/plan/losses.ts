@@ -4,22 +4,34 @@
  * tree holds: the scope's own trees (a tmux server, a nohup job) are carried
  * (scope-trees.ts), so these are ones started after the trees were picked. Nothing is lost silently:
  * plan, rehearse and upgrade list these, and another user's session is a no-go
- * unless the user accepts the loss.
+ * unless the user accepts the loss. A process titled as an ssh session that is
+ * none (ssh-sessions.ts) is listed too, with its real user: any user can write
+ * such a title, so it is only a warning, or anyone could veto every leap.
  */
+import { accountName } from '../../tools/accounts.js';
 import { printable } from '../../tools/printable.js';
 import { listPids, readCmdline, readStatus } from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
-import { isSshSession, listTree, loggedInSessions, sessionLogin } from './discover.js';
+import {
+  isSshSession,
+  listTree,
+  loggedInSessions,
+  sessionLogin,
+  titledAsSession,
+} from './discover.js';
 import { outsideTrees, sessionScopes } from './scope-trees.js';
+import { isRestoredRoot, sshSessions, whyNotSession } from './ssh-sessions.js';
 
 export interface Loss {
-  kind: 'ssh-session' | 'session-process' | 'restored-tree';
+  kind: 'ssh-session' | 'session-process' | 'restored-tree' | 'not-a-session';
   pid: number;
   user: string;
   tty: string;
   cmdline: string;
   /** fail: another user's session, refused unless --all-ssh or --allow-loss; warn: listed. */
   level: 'warn' | 'fail';
+  /** For a process titled as a session that is none: why it is none. */
+  why?: string;
 }
 
 /**
@@ -45,7 +57,41 @@ export function leftBehind(
         level: login.user === ownUser ? 'warn' : 'fail',
       };
     });
-  return [...sessions, ...outsideScopes(proc, roots, exclude), ...restoredTrees(proc, roots)];
+  const processes = [...outsideScopes(proc, roots, exclude), ...restoredTrees(proc, roots)];
+  return [...sessions, ...processes, ...titledOnly(proc, roots, exclude, processes)];
+}
+
+/**
+ * The processes titled as a logged-in ssh session (`sshd: root@pts/9`) that
+ * lead none and are in no session's tree nor a carried tree: what a title alone
+ * would have made a session. The kexec ends them; each is listed with the user
+ * it runs as, whatever its title says.
+ */
+function titledOnly(
+  proc: ProcSource,
+  roots: readonly number[],
+  exclude: ReadonlySet<number>,
+  listed: readonly Loss[],
+): Loss[] {
+  const known = new Set([
+    ...[...roots, ...sshSessions(proc).map((s) => s.root)].flatMap((root) => listTree(proc, root)),
+    ...listed.map((l) => l.pid),
+    ...exclude,
+  ]);
+  return listPids(proc)
+    .filter(
+      (pid) =>
+        !known.has(pid) && titledAsSession(proc, pid) && readCmdline(proc, pid).includes('@'),
+    )
+    .map((pid): Loss => ({
+      kind: 'not-a-session',
+      pid,
+      user: accountName(proc, readStatus(proc, pid)?.uid),
+      tty: '?',
+      cmdline: readCmdline(proc, pid),
+      level: 'warn',
+      why: whyNotSession(proc, pid) ?? '',
+    }));
 }
 
 /**
@@ -61,30 +107,11 @@ function restoredTrees(proc: ProcSource, roots: readonly number[]): Loss[] {
     .map((pid): Loss => ({
       kind: 'restored-tree',
       pid,
-      user: userOf(proc, pid),
+      user: accountName(proc, readStatus(proc, pid)?.uid),
       tty: '?',
       cmdline: readCmdline(proc, pid),
       level: 'warn',
     }));
-}
-
-/** The child of the criu that restored it, in a kernel-leap session scope. */
-function isRestoredRoot(proc: ProcSource, pid: number): boolean {
-  const scope = proc
-    .readText(`/proc/${pid}/cgroup`)
-    ?.match(/^0::\S*\/kernel-leap-session-[^/]+\.scope$/m);
-  const parent = readStatus(proc, pid)?.ppid;
-  return (
-    scope !== null &&
-    scope !== undefined &&
-    parent !== undefined &&
-    readStatus(proc, parent)?.name === 'criu'
-  );
-}
-
-function userOf(proc: ProcSource, pid: number): string {
-  const uid = /^Uid:\s+(\d+)/m.exec(proc.readText(`/proc/${pid}/status`) ?? '')?.[1];
-  return uid === '0' ? 'root' : `uid ${uid ?? '?'}`;
 }
 
 /** Processes in a carried session's logind scope (session-N.scope) that no carried tree holds. */
@@ -115,6 +142,7 @@ export function describeLoss(loss: Loss): string {
     'ssh-session': `${loss.user}'s ssh session on ${loss.tty}`,
     'session-process': `a process of ${loss.user}'s session outside the carried tree`,
     'restored-tree': `a tree of ${loss.user}'s that an earlier leap restored (a tmux server or a nohup job of a session that leapt before), not carried`,
+    'not-a-session': `a process of ${loss.user}'s titled as an ssh session, which it is not (${loss.why ?? 'not one by the kernel and logind'}), not carried`,
   }[loss.kind];
   return printable(`${what}: pid ${loss.pid} (${loss.cmdline})`);
 }

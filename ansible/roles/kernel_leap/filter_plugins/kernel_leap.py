@@ -148,6 +148,9 @@ def _s3_location(run, report, s3):
 def _describe_loss(loss):
     if loss.get("kind") == "ssh-session":
         return f"{loss.get('user')}'s ssh session on {loss.get('tty')}: pid {loss.get('pid')} ({loss.get('cmdline')})"
+    if loss.get("kind") == "not-a-session":
+        # A title any user can write: no session, whatever it reads (kernel-leap's docs/trust.md).
+        return f"pid {loss.get('pid')} of {loss.get('user')}'s, titled as an ssh session, which it is not ({loss.get('cmdline')})"
     return f"pid {loss.get('pid')} of {loss.get('user')}'s session ({loss.get('cmdline')})"
 
 

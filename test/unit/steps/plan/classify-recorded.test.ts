@@ -7,7 +7,26 @@ import { sessionRootOf } from '../../../../src/steps/plan/discover.js';
 import { collectFacts } from '../../../../src/steps/plan/facts.js';
 import type { PlanRecording } from '../../../../src/steps/plan/session-plan.js';
 import { parseSsUnixPeers } from '../../../../src/tools/proc-net.js';
-import { snapshotProc } from '../../../../src/tools/procfs.js';
+import { type ProcSnapshot, snapshotProc } from '../../../../src/tools/procfs.js';
+import { addLoginSession } from '../../../helpers/proc-fixture.js';
+
+/**
+ * What discover asks the kernel and logind since issue 27, which these
+ * recordings predate: the listener's binary, and logind's record of the session
+ * whose id the recorded FIFO names (`/run/systemd/sessions/ID.ref`), led by the
+ * process that opened it (the outermost that holds it), with the recorded tree
+ * in its scope. Added here as the recordings' own facts say; `plan --record`
+ * now records them.
+ */
+function withLogind(
+  proc: ProcSnapshot,
+  session: { id: string; leader: number; members: number[]; listener: number },
+): ProcSnapshot {
+  const copy = structuredClone(proc);
+  copy.links[`/proc/${session.listener}/exe`] = '/usr/sbin/sshd';
+  addLoginSession(copy, { ...session, uid: 0, user: 'root' });
+  return copy;
+}
 
 /**
  * A real /proc, not a model of one: recorded in the test guest (Debian 12,
@@ -30,7 +49,13 @@ const recorded = () =>
 
 describe('plan on a recorded guest session', () => {
   it('walks up from kernel-leap itself to the per-connection sshd', () => {
-    expect(sessionRootOf(snapshotProc(recording.proc), recording.selfPid as number)).toEqual({
+    const proc = withLogind(recording.proc, {
+      id: '8',
+      leader: 437,
+      members: [437, 443, 444, 445, 447],
+      listener: 382,
+    });
+    expect(sessionRootOf(snapshotProc(proc), recording.selfPid as number)).toEqual({
       pid: 437,
       name: 'sshd',
       cmdline: 'sshd: root@pts/0',
@@ -89,7 +114,13 @@ const trixiePlan = () =>
 
 describe('plan on a recorded Debian 13 guest session', () => {
   it('walks up from kernel-leap itself to the topmost sshd-session process, the [priv] monitor', () => {
-    expect(sessionRootOf(snapshotProc(trixie.proc), trixie.selfPid as number)).toEqual({
+    const proc = withLogind(trixie.proc, {
+      id: '20',
+      leader: 1403,
+      members: [1403, 1416, 1417, 1431, 1432, 1435],
+      listener: 497,
+    });
+    expect(sessionRootOf(snapshotProc(proc), trixie.selfPid as number)).toEqual({
       pid: 1403,
       name: 'sshd-session',
       cmdline: 'sshd-session: root [priv]',

@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { describeLoss, leftBehind } from '../../../../src/steps/plan/losses.js';
 import { snapshotProc } from '../../../../src/tools/procfs.js';
-import { manySshSessions } from '../../../helpers/proc-fixture.js';
-
-const ROOT_SCOPE = '/user.slice/user-0.slice/session-3.scope';
+import { manySshSessions, RESTORED_SCOPE, ROOT_SCOPE } from '../../../helpers/proc-fixture.js';
 
 /** manySshSessions, with root's login session holding a tmux server (950) that left the ssh tree. */
 function machine() {
@@ -55,19 +53,20 @@ describe('what the kexec ends that the leap does not carry', () => {
 
   it('lists a tree an earlier leap restored that no carried tree holds: its tmux server, under its criu, in a kernel-leap scope', () => {
     const snap = manySshSessions();
+    // criu is pid 1 of the namespace it restored the tree into (the tree's own pids, 1 and 2 there).
     const restored = {
-      900: ['criu', 1, 'criu restore -D /x'],
-      901: ['tmux: server', 900, 'tmux new -d -s work'],
-      902: ['bash', 901, 'bash'],
+      900: ['criu', 1, 'criu restore -D /x', '900\t1'],
+      901: ['tmux: server', 900, 'tmux new -d -s work', '901\t2'],
+      902: ['bash', 901, 'bash', '902\t3'],
     } as const;
-    for (const [pid, [name, ppid, cmdline]] of Object.entries(restored)) {
+    for (const [pid, [name, ppid, cmdline, nsPids]] of Object.entries(restored)) {
       snap.dirs['/proc']?.push(pid);
       snap.texts[`/proc/${pid}/status`] =
-        `Name:\t${name}\nState:\tS (sleeping)\nPPid:\t${ppid}\nUid:\t0\t0\t0\t0\nNSpid:\t${pid}\n`;
+        `Name:\t${name}\nState:\tS (sleeping)\nPPid:\t${ppid}\nUid:\t0\t0\t0\t0\nNSpid:\t${nsPids}\n`;
       snap.texts[`/proc/${pid}/cmdline`] = `${cmdline.split(' ').join('\0')}\0`;
-      snap.texts[`/proc/${pid}/cgroup`] =
-        '0::/system.slice/kernel-leap-session-20261201T110308Z-aaf6.scope\n';
+      snap.texts[`/proc/${pid}/cgroup`] = `0::${RESTORED_SCOPE}\n`;
     }
+    snap.links['/proc/900/exe'] = '/usr/sbin/criu';
     const lost = leftBehind(snapshotProc(snap), [441, 600, 700], 'root').filter(
       (l) => l.kind === 'restored-tree',
     );

@@ -13,9 +13,7 @@ import { leftBehind } from '../../../../src/steps/plan/losses.js';
 import { withScopeTrees } from '../../../../src/steps/plan/scope-trees.js';
 import { bindPlan } from '../../../../src/steps/plan/session-plan.js';
 import { snapshotProc } from '../../../../src/tools/procfs.js';
-import { sshSession } from '../../../helpers/proc-fixture.js';
-
-const SCOPE = '/user.slice/user-0.slice/session-3.scope';
+import { ROOT_SCOPE as SCOPE, sshSession } from '../../../helpers/proc-fixture.js';
 const TMUX_SOCKETS = `Num       RefCount Protocol Flags    Type St Inode Path
 0000000000000000: 00000002 00000000 00010000 0001 01 30001 /tmp/tmux-0/default
 0000000000000000: 00000003 00000000 00000000 0001 03 30002 /tmp/tmux-0/default
