@@ -29,7 +29,7 @@ import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { becomes, waitForExit } from '../tools/wait.js';
 import type { EngineContext } from './context.js';
-import { closeFinishedDump, dumpedToImages } from './dumped.js';
+import { closeFinishedDump, criuReturnedDump, dumpedToImages } from './dumped.js';
 import { inDumpOrder, type Leap, leapOf } from './leap.js';
 import { stepInRun } from './step.js';
 import { finish, finishAll, type ResumableRun, unwind } from './unwind.js';
@@ -448,7 +448,7 @@ async function dumpUnlessEnded(
     );
     return true;
   } catch (error) {
-    if (dumpedToImages(run.journal)) {
+    if (criuReturnedDump(run.journal)) {
       keptAfterDump(run.journal, error);
       return true;
     }

@@ -986,13 +986,14 @@ describe('the unwind', () => {
       ...args: Parameters<Journal['mark']>
     ) => void;
     vi.spyOn(Journal.prototype, 'mark').mockImplementation(function (this: Journal, name, at) {
+      original.call(this, name, at);
+      // As the journal's write of it on a full disk: the mark is held in memory, the file refused it.
       if (name === 'dump.dumped' && !failed) {
         failed = true;
         throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
           code: 'ENOSPC',
         });
       }
-      original.call(this, name, at);
     });
     await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
       code: 'KEXEC_RETURNED',
@@ -1008,6 +1009,22 @@ describe('the unwind', () => {
     expect(pendingRuns(ctx.stateDir)).toEqual([journal.runId]);
     // The jump that returned leaves it dumped for the next boot, not aborted.
     expect(readOutcome(journal.paths.dir)).toBe('dumped');
+  });
+
+  it("a post-dump script that fails: criu logs 'finished successfully', resumes the tree and exits 1; the run is dump-failed and the session goes on", async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    const healthyDump = runner.handlerFor(['criu', 'dump']);
+    runner.on(['criu', 'dump'], (argv, request) => {
+      if (argv.includes('--leave-running')) return healthyDump(argv, request);
+      writeFileSync(flagValue(argv, '-o') as string, 'Dumping finished successfully\n');
+      return { exitCode: 1, stderr: '' };
+    });
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toBeDefined();
+    expect(readOutcome(journal.paths.dir)).toBe('dump-failed');
+    expect(taskState(s.pid)).toMatch(/^[SR]$/);
+    expect(pendingRuns(ctx.stateDir)).toEqual([]);
+    expect(runner.callsOf(['kexec', '-e'])).toEqual([]);
   });
 
   it('sync failing after a good dump: the run ends dumped and pending, never aborted, and prune keeps its images', async () => {
