@@ -244,11 +244,34 @@ async function launchCriu(
       `read ${logFile}`,
     );
   } catch (cause) {
+    await endLaunch(launcher);
     throw criuError('restore', logFile, cause);
   }
   if (!existsSync(pidFile)) throw endedEarly(logFile);
   return launchedTree(manifest, pidFile, launcher, options.closeConnections, new Date());
 }
+
+/**
+ * A criu past its bound is killed with its launch (its own process group, and the
+ * pid namespace it leads) before the run is called failed, and before window
+ * scaling comes back: it could still be making the session's sockets.
+ */
+async function endLaunch(launcher: number): Promise<void> {
+  try {
+    process.kill(-launcher, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+  await waitUntil(
+    () => !isAlive(liveProc, launcher),
+    LAUNCH_END_MS,
+    'the timed-out restore to end',
+    `kill it by hand: kill -KILL -${launcher}`,
+  ).catch(() => undefined);
+}
+
+/** How long a killed launch may take to end: a kill of its group is immediate but for the kernel's teardown. */
+const LAUNCH_END_MS = 10_000;
 
 /** The launch restore-fast.sh made before Node started, taken up as if this process had made it. */
 async function adoptFastLaunch(

@@ -597,6 +597,59 @@ describe('the boot-restore flow', () => {
     expect(fast.status).toBe(0);
   });
 
+  it('kills a criu restore that outlives its bound, with its whole launch, before calling the run failed and putting window scaling back', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    writeManifest(journal.paths.dir, { ...readManifest(journal.paths.dir), restoreTimeoutS: 1 });
+    let hung: { launcher: number; scaling: string } | undefined;
+    // A criu that never resumes the tasks: its launch, and a child of it, run on.
+    runner.onSpawn(['systemd-run', '--scope'], () => {
+      const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], {
+        stdio: 'ignore',
+        detached: true,
+      });
+      const pid = launcher.pid as number;
+      spawned.push(pid);
+      hung = { launcher: pid, scaling: readTrimmed(windowScalingPath(ctx.host)) };
+      return Promise.resolve(pid);
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(hung?.scaling).toBe('0');
+    // Nothing of its process group runs (a zombie waits only for its parent to reap it).
+    const group = spawnSync('ps', ['-o', 'stat=', '-g', String(hung?.launcher)], {
+      encoding: 'utf8',
+    });
+    expect(group.stdout.split('\n').filter((stat) => /^[^Z\s]/.test(stat))).toEqual([]);
+    expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').status).toBe('failed');
+  });
+
+  it('restore-fast.sh kills a criu restore that outlives its bound, with its whole launch, before putting window scaling back', async () => {
+    const { ctx, journal } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const script = join(journal.paths.dir, 'restore-fast.sh');
+    writeFileSync(
+      script,
+      readFileSync(script, 'utf8').replace(/^RESTORE_TIMEOUT_S=.*$/m, 'RESTORE_TIMEOUT_S=1'),
+    );
+    const bin = mkdtempSync(join(tmpdir(), 'kl-hung-'));
+    // A criu that never resumes the tasks: the launch, and a child of it, run on.
+    writeFileSync(join(bin, 'systemd-run'), '#!/bin/sh\nsleep 600 & echo $! > "$0.child"\nwait\n', {
+      mode: 0o755,
+    });
+    const fast = spawnSync('sh', ['-c', `PATH='${bin}':$PATH exec sh "$0"`, script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(fast.status).toBe(1);
+    const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
+    expect(record).toMatch(/^outcome=timeout$/m);
+    const child = Number(readFileSync(join(bin, 'systemd-run.child'), 'utf8'));
+    expect(taskState(child) ?? 'gone').toMatch(/^(gone|Z)$/);
+    expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
+  });
+
   it("takes up a criu that restore-fast.sh saw killed: started once more by Node, the killed one's log kept", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
