@@ -62,17 +62,8 @@ const TIMELINE_ORDER = [
   'unlocked',
 ];
 
-/** Marks taken on the new kernel, whose clock is corrected by that boot's own offset. */
-const NEW_BOOT_MARKS = new Set([
-  'kernelBoot',
-  'restoreUnitStart',
-  'gate.devpts',
-  'gate.rules',
-  'gate.addresses',
-  'restoreStart',
-  'restored',
-  'unlocked',
-]);
+/** Marks taken on the new kernel (from its start on), whose clock is corrected by that boot's own offset. */
+const NEW_BOOT_MARKS = new Set(TIMELINE_ORDER.slice(TIMELINE_ORDER.indexOf('kernelBoot')));
 
 /** Puts every mark on the RTC's (the host's) time scale, when both boots measured their offset. */
 export function correctedMarks(journal: JournalData): Record<string, string> {
