@@ -83,15 +83,22 @@ function titledOnly(
       (pid) =>
         !known.has(pid) && titledAsSession(proc, pid) && readCmdline(proc, pid).includes('@'),
     )
-    .map((pid): Loss => ({
-      kind: 'not-a-session',
-      pid,
-      user: accountName(proc, readStatus(proc, pid)?.uid),
-      tty: '?',
-      cmdline: readCmdline(proc, pid),
-      level: 'warn',
+    .map((pid) => ({
+      ...uncarried(proc, pid, 'not-a-session'),
       why: whyNotSession(proc, pid) ?? '',
     }));
+}
+
+/** A process no tree carries, as its real user's, with no terminal of its own named. */
+function uncarried(proc: ProcSource, pid: number, kind: Loss['kind']): Loss {
+  return {
+    kind,
+    pid,
+    user: accountName(proc, readStatus(proc, pid)?.uid),
+    tty: '?',
+    cmdline: readCmdline(proc, pid),
+    level: 'warn',
+  };
 }
 
 /**
@@ -104,14 +111,7 @@ function restoredTrees(proc: ProcSource, roots: readonly number[]): Loss[] {
   const carried = new Set(roots.flatMap((root) => listTree(proc, root)));
   return listPids(proc)
     .filter((pid) => !carried.has(pid) && !isSshSession(proc, pid) && isRestoredRoot(proc, pid))
-    .map((pid): Loss => ({
-      kind: 'restored-tree',
-      pid,
-      user: accountName(proc, readStatus(proc, pid)?.uid),
-      tty: '?',
-      cmdline: readCmdline(proc, pid),
-      level: 'warn',
-    }));
+    .map((pid) => uncarried(proc, pid, 'restored-tree'));
 }
 
 /** Processes in a carried session's logind scope (session-N.scope) that no carried tree holds. */
