@@ -1,8 +1,9 @@
 /**
- * Whether a run's session lives in its images now. criu's own log says so, not
- * the worker's bookkeeping: a dump criu finished killed the tree, so its images
- * are the session's only copy, whatever failed after it (a journal write on a
- * full disk, the pending mark, sync, the jump).
+ * Whether a run's session lives in its images now: criu exited 0 from the dump,
+ * or, where no one saw it exit, its log says it finished and the tree is gone. A
+ * dump criu finished killed the tree, so its images are the session's only copy,
+ * whatever failed after it (a journal write on a full disk, the pending mark,
+ * sync, the jump).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +39,7 @@ export function closeFinishedDump(journal: Journal, settled: string): void {
   const status = journal.phase('dump').status;
   if (status === 'failed') journal.start('dump');
   if (status === 'running' || status === 'failed') journal.finish('dump', { settled });
-  if (journal.snapshot.marks['dump.dumped'] === undefined) journal.mark('dump.dumped');
+  if (!criuReturnedDump(journal)) journal.mark('dump.dumped');
 }
 
 /** None of the planned tree runs: criu killed it at the end of its dump. */
