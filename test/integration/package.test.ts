@@ -124,7 +124,9 @@ describe('the Debian package', () => {
     });
     expect(shown.stderr.toString()).toBe('');
     // Piped, man overstrikes bold and underlined text (c BS c): read it plain.
-    expect(shown.stdout.toString().replace(/.\x08/g, '')).toMatch(/NAME\s+kernel-leap - carry a live ssh session/);
+    expect(shown.stdout.toString().replace(/.\x08/g, '')).toMatch(
+      /NAME\s+kernel-leap - carry a live ssh session/,
+    );
   });
 
   it('completes commands and their options in bash, with nothing from bash-completion', () => {
