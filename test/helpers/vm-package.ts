@@ -3,7 +3,7 @@
  * `apt-get install ./kernel-leap_VERSION_amd64.deb` (`npm run package` builds it),
  * then writes the files a test sets beside it: its config, the credentials.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 import { DEFAULT_DEB } from '../../scripts/deb-name.js';
@@ -37,6 +37,7 @@ export async function installPackage(c: VmConnection, options: PackageOptions = 
   const deb = options.deb ?? DEFAULT_DEB;
   if (!existsSync(deb)) throw new Error(`${deb} is missing: run \`npm run package\` first`);
   const guestDeb = `/root/${basename(deb)}`;
+  const started = Date.now();
   await runInGuest(
     c,
     [
@@ -46,6 +47,10 @@ export async function installPackage(c: VmConnection, options: PackageOptions = 
       ...(options.files ?? []).map(writeFile),
     ].join(' && '),
     { inputFile: deb, timeoutMs: INSTALL_TIMEOUT_MS },
+  );
+  const mb = (statSync(deb).size / 1e6).toFixed(1);
+  console.log(
+    `installed ${basename(deb)} (${mb} MB) with apt-get in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 }
 
