@@ -135,6 +135,8 @@ function maintainerScripts(): Record<string, string> {
   const stateDir = SCHEMA.paths.state_dir.default;
   const context = {
     stateDir,
+    // A run id as newRunId makes them (src/state/journal.ts): a plain name, never a path.
+    runIdPattern: '^[0-9A-Za-z][0-9A-Za-z._-]*$',
     pendingFile: pendingPath(stateDir),
     restoringFile: restoringPath(stateDir),
     keptFiles: [
