@@ -38,19 +38,25 @@ export async function installPackage(c: VmConnection, options: PackageOptions = 
   if (!existsSync(deb)) throw new Error(`${deb} is missing: run \`npm run package\` first`);
   const guestDeb = `/root/${basename(deb)}`;
   const started = Date.now();
-  await runInGuest(
+  const uptime = 'cut -d" " -f1 /proc/uptime';
+  const said = await runInGuest(
     c,
     [
+      `begun=$(${uptime})`,
       `cat > ${guestDeb}`,
+      `received=$(${uptime})`,
       `DEBIAN_FRONTEND=noninteractive apt-get install -y -q ${guestDeb} > /root/kernel-leap-install.log 2>&1 || { tail -n 30 /root/kernel-leap-install.log >&2; exit 1; }`,
+      `echo "$begun $received $(${uptime})"`,
       `rm -f ${guestDeb}`,
       ...(options.files ?? []).map(writeFile),
     ].join(' && '),
     { inputFile: deb, timeoutMs: INSTALL_TIMEOUT_MS },
   );
+  // Where the time goes, by the guest's clock: the copy over ssh, then apt-get.
+  const [begun = 0, received = 0, installed = 0] = said.trim().split(' ').map(Number);
   const mb = (statSync(deb).size / 1e6).toFixed(1);
   console.log(
-    `installed ${basename(deb)} (${mb} MB) with apt-get in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `installed ${basename(deb)} (${mb} MB) with apt-get in ${((Date.now() - started) / 1000).toFixed(1)} s: copy ${(received - begun).toFixed(1)} s, apt-get ${(installed - received).toFixed(1)} s`,
   );
 }
 
