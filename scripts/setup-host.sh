@@ -19,9 +19,12 @@ APT_PACKAGES=(
   iptables         # iptables-save, iptables-restore: `check`'s tool probes (check.test.ts)
   systemd          # systemd-analyze verify of the rendered units (units-verify.test.ts)
   ansible-core     # ansible-playbook: the fleet role and playbook (ansible/; test/integration/ansible-role.test.ts, test/guest/fleet.test.ts)
+  dpkg-dev         # dpkg-shlibdeps, and binutils' strip: the package's Node (`npm run package`, scripts/deb.ts)
+  lintian          # lintian: the package passes it (test/integration/package.test.ts); brings man-db, whose man renders the manual page there
 )
-# Not listed: dash (/bin/sh for the launcher) and coreutils are Essential;
-# python3, which crit needs, comes with criu. node and npm run this script.
+# Not listed: dash (/bin/sh for the launcher) and coreutils are Essential, and
+# so is dpkg (dpkg-deb packs the .deb); python3, which crit needs, comes with
+# criu. node and npm run this script.
 
 # QEMU 7.2's TCG (Debian 12's own) stalls the guest for 80 to 173 s after every
 # kexec, zeroing pages while it invalidates translated code; 10.0 does not, and

@@ -12,7 +12,7 @@ export const ExitCode = {
   notRoot: 6,
   config: 7,
   restoreFailed: 8,
-  /** Internal: `upgrade` handed the wait over to the launcher shell (scripts/kernel-leap). */
+  /** Internal: `upgrade` handed the wait over to the launcher shell (templates/launcher.sh.hbs). */
   handoff: 75,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

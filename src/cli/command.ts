@@ -34,5 +34,7 @@ export interface Command {
    * the worker's, from the file its foreground wrote (state/worker-input.ts).
    */
   configFrom?(values: ParsedValues): LoadConfigOptions;
+  /** Started by kernel-leap itself, never typed: left out of the manual page and the completion. */
+  internal?: boolean;
   run(ctx: CommandContext, values: ParsedValues, positionals: string[]): Promise<number>;
 }

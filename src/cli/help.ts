@@ -1,6 +1,9 @@
 /** --help texts, built from the command table so they cannot drift from it. */
 import type { Command } from './command.js';
 
+/** What kernel-leap is, in one line: the help's first and the manual page's NAME. */
+export const TAGLINE = 'carry a live ssh session across a kernel upgrade (CRIU + kexec)';
+
 export const GLOBAL_HELP = [
   '--json           machine-readable output: one JSON object per line',
   '-v, --verbose    more detail on stderr',
@@ -18,7 +21,7 @@ export const EXIT_CODES_HELP = [
 export function mainHelp(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
-    'kernel-leap: carry a live ssh session across a kernel upgrade (CRIU + kexec)',
+    `kernel-leap: ${TAGLINE}`,
     '',
     'usage: kernel-leap <command> [options]',
     '       kernel-leap help <command>',

@@ -1,5 +1,5 @@
 /**
- * The words typed after `kernel-leap`, when the launcher (scripts/kernel-leap) took
+ * The words typed after `kernel-leap`, when the launcher (templates/launcher.sh.hbs) took
  * them off the command lines every user can read: it wrote them, NUL after each,
  * to a root-only file named by KERNEL_LEAP_ARGV, and started Node without them.
  */

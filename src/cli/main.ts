@@ -21,7 +21,7 @@ import { didYouMean } from './suggest.js';
 /** package.json's, bundled at build time: the build carries no package.json. */
 export const VERSION = pkg.version;
 
-const GLOBAL_OPTIONS: OptionSpec = {
+export const GLOBAL_OPTIONS: OptionSpec = {
   json: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
   config: { type: 'string' },

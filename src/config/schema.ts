@@ -201,11 +201,15 @@ export const SCHEMA = {
   },
   paths: {
     state_dir: key(absolutePath, '/var/lib/kernel-leap', PATH, 'runs, images and logs'),
-    node: optional(absolutePath, PATH, 'node binary the boot units run (default: this one)'),
+    node: optional(
+      absolutePath,
+      PATH,
+      "node binary the boot units run (default: the one kernel-leap runs on, the package's own)",
+    ),
     bundle: optional(
       absolutePath,
       PATH,
-      'kernel-leap bundle the boot units run (default: this one)',
+      "kernel-leap bundle the boot units run (default: the one running, the package's own)",
     ),
     keep_images: key(
       bool,

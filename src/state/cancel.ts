@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The launcher (scripts/kernel-leap) writes this name. */
+/** The launcher (templates/launcher.sh.hbs) writes this name. */
 export const CANCEL_FILE = 'cancel';
 
 export function cancelRequested(runDir: string): boolean {

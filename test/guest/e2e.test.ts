@@ -6,7 +6,9 @@
  * restored shell, and the logs are in S3. The second
  * leap replaces the session's own binaries first (--pre). On ifupdown, the bed's
  * stack, the lock rules were in before networking.service started and held until
- * criu's restore.
+ * criu's restore. kernel-leap is its Debian package, installed with apt-get in a
+ * guest with no Node of its own; the last test checks it, its manual and its
+ * completion, then removes and purges it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -65,6 +67,59 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     expect(
       await guest.run('find /var/lib/kernel-leap \\( -type f -o -type d \\) -perm /077 -ls'),
     ).toBe('');
+  });
+
+  it('as its Debian package installed it, with no other Node: check passes, man and completion work, remove and purge leave nothing enabled', async () => {
+    expect((await guest.exec('command -v node')).exitCode).toBe(1);
+    const check = await guest.exec('kernel-leap check');
+    expect(check.exitCode, check.stdout).toBe(0);
+    expect(check.stdout).toMatch(/ok\s+node\s+22\.\S+ at \/usr\/lib\/kernel-leap\/node/);
+    // The bed has no man-db: the page as man reads it.
+    expect(await guest.run('zcat /usr/share/man/man8/kernel-leap.8.gz | head -3')).toMatch(
+      /^\.TH KERNEL\\-LEAP 8 /,
+    );
+    const completion =
+      'source /usr/share/bash-completion/completions/kernel-leap; COMP_WORDS=(kernel-leap pl); COMP_CWORD=1; _kernel_leap; echo "${COMPREPLY[*]}"';
+    expect((await guest.run(`bash -c '${completion}'`)).trim()).toBe('plan');
+
+    // The timers as an administrator turns them on, and what a leap installs for its boot, as
+    // if the last run still waited for it: remove must leave none of it in force.
+    const timers = 'kernel-leap-upload.timer kernel-leap-auto.timer';
+    const run = (await guest.run('basename "$(readlink -f /var/lib/kernel-leap/latest)"')).trim();
+    await guest.run(
+      [
+        `systemctl enable --now --quiet ${timers}`,
+        `printf '[Service]\\nExecStart=/bin/true\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/kernel-leap-restore.service`,
+        'systemctl enable --quiet kernel-leap-restore.service',
+        'touch /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4',
+        `echo ${run} > /var/lib/kernel-leap/pending`,
+      ].join(' && '),
+    );
+    const removed = await guest.exec(
+      'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q kernel-leap',
+    );
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    // apt-get runs dpkg on a pty of its own: the scripts' stderr comes out on apt's stdout.
+    expect(removed.stdout + removed.stderr).toContain(`runs pending a restore: ${run}`);
+    const enabled = await guest.run(
+      `systemctl list-unit-files --no-legend 'kernel-leap*'; ls /etc/systemd/system/*.wants | grep kernel-leap; systemctl is-active ${timers}; true`,
+    );
+    expect(enabled.trim().split('\n')).toEqual(['inactive', 'inactive']);
+    const left = await guest.run(
+      'ls /etc/systemd/system/kernel-leap-* /etc/network/if-pre-up.d/kernel-leap /var/lib/kernel-leap/lock-rules.v4 2>/dev/null; true',
+    );
+    expect(left).toBe('');
+
+    const purged = await guest.exec(
+      'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q kernel-leap',
+    );
+    expect(purged.exitCode, purged.stderr).toBe(0);
+    expect(purged.stdout + purged.stderr).toContain(
+      `purge kept /var/lib/kernel-leap: runs pending a restore: ${run}`,
+    );
+    expect(
+      (await guest.run('ls /var/lib/kernel-leap/runs; ls -d /etc/kernel-leap 2>&1; true')).trim(),
+    ).toBe(`${run}\nls: cannot access '/etc/kernel-leap': No such file or directory`);
   });
 });
 

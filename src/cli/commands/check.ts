@@ -1,3 +1,4 @@
+import { selfCommand } from '../../config/self-command.js';
 import { ExitCode } from '../../errors.js';
 import { type Finding, runCheck } from '../../steps/plan/check.js';
 import type { Command } from '../command.js';
@@ -7,7 +8,7 @@ export const checkCommand: Command = {
   name: 'check',
   needsRoot: false,
   summary:
-    'check this host: root, node, CRIU and the other tools, the network stack, kernels in /boot, free space',
+    'check this host: root, the node and bundle the boot units run, CRIU and the other tools, the network stack, kernels in /boot, free space',
   usage: 'check [--json]',
   optionHelp: [],
   options: {},
@@ -16,7 +17,8 @@ export const checkCommand: Command = {
       runner: ctx.runner,
       stateDir: ctx.config.paths.state_dir,
       uid: process.getuid?.() ?? -1,
-      nodeVersion: process.version,
+      runtime: selfCommand(ctx.config),
+      ownNode: { path: process.execPath, version: process.version },
     });
     ctx.out.result(result, (r, width) => renderFindings(r.findings, r.verdict, width));
     return result.verdict === 'fail' ? ExitCode.failure : ExitCode.ok;

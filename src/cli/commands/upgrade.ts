@@ -1,6 +1,7 @@
 import { release } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 
+import { LAYOUT } from '../../config/layout.js';
 import { handOff, launchWorker } from '../../engine/launch.js';
 import { inDumpOrder, leapOf } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
@@ -101,14 +102,10 @@ export async function launchLeap(
   const roots = callerLast(found, caller);
   const target = mode === 'upgrade' ? await upgradeTarget(ctx, values) : undefined;
   if (waiter === 'launcher' && !process.env.KERNEL_LEAP_HANDOFF) {
-    throw new LeapError(
-      'NO_LAUNCHER',
-      `${mode} must run through the launcher /usr/local/bin/kernel-leap`,
-      {
-        hint: 'Node holds io_uring fds that CRIU 3.17 cannot dump, so it hands the wait to the launcher shell and leaves the session; install scripts/kernel-leap (see the README)',
-        exit: ExitCode.usage,
-      },
-    );
+    throw new LeapError('NO_LAUNCHER', `${mode} must run through the launcher ${LAYOUT.launcher}`, {
+      hint: `run ${LAYOUT.launcher} ${mode}: Node holds io_uring fds that CRIU 3.17 cannot dump, so it hands the wait to that shell and leaves the session; install the kernel-leap package if it is missing (see the README)`,
+      exit: ExitCode.usage,
+    });
   }
   const previews = [];
   for (const root of roots)

