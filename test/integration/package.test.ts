@@ -7,7 +7,7 @@
  * with remove and purge there).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -168,14 +168,20 @@ describe('the Debian package', () => {
  */
 function runScript(script: string, action: string, setup: string, after: string) {
   requireRoot();
+  // /etc is overlaid first, so /etc/network can be made where ifupdown is not installed.
+  const scratch = mkdtempSync(join(tmpdir(), 'kl-maint-'));
   const body = [
     'set -e',
+    `mount -t tmpfs kl ${scratch} && mkdir ${scratch}/upper ${scratch}/work`,
+    `mount -t overlay kl -o lowerdir=/etc,upperdir=${scratch}/upper,workdir=${scratch}/work /etc`,
+    'mkdir -p /etc/systemd/system /etc/network',
     'for dir in /etc/systemd/system /etc/network /var/lib; do mount -t tmpfs kl "$dir"; done',
     setup,
     `sh ${join(control, script)} ${action}`,
     `echo ---; ${after}`,
   ].join('\n');
   const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', body]);
+  rmSync(scratch, { recursive: true, force: true });
   expect(result.status, result.stderr.toString()).toBe(0);
   const [, left = ''] = result.stdout.toString().split('---\n');
   return { left: left.split('\n').filter(Boolean).sort(), said: result.stderr.toString() };
