@@ -8,6 +8,8 @@ export const ExitCode = {
   failure: 1,
   usage: 2,
   noGo: 3,
+  /** `runs --since`: a run is still under way (its wait ran out). */
+  underWay: 4,
   toolMissing: 5,
   notRoot: 6,
   config: 7,

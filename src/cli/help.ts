@@ -14,7 +14,7 @@ export const GLOBAL_HELP = [
 ];
 
 export const EXIT_CODES_HELP = [
-  '0 ok    1 failure    2 usage    3 no-go (nothing was touched)',
+  '0 ok    1 failure    2 usage    3 no-go (nothing was touched)    4 still under way (runs --since)',
   '5 tool missing    6 not root    7 bad config    8 restore failed',
 ];
 

@@ -24,6 +24,7 @@ import { linkTrees } from '../steps/plan/cross-tree.js';
 import { sessionLogin } from '../steps/plan/discover.js';
 import { leftBehind } from '../steps/plan/losses.js';
 import { planSession, planSummary, type SessionPlan } from '../steps/plan/session-plan.js';
+import { SESSION_ENDED_MARK } from '../steps/report/run-results.js';
 import { isAlive, pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
@@ -298,6 +299,8 @@ function nothingToCarry(
     message: `session root ${pid} (run ${journal.runId}) ended ${when}: nothing to carry`,
   });
   rmSync(journal.paths.images, { recursive: true, force: true });
+  // `aborted`, as any run that ends on this kernel; the mark tells it lost nothing (`runs --since`).
+  journal.mark(SESSION_ENDED_MARK);
   finish(journal, 'aborted', ExitCode.ok);
 }
 

@@ -116,12 +116,16 @@ export function runPaths(stateDir: string, runId: string): RunPaths {
   };
 }
 
-export function newRunId(now = new Date()): string {
-  const stamp = now
+/** A run id starts with its start's stamp, UTC to the second (`date -u +%Y%m%dT%H%M%SZ`): ids sort as the runs started. */
+export function runStamp(at: Date): string {
+  return at
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+}
+
+export function newRunId(now = new Date()): string {
+  return `${runStamp(now)}-${Math.random().toString(16).slice(2, 6)}`;
 }
 
 export class Journal {

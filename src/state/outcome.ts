@@ -8,18 +8,34 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
 /**
- * `aborted`: the worker stopped on the old kernel before it could hand the run to the next boot.
+ * The outcomes a run ends with, worst first: nothing moves a run on from one of
+ * these by itself (`restore --run` may, by hand), and how runs ended together is
+ * the worst of theirs.
  * `interrupted`: a boot that was not the leap's (a power cut) came first; the images wait for a restore by hand.
+ * `aborted`: the worker stopped on the old kernel before it could hand the run to the next boot.
  */
-export type Outcome =
-  | 'restored'
-  | 'failed'
-  | 'dump-failed'
-  | 'aborted'
-  | 'no-go'
-  | 'rehearsed'
-  | 'dumped'
-  | 'interrupted';
+export const FINAL_OUTCOMES = [
+  'failed',
+  'interrupted',
+  'dump-failed',
+  'aborted',
+  'no-go',
+  'rehearsed',
+  'restored',
+] as const;
+export type FinalOutcome = (typeof FINAL_OUTCOMES)[number];
+
+/** `dumped` is no end: the images wait for the loaded kernel's boot, whose restore writes the final outcome. */
+export type Outcome = FinalOutcome | 'dumped';
+
+export function isFinal(outcome: string | undefined): outcome is FinalOutcome {
+  return FINAL_OUTCOMES.includes(outcome as FinalOutcome);
+}
+
+/** The worst of these outcomes; undefined for none. */
+export function worstOutcome(outcomes: readonly FinalOutcome[]): FinalOutcome | undefined {
+  return FINAL_OUTCOMES.find((o) => outcomes.includes(o));
+}
 
 export const OUTCOME_FILE = 'outcome';
 

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { parseJournalFile, type RunPaths, runPaths } from './journal.js';
-import { readOutcome } from './outcome.js';
+import { isFinal, readOutcome } from './outcome.js';
 import { pendingRuns } from './pending.js';
 
 export interface RunSummary {
@@ -20,9 +20,6 @@ export interface RunSummary {
   imagesBytes: number;
   pending: boolean;
 }
-
-/** Outcomes after which nothing will restore the images. */
-const SETTLED = new Set(['restored', 'no-go', 'rehearsed', 'aborted', 'dump-failed']);
 
 export function listRuns(stateDir: string): RunSummary[] {
   const dir = join(stateDir, 'runs');
@@ -47,13 +44,11 @@ export function listRuns(stateDir: string): RunSummary[] {
 /** Outcomes whose images are kept until asked: a failed restore's post-mortem, an interrupted run's restore by hand. */
 const KEPT = new Set(['failed', 'interrupted']);
 
-/** The runs whose images can go: settled and not pending; failed and interrupted ones too when asked. */
+/** The runs whose images can go: final and not pending; failed and interrupted ones only when asked. */
 export function prunable(runs: readonly RunSummary[], keptToo: boolean): RunSummary[] {
   return runs.filter(
     (r) =>
-      !r.pending &&
-      r.imagesBytes > 0 &&
-      (SETTLED.has(r.outcome) || (keptToo && KEPT.has(r.outcome))),
+      !r.pending && r.imagesBytes > 0 && isFinal(r.outcome) && (keptToo || !KEPT.has(r.outcome)),
   );
 }
 

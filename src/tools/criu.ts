@@ -127,3 +127,22 @@ export function criuError(action: string, logFile: string, cause: unknown): Leap
     },
   );
 }
+
+const LOGGED_ERROR = /Error \([^)]*\): (.+)/;
+const FAILED_WITH_LOG = /^(.*?) \(log: ([^)]*)\):?$/;
+
+/**
+ * A message as one line, for a table's narrow column: a criuError's becomes what
+ * failed, the first error criu logged (the cause; later ones follow from it) and
+ * the log's path. Any other message keeps its first line.
+ */
+export function oneLine(message: string): string {
+  const [head = '', ...rest] = message.split('\n');
+  if (rest.length === 0) return head;
+  const cause = rest.map((line) => LOGGED_ERROR.exec(line)?.[1]?.trim()).find(Boolean);
+  const failed = FAILED_WITH_LOG.exec(head.trim());
+  const what = failed ? (failed[1] ?? '') : head.replace(/:$/, '');
+  return [cause ? `${what}: ${cause}` : what, ...(failed ? [`log: ${failed[2] ?? ''}`] : [])].join(
+    '; ',
+  );
+}

@@ -45,6 +45,11 @@ export function runFiles(journal: Journal): string[] {
   return [...RUN_FILES.filter((f) => existsSync(join(journal.paths.dir, f))), ...logs];
 }
 
+/** Where a run's files go in the bucket: `<prefix>/<hostname>/<run id>`. */
+export function s3Prefix(s3: Config['s3'], runId: string): string {
+  return `${s3.prefix}/${hostname()}/${runId}`;
+}
+
 /** `client` tunes the S3 client's retries and timeouts (tests make them short); the defaults suit a real store. */
 export async function uploadRun(
   config: Config,
@@ -58,7 +63,7 @@ export async function uploadRun(
     throw error;
   });
   if (!target) return { keys: [], skipped: 'uploads are off: [s3] bucket is unset' };
-  const prefix = `${config.s3.prefix}/${hostname()}/${journal.runId}`;
+  const prefix = s3Prefix(config.s3, journal.runId);
   const secrets = secretsOf(target.credentials);
   const keys: string[] = [];
   spool(stateDir, journal.runId, 'upload in progress');

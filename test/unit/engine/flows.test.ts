@@ -37,6 +37,7 @@ import {
 } from '../../../src/state/pending.js';
 import { listRuns, prunable } from '../../../src/state/runs.js';
 import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
+import { SESSION_ENDED_MARK } from '../../../src/steps/report/run-results.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore/restore.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
@@ -412,6 +413,9 @@ describe('the upgrade worker flow', () => {
         ),
       ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
       expect(readOutcome(otherRun.paths.dir)).toBe('aborted');
+      expect(Journal.open(ctx.stateDir, otherRun.runId).snapshot.marks).toHaveProperty(
+        SESSION_ENDED_MARK,
+      );
       expect(existsSync(otherRun.paths.images)).toBe(false);
       expect(pendingRuns(ctx.stateDir)).toEqual([ownRun.runId]);
       expect(runner.indexOf(['kexec', '-e'])).toBeGreaterThan(-1);
