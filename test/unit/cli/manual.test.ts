@@ -47,6 +47,8 @@ describe('the bash completion, from the command table', () => {
   it("offers each command's options, and skips the value of those that take one", () => {
     expect(script).toMatch(/^ {4}prune\) words='--failed --dry-run --json .*'/m);
     expect(script).toMatch(/^ {4}--config\|--record\) COMPREPLY=\(\$\(compgen -f/m);
-    expect(script).toMatch(/^ {4}--set\|--pid\|--tty\|--kernel\|--pre\|--run\) COMPREPLY=\(\)/m);
+    expect(script).toMatch(
+      /^ {4}--set\|--pid\|--tty\|--kernel\|--pre\|--run\|--since\|--wait\) COMPREPLY=\(\)/m,
+    );
   });
 });
