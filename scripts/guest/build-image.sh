@@ -11,7 +11,9 @@
 # and has NetworkManager installed but disabled, for the guest test that switches
 # to it (test/helpers/network-stack.ts). Both: dbus and libpam-systemd (logind
 # sessions), tmux (a session's detached server, carried by a leap), root and a
-# non-root user (alice) logging in with the same ssh key. No Node: the tests
+# non-root user (alice) logging in with the same ssh key, and an operator
+# (deploy) who becomes root with sudo, as Ansible's `become: true` does it
+# (test/guest/fleet.test.ts). No Node: the tests
 # install kernel-leap's Debian package, which brings its own.
 #
 # The cache key is a hash of this file (which holds the package lists and every
@@ -28,7 +30,7 @@ DIST=${1:-${KL_TESTBED_DIST:-bookworm}}
 PACKAGES=(
   systemd-sysv openssh-server criu kexec-tools iptables
   dbus libpam-systemd lsof procps iproute2 udev kmod initramfs-tools linux-base python3
-  tmux
+  tmux sudo
 )
 case "$DIST" in
   bookworm)
@@ -52,6 +54,8 @@ SUITE=$DIST
 DISK_SIZE=2G
 CMDLINE='console=ttyS0 root=/dev/vda rw net.ifnames=0'
 USER_=alice
+# Logs in with the same key and runs anything as root through sudo, without a password.
+SUDOER_=deploy
 # Timers that would take the dpkg lock or disk time in the middle of a test.
 MASKED_UNITS=(apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer)
 
@@ -184,6 +188,12 @@ configure_guest() {
   install -d -m 0700 "$ROOTFS/home/$USER_/.ssh"
   install -m 0600 "$OUT/id_ed25519.pub" "$ROOTFS/home/$USER_/.ssh/authorized_keys"
   in_chroot chown -R "$USER_:$USER_" "/home/$USER_/.ssh"
+  in_chroot useradd --create-home --shell /bin/bash "$SUDOER_"
+  install -d -m 0700 "$ROOTFS/home/$SUDOER_/.ssh"
+  install -m 0600 "$OUT/id_ed25519.pub" "$ROOTFS/home/$SUDOER_/.ssh/authorized_keys"
+  in_chroot chown -R "$SUDOER_:$SUDOER_" "/home/$SUDOER_/.ssh"
+  printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$SUDOER_" >"$ROOTFS/etc/sudoers.d/$SUDOER_"
+  chmod 0440 "$ROOTFS/etc/sudoers.d/$SUDOER_"
   systemctl --root="$ROOTFS" mask "${MASKED_UNITS[@]}"
   # The guest's stack writes its own resolv.conf, or none; the host's means nothing there.
   : >"$ROOTFS/etc/resolv.conf"
@@ -206,6 +216,7 @@ write_manifest() {
   "hash": "$HASH",
   "dist": "$DIST",
   "user": "$USER_",
+  "sudoer": "$SUDOER_",
   "oldKernel": "$OLD_KERNEL",
   "newKernel": "$NEW_KERNEL",
   "cmdline": "$CMDLINE",

@@ -195,6 +195,7 @@ async function startGuest(
       port,
       key: guest.image.key,
       user: guest.image.user,
+      sudoer: guest.image.sudoer,
       dir: guest.dir,
       serialLog: join(guest.dir, 'serial.log'),
       pid: guest.pid,

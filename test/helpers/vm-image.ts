@@ -46,6 +46,8 @@ export interface VmImage {
   key: string;
   /** The non-root user who logs in with the same key. */
   user: string;
+  /** A non-root user who logs in with the same key and becomes root with sudo, no password asked. */
+  sudoer: string;
   oldKernel: string;
   newKernel: string;
   cmdline: string;
@@ -56,6 +58,7 @@ export interface VmImage {
 
 interface Manifest {
   user: string;
+  sudoer: string;
   oldKernel: string;
   newKernel: string;
   cmdline: string;
@@ -90,6 +93,7 @@ export async function ensureImage(dist: Dist = DEFAULT_DIST): Promise<VmImage> {
     initrd: join(dir, `initrd.img-${manifest.oldKernel}`),
     key: join(dir, 'id_ed25519'),
     user: manifest.user,
+    sudoer: manifest.sudoer,
     oldKernel: manifest.oldKernel,
     newKernel: manifest.newKernel,
     cmdline: manifest.cmdline,

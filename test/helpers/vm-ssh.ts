@@ -19,6 +19,8 @@ export interface VmConnection {
   key: string;
   /** The non-root user (alice). */
   user: string;
+  /** The operator (deploy): sudo makes them root, with no password, as Ansible's `become` does. */
+  sudoer: string;
   /** The guest's temp dir: overlay, serial.log, qemu.log. */
   dir: string;
   serialLog: string;
