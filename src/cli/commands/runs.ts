@@ -1,3 +1,5 @@
+import { release } from 'node:os';
+
 import { awaitRuns } from '../../engine/await-runs.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { runStamp } from '../../state/journal.js';
@@ -65,7 +67,8 @@ async function runsSinceCommand(
     timeoutMs: waitMs,
   });
   const summary = summarize(awaited.runs);
-  ctx.out.result({ since, ...awaited, ...summary }, renderSince);
+  // The kernel running now: after a leap, the one it leapt to.
+  ctx.out.result({ since, kernel: release(), ...awaited, ...summary }, renderSince);
   if (!awaited.done) return ExitCode.underWay;
   return summary.outcome === null ? ExitCode.ok : exitCodeFor(summary.outcome);
 }

@@ -5,7 +5,7 @@
  * The fleet role reads its --json line (test/integration/ansible-role.test.ts).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -15,19 +15,10 @@ import { parseSince, runsCommand } from '../../../src/cli/commands/runs.js';
 import { Output } from '../../../src/cli/output.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { ExitCode } from '../../../src/errors.js';
-import { Journal } from '../../../src/state/journal.js';
-import {
-  FINAL_OUTCOMES,
-  type Outcome,
-  readOutcome,
-  writeOutcome,
-} from '../../../src/state/outcome.js';
-import { buildReport, writeReport } from '../../../src/steps/report/report.js';
-import { SESSION_ENDED_MARK } from '../../../src/steps/report/run-results.js';
+import { FINAL_OUTCOMES, writeOutcome } from '../../../src/state/outcome.js';
 import { scratchHost, ScriptedRunner } from '../../helpers/flow.js';
+import { journalRun, NEW_KERNEL, OLD_KERNEL, shipRun } from '../../helpers/journaled-runs.js';
 
-const OLD = '6.1.0-55-cloud-amd64';
-const NEW = '6.1.0-56-cloud-amd64';
 const BEFORE = '20261130T100000Z';
 const SINCE = '20261130T110000Z';
 
@@ -55,82 +46,6 @@ function runsContext(json: boolean, bucket = 'logs'): { ctx: CommandContext; pri
   return { ctx, printed };
 }
 
-const ALICE_SESSION = {
-  kind: 'ssh-session' as const,
-  pid: 900,
-  user: 'alice',
-  tty: 'pts/3',
-  cmdline: 'sshd: alice@pts/3',
-  level: 'fail' as const,
-};
-const TMUX = {
-  kind: 'session-process' as const,
-  pid: 950,
-  user: 'root',
-  tty: 'pts/0',
-  cmdline: 'tmux',
-  level: 'warn' as const,
-};
-
-interface RunSpec {
-  ptys?: number[];
-  outcome?: Outcome;
-  /** Its freeze to its unlock. */
-  downtimeMs?: number;
-  upload?: 'done' | 'failed' | 'off' | 'pending';
-  rehearsalNoGo?: string;
-  error?: { phase: 'dump' | 'restore'; message: string };
-  ended?: boolean;
-}
-
-/** A run journaled as the worker and the boot's restore journal one, then shipped as ship.ts ships it. */
-function journalRun(ctx: CommandContext, runId: string, spec: RunSpec): Journal {
-  const journal = Journal.create(ctx.config.paths.state_dir, 'upgrade', runId);
-  journal.start('plan');
-  journal.finish('plan', {
-    rootPid: 400,
-    pids: [400],
-    verdict: 'go',
-    connections: [],
-    ptys: spec.ptys ?? [],
-    leftBehind: [ALICE_SESSION, TMUX],
-  });
-  journal.start('rehearse');
-  journal.finish('rehearse', {
-    verdict: spec.rehearsalNoGo ? 'no-go' : 'go',
-    reasons: spec.rehearsalNoGo ? [spec.rehearsalNoGo] : [],
-  });
-  if (spec.ended) journal.mark(SESSION_ENDED_MARK);
-  journal.start('load');
-  journal.finish('load', { from: OLD, to: NEW, vmlinuz: '', initrd: '', cmdline: '' });
-  if (spec.downtimeMs !== undefined) {
-    const freeze = new Date('2026-11-30T12:00:00Z');
-    journal.mark('dump.freeze', freeze);
-    journal.mark('unlocked', new Date(freeze.getTime() + spec.downtimeMs));
-  }
-  if (spec.error) {
-    journal.start(spec.error.phase);
-    journal.fail(spec.error.phase, { code: 'X', message: spec.error.message });
-  }
-  if (spec.outcome) writeOutcome(journal.paths.dir, spec.outcome);
-  if (spec.outcome && spec.outcome !== 'dumped') ship(journal, spec.upload ?? 'done');
-  return journal;
-}
-
-function ship(journal: Journal, upload: NonNullable<RunSpec['upload']>): void {
-  writeReport(journal.paths.dir, buildReport(journal.snapshot, readOutcome(journal.paths.dir)));
-  if (upload === 'pending') return;
-  journal.start('upload');
-  if (upload === 'failed') journal.fail('upload', { code: 'UPLOAD_FAILED', message: 'no store' });
-  else
-    journal.finish(
-      'upload',
-      upload === 'off'
-        ? { keys: [], skipped: 'uploads are off' }
-        : { bucket: 'logs', prefix: `fleet/${hostname()}/${journal.runId}`, keys: [] },
-    );
-}
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the result line's own shape
 function resultOf(printed: Printed): any {
   const lines = printed.stdout
@@ -144,13 +59,13 @@ function resultOf(printed: Printed): any {
 describe('kernel-leap runs --since', () => {
   it('lists the runs since the stamp, each with its outcome, losses, report and S3 key, and what they say together', async () => {
     const { ctx, printed } = runsContext(true);
-    journalRun(ctx, `${BEFORE}-0001`, { outcome: 'rehearsed' });
-    const ticker = journalRun(ctx, `${SINCE}-aaaa`, {
+    journalRun(ctx.config.paths.state_dir, `${BEFORE}-0001`, { outcome: 'rehearsed' });
+    const ticker = journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, {
       ptys: [0],
       outcome: 'restored',
       downtimeMs: 35_000,
     });
-    const ansible = journalRun(ctx, `${SINCE}-bbbb`, {
+    const ansible = journalRun(ctx.config.paths.state_dir, `${SINCE}-bbbb`, {
       outcome: 'restored',
       downtimeMs: 36_500,
       upload: 'failed',
@@ -159,6 +74,7 @@ describe('kernel-leap runs --since', () => {
     const result = resultOf(printed);
     expect(result).toMatchObject({
       since: SINCE,
+      kernel: release(),
       done: true,
       outcome: 'restored',
       carried: 2,
@@ -177,8 +93,8 @@ describe('kernel-leap runs --since', () => {
       settled: true,
       caller: false,
       ptys: [0],
-      oldKernel: OLD,
-      newKernel: NEW,
+      oldKernel: OLD_KERNEL,
+      newKernel: NEW_KERNEL,
       downtimeMs: 35_000,
       report: join(ticker.paths.dir, 'report.json'),
       s3: `s3://logs/fleet/${hostname()}/${ticker.runId}/`,
@@ -198,9 +114,9 @@ describe('kernel-leap runs --since', () => {
 
   it('waits, on stderr, until every run is settled: the restore on the new kernel, then its report and upload', async () => {
     const { ctx, printed } = runsContext(false);
-    const run = journalRun(ctx, `${SINCE}-aaaa`, { outcome: 'dumped' });
+    const run = journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, { outcome: 'dumped' });
     setTimeout(() => writeOutcome(run.paths.dir, 'restored'), 300);
-    setTimeout(() => ship(run, 'done'), 600);
+    setTimeout(() => shipRun(run, 'done'), 600);
     const started = performance.now();
     expect(await runsCommand.run(ctx, { since: SINCE, wait: '20' }, [])).toBe(ExitCode.ok);
     expect(performance.now() - started).toBeGreaterThanOrEqual(550);
@@ -213,8 +129,8 @@ describe('kernel-leap runs --since', () => {
 
   it('gives up when the wait runs out, on the monotonic clock: exit 4, the run still under way', async () => {
     const { ctx, printed } = runsContext(true);
-    journalRun(ctx, `${SINCE}-aaaa`, { outcome: 'dumped' });
-    journalRun(ctx, `${SINCE}-bbbb`, {});
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, { outcome: 'dumped' });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-bbbb`, {});
     const started = performance.now();
     expect(await runsCommand.run(ctx, { since: SINCE, wait: '1' }, [])).toBe(ExitCode.underWay);
     expect(performance.now() - started).toBeLessThan(3000);
@@ -231,8 +147,12 @@ describe('kernel-leap runs --since', () => {
     expect(FINAL_OUTCOMES).toContain('interrupted');
     expect(FINAL_OUTCOMES).not.toContain('dumped');
     const { ctx, printed } = runsContext(true);
-    journalRun(ctx, `${SINCE}-aaaa`, { ptys: [1], outcome: 'restored', downtimeMs: 30_000 });
-    journalRun(ctx, `${SINCE}-bbbb`, {
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, {
+      ptys: [1],
+      outcome: 'restored',
+      downtimeMs: 30_000,
+    });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-bbbb`, {
       ptys: [0],
       outcome: 'interrupted',
       error: { phase: 'restore', message: 'not restored at boot: the machine restarted' },
@@ -254,15 +174,15 @@ describe('kernel-leap runs --since', () => {
     ['aborted', ExitCode.failure],
   ] as const)('a run that ended %s: exit %i', async (outcome, code) => {
     const { ctx } = runsContext(false);
-    journalRun(ctx, `${SINCE}-aaaa`, { outcome: 'restored' });
-    journalRun(ctx, `${SINCE}-bbbb`, { outcome });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, { outcome: 'restored' });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-bbbb`, { outcome });
     expect(await runsCommand.run(ctx, { since: SINCE }, [])).toBe(code);
   });
 
   it("a rehearsal's no-go: exit 3, criu's failure as one line with its first error", async () => {
     const { ctx, printed } = runsContext(true, '');
     const log = '/var/lib/kernel-leap/runs/R2/logs/rehearsal.log';
-    journalRun(ctx, `${SINCE}-aaaa`, {
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, {
       outcome: 'no-go',
       upload: 'off',
       rehearsalNoGo: [
@@ -291,8 +211,11 @@ describe('kernel-leap runs --since', () => {
 
   it('leaves out a session that logged out before its dump: it lost nothing', async () => {
     const { ctx, printed } = runsContext(true);
-    journalRun(ctx, `${SINCE}-aaaa`, { outcome: 'aborted', ended: true });
-    journalRun(ctx, `${SINCE}-bbbb`, { outcome: 'restored', downtimeMs: 1000 });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, { outcome: 'aborted', ended: true });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-bbbb`, {
+      outcome: 'restored',
+      downtimeMs: 1000,
+    });
     expect(await runsCommand.run(ctx, { since: SINCE }, [])).toBe(ExitCode.ok);
     expect(resultOf(printed)).toMatchObject({
       outcome: 'restored',
@@ -304,16 +227,21 @@ describe('kernel-leap runs --since', () => {
 
   it('waits for a run whose report or upload is still under way', async () => {
     const { ctx } = runsContext(false);
-    journalRun(ctx, `${SINCE}-aaaa`, { outcome: 'restored', upload: 'pending' });
+    journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, {
+      outcome: 'restored',
+      upload: 'pending',
+    });
     expect(await runsCommand.run(ctx, { since: SINCE }, [])).toBe(ExitCode.underWay);
-    const noReport = journalRun(ctx, '20261130T120000Z-bbbb', { outcome: 'dumped' });
+    const noReport = journalRun(ctx.config.paths.state_dir, '20261130T120000Z-bbbb', {
+      outcome: 'dumped',
+    });
     writeOutcome(noReport.paths.dir, 'restored');
     expect(await runsCommand.run(ctx, { since: '20261130T120000Z' }, [])).toBe(ExitCode.underWay);
   });
 
   it('with no run since the stamp: nothing to wait for, exit 0', async () => {
     const { ctx, printed } = runsContext(false);
-    journalRun(ctx, `${BEFORE}-0001`, { outcome: 'failed' });
+    journalRun(ctx.config.paths.state_dir, `${BEFORE}-0001`, { outcome: 'failed' });
     expect(await runsCommand.run(ctx, { since: SINCE, wait: '5' }, [])).toBe(ExitCode.ok);
     expect(printed.stdout.join('')).toBe(`no run since ${SINCE}\n`);
   });
@@ -336,7 +264,7 @@ describe('kernel-leap runs --since', () => {
 
   it('says so when a run has no journal to read', async () => {
     const { ctx, printed } = runsContext(true);
-    const run = journalRun(ctx, `${SINCE}-aaaa`, { outcome: 'restored' });
+    const run = journalRun(ctx.config.paths.state_dir, `${SINCE}-aaaa`, { outcome: 'restored' });
     writeFileSync(run.paths.journal, '{ torn');
     expect(await runsCommand.run(ctx, { since: SINCE }, [])).toBe(ExitCode.ok);
     expect(resultOf(printed).runs[0]).toMatchObject({

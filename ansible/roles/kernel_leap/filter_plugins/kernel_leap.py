@@ -1,21 +1,24 @@
-"""Filters of the kernel_leap role: they turn what the tasks registered on each
-host (kernel-leap's JSON, the runs listed by files/runs.py, the fetched
-report.json files) into one entry per host, and the entries into the fleet
-report and its table. Pure Python on the controller, no Ansible imports, so
+"""Filters of the kernel_leap role: each host's entry, put together from what
+kernel-leap printed with --json (`check`, `plan`, and `runs --since`, which says
+how the runs of a rehearsal or an upgrade ended, what they carried and lost,
+and where their logs are), then the fleet report and its table. Nothing here
+reads a run's files or derives an outcome: kernel-leap does, on the host. Pure
+Python on the controller, no Ansible imports, so
 test/integration/ansible-role.test.ts can call them directly.
 """
 import json
 import os
 import re
 
-# A host's outcome when its runs disagree: the worst one wins.
-SEVERITY = ["failed", "dump-failed", "aborted", "no-go", "error", "unknown", "restored"]
-# A host's outcome is one of these, or a run's: restored, failed, dump-failed, aborted, no-go.
-#   current      already on the target kernel: nothing to do
-#   not-reached  go, but the rollout stopped before its batch
-#   unreachable  did not answer after its upgrade
-#   unknown      a run had no final outcome when kernel_leap_outcome_timeout ran out
-#   error        anything else; see reasons
+# A host's outcome is that of its runs (`runs --since`: restored, failed, interrupted,
+# dump-failed, aborted, no-go, or `in progress` when a run had none by the end of
+# kernel_leap_outcome_timeout), or one of these:
+#   current        already on the target kernel: nothing to do
+#   not-reached    go, but the rollout stopped before its batch
+#   unreachable    did not answer after its upgrade
+#   would-install  --check on a host without kernel-leap: nothing to check yet
+#   would-upgrade  --check: check and plan say go (no rehearsal, no upgrade under --check)
+#   error          anything else; see reasons
 
 
 def abspath(path):
@@ -39,8 +42,15 @@ def _json_lines(text, kind="result"):
     return out
 
 
-def _first(items, default=None):
-    return items[0] if items else default
+def result(text):
+    """The result line of kernel-leap --json output ({} without one)."""
+    found = _json_lines(text)
+    return found[0] if found else {}
+
+
+def _result(reg):
+    """The result line of a registered kernel-leap --json command, or None."""
+    return result((reg or {}).get("stdout")) or None
 
 
 def _errors(reg):
@@ -50,6 +60,11 @@ def _errors(reg):
         return [f"{e.get('code')}: {e.get('message')}" for e in errors]
     text = (reg.get("stderr") or reg.get("msg") or "").strip().splitlines()
     return [line for line in text if line.strip()][-5:] or [f"exit {reg.get('rc')}"]
+
+
+def _not_installed(reg):
+    """The command module's answer when /usr/bin/kernel-leap does not exist."""
+    return "No such file or directory" in (reg.get("msg") or "")
 
 
 def _plan_reasons(plan_result):
@@ -66,16 +81,20 @@ def _plan_reasons(plan_result):
     return reasons
 
 
-def preflight(regs, target, host):
+def preflight(regs, target, host, check_mode=False):
     """
     regs: check, kernel (uname -r), plan, rehearse (registered results; plan and
-    rehearse may be skipped), runs (files/runs.py's JSON after the rehearsal).
-    Returns the host's entry: verdict go, no-go or current, with the reasons.
+    rehearse may be skipped), runs (`kernel-leap --json runs --since` after the
+    rehearsal). Returns the host's entry: verdict go, no-go or current, with the
+    reasons; under --check, the rehearsal does not run.
     """
     check = regs.get("check") or {}
     kernel = (regs.get("kernel") or "").strip()
     entry = {"host": host, "target": target, "kernelBefore": kernel, "reasons": [], "rehearsalRuns": []}
-    check_result = _first(_json_lines(check.get("stdout")))
+    check_result = _result(check)
+    if check_result is None and check_mode and _not_installed(check):
+        return {**entry, "verdict": "unknown", "outcome": "would-install", "stage": "install",
+                "reasons": ["kernel-leap is not installed yet: the play would install it, then check, plan and rehearse"]}
     if check_result is None:
         return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "check", "reasons": _errors(check)}
     entry["check"] = check_result.get("verdict")
@@ -85,96 +104,43 @@ def preflight(regs, target, host):
     if kernel == target:
         return {**entry, "verdict": "current", "outcome": "current", "stage": "check", "reasons": [f"already on {target}"]}
     plan = regs.get("plan") or {}
-    plan_result = _first(_json_lines(plan.get("stdout")))
+    plan_result = _result(plan)
     if plan.get("rc") != 0:
         reasons = _plan_reasons(plan_result) if plan_result else []
         return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "plan", "reasons": reasons or _errors(plan)}
     entry["sessionRoots"] = [(s.get("root") or {}).get("cmdline") for s in (plan_result or {}).get("sessions", [])]
+    if check_mode:
+        return {**entry, "verdict": "go", "outcome": "would-upgrade", "stage": "plan",
+                "reasons": ["check and plan say go; under --check nothing is rehearsed or upgraded"]}
     rehearse = regs.get("rehearse") or {}
-    runs = _parse_runs(regs.get("runs")).get("runs", [])
-    entry["rehearsalRuns"] = [r["runId"] for r in runs]
-    if rehearse.get("rc") != 0:
-        reasons = [reason for r in runs for reason in (r.get("rehearsal") or {}).get("reasons", [])]
-        reasons = [_condense(reason) for reason in reasons + [e for r in runs for e in r.get("errors", [])]]
-        return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "rehearse", "reasons": reasons or _errors(rehearse)}
+    runs = _result(regs.get("runs")) or {}
+    entry["rehearsalRuns"] = [r["runId"] for r in runs.get("runs", [])]
+    if rehearse.get("rc") != 0 or runs.get("outcome") not in (None, "rehearsed"):
+        return {**entry, "verdict": "no-go", "outcome": "no-go", "stage": "rehearse", "reasons": runs.get("reasons") or _errors(rehearse)}
     return {**entry, "verdict": "go", "outcome": "pending", "stage": "rehearse"}
 
 
-CRIU_LOG_ERROR = re.compile(r"Error \([^)]*\): (.+)")
-LOG_PATH = re.compile(r"^(.*?) \(log: ([^)]*)\):?$")
+def _connection(upgrade):
+    """What became of Ansible's own session, which the upgrade task ran in."""
+    returned = bool(upgrade) and not upgrade.get("unreachable") and not upgrade.get("failed")
+    if returned:
+        return "carried" if upgrade.get("rc") == 0 else "returned"
+    return "lost (reconnected)" if upgrade else "unknown"
 
 
-def _condense(error):
-    """A criu failure's message with its log's tail, as one line: the first error
-    criu logged first, so a table's narrow column still shows the cause."""
-    lines = error.splitlines()
-    if len(lines) < 2:
-        return error
-    causes = [m.group(1).strip() for m in map(CRIU_LOG_ERROR.search, lines[1:]) if m]
-    head = LOG_PATH.match(lines[0].strip())
-    what, log = (head.group(1), head.group(2)) if head else (lines[0].rstrip(":"), None)
-    return "; ".join(filter(None, [f"{what}: {causes[0]}" if causes else what, f"log: {log}" if log else None]))
-
-
-def _parse_runs(value):
-    if isinstance(value, dict):
-        return value
-    try:
-        return json.loads(value or "{}")
-    except ValueError:
-        return {}
-
-
-def _read_report(reports_dir, run_id):
+def _fetched(reports_dir, run_id):
     path = os.path.join(reports_dir, run_id, "report.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f), path
-    except (OSError, ValueError):
-        return None, None
+    return path if os.path.exists(path) else None
 
 
-def _s3_location(run, report, s3):
-    upload = run.get("upload") or {}
-    if upload.get("status") == "done" and upload.get("prefix"):
-        return f"s3://{upload.get('bucket')}/{upload['prefix']}/", True
-    if upload.get("skipped") or not s3.get("bucket"):
-        return None, False
-    # Not (yet) uploaded: where kernel-leap upload-logs will put it.
-    host = (report or {}).get("host") or run.get("host")
-    return f"s3://{s3['bucket']}/{s3.get('prefix') or 'kernel-leap'}/{host}/{run['runId']}/", False
-
-
-def _describe_loss(loss):
-    if loss.get("kind") == "ssh-session":
-        return f"{loss.get('user')}'s ssh session on {loss.get('tty')}: pid {loss.get('pid')} ({loss.get('cmdline')})"
-    if loss.get("kind") == "not-a-session":
-        # A title any user can write: no session, whatever it reads (kernel-leap's docs/trust.md).
-        return f"pid {loss.get('pid')} of {loss.get('user')}'s, titled as an ssh session, which it is not ({loss.get('cmdline')})"
-    return f"pid {loss.get('pid')} of {loss.get('user')}'s session ({loss.get('cmdline')})"
-
-
-def _ended_before_dump(run):
-    """A session of --all-ssh that logged out before its dump, or under it (its dump failed on the vanished session): nothing was lost."""
-    return run.get("outcome") == "aborted" and not run.get("latest") and (run.get("phases") or {}).get("dump") in (None, "pending", "failed")
-
-
-def upgraded(entry, upgrade, runs_json, reports_dir, s3, kernel_now, answered=True):
+def upgraded(entry, upgrade, runs, reports_dir, answered=True):
     """
     The host's entry after its upgrade. upgrade: the registered upgrade task (or
-    {} when it did not return); runs_json: files/runs.py's output for the runs
-    this upgrade made; reports_dir: where their report.json files were fetched.
+    {} when it did not return); runs: the registered `kernel-leap --json runs
+    --since STAMP --wait S` of this upgrade; reports_dir: where each run's
+    report.json was fetched.
     """
-    s3 = s3 or {}
-    listing = _parse_runs(runs_json)
-    runs = listing.get("runs", [])
-    returned = bool(upgrade) and not upgrade.get("unreachable") and not upgrade.get("failed")
-    out = {**entry, "kernelAfter": (kernel_now or "").strip() or None, "stage": "upgrade"}
-    out["ansibleConnection"] = (
-        "carried" if returned and upgrade.get("rc") == 0 else
-        "returned" if returned else
-        "lost (reconnected)" if upgrade else "unknown"
-    )
+    out = {**entry, "stage": "upgrade", "ansibleConnection": _connection(upgrade)}
     if upgrade.get("rc") is not None:
         out["upgradeExit"] = upgrade.get("rc")
         # The launcher prints the report's first line once the run is final: after
@@ -184,63 +150,38 @@ def upgraded(entry, upgrade, runs_json, reports_dir, s3, kernel_now, answered=Tr
             out["upgradeSaid"] = said[-1]
     if not answered:
         return {**out, "outcome": "unreachable", "reasons": ["the host did not answer within kernel_leap_boot_timeout after the upgrade"]}
-    if not runs:
+    result = _result(runs)
+    if result is None:
+        return {**out, "outcome": "error", "reasons": _errors(runs or {})}
+    out["kernelAfter"] = result.get("kernel")
+    if not result.get("runs"):
         reasons = _errors(upgrade) if upgrade else ["the upgrade left no run"]
         return {**out, "outcome": "no-go" if upgrade.get("rc") == 3 else "error", "reasons": reasons}
-    sessions = []
-    for run in runs:
-        report, path = _read_report(reports_dir, run["runId"])
-        location, uploaded = _s3_location(run, report, s3)
-        ptys = run.get("ptys") or []
-        sessions.append({
-            "runId": run["runId"],
-            "session": ", ".join(f"pts/{p}" for p in ptys) or "no tty",
-            "ansible": bool(run.get("latest")),
-            "outcome": (report or {}).get("outcome") or run.get("outcome") or "unknown",
-            "final": bool(run.get("final")),
-            "downtimeMs": (report or {}).get("downtimeMs"),
-            "remapped": (report or {}).get("remapped", []),
-            "leftBehind": run.get("leftBehind") or [],
-            "oldKernel": (report or {}).get("oldKernel"),
-            "newKernel": (report or {}).get("newKernel"),
-            "s3": location,
-            "uploaded": uploaded,
-            "report": path,
-            "errors": run.get("errors", []),
-            "endedBeforeDump": _ended_before_dump(run),
-        })
-    counted = [s for s in sessions if not s["endedBeforeDump"]]
-    outcomes = [s["outcome"] if s["final"] else "unknown" for s in counted] or ["aborted"]
-    outcome = min(outcomes, key=lambda o: SEVERITY.index(o) if o in SEVERITY else 0)
-    primary = next((s for s in sessions if s["ansible"]), sessions[-1])
-    downtimes = [s["downtimeMs"] for s in counted if s["outcome"] == "restored" and s["downtimeMs"] is not None]
-    # Sessions lost: carried ones whose restore failed, and other ssh sessions the leap did not
-    # carry (kernel-leap's leftBehind; the same list in every run of the upgrade).
-    left = list({(loss.get("kind"), loss.get("pid")): loss for s in sessions for loss in s["leftBehind"]}.values())
-    lost = [f"{s['session']} (run {s['runId']}: {s['outcome']})" for s in counted if s["outcome"] != "restored" and s["final"]]
-    lost += [_describe_loss(loss) for loss in left if loss.get("kind") == "ssh-session"]
-    processes = [_describe_loss(loss) for loss in left if loss.get("kind") != "ssh-session"]
-    reasons = [] if outcome == "restored" else [e for s in counted for e in s["errors"]] or ([f"running {out['kernelAfter']}, not {entry.get('target')}"] if out["kernelAfter"] != entry.get("target") else [])
+    outcome, reasons = result.get("outcome"), result.get("reasons", [])
+    if not result.get("done"):
+        reasons = reasons + ["a run had not settled when kernel_leap_outcome_timeout ran out"]
     if outcome == "restored" and out["kernelAfter"] != entry.get("target"):
         outcome, reasons = "error", [f"the runs say restored, but the host runs {out['kernelAfter']}, not {entry.get('target')}"]
+    own = next((r for r in result["runs"] if r.get("caller")), result["runs"][-1])
     return {
         **out,
         "outcome": outcome,
         "reasons": reasons,
-        "oldKernel": primary["oldKernel"] or entry.get("kernelBefore"),
-        "newKernel": primary["newKernel"],
-        "downtimeMs": max(downtimes) if downtimes else None,
+        "oldKernel": own.get("oldKernel") or entry.get("kernelBefore"),
+        "newKernel": own.get("newKernel"),
+        "downtimeMs": result.get("downtimeMs"),
         "sessions": {
-            "carried": sum(1 for s in counted if s["outcome"] == "restored"),
-            "remapped": [r for s in counted for r in s["remapped"]],
-            "lost": lost,
-            "endedBeforeDump": [s["runId"] for s in sessions if s["endedBeforeDump"]],
+            "carried": result.get("carried", 0),
+            "remapped": result.get("remapped", []),
+            "lost": result.get("lost", []),
+            "endedBeforeDump": result.get("endedBeforeDump", []),
         },
         # Processes of a carried login session outside its tree (a tmux server, a nohup job).
-        "processesLeftBehind": processes,
-        "runId": primary["runId"],
-        "s3": primary["s3"],
-        "runs": sessions,
+        "processesLeftBehind": result.get("processesLeftBehind", []),
+        "runId": own["runId"],
+        "s3": own.get("s3"),
+        # Each run as kernel-leap gave it; `report` is where the play fetched its report.json.
+        "runs": [{**r, "report": _fetched(reports_dir, r["runId"])} for r in result["runs"]],
     }
 
 
@@ -286,6 +227,7 @@ class FilterModule:
     def filters(self):
         return {
             "kernel_leap_abspath": abspath,
+            "kernel_leap_result": result,
             "kernel_leap_preflight": preflight,
             "kernel_leap_upgraded": upgraded,
             "kernel_leap_fleet": fleet,
