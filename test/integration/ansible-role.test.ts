@@ -1,24 +1,28 @@
 /**
- * The Ansible role without a guest (needs ansible-core, which scripts/setup-host.sh
- * installs): the playbook parses, the config it templates is one kernel-leap loads,
- * runs.py reads a state dir, and the filters turn registered results into each
- * host's entry, the fleet report and its table. test/guest/fleet.test.ts runs it
- * for real against two guests.
+ * The Ansible role without a guest (needs ansible-core and ansible-lint, which
+ * scripts/setup-host.sh installs): the playbook parses and passes ansible-lint at
+ * the production profile, its argument specs cover its defaults, the config it
+ * templates is one kernel-leap loads, `--check` on this host (no kernel-leap
+ * installed) says what it would do and changes nothing, and the filters turn what
+ * kernel-leap printed (the real bundle's `runs --since`) into each host's entry,
+ * the fleet report and its table. test/guest/fleet.test.ts runs the playbook for
+ * real against three guests, as a non-root user with become.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/load.js';
-import { requireCommand } from '../helpers/require.js';
+import { copyOfBuild } from '../helpers/built.js';
+import { journalRun, NEW_KERNEL, OLD_KERNEL } from '../helpers/journaled-runs.js';
+import { requireCommand, requireRoot } from '../helpers/require.js';
 
 const ROLE = resolve('ansible/roles/kernel_leap');
 const PLUGIN = join(ROLE, 'filter_plugins/kernel_leap.py');
-const TARGET = '6.1.0-56-cloud-amd64';
-const OLD = '6.1.0-55-cloud-amd64';
+const SINCE = '20261130T110000Z';
 
 /** Ansible wants a UTF-8 locale, and its own temp dir keeps the test's leftovers in one place. */
 function ansibleEnv(dir: string): NodeJS.ProcessEnv {
@@ -27,6 +31,7 @@ function ansibleEnv(dir: string): NodeJS.ProcessEnv {
     LC_ALL: 'C.UTF-8',
     ANSIBLE_LOCAL_TEMP: join(dir, 'ansible-tmp'),
     ANSIBLE_NOCOLOR: '1',
+    NO_COLOR: '1',
   };
 }
 
@@ -45,6 +50,24 @@ function filters(...calls: Array<[string, ...unknown[]]>): any[] {
 
 const jsonLine = (o: object) => JSON.stringify({ type: 'result', ...o });
 
+/** `kernel-leap --json runs --since STAMP` of the real bundle, as Ansible registers it. */
+function kernelLeapRuns(stateDir: string, since = SINCE): { rc: number | null; stdout: string } {
+  const result = spawnSync(
+    process.execPath,
+    [copyOfBuild('kl-role-'), '--json', 'runs', '--since', since],
+    {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '',
+        KERNEL_LEAP_PATHS_STATE_DIR: stateDir,
+        KERNEL_LEAP_S3_BUCKET: 'logs',
+        KERNEL_LEAP_S3_PREFIX: 'fleet',
+      },
+    },
+  );
+  return { rc: result.status, stdout: result.stdout };
+}
+
 describe('the kernel_leap Ansible role', () => {
   let dir: string;
   beforeAll(() => {
@@ -59,6 +82,64 @@ describe('the kernel_leap Ansible role', () => {
       { env: ansibleEnv(dir), stdio: 'pipe' },
     ).toString();
     expect(out).toContain('playbook: ansible/upgrade.yml');
+  });
+
+  it("passes Debian's ansible-lint at the production profile, which fails a task without a name or changed_when", () => {
+    requireCommand('ansible-lint', 'ansible-lint');
+    const lint = (cwd: string) =>
+      spawnSync('ansible-lint', ['-c', resolve('.ansible-lint'), 'ansible'], {
+        cwd,
+        env: ansibleEnv(dir),
+        encoding: 'utf8',
+      });
+    const passed = lint(process.cwd());
+    expect(passed.status, passed.stderr + passed.stdout).toBe(0);
+    const files =
+      /Passed with production profile: 0 failure\(s\), 0 warning\(s\) on (\d+) files/.exec(
+        passed.stderr,
+      );
+    expect(Number(files?.[1])).toBeGreaterThanOrEqual(12);
+
+    const copy = mkdtempSync(join(tmpdir(), 'kl-lint-'));
+    cpSync('ansible', join(copy, 'ansible'), { recursive: true });
+    const tasks = join(copy, 'ansible/roles/kernel_leap/tasks/fleet-report.yml');
+    writeFileSync(tasks, `${readFileSync(tasks, 'utf8')}\n- ansible.builtin.command: echo hi\n`);
+    const failed = lint(copy);
+    expect(failed.status).not.toBe(0);
+    expect(failed.stdout + failed.stderr).toMatch(/name\[missing\][\s\S]*no-changed-when/);
+  });
+
+  it('has an argument spec for each variable of its defaults, and none for a variable it does not have', () => {
+    const py = [
+      'import json, sys, yaml',
+      'defaults = set(yaml.safe_load(open(sys.argv[1])))',
+      'specs = yaml.safe_load(open(sys.argv[2]))["argument_specs"]',
+      'options = {name: set(spec.get("options", {})) for name, spec in specs.items()}',
+      'print(json.dumps({"defaults": sorted(defaults), "options": {k: sorted(v) for k, v in options.items()}}))',
+    ].join('\n');
+    const { defaults, options } = JSON.parse(
+      execFileSync('python3', [
+        '-c',
+        py,
+        join(ROLE, 'defaults/main.yml'),
+        join(ROLE, 'meta/main.yml'),
+      ]).toString(),
+    ) as { defaults: string[]; options: Record<string, string[]> };
+    expect(Object.keys(options).sort()).toEqual([
+      'fleet-report',
+      'install',
+      'main',
+      'preflight',
+      'upgrade',
+    ]);
+    const specified = new Set(Object.values(options).flat());
+    expect(defaults.filter((name) => !specified.has(name))).toEqual([]);
+    // Set by the playbook, not defaults: the hosts of the run, and whether to print the table.
+    expect([...specified].filter((name) => !defaults.includes(name)).sort()).toEqual([
+      'kernel_leap_fleet_hosts',
+      'kernel_leap_print_table',
+    ]);
+    expect(options.main).toEqual(options.install);
   });
 
   it('templates a config that kernel-leap loads: only the keys set, booleans as true/false', () => {
@@ -105,83 +186,54 @@ describe('the kernel_leap Ansible role', () => {
     expect(config.kexec.verify_checksums).toBe(true);
   });
 
-  it('runs.py lists the runs since a stamp: outcome, report, upload, session and which one is latest', () => {
-    const state = join(dir, 'state');
-    const run = (id: string, outcome: string | undefined, upload: object, ptys: number[]) => {
-      const runDir = join(state, 'runs', id);
-      mkdirSync(runDir, { recursive: true });
-      writeFileSync(
-        join(runDir, 'journal.json'),
-        JSON.stringify({
-          runId: id,
-          host: 'kl-guest',
-          command: 'upgrade',
-          phases: {
-            plan: { status: 'done', outputs: { rootPid: 400, ptys } },
-            dump: { status: 'done' },
-            upload,
-          },
-        }),
-      );
-      if (outcome) writeFileSync(join(runDir, 'outcome'), `${outcome}\n`);
-      if (outcome) writeFileSync(join(runDir, 'report.json'), '{}');
-    };
-    run('20261130T100000Z-0001', 'rehearsed', { status: 'done' }, []);
-    run(
-      '20261130T120000Z-aaaa',
-      'restored',
-      {
-        status: 'done',
-        outputs: { bucket: 'b', prefix: 'p/kl-guest/20261130T120000Z-aaaa', keys: [] },
-      },
-      [0],
+  it('under --check, on this host (no kernel-leap on it), says it would install it and changes nothing', () => {
+    // A stand-in package: under --check nothing installs it.
+    const deb = join(dir, 'kernel-leap_0.1.0_amd64.deb');
+    writeFileSync(deb, 'not a package');
+    const report = join(dir, 'check-fleet-report.json');
+    const touched = [
+      '/var/cache/kernel-leap_0.1.0_amd64.deb',
+      '/etc/kernel-leap',
+      '/usr/bin/kernel-leap',
+      report,
+    ];
+    const before = touched.map((path) => existsSync(path));
+    expect(before.slice(-2)).toEqual([false, false]);
+    // As the test's own user on this host; the fleet guest test runs it as a non-root user with become.
+    const play = spawnSync(
+      'ansible-playbook',
+      [
+        '--check',
+        '-i',
+        'localhost,',
+        '-c',
+        'local',
+        'ansible/upgrade.yml',
+        '-e',
+        'ansible_become=false',
+        '-e',
+        'ansible_python_interpreter=/usr/bin/python3',
+        '-e',
+        `kernel_leap_kernel=${NEW_KERNEL}`,
+        '-e',
+        `kernel_leap_deb=${deb}`,
+        '-e',
+        `kernel_leap_report=${report}`,
+      ],
+      { env: ansibleEnv(dir), encoding: 'utf8' },
     );
-    run('20261130T120000Z-bbbb', undefined, { status: 'pending' }, []);
-    symlinkSync('runs/20261130T120000Z-bbbb', join(state, 'latest'));
-    const list = () =>
-      JSON.parse(
-        execFileSync('python3', [
-          join(ROLE, 'files/runs.py'),
-          state,
-          '20261130T110000Z',
-        ]).toString(),
-      );
-    let out = list();
-    expect(out.runs.map((r: { runId: string }) => r.runId)).toEqual([
-      '20261130T120000Z-aaaa',
-      '20261130T120000Z-bbbb',
-    ]);
-    expect(out.done).toBe(false);
-    expect(out.runs[0]).toMatchObject({
-      outcome: 'restored',
-      final: true,
-      latest: false,
-      ptys: [0],
-      upload: { status: 'done', bucket: 'b' },
-    });
-    expect(out.runs[1]).toMatchObject({ outcome: null, final: false, latest: true });
-    run(
-      '20261130T120000Z-bbbb',
-      'restored',
-      { status: 'failed', error: { code: 'UPLOAD_FAILED', message: 'no store' } },
-      [],
+    expect(play.status, play.stdout.slice(-4000) + play.stderr).toBe(0);
+    expect(play.stdout).toContain(
+      '"msg": "would install kernel-leap_0.1.0_amd64.deb: apt-get install --reinstall /var/cache/kernel-leap_0.1.0_amd64.deb"',
     );
-    out = list();
-    expect(out.done).toBe(true);
-    expect(out.runs[1].errors).toEqual(['upload: no store']);
-    expect(
-      JSON.parse(
-        execFileSync('python3', [
-          join(ROLE, 'files/runs.py'),
-          state,
-          '20991231T000000Z',
-          '--allow-none',
-        ]).toString(),
-      ).done,
-    ).toBe(true);
+    expect(play.stdout).toMatch(
+      /"localhost +would-install +\S+ +- +- +kernel-leap is not installed yet: the play would install it, then check, plan and rehearse"/,
+    );
+    expect(play.stdout).toMatch(/^localhost +: ok=\d+ +changed=\d+ +unreachable=0 +failed=0 /m);
+    expect(touched.map((path) => existsSync(path))).toEqual(before);
   });
 
-  describe('filters', () => {
+  describe('filters, from what kernel-leap printed', () => {
     const check = (verdict: string, findings: object[] = []) => ({
       rc: verdict === 'fail' ? 1 : 0,
       stdout: jsonLine({ verdict, findings }),
@@ -201,46 +253,54 @@ describe('the kernel_leap Ansible role', () => {
       }),
     });
     const skipped = { skipped: true };
+    const entry = {
+      host: 'a',
+      target: release(),
+      kernelBefore: OLD_KERNEL,
+      verdict: 'go',
+      outcome: 'pending',
+    };
 
     it('preflight: go, current, or no-go with the reasons of the check, the plan or the rehearsal', () => {
-      const runs = JSON.stringify({
-        runs: [
-          {
-            runId: 'R1',
-            rehearsal: { verdict: 'no-go', reasons: ['the rehearsal wrote no pstree.img'] },
-            errors: [],
-          },
-        ],
+      requireRoot();
+      // A rehearsal whose dump criu refused, as kernel-leap journals it, read back by `runs --since`.
+      const state = mkdtempSync(join(tmpdir(), 'kl-role-state-'));
+      const log = `${state}/runs/${SINCE}-aaaa/logs/rehearsal.log`;
+      journalRun(state, `${SINCE}-aaaa`, {
+        outcome: 'no-go',
+        rehearsalNoGo: [
+          `criu dump failed (log: ${log}):`,
+          '(04.712333) 409 fdinfo 3: pos:                0 flags:                2/0x1',
+          'pie: 409: Daemon waits for command',
+          '(04.721748) Error (criu/sockets.c:727): sockets: BUG! Unknown socket collected (family 38)',
+          '(04.722507) Error (criu/cr-dump.c:1635): Dump files (pid: 409) failed with -1',
+          '(05.858052) Error (criu/cr-dump.c:2053): Dumping FAILED.',
+        ].join('\n'),
       });
-      // As kernel-leap words a failed dump in the rehearsal's reasons: the log's path, then its tail.
-      const criuFailed = [
-        'criu dump failed (log: /var/lib/kernel-leap/runs/R2/logs/rehearsal.log):',
-        '(04.712333) 409 fdinfo 3: pos:                0 flags:                2/0x1',
-        'pie: 409: Daemon waits for command',
-        '(04.721748) Error (criu/sockets.c:727): sockets: BUG! Unknown socket collected (family 38)',
-        '(04.722507) Error (criu/cr-dump.c:1635): Dump files (pid: 409) failed with -1',
-        '(05.858052) Error (criu/cr-dump.c:2053): Dumping FAILED.',
-      ].join('\n');
-      const unknownSocket = JSON.stringify({
-        runs: [{ runId: 'R2', rehearsal: { verdict: 'no-go', reasons: [criuFailed] }, errors: [] }],
-      });
-      const [go, current, noCriu, alg, rehearsal, badConfig, socket] = filters(
+      const noGoRuns = kernelLeapRuns(state);
+      expect(noGoRuns.rc).toBe(3);
+      const rehearsed = mkdtempSync(join(tmpdir(), 'kl-role-state-'));
+      journalRun(rehearsed, `${SINCE}-bbbb`, { outcome: 'rehearsed' });
+      const goRuns = kernelLeapRuns(rehearsed);
+      expect(goRuns.rc).toBe(0);
+      const target = NEW_KERNEL;
+      const [go, current, noCriu, alg, socket, badConfig] = filters(
         [
           'preflight',
           {
             check: check('warn'),
-            kernel: OLD,
+            kernel: OLD_KERNEL,
             plan: plan(0),
             rehearse: { rc: 0 },
-            runs: '{"runs": []}',
+            runs: goRuns,
           },
-          TARGET,
+          target,
           'a',
         ],
         [
           'preflight',
-          { check: check('ok'), kernel: TARGET, plan: skipped, rehearse: skipped },
-          TARGET,
+          { check: check('ok'), kernel: target, plan: skipped, rehearse: skipped },
+          target,
           'a',
         ],
         [
@@ -254,18 +314,17 @@ describe('the kernel_leap Ansible role', () => {
                 hint: 'apt-get install criu',
               },
             ]),
-            kernel: OLD,
+            kernel: OLD_KERNEL,
             plan: skipped,
-            rehearse: skipped,
           },
-          TARGET,
+          target,
           'a',
         ],
         [
           'preflight',
           {
             check: check('ok'),
-            kernel: OLD,
+            kernel: OLD_KERNEL,
             plan: plan(3, [
               {
                 level: 'fail',
@@ -273,15 +332,20 @@ describe('the kernel_leap Ansible role', () => {
                 message: 'fd 3 of python3 (900) is socket:[AF_ALG]',
               },
             ]),
-            rehearse: skipped,
           },
-          TARGET,
+          target,
           'a',
         ],
         [
           'preflight',
-          { check: check('ok'), kernel: OLD, plan: plan(0), rehearse: { rc: 3, stderr: '' }, runs },
-          TARGET,
+          {
+            check: check('ok'),
+            kernel: OLD_KERNEL,
+            plan: plan(0),
+            rehearse: { rc: 3, stderr: '' },
+            runs: noGoRuns,
+          },
+          target,
           'a',
         ],
         [
@@ -295,25 +359,18 @@ describe('the kernel_leap Ansible role', () => {
                 message: 'bad [s3] endpoint',
               }),
             },
-            kernel: OLD,
+            kernel: OLD_KERNEL,
           },
-          TARGET,
-          'a',
-        ],
-        [
-          'preflight',
-          {
-            check: check('ok'),
-            kernel: OLD,
-            plan: plan(0),
-            rehearse: { rc: 3, stderr: '' },
-            runs: unknownSocket,
-          },
-          TARGET,
+          target,
           'a',
         ],
       );
-      expect(go).toMatchObject({ verdict: 'go', outcome: 'pending', kernelBefore: OLD });
+      expect(go).toMatchObject({
+        verdict: 'go',
+        outcome: 'pending',
+        kernelBefore: OLD_KERNEL,
+        rehearsalRuns: [`${SINCE}-bbbb`],
+      });
       expect(current).toMatchObject({ verdict: 'current', outcome: 'current' });
       expect(noCriu).toMatchObject({
         verdict: 'no-go',
@@ -322,212 +379,170 @@ describe('the kernel_leap Ansible role', () => {
       });
       expect(alg).toMatchObject({ verdict: 'no-go', stage: 'plan' });
       expect(alg.reasons[0]).toContain('UNSUPPORTED_FD: fd 3 of python3');
-      expect(rehearsal).toMatchObject({
-        verdict: 'no-go',
-        stage: 'rehearse',
-        reasons: ['the rehearsal wrote no pstree.img'],
-        rehearsalRuns: ['R1'],
-      });
       expect(badConfig).toMatchObject({ verdict: 'no-go', reasons: ['CONFIG: bad [s3] endpoint'] });
       expect(socket).toMatchObject({
         verdict: 'no-go',
         stage: 'rehearse',
         sessionRoots: ['sshd: root@pts/0'],
+        rehearsalRuns: [`${SINCE}-aaaa`],
+        reasons: [
+          `criu dump failed: sockets: BUG! Unknown socket collected (family 38); log: ${log}`,
+        ],
       });
-      expect(socket.reasons).toEqual([
-        'criu dump failed: sockets: BUG! Unknown socket collected (family 38); log: /var/lib/kernel-leap/runs/R2/logs/rehearsal.log',
-      ]);
       // A no-go host's entry, as preflight made it, goes into the table as it is.
       const lines = (
         filters([
           'table',
-          filters(['fleet', [socket], ['a'], TARGET, { serial: 1 }])[0],
+          filters(['fleet', [socket], ['a'], target, { serial: 1 }])[0],
         ])[0] as string
       ).split('\n');
       expect(lines[2]).toMatch(
         new RegExp(
-          `^a +no-go +${OLD} +- +- +criu dump failed: sockets: BUG! Unknown socket collected \\(family 38\\)`,
+          `^a +no-go +${OLD_KERNEL} +- +- +criu dump failed: sockets: BUG! Unknown socket collected \\(family 38\\)`,
         ),
       );
     });
 
-    function reportsFor(host: string, reports: Record<string, object>): string {
-      const base = join(dir, 'reports', host);
-      for (const [run, report] of Object.entries(reports)) {
-        mkdirSync(join(base, run), { recursive: true });
-        writeFileSync(join(base, run, 'report.json'), JSON.stringify(report));
-      }
-      return base;
-    }
-    const entry = {
-      host: 'a',
-      target: TARGET,
-      kernelBefore: OLD,
-      verdict: 'go',
-      outcome: 'pending',
-    };
-    const run = (runId: string, latest: boolean, ptys: number[], outcome = 'restored') => ({
-      runId,
-      latest,
-      ptys,
-      outcome,
-      final: true,
-      host: 'kl-guest',
-      errors: [],
-      phases: { dump: 'done' },
-      upload: { status: 'done', bucket: 'logs', prefix: `fleet/kl-guest/${runId}` },
-    });
-    const report = (outcome: string, downtimeMs: number, remapped: string[] = []) => ({
-      outcome,
-      downtimeMs,
-      remapped,
-      leftBehind: [],
-      oldKernel: OLD,
-      newKernel: TARGET,
-      host: 'kl-guest',
+    it('preflight under --check: would install where kernel-leap is missing, would upgrade where check and plan say go', () => {
+      const missing = {
+        rc: 2,
+        failed: true,
+        msg: "[Errno 2] No such file or directory: b'/usr/bin/kernel-leap'",
+      };
+      const [wouldInstall, wouldUpgrade, notInstalled] = filters(
+        ['preflight', { check: missing, kernel: OLD_KERNEL }, NEW_KERNEL, 'a', true],
+        [
+          'preflight',
+          { check: check('ok'), kernel: OLD_KERNEL, plan: plan(0) },
+          NEW_KERNEL,
+          'a',
+          true,
+        ],
+        ['preflight', { check: missing, kernel: OLD_KERNEL }, NEW_KERNEL, 'a', false],
+      );
+      expect(wouldInstall).toMatchObject({ verdict: 'unknown', outcome: 'would-install' });
+      expect(wouldUpgrade).toMatchObject({
+        verdict: 'go',
+        outcome: 'would-upgrade',
+        stage: 'plan',
+      });
+      // Not under --check, the install ran before: a missing kernel-leap is a no-go with the cause.
+      expect(notInstalled).toMatchObject({
+        verdict: 'no-go',
+        reasons: ["[Errno 2] No such file or directory: b'/usr/bin/kernel-leap'"],
+      });
     });
 
-    it("upgraded: every session restored, the longest downtime, the caller run is Ansible's own", () => {
-      const reports = reportsFor('a', {
-        R1: report('restored', 35_000, ['pts/0 -> pts/10']),
-        R2: report('restored', 36_500),
-      });
-      const listing = JSON.stringify({
-        done: true,
-        runs: [run('R1', false, [0]), run('R2', true, [])],
-      });
-      const [e] = filters([
-        'upgraded',
-        entry,
-        { rc: 0, stdout: 'run R2 on kl-guest: restored' },
-        listing,
-        reports,
-        { bucket: 'logs' },
-        `${TARGET}\n`,
-        true,
-      ]);
+    /** report.json of these runs, as the play fetches them to <reports>/<run>/report.json. */
+    function fetched(runIds: string[]): string {
+      const reports = mkdtempSync(join(tmpdir(), 'kl-role-reports-'));
+      for (const runId of runIds) {
+        mkdirSync(join(reports, runId));
+        writeFileSync(join(reports, runId, 'report.json'), '{}');
+      }
+      return reports;
+    }
+
+    it("upgraded: every session restored, the longest pause, the caller's run is Ansible's own", () => {
+      requireRoot();
+      const state = mkdtempSync(join(tmpdir(), 'kl-role-state-'));
+      journalRun(state, `${SINCE}-aaaa`, { ptys: [0], outcome: 'restored', downtimeMs: 35_000 });
+      journalRun(state, `${SINCE}-bbbb`, { outcome: 'restored', downtimeMs: 36_500 });
+      const runs = kernelLeapRuns(state);
+      expect(runs.rc).toBe(0);
+      const reports = fetched([`${SINCE}-aaaa`]);
+      const upgrade = { rc: 0, stdout: `run ${SINCE}-bbbb on kl-guest: restored` };
+      const [e, elsewhere] = filters(
+        ['upgraded', entry, upgrade, runs, reports, true],
+        ['upgraded', { ...entry, target: NEW_KERNEL }, upgrade, runs, reports, true],
+      );
       expect(e).toMatchObject({
         outcome: 'restored',
-        oldKernel: OLD,
-        newKernel: TARGET,
-        kernelAfter: TARGET,
+        reasons: [],
+        oldKernel: OLD_KERNEL,
+        newKernel: NEW_KERNEL,
+        kernelAfter: release(),
         downtimeMs: 36_500,
-        runId: 'R2',
-        s3: 's3://logs/fleet/kl-guest/R2/',
+        runId: `${SINCE}-bbbb`,
+        s3: expect.stringMatching(new RegExp(`^s3://logs/fleet/.+/${SINCE}-bbbb/$`)),
         ansibleConnection: 'carried',
         upgradeExit: 0,
-        upgradeSaid: 'run R2 on kl-guest: restored',
-        sessions: { carried: 2, remapped: ['pts/0 -> pts/10'], lost: [] },
+        upgradeSaid: `run ${SINCE}-bbbb on kl-guest: restored`,
+        sessions: {
+          carried: 2,
+          remapped: [],
+          lost: ["alice's ssh session on pts/3: pid 900 (sshd: alice@pts/3)"],
+          endedBeforeDump: [],
+        },
+        processesLeftBehind: [
+          "a process of root's session outside the carried tree: pid 950 (tmux)",
+        ],
       });
       expect(e.runs).toEqual([
         expect.objectContaining({
-          runId: 'R1',
-          session: 'pts/0',
-          ansible: false,
+          runId: `${SINCE}-aaaa`,
+          caller: false,
+          ptys: [0],
           downtimeMs: 35_000,
+          report: join(reports, `${SINCE}-aaaa`, 'report.json'),
+          uploaded: true,
         }),
-        expect.objectContaining({
-          runId: 'R2',
-          session: 'no tty',
-          ansible: true,
-          downtimeMs: 36_500,
-        }),
+        expect.objectContaining({ runId: `${SINCE}-bbbb`, caller: true, report: null }),
       ]);
+      // Restored, says every run, yet the host runs another kernel than the target.
+      expect(elsewhere).toMatchObject({
+        outcome: 'error',
+        reasons: [`the runs say restored, but the host runs ${release()}, not ${NEW_KERNEL}`],
+      });
     });
 
-    it("upgraded: a failed restore is the host's outcome and a lost session, as is one not carried; a logout before or under the dump is neither", () => {
-      const reports = reportsFor('b', {
-        R1: report('failed', 0),
-        R2: report('restored', 30_000),
-        R3: report('aborted', 0),
-        R4: report('aborted', 0),
+    it("upgraded: a failed restore is the host's outcome and a lost session; a logout before the dump is neither", () => {
+      requireRoot();
+      const state = mkdtempSync(join(tmpdir(), 'kl-role-state-'));
+      journalRun(state, `${SINCE}-aaaa`, {
+        ptys: [0],
+        outcome: 'failed',
+        error: { phase: 'restore', message: 'criu restore failed' },
       });
-      const r3 = { ...run('R3', false, [1], 'aborted'), phases: { dump: 'pending' } };
-      const r4 = {
-        ...run('R4', false, [2], 'aborted'),
-        phases: { dump: 'failed' },
-        errors: ['dump: criu dump failed'],
-      };
-      // What the kexec ended without carrying it, as every run's plan recorded it.
-      const leftBehind = [
-        {
-          kind: 'ssh-session',
-          pid: 900,
-          user: 'alice',
-          tty: 'pts/3',
-          cmdline: 'sshd: alice@pts/3',
-          level: 'fail',
-        },
-        {
-          kind: 'session-process',
-          pid: 950,
-          user: 'root',
-          tty: 'pts/0',
-          cmdline: 'tmux',
-          level: 'warn',
-        },
-        {
-          kind: 'not-a-session',
-          pid: 456,
-          user: 'nobody',
-          tty: '?',
-          cmdline: 'sshd: root@pts/9 3600',
-          level: 'warn',
-          why: 'it runs /usr/bin/sleep, not sshd',
-        },
-      ];
-      const r1 = {
-        ...run('R1', false, [0], 'failed'),
-        errors: ['restore: criu restore failed'],
-        leftBehind,
-      };
-      const listing = JSON.stringify({
-        done: true,
-        runs: [r1, r3, r4, { ...run('R2', true, []), leftBehind }],
-      });
-      const [e] = filters([
-        'upgraded',
-        { ...entry, host: 'b' },
-        {},
-        listing,
-        reports,
-        { bucket: 'logs' },
-        TARGET,
-        true,
-      ]);
+      journalRun(state, `${SINCE}-bbbb`, { ptys: [1], outcome: 'aborted', ended: true });
+      journalRun(state, `${SINCE}-cccc`, { outcome: 'restored', downtimeMs: 30_000 });
+      const runs = kernelLeapRuns(state);
+      expect(runs.rc).toBe(8);
+      const [e] = filters(['upgraded', entry, {}, runs, fetched([]), true]);
       expect(e).toMatchObject({
         outcome: 'failed',
         reasons: ['restore: criu restore failed'],
         ansibleConnection: 'unknown',
+        downtimeMs: 30_000,
         sessions: {
           carried: 1,
           lost: [
-            'pts/0 (run R1: failed)',
+            `pts/0 (run ${SINCE}-aaaa: failed)`,
             "alice's ssh session on pts/3: pid 900 (sshd: alice@pts/3)",
           ],
-          endedBeforeDump: ['R3', 'R4'],
+          endedBeforeDump: [`${SINCE}-bbbb`],
         },
-        processesLeftBehind: [
-          "pid 950 of root's session (tmux)",
-          "pid 456 of nobody's, titled as an ssh session, which it is not (sshd: root@pts/9 3600)",
-        ],
       });
     });
 
-    it('upgraded: no run (refused before the worker), or no answer after the kexec', () => {
-      const [refused, gone] = filters(
-        [
-          'upgraded',
-          entry,
-          { rc: 3, stdout: '', stderr: 'verdict: no-go' },
-          '{"runs": []}',
-          dir,
-          {},
-          OLD,
-          true,
-        ],
-        ['upgraded', entry, { unreachable: true, msg: 'timed out' }, '{}', dir, {}, '', false],
+    it('upgraded: a run still under way when the wait ran out, no run at all, or no answer after the kexec', () => {
+      requireRoot();
+      const state = mkdtempSync(join(tmpdir(), 'kl-role-state-'));
+      journalRun(state, `${SINCE}-aaaa`, { outcome: 'dumped' });
+      const runs = kernelLeapRuns(state);
+      expect(runs.rc).toBe(4);
+      const none = kernelLeapRuns(mkdtempSync(join(tmpdir(), 'kl-role-state-')));
+      expect(none.rc).toBe(0);
+      const [underWay, refused, gone] = filters(
+        ['upgraded', entry, { unreachable: true, msg: 'timed out' }, runs, dir, true],
+        ['upgraded', entry, { rc: 3, stdout: '', stderr: 'verdict: no-go' }, none, dir, true],
+        ['upgraded', entry, { unreachable: true, msg: 'timed out' }, skipped, dir, false],
       );
+      expect(underWay).toMatchObject({
+        outcome: 'in progress',
+        ansibleConnection: 'lost (reconnected)',
+        reasons: ['a run had not settled when kernel_leap_outcome_timeout ran out'],
+      });
       expect(refused).toMatchObject({ outcome: 'no-go', reasons: ['verdict: no-go'] });
       expect(gone).toMatchObject({
         outcome: 'unreachable',
@@ -540,8 +555,8 @@ describe('the kernel_leap Ansible role', () => {
         host: 'a',
         stage: 'upgrade',
         outcome: 'restored',
-        oldKernel: OLD,
-        newKernel: TARGET,
+        oldKernel: OLD_KERNEL,
+        newKernel: NEW_KERNEL,
         downtimeMs: 35_000,
         sessions: { carried: 2, remapped: ['pts/0 -> pts/10'], lost: [] },
         runId: 'R2',
@@ -550,14 +565,14 @@ describe('the kernel_leap Ansible role', () => {
         host: 'c',
         stage: 'plan',
         outcome: 'no-go',
-        kernelBefore: OLD,
+        kernelBefore: OLD_KERNEL,
         reasons: ['sshd: root@pts/0 (452): UNSUPPORTED_FD: AF_ALG'],
       };
       const [fleet] = filters([
         'fleet',
         [a, { host: 'b', verdict: 'go', outcome: 'pending' }, c, {}],
         ['a', 'b', 'c', 'd'],
-        TARGET,
+        NEW_KERNEL,
         { serial: 1 },
       ]);
       expect(fleet.summary).toEqual({ restored: 1, 'not-reached': 1, 'no-go': 1, error: 1 });
@@ -567,7 +582,7 @@ describe('the kernel_leap Ansible role', () => {
         /^host +outcome +kernel +downtime +carried\/remapped\/lost +run \(or why\)$/,
       );
       expect(lines[2]).toMatch(
-        new RegExp(`^a +restored +${OLD} -> ${TARGET} +35\\.0 s +2/1/0 +R2$`),
+        new RegExp(`^a +restored +${OLD_KERNEL} -> ${NEW_KERNEL} +35\\.0 s +2/1/0 +R2$`),
       );
       expect(lines[4]).toContain('UNSUPPORTED_FD: AF_ALG');
     });
