@@ -2,7 +2,9 @@
  * A fleet (needs root, QEMU and ansible-core; boots three guests, kexecs two):
  * three bookworm guests, each with a live ssh session from the host that prints a
  * tick every 0.2 s, go through `ansible-playbook ansible/upgrade.yml` from the
- * host, with the shipped default config plus the [s3] section a user sets.
+ * host, with the shipped default config plus the [s3] section a user sets. Ansible
+ * logs in as `deploy`, a non-root user, and becomes root with sudo (the playbook's
+ * `become: true`), as most sites run it; the role installs the .deb of this build.
  * guest-c's session also holds an AF_ALG socket, which CRIU cannot dump: its
  * rehearsal says no-go, so it stays on its old kernel with its session untouched,
  * and the fleet report lists it as no-go with the reason. guest-a and guest-b are
@@ -10,7 +12,8 @@
  * ticker pauses once for as long as its run's report says, the pauses do not
  * overlap, and fleet-report.json lists both restored with their downtimes and
  * logs. Ansible's own connection is one of the carried sessions: the upgrade task
- * returns in it, with the report the restored launcher prints.
+ * returns in it, with the report the restored launcher prints: the leap carries
+ * deploy's session with sudo and kernel-leap running in it as root.
  *
  * KL_FLEET_BOOT=sequential boots the guests one after the other (default: both
  * at once); the test prints how long that took, and the playbook's time.
@@ -36,10 +39,11 @@ const AF_ALG_HOLDER = `python3 -c 'import socket, time; s = socket.socket(socket
 const PREFIX = 'fleet';
 const PLAYBOOK_TIMEOUT_MS = 40 * 60_000;
 
+/** A run as `kernel-leap runs --since` gives it, with where the play fetched its report.json. */
 interface FleetRun {
   runId: string;
-  session: string;
-  ansible: boolean;
+  ptys: number[];
+  caller: boolean;
   outcome: string;
   downtimeMs: number | null;
   s3: string | null;
@@ -59,6 +63,7 @@ interface FleetHost {
   upgradeSaid?: string;
   sessions: { carried: number; remapped: string[]; lost: string[] };
   processesLeftBehind: string[];
+  sessionRoots: string[];
   runs: FleetRun[];
 }
 interface NoGoHost {
@@ -145,7 +150,8 @@ describe('ansible/upgrade.yml upgrades a fleet in place, one host at a time', ()
             (g, i) => `${HOSTS[i]} ansible_host=127.0.0.1 ansible_port=${g.connection.port}`,
           ),
           '[fleet:vars]',
-          'ansible_user=root',
+          // Not root: the playbook becomes root with sudo, which lets this user in without a password.
+          `ansible_user=${guests[0]?.connection.sudoer}`,
           `ansible_ssh_private_key_file=${guests[0]?.connection.key}`,
           "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes'",
           'ansible_python_interpreter=/usr/bin/python3',
@@ -212,9 +218,11 @@ describe('ansible/upgrade.yml upgrades a fleet in place, one host at a time', ()
         expect((await guest.run('uname -r')).trim()).toBe(newKernel);
         await ticker.waitForLine(new RegExp(`^tick ${newKernel}$`), 60_000);
 
-        // Two sessions carried: the ticker's and Ansible's own, whose upgrade task returned in it.
-        const tickerRun = host.runs.find((r) => !r.ansible);
-        const ansibleRun = host.runs.find((r) => r.ansible);
+        // Two sessions carried: the ticker's (root's) and Ansible's own (deploy's, running
+        // sudo and kernel-leap as root), whose upgrade task returned in it.
+        const tickerRun = host.runs.find((r) => !r.caller);
+        const ansibleRun = host.runs.find((r) => r.caller);
+        expect(host.sessionRoots.join('; ')).toMatch(/sshd: deploy/);
         expect(host.sessions.carried).toBe(2);
         expect(host.sessions.lost).toEqual([]);
         if (host.processesLeftBehind.length > 0)
