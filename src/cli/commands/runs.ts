@@ -25,7 +25,7 @@ export const runsCommand: Command = {
   options: { since: { type: 'string' }, wait: { type: 'string' } },
   optionHelp: [
     '--since STAMP    only the runs started at or after STAMP (UTC: `date -u +%Y%m%dT%H%M%SZ`, or ISO 8601), each with its outcome, what it left behind, its report and S3 key, and what they say together; exit 0 all restored or rehearsed (or none), 3 a no-go, 8 a restore failed, 1 another end, 4 one still under way',
-    '--wait SECONDS   with --since: wait up to SECONDS until each of those runs is settled (its final outcome, report and upload), with progress on stderr',
+    '--wait SECONDS   with --since: wait up to SECONDS until each of those runs is settled (its final outcome, report and upload), saying what it waits for',
   ],
   async run(ctx, values) {
     if (values.since === undefined) {
