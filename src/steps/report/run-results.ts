@@ -70,7 +70,7 @@ function latestRun(stateDir: string): string | undefined {
   }
 }
 
-export function describeRun(
+function describeRun(
   stateDir: string,
   runId: string,
   caller: boolean,
