@@ -291,7 +291,7 @@ describe('the upgrade worker flow', () => {
     expect(load?.[2]).toBe(join(ctx.host.boot, `vmlinuz-${NEWEST_KERNEL}`));
     expect(load).toContain(`--initrd=${join(ctx.host.boot, `initrd.img-${NEWEST_KERNEL}`)}`);
     expect(load).toContain(
-      `--command-line=root=/dev/vda1 ro console=ttyS0 kernel_leap.run=${journal.runId}`,
+      `--command-line=root=/dev/vda1 ro console=ttyS0 panic=10 kernel_leap.run=${journal.runId}`,
     );
   });
 
