@@ -86,7 +86,10 @@ export function parseRestoreRecord(text: string, path: string): RestoreRecord {
   const parsed = recordSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = (issue?.path ?? []).map(String).join('.') || String(issue?.message);
+    const field =
+      issue?.code === 'unrecognized_keys'
+        ? issue.keys.join(', ')
+        : (issue?.path ?? []).map(String).join('.');
     throw new LeapError(
       'RESTORE_RECORD_INVALID',
       `the restore script's record ${path} has a wrong field: ${field}`,

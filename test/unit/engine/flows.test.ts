@@ -695,6 +695,68 @@ describe('the boot-restore flow', () => {
     expect(readOutcome(journal.paths.dir)).toBe('failed');
   });
 
+  it("after restore-fast.sh found a dumped pty taken, runs the script again itself past the remap: the boot's gate marks kept", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const at = Date.now() - 60_000;
+    writeFileSync(
+      join(journal.paths.dir, 'fast-restore'),
+      `boot=${SCRATCH_BOOT_ID}\nmark.restoreUnitStart=${at}\nmark.gate.devpts=${at}\nmark.gate.rules=${at}\nmark.gate.addresses=${at}\ngaveUp=pty-taken\n`,
+    );
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(runner.launches.calls()).toHaveLength(1);
+    const marks = Journal.open(ctx.stateDir, journal.runId).snapshot.marks;
+    for (const gate of ['gate.devpts', 'gate.rules', 'gate.addresses'])
+      expect(Date.parse(marks[gate] ?? ''), gate).toBe(at);
+    expect(Date.parse(marks.restoreStart ?? '')).toBeGreaterThan(at + 30_000);
+    // Node's own rendering checks no pty: it has remapped the taken ones.
+    expect(readFileSync(join(journal.paths.dir, 'restore-node.sh'), 'utf8')).toMatch(
+      /^for n in; do/m,
+    );
+  });
+
+  it("makes a socket directory the boot removed, and names it in the restore's output", async () => {
+    const { ctx, journal } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const tmp = mkdtempSync(join(tmpdir(), 'kl-sockets-'));
+    const dir = join(tmp, 'tmux-0');
+    const manifest = readManifest(journal.paths.dir);
+    writeManifest(journal.paths.dir, {
+      ...manifest,
+      socketDirs: [{ path: dir, mode: 0o40700, uid: 0, gid: 0 }],
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(statSync(dir).mode & 0o7777).toBe(0o700);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.socketDirs).toEqual([
+      dir,
+    ]);
+  });
+
+  it('does not restore a tree whose FIFO path is something else now: the error names the path, escaped, and the images stay', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const tmp = mkdtempSync(join(tmpdir(), 'kl-fifos-'));
+    const path = join(tmp, 'ctl\u001b[2J');
+    writeFileSync(path, 'not a fifo\n');
+    const manifest = readManifest(journal.paths.dir);
+    writeManifest(journal.paths.dir, {
+      ...manifest,
+      fifos: [{ path, mode: 0o10600, uid: 0, gid: 0, key: 'file[af:2aa]', fd: 3 }],
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(runner.launches.calls()).toEqual([]);
+    expect(readFileSync(path, 'utf8')).toBe('not a fifo\n');
+    const error = Journal.open(ctx.stateDir, journal.runId).phase('restore').error;
+    expect(error).toMatchObject({
+      code: 'RESTORE_PATH_REFUSED',
+      message: expect.stringContaining(
+        `FIFO ${join(tmp, 'ctl\\x1b[2J')}, of uid 0 gid 0 is not what the dump left`,
+      ),
+    });
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
+  });
+
   it("ignores an earlier boot's restore-fast.sh record", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
