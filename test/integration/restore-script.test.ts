@@ -122,6 +122,14 @@ function usersSymlink(target: string, path: string): void {
   lchownSync(path, NOBODY, NOBODY);
 }
 
+/** nobody's home holding their symlink `name` into a root directory (as /etc), both to look in after. */
+function symlinkIntoEtc(bed: Scratch, name: string) {
+  const etc = rootDir(bed);
+  const home = userDir(bed);
+  usersSymlink(etc, join(home, name));
+  return { etc, link: join(home, name) };
+}
+
 const owner = (path: string) => {
   const s = lstatSync(path);
   return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777, fifo: s.isFIFO(), dir: s.isDirectory() };
@@ -142,13 +150,11 @@ describe("the restore script's FIFOs", () => {
 
   it("does not follow a user's symlink into a root directory: nothing is made there, and it gives up naming the FIFO", () => {
     const bed = scratch();
-    const etc = rootDir(bed);
-    const home = userDir(bed);
-    usersSymlink(etc, join(home, 'sock'));
+    const { etc, link } = symlinkIntoEtc(bed, 'sock');
     const { status, record } = runScript(bed, {
       fifos: [
         entry(join(bed.root, 'other.fifo'), 0o600, 0),
-        entry(join(home, 'sock/x'), 0o600, NOBODY, 1),
+        entry(join(link, 'x'), 0o600, NOBODY, 1),
       ],
     });
     expect(status).toBe(1);
@@ -265,16 +271,14 @@ describe("the restore script's socket directories", () => {
 
   it("gives up on a user's symlink where a socket directory was, and on one under a symlink into /etc", () => {
     const bed = scratch();
-    const etc = rootDir(bed);
-    const home = userDir(bed);
-    usersSymlink(etc, join(home, 'tmux'));
+    const { etc, link } = symlinkIntoEtc(bed, 'tmux');
     let { status, record } = runScript(bed, {
-      socketDirs: [entry(join(home, 'tmux'), 0o700, NOBODY)],
+      socketDirs: [entry(link, 0o700, NOBODY)],
     });
     expect(status).toBe(1);
     expect(record).toMatchObject({ gaveUp: 'socket-dir', item: 0, why: 'changed' });
     ({ status, record } = runScript(bed, {
-      socketDirs: [entry(join(home, 'tmux/ssh.service.d'), 0o700, NOBODY)],
+      socketDirs: [entry(join(link, 'ssh.service.d'), 0o700, NOBODY)],
     }));
     expect(status).toBe(1);
     expect(record).toMatchObject({ gaveUp: 'socket-dir', item: 0, why: 'failed' });
