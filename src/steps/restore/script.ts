@@ -27,6 +27,7 @@ import {
 import { criuRestoreArgs } from '../../tools/criu-args.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import { LEAP_PARAMETER } from '../../tools/kexec.js';
+import { printable } from '../../tools/printable.js';
 import { bootId } from '../../tools/procfs.js';
 import { type Runner, tail } from '../../tools/runner.js';
 import { scopeArgv } from '../../tools/systemd.js';
@@ -104,7 +105,7 @@ export async function runRestoreScript(
   if (record) return record;
   throw new LeapError(
     'RESTORE_SCRIPT_FAILED',
-    `${script} ended (exit ${result.exitCode}) without writing its record: ${tail(result.stderr, 500)}`,
+    `${script} ended (exit ${result.exitCode}) without writing its record: ${printable(tail(result.stderr, 500))}`,
     { hint: 'read the script and its output in the run dir', exit: ExitCode.restoreFailed },
   );
 }

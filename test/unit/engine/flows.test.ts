@@ -757,6 +757,17 @@ describe('the boot-restore flow', () => {
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
   });
 
+  it('fails the run when the restore script ends without its record, with what it printed, escaped', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    runner.on(['/bin/sh'], () => ({ exitCode: 1, stderr: 'mkdir: cannot create \u001b[2J\n' }));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error).toMatchObject({
+      code: 'RESTORE_SCRIPT_FAILED',
+      message: expect.stringContaining('without writing its record: mkdir: cannot create \\x1b[2J'),
+    });
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+  });
+
   it("ignores an earlier boot's restore-fast.sh record", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
