@@ -10,8 +10,9 @@ const hbsAsText = {
   },
 };
 
-// Three projects: unit (pure, no root), integration (real processes on the host),
-// guest (real CRIU/kexec/systemd inside a QEMU guest; one file at a time).
+// Four projects: unit (pure, no root), integration (real processes on the host),
+// guest (real CRIU/kexec/systemd inside a QEMU guest; one file at a time), and slow
+// (guest tests too long for CI, run by hand).
 export default defineConfig({
   plugins: [hbsAsText],
   test: {
@@ -37,6 +38,17 @@ export default defineConfig({
           include: ['test/guest/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 15 * 60_000,
+          hookTimeout: 20 * 60_000,
+        },
+      },
+      {
+        extends: true,
+        // Guest tests too long for CI (a distribution upgrade): `npm run test:slow`.
+        test: {
+          name: 'slow',
+          include: ['test/slow/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 90 * 60_000,
           hookTimeout: 20 * 60_000,
         },
       },

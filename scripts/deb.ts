@@ -41,7 +41,7 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** Each tag lintian finds in Node's official build, with why it stays. */
 const LINTIAN_OVERRIDES = join(REPO, 'templates', 'deb', 'lintian-overrides');
 /** The tools whose absence makes kernel-leap useless; `check` probes each. */
-const DEPENDS = ['criu (>= 3.17)', 'kexec-tools', 'iptables', 'systemd'];
+const DEPENDS = ['criu (>= 3.17)', 'kexec-tools', 'iptables', 'iproute2', 'systemd'];
 /**
  * gzip -1: 1.6 s to pack 107 MB of Node into 44 MB (-6: 4.4 s for 40 MB; xz -6:
  * a minute for 27 MB), and gzip is the fastest to unpack in a guest under TCG.

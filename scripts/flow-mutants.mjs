@@ -100,9 +100,9 @@ const MUTANTS = [
   },
   {
     name: '8 window scaling is not set during the restore',
-    file: 'src/steps/restore/restore.ts',
-    from: 'manifest.connections.length > 0 ? withSysctl(',
-    to: 'false ? withSysctl(',
+    file: 'src/steps/restore/script.ts',
+    from: 'return manifest.connections.length > 0 && !closeConnections;',
+    to: 'return false;',
     guards: [[FLOWS, 'restores with window scaling off, unlocks, then cleans up the boot']],
   },
   {
@@ -124,9 +124,9 @@ const MUTANTS = [
   },
   {
     name: '10 the address gate always passes',
-    file: 'src/steps/restore/gates.ts',
-    from: 'addresses.every((a) => configuredAddresses().has(a))',
-    to: 'true',
+    file: 'templates/restore-tree.sh.hbs',
+    from: '[ $# != 0 ] || return 0',
+    to: 'return 0',
     guards: [[FLOWS, 'fails at the address gate when a dumped local address never comes up']],
   },
 ];

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
-import { type FastRestore, readFastRestore } from '../state/fast-restore.js';
 import { Journal } from '../state/journal.js';
 import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
 import { doneRestoring, takeOutOfPending, takePending } from '../state/pending.js';
+import { BOOT_SCRIPT, readRestoreRecord, type RestoreRecord } from '../state/restore-record.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import { restoreSession, unlockFailedRestore } from '../steps/restore/restore.js';
 import { leapOfBoot } from '../tools/kexec.js';
@@ -59,7 +59,9 @@ export async function runRestore(
           ctx,
           journal,
           ptys,
-          bootId === undefined ? undefined : readFastRestore(journal.paths.dir, bootId),
+          bootId === undefined
+            ? undefined
+            : readRestoreRecord(journal.paths.dir, BOOT_SCRIPT, bootId),
         )) !== ExitCode.ok
       )
         code = ExitCode.restoreFailed;
@@ -195,19 +197,19 @@ function restoredPtys(journal: Journal): Array<[number, number]> {
   ]);
 }
 
-/** Restores one run's session (or carries on from restore-fast.sh) and writes the outcome its launcher waits for. */
+/** Restores one run's session (carrying on from the boot's restore-fast.sh, if it ran) and writes the outcome its launcher waits for. */
 async function restoreRun(
   ctx: EngineContext,
   journal: Journal,
   earlierPtys: ReadonlyMap<number, number>,
-  fast: FastRestore | undefined,
+  boot: RestoreRecord | undefined,
 ): Promise<number> {
   refuseRestored(journal);
   // Its connections ended with the restart that kept it from being restored at boot.
   const closeConnections = readOutcome(journal.paths.dir) === 'interrupted';
   // A `--no-exec` run says `dumped` until now: the launcher resumed by this restore must wait for the new outcome.
   clearOutcome(journal.paths.dir);
-  journal.mark('restoreUnitStart', fast?.marks.get('restoreUnitStart'));
+  journal.mark('restoreUnitStart', boot?.marks.get('restoreUnitStart'));
   journal.mark('kernelBoot', bootInstant());
   // The jump left the kexec phase running; that we run at all on the new kernel closes it.
   if (journal.phase('kexec').status === 'running')
@@ -218,7 +220,7 @@ async function restoreRun(
       journal,
       'restore',
       (runner) =>
-        restoreSession(runner, journal, ctx.host, { closeConnections, earlierPtys, fast }),
+        restoreSession(runner, journal, ctx.host, { closeConnections, earlierPtys, boot }),
       (r) => r,
     );
     writeOutcome(journal.paths.dir, 'restored');

@@ -6,7 +6,7 @@ import ifPreUp from '../../templates/if-pre-up.hbs';
 import restoreUnit from '../../templates/kernel-leap-restore.service.hbs';
 import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
 import restoreBoot from '../../templates/restore-boot.sh.hbs';
-import restoreFast from '../../templates/restore-fast.sh.hbs';
+import restoreTree from '../../templates/restore-tree.sh.hbs';
 import { LeapError } from '../errors.js';
 import { compileTemplate } from './templates.js';
 
@@ -32,7 +32,7 @@ export interface RestoreUnitContext {
   timeoutSec: number;
   /** The rules unit's name, ordered before the restore. */
   rulesUnit: string;
-  /** Where withSysctl saves a setting's earlier value, and /proc/sys to put it back into. */
+  /** Where the restore script saves a setting's earlier value, and /proc/sys to put it back into. */
   savedSysctls: string;
   procSys: string;
 }
@@ -46,12 +46,13 @@ export interface RestoreBootContext {
   leapParameter: string;
 }
 
-/** One run's restore-fast.sh: every value the restore would compute at boot, computed at prepare. */
-export interface RestoreFastContext {
+/** What one run of the restore script is to do (templates/restore-tree.sh.hbs), every value computed before it runs. */
+export interface RestoreScriptContext {
   runId: string;
+  /** Where it writes its record (src/state/restore-record.ts). */
   record: string;
   pidFile: string;
-  /** `kernel_leap.run=<leap>`: the fast path runs only on the boot this leap's kexec started. */
+  /** `kernel_leap.run=<leap>`: the boot's rendering runs only on the boot this leap's kexec started; '' for Node's. */
   leapToken: string;
   procCmdline: string;
   procBootId: string;
@@ -60,16 +61,25 @@ export interface RestoreFastContext {
   addresses: string[];
   addressTimeoutS: number;
   restoreTimeoutS: number;
+  /** Dumped pty indexes that must be free: none once Node has remapped the taken ones. */
   ptys: number[];
-  /** Mode in octal, owner as uid:gid. */
-  fifos: Array<{ path: string; mode: string; owner: string }>;
-  socketDirs: Array<{ path: string; mode: string; owner: string }>;
-  /** Window scaling off while criu makes the sockets (restore.ts, withUnscaledWindows). */
+  /** Each with its index in the manifest (the record names it so), its mode in octal, its owner's numeric uid and gid. */
+  fifos: OwnedPath[];
+  socketDirs: OwnedPath[];
+  /** Window scaling off while criu makes the sockets (steps/restore/script.ts says why). */
   unscaled: boolean;
   procSys: string;
   savedSysctls: string;
-  /** The restore's command, as restore.ts launches it. */
+  /** The restore's command: systemd-run --scope … criu restore. */
   argv: string[];
+}
+
+export interface OwnedPath {
+  index: number;
+  path: string;
+  mode: string;
+  uid: number;
+  gid: number;
 }
 
 export interface ActionScriptContext {
@@ -111,9 +121,9 @@ export const renderRestoreBootScript = lazy<RestoreBootContext>(
   'templates/restore-boot.sh.hbs',
   restoreBoot,
 );
-export const renderRestoreFastScript = lazy<RestoreFastContext>(
-  'templates/restore-fast.sh.hbs',
-  restoreFast,
+export const renderRestoreScript = lazy<RestoreScriptContext>(
+  'templates/restore-tree.sh.hbs',
+  restoreTree,
 );
 
 export const renderActionScript = lazy<ActionScriptContext>(

@@ -22,7 +22,21 @@ function refuseControl(value: string, where: string): string {
 
 /** POSIX sh single quotes; dash (Debian's /bin/sh) has no $'...'. */
 export function shQuote(value: string): string {
-  return `'${refuseControl(value, 'a shell word').replaceAll("'", `'\\''`)}'`;
+  return singleQuoted(refuseControl(value, 'a shell word'));
+}
+
+/**
+ * A word of a user's text (a path, an argv word) in a script that runs it, not in
+ * a unit or a hook: inside single quotes a CR or LF is one more character of the
+ * word, so only NUL, which no path or argument can hold, is refused.
+ */
+export function shText(value: string): string {
+  if (value.includes('\0')) unsafe(value, 'NUL in a shell word');
+  return singleQuoted(value);
+}
+
+function singleQuoted(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -6,10 +6,11 @@
 import Handlebars from 'handlebars';
 
 import { LeapError } from '../errors.js';
-import { execArg, execPath, shQuote, unitName, unitPath, unitValue } from './quote.js';
+import { execArg, execPath, shQuote, shText, unitName, unitPath, unitValue } from './quote.js';
 
 const QUOTING_HELPERS: Record<string, (value: string) => string> = {
   sh: shQuote,
+  shText,
   execArg,
   execPath,
   unitValue,

@@ -92,16 +92,25 @@ export const LEAP_PARAMETER = 'kernel_leap.run';
 const LEAP_PARAMETERS = /(^|\s)kernel_leap\.run=\S*/g;
 
 /**
+ * Seconds a panicking target waits before it reboots. A Debian cloud kernel
+ * otherwise hangs on a panic, and the machine with it: a reboot brings back the
+ * boot loader's kernel, where the pending runs' images still are.
+ */
+export const PANIC_REBOOT_S = 10;
+
+/**
  * `base` (the configured line, or /proc/cmdline) with this run's parameter. As
  * kexec's --reuse-cmdline does, BOOT_IMAGE goes (it named the old kernel); so does
- * an earlier leap's parameter, so the line does not grow with each leap.
+ * an earlier leap's parameter, so the line does not grow with each leap. A line
+ * with no `panic=` gets one; a line that sets it (even to 0) is left as it is.
  */
 export function leapCommandLine(base: string, runId: string): string {
   const kept = base
     .replace(LEAP_PARAMETERS, '')
     .replace(/(^|\s)BOOT_IMAGE=\S*/g, '')
     .trim();
-  return `${kept} ${LEAP_PARAMETER}=${runId}`.trim();
+  const panic = /(^|\s)panic=/.test(kept) ? '' : ` panic=${PANIC_REBOOT_S}`;
+  return `${kept}${panic} ${LEAP_PARAMETER}=${runId}`.trim();
 }
 
 /** The run whose kexec started this boot, from its command line; undefined after any other boot. */

@@ -36,8 +36,6 @@ export interface RunResult {
 
 export interface Runner {
   run(request: RunRequest): Promise<RunResult>;
-  /** Starts a command that outlives us (own session, stdio to /dev/null); returns its pid. */
-  spawnDetached(request: RunRequest): Promise<number>;
   /** The same runner, with each command's JSONL event going to a run's `file`; each run passes its own. */
   loggingTo(file: string): Runner;
 }
@@ -108,46 +106,6 @@ export class ExecaRunner implements Runner {
     this.log(outcome, request.secrets, failure);
     if (failure) throw toRunError(outcome, request, failure, result.code);
     return outcome;
-  }
-
-  async spawnDetached(request: RunRequest): Promise<number> {
-    const child = execa(request.file, request.args ?? [], {
-      detached: true,
-      stdio: 'ignore',
-      env: request.env,
-      cwd: request.cwd,
-      reject: false,
-      cleanup: false,
-    });
-    child.catch(() => undefined);
-    const pid = child.pid;
-    if (pid === undefined) {
-      const result = await child;
-      throw toRunError(
-        {
-          argv: [request.file, ...(request.args ?? [])],
-          exitCode: -1,
-          stdout: '',
-          stderr: String(result.stderr ?? ''),
-          durationMs: 0,
-        },
-        request,
-        result.code === 'ENOENT' ? 'not found' : couldNotStart(result.code),
-        result.code,
-      );
-    }
-    child.unref();
-    this.log(
-      {
-        argv: [request.file, ...(request.args ?? [])],
-        exitCode: 0,
-        stdout: `detached pid ${pid}`,
-        stderr: '',
-        durationMs: 0,
-      },
-      request.secrets,
-    );
-    return pid;
   }
 
   private log(result: RunResult, secrets: readonly string[] = [], error?: string): void {

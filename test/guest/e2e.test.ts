@@ -42,6 +42,8 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     );
     expectCarried(result, oldKernel, newKernel);
     expect(result.transcript).toMatch(/ok\s+NETWORK\s+ifupdown brings up eth0: /);
+    // A target that panics reboots instead of hanging with the machine.
+    expect(await guest.run('cat /proc/cmdline')).toMatch(/(^|\s)panic=10(\s|$)/);
     const order = await expectRulesHeldAcross(guest, 'ifupdown');
     console.log(
       `[e2e] ifupdown: lock rules in at ${order.rulesAt} s, networking.service started at ${order.stackAt} s after the kernel's start`,

@@ -229,8 +229,9 @@ describe('faults, each at one step of a leap', () => {
   });
 
   it('the worker killed mid-dump: criu finishes the dump, and the settle carries the run to the new kernel', async () => {
-    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    // Read before the upgrade starts: on a loaded host this ssh can outlast the 12 s to the kexec.
     const boot = await bed.guest.bootId();
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
     await bed.guest.run(whenCriuDumps('', KILL_WORKER), { timeoutMs: 180_000 });
     await withPostMortem(bed.guest, () => bed.guest.waitForNewBoot(boot, 420_000));
     const back = await s.waitForLine(
@@ -346,8 +347,9 @@ describe('faults, each at one step of a leap', () => {
       'cat > /etc/systemd/system/kl-boot-faults.service && systemctl enable --quiet kl-boot-faults.service',
       { input: BOOT_FAULTS_UNIT },
     );
-    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    // Read before the upgrade starts: on a loaded host this ssh can outlast the 12 s to the kexec.
     const boot = await bed.guest.bootId();
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
     await withPostMortem(bed.guest, async () => {
       await bed.guest.waitForNewBoot(boot, 420_000);
       await s.waitForLine(

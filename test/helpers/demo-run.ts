@@ -56,6 +56,8 @@ export async function leapWithLiveSession(
   s3: LocalS3,
   upgrade: string,
   onLine: (line: string) => void = () => undefined,
+  /** From the session's start to the restored shell's prompt for a typed line. */
+  timeoutMs = 900_000,
 ): Promise<LeapResult> {
   const echo = await EchoServer.start();
   const session = guest.openSession(sessionScript(echo.port, upgrade));
@@ -65,7 +67,7 @@ export async function leapWithLiveSession(
     printed = session.lines.length;
   }, 200);
   try {
-    await withPostMortem(guest, () => session.waitForLine(new RegExp(`^${TYPE_NOW}$`), 900_000));
+    await withPostMortem(guest, () => session.waitForLine(new RegExp(`^${TYPE_NOW}$`), timeoutMs));
     session.write(`${TYPED}\n`);
     await withPostMortem(guest, () => session.waitForLine(/^DEMO-DONE$/, 90_000));
   } finally {

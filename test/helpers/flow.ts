@@ -20,12 +20,10 @@ import type { Runner, RunRequest, RunResult } from '../../src/tools/runner.js';
 
 type Answer = Partial<Pick<RunResult, 'stdout' | 'stderr' | 'exitCode'>> | undefined | void;
 type Handler = (argv: string[], request: RunRequest) => Answer | Promise<Answer>;
-type SpawnHandler = (argv: string[], request: RunRequest) => number | Promise<number>;
 
 export class ScriptedRunner implements Runner {
   readonly calls: string[][] = [];
   private readonly rules: Array<{ prefix: string[]; handle: Handler }> = [];
-  private readonly spawns: Array<{ prefix: string[]; handle: SpawnHandler }> = [];
 
   /** Answers commands that start with prefix; a later rule for the same prefix wins. */
   on(prefix: string[], handle: Handler = () => undefined): this {
@@ -45,11 +43,6 @@ export class ScriptedRunner implements Runner {
     return this;
   }
 
-  onSpawn(prefix: string[], handle: SpawnHandler): this {
-    this.spawns.unshift({ prefix, handle });
-    return this;
-  }
-
   async run(request: RunRequest): Promise<RunResult> {
     const argv = [request.file, ...(request.args ?? [])];
     this.calls.push(argv);
@@ -63,14 +56,6 @@ export class ScriptedRunner implements Runner {
         `${argv[0]} exited with ${result.exitCode}: ${result.stderr}`,
       );
     return result;
-  }
-
-  async spawnDetached(request: RunRequest): Promise<number> {
-    const argv = [request.file, ...(request.args ?? [])];
-    this.calls.push(argv);
-    const rule = this.spawns.find((r) => startsWith(argv, r.prefix));
-    if (!rule) throw new Error(`unscripted spawn: ${argv.join(' ')}`);
-    return rule.handle(argv, request);
   }
 
   /** Index of the first call that starts with prefix, -1 if none. */

@@ -6,7 +6,7 @@
  */
 import type { Reporter, TestModule } from 'vitest/node';
 
-const GUEST_PROJECT = 'guest';
+const GUEST_PROJECTS = new Set(['guest', 'slow']);
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1).padStart(7)} s`;
 
@@ -19,7 +19,7 @@ export default class GuestTimeReporter implements Reporter {
   private readonly files: FileTime[] = [];
 
   onTestModuleEnd(module: TestModule): void {
-    if (module.project.name !== GUEST_PROJECT) return;
+    if (!GUEST_PROJECTS.has(module.project.name)) return;
     const ms = module.diagnostic().duration;
     const tests = [...module.children.allTests()].map((test) => ({
       name: test.name,

@@ -76,7 +76,7 @@ describe('the Debian package', () => {
     expect(field('Section')).toBe('admin');
     const depends = field('Depends').split(', ');
     expect(depends).toEqual(
-      expect.arrayContaining(['criu (>= 3.17)', 'kexec-tools', 'iptables', 'systemd']),
+      expect.arrayContaining(['criu (>= 3.17)', 'kexec-tools', 'iptables', 'iproute2', 'systemd']),
     );
     expect(depends.find((d) => d.startsWith('libc6 (>= '))).toBeDefined();
     expect(Number(field('Installed-Size'))).toBeGreaterThan(100_000);

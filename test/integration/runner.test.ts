@@ -116,12 +116,4 @@ describe('ExecaRunner against real executables', () => {
     expect(readFileSync(file, 'utf8')).toContain('--key=***');
     expect(String(error.message)).not.toContain(secret);
   });
-
-  it('starts a detached command that outlives the call', async () => {
-    const { runner, events } = runnerWithLog();
-    const pid = await runner.spawnDetached({ file: 'kl-sleep', args: ['5'], env });
-    expect(() => process.kill(pid, 0)).not.toThrow();
-    process.kill(pid, 'SIGKILL');
-    expect(events()[0]?.stdoutTail).toBe(`detached pid ${pid}`);
-  });
 });

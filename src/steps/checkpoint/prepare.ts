@@ -8,20 +8,16 @@ import { dirname, join } from 'node:path';
 
 import type { Config } from '../../config/schema.js';
 import { selfCommand } from '../../config/self-command.js';
-import { isLeapError } from '../../errors.js';
 import {
   renderActionScript,
   renderIfPreUpHook,
   renderRestoreBootScript,
-  renderRestoreFastScript,
   renderRestoreUnit,
   renderRulesUnit,
-  type RestoreFastContext,
 } from '../../render/artefacts.js';
-import { FAST_RESTORE_FILE, FAST_RESTORE_SCRIPT } from '../../state/fast-restore.js';
 import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint, RestoreManifest } from '../../state/manifest.js';
-import { localAddresses, writeManifest } from '../../state/manifest.js';
+import { writeManifest } from '../../state/manifest.js';
 import { pendingPath, restoringPath } from '../../state/pending.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import { lockRulesFile, lockRulesFor } from '../../tools/iptables.js';
@@ -31,7 +27,7 @@ import type { Runner } from '../../tools/runner.js';
 import { enableUnits } from '../../tools/systemd.js';
 import { needsIfupdownHook } from '../plan/network.js';
 import type { SessionPlan } from '../plan/session-plan.js';
-import { bootRestoreArgv, RESTORED_PID_FILE } from '../restore/restore.js';
+import { RESTORED_PID_FILE, writeBootScript } from '../restore/script.js';
 import type { KexecLoadOutput } from './kexec.js';
 
 const RULES_UNIT = 'kernel-leap-rules.service';
@@ -175,43 +171,7 @@ function writeFastScript(
 ): void {
   const leap = leapOfBoot(cmdline);
   if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
-  const owned = (f: { path: string; mode: number; uid: number; gid: number }) => ({
-    path: f.path,
-    mode: (f.mode & 0o7777).toString(8),
-    owner: `${f.uid}:${f.gid}`,
-  });
-  const text = fastScriptOrNone({
-    runId: journal.runId,
-    record: join(journal.paths.dir, FAST_RESTORE_FILE),
-    pidFile: join(journal.paths.dir, RESTORED_PID_FILE),
-    leapToken: `${LEAP_PARAMETER}=${leap}`,
-    procCmdline: host.procCmdline,
-    procBootId: host.procBootId,
-    rulesFile: manifest.rulesFile,
-    marker: host.rulesMarker,
-    addresses: localAddresses(manifest),
-    addressTimeoutS: manifest.addressTimeoutS,
-    restoreTimeoutS: manifest.restoreTimeoutS,
-    ptys: manifest.ptys,
-    fifos: manifest.fifos.map(owned),
-    socketDirs: (manifest.socketDirs ?? []).map(owned),
-    unscaled: manifest.connections.length > 0,
-    procSys: host.procSys,
-    savedSysctls: host.savedSysctls,
-    argv: bootRestoreArgv(manifest),
-  });
-  if (text !== undefined)
-    writeFileSync(join(journal.paths.dir, FAST_RESTORE_SCRIPT), text, { mode: 0o600 });
-}
-
-/** None for a value sh cannot carry on one line (a path with a newline): Node's restore, which quotes nothing, does it all. */
-function fastScriptOrNone(context: RestoreFastContext): string | undefined {
-  try {
-    return renderRestoreFastScript(context);
-  } catch (error) {
-    if (isLeapError(error) && error.code === 'TEMPLATE_UNSAFE_VALUE') return undefined;
-    throw error;
-  }
+  writeBootScript(manifest, journal.paths.dir, host, leap);
 }
 
 /** The lock rules of every dumped connection, which the boot loads before the network. */

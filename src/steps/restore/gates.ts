@@ -1,63 +1,47 @@
 /**
- * Gates the restore waits on at boot, each polled with a deadline, never slept on:
- * devpts, the lock rules, and every dumped local address (docs/criu-facts.md §4: without
- * it, soccr cannot bind the socket back). restore-fast.sh polls the same three.
+ * The gates the restore waits on: devpts, the lock rules, and every dumped local
+ * address (docs/criu-facts.md §4: without it, soccr cannot bind the socket back).
+ * The restore script polls them, each with address_timeout on the time since boot
+ * (templates/restore-tree.sh.hbs); here is only what its timeout says.
  */
-import { existsSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
-
 import { ExitCode, type LeapError } from '../../errors.js';
-import { timedOut, waitUntil } from '../../tools/wait.js';
+import { timedOut } from '../../tools/wait.js';
 
-export function configuredAddresses(): Set<string> {
-  const found = new Set<string>();
-  for (const list of Object.values(networkInterfaces()))
-    for (const a of list ?? []) found.add(a.address);
-  return found;
-}
+/** The journal mark each gate's opening takes, which is also why the script gives up on it. */
+export const GATE_MARKS = ['gate.devpts', 'gate.rules', 'gate.addresses'] as const;
+export type GateMark = (typeof GATE_MARKS)[number];
 
-const GATE_FAILURE = { code: 'GATE_TIMEOUT', exit: ExitCode.restoreFailed } as const;
-
-export interface Gate {
-  /** The journal mark taken once it is open. */
-  mark: string;
+interface Gate {
   what: string;
   hint: string;
-  open: () => boolean;
 }
 
-export function restoreGates(
-  rulesFile: string,
-  marker: string,
+function gate(mark: GateMark, addresses: readonly string[]): Gate {
+  switch (mark) {
+    case 'gate.devpts':
+      return {
+        what: '/dev/pts',
+        hint: 'devpts is not mounted; is this a normal systemd boot?',
+      };
+    case 'gate.rules':
+      return {
+        what: 'the lock rules to be loaded',
+        hint: 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`',
+      };
+    case 'gate.addresses':
+      return {
+        what: `local addresses ${addresses.join(', ')}`,
+        hint: 'check that the network config gives this host the same address after boot, or raise [restore] address_timeout',
+      };
+  }
+}
+
+/** The gate's own error, for a wait the restore script timed out on. */
+export function gateTimedOut(
+  mark: GateMark,
   addresses: readonly string[],
-): Gate[] {
-  return [
-    {
-      mark: 'gate.devpts',
-      what: '/dev/pts',
-      hint: 'devpts is not mounted; is this a normal systemd boot?',
-      open: () => existsSync('/dev/pts/ptmx'),
-    },
-    {
-      mark: 'gate.rules',
-      what: 'the lock rules to be loaded',
-      hint: 'kernel-leap-rules.service did not run; see `journalctl -u kernel-leap-rules`',
-      open: () => !existsSync(rulesFile) || existsSync(marker),
-    },
-    {
-      mark: 'gate.addresses',
-      what: `local addresses ${addresses.join(', ')}`,
-      hint: 'check that the network config gives this host the same address after boot, or raise [restore] address_timeout',
-      open: () => addresses.every((a) => configuredAddresses().has(a)),
-    },
-  ];
-}
-
-export function waitForGate(gate: Gate, timeoutMs: number): Promise<void> {
-  return waitUntil(gate.open, timeoutMs, gate.what, gate.hint, GATE_FAILURE);
-}
-
-/** The gate's own error, for a wait that restore-fast.sh already timed out. */
-export function gateTimedOut(gate: Gate, timeoutMs: number): LeapError {
-  return timedOut(timeoutMs, gate.what, gate.hint, GATE_FAILURE);
+  timeoutMs: number,
+): LeapError {
+  const { what, hint } = gate(mark, addresses);
+  return timedOut(timeoutMs, what, hint, { code: 'GATE_TIMEOUT', exit: ExitCode.restoreFailed });
 }

@@ -1,30 +1,34 @@
 /**
- * Restore, run at boot by kernel-leap-restore.service: consume the pending mark
- * first (so a failure can never loop), open the gates, rebuild the outside world,
- * remap ptys, and start criu as pid 1 of a fresh pid+mount namespace inside its
- * own transient scope, so the session outlives this unit.
+ * Restore, run at boot by kernel-leap-restore.service or by hand: the restore
+ * script (steps/restore/script.ts) opens the gates, makes the FIFOs and socket
+ * directories, and starts criu as pid 1 of a fresh pid+mount namespace inside its
+ * own transient scope, so the session outlives this unit. Node takes up what the
+ * boot's run of it did, does what only it can do before (a pty remap) and after
+ * (unlock, journal), and runs it again where the boot's could not finish.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ExitCode, LeapError } from '../../errors.js';
-import type { FastRestore } from '../../state/fast-restore.js';
 import type { Journal } from '../../state/journal.js';
 import { localAddresses, readManifest, type RestoreManifest } from '../../state/manifest.js';
+import type { RestoreRecord } from '../../state/restore-record.js';
 import { criuError, criuLogErrors } from '../../tools/criu.js';
-import { criuRestoreArgs } from '../../tools/criu-args.js';
-import type { HostPaths } from '../../tools/host-paths.js';
 import { dropLockRules } from '../../tools/iptables.js';
-import { childrenOf, isAlive } from '../../tools/proc-tasks.js';
+import { printable } from '../../tools/printable.js';
+import { childrenOf } from '../../tools/proc-tasks.js';
 import { liveProc } from '../../tools/procfs.js';
 import { clockOffsetMs } from '../../tools/rtc.js';
 import type { Runner } from '../../tools/runner.js';
-import { type SysctlPaths, withSysctl } from '../../tools/sysctl.js';
-import { scopeArgv } from '../../tools/systemd.js';
-import { timedOut, waitUntil } from '../../tools/wait.js';
-import { gateTimedOut, restoreGates, waitForGate } from './gates.js';
+import { timedOut } from '../../tools/wait.js';
+import { GATE_MARKS, type GateMark, gateTimedOut } from './gates.js';
 import { applyPtyRemaps, planPtyRemaps, type PtyRemap, takenPtys } from './pty.js';
-import { fdOpenerArgv, recreateFifos, recreateSocketDirs, type TerminalToOpen } from './world.js';
+import {
+  type LaunchOptions,
+  RESTORED_PID_FILE,
+  runRestoreScript,
+  type ScriptHost,
+} from './script.js';
 
 export interface RestoreOutput {
   rootPidHost: number;
@@ -42,50 +46,36 @@ export interface RestoreOutput {
   clockOffsetMs: number | undefined;
 }
 
-export const RESTORED_PID_FILE = 'restored-pid';
-
-export interface RestoreOptions {
-  /** The peers are gone (a power cut came before the leap's boot): restore the connections shut down. */
-  closeConnections: boolean;
-  /**
-   * The ptys this pass's earlier restores made again, from their index at the dump
-   * to their index now: a terminal this tree holds of theirs is opened there. One
-   * not among them (its owner not restored, or a restore by hand) is not opened by
-   * its old index, which may be someone else's terminal now.
-   */
-  earlierPtys: ReadonlyMap<number, number>;
+export interface RestoreOptions extends LaunchOptions {
   /** What this boot's restore-fast.sh did for the run before Node started, if it ran. */
-  fast?: FastRestore | undefined;
+  boot?: RestoreRecord | undefined;
 }
 
 export async function restoreSession(
   runner: Runner,
   journal: Journal,
-  host: Pick<HostPaths, 'rulesMarker' | 'procSys' | 'savedSysctls'>,
+  host: ScriptHost,
   options: RestoreOptions,
 ): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
-  const fast = options.fast;
-  for (const [name, at] of fast?.marks ?? [])
-    if (name !== 'restoreUnitStart') journal.mark(name, at);
-  const world = fast?.outcome
-    ? { ptyRemaps: [], socketDirs: fast.socketDirs }
-    : await readyTheWorld(runner, journal, manifest, host, fast?.gaveUp);
-
-  const launch = () =>
-    options.closeConnections
-      ? launchCriu(runner, manifest, journal.paths.dir, options)
-      : withUnscaledWindows(manifest, host, () =>
-          launchCriu(runner, manifest, journal.paths.dir, options),
-        );
-  if (!fast?.outcome) journal.mark('restoreStart');
+  const script = new ScriptRuns(runner, journal, manifest, host, options);
+  // A boot's script that stopped at another boot's command line left Node the whole of it.
+  let record =
+    options.boot && options.boot.gaveUp !== 'other-boot'
+      ? script.took(options.boot)
+      : await script.run(true);
+  let ptyRemaps: PtyRemap[] = [];
+  if (record.gaveUp === 'pty-taken') {
+    ptyRemaps = await remapPtys(runner, journal, manifest);
+    record = await script.run(false);
+  }
   const pids = await againIfKilled(
     journal,
     manifest.criu.logFile,
-    fast?.outcome ? () => adoptFastLaunch(manifest, journal.paths.dir, fast) : launch,
-    launch,
+    () => launched(manifest, journal.paths.dir, record, options.closeConnections),
+    async () =>
+      launched(manifest, journal.paths.dir, await script.run(false), options.closeConnections),
   );
-  journal.mark('restored', pids.restoredAt);
   const rulesRemovedAfterRestore = await unlockConnections(runner, manifest);
   // With nothing left for it to remove, the connections were open from the moment the tasks resumed.
   journal.mark('unlocked', rulesRemovedAfterRestore === 0 ? pids.restoredAt : new Date());
@@ -97,9 +87,9 @@ export async function restoreSession(
     criuPid: pids.criuPid,
     scope: pids.scope,
     nsenter: `nsenter -t ${pids.rootPidHost} -p -m`,
-    ptyRemaps: world.ptyRemaps,
+    ptyRemaps,
     fifos: manifest.fifos.map((f) => f.path),
-    socketDirs: world.socketDirs,
+    socketDirs: [...script.socketDirs],
     degraded: [
       ...manifest.unixExternals
         .filter((u) => !u.rejoin)
@@ -119,183 +109,138 @@ export async function restoreSession(
 }
 
 /**
- * The gates, then what the session expects around it: its ptys free (else
- * remapped), its FIFOs and its sockets' directories. A gate the boot's fast path
- * timed out on has had its time.
+ * The runs of the restore script for one restore, and what each left: its marks
+ * go to the journal, the first of each name (a gate opened once; a run again after
+ * a remap or a killed criu only adds what came after), but for the unit's start,
+ * which the boot restore marks itself; the socket directories each made.
  */
-async function readyTheWorld(
+class ScriptRuns {
+  readonly socketDirs = new Set<string>();
+  private readonly marked = new Set<string>(['restoreUnitStart']);
+
+  constructor(
+    private readonly runner: Runner,
+    private readonly journal: Journal,
+    private readonly manifest: RestoreManifest,
+    private readonly host: ScriptHost,
+    private readonly launch: LaunchOptions,
+  ) {}
+
+  async run(checkPtys: boolean): Promise<RestoreRecord> {
+    const { runner, manifest, journal, host, launch } = this;
+    return this.took(
+      await runRestoreScript(runner, manifest, journal.paths.dir, host, { ...launch, checkPtys }),
+    );
+  }
+
+  took(record: RestoreRecord): RestoreRecord {
+    for (const [name, at] of record.marks)
+      if (!this.marked.has(name)) {
+        this.journal.mark(name, at);
+        this.marked.add(name);
+      }
+    for (const index of record.socketDirs) {
+      const dir = (this.manifest.socketDirs ?? [])[index];
+      if (dir) this.socketDirs.add(dir.path);
+    }
+    return record;
+  }
+}
+
+/** Each dumped pty index that is taken now gets a free one: its images are edited to match. */
+async function remapPtys(
   runner: Runner,
   journal: Journal,
   manifest: RestoreManifest,
-  host: Pick<HostPaths, 'rulesMarker'>,
-  gaveUp: string | undefined,
-): Promise<{ ptyRemaps: PtyRemap[]; socketDirs: string[] }> {
-  const timeoutMs = manifest.addressTimeoutS * 1000;
-  for (const gate of restoreGates(manifest.rulesFile, host.rulesMarker, localAddresses(manifest))) {
-    if (gate.mark === gaveUp) throw gateTimedOut(gate, timeoutMs);
-    await waitForGate(gate, timeoutMs);
-    journal.mark(gate.mark);
-  }
+): Promise<PtyRemap[]> {
   const ptyRemaps = planPtyRemaps(manifest.ptys, takenPtys());
-  if (ptyRemaps.length > 0) {
-    const changed = await applyPtyRemaps(runner, manifest.imagesDir, ptyRemaps);
-    for (const r of ptyRemaps)
-      journal.recordChange(
-        'pty-remap',
-        manifest.imagesDir,
-        `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`,
-      );
-  }
-  await recreateFifos(runner, manifest.fifos);
-  return { ptyRemaps, socketDirs: recreateSocketDirs(manifest.socketDirs ?? []) };
-}
-
-/**
- * Window scaling is off while criu restores TCP connections. CRIU 3.17 sets a
- * restored socket's window scales only when its connection had negotiated them
- * (soccr.c, TCPI_OPT_WSCALE). Otherwise the repaired socket keeps the rcv_wscale
- * the kernel picked for it (7 with default buffers) and advertises windows 128
- * times too small to a peer that never scales, such as QEMU's slirp: keystrokes
- * then trickle in by window probes, and a FIN waits behind them. With scaling off
- * while criu creates the sockets, that scale is 0; connections that did scale get
- * theirs from the image all the same. Connections opened by others in those
- * seconds only lose the option.
- */
-function withUnscaledWindows<T>(
-  manifest: RestoreManifest,
-  sysctl: SysctlPaths,
-  launch: () => Promise<T>,
-): Promise<T> {
-  return manifest.connections.length > 0
-    ? withSysctl(sysctl, 'net.ipv4.tcp_window_scaling', '0', launch)
-    : launch();
-}
-
-function restoreArgv(manifest: RestoreManifest, options: RestoreOptions): string[] {
-  const tcpClose = options.closeConnections;
-  // A shell job joins criu's session, which criu, pid 1 of the new namespace, must
-  // lead: the restore unit's leader is out of its sight (getsid reads 0).
-  const criu = [
-    ...(manifest.criu.shellJob ? ['setsid'] : []),
-    'criu',
-    ...criuRestoreArgs({ ...manifest.criu, tcpClose }),
-  ];
-  // criu without -d stays pid 1 of the new namespace and reaps the tree (docs/criu-facts.md §13).
-  const inNamespace = [
-    'unshare',
-    '--pid',
-    '--fork',
-    '--mount',
-    '--mount-proc',
-    '--propagation=private',
-    ...criu,
-  ];
-  return scopeArgv(
-    `kernel-leap-session-${manifest.runId}`,
-    fdOpenerArgv(
-      manifest.fifos,
-      manifest.unixExternals,
-      heldTerminals(manifest, options.earlierPtys),
-      inNamespace,
-    ),
-  );
-}
-
-/** Each terminal the tree holds of another tree, where that tree's restore made it again (none: a stand-in that hangs up). */
-function heldTerminals(
-  manifest: RestoreManifest,
-  earlierPtys: ReadonlyMap<number, number>,
-): TerminalToOpen[] {
-  return (manifest.terminals ?? []).map((t) => {
-    const now = earlierPtys.get(t.pts);
-    return {
-      fd: t.fd,
-      nonBlocking: t.nonBlocking,
-      path: now === undefined ? undefined : `/dev/pts/${now}`,
-    };
-  });
-}
-
-/** criu's launch as restore-boot.sh would run it: on the leap's boot, with no earlier restore's pty to open. */
-export function bootRestoreArgv(manifest: RestoreManifest): string[] {
-  return restoreArgv(manifest, { closeConnections: false, earlierPtys: new Map() });
+  if (ptyRemaps.length === 0) return ptyRemaps;
+  const changed = await applyPtyRemaps(runner, manifest.imagesDir, ptyRemaps);
+  for (const r of ptyRemaps)
+    journal.recordChange(
+      'pty-remap',
+      manifest.imagesDir,
+      `pts/${r.from} -> pts/${r.to} (${changed.ttyEntries} tty-info, ${changed.fileEntries} files entries)`,
+    );
+  return ptyRemaps;
 }
 
 type Launched = Pick<RestoreOutput, 'rootPidHost' | 'rootPidInNs' | 'criuPid' | 'scope'> & {
   restoredAt: Date;
 };
 
-async function launchCriu(
-  runner: Runner,
+/** The tree the script's launch restored, or the error of where it stopped. */
+function launched(
   manifest: RestoreManifest,
   runDir: string,
-  options: RestoreOptions,
-): Promise<Launched> {
-  const pidFile = join(runDir, RESTORED_PID_FILE);
-  rmSync(pidFile, { force: true });
-  const [file = 'systemd-run', ...args] = restoreArgv(manifest, options);
-  const launcher = await runner.spawnDetached({ file, args, env: { CRIU_CONFIG_FILE: undefined } });
-  const logFile = manifest.criu.logFile;
-  try {
-    await waitUntil(
-      () => existsSync(pidFile) || !isAlive(liveProc, launcher),
-      manifest.restoreTimeoutS * 1000,
-      'criu restore',
-      `read ${logFile}`,
-    );
-  } catch (cause) {
-    await endLaunch(launcher);
-    throw criuError('restore', logFile, cause);
-  }
-  if (!existsSync(pidFile)) throw endedEarly(logFile);
-  return launchedTree(manifest, pidFile, launcher, options.closeConnections, new Date());
-}
-
-/**
- * A criu past its bound is killed with its launch (its own process group, and the
- * pid namespace it leads) before the run is called failed, and before window
- * scaling comes back: it could still be making the session's sockets.
- */
-async function endLaunch(launcher: number): Promise<void> {
-  try {
-    process.kill(-launcher, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
-  await waitUntil(
-    () => !isAlive(liveProc, launcher),
-    LAUNCH_END_MS,
-    'the timed-out restore to end',
-    `kill it by hand: kill -KILL -${launcher}`,
-  ).catch(() => undefined);
-}
-
-/** How long a killed launch may take to end: a kill of its group is immediate but for the kernel's teardown. */
-const LAUNCH_END_MS = 10_000;
-
-/** The launch restore-fast.sh made before Node started, taken up as if this process had made it. */
-async function adoptFastLaunch(
-  manifest: RestoreManifest,
-  runDir: string,
-  fast: FastRestore,
-): Promise<Launched> {
+  record: RestoreRecord,
+  tcpClose: boolean,
+): Launched {
   const logFile = manifest.criu.logFile;
   const pidFile = join(runDir, RESTORED_PID_FILE);
-  if (fast.outcome === 'timeout')
+  if (record.gaveUp !== undefined) throw gaveUp(manifest, record);
+  if (record.outcome === 'timeout')
     throw criuError(
       'restore',
       logFile,
       timedOut(manifest.restoreTimeoutS * 1000, 'criu restore', `read ${logFile}`),
     );
-  if (fast.outcome !== 'restored' || fast.launcher === undefined || !existsSync(pidFile))
+  if (record.outcome !== 'restored' || record.launcher === undefined || !existsSync(pidFile))
     throw endedEarly(logFile);
   return launchedTree(
     manifest,
     pidFile,
-    fast.launcher,
-    false,
-    fast.marks.get('restored') ?? new Date(),
+    record.launcher,
+    tcpClose,
+    record.marks.get('restored') ?? new Date(),
   );
+}
+
+/** Why the script stopped before criu's launch, as the error of that step. */
+function gaveUp(manifest: RestoreManifest, record: RestoreRecord): LeapError {
+  const reason = record.gaveUp ?? '';
+  if ((GATE_MARKS as readonly string[]).includes(reason))
+    return gateTimedOut(
+      reason as GateMark,
+      localAddresses(manifest),
+      manifest.addressTimeoutS * 1000,
+    );
+  if (reason === 'fifo' || reason === 'socket-dir') return pathRefused(manifest, record);
+  if (reason === 'no-ip')
+    return new LeapError(
+      'TOOL_MISSING',
+      'ip is not installed: the restore waits with it for the dumped local addresses',
+      { hint: 'apt-get install iproute2', exit: ExitCode.toolMissing },
+    );
+  return new LeapError(
+    'RESTORE_SCRIPT_GAVE_UP',
+    reason === 'sysctl'
+      ? 'window scaling could not be turned off for the restore (net.ipv4.tcp_window_scaling)'
+      : `the restore script stopped before criu's launch: ${reason}`,
+    { hint: 'read the restore script and its record in the run dir', exit: ExitCode.restoreFailed },
+  );
+}
+
+const REFUSED_BECAUSE = {
+  changed: 'is not what the dump left there (another kind, or another owner), and is not touched',
+  unsafe:
+    'is under a directory that a user other than root could change (theirs, a symlink of theirs, or open to all without the sticky bit): root makes nothing there',
+  failed: 'could not be made',
+} as const;
+
+/** A FIFO or socket directory the script would not or could not make: the tree is not restored. */
+function pathRefused(manifest: RestoreManifest, record: RestoreRecord): LeapError {
+  const fifo = record.gaveUp === 'fifo';
+  const entry = (fifo ? manifest.fifos : (manifest.socketDirs ?? []))[record.item ?? -1];
+  const what = `${fifo ? 'FIFO' : 'socket directory'} ${entry ? printable(entry.path) : `#${record.item ?? '?'}`}`;
+  const owner = entry ? `, of uid ${entry.uid} gid ${entry.gid}` : '';
+  const as = entry && entry.uid !== 0 ? ` as its owner (uid ${entry.uid})` : '';
+  const why = REFUSED_BECAUSE[record.why ?? 'failed'];
+  return new LeapError('RESTORE_PATH_REFUSED', `${what}${owner} ${why}${as}`, {
+    hint: `the tree is not restored and its images are kept: see what is at that path now; once it is gone, \`kernel-leap restore --run ${manifest.runId}\` restores the tree`,
+    exit: ExitCode.restoreFailed,
+    details: { path: entry?.path, why: record.why },
+  });
 }
 
 /** The launcher became unshare; its child is criu, pid 1 of the namespace, whose child is the root. */
@@ -337,11 +282,11 @@ function endedEarly(logFile: string): LeapError {
 async function againIfKilled<T>(
   journal: Journal,
   logFile: string,
-  first: () => Promise<T>,
+  first: () => T,
   again: () => Promise<T>,
 ): Promise<T> {
   try {
-    return await first();
+    return first();
   } catch (error) {
     if (!(error instanceof LeapError) || error.code !== 'CRIU_RESTORE_KILLED') throw error;
     if (existsSync(logFile)) renameSync(logFile, `${logFile}.killed`);

@@ -1,47 +1,12 @@
 /**
- * The outside world the session expects back (docs/criu-facts.md §9, §10):
- * FIFOs recreated at their path (mode 0600, opened O_RDWR so the open does not
- * block), external unix streams replaced by one end of a socketpair (closed, or
- * shared with the peer tree's restore), and terminals held of another tree.
- * The fds are opened by a tiny wrapper right before criu, because criu inherits
- * them by number and a transient scope is entered by exec.
+ * The fds the session expects back (docs/criu-facts.md §9, §10): FIFOs at their
+ * path (which the restore script makes, templates/restore-tree.sh.hbs), opened
+ * O_RDWR so the open does not block, external unix streams replaced by one end of
+ * a socketpair (closed, or shared with the peer tree's restore), and terminals
+ * held of another tree. They are opened by a tiny wrapper right before criu,
+ * because criu inherits them by number and a transient scope is entered by exec.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-
-import type { FifoToRecreate, SocketDir, UnixReconnect } from '../../state/manifest.js';
-import type { Runner } from '../../tools/runner.js';
-
-export async function recreateFifos(
-  runner: Runner,
-  fifos: readonly FifoToRecreate[],
-): Promise<void> {
-  for (const fifo of fifos) {
-    if (existsSync(fifo.path) && !lstatSync(fifo.path).isFIFO()) rmSync(fifo.path); // a regular file there fails "bad mode"
-    if (!existsSync(fifo.path))
-      await runner.run({ file: 'mkdir', args: ['-p', '--', parentOf(fifo.path)] });
-    if (!existsSync(fifo.path))
-      await runner.run({
-        file: 'mkfifo',
-        args: ['-m', (fifo.mode & 0o7777).toString(8), '--', fifo.path],
-      });
-    chownSync(fifo.path, fifo.uid, fifo.gid);
-  }
-}
-
-/** A bound socket's directory the boot removed (tmux's /tmp/tmux-0), as it was: criu binds into it, and tmux checks its mode. */
-export function recreateSocketDirs(dirs: readonly SocketDir[]): string[] {
-  const made = dirs.filter((d) => !existsSync(d.path));
-  for (const dir of made) {
-    mkdirSync(dir.path, { recursive: true });
-    chmodSync(dir.path, dir.mode);
-    chownSync(dir.path, dir.uid, dir.gid);
-  }
-  return made.map((d) => d.path);
-}
-
-function parentOf(path: string): string {
-  return path.slice(0, path.lastIndexOf('/')) || '/';
-}
+import type { FifoToRecreate, UnixReconnect } from '../../state/manifest.js';
 
 /**
  * fifo: opened O_RDWR at its path. pair: one end of a new socketpair; with a
@@ -164,6 +129,6 @@ export function fdOpenerArgv(
     ...unix.map((u) => `pair:${u.fd}:${u.rejoin ?? ''}`),
     ...terminals.map((t) => `${t.nonBlocking ? 'tty-nb' : 'tty'}:${t.fd}:${t.path ?? ''}`),
   ];
-  // On one line, as a Python string: restore-fast.sh carries the argv as sh words, which are single-line.
+  // On one line, as a Python string: the restore script carries the argv as sh words.
   return ['python3', '-c', `exec(${JSON.stringify(FD_OPENER_PY)})`, ...specs, '--', ...command];
 }

@@ -3,7 +3,7 @@
  * a scratch host, with real processes as the sessions: the order and the effects
  * of their steps. Each test names the behaviour it guards.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -38,7 +38,8 @@ import {
 import { listRuns, prunable } from '../../../src/state/runs.js';
 import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
 import { SESSION_ENDED_MARK } from '../../../src/steps/report/run-results.js';
-import { RESTORED_PID_FILE } from '../../../src/steps/restore/restore.js';
+import { RESTORED_PID_FILE } from '../../../src/steps/restore/script.js';
+import type { HostPaths } from '../../../src/tools/host-paths.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {
@@ -65,11 +66,10 @@ const sessions: FakeSession[] = [];
 vi.setConfig({ testTimeout: 30_000 });
 // As cli/main does first thing, for kernel-leap and every command it starts.
 beforeAll(createOwnerOnly);
-const spawned: number[] = [];
 afterEach(() => {
   vi.restoreAllMocks();
   for (const s of sessions.splice(0)) s.end();
-  for (const pid of spawned.splice(0)) killGroup(pid);
+  endLaunches();
 });
 
 function killGroup(pid: number): void {
@@ -92,9 +92,9 @@ async function session(): Promise<FakeSession> {
  * connections are in force from the dump on.
  */
 function healthyMachine(
-  host: { kexecLoaded: string; procCmdline: string },
+  host: HostPaths,
   dumped: FakeSession[],
-): ScriptedRunner & { lock(s: FakeSession): void } {
+): ScriptedRunner & { lock(s: FakeSession): void; launches: FakeLaunches } {
   // The lock rules in force, as `-A CHAIN ...` specs: criu adds them, iptables -D removes them.
   let inForce: string[] = [];
   const lock = (s: FakeSession) => {
@@ -122,6 +122,9 @@ function healthyMachine(
     .on(['kexec', '-l'], () => writeFileSync(host.kexecLoaded, '1\n'))
     .on(['kexec', '-u'], () => writeFileSync(host.kexecLoaded, '0\n'))
     .on(['kexec', '-e'], () => jumpTo(host, runner.calls))
+    .on(['/bin/sh'], () => {
+      throw new Error('no other script expected');
+    })
     .on(['systemctl', 'enable'])
     .on(['systemctl', 'disable'])
     .on(['systemctl', 'daemon-reload'])
@@ -134,7 +137,9 @@ function healthyMachine(
       if (!inForce.includes(spec)) return { exitCode: 1 };
       inForce = inForce.filter((r) => r !== spec);
     });
-  return Object.assign(withNetworkStack(runner, 'ifupdown'), { lock });
+  const launches = fakeLaunches(host);
+  runsRestoreScripts(runner, launches);
+  return Object.assign(withNetworkStack(runner, 'ifupdown'), { lock, launches });
 }
 
 /** What a jump leaves of the loaded kernel: its command line is the new boot's. */
@@ -193,78 +198,92 @@ async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
   return { s, ctx, runner: machine, journal, atSync };
 }
 
+/** How one criu launch of the restore script goes here (fakeLaunches). */
+type Launch = 'restored' | 'killed' | 'failed' | 'hung';
+
 /**
- * What the restore unit's `systemd-run --scope … criu restore` becomes here: a
- * launcher whose child (criu) has a child (the session's root), and the pid file
- * the action script writes once the tasks resume. It notes the window-scaling
- * sysctl as criu would meet it.
+ * criu's launch as the restore script makes it (`setsid systemd-run --scope …
+ * criu restore`), here a stand-in systemd-run first on PATH, one launch per entry
+ * of its plan (then restored): restored becomes the launcher of a fake tree (its
+ * child criu, whose child is the root) and writes the pid file as criu's action
+ * script would; killed ends as a criu killed mid-restore leaves it (a log with no
+ * error); failed, with an error in its log; hung never resumes the tasks. Each
+ * launch notes its argv, and window scaling and its saved value as it met them.
  */
-function restoredTree(
-  ctx: ReturnType<typeof flowContext>,
-  runDir: string,
-  seen: { windowScaling?: string; saved?: string | undefined },
-) {
-  return async (): Promise<number> => {
-    seen.windowScaling = readTrimmed(windowScalingPath(ctx.host));
-    const saved = join(ctx.host.savedSysctls, 'net.ipv4.tcp_window_scaling');
-    seen.saved = existsSync(saved) ? readTrimmed(saved) : undefined;
-    const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], {
-      stdio: 'ignore',
-      detached: true,
-    });
-    const pid = launcher.pid as number;
-    spawned.push(pid);
-    const childOf = (p: number) =>
-      Number(readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(' ')[0] || 0);
-    await waitUntil(
-      () => childOf(pid) > 0 && childOf(childOf(pid)) > 0,
-      5000,
-      'the fake restored tree',
-      '',
-    );
-    writeFileSync(join(runDir, RESTORED_PID_FILE), `${childOf(childOf(pid))}\n`);
-    return pid;
+function fakeLaunches(host: HostPaths) {
+  const bin = mkdtempSync(join(tmpdir(), 'kl-launch-'));
+  const fake = join(bin, 'systemd-run');
+  writeFileSync(`${fake}.plan`, '');
+  const saved = join(host.savedSysctls, 'net.ipv4.tcp_window_scaling');
+  const script = [
+    '#!/bin/sh',
+    'n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"',
+    'echo $$ > "$0.pid.$n"',
+    'for a; do printf \'%s\\0\' "$a"; done > "$0.argv.$n"',
+    `{ cat '${windowScalingPath(host)}'; cat '${saved}' 2>/dev/null || echo -; } > "$0.seen.$n"`,
+    'prev=; for a; do case $prev in -o) log=$a ;; --action-script) pids=${a%/*}/restored-pid ;; esac; prev=$a; done',
+    'how=$(sed -n "${n}p" "$0.plan")',
+    'case ${how:-restored} in',
+    '  killed) echo \'(00.012345) Restoring images\' > "$log"; exit 1 ;;',
+    '  failed) echo \'(00.012345) Error (criu/image.c:123): Unable to open core-1.img\' > "$log"; exit 1 ;;',
+    '  hung) sleep 600 & echo $! > "$0.child"; wait; exit 1 ;;',
+    'esac',
+    'sh -c "sleep 600 & wait" & criu=$!',
+    'until root=$(cat /proc/$criu/task/$criu/children 2>/dev/null) && [ -n "$root" ]; do sleep 0.02; done',
+    'echo $root > "$pids"',
+    'wait',
+  ];
+  writeFileSync(fake, `${script.join('\n')}\n`, { mode: 0o755 });
+  launchBins.push(bin);
+  const count = () => (existsSync(`${fake}.n`) ? Number(readTrimmed(`${fake}.n`)) : 0);
+  const each = <T>(read: (n: number) => T) =>
+    Array.from({ length: count() }, (_, i) => read(i + 1));
+  return {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+    plan: (...hows: Launch[]) => writeFileSync(`${fake}.plan`, hows.map((h) => `${h}\n`).join('')),
+    /** The argv each launch got, in order. */
+    calls: () => each((n) => readFileSync(`${fake}.argv.${n}`, 'utf8').split('\0').slice(0, -1)),
+    /** Window scaling, and its saved value ('-' for none), as each launch met them. */
+    seen: () => each((n) => readFileSync(`${fake}.seen.${n}`, 'utf8').split('\n').slice(0, 2)),
+    /** A hung launch's child, which must be gone with its group. */
+    hungChild: () => Number(readTrimmed(`${fake}.child`)),
+    launchers: () => each((n) => Number(readTrimmed(`${fake}.pid.${n}`))),
   };
+}
+type FakeLaunches = ReturnType<typeof fakeLaunches>;
+
+/** Every fake launch's process group ends with its test. */
+const launchBins: string[] = [];
+function endLaunches(): void {
+  for (const bin of launchBins.splice(0))
+    for (const name of readdirSync(bin).filter((f) => f.startsWith('systemd-run.pid.')))
+      killGroup(Number(readTrimmed(join(bin, name))));
+}
+
+/** The restore script Node renders (restore-node.sh), run for real by /bin/sh with the fake launches. */
+function runsRestoreScripts(runner: ScriptedRunner, launches: FakeLaunches): void {
+  const other = runner.handlerFor(['/bin/sh']);
+  runner.on(['/bin/sh'], (argv, request) => {
+    if (!argv[1]?.endsWith('/restore-node.sh')) return other(argv, request);
+    const result = spawnSync(argv[0] as string, argv.slice(1), {
+      env: { ...launches.env, ...request.env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    return { exitCode: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  });
 }
 
 /**
- * Runs the run's restore-fast.sh as restore-boot.sh would (but under umask 022), with a stand-in
- * systemd-run first on PATH: it becomes the launcher of a fake restored tree and
- * writes the pid file beside the action script, as criu's post-resume would; or,
- * `killed`, ends as a criu killed mid-restore leaves it. `before` is shell run
- * first, in the same environment.
+ * Runs the run's restore-fast.sh as restore-boot.sh would (but under umask 022),
+ * with the machine's fake launches. `before` is shell run first, in the same environment.
  */
-async function runFastScript(
-  runDir: string,
-  how: 'restored' | 'killed' = 'restored',
-  before = ':',
-) {
-  const bin = mkdtempSync(join(tmpdir(), 'kl-fast-bin-'));
-  const fake = [
-    '#!/bin/sh',
-    'while [ "$1" != --action-script ]; do shift; done',
-    'pid_file="$(dirname "$2")/restored-pid"',
-    how === 'killed' ? 'exit 1' : 'sh -c "sleep 600 & wait" & criu=$!',
-    'until root=$(cat /proc/$criu/task/$criu/children 2>/dev/null) && [ -n "$root" ]; do sleep 0.02; done',
-    'echo $root > "$pid_file"',
-    'wait',
-  ].join('\n');
-  writeFileSync(join(bin, 'systemd-run'), `${fake}\n`, { mode: 0o755 });
-  // Under an open umask: what it writes must be root's alone all the same.
-  const result = spawnSync(
+function runFastScript(runDir: string, launches: FakeLaunches, before = ':') {
+  return spawnSync(
     'sh',
     ['-c', `umask 022\n${before}\nexec sh "$0"`, join(runDir, 'restore-fast.sh')],
-    {
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
-      encoding: 'utf8',
-      timeout: 30_000,
-    },
+    { env: launches.env, encoding: 'utf8', timeout: 30_000 },
   );
-  const launcher = /^launcher=(\d+)$/m.exec(
-    readFileSync(join(runDir, 'fast-restore'), 'utf8'),
-  )?.[1];
-  if (launcher && how === 'restored') spawned.push(Number(launcher));
-  return result;
 }
 
 /** The other ssh connection closes as criu seizes it, in its rehearsal or its dump: criu fails on its vanished root. */
@@ -292,7 +311,7 @@ describe('the upgrade worker flow', () => {
     expect(load?.[2]).toBe(join(ctx.host.boot, `vmlinuz-${NEWEST_KERNEL}`));
     expect(load).toContain(`--initrd=${join(ctx.host.boot, `initrd.img-${NEWEST_KERNEL}`)}`);
     expect(load).toContain(
-      `--command-line=root=/dev/vda1 ro console=ttyS0 kernel_leap.run=${journal.runId}`,
+      `--command-line=root=/dev/vda1 ro console=ttyS0 panic=10 kernel_leap.run=${journal.runId}`,
     );
   });
 
@@ -517,19 +536,16 @@ describe('the boot-restore flow', () => {
   it('waits for the rules and the addresses, restores with window scaling off, unlocks, then cleans up the boot (behaviours 1, 2, 8)', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    const seen: { windowScaling?: string; saved?: string } = {};
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, seen));
     const before = runner.calls.length;
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     // 1: the pending mark is consumed, so no later boot restores this run again.
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
-    // 8: scaling off while criu creates the sockets, and back on after.
-    expect(seen.windowScaling).toBe('0');
+    // 8: scaling off while criu creates the sockets, and back on after; saved for the unit's
+    // ExecStopPost= while it was changed, in case the restore were killed; gone after.
+    expect(runner.launches.seen()).toEqual([['0', '1']]);
     expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
-    // Saved for the unit's ExecStopPost= while it was changed, in case the restore were killed; gone after.
-    expect(seen.saved).toBe('1');
     expect(readdirSync(ctx.host.savedSysctls)).toEqual([]);
     // 2: the units disabled and removed, the rules file gone; systemd not reloaded, since that would
     // load the running restore unit as not-found, with the default 90 s start timeout, and kill it.
@@ -537,7 +553,7 @@ describe('the boot-restore flow', () => {
     const disable = boot.findIndex(
       (argv) => argv.join(' ') === `systemctl disable --no-reload --quiet ${UNITS.join(' ')}`,
     );
-    expect(disable).toBeGreaterThan(boot.findIndex((argv) => argv[0] === 'systemd-run'));
+    expect(disable).toBeGreaterThan(boot.findIndex((argv) => argv[0] === '/bin/sh'));
     expect(boot.some((argv) => argv.join(' ') === 'systemctl daemon-reload')).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
     expect(existsSync(join(ctx.stateDir, 'lock-rules.v4'))).toBe(false);
@@ -552,7 +568,7 @@ describe('the boot-restore flow', () => {
   it("carries on from restore-fast.sh, which ran criu's launch before Node: no second launch, its marks kept, window scaling put back", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    const fast = await runFastScript(journal.paths.dir);
+    const fast = runFastScript(journal.paths.dir, runner.launches);
     expect(fast.status).toBe(0);
     expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
     expect(readdirSync(ctx.host.savedSysctls)).toEqual([]);
@@ -563,7 +579,8 @@ describe('the boot-restore flow', () => {
       expect(statSync(join(journal.paths.dir, file)).mode & 0o777, file).toBe(0o600);
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
-    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(runner.launches.calls()).toHaveLength(1);
+    expect(runner.indexOf(['/bin/sh'])).toBe(-1);
     const after = Journal.open(ctx.stateDir, journal.runId);
     const restoredAt = Number(/^mark\.restored=(\d+)$/m.exec(record)?.[1]);
     expect(Date.parse(after.snapshot.marks.restored ?? '')).toBe(restoredAt);
@@ -581,7 +598,7 @@ describe('the boot-restore flow', () => {
   });
 
   it('restore-fast.sh waits out a gate on the time since boot: a wall clock stepped an hour at each reading does not end the wait', async () => {
-    const { ctx, journal } = await upgradeToJump();
+    const { ctx, journal, runner } = await upgradeToJump();
     const bin = mkdtempSync(join(tmpdir(), 'kl-clock-'));
     // Each `date` reads an hour later than the one before, as NTP steps at boot can.
     writeFileSync(
@@ -590,9 +607,9 @@ describe('the boot-restore flow', () => {
       { mode: 0o755 },
     );
     // The rules come in a moment after the script starts waiting for them.
-    const fast = await runFastScript(
+    const fast = runFastScript(
       journal.paths.dir,
-      'restored',
+      runner.launches,
       `PATH='${bin}':$PATH; export PATH; (sleep 0.5; : > '${ctx.host.rulesMarker}') &`,
     );
     const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
@@ -605,65 +622,53 @@ describe('the boot-restore flow', () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
     writeManifest(journal.paths.dir, { ...readManifest(journal.paths.dir), restoreTimeoutS: 1 });
-    let hung: { launcher: number; scaling: string } | undefined;
     // A criu that never resumes the tasks: its launch, and a child of it, run on.
-    runner.onSpawn(['systemd-run', '--scope'], () => {
-      const launcher = spawn('sh', ['-c', 'sh -c "sleep 600 & wait" & wait'], {
-        stdio: 'ignore',
-        detached: true,
-      });
-      const pid = launcher.pid as number;
-      spawned.push(pid);
-      hung = { launcher: pid, scaling: readTrimmed(windowScalingPath(ctx.host)) };
-      return Promise.resolve(pid);
-    });
+    runner.launches.plan('hung');
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
-    expect(hung?.scaling).toBe('0');
+    expect(runner.launches.seen()).toEqual([['0', '1']]);
     // Nothing of its process group runs (a zombie waits only for its parent to reap it).
-    const group = spawnSync('ps', ['-o', 'stat=', '-g', String(hung?.launcher)], {
+    const group = spawnSync('ps', ['-o', 'stat=', '-g', String(runner.launches.launchers()[0])], {
       encoding: 'utf8',
     });
     expect(group.stdout.split('\n').filter((stat) => /^[^Z\s]/.test(stat))).toEqual([]);
+    expect(taskState(runner.launches.hungChild()) ?? 'gone').toMatch(/^(gone|Z)$/);
     expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
     expect(readOutcome(journal.paths.dir)).toBe('failed');
     expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').status).toBe('failed');
   });
 
-  it('restore-fast.sh kills a criu restore that outlives its bound, with its whole launch, before putting window scaling back', async () => {
-    const { ctx, journal } = await upgradeToJump();
+  it("takes up a criu restore-fast.sh killed past its bound: the run fails with criu's timeout, with no second launch", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
     const script = join(journal.paths.dir, 'restore-fast.sh');
     writeFileSync(
       script,
       readFileSync(script, 'utf8').replace(/^RESTORE_TIMEOUT_S=.*$/m, 'RESTORE_TIMEOUT_S=1'),
     );
-    const bin = mkdtempSync(join(tmpdir(), 'kl-hung-'));
-    // A criu that never resumes the tasks: the launch, and a child of it, run on.
-    writeFileSync(join(bin, 'systemd-run'), '#!/bin/sh\nsleep 600 & echo $! > "$0.child"\nwait\n', {
-      mode: 0o755,
-    });
-    const fast = spawnSync('sh', ['-c', `PATH='${bin}':$PATH exec sh "$0"`, script], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(fast.status).toBe(1);
+    runner.launches.plan('hung');
+    expect(runFastScript(journal.paths.dir, runner.launches).status).toBe(1);
     const record = readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8');
     expect(record).toMatch(/^outcome=timeout$/m);
-    const child = Number(readFileSync(join(bin, 'systemd-run.child'), 'utf8'));
-    expect(taskState(child) ?? 'gone').toMatch(/^(gone|Z)$/);
+    expect(taskState(runner.launches.hungChild()) ?? 'gone').toMatch(/^(gone|Z)$/);
     expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(runner.launches.calls()).toHaveLength(1);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe(
+      'CRIU_RESTORE_FAILED',
+    );
   });
 
   it("takes up a criu that restore-fast.sh saw killed: started once more by Node, the killed one's log kept", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    expect((await runFastScript(journal.paths.dir, 'killed')).status).toBe(1);
+    runner.launches.plan('killed');
+    expect(runFastScript(journal.paths.dir, runner.launches).status).toBe(1);
     expect(readFileSync(join(journal.paths.dir, 'fast-restore'), 'utf8')).toMatch(
       /^outcome=ended$/m,
     );
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
-    expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
+    expect(runner.launches.calls()).toHaveLength(2);
+    expect(runner.callsOf(['/bin/sh'])).toHaveLength(1);
     expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes.map((c) => c.kind)).toContain(
       'restore-again',
     );
@@ -684,13 +689,86 @@ describe('the boot-restore flow', () => {
       code: 'GATE_TIMEOUT',
       message: expect.stringMatching(/timed out after \d+ s waiting for local addresses/),
     });
-    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(runner.launches.calls()).toEqual([]);
     // The boot loaded the connection's two lock rules before the network: they go with the failure.
     expect(
       runner.calls
         .slice(before)
         .filter((argv) => argv.slice(0, 5).join(' ') === 'iptables -w -t filter -D'),
     ).toHaveLength(2);
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+  });
+
+  it("after restore-fast.sh found a dumped pty taken, runs the script again itself past the remap: the boot's gate marks kept", async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const at = Date.now() - 60_000;
+    writeFileSync(
+      join(journal.paths.dir, 'fast-restore'),
+      `boot=${SCRATCH_BOOT_ID}\nmark.restoreUnitStart=${at}\nmark.gate.devpts=${at}\nmark.gate.rules=${at}\nmark.gate.addresses=${at}\ngaveUp=pty-taken\n`,
+    );
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(runner.launches.calls()).toHaveLength(1);
+    const marks = Journal.open(ctx.stateDir, journal.runId).snapshot.marks;
+    for (const gate of ['gate.devpts', 'gate.rules', 'gate.addresses'])
+      expect(Date.parse(marks[gate] ?? ''), gate).toBe(at);
+    expect(Date.parse(marks.restoreStart ?? '')).toBeGreaterThan(at + 30_000);
+    // Node's own rendering checks no pty: it has remapped the taken ones.
+    expect(readFileSync(join(journal.paths.dir, 'restore-node.sh'), 'utf8')).toMatch(
+      /^for n in; do/m,
+    );
+  });
+
+  it("makes a socket directory the boot removed, and names it in the restore's output", async () => {
+    const { ctx, journal } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const tmp = mkdtempSync(join(tmpdir(), 'kl-sockets-'));
+    const dir = join(tmp, 'tmux-0');
+    const manifest = readManifest(journal.paths.dir);
+    writeManifest(journal.paths.dir, {
+      ...manifest,
+      socketDirs: [{ path: dir, mode: 0o40700, uid: 0, gid: 0 }],
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(statSync(dir).mode & 0o7777).toBe(0o700);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.socketDirs).toEqual([
+      dir,
+    ]);
+  });
+
+  it('does not restore a tree whose FIFO path is something else now: the error names the path, escaped, and the images stay', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const tmp = mkdtempSync(join(tmpdir(), 'kl-fifos-'));
+    const path = join(tmp, 'ctl\u001b[2J');
+    writeFileSync(path, 'not a fifo\n');
+    const manifest = readManifest(journal.paths.dir);
+    writeManifest(journal.paths.dir, {
+      ...manifest,
+      fifos: [{ path, mode: 0o10600, uid: 0, gid: 0, key: 'file[af:2aa]', fd: 3 }],
+    });
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(runner.launches.calls()).toEqual([]);
+    expect(readFileSync(path, 'utf8')).toBe('not a fifo\n');
+    const error = Journal.open(ctx.stateDir, journal.runId).phase('restore').error;
+    expect(error).toMatchObject({
+      code: 'RESTORE_PATH_REFUSED',
+      message: expect.stringContaining(
+        `FIFO ${join(tmp, 'ctl\\x1b[2J')}, of uid 0 gid 0 is not what the dump left`,
+      ),
+    });
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
+  });
+
+  it('fails the run when the restore script ends without its record, with what it printed, escaped', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    runner.on(['/bin/sh'], () => ({ exitCode: 1, stderr: 'mkdir: cannot create \u001b[2J\n' }));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error).toMatchObject({
+      code: 'RESTORE_SCRIPT_FAILED',
+      message: expect.stringContaining('without writing its record: mkdir: cannot create \\x1b[2J'),
+    });
     expect(readOutcome(journal.paths.dir)).toBe('failed');
   });
 
@@ -701,9 +779,8 @@ describe('the boot-restore flow', () => {
       join(journal.paths.dir, 'fast-restore'),
       'boot=an-earlier-boot\noutcome=restored\nlauncher=1\n',
     );
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
-    expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
+    expect(runner.launches.calls()).toHaveLength(1);
   });
 
   it('fails at the address gate when a dumped local address never comes up, and still consumes the mark and cleans up (behaviours 10, 1, 2)', async () => {
@@ -724,7 +801,7 @@ describe('the boot-restore flow', () => {
     expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe(
       'GATE_TIMEOUT',
     );
-    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(runner.launches.calls()).toEqual([]);
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
   });
@@ -732,7 +809,6 @@ describe('the boot-restore flow', () => {
   it('a restore by hand, outside the restore unit, disables the units and reloads systemd', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     const before = runner.calls.length;
     expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
     const calls = runner.calls.slice(before).map((argv) => argv.join(' '));
@@ -746,7 +822,6 @@ describe('the boot-restore flow', () => {
     const { ctx, journal, runner } = await upgradeToJump();
     markPending(ctx.stateDir, [journal.runId, 'another-run']);
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     const before = runner.calls.length;
     expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
     expect(pendingRuns(ctx.stateDir)).toEqual(['another-run']);
@@ -761,18 +836,16 @@ describe('the boot-restore flow', () => {
   });
 
   it('a restore by hand of the only pending run clears the pending mark: the next upgrade is free to start', async () => {
-    const { ctx, journal, runner } = await upgradeToJump();
+    const { ctx, journal } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
   });
 
   it('refuses to restore a run that is restored already, and leaves its outcome as it was', async () => {
-    const { ctx, journal, runner } = await upgradeToJump();
+    const { ctx, journal } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     await expect(runRestore(ctx, { runId: journal.runId, boot: false })).rejects.toMatchObject({
       code: 'ALREADY_RESTORED',
@@ -788,14 +861,14 @@ describe('the boot-restore flow', () => {
     expect(readOutcome(journal.paths.dir)).toBe('dumped');
     jumpTo(ctx.host, runner.calls);
     writeFileSync(ctx.host.rulesMarker, '');
-    const atSpawn: { outcome?: string | undefined } = {};
-    const tree = restoredTree(ctx, journal.paths.dir, {});
-    runner.onSpawn(['systemd-run', '--scope'], () => {
-      atSpawn.outcome = readOutcome(journal.paths.dir);
-      return tree();
+    const atLaunch: { outcome?: string | undefined } = {};
+    const script = runner.handlerFor(['/bin/sh']);
+    runner.on(['/bin/sh'], (argv, request) => {
+      atLaunch.outcome = readOutcome(journal.paths.dir);
+      return script(argv, request);
     });
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
-    expect(atSpawn.outcome).toBeUndefined();
+    expect(atLaunch.outcome).toBeUndefined();
     expect(readOutcome(journal.paths.dir)).toBe('restored');
   });
 
@@ -839,7 +912,6 @@ describe('the boot-restore flow', () => {
     expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId]);
     jumpTo(ctx.host, runner.calls);
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, otherRun.paths.dir, {}));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     expect(readOutcome(otherRun.paths.dir)).toBe('restored');
   });
@@ -868,20 +940,12 @@ describe('the boot-restore flow', () => {
     });
     jumpTo(ctx.host, runner.calls);
     writeFileSync(ctx.host.rulesMarker, '');
-    const order: string[] = [];
-    runner.onSpawn(['systemd-run', '--scope'], (argv) => {
-      const run = [holderRun, ownerRun].find((j) =>
-        argv.some((a) => a.includes(j.runId)),
-      ) as Journal;
-      order.push(run.runId);
-      return restoredTree(ctx, run.paths.dir, {})();
-    });
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
-    expect(order).toEqual([ownerRun.runId, holderRun.runId]);
-    const holderLaunch =
-      runner.calls.find(
-        (argv) => argv[0] === 'systemd-run' && argv.some((a) => a.includes(holderRun.runId)),
-      ) ?? [];
+    const launches = runner.launches.calls();
+    const runOf = (argv: string[]) =>
+      [holderRun, ownerRun].find((j) => argv.some((a) => a.includes(j.runId)))?.runId;
+    expect(launches.map(runOf)).toEqual([ownerRun.runId, holderRun.runId]);
+    const holderLaunch = launches[1] ?? [];
     // pts/200 was free at this boot, so it kept its index (a remap would move it).
     expect(holderLaunch).toContain('tty-nb:9:/dev/pts/200');
   });
@@ -894,7 +958,7 @@ describe('the boot-restore flow', () => {
     );
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
-    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(runner.launches.calls()).toEqual([]);
     expect(readOutcome(journal.paths.dir)).toBe('interrupted');
     const after = Journal.open(ctx.stateDir, journal.runId);
     expect(after.phase('kexec').status).toBe('failed');
@@ -912,12 +976,10 @@ describe('the boot-restore flow', () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.procCmdline, 'root=/dev/vda1 ro\n');
     await runRestore(ctx, { runId: undefined, boot: true });
-    const seen: { windowScaling?: string; saved?: string | undefined } = {};
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, seen));
     expect((await runRestore(ctx, { runId: journal.runId, boot: false })).code).toBe(0);
-    expect(runner.callsOf(['systemd-run', '--scope'])[0]).toContain('--tcp-close');
+    expect(runner.launches.calls()[0]).toContain('--tcp-close');
     // Nothing to repair: window scaling stays as it is.
-    expect(seen).toEqual({ windowScaling: '1', saved: undefined });
+    expect(runner.launches.seen()).toEqual([['1', '-']]);
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').outputs?.degraded).toEqual([
       expect.stringMatching(/^TCP 127\.0\.0\.1:\d+ <-> 127\.0\.0\.1:\d+: restored shut down/),
@@ -937,7 +999,7 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     );
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
-    expect(runner.indexOf(['systemd-run', '--scope'])).toBe(-1);
+    expect(runner.launches.calls()).toEqual([]);
     expect(readOutcome(journal.paths.dir)).toBe('interrupted');
     const after = Journal.open(ctx.stateDir, journal.runId);
     expect(after.phase('restore').error).toMatchObject({
@@ -970,16 +1032,9 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
     const logFile = readManifest(journal.paths.dir).criu.logFile;
-    const tree = restoredTree(ctx, journal.paths.dir, {});
-    let launches = 0;
-    runner.onSpawn(['systemd-run', '--scope'], async () => {
-      launches += 1;
-      if (launches > 1) return tree();
-      writeFileSync(logFile, '(00.012345) Restoring images\n');
-      return spawn('true', { stdio: 'ignore' }).pid as number;
-    });
+    runner.launches.plan('killed');
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
-    expect(launches).toBe(2);
+    expect(runner.launches.calls()).toHaveLength(2);
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(readFileSync(`${logFile}.killed`, 'utf8')).toContain('Restoring images');
     expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes).toContainEqual(
@@ -991,12 +1046,10 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
     const logFile = readManifest(journal.paths.dir).criu.logFile;
-    runner.onSpawn(['systemd-run', '--scope'], async () => {
-      writeFileSync(logFile, '(00.012345) Error (criu/image.c:123): Unable to open core-1.img\n');
-      return spawn('true', { stdio: 'ignore' }).pid as number;
-    });
+    runner.launches.plan('failed');
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
-    expect(runner.callsOf(['systemd-run', '--scope'])).toHaveLength(1);
+    expect(runner.launches.calls()).toHaveLength(1);
+    expect(readFileSync(logFile, 'utf8')).toContain('Unable to open core-1.img');
     expect(readOutcome(journal.paths.dir)).toBe('failed');
     expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error?.code).toBe(
       'CRIU_RESTORE_FAILED',
@@ -1127,11 +1180,10 @@ describe('the unwind', () => {
   });
 
   it('leaves every file and directory under the state dir owner-only, images and logs included', async () => {
-    const { ctx, journal, runner } = await upgradeToJump();
+    const { ctx, journal } = await upgradeToJump();
     // The installed unit is systemd's to read: its own mode, not the umask's.
     expect(statSync(join(ctx.host.unitDir, UNITS[0] as string)).mode & 0o777).toBe(0o644);
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     await runRestore(ctx, { runId: undefined, boot: true });
     const open: string[] = [];
     const walk = (dir: string) => {
@@ -1165,7 +1217,6 @@ describe('the unwind', () => {
         };
       }
       writeFileSync(ctx.host.rulesMarker, '');
-      runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
       runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
       await runRestore(ctx, { runId: undefined, boot: true });
       const because = `keep_images = ${keep}, upload ${uploads ? 'ok' : 'refused'}`;

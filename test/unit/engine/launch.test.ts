@@ -40,7 +40,6 @@ async function launched(): Promise<{
       requests.push(request),
       { argv: [], exitCode: 0, stdout: '', stderr: '', durationMs: 1 }
     ),
-    spawnDetached: async () => 1,
     loggingTo() {
       return this;
     },

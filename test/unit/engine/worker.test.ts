@@ -17,9 +17,6 @@ const refusingRunner: Runner = {
   run: async (request) => {
     throw new Error(`no command expected, got ${request.file}`);
   },
-  spawnDetached: async () => {
-    throw new Error('no command expected');
-  },
   loggingTo() {
     return this;
   },
@@ -35,7 +32,6 @@ function permissiveRunner(): Runner & { argvs: string[][] } {
       argvs.push(argv);
       return { argv, exitCode: 0, stdout: '', stderr: '', durationMs: 1 };
     },
-    spawnDetached: async () => 1,
     loggingTo() {
       return this;
     },

@@ -9,6 +9,7 @@ import {
   execArg,
   execPath,
   shQuote,
+  shText,
   unitName,
   unitPath,
   unitValue,
@@ -49,6 +50,19 @@ describe('shQuote', () => {
   it.each(BREAKING)('refuses %j', (bad) =>
     expect(() => shQuote(bad)).toThrowError(unsafe(/NUL, CR or LF/)),
   );
+});
+
+describe('shText', () => {
+  it.each([...HOSTILE, 'a\nb', 'a\rb', "x'\necho pwned"])(
+    'round-trips %j through dash as one word, a newline in it included',
+    (value) => {
+      const out = execFileSync('dash', ['-c', `printf '%s|' ${shText(value)}`]).toString();
+      expect(out).toBe(`${value}|`);
+    },
+  );
+
+  it('refuses NUL, which no path or argument holds', () =>
+    expect(() => shText('a\0b')).toThrowError(unsafe(/NUL in a shell word/)));
 });
 
 describe('execArg', () => {

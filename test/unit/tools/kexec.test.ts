@@ -68,8 +68,20 @@ describe("the command line of the leap's boot", () => {
         'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=UUID=ab ro quiet kernel_leap.run=old-1\n',
         'new-2',
       ),
-    ).toBe('root=UUID=ab ro quiet kernel_leap.run=new-2');
-    expect(leapCommandLine('', 'r')).toBe('kernel_leap.run=r');
+    ).toBe('root=UUID=ab ro quiet panic=10 kernel_leap.run=new-2');
+    expect(leapCommandLine('', 'r')).toBe('panic=10 kernel_leap.run=r');
+  });
+
+  it('reboots a target that panics, unless the line already says what a panic does', () => {
+    expect(leapCommandLine('root=/dev/vda1 panic=0', 'r')).toBe(
+      'root=/dev/vda1 panic=0 kernel_leap.run=r',
+    );
+    expect(leapCommandLine('root=/dev/vda1 oops=panic panic=30', 'r')).toBe(
+      'root=/dev/vda1 oops=panic panic=30 kernel_leap.run=r',
+    );
+    expect(leapCommandLine('root=/dev/vda1 oops=panic', 'r')).toBe(
+      'root=/dev/vda1 oops=panic panic=10 kernel_leap.run=r',
+    );
   });
 
   it('names the run only on the boot it started', () => {

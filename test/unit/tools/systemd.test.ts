@@ -18,7 +18,6 @@ function recordingRunner(): Runner & { requests: RunRequest[] } {
         durationMs: 1,
       }
     ),
-    spawnDetached: async () => 1,
     loggingTo() {
       return this;
     },

@@ -12,7 +12,6 @@ function failingRunner(error: LeapError, deadlines: Array<number | undefined>): 
       deadlines.push(request.timeoutMs);
       throw error;
     },
-    spawnDetached: async () => 0,
     loggingTo() {
       return this;
     },

@@ -1,0 +1,107 @@
+/**
+ * The record the restore script (templates/restore-tree.sh.hbs) leaves in its run
+ * dir: the marks it took, how far it got, and criu's launcher. Node's restore reads
+ * it after each run of the script, the boot's included, and carries on from it.
+ * One `key=value` a line, checked here against its schema; only a record of this
+ * boot counts. It holds no path: a FIFO or a socket directory is named by its index
+ * in the manifest.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+// zod/mini, as the journal's: the boot-time restore starts faster without the classic API.
+import * as z from 'zod/mini';
+
+import { ExitCode, LeapError } from '../errors.js';
+
+/** The boot's rendering, which restore-boot.sh runs, and the record it leaves. */
+export const BOOT_SCRIPT = { script: 'restore-fast.sh', record: 'fast-restore' } as const;
+/** Node's own rendering, with this restore's launch, and its record. */
+export const NODE_SCRIPT = { script: 'restore-node.sh', record: 'node-restore' } as const;
+export type ScriptFiles = typeof BOOT_SCRIPT | typeof NODE_SCRIPT;
+
+/** Why the script stopped before criu's launch: a gate's mark name when that gate timed out. */
+export const GAVE_UP = [
+  'other-boot',
+  'no-ip',
+  'gate.devpts',
+  'gate.rules',
+  'gate.addresses',
+  'pty-taken',
+  'fifo',
+  'socket-dir',
+  'sysctl',
+] as const;
+
+/** Why a FIFO or a socket directory was not made (templates/restore-tree.sh.hbs, make_fifo). */
+export const PATH_REFUSED = ['changed', 'unsafe', 'failed'] as const;
+
+const whole = z.pipe(
+  z.string().check(z.regex(/^\d+$/)),
+  z.transform((v) => Number(v)),
+);
+
+const recordSchema = z.strictObject({
+  boot: z.string(),
+  gaveUp: z.optional(z.enum(GAVE_UP)),
+  item: z.optional(whole),
+  why: z.optional(z.enum(PATH_REFUSED)),
+  /** How criu's launch ended: the tasks resumed, criu ended first, or neither in time. */
+  outcome: z.optional(z.enum(['restored', 'ended', 'timeout'])),
+  launcher: z.optional(whole),
+  /** Marks by name (restoreUnitStart, gate.*, restoreStart, restored), in ms since the epoch. */
+  marks: z.record(z.string(), whole),
+  /** The socket directories it made, by index. */
+  socketDirs: z.array(whole),
+});
+
+export type RestoreRecord = Omit<z.output<typeof recordSchema>, 'marks'> & {
+  marks: Map<string, Date>;
+};
+
+/** The record `files` names in the run dir, if the script left one on this boot. */
+export function readRestoreRecord(
+  runDir: string,
+  files: ScriptFiles,
+  bootId: string,
+): RestoreRecord | undefined {
+  const path = join(runDir, files.record);
+  if (!existsSync(path)) return undefined;
+  const record = parseRestoreRecord(readFileSync(path, 'utf8'), path);
+  return record.boot === bootId ? record : undefined;
+}
+
+export function parseRestoreRecord(text: string, path: string): RestoreRecord {
+  const raw: Record<string, unknown> & { marks: Record<string, string>; socketDirs: string[] } = {
+    marks: {},
+    socketDirs: [],
+  };
+  for (const line of text.split('\n').filter(Boolean)) {
+    const at = line.indexOf('=');
+    const [key, value] = at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
+    if (key.startsWith('mark.')) raw.marks[key.slice('mark.'.length)] = value;
+    else if (key === 'socketDir') raw.socketDirs.push(value);
+    else raw[key] = value;
+  }
+  const parsed = recordSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field =
+      issue?.code === 'unrecognized_keys'
+        ? issue.keys.join(', ')
+        : (issue?.path ?? []).map(String).join('.');
+    throw new LeapError(
+      'RESTORE_RECORD_INVALID',
+      `the restore script's record ${path} has a wrong field: ${field}`,
+      {
+        hint: 'the record is written by the run dir script beside it; read both for a post-mortem',
+        exit: ExitCode.restoreFailed,
+      },
+    );
+  }
+  const { marks, ...rest } = parsed.data;
+  return {
+    ...rest,
+    marks: new Map(Object.entries(marks).map(([name, ms]) => [name, new Date(ms)])),
+  };
+}

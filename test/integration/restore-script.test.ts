@@ -1,0 +1,352 @@
+/**
+ * The restore script (templates/restore-tree.sh.hbs), run for real by dash as root
+ * in a scratch tree, with nobody (uid 65534) as the user whose FIFOs and socket
+ * directories it makes: root never follows a path a user could have changed. A
+ * user's entry is made as that user (setpriv), so a symlink of theirs gets them
+ * nothing; root's own is made only under directories no user can change, never
+ * through a symlink of a user's; an entry that is not what the dump left is not
+ * touched. Each refusal gives up before criu's launch, and the record names the
+ * entry by its index and says why. Its gates give up with their own mark.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  type OwnedPath,
+  renderRestoreScript,
+  type RestoreScriptContext,
+} from '../../src/render/artefacts.js';
+import { parseRestoreRecord } from '../../src/state/restore-record.js';
+import { requireCommand, requireRoot } from '../helpers/require.js';
+
+const NOBODY = 65534;
+const BOOT_ID = '6f1c2d3e-0000-4000-8000-0000000000aa';
+
+/** A scratch host searchable by nobody (as / is), with a stand-in launch that restores at once. */
+function scratch() {
+  requireRoot();
+  requireCommand('setpriv', 'util-linux');
+  const root = mkdtempSync(join(tmpdir(), 'kl-script-'));
+  chmodSync(root, 0o755);
+  const run = join(root, 'run');
+  mkdirSync(run, { mode: 0o700 });
+  mkdirSync(join(root, 'proc/sys/net/ipv4'), { recursive: true });
+  writeFileSync(join(root, 'proc/sys/net/ipv4/tcp_window_scaling'), '1\n');
+  writeFileSync(join(root, 'cmdline'), 'root=/dev/vda1 kernel_leap.run=r1\n');
+  writeFileSync(join(root, 'boot_id'), `${BOOT_ID}\n`);
+  // What criu's action script does once the tasks resume: the restored root's pid in the pid file.
+  const launch = join(root, 'fake-launch');
+  writeFileSync(launch, '#!/bin/sh\necho $$ > "$1"\n', { mode: 0o755 });
+  return { root, run, launch };
+}
+
+type Scratch = ReturnType<typeof scratch>;
+
+function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): RestoreScriptContext {
+  const pidFile = join(bed.run, 'restored-pid');
+  return {
+    runId: 'r1',
+    record: join(bed.run, 'record'),
+    pidFile,
+    leapToken: '',
+    procCmdline: join(bed.root, 'cmdline'),
+    procBootId: join(bed.root, 'boot_id'),
+    rulesFile: join(bed.root, 'lock-rules.v4'),
+    marker: join(bed.root, 'rules-loaded'),
+    addresses: [],
+    addressTimeoutS: 1,
+    restoreTimeoutS: 10,
+    ptys: [],
+    fifos: [],
+    socketDirs: [],
+    unscaled: false,
+    procSys: join(bed.root, 'proc/sys'),
+    savedSysctls: join(bed.root, 'saved'),
+    argv: [bed.launch, pidFile],
+    ...over,
+  };
+}
+
+/** Renders and runs the script with dash, as restore-boot.sh and Node run it; its exit code and record. */
+function runScript(bed: Scratch, over: Partial<RestoreScriptContext> = {}) {
+  const ctx = context(bed, over);
+  const script = join(bed.run, 'restore.sh');
+  writeFileSync(script, renderRestoreScript(ctx));
+  const result = spawnSync('dash', [script], { encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stderr: result.stderr, record: readRecord(ctx.record) };
+}
+
+function readRecord(path: string) {
+  return parseRestoreRecord(readFileSync(path, 'utf8'), path);
+}
+
+function entry(path: string, mode: number, uid: number, index = 0): OwnedPath {
+  return { index, path, mode: mode.toString(8), uid, gid: uid };
+}
+
+/** A directory of root's (0755) that the user must not get anything into, as /etc. */
+function rootDir(bed: Scratch): string {
+  const dir = join(bed.root, 'etc');
+  mkdirSync(dir, { mode: 0o755 });
+  return dir;
+}
+
+/** nobody's home, with what they made in it. */
+function userDir(bed: Scratch): string {
+  const dir = join(bed.root, 'home-nobody');
+  mkdirSync(dir, { mode: 0o755 });
+  chownSync(dir, NOBODY, NOBODY);
+  return dir;
+}
+
+/** nobody's symlink at `path` to `target`, as a restored process of theirs could leave it. */
+function usersSymlink(target: string, path: string): void {
+  symlinkSync(target, path);
+  lchownSync(path, NOBODY, NOBODY);
+}
+
+/** nobody's home holding their symlink `name` into a root directory (as /etc), both to look in after. */
+function symlinkIntoEtc(bed: Scratch, name: string) {
+  const etc = rootDir(bed);
+  const home = userDir(bed);
+  usersSymlink(etc, join(home, name));
+  return { etc, link: join(home, name) };
+}
+
+const owner = (path: string) => {
+  const s = lstatSync(path);
+  return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777, fifo: s.isFIFO(), dir: s.isDirectory() };
+};
+
+describe("the restore script's FIFOs", () => {
+  it("makes a user's FIFO as that user, with the directories above it, then launches criu", () => {
+    const bed = scratch();
+    const fifo = join(userDir(bed), 'gone/ctl.fifo');
+    const { status, record } = runScript(bed, { fifos: [entry(fifo, 0o620, NOBODY)] });
+    expect(record.gaveUp).toBeUndefined();
+    expect(record.outcome).toBe('restored');
+    expect(status).toBe(0);
+    expect(owner(fifo)).toMatchObject({ fifo: true, uid: NOBODY, gid: NOBODY, mode: 0o620 });
+    // The directory the boot removed is theirs again, not root's.
+    expect(owner(join(fifo, '..'))).toMatchObject({ uid: NOBODY });
+  });
+
+  it("does not follow a user's symlink into a root directory: nothing is made there, and it gives up naming the FIFO", () => {
+    const bed = scratch();
+    const { etc, link } = symlinkIntoEtc(bed, 'sock');
+    const { status, record } = runScript(bed, {
+      fifos: [
+        entry(join(bed.root, 'other.fifo'), 0o600, 0),
+        entry(join(link, 'x'), 0o600, NOBODY, 1),
+      ],
+    });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'fifo', item: 1, why: 'failed' });
+    expect(record.outcome).toBeUndefined();
+    expect(readdirSync(etc)).toEqual([]);
+  });
+
+  it("makes root's FIFO under a sticky directory open to all (as /tmp), owned as it was dumped", () => {
+    const bed = scratch();
+    const tmp = join(bed.root, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(tmp, 0o1777);
+    const fifo = join(tmp, 'made-by-root/ctl');
+    const { record } = runScript(bed, { fifos: [{ ...entry(fifo, 0o600, 0), gid: 5 }] });
+    expect(record.outcome).toBe('restored');
+    expect(owner(fifo)).toMatchObject({ fifo: true, uid: 0, gid: 5, mode: 0o600 });
+    expect(owner(join(tmp, 'made-by-root'))).toMatchObject({ uid: 0, mode: 0o700 });
+  });
+
+  it.each([
+    ['a symlink of a user’s on the way', 'link'],
+    ['a directory of a user’s on the way', 'dir'],
+    ['a directory open to all without the sticky bit on the way', 'open'],
+  ] as const)("refuses root's FIFO with %s: unsafe, nothing made", (_what, kind) => {
+    const bed = scratch();
+    const etc = rootDir(bed);
+    const via = join(bed.root, 'via');
+    if (kind === 'link') usersSymlink(etc, via);
+    if (kind === 'dir') {
+      mkdirSync(via);
+      chownSync(via, NOBODY, NOBODY);
+    }
+    if (kind === 'open') {
+      mkdirSync(via);
+      chmodSync(via, 0o777);
+    }
+    const { status, record } = runScript(bed, { fifos: [entry(join(via, 'ctl'), 0o600, 0)] });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'fifo', item: 0, why: 'unsafe' });
+    expect(readdirSync(etc)).toEqual([]);
+    if (kind !== 'link') expect(readdirSync(via)).toEqual([]);
+  });
+
+  it('follows a symlink of root’s own on the way (as /var/run)', () => {
+    const bed = scratch();
+    const run = join(bed.root, 'real-run');
+    mkdirSync(run, { mode: 0o755 });
+    symlinkSync(run, join(bed.root, 'var-run'));
+    const { record } = runScript(bed, { fifos: [entry(join(bed.root, 'var-run/ctl'), 0o600, 0)] });
+    expect(record.outcome).toBe('restored');
+    expect(owner(join(run, 'ctl')).fifo).toBe(true);
+  });
+
+  it.each([
+    ['a file', (path: string) => writeFileSync(path, 'kept\n')],
+    ['a symlink', (path: string) => usersSymlink('/etc/passwd', path)],
+    [
+      'a FIFO of another user',
+      (path: string) => {
+        spawnSync('mkfifo', [path]);
+        chownSync(path, 1234, 1234);
+      },
+    ],
+  ] as const)('leaves %s where the FIFO was alone: changed, not removed', (_what, make) => {
+    const bed = scratch();
+    const path = join(userDir(bed), 'ctl');
+    make(path);
+    const before = owner(path);
+    const { status, record } = runScript(bed, { fifos: [entry(path, 0o600, NOBODY)] });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'fifo', item: 0, why: 'changed' });
+    expect(owner(path)).toEqual(before);
+  });
+
+  it('keeps a FIFO its owner has there already, and makes one whose path holds a newline', () => {
+    const bed = scratch();
+    const home = userDir(bed);
+    const kept = join(home, 'kept');
+    spawnSync('mkfifo', [kept]);
+    chownSync(kept, NOBODY, NOBODY);
+    const odd = join(home, "it's\nodd $(id)");
+    const { record } = runScript(bed, {
+      fifos: [entry(kept, 0o600, NOBODY), entry(odd, 0o600, NOBODY, 1)],
+    });
+    expect(record.outcome).toBe('restored');
+    expect(owner(odd)).toMatchObject({ fifo: true, uid: NOBODY });
+  });
+});
+
+describe("the restore script's socket directories", () => {
+  it("makes a user's as that user with its mode, and root's under a sticky directory, and records each by index", () => {
+    const bed = scratch();
+    const tmp = join(bed.root, 'tmp');
+    mkdirSync(tmp);
+    chmodSync(tmp, 0o1777);
+    const theirs = join(tmp, 'tmux-65534');
+    const roots = join(tmp, 'tmux-0');
+    const present = join(tmp, 'present');
+    mkdirSync(present);
+    const { record } = runScript(bed, {
+      socketDirs: [
+        entry(theirs, 0o700, NOBODY),
+        entry(present, 0o700, 0, 1),
+        { ...entry(roots, 0o750, 0, 2), gid: 5 },
+      ],
+    });
+    expect(record.outcome).toBe('restored');
+    expect(owner(theirs)).toMatchObject({ dir: true, uid: NOBODY, gid: NOBODY, mode: 0o700 });
+    expect(owner(roots)).toMatchObject({ dir: true, uid: 0, gid: 5, mode: 0o750 });
+    // One that was there already is not made, nor listed as made.
+    expect(record.socketDirs).toEqual([0, 2]);
+  });
+
+  it("gives up on a user's symlink where a socket directory was, and on one under a symlink into /etc", () => {
+    const bed = scratch();
+    const { etc, link } = symlinkIntoEtc(bed, 'tmux');
+    let { status, record } = runScript(bed, {
+      socketDirs: [entry(link, 0o700, NOBODY)],
+    });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'socket-dir', item: 0, why: 'changed' });
+    ({ status, record } = runScript(bed, {
+      socketDirs: [entry(join(link, 'ssh.service.d'), 0o700, NOBODY)],
+    }));
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'socket-dir', item: 0, why: 'failed' });
+    expect(readdirSync(etc)).toEqual([]);
+  });
+});
+
+describe("the restore script's gates and window", () => {
+  it('gives up at a gate that does not open in time, with the marks of those that did', () => {
+    const bed = scratch();
+    writeFileSync(join(bed.root, 'lock-rules.v4'), '*filter\nCOMMIT\n');
+    const { status, record } = runScript(bed);
+    expect(status).toBe(1);
+    expect(record.gaveUp).toBe('gate.rules');
+    expect([...record.marks.keys()]).toEqual(['restoreUnitStart', 'gate.devpts']);
+    expect(existsSync(join(bed.run, 'restored-pid'))).toBe(false);
+  });
+
+  it("gives up on another boot than its leap's, before any gate", () => {
+    const bed = scratch();
+    const { status, record } = runScript(bed, { leapToken: 'kernel_leap.run=r2' });
+    expect(status).toBe(1);
+    expect(record.gaveUp).toBe('other-boot');
+    expect(runScript(bed, { leapToken: 'kernel_leap.run=r1' }).record.outcome).toBe('restored');
+  });
+
+  it('gives up when a dumped pty index is taken: the remap is Node’s', async () => {
+    const bed = scratch();
+    const holder = spawn(
+      'python3',
+      [
+        '-c',
+        'import os, sys, time\nm, s = os.openpty()\nprint(os.ttyname(s), flush=True)\ntime.sleep(30)',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    try {
+      const tty = await new Promise<string>((resolve) =>
+        holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+      );
+      const index = Number(tty.replace('/dev/pts/', ''));
+      const { status, record } = runScript(bed, { ptys: [index] });
+      expect(status).toBe(1);
+      expect(record.gaveUp).toBe('pty-taken');
+      expect(record.marks.has('gate.addresses')).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('turns window scaling off for the launch, saved where the unit puts it back from, and on after', () => {
+    const bed = scratch();
+    const scaling = join(bed.root, 'proc/sys/net/ipv4/tcp_window_scaling');
+    const seen = join(bed.root, 'seen');
+    const launch = join(bed.root, 'seeing-launch');
+    writeFileSync(
+      launch,
+      `#!/bin/sh\ncat '${scaling}' '${join(bed.root, 'saved/net.ipv4.tcp_window_scaling')}' > '${seen}'\necho $$ > "$1"\n`,
+      { mode: 0o755 },
+    );
+    const { record } = runScript(bed, {
+      unscaled: true,
+      argv: [launch, join(bed.run, 'restored-pid')],
+    });
+    expect(record.outcome).toBe('restored');
+    expect(readFileSync(seen, 'utf8')).toBe('0\n1\n');
+    expect(readFileSync(scaling, 'utf8')).toBe('1\n');
+    expect(readdirSync(join(bed.root, 'saved'))).toEqual([]);
+    expect(statSync(join(bed.root, 'saved')).mode & 0o777).toBe(0o700);
+  });
+});
