@@ -29,6 +29,7 @@ import { isAlive, pidFromNamespace } from '../tools/proc-tasks.js';
 import { liveProc } from '../tools/procfs.js';
 import type { Runner } from '../tools/runner.js';
 import { becomes, waitForExit } from '../tools/wait.js';
+import { carryHeldFiles } from './carry-held.js';
 import type { EngineContext } from './context.js';
 import { closeFinishedDump, criuReturnedDump, dumpedToImages } from './dumped.js';
 import { inDumpOrder, type Leap, leapOf } from './leap.js';
@@ -519,8 +520,9 @@ function dumpSession(runner: Runner, run: SessionRun) {
 
 /**
  * Dumped sessions wait for the next boot: the pending mark first, so that even a
- * failed rule save cannot lose them, then the lock rules, then everything to disk
- * (`kexec -e` does not sync).
+ * failed rule save cannot lose them, then the copies of the files they held that
+ * the boot clears (every tree is dumped by now, so none still writes them), the
+ * lock rules, then everything to disk (`kexec -e` does not sync).
  */
 export async function keepForNextBoot(
   ctx: EngineContext,
@@ -530,6 +532,7 @@ export async function keepForNextBoot(
     ctx.config.paths.state_dir,
     runs.map((r) => r.journal.runId),
   );
+  for (const { journal } of runs) carryHeldFiles(ctx.out, journal);
   await saveLockRules(
     ctx.runner,
     lockRulesPath(ctx.config.paths.state_dir),

@@ -84,6 +84,20 @@ export interface OwnedPath {
 
 export interface ActionScriptContext {
   pidFile: string;
+  /** `<run>/held-files`: the worker copies each held file to `<index>` there after the dump. */
+  heldDir: string;
+  /** Where the script notes, a line per file, what it put back or why not. */
+  heldLog: string;
+  /** The files to put back at pre-restore: numbers as numbers (never names), modes in octal. */
+  heldFiles: Array<HeldFileToPutBack & { index: number; root: string; dirs: HeldFileToPutBack[] }>;
+}
+
+export interface HeldFileToPutBack {
+  path: string;
+  uid: number;
+  gid: number;
+  /** Octal, four digits (0644, 1777). */
+  mode: string;
 }
 
 /** Compiles (and lints) on first use, not at start-up. */

@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { heldFilesDir } from './held-files.js';
 import { parseJournalFile, type RunPaths, runPaths } from './journal.js';
 import { isFinal, readOutcome } from './outcome.js';
 import { pendingRuns } from './pending.js';
@@ -52,7 +53,12 @@ export function prunable(runs: readonly RunSummary[], keptToo: boolean): RunSumm
   );
 }
 
-/** Removes a run's images, a rehearsal's left by a killed worker too; keeps its journal, logs and report; returns the bytes freed. */
+/**
+ * Removes a run's images, a rehearsal's left by a killed worker too, and the
+ * copies of the files its tree held that the boot clears (they are of the images'
+ * kind: what the restore needs, nothing after it); keeps its journal, logs and
+ * report; returns the bytes freed.
+ */
 export function removeImages(stateDir: string, runId: string): number {
   return imageDirs(runPaths(stateDir, runId)).reduce((total, dir) => {
     const bytes = treeBytes(dir);
@@ -62,7 +68,7 @@ export function removeImages(stateDir: string, runId: string): number {
 }
 
 function imageDirs(paths: RunPaths): string[] {
-  return [paths.images, paths.rehearsal];
+  return [paths.images, paths.rehearsal, heldFilesDir(paths.dir)];
 }
 
 function treeBytes(path: string): number {

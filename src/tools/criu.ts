@@ -29,6 +29,14 @@ const KNOWN_FAILURES: ReadonlyArray<{ pattern: RegExp; hint: string }> = [
     hint: "the connection's local address is not configured yet; raise [restore] address_timeout",
   },
   {
+    pattern: /Aborting restore due to pre-restore script/,
+    hint: "kernel-leap's action script refused to put back a file the session held: its path is a symlink or another's file now, which criu would open in its place; held-files.log in the run dir says which (its index in held-files.json), remove what is there, then `kernel-leap restore --run ID`",
+  },
+  {
+    pattern: /Can't open file .* on restore/,
+    hint: 'a file the session held is not at its path: if the boot cleared it, held-files.log in the run dir says whether kernel-leap put it back and why not; put it there again (same size and mode), then `kernel-leap restore --run ID`',
+  },
+  {
     pattern: /File .* has bad size/,
     hint: 'a regular file the session held open changed size between the dump and the restore; keep writers away from it, or report it if kernel-leap wrote it',
   },

@@ -13,6 +13,7 @@ const PACKAGES: Record<string, string> = {
   systemctl: 'systemd',
   'systemd-run': 'systemd',
   'systemd-analyze': 'systemd',
+  'systemd-tmpfiles': 'systemd',
   ifquery: 'ifupdown',
   networkctl: 'systemd',
   nmcli: 'network-manager',

@@ -15,6 +15,13 @@ import {
   renderRestoreUnit,
   renderRulesUnit,
 } from '../../render/artefacts.js';
+import {
+  HELD_FILES_LOG,
+  type HeldDir,
+  heldFilesDir,
+  plannedHeldFiles,
+  writeHeldFiles,
+} from '../../state/held-files.js';
 import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint, RestoreManifest } from '../../state/manifest.js';
 import { writeManifest } from '../../state/manifest.js';
@@ -116,13 +123,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
       mode: 0o755,
     });
   for (const file of files) install(journal, file);
-  // The action script lives in the run dir (kept for a post-mortem), not an artefact;
-  // criu runs it as `sh -c FILE`, which needs it executable.
-  writeFileSync(
-    actionScript,
-    renderActionScript({ pidFile: join(journal.paths.dir, RESTORED_PID_FILE) }),
-    { mode: 0o700 },
-  );
+  writeActionScript(journal, plan, actionScript);
 
   const units = [...BOOT_UNITS];
   await enableUnits(input.runner, units);
@@ -155,6 +156,34 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   writeManifest(journal.paths.dir, manifest);
   writeFastScript(journal, manifest, host, input.loaded.cmdline);
   return { units, artefacts: [...journal.artefacts], clockOffsetMs: await clockOffsetMs() };
+}
+
+/**
+ * The action script lives in the run dir (kept for a post-mortem), not an artefact;
+ * criu runs it as `sh -c FILE`, which needs it executable. It puts back the held
+ * files the boot clears, whose list the copy after the dump reads (held-files.json).
+ */
+function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string): void {
+  const dir = journal.paths.dir;
+  if (plan.heldFiles.length > 0) writeHeldFiles(dir, plannedHeldFiles(plan.heldFiles));
+  const owned = (f: HeldDir) => ({
+    path: f.path,
+    uid: f.uid,
+    gid: f.gid,
+    mode: (f.mode & 0o7777).toString(8).padStart(4, '0'),
+  });
+  const text = renderActionScript({
+    pidFile: join(dir, RESTORED_PID_FILE),
+    heldDir: heldFilesDir(dir),
+    heldLog: join(dir, HELD_FILES_LOG),
+    heldFiles: plan.heldFiles.map((f, index) => ({
+      ...owned(f),
+      index,
+      root: f.root,
+      dirs: f.dirs.map(owned),
+    })),
+  });
+  writeFileSync(path, text, { mode: 0o700 });
 }
 
 /**

@@ -3,6 +3,7 @@
  * and the CRIU options for each, and name every risk. Pure and synchronous: it
  * runs on recorded facts in tests, and check/plan/rehearse/upgrade share it.
  */
+import type { HeldFile } from '../../state/held-files.js';
 import type { Endpoint, SocketDir } from '../../state/manifest.js';
 import { externalFileKey } from '../../tools/criu-args.js';
 import { type CriuAbilities, criuAbilities, criuLabel } from '../../tools/criu-features.js';
@@ -10,6 +11,7 @@ import type { NetworkStack } from '../../tools/network-stack.js';
 import type { TcpSocket } from '../../tools/proc-net.js';
 import type { FdFacts } from '../../tools/proc-tasks.js';
 import type { OwnPidNamespace, PlanFacts, TaskFacts } from './facts.js';
+import { heldFileRisks } from './held-files.js';
 import { networkStackNotes } from './network.js';
 
 export type RiskLevel = 'ok' | 'warn' | 'fail';
@@ -85,6 +87,8 @@ export interface Plan {
   shellJob: boolean;
   /** Directories of the tree's bound unix sockets, made again at restore if the boot removed them. */
   socketDirs: SocketDir[];
+  /** Regular files held open that the boot clears: copied after the dump, put back before the restore. */
+  heldFiles: HeldFile[];
   risks: Risk[];
   verdict: 'go' | 'no-go';
 }
@@ -130,6 +134,7 @@ export function plan(facts: PlanFacts): Plan {
     networkStacks: facts.networkStacks,
     shellJob: facts.shellJob ?? false,
     socketDirs: facts.socketDirs ?? [],
+    heldFiles: facts.heldFiles?.files ?? [],
     risks: [],
     verdict: 'go',
   };
@@ -164,6 +169,7 @@ export function plan(facts: PlanFacts): Plan {
     ]),
   ];
   summarize(out);
+  if (facts.heldFiles) out.risks.push(...heldFileRisks(facts.heldFiles, facts.copyRoom));
   out.verdict = verdictOf(out.risks);
   return out;
 }

@@ -19,6 +19,7 @@ import {
 } from '../../tools/proc-tasks.js';
 import type { ProcSource, StatFacts } from '../../tools/procfs.js';
 import { listTree } from './discover.js';
+import type { CopyRoom, HeldFiles } from './held-files.js';
 
 export interface TaskFacts {
   pid: number;
@@ -54,6 +55,10 @@ export interface PlanFacts {
   socketDirs?: SocketDir[];
   /** The stacks that bring the interfaces up; undefined when not asked (a recording made before they were). */
   networkStacks?: NetworkStack[] | undefined;
+  /** Regular files the tree holds that the next boot clears (held-files.ts); undefined when not asked. */
+  heldFiles?: HeldFiles | undefined;
+  /** Free space where their copies go. */
+  copyRoom?: CopyRoom | undefined;
 }
 
 export interface OwnPidNamespace {

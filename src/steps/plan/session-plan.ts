@@ -7,13 +7,16 @@ import type { Config } from '../../config/schema.js';
 import type { FifoToRecreate, HeldTerminal, UnixReconnect } from '../../state/manifest.js';
 import { criuCommand } from '../../tools/criu.js';
 import { criuDumpArgs, type CriuRestoreOptions } from '../../tools/criu-args.js';
+import { freeBytes } from '../../tools/facts.js';
 import { type NetworkStack, networkStacks } from '../../tools/network-stack.js';
 import { parseSsUnixPeers } from '../../tools/proc-net.js';
 import { liveProc, type ProcSnapshot, recordingProc } from '../../tools/procfs.js';
 import type { Runner } from '../../tools/runner.js';
+import { type BootClearedDirs, bootClearedDirs } from '../../tools/tmpfiles.js';
 import { criuVersion } from '../../tools/versions.js';
 import { type Plan, plan } from './classify.js';
 import { collectFacts } from './facts.js';
+import { heldFilesOf } from './held-files.js';
 
 export interface SessionPlan extends Plan {
   /** argv after `criu`, for a dump into imagesDir (run inside ownPidNamespace when set). */
@@ -39,6 +42,8 @@ export interface PlanRecording {
   criuVersion?: string | undefined;
   /** The network stacks found on the recorded machine. */
   networkStacks?: NetworkStack[] | undefined;
+  /** What systemd-tmpfiles said the recorded machine's boot clears. */
+  clearedDirs?: BootClearedDirs;
 }
 
 export async function planSession(
@@ -48,21 +53,20 @@ export async function planSession(
   exclude: ReadonlySet<number> = new Set(),
   record?: (recording: PlanRecording) => void,
 ): Promise<SessionPlan> {
-  const [ss, criu, stacks] = await Promise.all([
+  const [ss, criu, stacks, cleared] = await Promise.all([
     runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }),
     criuVersion(runner),
     networkStacks(runner),
+    bootClearedDirs(runner),
   ]);
   const recorder = recordingProc(liveProc);
+  const proc = record ? recorder.proc : liveProc;
+  const base = collectFacts(proc, rootPid, parseSsUnixPeers(ss.stdout), exclude, criu);
   const facts = {
-    ...collectFacts(
-      record ? recorder.proc : liveProc,
-      rootPid,
-      parseSsUnixPeers(ss.stdout),
-      exclude,
-      criu,
-    ),
+    ...base,
     networkStacks: stacks,
+    heldFiles: heldFilesOf(proc, base.tasks, cleared),
+    copyRoom: freeBytes(config.paths.state_dir),
   };
   record?.({
     rootPid,
@@ -71,6 +75,7 @@ export async function planSession(
     proc: recorder.snapshot,
     criuVersion: criu,
     networkStacks: stacks,
+    clearedDirs: cleared,
   });
   return bindPlan(plan(facts), config);
 }
@@ -171,6 +176,7 @@ export function planSummary(plan: SessionPlan) {
     ghostLimitBytes: plan.ghostLimitBytes,
     shellJob: plan.shellJob,
     socketDirs: plan.socketDirs,
+    heldFiles: plan.heldFiles,
     criuDump: planDumpCommand(plan),
   };
 }

@@ -107,6 +107,8 @@ function healthyMachine(
   };
   const runner: ScriptedRunner = new ScriptedRunner()
     .on(['ss', '-xn'])
+    // As Debian 12's /usr/lib/tmpfiles.d/tmp.conf: the boot empties /tmp.
+    .on(['systemd-tmpfiles', '--cat-config'], () => ({ stdout: 'D /tmp 1777 root root -\n' }))
     .on(['criu', 'dump'], (argv) => {
       const dir = flagValue(argv, '-D') as string;
       const tree = flagValue(argv, '-t') as string;

@@ -35,7 +35,15 @@ describe('the boot shell scripts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kl-action-'));
     const pidFile = join(dir, 'restored-pid');
     const script = join(dir, 'criu-action.sh');
-    writeFileSync(script, renderActionScript({ pidFile }));
+    writeFileSync(
+      script,
+      renderActionScript({
+        pidFile,
+        heldDir: join(dir, 'held-files'),
+        heldLog: join(dir, 'held-files.log'),
+        heldFiles: [],
+      }),
+    );
     underOpenUmask(script, { CRTOOLS_SCRIPT_ACTION: 'post-resume', CRTOOLS_INIT_PID: '4242' });
     expect(readFileSync(pidFile, 'utf8')).toBe('4242\n');
     expect(mode(pidFile)).toBe(0o600);
@@ -61,7 +69,12 @@ describe('the boot shell scripts', () => {
 
   it('each sets umask 077 before it runs a command, and the units that run them UMask=0077', () => {
     const scripts = {
-      'criu-action.sh': renderActionScript({ pidFile: '/r/pid' }),
+      'criu-action.sh': renderActionScript({
+        pidFile: '/r/pid',
+        heldDir: '/r/held-files',
+        heldLog: '/r/held-files.log',
+        heldFiles: [],
+      }),
       'if-pre-up': renderIfPreUpHook({
         rulesFile: '/r',
         marker: '/m/x',
