@@ -154,7 +154,7 @@ export function flowContext(
   return { runner, config, out: new Output(false, false, sink, sink), host, stateDir };
 }
 
-/** A session stand-in: a real process that holds a TCP connection to a server on loopback. */
+/** A session stand-in: a real process that holds a TCP connection to a server on loopback (and `holding`, a file open for append, if given). */
 export interface FakeSession {
   process: ChildProcess;
   pid: number;
@@ -164,14 +164,15 @@ export interface FakeSession {
   end(): void;
 }
 
-export async function startSession(): Promise<FakeSession> {
+export async function startSession(holding?: string): Promise<FakeSession> {
   const server: Server = createServer((socket) => socket.on('error', () => undefined));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   const accepted = new Promise<{ ip: string; port: number }>((resolve) =>
     server.once('connection', (s) => resolve({ ip: '127.0.0.1', port: s.remotePort as number })),
   );
-  const code = `import socket, time\ns = socket.create_connection(("127.0.0.1", ${port}))\ntime.sleep(600)\n`;
+  const hold = holding === undefined ? '' : `f = open(${JSON.stringify(holding)}, "a")\n`;
+  const code = `import socket, time\n${hold}s = socket.create_connection(("127.0.0.1", ${port}))\ntime.sleep(600)\n`;
   const child = spawn('python3', ['-c', code], { stdio: 'ignore', detached: true });
   const local = await accepted;
   return {

@@ -5,7 +5,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -21,6 +23,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runRestore } from '../../../src/engine/restore-run.js';
 import { shipRun } from '../../../src/engine/ship.js';
 import { runWorker } from '../../../src/engine/worker-run.js';
+import { readHeldFiles } from '../../../src/state/held-files.js';
 import { Journal } from '../../../src/state/journal.js';
 import { leapLockPath } from '../../../src/state/leap-lock.js';
 import { tryLock } from '../../../src/state/lock.js';
@@ -80,8 +83,8 @@ function killGroup(pid: number): void {
   }
 }
 
-async function session(): Promise<FakeSession> {
-  const s = await startSession();
+async function session(holding?: string): Promise<FakeSession> {
+  const s = await startSession(holding);
   sessions.push(s);
   return s;
 }
@@ -1226,5 +1229,57 @@ describe('the unwind', () => {
       expect(existsSync(join(journal.paths.images, 'inventory.img')), because).toBe(keep);
       expect(existsSync(join(journal.paths.dir, 'report.json'))).toBe(true);
     }
+  });
+});
+
+describe('a file the session holds in a directory the boot empties', () => {
+  it('is copied after the dump, put back by the action script before criu restores, and goes with the images once the logs ship', async () => {
+    const cleared = mkdtempSync(join(tmpdir(), 'kl-cleared-'));
+    const build = join(cleared, 'build');
+    const held = join(build, 'held');
+    mkdirSync(build);
+    writeFileSync(held, 'before-the-leap\n');
+    chmodSync(held, 0o640);
+    const s = await session(held);
+    const { ctx, runner, journal } = machineWith([s]);
+    // As tmpfiles' `D /tmp` on Debian 12, for this directory.
+    runner.on(['systemd-tmpfiles', '--cat-config'], () => ({
+      stdout: `D ${cleared} 1777 root root -\n`,
+    }));
+    let copiedBeforeSync = false;
+    runner.on(['sync'], () => {
+      copiedBeforeSync = existsSync(join(journal.paths.dir, 'held-files', '0'));
+    });
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'KEXEC_RETURNED',
+    });
+    const [file] = readHeldFiles(journal.paths.dir).files;
+    expect(file).toMatchObject({ path: held, mode: 0o640, copy: { state: 'copied', bytes: 16 } });
+    expect(file?.dirs.at(-1)).toEqual({ path: build, uid: 0, gid: 0, mode: 0o700 });
+    expect(copiedBeforeSync).toBe(true);
+    const journaled = JSON.parse(readFileSync(journal.paths.journal, 'utf8'));
+    expect(journaled.phases.plan.outputs.heldFiles).toEqual([
+      expect.objectContaining({ path: held, size: 16 }),
+    ]);
+    expect(journaled.changes).toContainEqual(
+      expect.objectContaining({ kind: 'held-file-copied', path: held }),
+    );
+
+    // The boot empties the directory; criu runs its action script before it restores anything.
+    rmSync(build, { recursive: true });
+    const pre = spawnSync('/bin/sh', [join(journal.paths.dir, 'criu-action.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, CRTOOLS_SCRIPT_ACTION: 'pre-restore' },
+    });
+    expect(pre.status, pre.stderr).toBe(0);
+    expect(readFileSync(held, 'utf8')).toBe('before-the-leap\n');
+    expect(statSync(held).mode & 0o7777).toBe(0o640);
+
+    writeFileSync(ctx.host.rulesMarker, '');
+    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
+    runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    await shipRun(ctx, journal.runId);
+    expect(existsSync(join(journal.paths.dir, 'held-files'))).toBe(false);
   });
 });
