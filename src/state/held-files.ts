@@ -15,6 +15,7 @@ import * as z from 'zod/mini';
 import { LeapError } from '../errors.js';
 import { jsonText } from '../tools/printable.js';
 import { writeFileAtomic } from './atomic.js';
+import { parseJsonWith } from './json-schema.js';
 
 export const HELD_FILES_DIR = 'held-files';
 const MANIFEST_FILE = 'held-files.json';
@@ -78,18 +79,9 @@ export function writeHeldFiles(runDir: string, held: HeldFilesManifest): void {
 export function readHeldFiles(runDir: string): HeldFilesManifest {
   const path = join(runDir, MANIFEST_FILE);
   if (!existsSync(path)) return { schema: 1, files: [] };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (cause) {
-    throw invalid(path, 'is not valid JSON', cause);
-  }
-  const parsed = manifest.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalid(path, `has a bad field ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
-  }
-  return parsed.data;
+  return parseJsonWith(readFileSync(path, 'utf8'), manifest, (why, cause) =>
+    invalid(path, why, cause),
+  );
 }
 
 function invalid(path: string, why: string, cause?: unknown): LeapError {

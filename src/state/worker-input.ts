@@ -14,6 +14,7 @@ import * as z from 'zod/mini';
 import { LeapError } from '../errors.js';
 import { jsonText } from '../tools/printable.js';
 import { writeFileAtomic } from './atomic.js';
+import { parseJsonWith } from './json-schema.js';
 
 export const WORKER_INPUT_FILE = 'worker-input.json';
 /** `--pre` as sh reads it: from a file, where `sh -c CMD` would show CMD to everyone. */
@@ -75,18 +76,7 @@ export function readWorkerInput(path: string): WorkerInput {
     if (cause instanceof LeapError) throw cause;
     throw invalid(path, `cannot be read (${(cause as Error).message})`, cause);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (cause) {
-    throw invalid(path, 'is not valid JSON', cause);
-  }
-  const parsed = workerInput.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalid(path, `has a bad field ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
-  }
-  return parsed.data;
+  return parseJsonWith(text, workerInput, (why, cause) => invalid(path, why, cause));
 }
 
 function assertOwnerOnly(path: string): void {
