@@ -13,6 +13,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -209,7 +210,9 @@ type Launch = 'restored' | 'killed' | 'failed' | 'hung';
 /**
  * criu's launch as the restore script makes it (`setsid systemd-run --scope …
  * criu restore`), here a stand-in systemd-run first on PATH, one launch per entry
- * of its plan (then restored): restored becomes the launcher of a fake tree (its
+ * of its plan (then restored). Each first runs criu's action script at
+ * pre-restore, as criu does, and fails as criu would if it exits non-zero. Then
+ * restored becomes the launcher of a fake tree (its
  * child criu, whose child is the root) and writes the pid file as criu's action
  * script would; killed ends as a criu killed mid-restore leaves it (a log with no
  * error); failed, with an error in its log; hung never resumes the tasks. Each
@@ -226,7 +229,9 @@ function fakeLaunches(host: HostPaths) {
     'echo $$ > "$0.pid.$n"',
     'for a; do printf \'%s\\0\' "$a"; done > "$0.argv.$n"',
     `{ cat '${windowScalingPath(host)}'; cat '${saved}' 2>/dev/null || echo -; } > "$0.seen.$n"`,
-    'prev=; for a; do case $prev in -o) log=$a ;; --action-script) pids=${a%/*}/restored-pid ;; esac; prev=$a; done',
+    'prev=; for a; do case $prev in -o) log=$a ;; --action-script) action=$a; pids=${a%/*}/restored-pid ;; esac; prev=$a; done',
+    // As criu does before it restores anything: a non-zero exit aborts the restore.
+    'CRTOOLS_SCRIPT_ACTION=pre-restore sh "$action" || { echo "(00.012345) Error (criu/cr-restore.c:2000): Aborting restore due to pre-restore script ret code 1" > "$log"; exit 1; }',
     'how=$(sed -n "${n}p" "$0.plan")',
     'case ${how:-restored} in',
     '  killed) echo \'(00.012345) Restoring images\' > "$log"; exit 1 ;;',
@@ -1267,19 +1272,47 @@ describe('a file the session holds in a directory the boot empties', () => {
 
     // The boot empties the directory; criu runs its action script before it restores anything.
     rmSync(build, { recursive: true });
-    const pre = spawnSync('/bin/sh', [join(journal.paths.dir, 'criu-action.sh')], {
-      encoding: 'utf8',
-      env: { ...process.env, CRTOOLS_SCRIPT_ACTION: 'pre-restore' },
-    });
-    expect(pre.status, pre.stderr).toBe(0);
-    expect(readFileSync(held, 'utf8')).toBe('before-the-leap\n');
-    expect(statSync(held).mode & 0o7777).toBe(0o640);
-
     writeFileSync(ctx.host.rulesMarker, '');
-    runner.onSpawn(['systemd-run', '--scope'], restoredTree(ctx, journal.paths.dir, {}));
     runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(readFileSync(held, 'utf8')).toBe('before-the-leap\n');
+    expect(statSync(held).mode & 0o7777).toBe(0o640);
+    expect(readFileSync(join(journal.paths.dir, 'held-files.log'), 'utf8')).toBe(
+      'held-files/0: put back: 16 bytes, mode 0640, uid 0\n',
+    );
     await shipRun(ctx, journal.runId);
     expect(existsSync(join(journal.paths.dir, 'held-files'))).toBe(false);
+  });
+
+  it('a symlink planted at its path aborts the restore: failed, nothing written through it, the images and the copy kept', async () => {
+    const cleared = mkdtempSync(join(tmpdir(), 'kl-cleared-'));
+    const held = join(cleared, 'held');
+    writeFileSync(held, 'before-the-leap\n');
+    const s = await session(held);
+    const { ctx, runner, journal } = machineWith([s]);
+    runner.on(['systemd-tmpfiles', '--cat-config'], () => ({
+      stdout: `D ${cleared} 1777 root root -\n`,
+    }));
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'KEXEC_RETURNED',
+    });
+    // Emptied at boot, then a link where the file was, to a file of root's of the same size.
+    const secret = join(mkdtempSync(join(tmpdir(), 'kl-secret-')), 'shadow');
+    writeFileSync(secret, 'root:secret:1:\n', { mode: 0o600 });
+    rmSync(held);
+    symlinkSync(secret, held);
+    writeFileSync(ctx.host.rulesMarker, '');
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(readFileSync(secret, 'utf8')).toBe('root:secret:1:\n');
+    expect(readFileSync(join(journal.paths.dir, 'held-files.log'), 'utf8')).toBe(
+      'held-files/0: refused, the restore is aborted: the path is a symlink now, which criu would follow\n',
+    );
+    const restore = Journal.open(ctx.stateDir, journal.runId).phase('restore');
+    expect(restore.error?.hint).toMatch(/held-files\.log in the run dir says which/);
+    expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
+    expect(readFileSync(join(journal.paths.dir, 'held-files', '0'), 'utf8')).toBe(
+      'before-the-leap\n',
+    );
   });
 });
