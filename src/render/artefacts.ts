@@ -66,6 +66,8 @@ export interface RestoreScriptContext {
   /** Each with its index in the manifest (the record names it so), its mode in octal, its owner's numeric uid and gid. */
   fifos: OwnedPath[];
   socketDirs: OwnedPath[];
+  /** Files criu opens again as root, each with its index in the manifest; `-` for a number not compared. */
+  reopenedFiles: Array<{ index: number; path: string; dev: number | '-'; ino: number | '-' }>;
   /** Window scaling off while criu makes the sockets (steps/restore/script.ts says why). */
   unscaled: boolean;
   procSys: string;

@@ -53,6 +53,20 @@ export interface SocketDir {
   gid: number;
 }
 
+/**
+ * A regular file a tree of a user other than root holds by path. criu opens it
+ * again by that path, as root, and checks only its size and mode: the restore
+ * script first checks that the path reaches it through no symlink of a user and
+ * that it is the file of the dump (docs/trust.md).
+ */
+export interface ReopenedFile {
+  path: string;
+  /** The device it is on, where a boot keeps the number: a block device's. */
+  dev?: number | undefined;
+  /** Its inode, where a boot keeps it: not on proc or sysfs, whose files the kernel numbers anew each boot. */
+  ino?: number | undefined;
+}
+
 export interface RestoreManifest {
   schema: 1;
   runId: string;
@@ -66,6 +80,8 @@ export interface RestoreManifest {
   terminals?: HeldTerminal[];
   /** Absent in manifests written before sockets' directories were kept. */
   socketDirs?: SocketDir[];
+  /** Absent in manifests written before reopened files were checked. */
+  reopenedFiles?: ReopenedFile[];
   criu: CriuRestoreOptions;
   rulesFile: string;
   /** Units installed for the boot, and every other generated file: all removed after the restore. */

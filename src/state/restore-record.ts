@@ -3,8 +3,8 @@
  * dir: the marks it took, how far it got, and criu's launcher. Node's restore reads
  * it after each run of the script, the boot's included, and carries on from it.
  * One `key=value` a line, checked here against its schema; only a record of this
- * boot counts. It holds no path: a FIFO or a socket directory is named by its index
- * in the manifest.
+ * boot counts. It holds no path: a FIFO, a socket directory or a file is named by
+ * its index in the manifest.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,10 +30,15 @@ export const GAVE_UP = [
   'pty-taken',
   'fifo',
   'socket-dir',
+  'file',
   'sysctl',
 ] as const;
 
-/** Why a FIFO or a socket directory was not made (templates/restore-tree.sh.hbs, make_fifo). */
+/**
+ * Why a FIFO or a socket directory was not made (templates/restore-tree.sh.hbs,
+ * make_fifo), or a file held by path was refused (same_file): `changed`, not the
+ * dump's; `unsafe`, reached through a symlink a user could have made.
+ */
 export const PATH_REFUSED = ['changed', 'unsafe', 'failed'] as const;
 
 const whole = z.pipe(

@@ -6,7 +6,10 @@
  * nothing; root's own is made only under directories no user can change, never
  * through a symlink of a user's; an entry that is not what the dump left is not
  * touched. Each refusal gives up before criu's launch, and the record names the
- * entry by its index and says why. Its gates give up with their own mark.
+ * entry by its index and says why. A file a user's tree holds by path, which criu
+ * opens again as root, is checked: reached through no symlink but root's own, and
+ * the dump's file (device and inode), or the tree is not restored and nothing is
+ * touched. Its gates give up with their own mark.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -19,6 +22,8 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -33,6 +38,7 @@ import {
   renderRestoreScript,
   type RestoreScriptContext,
 } from '../../src/render/artefacts.js';
+import type { ReopenedFile } from '../../src/state/manifest.js';
 import { parseRestoreRecord } from '../../src/state/restore-record.js';
 import { requireCommand, requireRoot } from '../helpers/require.js';
 
@@ -76,6 +82,7 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     ptys: [],
     fifos: [],
     socketDirs: [],
+    reopenedFiles: [],
     unscaled: false,
     procSys: join(bed.root, 'proc/sys'),
     savedSysctls: join(bed.root, 'saved'),
@@ -283,6 +290,138 @@ describe("the restore script's socket directories", () => {
     expect(status).toBe(1);
     expect(record).toMatchObject({ gaveUp: 'socket-dir', item: 0, why: 'failed' });
     expect(readdirSync(etc)).toEqual([]);
+  });
+});
+
+/** A file of nobody's, held by a process of theirs at the dump: its path, device and inode as Node's stat reads them. */
+function usersFile(
+  dir: string,
+  name = 'notes',
+  text = 'twelve bytes',
+): ReopenedFile & { path: string } {
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  chownSync(path, NOBODY, NOBODY);
+  const { dev, ino } = statSync(path);
+  return { path, dev, ino };
+}
+
+function reopened(file: ReopenedFile & { path: string }, index = 0) {
+  return {
+    index,
+    path: file.path,
+    dev: file.dev ?? ('-' as const),
+    ino: file.ino ?? ('-' as const),
+  };
+}
+
+/** A file of root's in a root directory, of the same size and mode as the user's, with what it holds and when it last changed. */
+function rootsFile(bed: Scratch, text = 'root secret!') {
+  const path = join(rootDir(bed), 'secret');
+  writeFileSync(path, text, { mode: 0o600 });
+  const seen = () => ({
+    text: readFileSync(path, 'utf8'),
+    ...owner(path),
+    mtime: statSync(path).mtimeMs,
+  });
+  return { path, seen };
+}
+
+describe("the restore script's files held by path", () => {
+  it('launches criu when each file is the dump’s, at its path, through root’s own symlink too (as /var/run)', () => {
+    const bed = scratch();
+    const home = userDir(bed);
+    const real = join(bed.root, 'real-run');
+    mkdirSync(real, { mode: 0o755 });
+    symlinkSync(real, join(bed.root, 'var-run'));
+    const there = usersFile(real, 'through-link');
+    const { status, record } = runScript(bed, {
+      reopenedFiles: [
+        reopened(usersFile(home)),
+        reopened({ ...there, path: join(bed.root, 'var-run/through-link') }, 1),
+        // On a file system whose device a boot numbers anew, the inode alone.
+        reopened({ ...usersFile(home, "it's\nodd $(id)"), dev: undefined }, 2),
+      ],
+    });
+    expect(record.gaveUp).toBeUndefined();
+    expect(record.outcome).toBe('restored');
+    expect(status).toBe(0);
+  });
+
+  it("refuses a file its user swapped for a symlink to root's file of the same size and mode: no launch, the target untouched", () => {
+    const bed = scratch();
+    const home = userDir(bed);
+    const secret = rootsFile(bed);
+    const file = usersFile(home);
+    const before = secret.seen();
+    rmSync(file.path);
+    usersSymlink(secret.path, file.path);
+    const { status, record } = runScript(bed, {
+      reopenedFiles: [reopened(usersFile(home, 'kept')), reopened(file, 1)],
+    });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'file', item: 1, why: 'unsafe' });
+    expect(record.outcome).toBeUndefined();
+    expect(existsSync(join(bed.run, 'restored-pid'))).toBe(false);
+    expect(secret.seen()).toEqual(before);
+  });
+
+  it("refuses a path through a directory of the user's swapped for a symlink, and through root's symlink in a user's directory", () => {
+    const bed = scratch();
+    const home = userDir(bed);
+    const secret = rootsFile(bed);
+    const sub = join(home, 'sub');
+    mkdirSync(sub);
+    chownSync(sub, NOBODY, NOBODY);
+    const file = usersFile(sub, 'secret');
+    renameSync(sub, join(home, 'was-sub'));
+    usersSymlink(join(secret.path, '..'), sub);
+    let { status, record } = runScript(bed, { reopenedFiles: [reopened(file)] });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'file', item: 0, why: 'unsafe' });
+    // A symlink of root's is followed only in a directory no user can change: one in theirs came by a hard link.
+    rmSync(sub);
+    symlinkSync(join(secret.path, '..'), sub);
+    expect(lstatSync(sub).uid).toBe(0);
+    ({ status, record } = runScript(bed, { reopenedFiles: [reopened(file)] }));
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'file', item: 0, why: 'unsafe' });
+  });
+
+  it.each([
+    [
+      'another file renamed over it',
+      (path: string, home: string) => renameSync(usersFile(home, 'other').path, path),
+    ],
+    ['it removed', (path: string) => rmSync(path)],
+    [
+      'a directory in its place',
+      (path: string) => {
+        rmSync(path);
+        mkdirSync(path);
+      },
+    ],
+  ] as const)('refuses a file with %s: changed', (_what, change) => {
+    const bed = scratch();
+    const home = userDir(bed);
+    const file = usersFile(home);
+    change(file.path, home);
+    const { status, record } = runScript(bed, { reopenedFiles: [reopened(file)] });
+    expect(status).toBe(1);
+    expect(record).toMatchObject({ gaveUp: 'file', item: 0, why: 'changed' });
+  });
+
+  it('refuses the same inode on another device, and compares no number recorded as -', () => {
+    const bed = scratch();
+    const file = usersFile(userDir(bed));
+    const onAnother = runScript(bed, {
+      reopenedFiles: [reopened({ ...file, dev: (file.dev ?? 0) + 1 })],
+    });
+    expect(onAnother.record).toMatchObject({ gaveUp: 'file', why: 'changed' });
+    const kernels = runScript(bed, {
+      reopenedFiles: [{ index: 0, path: file.path, dev: '-', ino: '-' }],
+    });
+    expect(kernels.record.outcome).toBe('restored');
   });
 });
 

@@ -140,6 +140,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     unixExternals: plan.unixReconnects,
     terminals: plan.terminals,
     socketDirs: plan.socketDirs,
+    reopenedFiles: plan.reopenedFiles,
     criu: plan.restoreOptions(
       journal.paths.images,
       join(journal.paths.logs, 'restore.log'),

@@ -4,7 +4,7 @@
  * runs on recorded facts in tests, and check/plan/rehearse/upgrade share it.
  */
 import type { HeldFile } from '../../state/held-files.js';
-import type { Endpoint, SocketDir } from '../../state/manifest.js';
+import type { Endpoint, ReopenedFile, SocketDir } from '../../state/manifest.js';
 import { externalFileKey } from '../../tools/criu-args.js';
 import { type CriuAbilities, criuAbilities, criuLabel } from '../../tools/criu-features.js';
 import type { NetworkStack } from '../../tools/network-stack.js';
@@ -89,6 +89,8 @@ export interface Plan {
   socketDirs: SocketDir[];
   /** Regular files held open that the boot clears: copied after the dump, put back before the restore. */
   heldFiles: HeldFile[];
+  /** Regular files held by path in a tree of a user other than root: checked before criu opens them again as root. */
+  reopenedFiles: ReopenedFile[];
   risks: Risk[];
   verdict: 'go' | 'no-go';
 }
@@ -135,6 +137,7 @@ export function plan(facts: PlanFacts): Plan {
     shellJob: facts.shellJob ?? false,
     socketDirs: facts.socketDirs ?? [],
     heldFiles: facts.heldFiles?.files ?? [],
+    reopenedFiles: facts.reopenedFiles ?? [],
     risks: [],
     verdict: 'go',
   };

@@ -1,7 +1,7 @@
 /** Gathers what plan() classifies: per task fds, maps, namespaces; the tree's sockets. */
 import { dirname } from 'node:path';
 
-import type { SocketDir } from '../../state/manifest.js';
+import type { ReopenedFile, SocketDir } from '../../state/manifest.js';
 import type { NetworkStack } from '../../tools/network-stack.js';
 import { readTcp, readUnix, type TcpSocket, type UnixSocket } from '../../tools/proc-net.js';
 import {
@@ -25,6 +25,8 @@ export interface TaskFacts {
   pid: number;
   ppid: number;
   name: string;
+  /** The real uid; undefined in a recording made before it was kept. */
+  uid?: number | undefined;
   cmdline: string;
   exe: string | undefined;
   exeStat: StatFacts | undefined;
@@ -59,6 +61,8 @@ export interface PlanFacts {
   heldFiles?: HeldFiles | undefined;
   /** Free space where their copies go. */
   copyRoom?: CopyRoom | undefined;
+  /** The regular files criu opens again by path, as root, for a tree of a user other than root (reopened-files.ts). */
+  reopenedFiles?: ReopenedFile[];
 }
 
 export interface OwnPidNamespace {
@@ -89,6 +93,7 @@ export function collectFacts(
         pid,
         ppid: status.ppid,
         name: status.name,
+        uid: status.uid,
         cmdline: readCmdline(proc, pid),
         exe: readExe(proc, pid),
         exeStat: proc.stat(`/proc/${pid}/exe`),

@@ -17,6 +17,7 @@ import { criuVersion } from '../../tools/versions.js';
 import { type Plan, plan } from './classify.js';
 import { collectFacts } from './facts.js';
 import { heldFilesOf } from './held-files.js';
+import { reopenedFilesOf } from './reopened-files.js';
 
 export interface SessionPlan extends Plan {
   /** argv after `criu`, for a dump into imagesDir (run inside ownPidNamespace when set). */
@@ -62,11 +63,13 @@ export async function planSession(
   const recorder = recordingProc(liveProc);
   const proc = record ? recorder.proc : liveProc;
   const base = collectFacts(proc, rootPid, parseSsUnixPeers(ss.stdout), exclude, criu);
+  const heldFiles = heldFilesOf(proc, base.tasks, cleared);
   const facts = {
     ...base,
     networkStacks: stacks,
-    heldFiles: heldFilesOf(proc, base.tasks, cleared),
+    heldFiles,
     copyRoom: freeBytes(config.paths.state_dir),
+    reopenedFiles: reopenedFilesOf(proc, base.tasks, new Set(heldFiles.files.map((f) => f.path))),
   };
   record?.({
     rootPid,
@@ -177,6 +180,7 @@ export function planSummary(plan: SessionPlan) {
     shellJob: plan.shellJob,
     socketDirs: plan.socketDirs,
     heldFiles: plan.heldFiles,
+    reopenedFiles: plan.reopenedFiles,
     criuDump: planDumpCommand(plan),
   };
 }

@@ -206,6 +206,7 @@ function gaveUp(manifest: RestoreManifest, record: RestoreRecord): LeapError {
       manifest.addressTimeoutS * 1000,
     );
   if (reason === 'fifo' || reason === 'socket-dir') return pathRefused(manifest, record);
+  if (reason === 'file') return fileRefused(manifest, record);
   if (reason === 'no-ip')
     return new LeapError(
       'TOOL_MISSING',
@@ -240,6 +241,29 @@ function pathRefused(manifest: RestoreManifest, record: RestoreRecord): LeapErro
     hint: `the tree is not restored and its images are kept: see what is at that path now; once it is gone, \`kernel-leap restore --run ${manifest.runId}\` restores the tree`,
     exit: ExitCode.restoreFailed,
     details: { path: entry?.path, why: record.why },
+  });
+}
+
+/**
+ * A file the tree holds by path that criu would have opened, as root, in place of
+ * the dump's: the tree is not restored (a process of a user would hold what root
+ * chose for it).
+ */
+function fileRefused(manifest: RestoreManifest, record: RestoreRecord): LeapError {
+  const file = (manifest.reopenedFiles ?? [])[record.item ?? -1];
+  const what = `the file ${file ? printable(file.path) : `#${record.item ?? '?'}`} that the tree holds`;
+  const dumped =
+    file?.ino === undefined
+      ? ''
+      : ` (${file.dev === undefined ? '' : `device ${file.dev}, `}inode ${file.ino})`;
+  const why =
+    record.why === 'unsafe'
+      ? 'is reached through a symlink a user could have made, which criu, as root, would follow'
+      : `is not the file the dump recorded there${dumped}: it was replaced, renamed or removed since`;
+  return new LeapError('RESTORE_FILE_CHANGED', `${what} ${why}`, {
+    hint: `the tree is not restored and its images are kept: see what is at that path now. Once the dump's file is there again (no symlink on the way), \`kernel-leap restore --run ${manifest.runId}\` restores the tree; root alone may decide that the file there now will do, by removing its entry from reopenedFiles in the run's restore.json`,
+    exit: ExitCode.restoreFailed,
+    details: { path: file?.path, why: record.why },
   });
 }
 

@@ -138,6 +138,12 @@ export function scriptContext(
     ptys: run.checkPtys ? manifest.ptys : [],
     fifos: manifest.fifos.map(owned),
     socketDirs: (manifest.socketDirs ?? []).map(owned),
+    reopenedFiles: (manifest.reopenedFiles ?? []).map((f, index) => ({
+      index,
+      path: f.path,
+      dev: f.dev ?? '-',
+      ino: f.ino ?? '-',
+    })),
     unscaled: unscaledWindows(manifest, run.closeConnections),
     procSys: host.procSys,
     savedSysctls: host.savedSysctls,
