@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -766,6 +767,29 @@ describe('the boot-restore flow', () => {
       message: expect.stringContaining(
         `FIFO ${join(tmp, 'ctl\\x1b[2J')}, of uid 0 gid 0 is not what the dump left`,
       ),
+    });
+    expect(readOutcome(journal.paths.dir)).toBe('failed');
+    expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
+  });
+
+  it('does not restore a tree whose file held by path is another now: the error names the path, escaped, and no criu runs', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    const tmp = mkdtempSync(join(tmpdir(), 'kl-files-'));
+    const path = join(tmp, 'notes\u001b[2J');
+    writeFileSync(path, 'twelve bytes');
+    const { dev, ino } = statSync(path);
+    const manifest = readManifest(journal.paths.dir);
+    writeManifest(journal.paths.dir, { ...manifest, reopenedFiles: [{ path, dev, ino }] });
+    // Another file of the same size renamed over it, as a user may between the dump and the restore.
+    writeFileSync(join(tmp, 'other'), 'twelve bytes');
+    renameSync(join(tmp, 'other'), path);
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
+    expect(runner.launches.calls()).toEqual([]);
+    const error = Journal.open(ctx.stateDir, journal.runId).phase('restore').error;
+    expect(error).toMatchObject({
+      code: 'RESTORE_FILE_CHANGED',
+      message: `the file ${join(tmp, 'notes\\x1b[2J')} that the tree holds is not the file the dump recorded there (device ${dev}, inode ${ino}): it was replaced, renamed or removed since`,
     });
     expect(readOutcome(journal.paths.dir)).toBe('failed');
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);

@@ -50,6 +50,14 @@ describe('the restore record', () => {
     expect(record.outcome).toBeUndefined();
   });
 
+  it('reads a file held by path that it refused, by its index, and why', () => {
+    expect(parseRestoreRecord('boot=b1\ngaveUp=file\nitem=2\nwhy=changed\n', 'r')).toMatchObject({
+      gaveUp: 'file',
+      item: 2,
+      why: 'changed',
+    });
+  });
+
   it.each([
     ['an unknown reason', 'boot=b1\ngaveUp=tired\n', /fast-restore has a wrong field: gaveUp/],
     ['a launcher that is no pid', 'boot=b1\nlauncher=12ab\n', /wrong field: launcher/],

@@ -117,6 +117,29 @@ describe("Node's rendering", () => {
     expect(render({ terminals }).argv).toContain('tty-nb:9:');
   });
 
+  it('checks each file held by path, by index, with the numbers the dump kept and - for the others', () => {
+    const reopenedFiles = [
+      { path: ODD_FIFO, dev: 65025, ino: 77 },
+      { path: '/srv/db', ino: 256 },
+      { path: '/proc/stat' },
+    ];
+    expect(render({ reopenedFiles }).reopenedFiles).toEqual([
+      { index: 0, path: ODD_FIFO, dev: 65025, ino: 77 },
+      { index: 1, path: '/srv/db', dev: '-', ino: 256 },
+      { index: 2, path: '/proc/stat', dev: '-', ino: '-' },
+    ]);
+    expect(render({}).reopenedFiles).toEqual([]);
+    const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
+    writeBootScript(manifest({ reopenedFiles }), runDir, HOST, 'r1');
+    const text = readFileSync(join(runDir, BOOT_SCRIPT.script), 'utf8');
+    execFileSync('dash', ['-n', join(runDir, BOOT_SCRIPT.script)]);
+    expect(text).toContain("same_file '1' '/srv/db' '-' '256'");
+    expect(text).toContain("same_file '2' '/proc/stat' '-' '-'");
+    // Before anything is made for the tree, and before criu's launch.
+    expect(text).toContain("\nsame_file '0' ");
+    expect(text.indexOf("\nsame_file '0'")).toBeLessThan(text.indexOf('\nmake_fifo '));
+  });
+
   it('keeps a path with a quote and a newline one word: dash reads it back as it was', () => {
     const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
     writeBootScript(manifest(), runDir, HOST, 'r1');
