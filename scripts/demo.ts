@@ -26,7 +26,7 @@ async function main(dist: Dist): Promise<number> {
       guest,
       s3,
       `kernel-leap upgrade --yes --kernel ${NEW_KERNEL}`,
-      (line) => console.log(`  session | ${line}`),
+      { onLine: (line) => console.log(`  session | ${line}`) },
     );
     const ok =
       result.upgradeExit === 0 &&

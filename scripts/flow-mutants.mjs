@@ -123,6 +123,27 @@ const MUTANTS = [
     guards: [[FLOWS, "dumps the other sessions first and the caller's own last"]],
   },
   {
+    name: '11 the held files the boot clears are not copied after the dump',
+    file: 'src/engine/worker-run.ts',
+    from: 'for (const { journal } of runs) carryHeldFiles(ctx.out, journal);',
+    to: '',
+    guards: [[FLOWS, 'is copied after the dump, put back by the action script']],
+  },
+  {
+    name: '11 the copy follows a symlink at the held path',
+    file: 'src/steps/checkpoint/copy-held.ts',
+    from: 'constants.O_RDONLY | constants.O_NOFOLLOW |',
+    to: 'constants.O_RDONLY |',
+    guards: [['test/unit/steps/checkpoint/copy-held.test.ts', 'never follows a symlink']],
+  },
+  {
+    name: "11 the action script lets criu open a symlink at a held file's path",
+    file: 'templates/criu-action.sh.hbs',
+    from: 'if [ -L "$path" ]; then',
+    to: 'if false; then',
+    guards: [[FLOWS, 'a symlink planted at its path aborts the restore']],
+  },
+  {
     name: '10 the address gate always passes',
     file: 'templates/restore-tree.sh.hbs',
     from: '[ $# != 0 ] || return 0',

@@ -1,7 +1,8 @@
 /**
  * End to end (needs root and QEMU; kexecs its own guest twice): a live ssh session
- * with a ticker and an echo connection types `kernel-leap upgrade`; it comes back
- * on the new kernel with the same byte stream, the command returns 0 with a report
+ * with a ticker, an echo connection and a file in /tmp held open types
+ * `kernel-leap upgrade`; it comes back on the new kernel with the same byte stream
+ * and the file whole (the boot emptied /tmp), the command returns 0 with a report
  * whose downtime matches the gap the host saw, what the host types reaches the
  * restored shell, and the logs are in S3. The second
  * leap replaces the session's own binaries first (--pre). On ifupdown, the bed's
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { leapWithLiveSession } from '../helpers/demo-run.js';
 import { expectCarried } from '../helpers/expect-leap.js';
-import { prepareGuest } from '../helpers/leap.js';
+import { expectEventually, prepareGuest } from '../helpers/leap.js';
 import { expectRulesHeldAcross } from '../helpers/network-stack.js';
 import { LocalS3 } from '../helpers/s3rver.js';
 import { bootGuest, type Vm } from '../helpers/vm-boot.js';
@@ -33,15 +34,31 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     await s3?.stop();
   });
 
-  it('upgrade returns 0 in the session, on the new kernel, with its echo stream intact', async () => {
+  it('upgrade returns 0 in the session, on the new kernel, with its echo stream intact and its file in /tmp whole', async () => {
     const { oldKernel, newKernel } = guest.connection;
     const result = await leapWithLiveSession(
       guest,
       s3,
       `kernel-leap upgrade --yes --kernel ${newKernel}`,
+      { holdFile: HELD },
     );
     expectCarried(result, oldKernel, newKernel);
     expect(result.transcript).toMatch(/ok\s+NETWORK\s+ifupdown brings up eth0: /);
+    // bookworm empties /tmp at boot (tmpfiles' D /tmp): the file comes back only because it was carried.
+    expect(result.transcript).toMatch(/ok\s+HELD_FILES\s+1 held file /);
+    expect(result.transcript).toMatch(/copied 1 held file the boot clears \(16 bytes\)/);
+    expect(result.held).toMatchObject({ content: 'before-the-leap\n' });
+    expect(result.held?.holders).toBeGreaterThan(0);
+    expect(await guest.run('cat /var/lib/kernel-leap/latest/held-files.log')).toMatch(
+      /^held-files\/0: put back: 16 bytes, mode 0[0-7]{3}, uid 0\n$/,
+    );
+    // The copy goes with the images once the run's logs are shipped.
+    await expectEventually(
+      'the held copies removed with the images',
+      async () =>
+        (await guest.exec('test -e /var/lib/kernel-leap/latest/held-files')).exitCode === 1,
+      120_000,
+    );
     // A target that panics reboots instead of hanging with the machine.
     expect(await guest.run('cat /proc/cmdline')).toMatch(/(^|\s)panic=10(\s|$)/);
     const order = await expectRulesHeldAcross(guest, 'ifupdown');
@@ -126,6 +143,8 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
 });
 
 const PS_WATCH = '/var/tmp/kl-ps-watch';
+/** The file the first leap's session holds open on fd 4 across the leap. */
+const HELD = '/tmp/kl-held';
 
 /**
  * What any user sees of the leap: `ps` run as nobody every 0.2 s, from before the

@@ -5,6 +5,7 @@
  * end-to-end guest test, which asserts what the demo prints.
  */
 import { EchoServer } from './echo-server.js';
+import { heldFile, type HeldRead, holdFileLine } from './held-file.js';
 import { withPostMortem } from './leap.js';
 import type { LocalS3 } from './s3rver.js';
 import type { VmClient } from './vm-client.js';
@@ -24,6 +25,16 @@ export interface LeapResult {
   reportDowntimeMs: number | undefined;
   s3Keys: string[];
   transcript: string;
+  /** The file the session held across the leap (`holdFile`), as the restored session holds it. */
+  held: HeldRead | undefined;
+}
+
+export interface LeapOptions {
+  onLine?: (line: string) => void;
+  /** From the session's start to the restored shell's prompt for a typed line. */
+  timeoutMs?: number;
+  /** A path the session's shell holds open on fd 4 across the leap, read back before the session ends. */
+  holdFile?: string;
 }
 
 const REPLIES = '/root/echo-replies';
@@ -55,12 +66,12 @@ export async function leapWithLiveSession(
   guest: VmClient,
   s3: LocalS3,
   upgrade: string,
-  onLine: (line: string) => void = () => undefined,
-  /** From the session's start to the restored shell's prompt for a typed line. */
-  timeoutMs = 900_000,
+  { onLine = () => undefined, timeoutMs = 900_000, holdFile }: LeapOptions = {},
 ): Promise<LeapResult> {
   const echo = await EchoServer.start();
-  const session = guest.openSession(sessionScript(echo.port, upgrade));
+  const typed = holdFile === undefined ? upgrade : `${holdFileLine(holdFile)}\n${upgrade}`;
+  const session = guest.openSession(sessionScript(echo.port, typed));
+  let held: HeldRead | undefined;
   let printed = 0;
   const pump = setInterval(() => {
     for (const line of session.lines.slice(printed)) onLine(line.text);
@@ -70,6 +81,8 @@ export async function leapWithLiveSession(
     await withPostMortem(guest, () => session.waitForLine(new RegExp(`^${TYPE_NOW}$`), timeoutMs));
     session.write(`${TYPED}\n`);
     await withPostMortem(guest, () => session.waitForLine(/^DEMO-DONE$/, 90_000));
+    // While the restored session still holds it: it ends with the session.
+    if (holdFile !== undefined) held = await heldFile(guest, holdFile);
   } finally {
     clearInterval(pump);
     for (const line of session.lines.slice(printed)) onLine(line.text);
@@ -106,5 +119,6 @@ export async function leapWithLiveSession(
     reportDowntimeMs: run.downtimeMs,
     s3Keys: await s3.keys(`kl-test/${host}/${run.runId}/`),
     transcript: session.output(),
+    held,
   };
 }

@@ -202,6 +202,25 @@ describe("criu's action script, before criu restores anything", () => {
     );
   });
 
+  it("makes root's own file only where no one else can change the way to it", () => {
+    const { tmp, run } = bed();
+    // Root's, but open to all without the sticky bit: anyone could swap what is in it.
+    const open = join(tmp, 'open');
+    const shut = join(tmp, 'shut');
+    const dirs = (path: string, mode: number) => [{ path, uid: 0, gid: 0, mode }];
+    const { status, lines } = preRestore(run, tmp, [
+      { path: join(open, 'x'), uid: 0, gid: 0, mode: 0o600, content: 'x', dirs: dirs(open, 0o777) },
+      { path: join(shut, 'x'), uid: 0, gid: 0, mode: 0o600, content: 'x', dirs: dirs(shut, 0o755) },
+    ]);
+    expect(status).toBe(0);
+    expect(existsSync(join(open, 'x'))).toBe(false);
+    expect(readFileSync(join(shut, 'x'), 'utf8')).toBe('x');
+    expect(lines).toEqual([
+      "held-files/0: not put back: root's file, and others can change directory 1 below the cleared root",
+      'held-files/1: put back: 1 bytes, mode 0600, uid 0',
+    ]);
+  });
+
   it('leaves a file of its owner that is still there (a restore by hand on the same boot), and refuses one of another', () => {
     const { tmp, run } = bed();
     const mine = join(tmp, 'mine');
