@@ -139,7 +139,7 @@ export function heldFilesOf(
 }
 
 /** A path to a regular file with its device known; a deleted one criu carries itself, as a ghost file. */
-function isHeldRegularFile(fd: FdFacts): boolean {
+export function isHeldRegularFile(fd: FdFacts): boolean {
   return (
     fd.target.startsWith('/') &&
     !fd.target.endsWith(' (deleted)') &&

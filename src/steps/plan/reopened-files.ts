@@ -10,10 +10,8 @@
 import type { ReopenedFile } from '../../state/manifest.js';
 import type { FdFacts } from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
-import { type Mount, parseMountinfo } from './held-files.js';
+import { isHeldRegularFile, type Mount, parseMountinfo } from './held-files.js';
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
 /**
  * The kernel's own files, which it numbers anew at each boot: no user makes or
  * renames a file there, so only the walk to them is checked, not their inode.
@@ -41,7 +39,8 @@ export interface ReopenedFileTask {
 }
 
 /**
- * The files each fd of `tasks` holds by path, once each, when any task of the
+ * The regular files each fd of `tasks` holds at a path (a deleted one criu
+ * carries in its images, as a ghost file), once each, when any task of the
  * tree is not root's (a tree of root's alone holds nothing a user could have
  * made it hold). `carried`: the paths whose files the boot clears and their owner
  * makes again (held-files.ts), which cannot be the files of the dump.
@@ -57,7 +56,7 @@ export function reopenedFilesOf(
   for (const task of tasks) {
     let mounts: Mount[] | undefined;
     for (const fd of task.fds) {
-      if (!isHeldByPath(fd) || carried.has(fd.target)) continue;
+      if (!isHeldRegularFile(fd) || carried.has(fd.target)) continue;
       mounts ??= parseMountinfo(proc.readText(`/proc/${task.pid}/mountinfo`) ?? '');
       const file = reopenedFile(
         fd,
@@ -72,16 +71,6 @@ export function reopenedFilesOf(
   return out;
 }
 
-/** A regular file at a path; a deleted one criu carries in its images (a ghost file), not by path. */
-function isHeldByPath(fd: FdFacts): boolean {
-  return (
-    fd.target.startsWith('/') &&
-    !fd.target.endsWith(' (deleted)') &&
-    fd.stat !== undefined &&
-    (fd.stat.mode & S_IFMT) === S_IFREG
-  );
-}
-
 /**
  * Its device and inode as the kernel reports them for the open file (a stat of
  * /proc/PID/fd/N, not of the path). The device only where a boot keeps its number:
@@ -92,7 +81,7 @@ function isHeldByPath(fd: FdFacts): boolean {
 function reopenedFile(fd: FdFacts, mount: Mount | undefined): ReopenedFile {
   const stat = fd.stat as NonNullable<FdFacts['stat']>;
   if (mount && KERNEL_FILESYSTEMS.has(mount.fsType)) return { path: fd.target };
-  const dev = stat.dev !== undefined && majorOf(stat.dev) !== 0 ? stat.dev : undefined;
+  const dev = majorOf(stat.dev as number) !== 0 ? stat.dev : undefined;
   return { path: fd.target, dev, ino: stat.ino };
 }
 
