@@ -164,8 +164,9 @@ describe('restore side in the guest', () => {
   it('upgrade without --all-ssh refuses while another user is logged in, naming her session, and touches nothing', async () => {
     const { newKernel, user } = guest.connection;
     // alice's login runs under privilege separation; after the next leap she types a line that her shell must read.
+    // Her shell holds a file of hers read-write, which criu opens again as root: checked first (docs/trust.md).
     aliceSession = guest.openSession(
-      `(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`,
+      `exec 7<> "$HOME/kl-notes"; (while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`,
       user,
     );
     others.push(aliceSession);
@@ -190,7 +191,7 @@ describe('restore side in the guest', () => {
   it("upgrade --all-ssh carries every ssh session across one kexec, a restored one and another user's included, and goes on without one that ends under its dump", async () => {
     const restored = session;
     if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
-    const { newKernel } = guest.connection;
+    const { newKernel, user } = guest.connection;
     const b = guest.openSession('while :; do echo "tickB $(uname -r)"; sleep 0.5; done');
     others.push(b);
     await b.waitForLine(/^tickB /, 60_000);
@@ -224,6 +225,20 @@ describe('restore side in the guest', () => {
     await alice.waitForLine(new RegExp(`^tickA ${newKernel}$`), 60_000);
     alice.write('typed for alice\n');
     await alice.waitForLine(/^ALICE-READ:typed for alice/, 60_000);
+    // Her tree's restore checked the file she holds (no symlink on the way, the dump's device and
+    // inode) on the new kernel, and let it through: each of her processes holds her own file again.
+    expect(
+      (
+        await guest.run(
+          `grep -l "^same_file '[0-9]*' '.*/kl-notes'" /var/lib/kernel-leap/runs/*/restore-*.sh | wc -l`,
+        )
+      ).trim(),
+    ).not.toBe('0');
+    // Her shell and what it started (bash, sleep) inherit fd 7; her sshd holds another fd 7.
+    const held = await guest.run(
+      `for p in $(pgrep -u ${user} -x 'bash|sleep'); do stat -L -c %d:%i /proc/$p/fd/7; done | sort -u`,
+    );
+    expect(held.trim()).toBe((await guest.run(`stat -c %d:%i ~${user}/kl-notes`)).trim());
     await restored.waitForLine(new RegExp(`^tick \\d+ ${newKernel} `), 60_000, fromRestored);
 
     expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe(

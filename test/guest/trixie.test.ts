@@ -87,6 +87,13 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
     await alice.waitForLine(wholeLine(`tickA ${to}`), 60_000);
     alice.write(`typed for alice on ${stack}\n`);
     await alice.waitForLine(wholeLine(`ALICE-READ:typed for alice on ${stack}`), 60_000);
+    // Her shell holds a file of hers read-write, which criu opened again as root once the restore
+    // script had found it the dump's (docs/trust.md): her bash and sleeps hold that file still.
+    const { user } = guest.connection;
+    const held = await guest.run(
+      `for p in $(pgrep -u ${user} -x 'bash|sleep'); do stat -L -c %d:%i /proc/$p/fd/7; done | sort -u`,
+    );
+    expect(held.trim()).toBe((await guest.run(`stat -c %d:%i ~${user}/kl-notes`)).trim());
     log(
       `alice's session on ${stack}: longest pause ${(alice.longestGap(/^tickA /).ms / 1000).toFixed(1)} s so far`,
     );
@@ -111,7 +118,7 @@ describe('Debian 13 (trixie): one command carries a live ssh session across a ke
   it('on systemd-networkd, upgrade --all-ssh returns 0 in the session, on the new kernel, with its echo stream intact, carries alice too, and leaves nothing behind', async () => {
     const { oldKernel, newKernel, user } = guest.connection;
     alice = guest.openSession(
-      '(while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & while read -r line; do echo "ALICE-READ:$line"; done',
+      'exec 7<> "$HOME/kl-notes"; (while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & while read -r line; do echo "ALICE-READ:$line"; done',
       user,
     );
     await alice.waitForLine(wholeLine(`tickA ${oldKernel}`), 60_000);
