@@ -117,25 +117,32 @@ export function heldFilesOf(
   const rootMountNs = proc.readLink('/proc/1/ns/mnt');
   const out: HeldFiles = { files: [], notCarried: [], tmpfilesUnknown: cleared.why };
   const seen = new Set<string>();
+  for (const { task, fd, mount } of heldRegularFiles(proc, tasks)) {
+    if (seen.has(fd.target)) continue;
+    const root = clearedRoot(fd.target, mount, cleared.dirs);
+    if (root === undefined) continue;
+    seen.add(fd.target);
+    const why = notCarriedWhy(proc, task, fd.target, root, rootMountNs);
+    if (typeof why === 'string')
+      out.notCarried.push({ pid: task.pid, name: task.name, fd: fd.fd, path: fd.target, why });
+    else out.files.push(heldFile(fd, root, why));
+  }
+  return out;
+}
+
+/** Each regular file a task holds at a path, with the mount it is on (the task's mountinfo, read once a task). */
+export function* heldRegularFiles<T extends { pid: number; fds: readonly FdFacts[] }>(
+  proc: ProcSource,
+  tasks: readonly T[],
+): Generator<{ task: T; fd: FdFacts; mount: Mount | undefined }> {
   for (const task of tasks) {
     let mounts: Mount[] | undefined;
     for (const fd of task.fds) {
-      if (!isHeldRegularFile(fd) || seen.has(fd.target)) continue;
+      if (!isHeldRegularFile(fd)) continue;
       mounts ??= parseMountinfo(proc.readText(`/proc/${task.pid}/mountinfo`) ?? '');
-      const root = clearedRoot(
-        fd.target,
-        mounts.find((m) => m.id === fd.mntId),
-        cleared.dirs,
-      );
-      if (root === undefined) continue;
-      seen.add(fd.target);
-      const why = notCarriedWhy(proc, task, fd.target, root, rootMountNs);
-      if (typeof why === 'string')
-        out.notCarried.push({ pid: task.pid, name: task.name, fd: fd.fd, path: fd.target, why });
-      else out.files.push(heldFile(fd, root, why));
+      yield { task, fd, mount: mounts.find((m) => m.id === fd.mntId) };
     }
   }
-  return out;
 }
 
 /** A path to a regular file with its device known; a deleted one criu carries itself, as a ghost file. */

@@ -10,7 +10,7 @@
 import type { ReopenedFile } from '../../state/manifest.js';
 import type { FdFacts } from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
-import { isHeldRegularFile, type Mount, parseMountinfo } from './held-files.js';
+import { heldRegularFiles, type Mount } from './held-files.js';
 
 /**
  * The kernel's own files, which it numbers anew at each boot: no user makes or
@@ -53,20 +53,13 @@ export function reopenedFilesOf(
   if (tasks.every((t) => t.uid === 0)) return [];
   const out: ReopenedFile[] = [];
   const seen = new Set<string>();
-  for (const task of tasks) {
-    let mounts: Mount[] | undefined;
-    for (const fd of task.fds) {
-      if (!isHeldRegularFile(fd) || carried.has(fd.target)) continue;
-      mounts ??= parseMountinfo(proc.readText(`/proc/${task.pid}/mountinfo`) ?? '');
-      const file = reopenedFile(
-        fd,
-        mounts.find((m) => m.id === fd.mntId),
-      );
-      const key = `${file.path}\0${file.dev ?? ''}\0${file.ino ?? ''}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(file);
-    }
+  for (const { fd, mount } of heldRegularFiles(proc, tasks)) {
+    if (carried.has(fd.target)) continue;
+    const file = reopenedFile(fd, mount);
+    const key = `${file.path}\0${file.dev ?? ''}\0${file.ino ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(file);
   }
   return out;
 }
