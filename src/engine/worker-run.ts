@@ -33,6 +33,7 @@ import { carryHeldFiles } from './carry-held.js';
 import type { EngineContext } from './context.js';
 import { closeFinishedDump, criuReturnedDump, dumpedToImages } from './dumped.js';
 import { inDumpOrder, type Leap, leapOf } from './leap.js';
+import { shipIfEnded } from './ship.js';
 import { stepInRun } from './step.js';
 import { finish, finishAll, type ResumableRun, unwind } from './unwind.js';
 
@@ -51,6 +52,27 @@ interface SessionRun extends LiveSession {
 interface HandedSession {
   journal: Journal;
   pid: number;
+}
+
+/** The worker's runs: the caller's, then the other sessions' of an --all-ssh. */
+export function workerRuns(options: Pick<WorkerOptions, 'runId' | 'others'>): Leap<string> {
+  return { caller: options.runId, others: options.others.map((o) => o.runId) };
+}
+
+/**
+ * The worker, then the logs of every run that ended on this boot, the other
+ * sessions' of an --all-ssh too: a rehearsal's never reach the restore, which
+ * ships the dumped ones.
+ */
+export async function runWorkerAndShip(
+  ctx: EngineContext,
+  options: WorkerOptions,
+): Promise<number> {
+  try {
+    return await runWorker(ctx, options);
+  } finally {
+    for (const runId of inDumpOrder(workerRuns(options))) await shipIfEnded(ctx, runId);
+  }
 }
 
 export async function runWorker(ctx: EngineContext, options: WorkerOptions): Promise<number> {

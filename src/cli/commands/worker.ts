@@ -1,6 +1,6 @@
 import { inDumpOrder } from '../../engine/leap.js';
 import { shipIfEnded } from '../../engine/ship.js';
-import { runWorker } from '../../engine/worker-run.js';
+import { runWorkerAndShip, workerRuns } from '../../engine/worker-run.js';
 import { settleStoppedWorker } from '../../engine/worker-settle.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { readWorkerInput, type WorkerInput } from '../../state/worker-input.js';
@@ -41,11 +41,7 @@ export const workerCommand: Command = {
   configFrom: configOfInput,
   async run(ctx, values) {
     const { worker } = workerInput(values);
-    try {
-      return await runWorker(ctx, worker);
-    } finally {
-      await shipIfEnded(ctx, worker.runId);
-    }
+    return runWorkerAndShip(ctx, worker);
   },
 };
 
@@ -67,7 +63,7 @@ export const workerStoppedCommand: Command = {
   configFrom: configOfInput,
   async run(ctx, values) {
     const { worker } = workerInput(values);
-    const runIds = { caller: worker.runId, others: worker.others.map((o) => o.runId) };
+    const runIds = workerRuns(worker);
     const end = {
       result: process.env.SERVICE_RESULT,
       code: process.env.EXIT_CODE,

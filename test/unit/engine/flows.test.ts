@@ -24,7 +24,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runRestore } from '../../../src/engine/restore-run.js';
 import { shipRun } from '../../../src/engine/ship.js';
-import { runWorker } from '../../../src/engine/worker-run.js';
+import { runWorker, runWorkerAndShip } from '../../../src/engine/worker-run.js';
 import { readHeldFiles } from '../../../src/state/held-files.js';
 import { Journal } from '../../../src/state/journal.js';
 import { leapLockPath } from '../../../src/state/leap-lock.js';
@@ -451,6 +451,31 @@ describe('the upgrade worker flow', () => {
       expect(runner.indexOf(['kexec', '-e'])).toBeGreaterThan(-1);
     },
   );
+});
+
+describe('the logs of a run that ends on this boot', () => {
+  it("ship for every session of an --all-ssh rehearsal, not only the caller's: no restore will", async () => {
+    const [other, own] = [await session(), await session()];
+    const {
+      ctx,
+      runner,
+      journals: [otherRun, ownRun],
+    } = machineWith([other, own]);
+    if (!otherRun || !ownRun) throw new Error('two runs expected');
+    runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
+    const options = upgradeOptions(ownRun, own, {
+      mode: 'rehearse',
+      others: [{ runId: otherRun.runId, rootPid: other.pid }],
+    });
+    expect(await runWorkerAndShip(ctx, options)).toBe(0);
+    for (const run of [otherRun, ownRun]) {
+      expect(readOutcome(run.paths.dir)).toBe('rehearsed');
+      expect(Journal.open(ctx.stateDir, run.runId).snapshot.phases.upload.status).not.toBe(
+        'pending',
+      );
+      expect(existsSync(join(run.paths.dir, 'report.json'))).toBe(true);
+    }
+  });
 });
 
 /** How the worker runs --pre: sh reading the caller's run's pre.sh. */
