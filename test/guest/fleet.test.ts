@@ -268,7 +268,7 @@ describe('ansible/upgrade.yml upgrades a fleet in place, one host at a time', ()
       expect((a?.to ?? 0) < (b?.from ?? 0)).toBe(true);
       await expectUntouched(NO_GO, fleet.hosts[NO_GO] as unknown as NoGoHost, oldKernel);
       const table = result.all.slice(
-        result.all.lastIndexOf('TASK [kernel_leap : The fleet]'),
+        result.all.lastIndexOf('TASK [kernel_leap : Show the fleet]'),
         result.all.lastIndexOf('PLAY RECAP'),
       );
       console.log(
