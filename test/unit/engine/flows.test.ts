@@ -187,6 +187,18 @@ function upgradeOptions(
   };
 }
 
+/** Two sessions of an --all-ssh on one machine: another's, then the caller's own, each with its run. */
+async function twoSessions() {
+  const [other, own] = [await session(), await session()];
+  const {
+    ctx,
+    runner,
+    journals: [otherRun, ownRun],
+  } = machineWith([other, own]);
+  if (!otherRun || !ownRun) throw new Error('two runs expected');
+  return { other, own, ctx, runner, otherRun, ownRun };
+}
+
 /** A worker run to the jump: kexec -e returns here, so it ends in KEXEC_RETURNED with the run pending. */
 async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
   const s = await session();
@@ -404,13 +416,7 @@ describe('the upgrade worker flow', () => {
   });
 
   it("with --all-ssh, dumps the other sessions first and the caller's own last (behaviour 9)", async () => {
-    const [other, own] = [await session(), await session()];
-    const {
-      ctx,
-      runner,
-      journals: [otherRun, ownRun],
-    } = machineWith([other, own]);
-    if (!otherRun || !ownRun) throw new Error('two runs expected');
+    const { other, own, ctx, runner, otherRun, ownRun } = await twoSessions();
     await expect(
       runWorker(
         ctx,
@@ -428,13 +434,7 @@ describe('the upgrade worker flow', () => {
   it.each(['rehearsal', 'dump'] as const)(
     'with --all-ssh, a session that ended during its %s is not carried, and the others go on',
     async (stage) => {
-      const [other, own] = [await session(), await session()];
-      const {
-        ctx,
-        runner,
-        journals: [otherRun, ownRun],
-      } = machineWith([other, own]);
-      if (!otherRun || !ownRun) throw new Error('two runs expected');
+      const { other, own, ctx, runner, otherRun, ownRun } = await twoSessions();
       endsUnderCriu(runner, other, stage);
       await expect(
         runWorker(
@@ -455,13 +455,7 @@ describe('the upgrade worker flow', () => {
 
 describe('the logs of a run that ends on this boot', () => {
   it("ship for every session of an --all-ssh rehearsal, not only the caller's: no restore will", async () => {
-    const [other, own] = [await session(), await session()];
-    const {
-      ctx,
-      runner,
-      journals: [otherRun, ownRun],
-    } = machineWith([other, own]);
-    if (!otherRun || !ownRun) throw new Error('two runs expected');
+    const { other, own, ctx, runner, otherRun, ownRun } = await twoSessions();
     runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
     const options = upgradeOptions(ownRun, own, {
       mode: 'rehearse',
@@ -943,13 +937,7 @@ describe('the boot-restore flow', () => {
   });
 
   it('after a failed --all-ssh dump, the kexec by hand restores the session dumped before it', async () => {
-    const [other, own] = [await session(), await session()];
-    const {
-      ctx,
-      runner,
-      journals: [otherRun, ownRun],
-    } = machineWith([other, own]);
-    if (!otherRun || !ownRun) throw new Error('two runs expected');
+    const { other, own, ctx, runner, otherRun, ownRun } = await twoSessions();
     runner.on(['criu', 'dump'], (argv) => {
       if (Number(flagValue(argv, '-t')) === own.pid && !argv.includes('--leave-running'))
         return { exitCode: 1 };
