@@ -11,9 +11,10 @@ import type { Progress } from './progress.js';
 export function carryHeldFiles(out: Progress, journal: Journal): void {
   try {
     const { files } = copyHeldFiles(journal.paths.dir);
-    let bytes = 0;
+    let [copied, bytes] = [0, 0];
     for (const file of files) {
       if (file.copy?.state === 'copied') {
+        copied += 1;
         bytes += file.copy.bytes;
         journal.recordChange(
           'held-file-copied',
@@ -22,7 +23,6 @@ export function carryHeldFiles(out: Progress, journal: Journal): void {
         );
       } else if (file.copy?.state === 'not-copied') warn(out, journal, file.path, file.copy.why);
     }
-    const copied = files.filter((f) => f.copy?.state === 'copied').length;
     if (copied > 0)
       out.progress({
         phase: 'dump',
