@@ -51,9 +51,7 @@ export async function runRestore(
     const ptys = new Map<number, number>();
     for (const journal of holdersLast(opened)) {
       if (journal) journals.push(journal);
-      if (journal && options.boot && !bootedByLeapOf(ctx, journal))
-        keepForRestoreByHand(ctx, journal, NOT_THE_LEAP_BOOT);
-      else if (
+      if (
         !journal ||
         (await restoreRun(
           ctx,
@@ -134,22 +132,35 @@ function openForRestore(
 /**
  * Whether the kexec that loaded this run's kernel started this boot: both command
  * lines name the same run (the caller's, for every session of an --all-ssh).
- * Any other boot (a power cut, a reboot) has lost the session's connections.
  */
 function bootedByLeapOf(ctx: EngineContext, journal: Journal): boolean {
   const loaded = leapOfBoot(journal.output('load')?.cmdline ?? '');
   return loaded !== undefined && loaded === leapOfBoot(readFileSync(ctx.host.procCmdline, 'utf8'));
 }
 
-/** Why a run's images wait for a restore by hand; either way its ssh connection ended with the restart. */
+/**
+ * The jump left the kexec phase running: that we run at all closes it. On the
+ * leap's own boot the new kernel is up; on any other (the reboot after a panic,
+ * a reset, a power cut) it did not get this far, and the session comes back here.
+ */
+function closeJump(ctx: EngineContext, journal: Journal): void {
+  if (journal.phase('kexec').status !== 'running') return;
+  if (bootedByLeapOf(ctx, journal)) {
+    journal.finish('kexec', { bootedKernel: release() });
+    return;
+  }
+  journal.fail('kexec', {
+    code: 'TARGET_BOOT_FAILED',
+    message: `${journal.output('load')?.to ?? 'the new kernel'} did not boot to the restore: the machine restarted on ${release()} (the new kernel failed to boot, or a reset or power cut came first), and the session is restored there`,
+    hint: `the console log of that boot says why; check the kernel and its command line (\`kernel-leap check\`) before the next leap`,
+  });
+}
+
+/** Why a run's images wait for a restore by hand; its ssh connection ended with the restart. */
 interface KeptBecause {
   code: string;
   why: string;
 }
-const NOT_THE_LEAP_BOOT: KeptBecause = {
-  code: 'NOT_THE_LEAP_BOOT',
-  why: "the machine restarted without the leap's kexec (a power cut or a reboot)",
-};
 const CUT_SHORT: KeptBecause = {
   code: 'RESTORE_CUT_SHORT',
   why: 'the restore at boot was cut short (a power cut, or its unit killed) and the machine restarted',
@@ -211,9 +222,7 @@ async function restoreRun(
   clearOutcome(journal.paths.dir);
   journal.mark('restoreUnitStart', boot?.marks.get('restoreUnitStart'));
   journal.mark('kernelBoot', bootInstant());
-  // The jump left the kexec phase running; that we run at all on the new kernel closes it.
-  if (journal.phase('kexec').status === 'running')
-    journal.finish('kexec', { bootedKernel: release() });
+  closeJump(ctx, journal);
   try {
     await stepInRun(
       ctx,

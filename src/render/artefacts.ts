@@ -17,10 +17,6 @@ export interface RulesContext {
   iptablesRestore: string;
   /** Created once the rules are loaded (under /run, so it dies with the boot). */
   marker: string;
-  /** The kernel parameter only a leap's kexec passes: any other boot (a power cut's) loads no rules. */
-  leapParameter: string;
-  /** Where the ifupdown hook reads the kernel command line (/proc/cmdline). */
-  procCmdline: string;
 }
 
 export interface RestoreUnitContext {
@@ -41,9 +37,7 @@ export interface RestoreBootContext {
   stateDir: string;
   node: string;
   bundle: string;
-  procCmdline: string;
   procBootId: string;
-  leapParameter: string;
 }
 
 /** What one run of the restore script is to do (templates/restore-tree.sh.hbs), every value computed before it runs. */
@@ -52,9 +46,6 @@ export interface RestoreScriptContext {
   /** Where it writes its record (src/state/restore-record.ts). */
   record: string;
   pidFile: string;
-  /** `kernel_leap.run=<leap>`: the boot's rendering runs only on the boot this leap's kexec started; '' for Node's. */
-  leapToken: string;
-  procCmdline: string;
   procBootId: string;
   rulesFile: string;
   marker: string;

@@ -22,7 +22,6 @@ export type ScriptFiles = typeof BOOT_SCRIPT | typeof NODE_SCRIPT;
 
 /** Why the script stopped before criu's launch: a gate's mark name when that gate timed out. */
 export const GAVE_UP = [
-  'other-boot',
   'no-ip',
   'gate.devpts',
   'gate.rules',

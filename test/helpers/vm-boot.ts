@@ -27,7 +27,7 @@ import {
   startQemu,
   stopQemu,
 } from './vm-qemu.js';
-import { resumeLoaded, saveAndQuit } from './vm-qmp.js';
+import { rebootInPlace, resumeLoaded, saveAndQuit } from './vm-qmp.js';
 import { execInGuest, setGuestClock, type VmConnection, waitForSsh } from './vm-ssh.js';
 
 const PORT_ATTEMPTS = 3;
@@ -58,6 +58,13 @@ export interface Vm extends VmClient {
    * Resolves once sshd answers; the console of the cut boot is kept as serial.log.cut.
    */
   powerCut(): Promise<void>;
+  /**
+   * From now on a reboot of the guest (sysrq b, the reboot panic= makes) resets it
+   * in place, as a real VM's does, instead of ending QEMU: the connections the
+   * host holds through QEMU's network live on, and the same disk boots its
+   * default, old kernel. Until the next powerCut(), which starts a QEMU without it.
+   */
+  rebootInPlace(): Promise<void>;
 }
 
 /** Fails loudly, naming the package, when the host lacks what a guest needs. */
@@ -109,6 +116,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       restored: c.restored,
       stop: async () => (await stopGuest(c), forget()),
       powerCut,
+      rebootInPlace: () => rebootInPlace(join(dir, QMP_SOCKET)),
     };
   } catch (error) {
     killQemuNow(guest.pid);

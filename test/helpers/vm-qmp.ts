@@ -1,7 +1,8 @@
 /**
  * QEMU's machine protocol (QMP) on a guest's unix socket, for the little the
- * booted state needs: pause a guest and write its RAM and devices to a file,
- * and let a guest loaded from such a file run.
+ * booted state needs (pause a guest and write its RAM and devices to a file,
+ * and let a guest loaded from such a file run) and the faults need (a reboot
+ * that keeps QEMU).
  */
 import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
@@ -129,5 +130,16 @@ export function resumeLoaded(qmpSocket: string): Promise<void> {
       { timeoutMs: TIMEOUT_MS, intervalMs: 100, what: 'QEMU to load the saved state' },
     );
     await qmp.execute('cont');
+  });
+}
+
+/**
+ * The guest's reboots reset it in place from now on: QEMU's -no-reboot (which
+ * makes a reboot end QEMU, so a leap that reboots instead of kexec'ing fails
+ * fast) undone for this QEMU only, as `set-action` allows while it runs.
+ */
+export function rebootInPlace(qmpSocket: string): Promise<void> {
+  return withQmp(qmpSocket, async (qmp) => {
+    await qmp.execute('set-action', { reboot: 'reset' });
   });
 }

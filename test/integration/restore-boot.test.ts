@@ -47,9 +47,7 @@ function bootBed(cmdline: string, runs: Record<string, string | undefined>) {
       stateDir,
       node,
       bundle: '/opt/kl $1.mjs',
-      procCmdline: join(root, 'cmdline'),
       procBootId: join(root, 'boot_id'),
-      leapParameter: 'kernel_leap.run',
     }),
   );
   // Started with an open umask, as nothing guarantees the unit's: what it writes must still be root's alone.

@@ -71,8 +71,6 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     runId: 'r1',
     record: join(bed.run, 'record'),
     pidFile,
-    leapToken: '',
-    procCmdline: join(bed.root, 'cmdline'),
     procBootId: join(bed.root, 'boot_id'),
     rulesFile: join(bed.root, 'lock-rules.v4'),
     marker: join(bed.root, 'rules-loaded'),
@@ -434,14 +432,6 @@ describe("the restore script's gates and window", () => {
     expect(record.gaveUp).toBe('gate.rules');
     expect([...record.marks.keys()]).toEqual(['restoreUnitStart', 'gate.devpts']);
     expect(existsSync(join(bed.run, 'restored-pid'))).toBe(false);
-  });
-
-  it("gives up on another boot than its leap's, before any gate", () => {
-    const bed = scratch();
-    const { status, record } = runScript(bed, { leapToken: 'kernel_leap.run=r2' });
-    expect(status).toBe(1);
-    expect(record.gaveUp).toBe('other-boot');
-    expect(runScript(bed, { leapToken: 'kernel_leap.run=r1' }).record.outcome).toBe('restored');
   });
 
   it('gives up when a dumped pty index is taken: the remap is Node’s', async () => {

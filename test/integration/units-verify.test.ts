@@ -21,8 +21,6 @@ describe('generated units pass systemd-analyze verify', () => {
         rulesFile: join(dir, 'lock rules'),
         iptablesRestore: '/usr/sbin/iptables-restore',
         marker: '/run/kernel-leap/rules-loaded',
-        leapParameter: 'kernel_leap.run',
-        procCmdline: '/proc/cmdline',
       }),
     );
     writeFileSync(

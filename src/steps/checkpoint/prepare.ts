@@ -28,7 +28,6 @@ import { writeManifest } from '../../state/manifest.js';
 import { pendingPath, restoringPath } from '../../state/pending.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import { lockRulesFile, lockRulesFor } from '../../tools/iptables.js';
-import { LEAP_PARAMETER, leapOfBoot } from '../../tools/kexec.js';
 import { clockOffsetMs } from '../../tools/rtc.js';
 import type { Runner } from '../../tools/runner.js';
 import { enableUnits } from '../../tools/systemd.js';
@@ -77,8 +76,6 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         rulesFile,
         iptablesRestore,
         marker: host.rulesMarker,
-        leapParameter: LEAP_PARAMETER,
-        procCmdline: host.procCmdline,
       }),
       mode: 0o644,
     },
@@ -88,9 +85,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         stateDir,
         node,
         bundle,
-        procCmdline: host.procCmdline,
         procBootId: host.procBootId,
-        leapParameter: LEAP_PARAMETER,
       }),
       // Read by `/bin/sh FILE`, never executed itself.
       mode: 0o600,
@@ -117,8 +112,6 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         rulesFile,
         iptablesRestore,
         marker: host.rulesMarker,
-        leapParameter: LEAP_PARAMETER,
-        procCmdline: host.procCmdline,
       }),
       mode: 0o755,
     });
@@ -155,7 +148,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     newKernel: input.loaded.to.version,
   };
   writeManifest(journal.paths.dir, manifest);
-  writeFastScript(journal, manifest, host, input.loaded.cmdline);
+  writeFastScript(journal, manifest, host);
   return { units, artefacts: [...journal.artefacts], clockOffsetMs: await clockOffsetMs() };
 }
 
@@ -190,18 +183,11 @@ function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string
 /**
  * The run's restore-fast.sh (templates/restore-boot.sh.hbs says why), unless its
  * restore needs what only Node computes at boot: a terminal of another tree, at
- * the index that tree's restore gave it. Without a leap on the loaded kernel's
- * command line there is no boot to run it on.
+ * the index that tree's restore gave it.
  */
-function writeFastScript(
-  journal: StepJournal,
-  manifest: RestoreManifest,
-  host: HostPaths,
-  cmdline: string,
-): void {
-  const leap = leapOfBoot(cmdline);
-  if (leap === undefined || (manifest.terminals ?? []).length > 0) return;
-  writeBootScript(manifest, journal.paths.dir, host, leap);
+function writeFastScript(journal: StepJournal, manifest: RestoreManifest, host: HostPaths): void {
+  if ((manifest.terminals ?? []).length > 0) return;
+  writeBootScript(manifest, journal.paths.dir, host);
 }
 
 /** The lock rules of every dumped connection, which the boot loads before the network. */

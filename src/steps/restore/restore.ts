@@ -59,11 +59,7 @@ export async function restoreSession(
 ): Promise<RestoreOutput> {
   const manifest = readManifest(journal.paths.dir);
   const script = new ScriptRuns(runner, journal, manifest, host, options);
-  // A boot's script that stopped at another boot's command line left Node the whole of it.
-  let record =
-    options.boot && options.boot.gaveUp !== 'other-boot'
-      ? script.took(options.boot)
-      : await script.run(true);
+  let record = options.boot ? script.took(options.boot) : await script.run(true);
   let ptyRemaps: PtyRemap[] = [];
   if (record.gaveUp === 'pty-taken') {
     ptyRemaps = await remapPtys(runner, journal, manifest);

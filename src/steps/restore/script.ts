@@ -2,7 +2,7 @@
  * The restore script (templates/restore-tree.sh.hbs) is the one implementation of
  * the restore's critical path: the gates, the FIFOs and socket directories, window
  * scaling off while criu makes the sockets, and criu's launch with its bound. It
- * must run before Node is up at boot, so prepare renders it for the leap's boot
+ * must run before Node is up at boot, so prepare renders it for the next boot
  * (restore-fast.sh, which restore-boot.sh runs); Node's restore renders it again
  * with what only this restore knows (its launch, whether the ptys are remapped)
  * and runs it itself. Either way Node reads what it did from its record.
@@ -26,7 +26,6 @@ import {
 } from '../../state/restore-record.js';
 import { criuRestoreArgs } from '../../tools/criu-args.js';
 import type { HostPaths } from '../../tools/host-paths.js';
-import { LEAP_PARAMETER } from '../../tools/kexec.js';
 import { printable } from '../../tools/printable.js';
 import { bootId } from '../../tools/procfs.js';
 import { type Runner, tail } from '../../tools/runner.js';
@@ -36,14 +35,11 @@ import { fdOpenerArgv, type TerminalToOpen } from './world.js';
 /** Where criu's action script writes the restored root's pid once the tasks resume. */
 export const RESTORED_PID_FILE = 'restored-pid';
 
-export type ScriptHost = Pick<
-  HostPaths,
-  'procCmdline' | 'procBootId' | 'rulesMarker' | 'procSys' | 'savedSysctls'
->;
+export type ScriptHost = Pick<HostPaths, 'procBootId' | 'rulesMarker' | 'procSys' | 'savedSysctls'>;
 
 /** How this restore launches criu. */
 export interface LaunchOptions {
-  /** The peers are gone (a power cut came before the leap's boot): restore the connections shut down. */
+  /** The peers are gone (a restore by hand of a run a boot cut short): restore the connections shut down. */
   closeConnections: boolean;
   /**
    * The ptys this pass's earlier restores made again, from their index at the dump
@@ -54,26 +50,20 @@ export interface LaunchOptions {
   earlierPtys: ReadonlyMap<number, number>;
 }
 
-/** One rendering: the launch, the boot it may run on, and whether the dumped ptys must be free. */
+/** One rendering: the launch, and whether the dumped ptys must be free. */
 interface ScriptRun extends LaunchOptions {
-  /** The leap whose boot alone runs the boot's rendering; none for Node's. */
-  leap: string | undefined;
   /** False once Node has remapped the taken ptys (steps/restore/pty.ts). */
   checkPtys: boolean;
 }
 
 /**
- * The boot's rendering, run by restore-boot.sh on the leap's boot before Node
- * starts: no connection shut down, and no earlier restore's pty to open (a tree
+ * The boot's rendering, run by restore-boot.sh on the next boot, whatever started
+ * it, before Node starts: no connection shut down (a peer that waited through a
+ * reset gets its session back), and no earlier restore's pty to open (a tree
  * that holds one gets none, and stays Node's).
  */
-export function writeBootScript(
-  manifest: RestoreManifest,
-  runDir: string,
-  host: ScriptHost,
-  leap: string,
-): void {
-  const run = { leap, closeConnections: false, earlierPtys: new Map(), checkPtys: true };
+export function writeBootScript(manifest: RestoreManifest, runDir: string, host: ScriptHost): void {
+  const run = { closeConnections: false, earlierPtys: new Map(), checkPtys: true };
   writeScript(runDir, BOOT_SCRIPT, scriptContext(manifest, runDir, BOOT_SCRIPT, host, run));
 }
 
@@ -88,11 +78,10 @@ export async function runRestoreScript(
   host: ScriptHost,
   launch: LaunchOptions & { checkPtys: boolean },
 ): Promise<RestoreRecord> {
-  const run = { ...launch, leap: undefined };
   const script = writeScript(
     runDir,
     NODE_SCRIPT,
-    scriptContext(manifest, runDir, NODE_SCRIPT, host, run),
+    scriptContext(manifest, runDir, NODE_SCRIPT, host, launch),
   );
   // Exit 1: it gave up, or criu's launch did not restore; the record says which.
   const result = await runner.run({
@@ -127,8 +116,6 @@ export function scriptContext(
     runId: manifest.runId,
     record: join(runDir, files.record),
     pidFile: join(runDir, RESTORED_PID_FILE),
-    leapToken: run.leap === undefined ? '' : `${LEAP_PARAMETER}=${run.leap}`,
-    procCmdline: host.procCmdline,
     procBootId: host.procBootId,
     rulesFile: manifest.rulesFile,
     marker: host.rulesMarker,

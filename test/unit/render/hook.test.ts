@@ -18,8 +18,6 @@ describe('if-pre-up hook, run by dash', () => {
     rulesFile: string;
     marker: string;
     iptablesRestore: string;
-    leapParameter: string;
-    procCmdline: string;
   };
   let hook: string;
   let calls: string;
@@ -31,14 +29,7 @@ describe('if-pre-up hook, run by dash', () => {
       rulesFile: join(dir, 'lock rules.v4'),
       marker: join(dir, 'run $X', 'rules-loaded'),
       iptablesRestore: join(dir, "bin's", 'iptables-restore'),
-      leapParameter: 'kernel_leap.run',
-      procCmdline: join(dir, 'cmdline'),
     };
-    // The boot the leap's kexec started.
-    writeFileSync(
-      ctx.procCmdline,
-      'root=/dev/vda1 ro console=ttyS0 kernel_leap.run=20261130-abc\n',
-    );
     // A fake iptables-restore that logs its argv, takes a moment (to widen races) and can fail.
     mkdirSync(join(dir, "bin's"));
     writeFileSync(
@@ -65,19 +56,11 @@ describe('if-pre-up hook, run by dash', () => {
       .filter((l) => /^[A-Z_]+=/.test(l));
     const script = [
       ...header,
-      'printf "%s\\n" "$RULES" "$MARKER" "$MARKER_DIR" "$IPTABLES_RESTORE" "$LEAP_PARAMETER" "$CMDLINE"',
+      'printf "%s\\n" "$RULES" "$MARKER" "$MARKER_DIR" "$IPTABLES_RESTORE"',
     ].join('\n');
     expect(execFileSync('dash', ['-c', script]).toString()).toBe(
-      `${ctx.rulesFile}\n${ctx.marker}\n${join(dir, 'run $X')}\n${ctx.iptablesRestore}\nkernel_leap.run\n${ctx.procCmdline}\n`,
+      `${ctx.rulesFile}\n${ctx.marker}\n${join(dir, 'run $X')}\n${ctx.iptablesRestore}\n`,
     );
-  });
-
-  it('loads nothing on a boot the leap did not start (a power cut), whose command line lacks the run', async () => {
-    writeFileSync(ctx.rulesFile, '*filter\nCOMMIT\n');
-    writeFileSync(ctx.procCmdline, 'root=/dev/vda1 ro console=ttyS0 not_kernel_leap.run=x\n');
-    await runHook();
-    expect(loads()).toEqual([]);
-    expect(existsSync(ctx.marker)).toBe(false);
   });
 
   it('exits 0 and loads nothing when the rules file is gone', async () => {

@@ -55,11 +55,8 @@ describe('the boot shell scripts', () => {
       rulesFile: join(dir, 'rules.v4'),
       marker: join(dir, 'run', 'rules-loaded'),
       iptablesRestore: '/bin/true',
-      leapParameter: 'kernel_leap.run',
-      procCmdline: join(dir, 'cmdline'),
     };
     writeFileSync(ctx.rulesFile, '');
-    writeFileSync(ctx.procCmdline, 'root=/dev/vda1 kernel_leap.run=r1\n');
     const hook = join(dir, 'hook');
     writeFileSync(hook, renderIfPreUpHook(ctx));
     underOpenUmask(hook);
@@ -79,16 +76,12 @@ describe('the boot shell scripts', () => {
         rulesFile: '/r',
         marker: '/m/x',
         iptablesRestore: '/i',
-        leapParameter: 'kernel_leap.run',
-        procCmdline: '/proc/cmdline',
       }),
       'restore-boot.sh': renderRestoreBootScript({
         stateDir: '/s',
         node: '/n',
         bundle: '/b',
-        procCmdline: '/proc/cmdline',
         procBootId: '/proc/sys/kernel/random/boot_id',
-        leapParameter: 'kernel_leap.run',
       }),
     };
     for (const [name, text] of Object.entries(scripts)) {
@@ -100,8 +93,6 @@ describe('the boot shell scripts', () => {
         rulesFile: '/r',
         iptablesRestore: '/i',
         marker: '/m/x',
-        leapParameter: 'kernel_leap.run',
-        procCmdline: '/proc/cmdline',
       }),
       renderRestoreUnit({
         pendingFile: '/p',
