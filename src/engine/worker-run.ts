@@ -133,7 +133,7 @@ function keepDumped(ctx: EngineContext, journals: readonly Journal[]): void {
   ctx.out.progress({
     phase: 'dump',
     state: 'info',
-    message: `run ${ids.join(', ')} is dumped and kept: \`kexec -e\` restores it on the loaded kernel (after any other boot, \`kernel-leap restore --run ID\` does)`,
+    message: `run ${ids.join(', ')} is dumped and kept: \`kexec -e\` restores it on the loaded kernel (any other boot restores it on the kernel that boots)`,
   });
 }
 
@@ -443,7 +443,7 @@ async function dumpRuns(ctx: EngineContext, runs: Leap<SessionRun>): Promise<Ses
       ctx.out.progress({
         phase: 'dump',
         state: 'info',
-        message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the loaded kernel: \`kexec -e\` restores them (after any other boot, \`kernel-leap restore --run ID\` does)`,
+        message: `the sessions of run ${dumped.map((r) => r.journal.runId).join(', ')} are dumped and wait for the loaded kernel: \`kexec -e\` restores them (any other boot restores them on the kernel that boots)`,
       });
     }
     // Last: the outcome releases the caller's launcher, which then stops showing progress.

@@ -43,7 +43,7 @@ export function assertMachineFree(stateDir: string, mode: 'upgrade' | 'rehearse'
     'LEAP_PENDING',
     `run ${pending.join(', ')} is dumped and waits for the next boot to restore it`,
     {
-      hint: 'finish it first: `kexec -e` jumps to the kernel it loaded and restores it there (after any other boot, `kernel-leap restore --run ID` does); then run this again',
+      hint: 'finish it first: `kexec -e` jumps to the kernel it loaded and restores it there (so does any other boot, on the kernel that boots); then run this again',
       exit: ExitCode.noGo,
     },
   );

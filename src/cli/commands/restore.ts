@@ -9,8 +9,8 @@ export const restoreCommand: Command = {
   usage: 'restore [--run ID] [--boot]',
   options: { run: { type: 'string' }, boot: { type: 'boolean' } },
   optionHelp: [
-    "--run ID         the run to restore by hand (default: latest); an `interrupted` one (a power cut came before the leap's boot) comes back with its connections shut down",
-    "--boot           called by the boot unit: consume the pending mark first, restore only on the boot the leap's kexec started, clean up whatever happens",
+    '--run ID         the run to restore by hand (default: latest); an `interrupted` one (a restart cut its restore at boot short) comes back with its connections shut down',
+    '--boot           called by the boot unit: consume the pending mark first, restore on whatever boot this is, clean up whatever happens',
   ],
   async run(ctx, values) {
     const { code, journals } = await runRestore(ctx, {

@@ -1,6 +1,6 @@
 /**
  * The restore script's two renderings (src/steps/restore/script.ts): the boot's,
- * which restore-boot.sh runs on the leap's boot alone, and Node's, with this
+ * which restore-boot.sh runs on the next boot, and Node's, with this
  * restore's launch. Each is checked by dash for a whole script, with every value
  * a user wrote (a path with a quote or a newline) one word.
  */
