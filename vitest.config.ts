@@ -1,10 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Templates are imported as text, as esbuild bundles them (loader '.hbs': 'text').
-const hbsAsText = {
-  name: 'hbs-as-text',
+// Templates and helper programs are imported as text, as esbuild bundles them
+// (loader '.hbs' and '.py': 'text').
+const TEXT_IMPORTS = /\.(hbs|py)$/;
+const importAsText = {
+  name: 'import-as-text',
   transform(code: string, id: string) {
-    return id.endsWith('.hbs')
+    return TEXT_IMPORTS.test(id)
       ? { code: `export default ${JSON.stringify(code)};`, map: null }
       : undefined;
   },
@@ -14,7 +16,7 @@ const hbsAsText = {
 // guest (real CRIU/kexec/systemd inside a QEMU guest; one file at a time), and slow
 // (guest tests too long for CI, run by hand).
 export default defineConfig({
-  plugins: [hbsAsText],
+  plugins: [importAsText],
   test: {
     globalSetup: ['test/helpers/temp-root.ts'],
     // vitest's own report, and each guest file's time and where it went (the CI log reads it).

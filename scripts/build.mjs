@@ -24,7 +24,8 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  loader: { '.hbs': 'text' },
+  // Templates and helper programs (helpers/*.py) are imported as their text.
+  loader: { '.hbs': 'text', '.py': 'text' },
   legalComments: 'none',
   logLevel: 'warning',
   banner: {

@@ -20,6 +20,7 @@ APT_PACKAGES=(
   systemd          # systemd-analyze verify of the rendered units (units-verify.test.ts)
   ansible-core     # ansible-playbook: the fleet role and playbook (ansible/; test/integration/ansible-role.test.ts, test/guest/fleet.test.ts)
   ansible-lint     # ansible-lint (bookworm's 6.13): the role and playbook at the production profile (`npm run lint`, .ansible-lint)
+  pyflakes3        # pyflakes3: the helper programs in helpers/*.py, which the bundle runs with python3 (`npm run lint`)
   dpkg-dev         # dpkg-shlibdeps, and binutils' strip: the package's Node (`npm run package`, scripts/deb.ts)
   lintian          # lintian: the package passes it (test/integration/package.test.ts); brings man-db, whose man renders the manual page there
 )

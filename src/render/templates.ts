@@ -5,6 +5,7 @@
  */
 import Handlebars from 'handlebars';
 
+import rootShut from '../../templates/partials/root-shut.sh.hbs';
 import { LeapError } from '../errors.js';
 import { execArg, execPath, shQuote, shText, unitName, unitPath, unitValue } from './quote.js';
 
@@ -18,17 +19,21 @@ const QUOTING_HELPERS: Record<string, (value: string) => string> = {
   unitName,
 };
 const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
-// Partials and decorators would splice in text the lint never saw.
-const REFUSED = new Set([
-  'PartialStatement',
-  'PartialBlockStatement',
-  'DecoratorBlock',
-  'Decorator',
-]);
+/**
+ * The shell written once for two scripts, by `{{> name}}`: each is linted where
+ * it is spliced in, as part of the template that uses it, and renders with that
+ * template's own context (a partial given another one is refused).
+ */
+const PARTIALS: Record<string, { file: string; source: string }> = {
+  'root-shut': { file: 'templates/partials/root-shut.sh.hbs', source: rootShut },
+};
+// Partial blocks and decorators would splice in text the lint never saw.
+const REFUSED = new Set(['PartialBlockStatement', 'DecoratorBlock', 'Decorator']);
 
 const hbs = Handlebars.create();
 for (const [name, fn] of Object.entries(QUOTING_HELPERS))
   hbs.registerHelper(name, (value: unknown) => fn(present(value, name)));
+for (const [name, { source }] of Object.entries(PARTIALS)) hbs.registerPartial(name, source);
 
 // Strict mode does not check helper arguments: a missing value must not render as "undefined".
 function present(value: unknown, helper: string): string {
@@ -54,8 +59,9 @@ export function lintTemplate(name: string, source: string): void {
 
 function visit(node: Node, file: string): void {
   if (REFUSED.has(node.type))
-    fail(file, node, 'partials and decorators are not allowed in templates');
+    fail(file, node, 'partial blocks and decorators are not allowed in templates');
   if (node.type === 'MustacheStatement') checkMustache(node, file);
+  if (node.type === 'PartialStatement') checkPartial(node, file);
   if (node.type === 'BlockStatement') {
     const path = (node.path as { original?: string }).original ?? '';
     if (!BLOCK_HELPERS.has(path)) fail(file, node, `unknown block helper #${path}`);
@@ -78,6 +84,18 @@ function checkMustache(node: Node, file: string): void {
         .join(', ')}`,
     );
   }
+}
+
+/** A known partial with no context of its own, then what it splices in, as if written here. */
+function checkPartial(node: Node, file: string): void {
+  const name = (node.name as { original?: string }).original ?? '';
+  const partial = Object.hasOwn(PARTIALS, name) ? PARTIALS[name] : undefined;
+  if (!partial)
+    fail(file, node, `unknown partial {{> ${name}}}: ${Object.keys(PARTIALS).join(', ')}`);
+  const params = (node.params as unknown[] | undefined) ?? [];
+  if (params.length > 0 || node.hash)
+    fail(file, node, `{{> ${name}}} takes the template's own context, no other`);
+  visit(hbs.parse(partial.source) as unknown as Node, partial.file);
 }
 
 function fail(file: string, node: Node, message: string): never {

@@ -1,4 +1,4 @@
-/** Per-process facts read through a ProcSource: status, tree, fds, maps, namespaces. */
+/** Per-process facts read through a ProcSource: status, tree, fds, maps, namespaces, mounts. */
 import type { ProcSource, StatFacts } from './procfs.js';
 
 export interface TaskStatus {
@@ -157,13 +157,35 @@ export function readNamespaces(
   return found;
 }
 
-export function mountIds(proc: ProcSource, pid: number): Set<number> {
-  return new Set(
-    (proc.readText(`/proc/${pid}/mountinfo`) ?? '')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => Number(l.split(' ')[0])),
+export interface Mount {
+  id: number;
+  mountPoint: string;
+  fsType: string;
+}
+
+/** `/proc/PID/mountinfo`: each mount's id, where it is mounted (octal escapes undone) and its filesystem type. */
+export function parseMountinfo(text: string): Mount[] {
+  return text.split('\n').flatMap((line) => {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    const id = Number(fields[0]);
+    const mountPoint = fields[4];
+    const fsType = fields[dash + 1];
+    if (dash < 6 || !Number.isInteger(id) || mountPoint === undefined || fsType === undefined)
+      return [];
+    return [{ id, mountPoint: unescapeMountField(mountPoint), fsType }];
+  });
+}
+
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+    String.fromCharCode(parseInt(octal, 8)),
   );
+}
+
+/** The mounts the process sees; none once it is gone. */
+export function readMounts(proc: ProcSource, pid: number): Mount[] {
+  return parseMountinfo(proc.readText(`/proc/${pid}/mountinfo`) ?? '');
 }
 
 /** Pids holding a POSIX or flock lock (/proc/locks column 5). */

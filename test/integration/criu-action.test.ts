@@ -204,20 +204,31 @@ describe("criu's action script, before criu restores anything", () => {
 
   it("makes root's own file only where no one else can change the way to it", () => {
     const { tmp, run } = bed();
-    // Root's, but open to all without the sticky bit: anyone could swap what is in it.
+    // Root's, but open to all, or to its group, without the sticky bit: they could swap what is in it.
     const open = join(tmp, 'open');
+    const group = join(tmp, 'group');
     const shut = join(tmp, 'shut');
     const dirs = (path: string, mode: number) => [{ path, uid: 0, gid: 0, mode }];
     const { status, lines } = preRestore(run, tmp, [
       { path: join(open, 'x'), uid: 0, gid: 0, mode: 0o600, content: 'x', dirs: dirs(open, 0o777) },
+      {
+        path: join(group, 'x'),
+        uid: 0,
+        gid: 0,
+        mode: 0o600,
+        content: 'x',
+        dirs: dirs(group, 0o775),
+      },
       { path: join(shut, 'x'), uid: 0, gid: 0, mode: 0o600, content: 'x', dirs: dirs(shut, 0o755) },
     ]);
     expect(status).toBe(0);
     expect(existsSync(join(open, 'x'))).toBe(false);
+    expect(existsSync(join(group, 'x'))).toBe(false);
     expect(readFileSync(join(shut, 'x'), 'utf8')).toBe('x');
     expect(lines).toEqual([
       "held-files/0: not put back: root's file, and others can change directory 1 below the cleared root",
-      'held-files/1: put back: 1 bytes, mode 0600, uid 0',
+      "held-files/1: not put back: root's file, and others can change directory 1 below the cleared root",
+      'held-files/2: put back: 1 bytes, mode 0600, uid 0',
     ]);
   });
 

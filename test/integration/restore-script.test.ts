@@ -184,6 +184,7 @@ describe("the restore script's FIFOs", () => {
     ['a symlink of a user’s on the way', 'link'],
     ['a directory of a user’s on the way', 'dir'],
     ['a directory open to all without the sticky bit on the way', 'open'],
+    ['a directory its group may write to, without the sticky bit, on the way', 'group'],
   ] as const)("refuses root's FIFO with %s: unsafe, nothing made", (_what, kind) => {
     const bed = scratch();
     const etc = rootDir(bed);
@@ -193,9 +194,9 @@ describe("the restore script's FIFOs", () => {
       mkdirSync(via);
       chownSync(via, NOBODY, NOBODY);
     }
-    if (kind === 'open') {
+    if (kind === 'open' || kind === 'group') {
       mkdirSync(via);
-      chmodSync(via, 0o777);
+      chmodSync(via, kind === 'open' ? 0o777 : 0o775);
     }
     const { status, record } = runScript(bed, { fifos: [entry(join(via, 'ctl'), 0o600, 0)] });
     expect(status).toBe(1);

@@ -10,10 +10,10 @@ import {
   listFds,
   lockHolders,
   type Mapping,
-  mountIds,
   type NamespaceKind,
   readCmdline,
   readExe,
+  readMounts,
   readNamespaces,
   readStatus,
 } from '../../tools/proc-tasks.js';
@@ -106,7 +106,7 @@ export function collectFacts(
   return {
     rootPid,
     tasks,
-    treeMountIds: [...mountIds(proc, rootPid)],
+    treeMountIds: readMounts(proc, rootPid).map((m) => m.id),
     tcp: readTcp(proc, rootPid),
     unix,
     unixPeers: [...unixPeers],

@@ -9,7 +9,12 @@
  */
 import type { HeldDir, HeldFile } from '../../state/held-files.js';
 import { printable } from '../../tools/printable.js';
-import type { FdFacts, NamespaceKind } from '../../tools/proc-tasks.js';
+import {
+  type FdFacts,
+  type Mount,
+  type NamespaceKind,
+  readMounts,
+} from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
 import type { BootClearedDirs } from '../../tools/tmpfiles.js';
 import type { Risk } from './classify.js';
@@ -20,12 +25,6 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 /** How many paths the plan's line names before it counts the rest. */
 const NAMED_PATHS = 3;
-
-export interface Mount {
-  id: number;
-  mountPoint: string;
-  fsType: string;
-}
 
 /** A held file that is not copied, and why: the restore of its tree fails unless the file is there again. */
 export interface HeldNotCarried {
@@ -56,26 +55,6 @@ export interface HeldFileTask {
   name: string;
   fds: readonly FdFacts[];
   namespaces: Partial<Record<NamespaceKind, string>>;
-}
-
-/** `/proc/PID/mountinfo`: each mount's id, where it is mounted (octal escapes undone) and its filesystem type. */
-export function parseMountinfo(text: string): Mount[] {
-  return text.split('\n').flatMap((line) => {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    const id = Number(fields[0]);
-    const mountPoint = fields[4];
-    const fsType = fields[dash + 1];
-    if (dash < 6 || !Number.isInteger(id) || mountPoint === undefined || fsType === undefined)
-      return [];
-    return [{ id, mountPoint: unescapeMountField(mountPoint), fsType }];
-  });
-}
-
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) =>
-    String.fromCharCode(parseInt(octal, 8)),
-  );
 }
 
 /**
@@ -139,7 +118,7 @@ export function* heldRegularFiles<T extends { pid: number; fds: readonly FdFacts
     let mounts: Mount[] | undefined;
     for (const fd of task.fds) {
       if (!isHeldRegularFile(fd)) continue;
-      mounts ??= parseMountinfo(proc.readText(`/proc/${task.pid}/mountinfo`) ?? '');
+      mounts ??= readMounts(proc, task.pid);
       yield { task, fd, mount: mounts.find((m) => m.id === fd.mntId) };
     }
   }

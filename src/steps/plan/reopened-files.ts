@@ -8,9 +8,9 @@
  * each one first (templates/restore-tree.sh.hbs, same_file; docs/trust.md).
  */
 import type { ReopenedFile } from '../../state/manifest.js';
-import type { FdFacts } from '../../tools/proc-tasks.js';
+import type { FdFacts, Mount } from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
-import { heldRegularFiles, type Mount } from './held-files.js';
+import { heldRegularFiles } from './held-files.js';
 
 /**
  * The kernel's own files, which it numbers anew at each boot: no user makes or

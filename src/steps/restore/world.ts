@@ -6,93 +6,8 @@
  * held of another tree. They are opened by a tiny wrapper right before criu,
  * because criu inherits them by number and a transient scope is entered by exec.
  */
+import FD_OPENER_PY from '../../../helpers/fd-opener.py';
 import type { FifoToRecreate, UnixReconnect } from '../../state/manifest.js';
-
-/**
- * fifo: opened O_RDWR at its path. pair: one end of a new socketpair; with a
- * name, the restore of the peer tree gets the other end: the first of the two
- * to run leaves a holder listening on that abstract name, and the second takes
- * the end from it (the holder gives up after HOLD_S, and its end closes). tty: a
- * terminal another tree's restore made, by path; if it is gone, the slave of a
- * new pty whose master a child holds for HOLD_S (criu must find a live terminal
- * to restore), so the tree sees it hang up after that. Holders are forked twice:
- * criu must stay the only child of the unshare that the restore execs.
- */
-const FD_OPENER_PY = [
-  'import os, socket, sys, time',
-  'HOLD_S = 300',
-  'def child(keep, work):',
-  '    first = os.fork()',
-  '    if first:',
-  '        os.waitpid(first, 0)',
-  '        return',
-  '    try:',
-  '        if os.fork() == 0:',
-  '            for n in range(3, 1024):',
-  '                if n not in keep:',
-  '                    try:',
-  '                        os.close(n)',
-  '                    except OSError:',
-  '                        pass',
-  '            null = os.open("/dev/null", os.O_RDWR)',
-  '            for n in (0, 1, 2):',
-  '                os.dup2(null, n)',
-  '            os.close(null)',
-  '            work()',
-  '    finally:',
-  '        os._exit(0)',
-  'def take(name):',
-  '    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
-  '    try:',
-  '        s.connect("\\0" + name)',
-  '        s.settimeout(10)',
-  '        return socket.recv_fds(s, 1, 1)[1][0]',
-  '    except (OSError, IndexError):',
-  '        return None',
-  '    finally:',
-  '        s.close()',
-  'def give(lsn, end):',
-  '    lsn.settimeout(HOLD_S)',
-  '    socket.send_fds(lsn.accept()[0], [b"k"], [end.fileno()])',
-  'def pair(name):',
-  '    got = take(name) if name else None',
-  '    if got is not None:',
-  '        return got',
-  '    a, b = socket.socketpair()',
-  '    if name:',
-  '        lsn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
-  '        lsn.bind("\\0" + name)',
-  '        lsn.listen(1)',
-  '        child((lsn.fileno(), b.fileno()), lambda: give(lsn, b))',
-  '        lsn.close()',
-  '    b.close()',
-  '    return a.detach()',
-  'def tty(path, nonblocking):',
-  '    try:',
-  '        n = os.open(path, os.O_RDWR | os.O_NOCTTY)',
-  '    except OSError:',
-  '        master, n = os.openpty()',
-  '        child((master,), lambda: time.sleep(HOLD_S))',
-  '        os.close(master)',
-  '    os.set_blocking(n, not nonblocking)',
-  '    return n',
-  'args = sys.argv[1:]',
-  'cut = args.index("--")',
-  'for spec in args[:cut]:',
-  '    kind, fd, arg = spec.split(":", 2)',
-  '    fd = int(fd)',
-  '    if kind == "fifo":',
-  '        n = os.open(arg, os.O_RDWR)',
-  '    elif kind == "pair":',
-  '        n = pair(arg)',
-  '    else:',
-  '        n = tty(arg, kind == "tty-nb")',
-  '    if n != fd:',
-  '        os.dup2(n, fd)',
-  '        os.close(n)',
-  '    os.set_inheritable(fd, True)',
-  'os.execvp(args[cut + 1], args[cut + 1:])',
-].join('\n');
 
 /** A held terminal to open for criu, at the path its owner's restore gave it. */
 export interface TerminalToOpen {
@@ -104,7 +19,16 @@ export interface TerminalToOpen {
 
 /**
  * Argv prefix that opens the inherited fds, then execs `command`. dash is enough
- * for FIFOs (fds 3-9); python3 (which crit needs anyway) is used for the rest.
+ * for FIFOs (fds 3-9); python3 (which crit needs anyway), running
+ * helpers/fd-opener.py, is used for the rest. There, fifo: opened O_RDWR at its
+ * path. pair: one end of a new socketpair; with a name, the restore of the peer
+ * tree gets the other end: the first of the two to run leaves a holder listening
+ * on that abstract name, and the second takes the end from it (the holder gives
+ * up after HOLD_S, and its end closes). tty: a terminal another tree's restore
+ * made, by path; if it is gone, the slave of a new pty whose master a child holds
+ * for HOLD_S (criu must find a live terminal to restore), so the tree sees it hang
+ * up after that. Holders are forked twice: criu must stay the only child of the
+ * unshare that the restore execs.
  */
 export function fdOpenerArgv(
   fifos: readonly FifoToRecreate[],

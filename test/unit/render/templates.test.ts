@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { compileTemplate, lintTemplate } from '../../../src/render/templates.js';
+import rootShut from '../../../templates/partials/root-shut.sh.hbs';
 
 const lintError = (message: string | RegExp) =>
   expect.objectContaining({
@@ -35,7 +36,7 @@ describe('template lint', () => {
     expect(() => lintTemplate('t.hbs', '{{sh a b}}')).toThrowError(lintError('t.hbs:1:1'));
   });
 
-  it('checks inside #if and #each, and rejects other blocks and partials', () => {
+  it('checks inside #if and #each, and rejects other blocks', () => {
     expect(() =>
       lintTemplate(
         't.hbs',
@@ -51,7 +52,24 @@ describe('template lint', () => {
     expect(() => lintTemplate('t.hbs', '{{#with y}}{{sh z}}{{/with}}')).toThrowError(
       lintError('unknown block helper #with'),
     );
-    expect(() => lintTemplate('t.hbs', '{{> other}}')).toThrowError(lintError('partials'));
+  });
+
+  it('takes a known partial with the template’s own context', () => {
+    expect(() => lintTemplate('t.hbs', 'A=1\n{{> root-shut}}\n')).not.toThrow();
+  });
+
+  it.each([
+    ['{{> other}}', 't.hbs:1:1: unknown partial {{> other}}: root-shut'],
+    ['{{> root-shut ctx}}', "{{> root-shut}} takes the template's own context"],
+    ['{{> root-shut x=1}}', "{{> root-shut}} takes the template's own context"],
+    ['{{#> root-shut}}{{/root-shut}}', 'partial blocks and decorators'],
+  ])('rejects %s', (source, message) => {
+    expect(() => lintTemplate('t.hbs', source)).toThrowError(lintError(message));
+  });
+
+  it('splices a partial in as it is written, on its own line', () => {
+    const text = compileTemplate<object>('t.hbs', 'A=1\n{{> root-shut}}\nB=2\n')({});
+    expect(text).toBe(`A=1\n${rootShut}B=2\n`);
   });
 
   it('renders with strict mode: a missing value is an error, not an empty string or "undefined"', () => {

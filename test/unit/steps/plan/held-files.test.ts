@@ -15,7 +15,6 @@ import {
   dirsBetween,
   heldFileRisks,
   heldFilesOf,
-  parseMountinfo,
 } from '../../../../src/steps/plan/held-files.js';
 import { bindPlan, planSummary } from '../../../../src/steps/plan/session-plan.js';
 import { type ProcSnapshot, snapshotProc } from '../../../../src/tools/procfs.js';
@@ -84,19 +83,6 @@ function compiling(): ProcSnapshot {
 }
 
 const facts = () => collectFacts(snapshotProc(compiling()), 441, new Map());
-
-describe('a mount in mountinfo', () => {
-  it('is its id, its mount point (octal escapes undone) and its filesystem, past the optional fields', () => {
-    expect(parseMountinfo(MOUNTINFO)).toEqual([
-      { id: 22, mountPoint: '/sys', fsType: 'sysfs' },
-      { id: 24, mountPoint: '/dev', fsType: 'devtmpfs' },
-      { id: 27, mountPoint: '/', fsType: 'ext4' },
-      { id: 40, mountPoint: '/run/user/1000', fsType: 'tmpfs' },
-      { id: 41, mountPoint: '/dev/shm', fsType: 'tmpfs' },
-      { id: 42, mountPoint: '/mnt/ram disk', fsType: 'ramfs' },
-    ]);
-  });
-});
 
 describe('what the boot clears that holds a path', () => {
   const mount = (fsType: string, mountPoint: string) => ({ id: 1, mountPoint, fsType });

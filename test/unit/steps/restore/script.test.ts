@@ -11,10 +11,12 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { renderActionScript } from '../../../../src/render/artefacts.js';
 import type { RestoreManifest } from '../../../../src/state/manifest.js';
 import { BOOT_SCRIPT, NODE_SCRIPT } from '../../../../src/state/restore-record.js';
 import { scriptContext, writeBootScript } from '../../../../src/steps/restore/script.js';
 import type { HostPaths } from '../../../../src/tools/host-paths.js';
+import rootShut from '../../../../templates/partials/root-shut.sh.hbs';
 
 const HOST = {
   procCmdline: '/proc/cmdline',
@@ -147,5 +149,15 @@ describe("Node's rendering", () => {
     const probe = join(runDir, 'probe.sh');
     writeFileSync(probe, `printf '%s' ${line}`);
     expect(execFileSync('dash', [probe]).toString()).toBe('0' + ODD_FIFO);
+  });
+});
+
+describe("root's own entries", () => {
+  it("are made below directories the restore script and criu's action script check with the one root_shut", () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
+    writeBootScript(manifest(), runDir, HOST, 'r1');
+    const restore = readFileSync(join(runDir, BOOT_SCRIPT.script), 'utf8');
+    const action = renderActionScript({ pidFile: 'p', heldDir: 'h', heldLog: 'l', heldFiles: [] });
+    for (const script of [restore, action]) expect(script.split(rootShut)).toHaveLength(2);
   });
 });
