@@ -72,7 +72,7 @@ export interface ArmInput {
   host: Pick<HostPaths, 'boot' | 'procSys'>;
   stateDir: string;
   /** The runs the next boot restores: each journals the change. */
-  journals: readonly StepJournal[];
+  journals: ReadonlyArray<Pick<StepJournal, 'recordChange'>>;
 }
 
 /**
