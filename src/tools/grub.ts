@@ -20,10 +20,9 @@ export function grubFiles(boot: string): { cfg: string; env: string } {
 /** GRUB's own variable: the entry to boot once. */
 const NEXT_ENTRY = 'next_entry';
 
-/** `grub-editenv --version`: proves it runs (TOOL_MISSING when it is not installed). */
-export async function grubEditenvVersion(runner: Runner): Promise<string> {
-  const result = await runner.run({ file: 'grub-editenv', args: ['--version'], timeoutMs: 10_000 });
-  return result.stdout.trim();
+/** `grub-editenv --version` proves it runs: TOOL_MISSING when it is not installed. */
+export async function probeGrubEditenv(runner: Runner): Promise<void> {
+  await runner.run({ file: 'grub-editenv', args: ['--version'], timeoutMs: 10_000 });
 }
 
 /**

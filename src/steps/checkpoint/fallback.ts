@@ -19,9 +19,9 @@ import {
 import type { StepJournal } from '../../state/journal.js';
 import { runningKernel } from '../../tools/facts.js';
 import {
-  grubEditenvVersion,
   grubFiles,
   kernelEntry,
+  probeGrubEditenv,
   readNextEntry,
   setNextEntry,
   unsetNextEntry,
@@ -42,7 +42,7 @@ export async function bootFallback(
   if (!existsSync(cfg))
     return { kind: 'none', why: `the machine does not boot through GRUB (no ${cfg})` };
   try {
-    await grubEditenvVersion(runner);
+    await probeGrubEditenv(runner);
   } catch (error) {
     if (!isLeapError(error)) throw error;
     return {
