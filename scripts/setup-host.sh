@@ -22,6 +22,7 @@ APT_PACKAGES=(
   ansible-lint     # ansible-lint (bookworm's 6.13): the role and playbook at the production profile (`npm run lint`, .ansible-lint)
   pyflakes3        # pyflakes3: the helper programs in helpers/*.py, which the bundle runs with python3 (`npm run lint`)
   dpkg-dev         # dpkg-shlibdeps, and binutils' strip: the package's Node (`npm run package`, scripts/deb.ts)
+  grub-common      # grub-editenv: the GRUB one-shot fallback on a real environment block (test/integration/grub-fallback.test.ts)
   lintian          # lintian: the package passes it (test/integration/package.test.ts); brings man-db, whose man renders the manual page there
 )
 # Not listed: dash (/bin/sh for the launcher) and coreutils are Essential, and

@@ -17,6 +17,7 @@ import type { PhaseOutput } from '../state/phase-outputs.js';
 import { holdReserve, releaseReserve } from '../state/reserve.js';
 import { type WorkerOptions, writePreScript } from '../state/worker-input.js';
 import { dumpTree } from '../steps/checkpoint/dump.js';
+import { armBootFallback } from '../steps/checkpoint/fallback.js';
 import { jumpToKernel, type KexecLoadOutput, loadTargetKernel } from '../steps/checkpoint/kexec.js';
 import { lockRulesPath, prepareBoot, saveLockRules } from '../steps/checkpoint/prepare.js';
 import { rehearseDump } from '../steps/checkpoint/rehearse.js';
@@ -544,7 +545,8 @@ function dumpSession(runner: Runner, run: SessionRun) {
  * Dumped sessions wait for the next boot: the pending mark first, so that even a
  * failed rule save cannot lose them, then the copies of the files they held that
  * the boot clears (every tree is dumped by now, so none still writes them), the
- * lock rules, then everything to disk (`kexec -e` does not sync).
+ * lock rules, the GRUB one-shot to this kernel, then everything to disk (`kexec -e`
+ * does not sync).
  */
 export async function keepForNextBoot(
   ctx: EngineContext,
@@ -560,7 +562,35 @@ export async function keepForNextBoot(
     lockRulesPath(ctx.config.paths.state_dir),
     runs.flatMap((r) => r.plan.connections),
   );
+  await armFallback(
+    ctx,
+    runs.map((r) => r.journal),
+  );
   await ctx.runner.run({ file: 'sync', timeoutMs: 120_000 });
+}
+
+/**
+ * Without the one-shot the leap goes on as it would on a machine without GRUB: the
+ * sessions are in their images by now, and a failed write must not keep them there.
+ */
+async function armFallback(ctx: EngineContext, journals: readonly Journal[]): Promise<void> {
+  try {
+    await armBootFallback({
+      runner: ctx.runner,
+      host: ctx.host,
+      stateDir: ctx.config.paths.state_dir,
+      journals,
+    });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    for (const journal of journals)
+      journal.recordChange('boot-fallback-failed', 'grub next_entry', why);
+    ctx.out.progress({
+      phase: 'kexec',
+      state: 'info',
+      message: `the GRUB one-shot to this kernel was not set (${why}); a new kernel that fails to boot relies on panic= and the firmware's default boot`,
+    });
+  }
 }
 
 /** The worker runs in the host's pid namespace; undefined when the process is gone. */

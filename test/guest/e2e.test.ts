@@ -61,6 +61,13 @@ describe('one command carries a live ssh session across a kernel upgrade', () =>
     );
     // A target that panics reboots instead of hanging with the machine.
     expect(await guest.run('cat /proc/cmdline')).toMatch(/(^|\s)panic=10(\s|$)/);
+    // The bed boots QEMU's -kernel, no GRUB: the plan says so, and no one-shot was set or is left.
+    expect(result.transcript).toMatch(
+      /fallback if the new kernel fails to boot: none: the machine does not boot through GRUB/,
+    );
+    expect((await guest.exec('test -e /var/lib/kernel-leap/grub-next-entry.json')).exitCode).toBe(
+      1,
+    );
     const order = await expectRulesHeldAcross(guest, 'ifupdown');
     console.log(
       `[e2e] ifupdown: lock rules in at ${order.rulesAt} s, networking.service started at ${order.stackAt} s after the kernel's start`,

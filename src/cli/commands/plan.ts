@@ -2,6 +2,11 @@ import { writeFileSync } from 'node:fs';
 
 import { ExitCode } from '../../errors.js';
 import {
+  type BootFallback,
+  bootFallback,
+  describeFallback,
+} from '../../steps/checkpoint/fallback.js';
+import {
   type CrossTreeStream,
   crossTreeStreams,
   describeCrossTreeStream,
@@ -58,11 +63,13 @@ export const planCommand: Command = {
     const sessions = plans.map((p, i) => ({ root: roots[i], ...planSummary(p) }));
     const losses = checkLosses(roots, values);
     const streams = crossTreeStreams(plans);
+    const fallback = await bootFallback(ctx.runner, ctx.host);
     const text = (_: unknown, width: number | undefined) =>
       [
         ...plans.map((p, i) => renderPlan(p, roots[i] as SessionRoot, width)),
         renderCrossTreeStreams(streams),
         losses.text,
+        renderFallback(fallback),
       ]
         .filter(Boolean)
         .join('\n\n');
@@ -72,6 +79,7 @@ export const planCommand: Command = {
         crossTreeStreams: streams,
         leftBehind: losses.losses,
         lossRefused: losses.refused,
+        fallback,
       },
       text,
     );
@@ -99,6 +107,11 @@ export function renderPlan(
     '',
     `verdict: ${plan.verdict}`,
   ].join('\n');
+}
+
+/** What brings the machine back if the new kernel fails to boot; grub.cfg's ids are shown escaped. */
+export function renderFallback(fallback: BootFallback): string {
+  return printable(`fallback if the new kernel fails to boot: ${describeFallback(fallback)}`);
 }
 
 /** Streams between two carried trees, which the restore rejoins; empty when there is none. */

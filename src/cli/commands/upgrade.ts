@@ -7,6 +7,7 @@ import { inDumpOrder, leapOf } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { assertMachineFree } from '../../state/leap-lock.js';
+import { type BootFallback, bootFallback } from '../../steps/checkpoint/fallback.js';
 import {
   checkedTarget,
   resolvedAfterPre,
@@ -21,7 +22,7 @@ import { printable } from '../../tools/printable.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Command, CommandContext, ParsedValues } from '../command.js';
 import { terminalWidth } from '../output.js';
-import { renderCrossTreeStreams, renderPlan } from './plan.js';
+import { renderCrossTreeStreams, renderFallback, renderPlan } from './plan.js';
 import { checkLosses, SESSION_HELP, SESSION_OPTIONS, sessionSelector } from './session-options.js';
 
 export const upgradeCommand: Command = {
@@ -156,7 +157,7 @@ export async function launchLeap(
 export function previewText(
   plans: readonly SessionPlan[],
   roots: readonly SessionRoot[],
-  target: { version: string | undefined; why: TargetReason } | undefined,
+  target: UpgradeTarget | undefined,
   width: number | undefined,
 ): string {
   const text = [
@@ -165,9 +166,16 @@ export function previewText(
   ].filter(Boolean);
   if (target)
     text.push(
-      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})`,
+      `kernel: ${target.version ?? 'the newest one installed after --pre'} (${target.why})\n${renderFallback(target.fallback)}`,
     );
   return `${text.join('\n\n')}\n`;
+}
+
+/** The kernel the leap boots, why that one, and what brings the machine back if it fails to boot. */
+interface UpgradeTarget {
+  version: string | undefined;
+  why: TargetReason;
+  fallback: BootFallback;
 }
 
 /**
@@ -175,21 +183,19 @@ export function previewText(
  * the rehearsal's freeze and --pre's changes; the default with a --pre is the
  * kernel the --pre installs, which the worker resolves and checks after it ran.
  */
-async function upgradeTarget(
-  ctx: CommandContext,
-  values: ParsedValues,
-): Promise<{ version: string | undefined; why: TargetReason }> {
+async function upgradeTarget(ctx: CommandContext, values: ParsedValues): Promise<UpgradeTarget> {
   const kernel = typeof values.kernel === 'string' ? values.kernel : undefined;
   const pre = typeof values.pre === 'string' ? values.pre : undefined;
   const why = targetReason(kernel, ctx.config.kexec, pre !== undefined);
-  if (resolvedAfterPre(kernel, ctx.config.kexec, pre)) return { version: undefined, why };
+  const fallback = await bootFallback(ctx.runner, ctx.host);
+  if (resolvedAfterPre(kernel, ctx.config.kexec, pre)) return { version: undefined, why, fallback };
   const checked = await checkedTarget({
     runner: ctx.runner,
     config: ctx.config.kexec,
     kernel,
     host: ctx.host,
   });
-  return { version: checked.version, why };
+  return { version: checked.version, why, fallback };
 }
 
 /** Our pids are in this namespace: inside a restored session it is not the worker's. */

@@ -1,7 +1,7 @@
 /**
  * Removes everything installed for the boot: the units (disabled first, so no
- * .wants link stays), the ifupdown hook, the lock rules file, and any other
- * artefact the journal names. The fixed set is removed even when no journal can
+ * .wants link stays), the ifupdown hook, the lock rules file, any other
+ * artefact the journal names, and the GRUB one-shot to the old kernel. The fixed set is removed even when no journal can
  * be read: a unit left enabled would run again at every boot. Each removal is
  * independent, and what is already gone costs nothing.
  */
@@ -9,9 +9,11 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Journal } from '../../state/journal.js';
+import { grubFiles } from '../../tools/grub.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import type { Runner } from '../../tools/runner.js';
 import { daemonReload, disableUnits } from '../../tools/systemd.js';
+import { disarmBootFallback } from '../checkpoint/fallback.js';
 import { BOOT_UNITS, lockRulesPath } from '../checkpoint/prepare.js';
 
 export interface CleanupOutput {
@@ -65,6 +67,7 @@ export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupO
       failed.push({ path, error: (error as Error).message });
     }
   }
+  await clearFallback(input, failed);
   if (installed.length > 0 && reload)
     await daemonReload(runner).catch((e: Error) =>
       failed.push({ path: 'systemctl daemon-reload', error: e.message }),
@@ -75,4 +78,14 @@ export async function removeBootArtefacts(input: CleanupInput): Promise<CleanupO
     `${removed.length} removed, ${failed.length} failed`,
   );
   return { removed, failed };
+}
+
+/** The one-shot stays set, and its record kept for the next cleanup, when grub-editenv fails. */
+async function clearFallback(input: CleanupInput, failed: CleanupOutput['failed']): Promise<void> {
+  try {
+    const done = await disarmBootFallback(input.runner, input.host, input.stateDir);
+    if (done !== undefined) input.journal?.recordChange('cleanup', 'grub next_entry', done);
+  } catch (error) {
+    failed.push({ path: grubFiles(input.host.boot).env, error: (error as Error).message });
+  }
 }

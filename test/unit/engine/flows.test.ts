@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -44,6 +44,7 @@ import { listRuns, prunable } from '../../../src/state/runs.js';
 import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
 import { SESSION_ENDED_MARK } from '../../../src/steps/report/run-results.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore/script.js';
+import { grubFiles } from '../../../src/tools/grub.js';
 import type { HostPaths } from '../../../src/tools/host-paths.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
 import { waitUntil } from '../../../src/tools/wait.js';
@@ -54,6 +55,7 @@ import {
   lockRulesSaved,
   NEW_KERNEL,
   NEWEST_KERNEL,
+  OLD_KERNEL,
   readTrimmed,
   SCRATCH_BOOT_ID,
   scratchHost,
@@ -1091,6 +1093,55 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
     );
   });
 });
+
+describe('the GRUB one-shot to the running kernel, on a machine that boots through GRUB', () => {
+  it('is set after the dump, before the sync and the jump, and cleared by the cleanup after the boot restore', async () => {
+    const s = await session();
+    const { ctx, runner, journal } = machineWith([s]);
+    const grubenv = grubOn(ctx.host, runner);
+    await expect(runWorker(ctx, upgradeOptions(journal, s))).rejects.toMatchObject({
+      code: 'KEXEC_RETURNED',
+    });
+    const set = runner.indexOf(['grub-editenv', grubFiles(ctx.host.boot).env, 'set']);
+    expect(set).toBeGreaterThan(runner.lastIndexOf(['criu', 'dump']));
+    expect(set).toBeLessThan(runner.indexOf(['sync']));
+    expect(grubenv.get('next_entry')).toBe(GRUB_ENTRY);
+    expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes).toContainEqual(
+      expect.objectContaining({ kind: 'grub next_entry', path: grubFiles(ctx.host.boot).env }),
+    );
+
+    writeFileSync(ctx.host.rulesMarker, '');
+    expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
+    expect(readOutcome(journal.paths.dir)).toBe('restored');
+    expect(grubenv.has('next_entry')).toBe(false);
+    expect(runner.lastIndexOf(['grub-editenv'])).toBeGreaterThan(runner.lastIndexOf(['/bin/sh']));
+  });
+});
+
+/** Debian 12's grub.cfg with the scratch host's running kernel, and grub-editenv on a block in memory. */
+function grubOn(host: HostPaths, runner: ScriptedRunner): Map<string, string> {
+  const { cfg } = grubFiles(host.boot);
+  mkdirSync(dirname(cfg));
+  const sample = readFileSync(
+    join(import.meta.dirname, '../../fixtures/grub/bookworm.grub.cfg'),
+    'utf8',
+  );
+  writeFileSync(cfg, sample.replaceAll('6.1.0-40-amd64', OLD_KERNEL));
+  const block = new Map<string, string>();
+  runner
+    .on(['grub-editenv', '--version'], () => ({ stdout: 'grub-editenv (GRUB) 2.06-13+deb12u1\n' }))
+    .on(['grub-editenv'], (argv) => {
+      const [, , verb, arg = ''] = argv;
+      if (verb === 'set')
+        block.set(arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1));
+      if (verb === 'unset') block.delete(arg);
+      return { stdout: [...block].map(([k, v]) => `${k}=${v}\n`).join('') };
+    });
+  return block;
+}
+
+const GRUB_DEVICE = '8d1f6b2e-4c39-4c1a-9f0e-3b7e5a2d9c41';
+const GRUB_ENTRY = `gnulinux-advanced-${GRUB_DEVICE}>gnulinux-${OLD_KERNEL}-advanced-${GRUB_DEVICE}`;
 
 describe('the unwind', () => {
   it('disables the boot units even when prepare failed after enabling them', async () => {
