@@ -15,6 +15,7 @@ import {
   renderIfPreUpHook,
   renderRestoreBootScript,
   renderRestoreUnit,
+  renderResumeScript,
   renderRulesUnit,
 } from '../../../src/render/artefacts.js';
 
@@ -89,6 +90,15 @@ describe('the boot shell scripts', () => {
         procCmdline: '/proc/cmdline',
         procBootId: '/proc/sys/kernel/random/boot_id',
         leapParameter: 'kernel_leap.run',
+        resumeScript: '/s/resume-trees.sh',
+      }),
+      'resume-trees.sh': renderResumeScript({
+        stateDir: '/s',
+        proc: '/proc',
+        procBootId: '/proc/sys/kernel/random/boot_id',
+        records: ['node-restore', 'fast-restore'],
+        stoppedAtDump: 'stopped-at-dump',
+        resumed: 'resumed',
       }),
     };
     for (const [name, text] of Object.entries(scripts)) {
@@ -111,6 +121,7 @@ describe('the boot shell scripts', () => {
         rulesUnit: 'kernel-leap-rules.service',
         savedSysctls: '/run/kernel-leap/sysctl',
         procSys: '/proc/sys',
+        resumeScript: '/var/lib/kernel-leap/resume-trees.sh',
       }),
     ];
     for (const unit of units) expect(unit).toMatch(/^\[Service\]\n(?:.*\n)*?UMask=0077$/m);
