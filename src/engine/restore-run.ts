@@ -99,10 +99,7 @@ export async function runRestore(
  * each session was back. A failure is told, not thrown over the restore's own
  * outcome: the unit's ExecStopPost= tries again at boot.
  */
-async function resumeRestored(
-  ctx: EngineContext,
-  journals: readonly Journal[],
-): Promise<boolean> {
+async function resumeRestored(ctx: EngineContext, journals: readonly Journal[]): Promise<boolean> {
   if (journals.length === 0) return true;
   try {
     const resumed = await resumeTrees(

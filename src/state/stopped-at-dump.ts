@@ -13,8 +13,5 @@ import { writeFileAtomic } from './atomic.js';
 export const STOPPED_AT_DUMP = 'stopped-at-dump';
 
 export function writeStoppedAtDump(runDir: string, pids: readonly number[]): void {
-  writeFileAtomic(
-    join(runDir, STOPPED_AT_DUMP),
-    pids.map((pid) => `${pid}\n`).join(''),
-  );
+  writeFileAtomic(join(runDir, STOPPED_AT_DUMP), pids.map((pid) => `${pid}\n`).join(''));
 }
