@@ -89,12 +89,14 @@ async function restoredTree() {
       resumed: 'resumed',
     }),
   );
-  // The launcher stays unshare (as the restore's), its child pid 1 of the new namespace.
+  // The launcher stays unshare (as the restore's), its child pid 1 of the new namespace;
+  // killing it kills that child, and with it the whole namespace.
   const launcher = spawn(
     'unshare',
     [
       '--pid',
       '--fork',
+      '--kill-child',
       '--mount-proc',
       'sh',
       '-c',
