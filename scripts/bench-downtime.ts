@@ -126,6 +126,7 @@ async function leapMarks(vm: Vm): Promise<{ marks: PathMarks; reportDowntimeMs?:
       address: at('gate.addresses'),
       restoreStart: at('restoreStart'),
       restored: at('restored'),
+      resumed: at('resumed'),
     },
     reportDowntimeMs: report.downtimeMs,
   };

@@ -46,6 +46,8 @@ export interface PathMarks {
   address?: number;
   restoreStart?: number;
   restored?: number;
+  /** The session's tree resumed: criu leaves it stopped until every tree is restored. */
+  resumed?: number;
 }
 
 export interface LeapFigures {
@@ -97,6 +99,9 @@ export function leapFigures(
     ['address', newHost(marks.address)],
     ['prepare', newHost(marks.restoreStart)],
     ['restore', newHost(marks.restored)],
+    ...(marks.resumed === undefined
+      ? []
+      : [['resume', newHost(marks.resumed)] as [string, number | undefined]]),
     ['first output', after[0]?.at],
   ];
   const steps = instants.slice(1).map(([name, at], i): [string, number | undefined] => {

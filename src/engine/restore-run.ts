@@ -15,6 +15,7 @@ import { doneRestoring, takeOutOfPending, takePending } from '../state/pending.j
 import { BOOT_SCRIPT, readRestoreRecord, type RestoreRecord } from '../state/restore-record.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import { restoreSession, unlockFailedRestore } from '../steps/restore/restore.js';
+import { resumeTrees } from '../steps/restore/resume.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import { bootId as readBootId } from '../tools/procfs.js';
 import type { EngineContext } from './context.js';
@@ -66,6 +67,8 @@ export async function runRestore(
       else for (const [dumped, now] of restoredPtys(journal)) ptys.set(dumped, now);
     }
   } finally {
+    // Every run is restored (or failed), each tree stopped: they run again only now, all of them.
+    if (!(await resumeRestored(ctx, journals))) code = ExitCode.restoreFailed;
     // A cleanup that a kill cut short is run again from the start.
     for (const journal of journals) {
       if (unfinished(journal, 'cleanup') && stillPending.length > 0)
@@ -86,6 +89,43 @@ export async function runRestore(
     }
   }
   return { code, journals };
+}
+
+/**
+ * Resumes the trees of these runs that this boot restored and left stopped (by
+ * restore-boot.sh already, when its own restores did them all), and marks when
+ * each session was back. A failure is told, not thrown over the restore's own
+ * outcome: the unit's ExecStopPost= tries again at boot.
+ */
+async function resumeRestored(ctx: EngineContext, journals: readonly Journal[]): Promise<boolean> {
+  if (journals.length === 0) return true;
+  try {
+    const resumed = await resumeTrees(
+      ctx.runner,
+      ctx.config.paths.state_dir,
+      ctx.host,
+      journals.map((j) => j.runId),
+    );
+    for (const journal of journals) {
+      const r = resumed.get(journal.runId);
+      if (!r) continue;
+      journal.mark('resumed', r.at);
+      if (r.kept.length > 0)
+        journal.recordChange(
+          'kept-stopped',
+          'restored tree',
+          `pids ${r.kept.join(', ')} (in its namespace) were stopped at the dump: left stopped`,
+        );
+    }
+    return true;
+  } catch (error) {
+    ctx.out.error({
+      code: isLeapError(error) ? error.code : 'RESUME_FAILED',
+      message: error instanceof Error ? error.message : String(error),
+      hint: isLeapError(error) ? error.hint : undefined,
+    });
+    return false;
+  }
 }
 
 /** The cleanup of a run restored by hand is the pending runs' boot: it stays theirs. */

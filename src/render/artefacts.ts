@@ -7,6 +7,7 @@ import restoreUnit from '../../templates/kernel-leap-restore.service.hbs';
 import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
 import restoreBoot from '../../templates/restore-boot.sh.hbs';
 import restoreTree from '../../templates/restore-tree.sh.hbs';
+import resumeTrees from '../../templates/resume-trees.sh.hbs';
 import { LeapError } from '../errors.js';
 import { compileTemplate } from './templates.js';
 
@@ -31,6 +32,8 @@ export interface RestoreUnitContext {
   /** Where the restore script saves a setting's earlier value, and /proc/sys to put it back into. */
   savedSysctls: string;
   procSys: string;
+  /** Its ExecStopPost= resumes the trees restored and left stopped, whatever became of Node. */
+  resumeScript: string;
 }
 
 export interface RestoreBootContext {
@@ -38,6 +41,22 @@ export interface RestoreBootContext {
   node: string;
   bundle: string;
   procBootId: string;
+  /** Run once every taken run was restored by its own restore-fast.sh. */
+  resumeScript: string;
+}
+
+/** The resume of the trees each restore left stopped (templates/resume-trees.sh.hbs). */
+export interface ResumeScriptContext {
+  stateDir: string;
+  /** /proc: the trees' processes, their children and their pids in their own namespace. */
+  proc: string;
+  procBootId: string;
+  /** The restore script's records in a run dir, Node's first: the latest of this boot says whether the tree was restored. */
+  records: string[];
+  /** In a run dir: the pids stopped at the dump, in the tree's own pid namespace. */
+  stoppedAtDump: string;
+  /** In a run dir: what the resume did, and when. */
+  resumed: string;
 }
 
 /** What one run of the restore script is to do (templates/restore-tree.sh.hbs), every value computed before it runs. */
@@ -131,6 +150,11 @@ export const renderRestoreBootScript = lazy<RestoreBootContext>(
 export const renderRestoreScript = lazy<RestoreScriptContext>(
   'templates/restore-tree.sh.hbs',
   restoreTree,
+);
+
+export const renderResumeScript = lazy<ResumeScriptContext>(
+  'templates/resume-trees.sh.hbs',
+  resumeTrees,
 );
 
 export const renderActionScript = lazy<ActionScriptContext>(

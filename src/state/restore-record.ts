@@ -20,6 +20,33 @@ export const BOOT_SCRIPT = { script: 'restore-fast.sh', record: 'fast-restore' }
 export const NODE_SCRIPT = { script: 'restore-node.sh', record: 'node-restore' } as const;
 export type ScriptFiles = typeof BOOT_SCRIPT | typeof NODE_SCRIPT;
 
+/** What the resume (templates/resume-trees.sh.hbs) did for the run's tree, and when. */
+export const RESUMED = 'resumed';
+
+export interface Resumed {
+  /** The instant the tree's last process was resumed: the session is back. */
+  at: Date;
+  /** Pids in the tree's namespace, in the order they were resumed (deepest first). */
+  resumed: number[];
+  /** Pids stopped at the dump, left stopped. */
+  kept: number[];
+}
+
+/** The run's `resumed` of this boot: its tree was resumed; undefined before. */
+export function readResumed(runDir: string, bootId: string): Resumed | undefined {
+  const path = join(runDir, RESUMED);
+  if (!existsSync(path)) return undefined;
+  const fields = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
+  const pids = (key: string) => fields.filter(([k]) => k === key).map(([, v]) => Number(v));
+  const boot = fields.find(([k]) => k === 'boot')?.[1];
+  const at = Number(fields.find(([k]) => k === 'at')?.[1]);
+  if (boot !== bootId || !Number.isInteger(at)) return undefined;
+  return { at: new Date(at), resumed: pids('cont'), kept: pids('kept') };
+}
+
 /** Why the script stopped before criu's launch: a gate's mark name when that gate timed out. */
 export const GAVE_UP = [
   'no-ip',

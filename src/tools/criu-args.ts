@@ -46,6 +46,8 @@ export interface CriuRestoreOptions extends CriuCommonOptions {
   actionScript: string | undefined;
   /** --tcp-close: the connections come back shut down, for a peer that is gone. */
   tcpClose?: boolean;
+  /** How the tree is left once restored: running (criu's default), or --leave-stopped until it is resumed. */
+  finalState?: 'running' | 'stopped';
 }
 
 function commonArgs(o: CriuCommonOptions): string[] {
@@ -94,6 +96,7 @@ export function criuRestoreArgs(o: CriuRestoreOptions): string[] {
     ...commonArgs(o),
     ...(o.actionScript ? ['--action-script', o.actionScript] : []),
     ...(o.tcpClose ? ['--tcp-close'] : []),
+    ...(o.finalState === 'stopped' ? FINAL_STATE_ARGS.stopped : []),
     ...o.inheritFds.flatMap((f) => ['--inherit-fd', `fd[${f.fd}]:${f.key}`]),
     ...o.extra,
   ];

@@ -12,6 +12,8 @@ export interface HostPaths {
   /** Kernels (vmlinuz-*, initrd.img-*). */
   boot: string;
   kexecLoaded: string;
+  /** /proc, where the shell scripts read processes (the resume walks the restored trees there). */
+  proc: string;
   /** This boot's kernel command line. */
   procCmdline: string;
   /** This boot's id: what the boot's shell scripts took is told apart from an earlier boot's. */
@@ -29,6 +31,7 @@ export const HOST_PATHS: HostPaths = {
   rulesMarker: '/run/kernel-leap/rules-loaded',
   boot: '/boot',
   kexecLoaded: '/sys/kernel/kexec_loaded',
+  proc: '/proc',
   procCmdline: '/proc/cmdline',
   procBootId: '/proc/sys/kernel/random/boot_id',
   procSys: '/proc/sys',

@@ -99,6 +99,8 @@ export function scratchHost(): HostPaths {
     rulesMarker: join(root, 'run/kernel-leap/rules-loaded'),
     boot: join(root, 'boot'),
     kexecLoaded: join(root, 'sys/kernel/kexec_loaded'),
+    // The resume walks the real trees of the fake launches.
+    proc: '/proc',
     procCmdline: join(root, 'proc/cmdline'),
     procBootId: join(root, 'proc/sys/kernel/random/boot_id'),
     procSys: join(root, 'proc/sys'),

@@ -2,7 +2,8 @@
  * restore-boot.sh, the restore unit's ExecStart, run for real with dash: on any
  * boot it takes the pending runs as Node's restore would (the boot id
  * beside the list), runs each run's restore-fast.sh in order until one fails,
- * skips a run without one, and always hands over to Node last. What it writes is
+ * skips a run without one, resumes the trees once every run was restored by its
+ * own (else Node resumes them), and always hands over to Node last. What it writes is
  * owner-only whatever the umask it starts with.
  */
 import { spawnSync } from 'node:child_process';
@@ -39,6 +40,9 @@ function bootBed(runs: Record<string, string | undefined>) {
   writeFileSync(join(root, 'boot_id'), `${BOOT_ID}\n`);
   const node = join(root, 'node');
   writeFileSync(node, `#!/bin/sh\necho "node $*" >> '${log}'\n`, { mode: 0o755 });
+  // Read by /bin/sh, as the rendered resume-trees.sh is.
+  const resume = join(root, 'resume trees.sh');
+  writeFileSync(resume, `echo "resume $#" >> '${log}'\n`);
   const script = join(root, 'restore-boot.sh');
   writeFileSync(
     script,
@@ -47,6 +51,8 @@ function bootBed(runs: Record<string, string | undefined>) {
       node,
       bundle: '/opt/kl $1.mjs',
       procBootId: join(root, 'boot_id'),
+
+      resumeScript: resume,
     }),
   );
   // Started with an open umask, as nothing guarantees the unit's: what it writes must still be root's alone.
@@ -80,6 +86,12 @@ describe('restore-boot.sh', () => {
       fresh: ['r1', 'holder', 'r3', 'r4'],
       cutShort: [],
     });
+  });
+
+  it('resumes every tree before Node when each run was restored by its own restore-fast.sh', () => {
+    const bed = bootBed({ r1: 'exit 0', r2: 'exit 0' });
+    // No run named: the resume takes the restoring list, as the unit's ExecStopPost= does.
+    expect(bed.run()).toEqual(['r1', 'r2', 'resume 0', 'node /opt/kl $1.mjs restore --boot']);
   });
 
   it('the same list at a later boot was cut short', () => {

@@ -33,6 +33,7 @@ describe('generated units pass systemd-analyze verify', () => {
         rulesUnit: 'kernel-leap-rules.service',
         savedSysctls: '/run/kernel-leap/sysctl',
         procSys: '/proc/sys',
+        resumeScript: '/var/lib/kernel-leap/resume-trees.sh',
       }),
     );
     const problems = await verifyUnits(new ExecaRunner(), [rules, restore]);

@@ -12,6 +12,7 @@ import { isLeapError } from '../../errors.js';
 import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint } from '../../state/manifest.js';
 import { releaseReserve } from '../../state/reserve.js';
+import { writeStoppedAtDump } from '../../state/stopped-at-dump.js';
 import { runCriu } from '../../tools/criu.js';
 import { clearNonBlocking, O_NONBLOCK, type ProcessFd } from '../../tools/fd-flags.js';
 import { dropLockRules } from '../../tools/iptables.js';
@@ -39,6 +40,8 @@ export interface DumpInput {
 export interface DumpOutput {
   durationMs: number;
   imagesBytes: number;
+  /** The tree's processes stopped by job control as the dump began, by their pid in the tree's own namespace. */
+  stoppedAtDump: number[];
 }
 
 const DUMP_TIMEOUT_MS = 10 * 60_000;
@@ -65,6 +68,11 @@ export function fixExecBits(journal: StepJournal, fixes: readonly ExecBitFix[]):
 export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
   fixExecBits(input.journal, input.execBitFixes);
   const blockingPtys = blockingPtyFds(liveProc, input.pids);
+  // As late as can be before criu seizes them: what the restore must not resume.
+  const stoppedAtDump = stoppedProcesses(liveProc, input.pids).map(
+    (pid) => readStatus(liveProc, pid)?.nsPids.at(-1) ?? pid,
+  );
+  if (input.markPrefix === 'dump') writeStoppedAtDump(input.journal.paths.dir, stoppedAtDump);
   input.journal.mark(`${input.markPrefix}.freeze`);
   const started = performance.now();
   try {
@@ -84,7 +92,15 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
   }
   const durationMs = Math.round(performance.now() - started);
   input.journal.mark(`${input.markPrefix}.dumped`);
-  return { durationMs, imagesBytes: dirSize(input.imagesDir) };
+  return { durationMs, imagesBytes: dirSize(input.imagesDir), stoppedAtDump };
+}
+
+/**
+ * The processes stopped by a signal (state T: a job suspended with Ctrl-Z), not
+ * those a tracer stopped (t). criu restores them stopped, and so they stay.
+ */
+export function stoppedProcesses(proc: ProcSource, pids: readonly number[]): number[] {
+  return pids.filter((pid) => readStatus(proc, pid)?.state === 'T');
 }
 
 /** After a failed dump: resume any stopped task and drop lock rules CRIU left behind. */

@@ -33,6 +33,7 @@ import type { Runner } from '../../tools/runner.js';
 import { enableUnits } from '../../tools/systemd.js';
 import { needsIfupdownHook } from '../plan/network.js';
 import type { SessionPlan } from '../plan/session-plan.js';
+import { writeResumeScript } from '../restore/resume.js';
 import { RESTORED_PID_FILE, writeBootScript } from '../restore/script.js';
 import type { KexecLoadOutput } from './kexec.js';
 
@@ -68,6 +69,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const { node, bundle } = selfCommand(config);
   const iptablesRestore = '/usr/sbin/iptables-restore';
   const bootScript = join(stateDir, 'restore-boot.sh');
+  // Not a boot artefact: the restore unit's ExecStopPost= runs it after Node's cleanup (steps/restore/resume.ts).
+  const resumeScript = writeResumeScript(stateDir, host);
 
   const files: Array<{ path: string; text: string; mode: number }> = [
     {
@@ -86,6 +89,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         node,
         bundle,
         procBootId: host.procBootId,
+        resumeScript,
       }),
       // Read by `/bin/sh FILE`, never executed itself.
       mode: 0o600,
@@ -101,6 +105,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         rulesUnit: RULES_UNIT,
         savedSysctls: host.savedSysctls,
         procSys: host.procSys,
+        resumeScript,
       }),
       mode: 0o644,
     },

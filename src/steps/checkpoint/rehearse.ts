@@ -13,7 +13,7 @@ import { readStatus } from '../../tools/proc-tasks.js';
 import { liveProc } from '../../tools/procfs.js';
 import type { Runner } from '../../tools/runner.js';
 import type { SessionPlan } from '../plan/session-plan.js';
-import { dumpTree } from './dump.js';
+import { dumpTree, stoppedProcesses } from './dump.js';
 
 export interface RehearsalOutput {
   verdict: 'go' | 'no-go';
@@ -34,6 +34,8 @@ export async function rehearseDump(
   const logFile = join(journal.paths.logs, 'rehearsal.log');
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
   try {
+    // A job its user stopped stays stopped after -R, as it must: only a task criu left so counts.
+    const stoppedBefore = stoppedProcesses(liveProc, plan.pids);
     const dumped = await dumpTree({
       runner,
       journal,
@@ -48,7 +50,7 @@ export async function rehearseDump(
     });
     const reasons = [
       ...missingImages(scratch, plan.ownPidNamespace?.rootNsPid ?? plan.rootPid),
-      ...stoppedTasks(plan.pids),
+      ...stoppedTasks(plan.pids, stoppedBefore),
       ...(await leftoverRules(runner, plan)),
     ];
     return {
@@ -75,9 +77,12 @@ function missingImages(dir: string, rootPid: number): string[] {
     .map((name) => `the rehearsal wrote no ${name}`);
 }
 
-function stoppedTasks(pids: readonly number[]): string[] {
+function stoppedTasks(pids: readonly number[], stoppedBefore: readonly number[]): string[] {
   return pids
-    .filter((pid) => /^[tT]$/.test(readStatus(liveProc, pid)?.state ?? ''))
+    .filter(
+      (pid) =>
+        !stoppedBefore.includes(pid) && /^[tT]$/.test(readStatus(liveProc, pid)?.state ?? ''),
+    )
     .map((pid) => `task ${pid} was left stopped`);
 }
 

@@ -60,6 +60,7 @@ const TIMELINE_ORDER = [
   'restoreStart',
   'restored',
   'unlocked',
+  'resumed',
 ];
 
 /** Marks taken on the new kernel (from its start on), whose clock is corrected by that boot's own offset. */
@@ -84,9 +85,10 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
   const since = (at: string) => (freeze === undefined ? undefined : Date.parse(at) - freeze);
   const load = journal.phases.load.outputs;
   const restore = journal.phases.restore.outputs;
-  // The session talks again once its connections are unlocked, not when criu returns: a lock rule
-  // still in force holds its packets, and the peer then waits for a retransmit.
-  const end = marks.unlocked ?? marks.restored;
+  // The session is back once it runs again and its connections are unlocked, not when criu
+  // returns: criu leaves it stopped until every tree is restored, and a lock rule still in
+  // force holds its packets, the peer then waiting for a retransmit.
+  const end = latest(marks.resumed, marks.unlocked) ?? marks.restored;
   return {
     runId: journal.runId,
     host: journal.host,
@@ -130,6 +132,12 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
       freeze !== undefined && marks.kexec ? Date.parse(marks.kexec) - freeze : undefined,
     logs: ['logs/dump.log', 'logs/restore.log', 'logs/rehearsal.log', 'logs/commands.jsonl'],
   };
+}
+
+/** The later of two instants, either of which may be missing (a journal from before the mark). */
+function latest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return Date.parse(a) >= Date.parse(b) ? a : b;
 }
 
 function inferOutcome(journal: JournalData): string {

@@ -2,7 +2,8 @@
  * Restore, run at boot by kernel-leap-restore.service or by hand: the restore
  * script (steps/restore/script.ts) opens the gates, makes the FIFOs and socket
  * directories, and starts criu as pid 1 of a fresh pid+mount namespace inside its
- * own transient scope, so the session outlives this unit. Node takes up what the
+ * own transient scope, so the session outlives this unit; the tree stays stopped
+ * until every tree is restored (steps/restore/resume.ts). Node takes up what the
  * boot's run of it did, does what only it can do before (a pty remap) and after
  * (unlock, journal), and runs it again where the boot's could not finish.
  */

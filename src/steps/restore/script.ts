@@ -174,7 +174,8 @@ function restoreArgv(manifest: RestoreManifest, launch: LaunchOptions): string[]
   const criu = [
     ...(manifest.criu.shellJob ? ['setsid'] : []),
     'criu',
-    ...criuRestoreArgs({ ...manifest.criu, tcpClose }),
+    // Stopped until every tree of this restore is: resume-trees.sh resumes them (steps/restore/resume.ts).
+    ...criuRestoreArgs({ ...manifest.criu, tcpClose, finalState: 'stopped' }),
   ];
   // criu without -d stays pid 1 of the new namespace and reaps the tree (docs/criu-facts.md §13).
   const inNamespace = [

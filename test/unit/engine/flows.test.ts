@@ -47,6 +47,8 @@ import { RESTORED_PID_FILE } from '../../../src/steps/restore/script.js';
 import { grubFiles } from '../../../src/tools/grub.js';
 import type { HostPaths } from '../../../src/tools/host-paths.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
+import { readStatus } from '../../../src/tools/proc-tasks.js';
+import { liveProc } from '../../../src/tools/procfs.js';
 import { waitUntil } from '../../../src/tools/wait.js';
 import {
   type FakeSession,
@@ -228,7 +230,7 @@ type Launch = 'restored' | 'killed' | 'failed' | 'hung';
  * of its plan (then restored). Each first runs criu's action script at
  * pre-restore, as criu does, and fails as criu would if it exits non-zero. Then
  * restored becomes the launcher of a fake tree (its
- * child criu, whose child is the root) and writes the pid file as criu's action
+ * child criu, whose child is the root, stopped as --leave-stopped leaves it) and writes the pid file as criu's action
  * script would; killed ends as a criu killed mid-restore leaves it (a log with no
  * error); failed, with an error in its log; hung never resumes the tasks. Each
  * launch notes its argv, and window scaling and its saved value as it met them.
@@ -255,6 +257,8 @@ function fakeLaunches(host: HostPaths) {
     'esac',
     'sh -c "sleep 600 & wait" & criu=$!',
     'until root=$(cat /proc/$criu/task/$criu/children 2>/dev/null) && [ -n "$root" ]; do sleep 0.02; done',
+    // As criu --leave-stopped: the tree stays stopped until the resume.
+    'kill -STOP $root',
     'echo $root > "$pids"',
     'wait',
   ];
@@ -285,11 +289,14 @@ function endLaunches(): void {
       killGroup(Number(readTrimmed(join(bin, name))));
 }
 
-/** The restore script Node renders (restore-node.sh), run for real by /bin/sh with the fake launches. */
+/**
+ * The scripts Node renders and runs, run for real by /bin/sh: the restore script
+ * (restore-node.sh) with the fake launches, and the resume of their trees.
+ */
 function runsRestoreScripts(runner: ScriptedRunner, launches: FakeLaunches): void {
   const other = runner.handlerFor(['/bin/sh']);
   runner.on(['/bin/sh'], (argv, request) => {
-    if (!argv[1]?.endsWith('/restore-node.sh')) return other(argv, request);
+    if (!/\/(restore-node|resume-trees)\.sh$/.test(argv[1] ?? '')) return other(argv, request);
     const result = spawnSync(argv[0] as string, argv.slice(1), {
       env: { ...launches.env, ...request.env },
       encoding: 'utf8',
@@ -297,6 +304,11 @@ function runsRestoreScripts(runner: ScriptedRunner, launches: FakeLaunches): voi
     });
     return { exitCode: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   });
+}
+
+/** Each run of the restore script Node rendered. */
+function nodeScriptRuns(runner: ScriptedRunner): string[][] {
+  return runner.callsOf(['/bin/sh']).filter((argv) => argv[1]?.endsWith('/restore-node.sh'));
 }
 
 /**
@@ -612,7 +624,7 @@ describe('the boot-restore flow', () => {
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(runner.launches.calls()).toHaveLength(1);
-    expect(runner.indexOf(['/bin/sh'])).toBe(-1);
+    expect(nodeScriptRuns(runner)).toHaveLength(0);
     const after = Journal.open(ctx.stateDir, journal.runId);
     const restoredAt = Number(/^mark\.restored=(\d+)$/m.exec(record)?.[1]);
     expect(Date.parse(after.snapshot.marks.restored ?? '')).toBe(restoredAt);
@@ -627,6 +639,12 @@ describe('the boot-restore flow', () => {
     });
     expect(readOutcome(journal.paths.dir)).toBe('restored');
     expect(after.phase('cleanup').status).toBe('done');
+    // restore-boot.sh did not resume (it ran no resume here): Node did, after its last run, before its cleanup.
+    const root = (after.phase('restore').outputs as { rootPidHost: number }).rootPidHost;
+    expect(readStatus(liveProc, root)?.state).not.toBe('T');
+    expect(runner.launches.calls()[0]).toContain('--leave-stopped');
+    const resumed = Date.parse(after.snapshot.marks.resumed ?? '');
+    expect(resumed).toBeGreaterThanOrEqual(restoredAt);
   });
 
   it('restore-fast.sh waits out a gate on the time since boot: a wall clock stepped an hour at each reading does not end the wait', async () => {
@@ -700,7 +718,7 @@ describe('the boot-restore flow', () => {
     );
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     expect(runner.launches.calls()).toHaveLength(2);
-    expect(runner.callsOf(['/bin/sh'])).toHaveLength(1);
+    expect(nodeScriptRuns(runner)).toHaveLength(1);
     expect(Journal.open(ctx.stateDir, journal.runId).snapshot.changes.map((c) => c.kind)).toContain(
       'restore-again',
     );
@@ -919,7 +937,7 @@ describe('the boot-restore flow', () => {
     const atLaunch: { outcome?: string | undefined } = {};
     const script = runner.handlerFor(['/bin/sh']);
     runner.on(['/bin/sh'], (argv, request) => {
-      atLaunch.outcome = readOutcome(journal.paths.dir);
+      if (argv[1]?.endsWith('/restore-node.sh')) atLaunch.outcome = readOutcome(journal.paths.dir);
       return script(argv, request);
     });
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);

@@ -15,6 +15,7 @@ import {
   renderIfPreUpHook,
   renderRestoreBootScript,
   renderRestoreUnit,
+  renderResumeScript,
   renderRulesUnit,
 } from '../../../src/render/artefacts.js';
 
@@ -82,6 +83,16 @@ describe('the boot shell scripts', () => {
         node: '/n',
         bundle: '/b',
         procBootId: '/proc/sys/kernel/random/boot_id',
+
+        resumeScript: '/s/resume-trees.sh',
+      }),
+      'resume-trees.sh': renderResumeScript({
+        stateDir: '/s',
+        proc: '/proc',
+        procBootId: '/proc/sys/kernel/random/boot_id',
+        records: ['node-restore', 'fast-restore'],
+        stoppedAtDump: 'stopped-at-dump',
+        resumed: 'resumed',
       }),
     };
     for (const [name, text] of Object.entries(scripts)) {
@@ -102,6 +113,7 @@ describe('the boot shell scripts', () => {
         rulesUnit: 'kernel-leap-rules.service',
         savedSysctls: '/run/kernel-leap/sysctl',
         procSys: '/proc/sys',
+        resumeScript: '/var/lib/kernel-leap/resume-trees.sh',
       }),
     ];
     for (const unit of units) expect(unit).toMatch(/^\[Service\]\n(?:.*\n)*?UMask=0077$/m);

@@ -39,6 +39,7 @@ const restoreCtx = {
   rulesUnit: 'kernel-leap-rules.service',
   savedSysctls: join(dir, 'saved sysctl'),
   procSys: join(dir, 'proc sys'),
+  resumeScript: join(dir, 'resume $1 trees.sh'),
 };
 const execLines = (unit: string, key: string) =>
   unit
@@ -141,9 +142,14 @@ describe('kernel-leap-restore.service', () => {
 });
 
 describe("the restore unit's ExecStopPost=", () => {
+  it('first resumes the trees restored and left stopped, whatever became of Node', () => {
+    const [argv] = execLines(renderRestoreUnit(restoreCtx), 'ExecStopPost');
+    expect(argv).toEqual(['/bin/sh', restoreCtx.resumeScript]);
+  });
+
   it('puts back every kernel setting a killed restore left changed, and only those', () => {
     const unit = renderRestoreUnit(restoreCtx);
-    const [argv] = execLines(unit, 'ExecStopPost');
+    const [, argv] = execLines(unit, 'ExecStopPost');
     expect(argv?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     expect(argv?.slice(3)).toEqual([
       'kernel-leap-sysctl',

@@ -100,6 +100,12 @@ describe('criu argv builders', () => {
     ]);
   });
 
+  it('leaves the restored tree stopped when asked, for the resume to wake once every tree is restored', () => {
+    const args = { ...common, logFile: '/l', actionScript: undefined, inheritFds: [] };
+    expect(criuRestoreArgs({ ...args, finalState: 'stopped' })).toContain('--leave-stopped');
+    expect(criuRestoreArgs(args)).not.toContain('--leave-stopped');
+  });
+
   it('writes external file keys in lowercase hex (the decimal form is silently not matched)', () => {
     expect(externalFileKey(175, 682)).toBe('file[af:2aa]');
   });

@@ -74,6 +74,17 @@ describe('report', () => {
     expect(text).toContain('nsenter -t 429 -p -m');
   });
 
+  it('ends the downtime when the session is resumed, after every tree is restored, or at the unlock if that came later', () => {
+    const j = structuredClone(base);
+    j.marks.resumed = '2026-11-22T12:05:12.013Z';
+    const r = buildReport(j, 'restored');
+    expect(r.downtimeMs).toBe(36057 + 1000);
+    expect(r.timeline.map((t) => t.name).slice(-3)).toEqual(['restored', 'unlocked', 'resumed']);
+    // restore-boot.sh resumed before Node removed a lock rule left in force: the session talked only then.
+    j.marks.resumed = '2026-11-22T12:05:10.900Z';
+    expect(buildReport(j, 'restored').downtimeMs).toBe(36057);
+  });
+
   it('puts both boots on the RTC scale when each measured its clock offset', () => {
     const j = structuredClone(base);
     j.phases.prepare = { status: 'done', outputs: { clockOffsetMs: 200 } };

@@ -155,7 +155,7 @@ describe("Node's rendering", () => {
 describe("root's own entries", () => {
   it("are made below directories the restore script and criu's action script check with the one root_shut", () => {
     const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
-    writeBootScript(manifest(), runDir, HOST, 'r1');
+    writeBootScript(manifest(), runDir, HOST);
     const restore = readFileSync(join(runDir, BOOT_SCRIPT.script), 'utf8');
     const action = renderActionScript({ pidFile: 'p', heldDir: 'h', heldLog: 'l', heldFiles: [] });
     for (const script of [restore, action]) expect(script.split(rootShut)).toHaveLength(2);
