@@ -26,6 +26,8 @@ import { bootGuest, type Vm } from '../helpers/vm-boot.js';
 import type { VmSession } from '../helpers/vm-session.js';
 
 const LEAP_AGAIN = '/root/leap-again';
+/** alice's FIFO's directory in /tmp, which the boot empties and her restore makes again. */
+const HOSTILE_DIR = '/tmp/kl-hostile';
 // When the host drops a kernel version into LEAP_AGAIN, the session itself runs the next upgrade,
 // accepting to lose the sessions it does not carry.
 const TICKER = `while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; if [ -s ${LEAP_AGAIN} ]; then k=$(cat ${LEAP_AGAIN}); rm -f ${LEAP_AGAIN}; kernel-leap upgrade --yes --allow-loss --kernel "$k"; echo "AGAIN-EXIT=$?"; fi; sleep 0.5; done`;
@@ -165,8 +167,9 @@ describe('restore side in the guest', () => {
     const { newKernel, user } = guest.connection;
     // alice's login runs under privilege separation; after the next leap she types a line that her shell must read.
     // Her shell holds a file of hers read-write, which criu opens again as root: checked first (docs/trust.md).
+    // It holds a FIFO in /tmp too, which the boot empties: the restore makes it again, as alice.
     aliceSession = guest.openSession(
-      `exec 7<> "$HOME/kl-notes"; (while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`,
+      `exec 7<> "$HOME/kl-notes"; mkdir ${HOSTILE_DIR} && mkfifo ${HOSTILE_DIR}/kl-hostile-fifo && exec 8<> ${HOSTILE_DIR}/kl-hostile-fifo; (while :; do echo "tickA $(uname -r)"; sleep 0.5; done) & read -r line; echo "ALICE-READ:$line"; sleep 600`,
       user,
     );
     others.push(aliceSession);
@@ -192,11 +195,22 @@ describe('restore side in the guest', () => {
     const restored = session;
     if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
     const { newKernel, user } = guest.connection;
-    const b = guest.openSession('while :; do echo "tickB $(uname -r)"; sleep 0.5; done');
+    // A job stopped before the dump stays stopped after it: the resume of the restored trees leaves it.
+    const b = guest.openSession(
+      'sleep 6017 & kill -STOP $!; while :; do echo "tickB $(uname -r)"; sleep 0.5; done',
+    );
     others.push(b);
     await b.waitForLine(/^tickB /, 60_000);
     const alice = aliceSession;
     if (!alice?.running) throw new Error("needs alice's session from the previous test");
+    // A hostile second session of alice's: once restored, it keeps swapping the directory of her
+    // other tree's FIFO for a symlink into /etc, racing root's work for that tree.
+    const hostile = guest.openSession(
+      `k=$(uname -r); (while [ "$(uname -r)" = "$k" ]; do sleep 0.2; done; while :; do mv ${HOSTILE_DIR} ${HOSTILE_DIR}.real 2>/dev/null && ln -sfn /etc ${HOSTILE_DIR}; sleep 0.005; rm -f ${HOSTILE_DIR}; mv ${HOSTILE_DIR}.real ${HOSTILE_DIR} 2>/dev/null; done) & while :; do echo "tickH $(uname -r)"; sleep 0.5; done`,
+      user,
+    );
+    others.push(hostile);
+    await hostile.waitForLine(/^tickH /, 60_000);
     // A fifth session ends under its own dump, as a closing connection would: criu's post-dump
     // hook kills its root (the sshd above its shell) once the images are written, and fails.
     const ending = guest.openSession('echo "ROOT $PPID"; while :; do echo tickE; sleep 0.5; done');
@@ -216,13 +230,26 @@ describe('restore side in the guest', () => {
     const fromRestored = restored.lines.length;
     await withPostMortem(guest, () => a.waitForLine(/^UPGRADE-EXIT=\d+/, 480_000));
     expect(a.output()).toContain('UPGRADE-EXIT=0');
-    expect(a.output()).toMatch(/session 5 of 5/);
+    expect(a.output()).toMatch(/session 6 of 6/);
     const endedRun = /session root \d+ \(run (\S+)\) ended during its dump: nothing to carry/.exec(
       a.output(),
     )?.[1];
     expect(endedRun).toBeDefined();
     await b.waitForLine(new RegExp(`^tickB ${newKernel}$`), 60_000);
     await alice.waitForLine(new RegExp(`^tickA ${newKernel}$`), 60_000);
+    await hostile.waitForLine(new RegExp(`^tickH ${newKernel}$`), 60_000);
+    // Nothing of alice's landed in /etc, and her other tree holds its own FIFO again.
+    expect((await guest.run(`find /etc -xdev -user ${user} | wc -l`)).trim()).toBe('0');
+    expect((await guest.run('find /etc -xdev -name kl-hostile-fifo | wc -l')).trim()).toBe('0');
+    expect(
+      (
+        await guest.run(
+          `for p in $(pgrep -u ${user} -x bash); do stat -L -c %F /proc/$p/fd/8 2>/dev/null; done | sort -u`,
+        )
+      ).trim(),
+    ).toBe('fifo');
+    // The job stopped before the dump is stopped still; its shell goes on.
+    expect((await guest.run("ps -o stat= -p $(pgrep -x -f 'sleep 6017')")).trim()).toMatch(/^T/);
     alice.write('typed for alice\n');
     await alice.waitForLine(/^ALICE-READ:typed for alice/, 60_000);
     // Her tree's restore checked the file she holds (no symlink on the way, the dump's device and
@@ -244,10 +271,10 @@ describe('restore side in the guest', () => {
     expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe(
       'aborted',
     );
-    const runs = (
-      /run (\S+), (\S+), (\S+), (\S+), (\S+) handed to/.exec(a.output())?.slice(1) ?? []
-    ).filter((run) => run !== endedRun);
-    expect(runs).toHaveLength(4);
+    const runs = (/run ((?:\S+, )+\S+) handed to/.exec(a.output())?.[1]?.split(', ') ?? []).filter(
+      (run) => run !== endedRun,
+    );
+    expect(runs).toHaveLength(5);
     for (const run of runs) await waitForOutcome(guest, /^restored$/, 60_000, run);
     const reports = await Promise.all(
       runs.map(
