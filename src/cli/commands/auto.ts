@@ -86,11 +86,7 @@ async function leap(
     return decided(ctx, { ...record, action: 'no-go', reason: why }, ExitCode.noGo);
   }
   if ('exit' in started)
-    return decided(
-      ctx,
-      { ...record, action: 'no-go', reason: 'the plan says no-go: its lines above say why' },
-      ExitCode.noGo,
-    );
+    return decided(ctx, { ...record, action: 'no-go', reason: started.why }, ExitCode.noGo);
   const runs = started.journals.map((j) => j.runId);
   writeAutoRecord(ctx.config.paths.state_dir, { ...record, runs });
   // A leap that jumps never comes back here: the restored sessions and this record tell of it.

@@ -14,6 +14,7 @@ import {
   type TargetReason,
   targetReason,
 } from '../../steps/checkpoint/kexec.js';
+import { noGoReasons } from '../../steps/plan/classify.js';
 import { crossTreeStreams, linkTrees } from '../../steps/plan/cross-tree.js';
 import { callerLast, discover, type SessionRoot, treeHolding } from '../../steps/plan/discover.js';
 import { withScopeTrees } from '../../steps/plan/scope-trees.js';
@@ -81,14 +82,14 @@ export type Waiter = 'launcher' | 'self';
 
 /**
  * Discovers the sessions, checks the target, plans, asks, and starts the detached
- * worker: its runs in dump order (the caller's last), or the exit code of a refusal before it.
+ * worker: its runs in dump order (the caller's last), or the exit code of a refusal before it and why.
  */
 export async function launchLeap(
   ctx: CommandContext,
   values: ParsedValues,
   mode: 'upgrade' | 'rehearse',
   waiter: Waiter,
-): Promise<{ exit: number } | { journals: Journal[] }> {
+): Promise<{ exit: number; why: string } | { journals: Journal[] }> {
   assertMachineFree(ctx.config.paths.state_dir, mode);
   const self = new Set([process.pid]);
   const found = withScopeTrees(
@@ -113,12 +114,14 @@ export async function launchLeap(
     previews.push(await planSession(ctx.runner, ctx.config, root.pid, self));
   const shown = linkTrees(previews, ctx.config, liveProc, 'plan');
   ctx.out.aside(previewText(shown, roots, target, terminalWidth(process.stderr)));
-  if (shown.some((p) => p.verdict === 'no-go')) return { exit: ExitCode.noGo };
+  if (shown.some((p) => p.verdict === 'no-go'))
+    return { exit: ExitCode.noGo, why: `the plan says no-go: ${noGoReasons(shown)}` };
   const losses = checkLosses(roots, values);
   if (losses.text) ctx.out.aside(`${losses.text}\n`);
-  if (losses.refused) return { exit: ExitCode.noGo };
+  if (losses.refused)
+    return { exit: ExitCode.noGo, why: "another user's ssh session would be lost" };
   if (target && values.yes !== true && !(await confirm(roots.length, target.version)))
-    return { exit: ExitCode.usage };
+    return { exit: ExitCode.usage, why: 'not confirmed' };
 
   // One run per session, the caller's created last: `latest` then names the run its launcher waits on.
   const leap = leapOf(

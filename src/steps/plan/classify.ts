@@ -115,6 +115,17 @@ export function verdictOf(risks: readonly Risk[]): Plan['verdict'] {
   return risks.some((r) => r.level === 'fail') ? 'no-go' : 'go';
 }
 
+/** Why plans say no-go, on one line: each failing risk with its tree's root (auto's record and status quote it). */
+export function noGoReasons(plans: ReadonlyArray<Pick<Plan, 'rootPid' | 'risks'>>): string {
+  return plans
+    .flatMap((p) =>
+      p.risks
+        .filter((r) => r.level === 'fail')
+        .map((r) => `tree ${p.rootPid}: ${r.code} ${r.message}`),
+    )
+    .join('; ');
+}
+
 export function plan(facts: PlanFacts): Plan {
   const out: Plan = {
     criu: criuAbilities(facts.criuVersion),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../../src/config/load.js';
-import { ghostLimit, plan } from '../../../../src/steps/plan/classify.js';
+import { ghostLimit, noGoReasons, plan } from '../../../../src/steps/plan/classify.js';
 import { collectFacts } from '../../../../src/steps/plan/facts.js';
 import { bindPlan } from '../../../../src/steps/plan/session-plan.js';
 import { parseSsUnixPeers } from '../../../../src/tools/proc-net.js';
@@ -131,6 +131,14 @@ describe('plan on a recorded-shape ssh session', () => {
       'node (600) fd 4 is anon_inode:[io_uring], which CRIU 3.17.1 cannot dump',
       `sleep (601) runs in its own uts namespace (uts:[4026532200]); CRIU 3.17.1 fails with "Can't dump nested uts namespace"`,
     ]);
+    // auto's record quotes them on one line, each with its tree; a plan that goes adds nothing.
+    expect(noGoReasons([p, planOf()])).toBe(
+      p.risks
+        .filter((r) => r.level === 'fail')
+        .map((r) => `tree 441: ${r.code} ${r.message}`)
+        .join('; '),
+    );
+    expect(noGoReasons([p])).toContain(`tree 441: NESTED_NAMESPACE ${failures[1]}`);
   });
 
   it('states the CRIU it planned for, and takes a pidfd only from a CRIU that dumps them (4.1 on)', () => {
