@@ -4,16 +4,28 @@
  * the bed itself: the guest runs the old kernel, CRIU works inside, and an ssh
  * login from the host gets a logind session held open by its .ref FIFO
  * (docs/criu-facts.md §9); every leap in the other files proves the bed's kexec.
- * Then plan, rehearse, no-go on an unsupported resource, and a failing dump that must
+ * Then plan, rehearse, `kernel-leap auto` that waits (disabled, outside its window),
+ * no-go on an unsupported resource (plan, rehearse, and auto inside its window, which
+ * must neither start a run nor reboot), and a failing dump that must
  * leave the session running and the ruleset as it was, and ship its logs to S3,
  * and a worker killed by a signal, which must still give the session its answer.
  */
 import { describe, expect, it } from 'vitest';
 
-import { expectEventually, latestJournal } from '../helpers/leap.js';
+import {
+  ARTEFACTS_GONE,
+  enableAuto,
+  expectEventually,
+  latestJournal,
+  latestRunId,
+  restoreConfigAfterAuto,
+  startAutoService,
+} from '../helpers/leap.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 
 const TICKER = 'while :; do echo "tick $(date +%s%N)"; sleep 0.2; done';
+// A session's sign of life once it has said what the test reads.
+const ALIVE = 'while :; do echo "alive $(date +%s)"; sleep 1; done';
 // The mode of the session's terminal, shared by the shell's fds 0, 1 and 2.
 const PTY_MODE = `python3 -c 'import fcntl, os; print("PTY-MODE=" + ("non-blocking" if fcntl.fcntl(1, fcntl.F_GETFL) & os.O_NONBLOCK else "blocking"))'`;
 
@@ -103,9 +115,39 @@ describe('checkpoint side in the guest', () => {
     expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
   });
 
-  it('a tree with an unsupported resource makes plan and rehearse say no-go with the reason', async () => {
+  it('auto, started as its timer starts it, waits and does nothing while disabled (the default) and outside its window', async () => {
+    const { oldKernel, newKernel } = bed.guest.connection;
+    const boot = await bed.guest.bootId();
+    const latest = await latestRunId(bed.guest);
+    const due = `${newKernel} is installed, newer than the running ${oldKernel}`;
+    const disabled = await startAutoService(bed.guest);
+    expect(disabled.said).toContain(`auto: wait: ${due}; [auto] enabled is false`);
+    expect(disabled.status).toBe(0);
+    expect(await bed.guest.run('kernel-leap status')).toMatch(
+      /^last auto decision \(.+\): wait: .+; \[auto\] enabled is false$/m,
+    );
+    // A window that opens two hours from now: closed now, whatever the day and the hour.
+    const window = await enableAuto(bed.guest, 120, 180);
+    try {
+      const closed = await startAutoService(bed.guest);
+      expect(closed.said).toContain(
+        `auto: wait: ${due}; outside the window ${window}, it waits for the next one`,
+      );
+      expect(closed.status).toBe(0);
+      expect(await bed.guest.run('kernel-leap status')).toMatch(
+        /^last auto decision \(.+\): wait: .+; outside the window /m,
+      );
+    } finally {
+      await restoreConfigAfterAuto(bed.guest);
+    }
+    expect(await bed.guest.bootId()).toBe(boot);
+    expect(await latestRunId(bed.guest)).toBe(latest);
+    expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
+  });
+
+  it('a tree with an unsupported resource makes plan and rehearse say no-go with the reason, and auto in its window a no-go that never reboots', async () => {
     const s = bed.open(
-      'unshare --uts sleep 600 & sleep 1; kernel-leap plan; echo "PLAN-EXIT=$?"; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; sleep 600',
+      `unshare --uts sleep 600 & sleep 1; kernel-leap plan; echo "PLAN-EXIT=$?"; kernel-leap rehearse; echo "REHEARSE-EXIT=$?"; ${ALIVE}`,
     );
     await s.waitForLine(/REHEARSE-EXIT=\d+/, 120_000);
     expect(s.output()).toContain('PLAN-EXIT=3');
@@ -114,6 +156,25 @@ describe('checkpoint side in the guest', () => {
       /fail\s+NESTED_NAMESPACE\s+sleep \(\d+\) runs in its own uts namespace/,
     );
     expect(s.output()).toMatch(/verdict: no-go/);
+
+    // auto, inside an open window, plans every ssh session: this one says no-go, so nothing starts.
+    const boot = await bed.guest.bootId();
+    const latest = await latestRunId(bed.guest);
+    await enableAuto(bed.guest, -5, 60);
+    const auto = await startAutoService(bed.guest).finally(() => restoreConfigAfterAuto(bed.guest));
+    const why = /tree \d+: NESTED_NAMESPACE sleep \(\d+\) runs in its own uts namespace/;
+    expect(auto.said).toMatch(
+      new RegExp(`^auto: no-go: the plan says no-go: .*${why.source}`, 'm'),
+    );
+    expect(auto.status).toBe(3);
+    expect(await bed.guest.run('kernel-leap status')).toMatch(
+      new RegExp(`^last auto decision \\(.+\\): no-go: the plan says no-go: .*${why.source}`, 'm'),
+    );
+    expect(await bed.guest.bootId()).toBe(boot);
+    await s.waitForLine(/^alive \d+$/, 30_000, s.lines.length);
+    expect(await latestRunId(bed.guest)).toBe(latest);
+    expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
+    expect((await bed.guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
   });
 
   it('a dump that fails after the freeze leaves the session running and the ruleset as it was', async () => {

@@ -115,3 +115,47 @@ export async function withPostMortem<T>(vm: VmClient, step: () => Promise<T>): P
     throw Object.assign(new Error(message), { cause: error });
   }
 }
+
+const CONFIG = '/etc/kernel-leap/kernel-leap.conf';
+const CONFIG_BEFORE_AUTO = '/root/kernel-leap.conf.before-auto';
+
+/**
+ * Turns `kernel-leap auto` on in the guest's config, its window every day from
+ * `fromMin` to `toMin` minutes off the guest's local time now (the clock auto
+ * reads it by), and returns that window. The config as it was is kept for
+ * `restoreConfigAfterAuto`.
+ */
+export async function enableAuto(vm: VmClient, fromMin: number, toMin: number): Promise<string> {
+  const at = (min: number) => `$(date -d '${min >= 0 ? '+' : ''}${min} min' +%H:%M)`;
+  const out = await vm.run(
+    `set -e; [ -e ${CONFIG_BEFORE_AUTO} ] || cp -p ${CONFIG} ${CONFIG_BEFORE_AUTO}; window="* ${at(fromMin)}-${at(toMin)}"; printf '%s\\n' "$(cat ${CONFIG_BEFORE_AUTO})" '' '[auto]' 'enabled = true' "window = $window" > ${CONFIG}; echo "$window"`,
+  );
+  return out.trim();
+}
+
+/** The config as it was before `enableAuto`, so later tests are not leapt by auto. */
+export async function restoreConfigAfterAuto(vm: VmClient): Promise<void> {
+  await vm.run(`mv -f ${CONFIG_BEFORE_AUTO} ${CONFIG}`);
+}
+
+/**
+ * Starts kernel-leap-auto.service as its timer does and waits for it (a oneshot):
+ * its exit status and what this start of it wrote to the system journal, once
+ * journald has read its decision line (the unit's stdout reaches it late).
+ */
+export async function startAutoService(vm: VmClient): Promise<{ status: number; said: string }> {
+  const unit = 'kernel-leap-auto.service';
+  const said = `journalctl -o cat --no-pager _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value ${unit})"`;
+  const out = await vm.run(
+    `systemctl start ${unit} || true; echo "STATUS=$(systemctl show -p ExecMainStatus --value ${unit})"; for i in $(seq 50); do ${said} | grep -q '^auto: ' && break; sleep 0.2; done; ${said}`,
+    { timeoutMs: 300_000 },
+  );
+  const status = /^STATUS=(\d+)$/m.exec(out)?.[1];
+  if (status === undefined) throw new Error(`${unit}'s exit status is not in:\n${out}`);
+  return { status: Number(status), said: out };
+}
+
+/** The run `latest` names, or none: a decision that starts nothing leaves it as it was. */
+export async function latestRunId(vm: VmClient): Promise<string> {
+  return (await vm.run('readlink /var/lib/kernel-leap/latest 2>/dev/null || true')).trim();
+}
