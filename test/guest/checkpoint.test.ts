@@ -14,12 +14,11 @@ import { describe, expect, it } from 'vitest';
 
 import {
   ARTEFACTS_GONE,
-  enableAuto,
   expectEventually,
   latestJournal,
   latestRunId,
-  restoreConfigAfterAuto,
   startAutoService,
+  withAutoEnabled,
 } from '../helpers/leap.js';
 import { usePreparedGuest } from '../helpers/prepared-guest.js';
 
@@ -127,19 +126,17 @@ describe('checkpoint side in the guest', () => {
       /^last auto decision \(.+\): wait: .+; \[auto\] enabled is false$/m,
     );
     // A window that opens two hours from now: closed now, whatever the day and the hour.
-    const window = await enableAuto(bed.guest, 120, 180);
-    try {
-      const closed = await startAutoService(bed.guest);
-      expect(closed.said).toContain(
-        `auto: wait: ${due}; outside the window ${window}, it waits for the next one`,
-      );
-      expect(closed.status).toBe(0);
-      expect(await bed.guest.run('kernel-leap status')).toMatch(
-        /^last auto decision \(.+\): wait: .+; outside the window /m,
-      );
-    } finally {
-      await restoreConfigAfterAuto(bed.guest);
-    }
+    const closed = await withAutoEnabled(bed.guest, 120, 180, async (window) => ({
+      window,
+      ...(await startAutoService(bed.guest)),
+    }));
+    expect(closed.said).toContain(
+      `auto: wait: ${due}; outside the window ${closed.window}, it waits for the next one`,
+    );
+    expect(closed.status).toBe(0);
+    expect(await bed.guest.run('kernel-leap status')).toMatch(
+      /^last auto decision \(.+\): wait: .+; outside the window /m,
+    );
     expect(await bed.guest.bootId()).toBe(boot);
     expect(await latestRunId(bed.guest)).toBe(latest);
     expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
@@ -160,8 +157,7 @@ describe('checkpoint side in the guest', () => {
     // auto, inside an open window, plans every ssh session: this one says no-go, so nothing starts.
     const boot = await bed.guest.bootId();
     const latest = await latestRunId(bed.guest);
-    await enableAuto(bed.guest, -5, 60);
-    const auto = await startAutoService(bed.guest).finally(() => restoreConfigAfterAuto(bed.guest));
+    const auto = await withAutoEnabled(bed.guest, -5, 60, () => startAutoService(bed.guest));
     const why = /tree \d+: NESTED_NAMESPACE sleep \(\d+\) runs in its own uts namespace/;
     expect(auto.said).toMatch(
       new RegExp(`^auto: no-go: the plan says no-go: .*${why.source}`, 'm'),

@@ -1,25 +1,33 @@
 /**
- * The whole login session (needs root and QEMU; kexecs its own guest twice): an ssh
- * session starts a detached tmux server (it daemonizes under pid 1 but stays in
- * the session's logind scope) and a nohup job from a shell that then exits, then
- * types `kernel-leap upgrade` with the shipped defaults. The plan names both as
- * carried trees of the session; after the leap the tmux session is listed, its
- * window's loop and the nohup job write the new kernel's name, and the report
- * lists nothing lost. bookworm empties /tmp at boot, so tmux's socket directory
- * is made again before criu binds the socket there. Then a second leap, with
- * --all-ssh, of a session whose tmux client is attached to its server: the server
- * holds the client's terminal, which criu cannot restore in another tree, so the
- * client is hung up before the dump; it ends cleanly and the server lives on. A
- * rehearsal before it leaves the client attached.
+ * The whole login session (needs root and QEMU; kexecs its own guest three
+ * times): an ssh session starts a detached tmux server (it daemonizes under pid 1
+ * but stays in the session's logind scope) and a nohup job from a shell that then
+ * exits. The plan names both as carried trees of the session. Then no one types
+ * the leap: kernel-leap-auto.timer, turned on with an [auto] window open now,
+ * starts `kernel-leap auto`, which leaps every ssh session to the newer kernel
+ * installed (issue 29). After the leap auto's record says it leapt, with the
+ * runs, the tmux session is listed, its window's loop and the nohup job write the
+ * new kernel's name, and the report lists nothing lost. bookworm empties /tmp at
+ * boot, so tmux's socket directory is made again before criu binds the socket
+ * there. Then a second leap, with --all-ssh, of a session whose tmux client is
+ * attached to its server: the server holds the client's terminal, which criu
+ * cannot restore in another tree, so the client is hung up before the dump; it
+ * ends cleanly and the server lives on. A rehearsal before it leaves the client
+ * attached.
  * Last, `upgrade` typed in a tmux window, where no sshd is above the shell: the
  * session is found through its logind scope, and the tmux tree, the caller's, is
  * dumped last and hears the outcome.
  */
 import { describe, expect, it } from 'vitest';
 
-import { expectEventually, waitForOutcome, withPostMortem } from '../helpers/leap.js';
-import { usePreparedGuest } from '../helpers/prepared-guest.js';
-import { wholeLine } from '../helpers/vm-session.js';
+import {
+  expectEventually,
+  waitForOutcome,
+  withAutoEnabled,
+  withPostMortem,
+} from '../helpers/leap.js';
+import { type PreparedGuest, usePreparedGuest } from '../helpers/prepared-guest.js';
+import { type VmSession, wholeLine } from '../helpers/vm-session.js';
 
 const TMUX_LOOP = 'while :; do uname -r > /root/tmux-k; sleep 1; done';
 const NOHUP_LOOP = 'while :; do uname -r > /root/nohup-k; sleep 1; done';
@@ -36,17 +44,47 @@ interface PlanJson {
   leftBehind: unknown[];
 }
 
+interface AutoRecordJson {
+  action: string;
+  reason: string;
+  kernel?: string;
+  runs?: string[];
+}
+
+const TIMER_DROPIN = '/run/systemd/system/kernel-leap-auto.timer.d';
+
+/**
+ * Turns kernel-leap-auto.timer on as a user does, but firing 10 s from now rather
+ * than at the next quarter hour, and waits for `session` to tick on `newKernel`;
+ * auto's record then. The drop-in and the enabling are in /run, which the kexec
+ * clears: the new boot does not start auto again (a decision that would replace
+ * the record), nor does any later test.
+ */
+async function leapByTimer(
+  bed: PreparedGuest,
+  session: VmSession,
+  newKernel: string,
+): Promise<AutoRecordJson> {
+  await bed.guest.run(
+    `mkdir -p ${TIMER_DROPIN} && printf '[Timer]\\nOnCalendar=\\nOnActiveSec=10s\\nAccuracySec=1s\\n' > ${TIMER_DROPIN}/soon.conf && systemctl daemon-reload && systemctl enable --now --runtime kernel-leap-auto.timer`,
+  );
+  // No ssh from here until the leap is over: auto carries every ssh session, a short one too.
+  await withPostMortem(bed.guest, () =>
+    session.waitForLine(wholeLine(`tick ${newKernel}`), 480_000),
+  );
+  return JSON.parse(await bed.guest.run('cat /var/lib/kernel-leap/auto.json')) as AutoRecordJson;
+}
+
 describe('a leap carries the whole login session, not only its ssh tree', () => {
   const bed = usePreparedGuest();
 
-  it('a detached tmux server and a nohup job whose shell exited come back on the new kernel, nothing lost', async () => {
+  it('kernel-leap-auto.timer leaps a detached tmux server and a nohup job whose shell exited to the new kernel, nothing lost', async () => {
     const { oldKernel, newKernel } = bed.guest.connection;
     const session = bed.open(
       [
         `tmux new -d -s work '${TMUX_LOOP}'`,
         `bash -c 'nohup sh -c "${NOHUP_LOOP}" >/dev/null 2>&1 &'`,
         'kernel-leap plan --json > /root/plan.json; echo "PLAN-EXIT=$?"',
-        `kernel-leap upgrade --yes --kernel ${newKernel}; echo "UPGRADE-EXIT=$?"`,
         TICKER,
       ].join('; '),
     );
@@ -69,18 +107,25 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     expect(job?.shellJob).toBe(true);
     expect(plan.leftBehind).toEqual([]);
 
-    await withPostMortem(bed.guest, () =>
-      session.waitForLine(wholeLine(`tick ${newKernel}`), 480_000),
+    const { window, record } = await withAutoEnabled(bed.guest, -5, 60, async (window) => ({
+      window,
+      record: await leapByTimer(bed, session, newKernel),
+    }));
+    expect(record).toMatchObject({
+      action: 'leap',
+      kernel: newKernel,
+      reason: `${newKernel} is installed, newer than the running ${oldKernel}; inside the window ${window}`,
+    });
+    // The kexec cleared /run, and the timer's enabling with it: auto does not leap the tests below.
+    expect((await bed.guest.exec('systemctl is-enabled kernel-leap-auto.timer')).stdout).toBe(
+      'disabled\n',
     );
-    expect(session.output()).toContain('UPGRADE-EXIT=0');
-    expect(session.output()).toMatch(
-      /tree of session \d+'s login scope session-\d+\.scope, outside its ssh tree/,
-    );
-    const runs = /run (\S+), (\S+), (\S+) handed to/.exec(session.output())?.slice(1) ?? [];
-    expect(runs, `the upgrade's runs, in the session's output:\n${session.output()}`).toHaveLength(
-      3,
-    );
+    const runs = record.runs ?? [];
+    expect(runs, "the leap's runs, in auto's record").toHaveLength(3);
     for (const run of runs) await waitForOutcome(bed.guest, /^restored$/, 60_000, run);
+    expect(await bed.guest.run('kernel-leap status')).toMatch(
+      new RegExp(`^last auto decision \\(.+\\): leap: .+ \\[run ${runs.join(', ')}\\]$`, 'm'),
+    );
 
     expect(await bed.guest.run('tmux ls')).toMatch(/^work: 1 windows/m);
     await expectEventually(

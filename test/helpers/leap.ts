@@ -120,22 +120,32 @@ const CONFIG = '/etc/kernel-leap/kernel-leap.conf';
 const CONFIG_BEFORE_AUTO = '/root/kernel-leap.conf.before-auto';
 
 /**
- * Turns `kernel-leap auto` on in the guest's config, its window every day from
- * `fromMin` to `toMin` minutes off the guest's local time now (the clock auto
- * reads it by), and returns that window. The config as it was is kept for
- * `restoreConfigAfterAuto`.
+ * Runs `step` with `kernel-leap auto` on in the guest's config, its window every
+ * day from `fromMin` to `toMin` minutes off the guest's local time now (the clock
+ * auto reads it by); `step` gets that window. Then the config as it was, so that
+ * auto leaps no later test. A failed step's error is the one thrown: after a
+ * failed leap the guest may not answer, so the restore is only tried then.
  */
-export async function enableAuto(vm: VmClient, fromMin: number, toMin: number): Promise<string> {
+export async function withAutoEnabled<T>(
+  vm: VmClient,
+  fromMin: number,
+  toMin: number,
+  step: (window: string) => Promise<T>,
+): Promise<T> {
   const at = (min: number) => `$(date -d '${min >= 0 ? '+' : ''}${min} min' +%H:%M)`;
-  const out = await vm.run(
-    `set -e; [ -e ${CONFIG_BEFORE_AUTO} ] || cp -p ${CONFIG} ${CONFIG_BEFORE_AUTO}; window="* ${at(fromMin)}-${at(toMin)}"; printf '%s\\n' "$(cat ${CONFIG_BEFORE_AUTO})" '' '[auto]' 'enabled = true' "window = $window" > ${CONFIG}; echo "$window"`,
+  const window = await vm.run(
+    `set -e; cp -p ${CONFIG} ${CONFIG_BEFORE_AUTO}; window="* ${at(fromMin)}-${at(toMin)}"; printf '%s\\n' "$(cat ${CONFIG_BEFORE_AUTO})" '' '[auto]' 'enabled = true' "window = $window" > ${CONFIG}; echo "$window"`,
   );
-  return out.trim();
-}
-
-/** The config as it was before `enableAuto`, so later tests are not leapt by auto. */
-export async function restoreConfigAfterAuto(vm: VmClient): Promise<void> {
-  await vm.run(`mv -f ${CONFIG_BEFORE_AUTO} ${CONFIG}`);
+  const restore = () => vm.run(`mv -f ${CONFIG_BEFORE_AUTO} ${CONFIG}`);
+  let result: T;
+  try {
+    result = await step(window.trim());
+  } catch (error) {
+    await restore().catch(() => undefined);
+    throw error;
+  }
+  await restore();
+  return result;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * `kernel-leap auto` on a scratch host (kernels 6.1.0-55 running, -56 and -57
  * installed): the decisions that start nothing, what it records, and what
- * `status` then shows. Its leaps are the guest test's (test/guest/auto.test.ts).
+ * `status` then shows. In a guest: test/guest/checkpoint.test.ts (waits, and a
+ * no-go inside the window) and test/guest/session-scope.test.ts (its timer leaps).
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
