@@ -25,7 +25,7 @@ import {
 import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint, RestoreManifest } from '../../state/manifest.js';
 import { writeManifest } from '../../state/manifest.js';
-import { pendingPath, restoringPath } from '../../state/pending.js';
+import { pendingPath, restoringPath, takenByPath } from '../../state/pending.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import { lockRulesFile, lockRulesFor } from '../../tools/iptables.js';
 import { clockOffsetMs } from '../../tools/rtc.js';
@@ -68,15 +68,19 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const { node, bundle } = selfCommand(config);
   const iptablesRestore = '/usr/sbin/iptables-restore';
   const bootScript = join(stateDir, 'restore-boot.sh');
+  const rulesContext = {
+    rulesFile,
+    iptablesRestore,
+    marker: host.rulesMarker,
+    pendingFile: pendingPath(stateDir),
+    restoringBootFile: takenByPath(stateDir),
+    procBootId: host.procBootId,
+  };
 
   const files: Array<{ path: string; text: string; mode: number }> = [
     {
       path: join(host.unitDir, RULES_UNIT),
-      text: renderRulesUnit({
-        rulesFile,
-        iptablesRestore,
-        marker: host.rulesMarker,
-      }),
+      text: renderRulesUnit(rulesContext),
       mode: 0o644,
     },
     {
@@ -108,11 +112,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   if (needsIfupdownHook(plan.networkStacks ?? []))
     files.push({
       path: host.ifupdownHook,
-      text: renderIfPreUpHook({
-        rulesFile,
-        iptablesRestore,
-        marker: host.rulesMarker,
-      }),
+      text: renderIfPreUpHook(rulesContext),
       mode: 0o755,
     });
   for (const file of files) install(journal, file);
