@@ -18,6 +18,15 @@ export interface RulesContext {
   iptablesRestore: string;
   /** Created once the rules are loaded (under /run, so it dies with the boot). */
   marker: string;
+  /**
+   * The rules are for the runs this boot restores: pending ones, or, for the
+   * hook (which may run after restore-boot.sh took them), the list it took on
+   * this boot, with this boot's id beside it. A list an earlier boot left (its
+   * restore cut short) is not restored again, and its connections not locked.
+   */
+  pendingFile: string;
+  restoringBootFile: string;
+  procBootId: string;
 }
 
 export interface RestoreUnitContext {

@@ -21,7 +21,7 @@ export function restoringPath(stateDir: string): string {
 }
 
 /** The boot that took the restoring list, when restore-boot.sh took it before Node started. */
-function takenByPath(stateDir: string): string {
+export function takenByPath(stateDir: string): string {
   return `${restoringPath(stateDir)}.boot`;
 }
 

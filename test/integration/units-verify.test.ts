@@ -21,6 +21,9 @@ describe('generated units pass systemd-analyze verify', () => {
         rulesFile: join(dir, 'lock rules'),
         iptablesRestore: '/usr/sbin/iptables-restore',
         marker: '/run/kernel-leap/rules-loaded',
+        pendingFile: join(dir, 'pending'),
+        restoringBootFile: join(dir, 'restoring.boot'),
+        procBootId: '/proc/sys/kernel/random/boot_id',
       }),
     );
     writeFileSync(

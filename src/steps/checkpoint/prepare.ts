@@ -25,7 +25,7 @@ import {
 import type { StepJournal } from '../../state/journal.js';
 import type { Endpoint, RestoreManifest } from '../../state/manifest.js';
 import { writeManifest } from '../../state/manifest.js';
-import { pendingPath, restoringPath } from '../../state/pending.js';
+import { pendingPath, restoringPath, takenByPath } from '../../state/pending.js';
 import type { HostPaths } from '../../tools/host-paths.js';
 import { lockRulesFile, lockRulesFor } from '../../tools/iptables.js';
 import { clockOffsetMs } from '../../tools/rtc.js';
@@ -71,15 +71,19 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const bootScript = join(stateDir, 'restore-boot.sh');
   // Not a boot artefact: the restore unit's ExecStopPost= runs it after Node's cleanup (steps/restore/resume.ts).
   const resumeScript = writeResumeScript(stateDir, host);
+  const rulesContext = {
+    rulesFile,
+    iptablesRestore,
+    marker: host.rulesMarker,
+    pendingFile: pendingPath(stateDir),
+    restoringBootFile: takenByPath(stateDir),
+    procBootId: host.procBootId,
+  };
 
   const files: Array<{ path: string; text: string; mode: number }> = [
     {
       path: join(host.unitDir, RULES_UNIT),
-      text: renderRulesUnit({
-        rulesFile,
-        iptablesRestore,
-        marker: host.rulesMarker,
-      }),
+      text: renderRulesUnit(rulesContext),
       mode: 0o644,
     },
     {
@@ -113,11 +117,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   if (needsIfupdownHook(plan.networkStacks ?? []))
     files.push({
       path: host.ifupdownHook,
-      text: renderIfPreUpHook({
-        rulesFile,
-        iptablesRestore,
-        marker: host.rulesMarker,
-      }),
+      text: renderIfPreUpHook(rulesContext),
       mode: 0o755,
     });
   for (const file of files) install(journal, file);

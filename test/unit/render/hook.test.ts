@@ -18,6 +18,9 @@ describe('if-pre-up hook, run by dash', () => {
     rulesFile: string;
     marker: string;
     iptablesRestore: string;
+    pendingFile: string;
+    restoringBootFile: string;
+    procBootId: string;
   };
   let hook: string;
   let calls: string;
@@ -29,7 +32,13 @@ describe('if-pre-up hook, run by dash', () => {
       rulesFile: join(dir, 'lock rules.v4'),
       marker: join(dir, 'run $X', 'rules-loaded'),
       iptablesRestore: join(dir, "bin's", 'iptables-restore'),
+      pendingFile: join(dir, 'pending'),
+      restoringBootFile: join(dir, 'restoring.boot'),
+      procBootId: join(dir, 'boot_id'),
     };
+    // A run waits for this boot.
+    writeFileSync(ctx.pendingFile, 'r1\n');
+    writeFileSync(ctx.procBootId, 'this-boot\n');
     // A fake iptables-restore that logs its argv, takes a moment (to widen races) and can fail.
     mkdirSync(join(dir, "bin's"));
     writeFileSync(
@@ -61,6 +70,17 @@ describe('if-pre-up hook, run by dash', () => {
     expect(execFileSync('dash', ['-c', script]).toString()).toBe(
       `${ctx.rulesFile}\n${ctx.marker}\n${join(dir, 'run $X')}\n${ctx.iptablesRestore}\n`,
     );
+  });
+
+  it('loads for the list this boot took, and nothing for a list an earlier boot left (its restore cut short)', async () => {
+    writeFileSync(ctx.rulesFile, '*filter\nCOMMIT\n');
+    rmSync(ctx.pendingFile);
+    writeFileSync(ctx.restoringBootFile, 'an-earlier-boot\n');
+    await runHook();
+    expect(loads()).toEqual([]);
+    writeFileSync(ctx.restoringBootFile, 'this-boot\n');
+    await runHook();
+    expect(loads()).toEqual([`[--noflush][${ctx.rulesFile}]`]);
   });
 
   it('exits 0 and loads nothing when the rules file is gone', async () => {

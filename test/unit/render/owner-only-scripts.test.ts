@@ -56,8 +56,12 @@ describe('the boot shell scripts', () => {
       rulesFile: join(dir, 'rules.v4'),
       marker: join(dir, 'run', 'rules-loaded'),
       iptablesRestore: '/bin/true',
+      pendingFile: join(dir, 'pending'),
+      restoringBootFile: join(dir, 'restoring.boot'),
+      procBootId: '/proc/sys/kernel/random/boot_id',
     };
     writeFileSync(ctx.rulesFile, '');
+    writeFileSync(ctx.pendingFile, 'r1\n');
     const hook = join(dir, 'hook');
     writeFileSync(hook, renderIfPreUpHook(ctx));
     underOpenUmask(hook);
@@ -77,6 +81,9 @@ describe('the boot shell scripts', () => {
         rulesFile: '/r',
         marker: '/m/x',
         iptablesRestore: '/i',
+        pendingFile: '/p',
+        restoringBootFile: '/q.boot',
+        procBootId: '/proc/sys/kernel/random/boot_id',
       }),
       'restore-boot.sh': renderRestoreBootScript({
         stateDir: '/s',
@@ -104,6 +111,9 @@ describe('the boot shell scripts', () => {
         rulesFile: '/r',
         iptablesRestore: '/i',
         marker: '/m/x',
+        pendingFile: '/p',
+        restoringBootFile: '/q.boot',
+        procBootId: '/proc/sys/kernel/random/boot_id',
       }),
       renderRestoreUnit({
         pendingFile: '/p',

@@ -30,6 +30,9 @@ const rulesCtx = {
   rulesFile: join(dir, 'lock rules.v4'),
   iptablesRestore,
   marker: '/run/kernel-leap/rules-loaded',
+  pendingFile: join(dir, 'pending'),
+  restoringBootFile: join(dir, 'restoring.boot'),
+  procBootId: '/proc/sys/kernel/random/boot_id',
 };
 const restoreCtx = {
   pendingFile: join(dir, 'pending'),
@@ -83,11 +86,14 @@ describe('kernel-leap-rules.service', () => {
     expect(unit).not.toContain('ConditionKernelCommandLine');
   });
 
-  it('is inert without the rules file, as systemd reads the condition', () => {
+  it('is inert without the rules file, or with no run pending (a list a cut-short boot left), as systemd reads the conditions', () => {
     expect(conditionHolds(unit)).toBe(false);
     writeFileSync(rulesCtx.rulesFile, '');
+    expect(conditionHolds(unit)).toBe(false);
+    writeFileSync(rulesCtx.pendingFile, 'r1\n');
     expect(conditionHolds(unit)).toBe(true);
     rmSync(rulesCtx.rulesFile);
+    rmSync(rulesCtx.pendingFile);
   });
 });
 
