@@ -110,7 +110,9 @@ export interface ActionScriptContext {
   /** Where the script notes, a line per file, what it put back or why not. */
   heldLog: string;
   /** The files to put back at pre-restore: numbers as numbers (never names), modes in octal. */
-  heldFiles: Array<HeldFileToPutBack & { index: number; root: string; dirs: HeldFileToPutBack[] }>;
+  heldFiles: Array<
+    HeldFileToPutBack & { index: number; root: string; dirs: HeldFileToPutBack[]; fifo: boolean }
+  >;
 }
 
 export interface HeldFileToPutBack {

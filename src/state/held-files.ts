@@ -1,5 +1,5 @@
 /**
- * The regular files a carried tree holds open whose content the next boot does
+ * The regular files and FIFOs a carried tree holds open whose content the next boot does
  * not keep (a tmpfs, or a directory systemd-tmpfiles empties at boot), and what
  * became of each copy. criu reopens a held file by its path at restore and fails
  * on ENOENT, so the worker copies each one into `<run>/held-files/<index>` after
@@ -30,6 +30,11 @@ const heldDir = z.object({ path: z.string(), ...owned });
 
 const heldFile = z.object({
   path: z.string(),
+  /**
+   * A regular file, copied after the dump; or a FIFO, made again empty (criu
+   * carries the bytes in its pipe), with nothing to copy. Absent: a file.
+   */
+  kind: z.optional(z.enum(['file', 'fifo'])),
   /** The kernel's device and inode of the file the tree holds: the copy refuses any other. */
   dev: count,
   ino: count,

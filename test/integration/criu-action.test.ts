@@ -15,6 +15,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
@@ -37,6 +38,7 @@ interface Held {
   mode: number;
   content?: string;
   mtime?: number;
+  fifo?: boolean;
   dirs?: Array<{ path: string; uid: number; gid: number; mode: number }>;
 }
 
@@ -77,6 +79,7 @@ function preRestore(run: string, root: string, files: Held[]) {
         mode: octal(f.mode),
         root,
         dirs: (f.dirs ?? []).map((d) => ({ ...d, mode: octal(d.mode) })),
+        fifo: f.fifo === true,
       })),
     }),
     { mode: 0o700 },
@@ -132,6 +135,35 @@ describe("criu's action script, before criu restores anything", () => {
       'held-files/0: put back: 10 bytes, mode 0640, uid 0',
       'held-files/1: put back: 16 bytes, mode 0604, uid 65534',
     ]);
+  });
+
+  it('makes a held FIFO again as its owner, with its mode and its directory; refuses a symlink there', () => {
+    const { tmp, run } = bed();
+    const dir = join(tmp, 'kl-hostile');
+    const fifo = join(dir, 'fifo');
+    const fifoNobody = {
+      path: fifo,
+      uid: NOBODY,
+      gid: NOBODY,
+      mode: 0o620,
+      fifo: true,
+      dirs: [{ path: dir, uid: NOBODY, gid: NOBODY, mode: 0o755 }],
+    };
+    const { status, lines } = preRestore(run, tmp, [fifoNobody]);
+    expect(status).toBe(0);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(owner(fifo)).toEqual({ uid: NOBODY, gid: NOBODY, mode: 0o620 });
+    expect(owner(dir)).toEqual({ uid: NOBODY, gid: NOBODY, mode: 0o755 });
+    expect(lines).toEqual(['held-files/0: made again: a FIFO, mode 0620, uid 65534']);
+    // Again on the same boot: left as it is.
+    expect(preRestore(run, tmp, [fifoNobody]).lines.at(-1)).toMatch(/left as it is: a FIFO/);
+    // A symlink where the FIFO was: nothing made through it, the restore aborted.
+    rmSync(fifo);
+    symlinkSync('/etc/kl-nothing-here', fifo);
+    const linked = preRestore(run, tmp, [fifoNobody]);
+    expect(linked.status).toBe(1);
+    expect(linked.lines.at(-1)).toMatch(/symlink/);
+    expect(existsSync('/etc/kl-nothing-here')).toBe(false);
   });
 
   it('follows no symlink planted at the path: its target is untouched, and the restore is aborted', () => {

@@ -180,6 +180,7 @@ function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string
       index,
       root: f.root,
       dirs: f.dirs.map(owned),
+      fifo: f.kind === 'fifo',
     })),
   });
   writeFileSync(path, text, { mode: 0o700 });

@@ -1,6 +1,6 @@
 /**
- * The regular files a tree holds open that the next boot does not keep. criu
- * records a held file by its path and size and opens that path at restore: a path
+ * The regular files and FIFOs a tree holds open that the next boot does not keep.
+ * criu records a held file by its path (and a file's size) and opens that path at restore: a path
  * the boot cleared fails the restore ("Can't open file ... on restore"), and the
  * whole tree stays in its images. Debian 12 empties /tmp at boot (tmpfiles'
  * `D /tmp`), Debian 13 mounts a fresh tmpfs there, and /run, /dev/shm and
@@ -23,6 +23,7 @@ import type { Risk } from './classify.js';
 const VOLATILE_FILESYSTEMS = new Set(['tmpfs', 'ramfs']);
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
+const S_IFIFO = 0o010000;
 /** How many paths the plan's line names before it counts the rest. */
 const NAMED_PATHS = 3;
 
@@ -96,7 +97,7 @@ export function heldFilesOf(
   const rootMountNs = proc.readLink('/proc/1/ns/mnt');
   const out: HeldFiles = { files: [], notCarried: [], tmpfilesUnknown: cleared.why };
   const seen = new Set<string>();
-  for (const { task, fd, mount } of heldRegularFiles(proc, tasks)) {
+  for (const { task, fd, mount } of heldRegularFiles(proc, tasks, isHeldFileOrFifo)) {
     if (seen.has(fd.target)) continue;
     const root = clearedRoot(fd.target, mount, cleared.dirs);
     if (root === undefined) continue;
@@ -113,11 +114,12 @@ export function heldFilesOf(
 export function* heldRegularFiles<T extends { pid: number; fds: readonly FdFacts[] }>(
   proc: ProcSource,
   tasks: readonly T[],
+  held: (fd: FdFacts) => boolean = isHeldRegularFile,
 ): Generator<{ task: T; fd: FdFacts; mount: Mount | undefined }> {
   for (const task of tasks) {
     let mounts: Mount[] | undefined;
     for (const fd of task.fds) {
-      if (!isHeldRegularFile(fd)) continue;
+      if (!held(fd)) continue;
       mounts ??= readMounts(proc, task.pid);
       yield { task, fd, mount: mounts.find((m) => m.id === fd.mntId) };
     }
@@ -126,11 +128,17 @@ export function* heldRegularFiles<T extends { pid: number; fds: readonly FdFacts
 
 /** A path to a regular file with its device known; a deleted one criu carries itself, as a ghost file. */
 export function isHeldRegularFile(fd: FdFacts): boolean {
+  return isHeldPath(fd) && ((fd.stat?.mode ?? 0) & S_IFMT) === S_IFREG;
+}
+
+/** As isHeldRegularFile, or a FIFO at a path: criu opens it again by that path too. */
+function isHeldFileOrFifo(fd: FdFacts): boolean {
+  return isHeldRegularFile(fd) || (isHeldPath(fd) && ((fd.stat?.mode ?? 0) & S_IFMT) === S_IFIFO);
+}
+
+function isHeldPath(fd: FdFacts): boolean {
   return (
-    fd.target.startsWith('/') &&
-    !fd.target.endsWith(' (deleted)') &&
-    fd.stat?.dev !== undefined &&
-    (fd.stat.mode & S_IFMT) === S_IFREG
+    fd.target.startsWith('/') && !fd.target.endsWith(' (deleted)') && fd.stat?.dev !== undefined
   );
 }
 
@@ -157,11 +165,13 @@ function notCarriedWhy(
 
 function heldFile(fd: FdFacts, root: string, dirs: HeldDir[]): HeldFile {
   const stat = fd.stat as NonNullable<FdFacts['stat']>;
+  const fifo = (stat.mode & S_IFMT) === S_IFIFO;
   return {
     path: fd.target,
+    ...(fifo ? { kind: 'fifo' as const } : {}),
     dev: stat.dev as number,
     ino: stat.ino,
-    size: stat.size,
+    size: fifo ? 0 : stat.size,
     uid: stat.uid,
     gid: stat.gid,
     mode: stat.mode & 0o7777,

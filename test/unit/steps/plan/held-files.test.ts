@@ -113,7 +113,7 @@ describe('what the boot clears that holds a path', () => {
 });
 
 describe('the held files of a tree', () => {
-  it('are its regular files the boot clears, once each, with what the copy and the restore check', () => {
+  it('are its regular files and FIFOs the boot clears, once each, with what the copy and the restore check', () => {
     const found = heldFilesOf(snapshotProc(compiling()), facts().tasks, CLEARED);
     expect(found.files).toEqual([
       {
@@ -132,6 +132,14 @@ describe('the held files of a tree', () => {
       },
       expect.objectContaining({ path: '/run/user/1000/held', dev: 50, root: '/run/user/1000' }),
       expect.objectContaining({ path: '/dev/shm/sem.x', root: '/dev/shm', dirs: [] }),
+      // criu opens a FIFO again by its path too; it carries the bytes, so the FIFO is made again empty.
+      expect.objectContaining({
+        path: '/tmp/fifo',
+        kind: 'fifo',
+        size: 0,
+        mode: 0o600,
+        root: '/tmp',
+      }),
       expect.objectContaining({ path: '/mnt/ram disk/x', root: '/mnt/ram disk' }),
     ]);
   });
@@ -185,12 +193,12 @@ describe("the plan's lines about them", () => {
 
   it('say how many, their size, and that they are copied after the dump and put back before the restore', () => {
     const p = planWith(10_000);
-    expect(p.heldFiles).toHaveLength(4);
+    expect(p.heldFiles).toHaveLength(5);
     expect(p.risks.find((r) => r.code === 'HELD_FILES')).toEqual({
       level: 'ok',
       code: 'HELD_FILES',
       message:
-        '4 held files the boot clears (/tmp/build/obj/a.o, /run/user/1000/held, /dev/shm/sem.x and 1 more; 332 bytes): copied into the run after the dump, put back before the restore',
+        '5 held files the boot clears (/tmp/build/obj/a.o, /run/user/1000/held, /dev/shm/sem.x and 2 more; 332 bytes): copied into the run after the dump, put back before the restore',
     });
     // Each path printable: a line break a user put in a name shows as \n.
     expect(p.risks.find((r) => r.code === 'HELD_FILE_NOT_CARRIED')?.message).toBe(
@@ -216,6 +224,7 @@ describe("the plan's lines about them", () => {
       ['/tmp/build/obj/a.o', 100],
       ['/run/user/1000/held', 100],
       ['/dev/shm/sem.x', 32],
+      ['/tmp/fifo', 0],
       ['/mnt/ram disk/x', 100],
     ]);
   });
