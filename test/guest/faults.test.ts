@@ -284,13 +284,15 @@ describe('faults, each at one step of a leap', () => {
       "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
     const earlier = (await latestJournal(bed.guest)).runId;
     const seen = consoleWaiter();
-    bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
+    const s = bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
     // The run's id while ssh still answers; the new kernel's first line on the console.
     await expectEventually(
       'the run to start',
       async () => (await latestJournal(bed.guest)).runId !== earlier,
-      120_000,
-    );
+      240_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nthe session said:\n${s.output()}`);
+    });
     const { runId } = await latestJournal(bed.guest);
     await seen(
       new RegExp(`Linux version ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')} `),
