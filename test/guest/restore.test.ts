@@ -196,8 +196,9 @@ describe('restore side in the guest', () => {
     if (!restored?.running) throw new Error('needs the session the previous tests restored twice');
     const { newKernel, user } = guest.connection;
     // A job stopped before the dump stays stopped after it: the resume of the restored trees leaves it.
+    // (The pause lets the job exec sleep first: a stop before it would stop the forked shell.)
     const b = guest.openSession(
-      'sleep 6017 & kill -STOP $!; while :; do echo "tickB $(uname -r)"; sleep 0.5; done',
+      'sleep 6017 & sleep 1; kill -STOP $!; while :; do echo "tickB $(uname -r)"; sleep 0.5; done',
     );
     others.push(b);
     await b.waitForLine(/^tickB /, 60_000);
