@@ -28,6 +28,8 @@ import type { VmSession } from '../helpers/vm-session.js';
 const LEAP_AGAIN = '/root/leap-again';
 /** alice's FIFO's directory in /tmp, which the boot empties and her restore makes again. */
 const HOSTILE_DIR = '/tmp/kl-hostile';
+/** Root's file of the same size and mode as alice's held ~/kl-notes, which her hostile session links to. */
+const ROOT_NOTES = '/etc/kl-root-notes';
 // When the host drops a kernel version into LEAP_AGAIN, the session itself runs the next upgrade,
 // accepting to lose the sessions it does not carry.
 const TICKER = `while :; do echo "tick $(date +%s%N) $(uname -r) $(tty)"; if [ -s ${LEAP_AGAIN} ]; then k=$(cat ${LEAP_AGAIN}); rm -f ${LEAP_AGAIN}; kernel-leap upgrade --yes --allow-loss --kernel "$k"; echo "AGAIN-EXIT=$?"; fi; sleep 0.5; done`;
@@ -205,9 +207,15 @@ describe('restore side in the guest', () => {
     const alice = aliceSession;
     if (!alice?.running) throw new Error("needs alice's session from the previous test");
     // A hostile second session of alice's: once restored, it keeps swapping the directory of her
-    // other tree's FIFO for a symlink into /etc, racing root's work for that tree.
+    // other tree's FIFO for a symlink into /etc, racing root's work for that tree, and the file her
+    // other tree holds read-write for a symlink to root's file of the same size and mode.
+    const notes = (await guest.run(`stat -c %d:%i ~${user}/kl-notes`)).trim();
+    await guest.run(`install -m 0644 /dev/null ${ROOT_NOTES}`);
+    const rootNotes = (await guest.run(`stat -c %d:%i ${ROOT_NOTES}`)).trim();
+    const swap = (path: string, to: string) =>
+      `mv ${path} ${path}.real 2>/dev/null && ln -sfn ${to} ${path}; sleep 0.005; rm -f ${path}; mv ${path}.real ${path} 2>/dev/null`;
     const hostile = guest.openSession(
-      `k=$(uname -r); (while [ "$(uname -r)" = "$k" ]; do sleep 0.2; done; while :; do mv ${HOSTILE_DIR} ${HOSTILE_DIR}.real 2>/dev/null && ln -sfn /etc ${HOSTILE_DIR}; sleep 0.005; rm -f ${HOSTILE_DIR}; mv ${HOSTILE_DIR}.real ${HOSTILE_DIR} 2>/dev/null; done) & while :; do echo "tickH $(uname -r)"; sleep 0.5; done`,
+      `k=$(uname -r); (while [ "$(uname -r)" = "$k" ]; do sleep 0.2; done; while :; do ${swap(HOSTILE_DIR, '/etc')}; ${swap('"$HOME/kl-notes"', ROOT_NOTES)}; done) & while :; do echo "tickH $(uname -r)"; sleep 0.5; done`,
       user,
     );
     others.push(hostile);
@@ -263,10 +271,12 @@ describe('restore side in the guest', () => {
       ).trim(),
     ).not.toBe('0');
     // Her shell and what it started (bash, sleep) inherit fd 7; her sshd holds another fd 7.
+    // Her hostile session's processes hold no fd 7: only the other tree's are listed.
     const held = await guest.run(
-      `for p in $(pgrep -u ${user} -x 'bash|sleep'); do stat -L -c %d:%i /proc/$p/fd/7; done | sort -u`,
+      `for p in $(pgrep -u ${user} -x 'bash|sleep'); do stat -L -c %d:%i /proc/$p/fd/7 2>/dev/null; done | sort -u`,
     );
-    expect(held.trim()).toBe((await guest.run(`stat -c %d:%i ~${user}/kl-notes`)).trim());
+    expect(held.trim()).toBe(notes);
+    expect(held).not.toContain(rootNotes);
     await restored.waitForLine(new RegExp(`^tick \\d+ ${newKernel} `), 60_000, fromRestored);
 
     expect((await guest.run(`cat /var/lib/kernel-leap/runs/${endedRun}/outcome`)).trim()).toBe(
