@@ -1,13 +1,16 @@
 /**
  * The fault table (README "Faults"), on one guest (needs root and QEMU). Each row
  * injects a real fault at one step of a leap, and must end with the session
- * running on the old kernel, restored on the new one, or (only after a power cut
- * past a complete dump) kept in its images with a report that says how to restore
- * them. After every row nothing of the leap is left in force: no kernel-leap unit
+ * running on the old kernel, restored on the new one, restored on the old one by
+ * the next boot (a reset, a power cut, the reboot after the new kernel panics), or
+ * (only when a restart cut the restore itself short) kept in its images with a
+ * report that says how to restore them. After every row nothing of the leap is left in force: no kernel-leap unit
  * enabled, no lock rule, window scaling as it was, no kernel loaded, and the run
  * has an outcome that `report` explains. The rows that stay on the old kernel come
- * first; then the one that jumps, the power cuts (after --no-exec, after the jump,
- * mid-restore), and last criu and the restore unit killed at boot. checkpoint.test.ts
+ * first; then the one that jumps, a reset after --no-exec (QEMU left running, so
+ * the host's ssh connection lives), a power cut after the jump, a target kernel
+ * that panics, a power cut mid-restore, and last criu and the restore unit killed
+ * at boot. checkpoint.test.ts
  * holds two more rows on its guest: a post-dump failure, and the worker killed during --pre.
  */
 import { readFileSync, statSync } from 'node:fs';
