@@ -155,9 +155,10 @@ export async function withAutoEnabled<T>(
  */
 export async function startAutoService(vm: VmClient): Promise<{ status: number; said: string }> {
   const unit = 'kernel-leap-auto.service';
-  const said = `journalctl -o cat --no-pager _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value ${unit})"`;
+  // From a cursor taken before the start: a run that ends at once may have no invocation id left to ask for.
+  const said = `journalctl -o cat --no-pager --after-cursor="$c" -u ${unit}`;
   const out = await vm.run(
-    `systemctl start ${unit} || true; echo "STATUS=$(systemctl show -p ExecMainStatus --value ${unit})"; for i in $(seq 50); do ${said} | grep -q '^auto: ' && break; sleep 0.2; done; ${said}`,
+    `c=$(journalctl -n 1 --show-cursor --no-pager -o cat | sed -n 's/^-- cursor: //p'); systemctl start ${unit} || true; echo "STATUS=$(systemctl show -p ExecMainStatus --value ${unit})"; for i in $(seq 50); do ${said} | grep -q '^auto: ' && break; sleep 0.2; done; ${said}`,
     { timeoutMs: 300_000 },
   );
   const status = /^STATUS=(\d+)$/m.exec(out)?.[1];
