@@ -48,7 +48,7 @@ export async function launchWorker(
     description: `kernel-leap worker for run ${journal.runId}`,
     command: [node, bundle, 'worker', '--input', input],
     stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--input', input]),
-    stopTimeoutS: SETTLE_STOP_TIMEOUT_S,
+    stopTimeoutS: settleStopTimeoutS(options.dumpBoundMs),
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),
@@ -58,11 +58,17 @@ export async function launchWorker(
 
 /**
  * The killed worker's settle runs in ExecStopPost=, under the unit's stop timeout.
- * It waits up to 120 s for criu to finish the dump, up to 120 s for sync, then
- * jumps (up to 60 s for kexec -e, 120 s for systemctl kexec): systemd's default
- * 90 s would kill it halfway and leave a dumped session without an outcome.
+ * It waits for criu to finish the dump (as long as the dump's own bound, sized
+ * from the trees' memory), up to 120 s for sync, then jumps (up to 60 s for
+ * kexec -e, 120 s for systemctl kexec): systemd's default 90 s would kill it
+ * halfway and leave a dumped session without an outcome.
  */
-const SETTLE_STOP_TIMEOUT_S = 420;
+export function settleStopTimeoutS(dumpBoundMs: number): number {
+  return Math.ceil(dumpBoundMs / 1000) + SYNC_AND_JUMP_S;
+}
+
+/** sync's bound, the slower jump's, and a minute for the settle's own work. */
+const SYNC_AND_JUMP_S = 120 + 120 + 60;
 
 export function workerUnitName(runId: string): string {
   return `kernel-leap-worker-${runId}`;

@@ -39,6 +39,7 @@ export async function settleStoppedWorker(
   ctx: EngineContext,
   runIds: Leap<string>,
   end: ServiceEnd,
+  dumpBoundMs: number,
 ): Promise<boolean> {
   const stateDir = ctx.config.paths.state_dir;
   const journals = mapLeap(runIds, (id) => Journal.open(stateDir, id));
@@ -49,7 +50,7 @@ export async function settleStoppedWorker(
   for (const journal of unsettled) releaseReserve(journal.paths.dir);
   // The settle's commands go to the caller's run, which names the worker, as the worker's did.
   const callerCtx = { ...ctx, runner: ctx.runner.loggingTo(journals.caller.paths.commandLog) };
-  await waitForWorkersChildren(runIds.caller, unsettled);
+  await waitForWorkersChildren(runIds.caller, unsettled, dumpBoundMs);
   const runs = unsettled.map((journal) => ({ journal, plan: plannedTree(journal) }));
   const dumped = runs.filter((r) => dumpedToImages(r.journal));
   const resumed = runs.filter((r) => !dumped.includes(r));
@@ -76,14 +77,18 @@ export async function settleStoppedWorker(
 
 /**
  * KillMode=process: what the worker started outlives it. criu may still be
- * freezing or dumping a tree, `kexec -l` may still load the kernel the unwind
+ * freezing or dumping a tree (for as long as the dump's bound), `kexec -l` may still load the kernel the unwind
  * must unload. One that outlives the wait is journaled, and the settle goes on.
  */
-async function waitForWorkersChildren(runId: string, journals: readonly Journal[]): Promise<void> {
+async function waitForWorkersChildren(
+  runId: string,
+  journals: readonly Journal[],
+  dumpBoundMs: number,
+): Promise<void> {
   try {
     await waitUntil(
       () => !workerUnitPeers(runId).some((pid) => readStatus(liveProc, pid) !== undefined),
-      120_000,
+      dumpBoundMs,
       "the worker's children to exit",
       'stop the worker unit with systemctl stop',
       {},

@@ -37,6 +37,8 @@ const workerOptions = z.object({
   kernel: z.optional(z.string()),
   /** 'rehearse' stops after the rehearsal. */
   mode: z.enum(['upgrade', 'rehearse']),
+  /** The longest any tree's dump may take, from its memory at the plan: the settle waits as long for criu. */
+  dumpBoundMs: z.number(),
 });
 
 const workerInput = z.object({

@@ -33,6 +33,21 @@ export function readStatus(proc: ProcSource, pid: number): TaskStatus | undefine
   };
 }
 
+/**
+ * What criu writes of these tasks, near enough: their anonymous and shared
+ * resident memory, as the kernel counts it (`RssAnon:` and `RssShmem:` of status,
+ * in kB). Memory two tasks share is counted twice: a bound may be generous.
+ */
+export function residentBytes(proc: ProcSource, pids: readonly number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    const text = proc.readText(`/proc/${pid}/status`) ?? '';
+    for (const name of ['RssAnon', 'RssShmem'])
+      kib += Number(new RegExp(`^${name}:\\s*(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0);
+  }
+  return kib * 1024;
+}
+
 /** Running or stopped; a zombie has ended too: only its exit status is left. */
 export function isAlive(proc: ProcSource, pid: number): boolean {
   const state = readStatus(proc, pid)?.state;

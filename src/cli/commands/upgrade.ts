@@ -7,6 +7,7 @@ import { inDumpOrder, leapOf } from '../../engine/leap.js';
 import { ExitCode, LeapError } from '../../errors.js';
 import { Journal } from '../../state/journal.js';
 import { assertMachineFree } from '../../state/leap-lock.js';
+import { treeDumpBoundMs } from '../../steps/checkpoint/dump.js';
 import { type BootFallback, bootFallback } from '../../steps/checkpoint/fallback.js';
 import {
   checkedTarget,
@@ -144,6 +145,7 @@ export async function launchLeap(
       exec: values['no-exec'] !== true,
       ...(typeof values.pre === 'string' ? { pre: values.pre } : {}),
       ...(typeof values.kernel === 'string' ? { kernel: values.kernel } : {}),
+      dumpBoundMs: Math.max(...previews.map((p) => treeDumpBoundMs(p.pids))),
     },
   );
   ctx.out.progress({

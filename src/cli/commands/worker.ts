@@ -69,7 +69,7 @@ export const workerStoppedCommand: Command = {
       code: process.env.EXIT_CODE,
       status: process.env.EXIT_STATUS,
     };
-    if (await settleStoppedWorker(ctx, runIds, end))
+    if (await settleStoppedWorker(ctx, runIds, end, worker.dumpBoundMs))
       for (const runId of inDumpOrder(runIds)) await shipIfEnded(ctx, runId);
     return 0;
   },

@@ -16,7 +16,7 @@ import { writeStoppedAtDump } from '../../state/stopped-at-dump.js';
 import { runCriu } from '../../tools/criu.js';
 import { clearNonBlocking, O_NONBLOCK, type ProcessFd } from '../../tools/fd-flags.js';
 import { dropLockRules } from '../../tools/iptables.js';
-import { listFds, readStatus } from '../../tools/proc-tasks.js';
+import { listFds, readStatus, residentBytes } from '../../tools/proc-tasks.js';
 import { liveProc, type ProcSource } from '../../tools/procfs.js';
 import type { Runner } from '../../tools/runner.js';
 import type { ExecBitFix } from '../plan/classify.js';
@@ -44,7 +44,26 @@ export interface DumpOutput {
   stoppedAtDump: number[];
 }
 
-const DUMP_TIMEOUT_MS = 10 * 60_000;
+const MIB = 1024 * 1024;
+/** What any dump may take under emulation, frozen tasks and rules included, before its memory. */
+const DUMP_BASE_MS = 60_000;
+/** A quarter second a MiB (4 MiB/s): a fifth of the rate TCG was measured to write images at. */
+const DUMP_MS_PER_MIB = 250;
+
+/**
+ * How long criu may dump a tree holding `bytes` of memory before it is killed and
+ * the session resumes: a hung criu must not hold a session frozen, behind its
+ * DROP rules, for longer than its memory can explain. The settle of a killed
+ * worker waits as long for criu, and its unit's stop timeout is sized from it.
+ */
+export function dumpBoundMs(bytes: number): number {
+  return DUMP_BASE_MS + Math.ceil(bytes / MIB) * DUMP_MS_PER_MIB;
+}
+
+/** The bound for these live tasks, from their memory now. */
+export function treeDumpBoundMs(pids: readonly number[]): number {
+  return dumpBoundMs(residentBytes(liveProc, pids));
+}
 
 /**
  * dpkg may chmod a replaced binary to 0600 before unlinking it; the restore then
@@ -79,7 +98,7 @@ export async function dumpTree(input: DumpInput): Promise<DumpOutput> {
     await runCriu(input.runner, {
       args: input.criuArgs,
       logFile: input.logFile,
-      timeoutMs: DUMP_TIMEOUT_MS,
+      timeoutMs: treeDumpBoundMs(input.pids),
       action: 'dump',
       insideNamespacesOf: input.insideNamespacesOf,
     });

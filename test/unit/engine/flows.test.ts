@@ -187,6 +187,7 @@ function upgradeOptions(
     pre: undefined,
     kernel: undefined,
     mode: 'upgrade',
+    dumpBoundMs: 60_000,
     ...extra,
   };
 }

@@ -57,6 +57,8 @@ async function launched(): Promise<{
       rehearse: true,
       exec: true,
       pre: SECRET_PRE,
+      // A tree of 512 MiB: a minute, and a quarter second a MiB.
+      dumpBoundMs: 188_000,
     },
   );
   const request = [requests[0]?.file ?? '', ...(requests[0]?.args ?? [])];
@@ -86,9 +88,9 @@ describe('the worker unit', () => {
     expect(runStopPost(argv)).toBe(`/opt/it's.mjs worker-stopped --input ${input}\n`);
   });
 
-  it("gives the settle the stop timeout its waits add up to, not systemd's 90 s", async () => {
+  it("gives the settle the stop timeout its waits add up to, sized from the dump's bound, not systemd's 90 s", async () => {
     const { request } = await launched();
-    expect(request.join(' ')).toMatch(/TimeoutStopSec=420|TimeoutStopUSec t 420000000/);
+    expect(request.join(' ')).toMatch(/TimeoutStopSec=488|TimeoutStopUSec t 488000000/);
   });
 
   it('starts no Node once the run has an outcome, or is pending for the next boot', async () => {

@@ -110,6 +110,7 @@ describe('the worker', () => {
         pre: undefined,
         kernel: undefined,
         mode: 'upgrade',
+        dumpBoundMs: 60_000,
       },
     );
     await expect(run).rejects.toMatchObject({
@@ -127,6 +128,7 @@ describe('the worker', () => {
         { runner, config, out: quiet(), host: HOST_PATHS },
         { caller: journal.runId, others: [] },
         KILLED,
+        60_000,
       ),
     ).toBe(true);
     expect(readFileSync(join(journal.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
@@ -161,6 +163,7 @@ describe('the worker', () => {
           { runner, config, out: quiet(), host: HOST_PATHS },
           { caller: journal.runId, others: [] },
           KILLED,
+          60_000,
         ),
       ).toBe(true);
       expect(existsSync(join(journal.paths.images, 'inventory.img'))).toBe(true);
@@ -187,6 +190,7 @@ describe('the worker', () => {
         { runner, config, out: quiet(), host: HOST_PATHS },
         { caller: journal.runId, others: [] },
         KILLED,
+        60_000,
       ),
     ).toBe(true);
     expect(pendingRuns(stateDir)).toEqual([journal.runId]);
@@ -206,6 +210,7 @@ describe('the worker', () => {
         { runner, config, out: quiet(), host: HOST_PATHS },
         { caller: caller.runId, others: [other.runId] },
         KILLED,
+        60_000,
       ),
     ).toBe(true);
     expect(readFileSync(join(caller.paths.dir, 'outcome'), 'utf8')).toBe('aborted\n');
@@ -224,6 +229,7 @@ describe('the worker', () => {
         { runner: refusingRunner, config, out: quiet(), host: HOST_PATHS },
         { caller: journal.runId, others: [] },
         KILLED,
+        60_000,
       ),
     ).toBe(false);
     expect(existsSync(join(journal.paths.dir, 'outcome'))).toBe(false);

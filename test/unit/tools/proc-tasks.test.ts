@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { parseMountinfo, readMounts } from '../../../src/tools/proc-tasks.js';
+import { dumpBoundMs } from '../../../src/steps/checkpoint/dump.js';
+import { parseMountinfo, readMounts, residentBytes } from '../../../src/tools/proc-tasks.js';
 import { snapshotProc } from '../../../src/tools/procfs.js';
 
 const MOUNTINFO = [
@@ -60,5 +61,38 @@ describe("a process's mounts", () => {
     });
     expect(readMounts(proc, 7).map((m) => m.id)).toEqual([22, 24, 27, 40, 41, 42]);
     expect(readMounts(proc, 8)).toEqual([]);
+  });
+});
+
+describe("a tree's memory, as the dump's bound reads it", () => {
+  const status = (anon: number, shmem: number) =>
+    `Name:\tbash\nVmRSS:\t${anon + shmem + 900} kB\nRssAnon:\t${anon} kB\nRssFile:\t900 kB\nRssShmem:\t${shmem} kB\n`;
+
+  it('adds up the anonymous and shared resident memory the kernel counts, not file pages criu does not write', () => {
+    const proc = snapshotProc({
+      texts: { '/proc/7/status': status(524_288, 0), '/proc/8/status': status(1000, 24) },
+      links: {},
+      dirs: {},
+      stats: {},
+    });
+    expect(residentBytes(proc, [7, 8])).toBe((524_288 + 1000 + 24) * 1024);
+  });
+
+  it('counts nothing for a task that is gone, or a status without the fields (a kernel thread)', () => {
+    const proc = snapshotProc({
+      texts: { '/proc/9/status': 'Name:\tkthreadd\n' },
+      links: {},
+      dirs: {},
+      stats: {},
+    });
+    expect(residentBytes(proc, [9, 10])).toBe(0);
+  });
+});
+
+describe('the bound of a dump', () => {
+  it('is a minute for an idle shell, and grows by a quarter second a MiB: about five minutes for 1 GiB', () => {
+    expect(dumpBoundMs(0)).toBe(60_000);
+    expect(dumpBoundMs(4 * 1024 * 1024)).toBe(61_000);
+    expect(dumpBoundMs(1024 ** 3)).toBe(316_000);
   });
 });
