@@ -122,14 +122,23 @@ export async function runCriu(runner: Runner, call: CriuCall): Promise<void> {
   }
 }
 
+/** A criu the runner (a dump) or the restore script (a restore) killed at its bound. */
+const TIMEOUTS = new Set(['COMMAND_TIMEOUT', 'WAIT_TIMEOUT']);
+
 export function criuError(action: string, logFile: string, cause: unknown): LeapError {
   const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
   const { excerpt, hint } = criuLogErrors(log);
+  // A hung criu (stopped, or waiting on a task that never answers) logs no error of its own.
+  const bound = isLeapError(cause) && TIMEOUTS.has(cause.code);
   return new LeapError(
     `CRIU_${action.toUpperCase()}_FAILED`,
-    `criu ${action} failed (log: ${logFile})${excerpt ? `:\n${excerpt}` : ''}`,
+    `criu ${action} ${bound ? 'outran its bound and was killed' : 'failed'} (log: ${logFile})${excerpt ? `:\n${excerpt}` : ''}`,
     {
-      hint: hint ?? `read ${logFile} for the full story`,
+      hint:
+        hint ??
+        (bound
+          ? `the bound is sized from the session's memory (a restore's is restore.restore_timeout); read ${logFile} for where criu stopped`
+          : `read ${logFile} for the full story`),
       cause,
       details: { logFile },
     },

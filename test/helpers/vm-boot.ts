@@ -27,7 +27,7 @@ import {
   startQemu,
   stopQemu,
 } from './vm-qemu.js';
-import { rebootInPlace, resumeLoaded, saveAndQuit } from './vm-qmp.js';
+import { growDisk, rebootInPlace, resumeLoaded, saveAndQuit } from './vm-qmp.js';
 import { execInGuest, setGuestClock, type VmConnection, waitForSsh } from './vm-ssh.js';
 
 const PORT_ATTEMPTS = 3;
@@ -65,6 +65,8 @@ export interface Vm extends VmClient {
    * default, old kernel. Until the next powerCut(), which starts a QEMU without it.
    */
   rebootInPlace(): Promise<void>;
+  /** The disk grown to `gib` GiB, its file system with it: room for a large session's images. */
+  growDisk(gib: number): Promise<void>;
 }
 
 /** Fails loudly, naming the package, when the host lacks what a guest needs. */
@@ -109,14 +111,19 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       await waitForSsh(c, options.sshTimeoutMs);
       log(`guest up again after a power cut: pid ${guest.pid}`);
     };
+    const client = connectGuest(c);
     return {
-      ...connectGuest(c),
+      ...client,
       image,
       bootToSshMs: c.upMs,
       restored: c.restored,
       stop: async () => (await stopGuest(c), forget()),
       powerCut,
       rebootInPlace: () => rebootInPlace(join(dir, QMP_SOCKET)),
+      growDisk: async (gib: number) => {
+        await growDisk(join(dir, QMP_SOCKET), gib * 1024 ** 3);
+        await client.run('resize2fs /dev/vda', { timeoutMs: 120_000 });
+      },
     };
   } catch (error) {
     killQemuNow(guest.pid);
