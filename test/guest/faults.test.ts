@@ -2,16 +2,19 @@
  * The fault table (README "Faults"), on one guest (needs root and QEMU). Each row
  * injects a real fault at one step of a leap, and must end with the session
  * running on the old kernel, restored on the new one, restored on the old one by
- * the next boot (a reset, a power cut, the reboot after the new kernel panics), or
- * (only when a restart cut the restore itself short) kept in its images with a
- * report that says how to restore them. After every row nothing of the leap is left in force: no kernel-leap unit
- * enabled, no lock rule, window scaling as it was, no kernel loaded, and the run
- * has an outcome that `report` explains. The rows that stay on the old kernel come
- * first; then the one that jumps, a reset after --no-exec (QEMU left running, so
- * the host's ssh connection lives), a power cut after the jump, a target kernel
- * that panics, a power cut mid-restore, and last criu and the restore unit killed
- * at boot. checkpoint.test.ts
- * holds two more rows on its guest: a post-dump failure, and the worker killed during --pre.
+ * the next boot (a reset, a power cut, the reboot after the new kernel panics),
+ * failed with its images kept (criu hung at the restore), or (only when a restart
+ * cut the restore itself short) kept in its images with a report that says how to
+ * restore them. After every row nothing of the leap is left in force: no
+ * kernel-leap unit enabled, no lock rule, window scaling as it was, no kernel
+ * loaded, and the run has an outcome that `report` explains. The rows that stay on
+ * the old kernel come first (criu killed or stopped mid-dump among them); then the
+ * worker killed mid-dump of a 1 GiB session, which jumps; a reset after --no-exec
+ * (QEMU left running, so the host's ssh connection lives); criu stopped at that
+ * boot's restore; a power cut after the jump; a target kernel that panics; a power
+ * cut mid-restore; and last criu and the restore unit killed at boot.
+ * checkpoint.test.ts holds two more rows on its guest: a post-dump failure, and the
+ * worker killed during --pre.
  */
 import { readFileSync, statSync } from 'node:fs';
 
@@ -73,6 +76,49 @@ const BOOT_FAULTS_UNIT = [
   '[Service]',
   'ExecStartPre=/bin/rm -f /etc/systemd/system/sysinit.target.wants/kl-boot-faults.service',
   'ExecStart=/bin/bash /root/boot-faults.sh',
+  '[Install]',
+  'WantedBy=sysinit.target',
+  '',
+].join('\n');
+
+/** The memory the session of the worker-kill row holds. */
+const HELD_MIB = 1024;
+/**
+ * Holds MiB of written memory (each page begins with its own offset, so a page
+ * put back in the wrong place or lost changes the sum), prints its CRC, and again
+ * on SIGUSR1: the same line after the leap is the memory intact.
+ */
+const HOLD_MEMORY = [
+  'import signal, sys, time, zlib',
+  'held = bytearray(int(sys.argv[1]) << 20)',
+  'for at in range(0, len(held), 4096):',
+  '    held[at:at + 8] = at.to_bytes(8, "little")',
+  'def show(*_):',
+  '    print("MEM", zlib.crc32(held), flush=True)',
+  'signal.signal(signal.SIGUSR1, show)',
+  'show()',
+  'open("/root/hold.ready", "w").close()',
+  'while True:',
+  '    time.sleep(3600)',
+  '',
+].join('\n');
+/** restore.restore_timeout for the row that stops criu mid-restore. */
+const RESTORE_BOUND_S = 20;
+/** Stops the first criu of the boot (the restore's) once, as a hung criu would hang. */
+const STOP_CRIU_SCRIPT = [
+  '#!/bin/sh',
+  'until c=$(pgrep -o -x criu); do sleep 0.05; done',
+  'kill -STOP "$c"; echo "stopped criu $c" > /root/criu-stopped',
+  '',
+].join('\n');
+/** On the next boot only, whatever its kernel command line: it removes its own enable link first. */
+const STOP_CRIU_UNIT = [
+  '[Unit]',
+  'DefaultDependencies=no',
+  'After=local-fs.target',
+  '[Service]',
+  'ExecStartPre=/bin/rm -f /etc/systemd/system/sysinit.target.wants/kl-stop-criu.service',
+  'ExecStart=/bin/sh /root/stop-criu.sh',
   '[Install]',
   'WantedBy=sysinit.target',
   '',
@@ -211,6 +257,26 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
+  it('criu stopped (SIGSTOP) mid-dump: killed at its bound, sized from the memory, the session runs again on the old kernel with no DROP rule left', async () => {
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
+    await bed.guest.run(whenCriuDumps('', `${UNTIL_CRIU_SEIZED}; kill -STOP $criu`), {
+      timeoutMs: 180_000,
+    });
+    const stopped = Date.now();
+    await expectSessionGoesOn(s, 1);
+    // An idle session's bound is a minute and a little: the session never waits for the old 10 minutes.
+    expect(Date.now() - stopped).toBeLessThan(150_000);
+    const { runId } = await latestJournal(bed.guest);
+    const r = await report(runId);
+    expect(r.outcome).toBe('dump-failed');
+    expect(r.phases.find((p) => p.name === 'dump')).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^criu dump outran its bound and was killed/),
+    });
+    expect((await bed.guest.run('pgrep -x criu || true')).trim()).toBe('');
+    await expectNothingLeft();
+  });
+
   it('the disk full at the dump: the session resumes, the run is dump-failed and says why', async () => {
     // Everything but 2 MB taken, root's reserve included: the run's journal fits, the images do not.
     await bed.guest.run(
@@ -231,22 +297,51 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it('the worker killed mid-dump: criu finishes the dump, and the settle carries the run to the new kernel', async () => {
+  it('the worker killed mid-dump of a session holding 1 GiB: criu finishes the dump within the bound its memory sets, and the settle carries the run to the new kernel, the memory intact', async () => {
+    // Room for 1 GiB of images beside the bed's 1 GiB free, as a volume grown for it.
+    await bed.guest.growDisk(4);
+    await bed.guest.run('cat > /root/hold.py', { input: HOLD_MEMORY });
     // Read before the upgrade starts: on a loaded host this ssh can outlast the 12 s to the kexec.
     const boot = await bed.guest.bootId();
-    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
-    await bed.guest.run(whenCriuDumps('', KILL_WORKER), { timeoutMs: 180_000 });
-    await withPostMortem(bed.guest, () => bed.guest.waitForNewBoot(boot, 420_000));
+    const s = bed.open(
+      withTicker(
+        `python3 /root/hold.py ${HELD_MIB} & until [ -e /root/hold.ready ]; do sleep 0.5; done; kernel-leap upgrade --yes --no-rehearse`,
+      ),
+    );
+    const before = await s.waitForLine(/^MEM \d+$/, 300_000);
+    // The stop timeout the settle runs under, read as the worker is killed.
+    const stopTimeout = await bed.guest.run(
+      whenCriuDumps(
+        '',
+        `systemctl show -p TimeoutStopUSec --value "$(grep -o "kernel-leap-worker-[^/]*\\.service" /proc/$criu/cgroup)"; ${KILL_WORKER}`,
+      ),
+      { timeoutMs: 300_000 },
+    );
+    await withPostMortem(bed.guest, () => bed.guest.waitForNewBoot(boot, 900_000));
     const back = await s.waitForLine(
       new RegExp(`^tick \\d+ ${bed.guest.connection.newKernel.replace(/\+/g, '\\+')}$`),
-      300_000,
+      420_000,
     );
     expect(back.text).toContain(bed.guest.connection.newKernel);
     await expectSessionGoesOn(s, 0);
+    await bed.guest.run('pkill -USR1 -f "^python3 /root/hold.py"');
+    await expectEventually(
+      'the restored process to sum its memory again',
+      async () => s.lines.filter((l) => /^MEM \d+$/.test(l.text)).length > 1,
+      120_000,
+    );
+    expect(s.lines.filter((l) => /^MEM \d+$/.test(l.text)).map((l) => l.text)).toEqual([
+      before.text,
+      before.text,
+    ]);
     const { runId, phases, marks } = await latestJournal(bed.guest);
     expect(marks['worker.ended']).toBeDefined();
     expect(phases.dump?.status).toBe('done');
     expect((await report(runId)).outcome).toBe('restored');
+    // Sized from the 1 GiB (a minute, a quarter second a MiB, then sync and the jump), not systemd's 90 s.
+    const [, min, sec] = /^(?:(\d+)min )?(\d+)s$/.exec(stopTimeout.trim()) ?? [];
+    expect(Number(min ?? 0) * 60 + Number(sec)).toBeGreaterThanOrEqual(60 + 256 + 300);
+    await bed.guest.run('pkill -f "^python3 /root/hold.py"; rm -f /root/hold.ready');
     await expectNothingLeft();
   });
 
@@ -279,6 +374,64 @@ describe('faults, each at one step of a leap', () => {
     const r = await report(runId);
     expect(r.outcome).toBe('restored');
     expect(JSON.stringify(r)).not.toMatch(/restored shut down/);
+    await expectNothingLeft();
+  });
+
+  it('criu stopped (SIGSTOP) mid-restore at boot: killed at its bound, the run failed with its images kept, no DROP rule left and no unit to run again at the next boot', async () => {
+    await bed.guest.run('cat > /root/stop-criu.sh', { input: STOP_CRIU_SCRIPT });
+    await bed.guest.run(
+      'cat > /etc/systemd/system/kl-stop-criu.service && systemctl enable --quiet kl-stop-criu.service',
+      { input: STOP_CRIU_UNIT },
+    );
+    // A short bound for the restore, as a user may set it: the row waits it out.
+    bed.open(
+      withTicker(
+        `kernel-leap upgrade --yes --no-rehearse --no-exec --set restore.restore_timeout=${RESTORE_BOUND_S}`,
+      ),
+    );
+    await expectEventually(
+      'the run to say dumped',
+      async () =>
+        (
+          await bed.guest.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null')
+        ).stdout.trim() === 'dumped',
+      300_000,
+    );
+    const { runId } = await latestJournal(bed.guest);
+    const boot = await bed.guest.bootId();
+    await bed.guest.rebootInPlace();
+    await bed.guest
+      .exec('echo b > /proc/sysrq-trigger', { timeoutMs: 10_000 })
+      .catch(() => undefined);
+    await withPostMortem(bed.guest, async () => {
+      await bed.guest.waitForNewBoot(boot, 420_000);
+      await expectEventually(
+        'the restore to fail',
+        async () =>
+          (
+            await bed.guest.exec(`cat /var/lib/kernel-leap/runs/${runId}/outcome 2>/dev/null`)
+          ).stdout.trim() === 'failed',
+        300_000,
+      );
+    });
+    expect(await bed.guest.run('cat /root/criu-stopped')).toMatch(/^stopped criu \d+/);
+    const r = await report(runId);
+    expect(r.phases.find((p) => p.name === 'restore')).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^criu restore outran its bound and was killed/),
+    });
+    expect(
+      Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim()),
+    ).toBeGreaterThan(0);
+    expect((await bed.guest.run('pgrep -x criu || true')).trim()).toBe('');
+    // The unit's cleanup may still run after the outcome.
+    await expectEventually(
+      'the restore unit to finish',
+      async () =>
+        (await bed.guest.exec('systemctl is-active kernel-leap-restore.service')).stdout.trim() !==
+        'activating',
+      120_000,
+    );
     await expectNothingLeft();
   });
 
