@@ -145,10 +145,13 @@ APT
   cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
 }
 
-# The kernels may live in <suite>-security, which debootstrap does not read.
+# The kernels may live in <suite>-security, which debootstrap does not read. The
+# newer one's package is kept beside the image: a test installs it again with apt
+# while a session runs, as a kernel update arrives (test/guest/session-scope.test.ts).
 install_kernels() {
   in_chroot apt-get update -q
   in_chroot sh -c "cd /tmp && apt-get download linux-image-$OLD_KERNEL linux-image-$NEW_KERNEL"
+  cp "$ROOTFS"/tmp/linux-image-"$NEW_KERNEL"_*.deb "$OUT/new-kernel.deb"
   in_chroot sh -c "dpkg -i /tmp/linux-image-*.deb && rm /tmp/linux-image-*.deb"
   for version in "$OLD_KERNEL" "$NEW_KERNEL"; do
     [ -f "$ROOTFS/boot/vmlinuz-$version" ] && [ -f "$ROOTFS/boot/initrd.img-$version" ] || { echo "no kernel or initrd for $version"; return 1; }

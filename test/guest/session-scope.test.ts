@@ -3,9 +3,10 @@
  * times): an ssh session starts a detached tmux server (it daemonizes under pid 1
  * but stays in the session's logind scope) and a nohup job from a shell that then
  * exits. The plan names both as carried trees of the session. Then no one types
- * the leap: kernel-leap-auto.timer, turned on with an [auto] window open now,
- * starts `kernel-leap auto`, which leaps every ssh session to the newer kernel
- * installed (issue 29). After the leap auto's record says it leapt, with the
+ * the leap: the newer kernel is removed, and `kernel-leap auto`, started as its
+ * timer starts it inside an [auto] window open now, finds nothing to do; then apt
+ * installs that kernel while the session runs, and kernel-leap-auto.timer starts
+ * auto, which leaps every ssh session to it (issue 29). After the leap auto's record says it leapt, with the
  * runs, the tmux session is listed, its window's loop and the nohup job write the
  * new kernel's name, and the report lists nothing lost. bookworm empties /tmp at
  * boot, so tmux's socket directory is made again before criu binds the socket
@@ -22,6 +23,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   expectEventually,
+  startAutoService,
   waitForOutcome,
   withAutoEnabled,
   withPostMortem,
@@ -52,6 +54,8 @@ interface AutoRecordJson {
 }
 
 const TIMER_DROPIN = '/run/systemd/system/kernel-leap-auto.timer.d';
+/** Where the newer kernel's package is copied in, for apt to install it during the session. */
+const NEW_KERNEL_DEB = '/root/new-kernel.deb';
 
 /**
  * Turns kernel-leap-auto.timer on as a user does, but firing 10 s from now rather
@@ -107,10 +111,17 @@ describe('a leap carries the whole login session, not only its ssh tree', () => 
     expect(job?.shellJob).toBe(true);
     expect(plan.leftBehind).toEqual([]);
 
-    const { window, record } = await withAutoEnabled(bed.guest, -5, 60, async (window) => ({
-      window,
-      record: await leapByTimer(bed, session, newKernel),
-    }));
+    // The newer kernel is not there yet: auto, started as its timer starts it, has nothing to do.
+    await bed.guest.run(`apt-get purge -y -q linux-image-${newKernel}`, { timeoutMs: 300_000 });
+    await bed.guest.copyIn(bed.guest.image.newKernelDeb, NEW_KERNEL_DEB);
+    const { window, before, record } = await withAutoEnabled(bed.guest, -5, 60, async (window) => {
+      const before = await startAutoService(bed.guest);
+      // apt installs it while the session runs, as unattended-upgrades would.
+      await bed.guest.run(`apt-get install -y -q ${NEW_KERNEL_DEB}`, { timeoutMs: 600_000 });
+      return { window, before, record: await leapByTimer(bed, session, newKernel) };
+    });
+    expect(before.status).toBe(0);
+    expect(before.said).toContain(`no kernel newer than the running ${oldKernel} is installed`);
     expect(record).toMatchObject({
       action: 'leap',
       kernel: newKernel,

@@ -50,6 +50,8 @@ export interface VmImage {
   sudoer: string;
   oldKernel: string;
   newKernel: string;
+  /** The newer kernel's Debian package, as apt downloaded it for the image: a test installs it again. */
+  newKernelDeb: string;
   cmdline: string;
   buildSeconds: number;
   /** True when this call built the image (a cold build), false when it was cached. */
@@ -96,6 +98,7 @@ export async function ensureImage(dist: Dist = DEFAULT_DIST): Promise<VmImage> {
     sudoer: manifest.sudoer,
     oldKernel: manifest.oldKernel,
     newKernel: manifest.newKernel,
+    newKernelDeb: join(dir, 'new-kernel.deb'),
     cmdline: manifest.cmdline,
     buildSeconds: manifest.buildSeconds,
     // The script finishes at once when the image is cached; a build takes minutes.
