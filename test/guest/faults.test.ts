@@ -102,6 +102,23 @@ const HOLD_MEMORY = [
   '    time.sleep(3600)',
   '',
 ].join('\n');
+/**
+ * Steps the wall clock an hour forward on the next boot, before the restore's
+ * gates, as an NTP step would; once: it removes its own enable link first.
+ */
+const CLOCK_STEP_UNIT = [
+  '[Unit]',
+  'DefaultDependencies=no',
+  'After=local-fs.target',
+  'Before=kernel-leap-restore.service kernel-leap-rules.service',
+  '[Service]',
+  'Type=oneshot',
+  'ExecStartPre=/bin/rm -f /etc/systemd/system/sysinit.target.wants/kl-clock-step.service',
+  'ExecStart=/bin/sh -c \'date -s "+1 hour" && echo stepped\'',
+  '[Install]',
+  'WantedBy=sysinit.target',
+  '',
+].join('\n');
 /** restore.restore_timeout for the row that stops criu mid-restore. */
 const RESTORE_BOUND_S = 20;
 /** Stops the first criu of the boot (the restore's) once, as a hung criu would hang. */
@@ -345,9 +362,13 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it('a reset after upgrade --no-exec said dumped (QEMU left running, as a VM reboots): the boot restores the session on the old kernel over the same ssh connection', async () => {
+  it('a reset after upgrade --no-exec said dumped (QEMU left running, as a VM reboots), and the clock stepped an hour forward early in that boot: the boot restores the session on the old kernel over the same ssh connection', async () => {
     // The row before left the guest on the newest kernel: the default target would be none.
     const { oldKernel } = bed.guest.connection;
+    await bed.guest.run(
+      'cat > /etc/systemd/system/kl-clock-step.service && systemctl enable --quiet kl-clock-step.service',
+      { input: CLOCK_STEP_UNIT },
+    );
     const s = bed.open(
       withTicker(`kernel-leap upgrade --yes --no-rehearse --no-exec --kernel ${oldKernel}`),
     );
@@ -371,6 +392,10 @@ describe('faults, each at one step of a leap', () => {
       await s.waitForLine(new RegExp(`^tick \\d+ ${oldKernel.replace(/\+/g, '\\+')}$`), 300_000);
     });
     await expectSessionGoesOn(s, 0);
+    // The step happened, before the restore's gates: an hour ahead of the host.
+    expect(Number(await bed.guest.run('date +%s')) - Date.now() / 1000).toBeGreaterThan(3000);
+    expect(await bed.guest.run('journalctl -b -o cat -u kl-clock-step.service')).toMatch(/stepped/);
+    await bed.guest.setClock();
     const r = await report(runId);
     expect(r.outcome).toBe('restored');
     expect(JSON.stringify(r)).not.toMatch(/restored shut down/);

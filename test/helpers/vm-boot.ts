@@ -65,6 +65,8 @@ export interface Vm extends VmClient {
    * default, old kernel. Until the next powerCut(), which starts a QEMU without it.
    */
   rebootInPlace(): Promise<void>;
+  /** The guest's clock set to the host's again, after a test stepped it. */
+  setClock(): Promise<void>;
   /** The disk grown to `gib` GiB, its file system with it: room for a large session's images. */
   growDisk(gib: number): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       stop: async () => (await stopGuest(c), forget()),
       powerCut,
       rebootInPlace: () => rebootInPlace(join(dir, QMP_SOCKET)),
+      setClock: async () => void (await setGuestClock(c)),
       growDisk: async (gib: number) => {
         await growDisk(join(dir, QMP_SOCKET), gib * 1024 ** 3);
         await client.run('resize2fs /dev/vda', { timeoutMs: 120_000 });
