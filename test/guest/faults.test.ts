@@ -315,8 +315,6 @@ describe('faults, each at one step of a leap', () => {
   });
 
   it('the worker killed mid-dump of a session holding 1 GiB: criu finishes the dump within the bound its memory sets, and the settle carries the run to the new kernel, the memory intact', async () => {
-    // Room for 1 GiB of images beside the bed's 1 GiB free, as a volume grown for it.
-    await bed.guest.growDisk(4);
     await bed.guest.run('cat > /root/hold.py', { input: HOLD_MEMORY });
     // Read before the upgrade starts: on a loaded host this ssh can outlast the 12 s to the kexec.
     const boot = await bed.guest.bootId();

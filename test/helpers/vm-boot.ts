@@ -27,7 +27,7 @@ import {
   startQemu,
   stopQemu,
 } from './vm-qemu.js';
-import { growDisk, rebootInPlace, resumeLoaded, saveAndQuit } from './vm-qmp.js';
+import { rebootInPlace, resumeLoaded, saveAndQuit } from './vm-qmp.js';
 import { execInGuest, setGuestClock, type VmConnection, waitForSsh } from './vm-ssh.js';
 
 const PORT_ATTEMPTS = 3;
@@ -67,8 +67,6 @@ export interface Vm extends VmClient {
   rebootInPlace(): Promise<void>;
   /** The guest's clock set to the host's again, after a test stepped it. */
   setClock(): Promise<void>;
-  /** The disk grown to `gib` GiB, its file system with it: room for a large session's images. */
-  growDisk(gib: number): Promise<void>;
 }
 
 /** Fails loudly, naming the package, when the host lacks what a guest needs. */
@@ -123,10 +121,6 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       powerCut,
       rebootInPlace: () => rebootInPlace(join(dir, QMP_SOCKET)),
       setClock: async () => void (await setGuestClock(c)),
-      growDisk: async (gib: number) => {
-        await growDisk(join(dir, QMP_SOCKET), gib * 1024 ** 3);
-        await client.run('resize2fs /dev/vda', { timeoutMs: 120_000 });
-      },
     };
   } catch (error) {
     killQemuNow(guest.pid);

@@ -143,20 +143,3 @@ export function rebootInPlace(qmpSocket: string): Promise<void> {
     await qmp.execute('set-action', { reboot: 'reset' });
   });
 }
-
-/**
- * Grows the guest's disk (its overlay) to `bytes` while it runs, as a cloud grows
- * a volume: virtio tells the guest the new size at once, and the file system
- * grows with resize2fs online.
- */
-export function growDisk(qmpSocket: string, bytes: number): Promise<void> {
-  return withQmp(qmpSocket, async (qmp) => {
-    const blocks = (await qmp.execute('query-block')) as Array<{
-      device: string;
-      inserted?: unknown;
-    }>;
-    const disk = blocks.find((b) => b.inserted !== undefined && b.device.startsWith('virtio'));
-    if (!disk) throw new Error(`no virtio disk in QEMU's query-block: ${JSON.stringify(blocks)}`);
-    await qmp.execute('block_resize', { device: disk.device, size: bytes });
-  });
-}
