@@ -21,9 +21,9 @@ import { criuRestoreArgs } from '../src/tools/criu-args.js';
 import type { VmClient } from '../test/helpers/vm-client.js';
 import type { PathMarks } from './bench-path.js';
 
-const DIR = '/root/floor';
-const RUN = `${DIR}/run`;
-const PENDING = `${DIR}/pending`;
+export const FLOOR_DIR = '/root/floor';
+const RUN = `${FLOOR_DIR}/run`;
+const PENDING = `${FLOOR_DIR}/pending`;
 export const FLOOR_MARKS = `${RUN}/marks`;
 export const FLOOR_UNIT = 'kl-floor.service';
 
@@ -47,7 +47,7 @@ ConditionPathExists=${PENDING}
 [Service]
 # simple: the network waits for the rules (ExecStartPre), not for the address wait and the restore.
 Type=simple
-ExecStartPre=${DIR}/rules.sh
+ExecStartPre=${FLOOR_DIR}/rules.sh
 ExecStart=${RUN}/restore.sh
 
 [Install]
@@ -67,7 +67,7 @@ mark rules
 const treeDir = (i: number) => `${RUN}/tree-${i}`;
 
 /** criu runs it at each stage; post-resume is when tree `i` runs again. */
-function actionScript(i: number): string {
+export function actionScript(i: number): string {
   return `#!/bin/sh
 [ "$CRTOOLS_SCRIPT_ACTION" = post-resume ] || exit 0
 echo "restored.${i} $(date +%s%N)" >> ${FLOOR_MARKS}
@@ -75,8 +75,10 @@ echo "restored.${i} $(date +%s%N)" >> ${FLOOR_MARKS}
 }
 
 export async function installFloor(vm: VmClient): Promise<void> {
-  await vm.run(`mkdir -p ${DIR} && cat > /etc/systemd/system/${FLOOR_UNIT}`, { input: UNIT });
-  await vm.run(`cat > ${DIR}/rules.sh && chmod 755 ${DIR}/rules.sh`, { input: RULES_SH });
+  await vm.run(`mkdir -p ${FLOOR_DIR} && cat > /etc/systemd/system/${FLOOR_UNIT}`, { input: UNIT });
+  await vm.run(`cat > ${FLOOR_DIR}/rules.sh && chmod 755 ${FLOOR_DIR}/rules.sh`, {
+    input: RULES_SH,
+  });
   await vm.run(`systemctl daemon-reload && systemctl enable --quiet ${FLOOR_UNIT}`);
 }
 

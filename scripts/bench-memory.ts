@@ -10,7 +10,7 @@
  * checked, or when its shell is gone (a session closed before the check), so no
  * round's memory is held into the next.
  */
-import { shQuote } from '../src/render/quote.js';
+import { shQuote, shText } from '../src/render/quote.js';
 import type { StampedLine } from '../test/helpers/vm-session.js';
 
 const HOLDER = `import os, sys, time, zlib
@@ -32,7 +32,7 @@ print('MEM-CHECK %08x %08x %s' % (before, after, 'intact' if after == before els
 
 /** The shell command that starts the holder in the background of a session's shell. */
 export function memoryHolderCommand(mib: number, checkFile: string): string {
-  return `python3 -c ${shQuote(HOLDER)} ${mib} ${shQuote(checkFile)} &`;
+  return `python3 -c ${shText(HOLDER)} ${mib} ${shQuote(checkFile)} &`;
 }
 
 export const MEM_SUM = /^MEM-SUM ([0-9a-f]{8}) (\d+)$/;
