@@ -29,6 +29,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 
+import { runStamp } from '../src/state/journal.js';
 import { installKernelLeap } from '../test/helpers/leap.js';
 import { bootGuest, type Vm } from '../test/helpers/vm-boot.js';
 import type { VmSession } from '../test/helpers/vm-session.js';
@@ -95,6 +96,10 @@ interface Carried {
   session: VmSession;
   /** pts/N */
   tty: string;
+}
+
+async function runningKernel(vm: Vm): Promise<string> {
+  return (await vm.run('uname -r')).trim();
 }
 
 function otherKernel(vm: Vm, running: string): string {
@@ -217,23 +222,31 @@ function hostLoad(): LoadAverage {
   return parseLoadAverage(readFileSync('/proc/loadavg', 'utf8'));
 }
 
-/** Starts the leap of `kind`; for the leap, the stamp its runs are listed from. */
+/**
+ * How far back the leap's runs are listed from: the guest's clock is within a
+ * second of the host's (set at the load, read from the RTC after each kexec),
+ * and the round before started minutes earlier.
+ */
+const RUNS_SINCE_MS = 30_000;
+
+/**
+ * Starts the leap of `kind`. The leap is typed into the first session with no
+ * ssh of the bench's own around it: --all-ssh would carry one still closing.
+ */
 async function startLeap(
   vm: Vm,
   kind: Kind,
   carried: readonly Carried[],
   to: string,
-): Promise<string | undefined> {
+): Promise<void> {
   if (kind === 'leap') {
-    const stamp = (await vm.run('date -u +%Y%m%dT%H%M%SZ')).trim();
     carried[0]?.session.write(`${to}\n`);
-    return stamp;
+    return;
   }
   const plans = [];
   for (const c of carried) plans.push(await floorPlan(vm, c.tty));
   await loadFloorKernel(vm, to, kind === 'floor-i');
   await startFloorLeap(vm, plans);
-  return undefined;
 }
 
 /** Each carried session's marks of its critical path. */
@@ -241,13 +254,13 @@ async function marksOf(
   vm: Vm,
   kind: Kind,
   carried: readonly Carried[],
-  stamp: string | undefined,
+  startedAt: Date,
 ): Promise<Array<{ marks: PathMarks; reportDowntimeMs?: number }>> {
   if (kind !== 'leap') {
     const all = await floorMarks(vm);
     return carried.map((_, i) => ({ marks: floorPathMarks(all, i) }));
   }
-  const runs = await leapRuns(vm, stamp as string);
+  const runs = await leapRuns(vm, runStamp(new Date(startedAt.getTime() - RUNS_SINCE_MS)));
   return Promise.all(
     carried.map(async (c) => {
       const run = runOfTty(runs, c.tty);
@@ -278,6 +291,27 @@ async function checkMemory(
     );
 }
 
+/**
+ * Waits for the caller's first tick on the new kernel, and fails at once when
+ * `upgrade` exits non-zero before it (a no-go), rather than after the leap's timeout.
+ */
+async function upgradeGoesOn(caller: Carried, back: RegExp, from: number): Promise<void> {
+  const first = await caller.session.waitForLine(
+    new RegExp(`${back.source}|^UPGRADE-EXIT=[1-9]\\d*$`),
+    LEAP_TIMEOUT_MS,
+    from,
+  );
+  if (first.text.startsWith('UPGRADE-EXIT='))
+    throw new Error(
+      `kernel-leap upgrade did not leap (${first.text}):\n${caller.session.lines
+        .slice(from)
+        .filter((l) => !l.text.startsWith('tick '))
+        .map((l) => l.text)
+        .join('\n')}`,
+    );
+}
+
+/** One round's leap of `kind`, from the kernel running (`from`, read before the sessions opened). */
 async function leapOnce(
   vm: Vm,
   serial: SerialStamper,
@@ -285,24 +319,25 @@ async function leapOnce(
   carried: readonly Carried[],
   options: Pick<DowntimeOptions, 'memMib'>,
   round: number,
-  loadBefore: LoadAverage,
+  before: { from: string; load: LoadAverage },
 ): Promise<RoundRun> {
-  const startedAt = new Date().toISOString();
-  const from = (await vm.run('uname -r')).trim();
+  const startedAt = new Date();
+  const { from } = before;
   const to = otherKernel(vm, from);
   const serialFrom = serial.lines.length;
   const linesFrom = carried.map((c) => c.session.lines.length);
-  const stamp = await startLeap(vm, kind, carried, to);
+  await startLeap(vm, kind, carried, to);
   const back = new RegExp(`^tick \\d+ ${to.replaceAll('.', '\\.')}$`);
+  const caller = carried[0] as Carried;
+  if (kind === 'leap') await upgradeGoesOn(caller, back, linesFrom[0] as number);
   await Promise.all(
     carried.map((c, i) => c.session.waitForLine(back, LEAP_TIMEOUT_MS, linesFrom[i])),
   );
-  const caller = carried[0] as Carried;
   if (kind === 'leap') await caller.session.waitForLine(/^UPGRADE-EXIT=/, 120_000, linesFrom[0]);
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const unit = kind === 'leap' ? 'kernel-leap-restore.service' : FLOOR_UNIT;
   const facts = await bootFacts(vm, unit);
-  const marks = await marksOf(vm, kind, carried, stamp);
+  const marks = await marksOf(vm, kind, carried, startedAt);
   const boot = consoleBoot(serial.since(serialFrom));
   const mono = bootMonotonic(facts.journal, unit);
   const sessions = carried.map((c, i): SessionFigures => {
@@ -322,8 +357,8 @@ async function leapOnce(
     kind,
     from,
     to,
-    startedAt,
-    loadBefore,
+    startedAt: startedAt.toISOString(),
+    loadBefore: before.load,
     loadAfter: hostLoad(),
     sessions,
     boot: facts.summary,
@@ -409,10 +444,10 @@ async function alternate(vm: Vm, serial: SerialStamper, options: DowntimeOptions
   try {
     for (let round = 1; round <= options.rounds; round++) {
       for (const kind of options.kinds) {
-        const loadBefore = hostLoad();
+        const before = { from: await runningKernel(vm), load: hostLoad() };
         const carried = await openSessions(vm, options);
         try {
-          const run = await leapOnce(vm, serial, kind, carried, options, round, loadBefore);
+          const run = await leapOnce(vm, serial, kind, carried, options, round, before);
           runs.push(run);
           printRun(run, `round ${round}`);
         } finally {
@@ -432,11 +467,14 @@ async function alternate(vm: Vm, serial: SerialStamper, options: DowntimeOptions
 }
 
 async function leapsInARow(vm: Vm, serial: SerialStamper, leaps: number): Promise<void> {
+  let from = await runningKernel(vm);
   const carried = await openSessions(vm, { sessions: 1, memMib: 0 });
   const runs: RoundRun[] = [];
   try {
     for (let i = 1; i <= leaps; i++) {
-      const run = await leapOnce(vm, serial, 'leap', carried, { memMib: 0 }, i, hostLoad());
+      const before = { from, load: hostLoad() };
+      const run = await leapOnce(vm, serial, 'leap', carried, { memMib: 0 }, i, before);
+      from = run.to;
       runs.push(run);
       printRun(run, `leap ${i} of one session`);
       const first = runs[0] && roundFigure(runs[0]);
