@@ -317,9 +317,8 @@ async function leapOnce(
   serial: SerialStamper,
   kind: Kind,
   carried: readonly Carried[],
-  options: Pick<DowntimeOptions, 'memMib'>,
-  round: number,
   before: { from: string; load: LoadAverage },
+  round: number,
 ): Promise<RoundRun> {
   const startedAt = new Date();
   const { from } = before;
@@ -364,7 +363,6 @@ async function leapOnce(
     boot: facts.summary,
   };
   if (kind !== 'leap') await removeFloorImages(vm);
-  if (options.memMib > 0) await checkMemory(vm, carried, sessions, options.memMib);
   return run;
 }
 
@@ -421,6 +419,8 @@ function method(options: DowntimeOptions): string[] {
 }
 
 async function alternate(vm: Vm, serial: SerialStamper, options: DowntimeOptions): Promise<void> {
+  // Read before the first round: the commit the package was built from, and a failure here costs no round.
+  const host = hostFacts(vm);
   const runs: RoundRun[] = [];
   const results = (error?: string): BenchResults => {
     const summary = summarize(runs);
@@ -429,7 +429,7 @@ async function alternate(vm: Vm, serial: SerialStamper, options: DowntimeOptions
       bench: 'downtime',
       date: new Date().toISOString(),
       options,
-      host: hostFacts(vm),
+      host,
       guest: {
         dist: vm.connection.dist,
         kernels: [vm.connection.oldKernel, vm.connection.newKernel],
@@ -447,9 +447,14 @@ async function alternate(vm: Vm, serial: SerialStamper, options: DowntimeOptions
         const before = { from: await runningKernel(vm), load: hostLoad() };
         const carried = await openSessions(vm, options);
         try {
-          const run = await leapOnce(vm, serial, kind, carried, options, round, before);
+          const run = await leapOnce(vm, serial, kind, carried, before, round);
+          // Kept before the memory check, so a changed memory is written with the round that changed it.
           runs.push(run);
-          printRun(run, `round ${round}`);
+          try {
+            if (options.memMib > 0) await checkMemory(vm, carried, run.sessions, options.memMib);
+          } finally {
+            printRun(run, `round ${round}`);
+          }
         } finally {
           await closeSessions(carried);
         }
@@ -473,7 +478,7 @@ async function leapsInARow(vm: Vm, serial: SerialStamper, leaps: number): Promis
   try {
     for (let i = 1; i <= leaps; i++) {
       const before = { from, load: hostLoad() };
-      const run = await leapOnce(vm, serial, 'leap', carried, { memMib: 0 }, i, before);
+      const run = await leapOnce(vm, serial, 'leap', carried, before, i);
       from = run.to;
       runs.push(run);
       printRun(run, `leap ${i} of one session`);
