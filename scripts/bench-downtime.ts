@@ -31,6 +31,7 @@ import { cpus, release } from 'node:os';
 
 import { runStamp } from '../src/state/journal.js';
 import { installKernelLeap } from '../test/helpers/leap.js';
+import { pollUntil } from '../test/helpers/poll.js';
 import { bootGuest, type Vm } from '../test/helpers/vm-boot.js';
 import type { VmSession } from '../test/helpers/vm-session.js';
 import {
@@ -106,11 +107,37 @@ function otherKernel(vm: Vm, running: string): string {
   return running === vm.connection.oldKernel ? vm.connection.newKernel : vm.connection.oldKernel;
 }
 
+/** The sshd processes of root's pty logins: only the bench's own sessions log in so. */
+const ROOT_PTY_SSHD = "pgrep -f '^sshd: root@pts/' || true";
+
+/**
+ * The sessions of the round before must be gone from the guest before the next
+ * open: --all-ssh would carry one still closing, the floor would not. Closed
+ * from the host, they end within a second or two; one that has not after 30 s
+ * is killed, and said so.
+ */
+async function endSessionsBefore(vm: Vm): Promise<void> {
+  const left = await pollUntil(
+    async () => {
+      const pids = (await vm.run(ROOT_PTY_SSHD)).trim();
+      return pids === '' ? '' : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 1000, what: "the round before's ssh sessions to end" },
+  ).catch(async () => (await vm.run(ROOT_PTY_SSHD)).trim());
+  if (left === '') return;
+  const pids = left.split(/\s+/);
+  console.log(
+    `bench: ${pids.length} ssh session(s) of the round before still there after 30 s: killed (${pids.join(', ')})`,
+  );
+  await vm.run(`kill -KILL ${pids.join(' ')} 2>/dev/null || true`);
+}
+
 /** Opens the sessions one after the other, then waits for each one's memory to be written. */
 async function openSessions(
   vm: Vm,
   options: Pick<DowntimeOptions, 'sessions' | 'memMib'>,
 ): Promise<Carried[]> {
+  await endSessionsBefore(vm);
   await vm.run(`rm -f ${MEM_CHECK_FILE}`);
   const carried: Carried[] = [];
   try {
