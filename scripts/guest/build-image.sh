@@ -15,6 +15,12 @@
 # (deploy) who becomes root with sudo, as Ansible's `become: true` does it
 # (test/guest/fleet.test.ts). No Node: the tests
 # install kernel-leap's Debian package, which brings its own.
+# GRUB as a BIOS machine has it (grub-common, grub2-common, grub-pc-bin, an
+# /etc/default/grub for the serial console, the i386-pc modules in /boot/grub),
+# but no grub.cfg: the guests boot QEMU's -kernel and see a machine without GRUB
+# until a test runs update-grub and boots grub.lnx, GRUB's core image behind
+# lnxboot.img, which QEMU's -kernel starts as it would a Linux kernel
+# (test/helpers/vm-boot.ts, docs/testing.md "Booting through GRUB").
 #
 # The cache key is a hash of this file (which holds the package lists and every
 # pinned version), the distribution and the mirrors, so any change to a recipe
@@ -30,7 +36,7 @@ DIST=${1:-${KL_TESTBED_DIST:-bookworm}}
 PACKAGES=(
   systemd-sysv openssh-server criu kexec-tools iptables
   dbus libpam-systemd lsof procps iproute2 udev kmod initramfs-tools linux-base python3
-  tmux sudo
+  tmux sudo grub-common grub2-common grub-pc-bin
 )
 case "$DIST" in
   bookworm)
@@ -55,6 +61,11 @@ SUITE=$DIST
 # what the system takes. The file is sparse: unused blocks cost nothing.
 DISK_SIZE=4G
 CMDLINE='console=ttyS0 root=/dev/vda rw net.ifnames=0'
+# What update-grub adds after `root=UUID=... ro` (fstab remounts the root rw, as on any Debian machine).
+GRUB_CMDLINE='console=ttyS0 net.ifnames=0'
+# Built into GRUB's core image: the disk through the BIOS, the file system, the
+# serial console, and what reads grub.cfg. The rest loads from /boot/grub/i386-pc.
+GRUB_CORE_MODULES=(biosdisk part_msdos ext2 serial terminal normal configfile search echo test linux gzio loadenv)
 USER_=alice
 # Logs in with the same key and runs anything as root through sudo, without a password.
 SUDOER_=deploy
@@ -209,7 +220,40 @@ configure_guest() {
   in_chroot apt-cache gencaches
 }
 
+# What grub-install would leave on a BIOS machine whose disk has no partition
+# table and no room for a boot sector's core image: the modules in /boot/grub,
+# a config for grub-mkconfig, and (outside the disk) the core image that finds
+# the disk through the BIOS as hd0 with its prefix /boot/grub, so that
+# grub.cfg's load_env and save_env use /boot/grub/grubenv as on any machine.
+# No grub.cfg, and nothing may have written one (a kernel's postinst hook runs
+# update-grub only when it exists).
+install_grub() {
+  [ ! -e "$ROOTFS/boot/grub/grub.cfg" ] || { echo "something wrote /boot/grub/grub.cfg"; return 1; }
+  install -d "$ROOTFS/boot/grub/i386-pc"
+  cp "$ROOTFS"/usr/lib/grub/i386-pc/*.mod "$ROOTFS"/usr/lib/grub/i386-pc/*.lst "$ROOTFS/boot/grub/i386-pc/"
+  cat >"$ROOTFS/etc/default/grub" <<GRUB
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=0
+GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo Debian\`
+GRUB_CMDLINE_LINUX_DEFAULT=""
+GRUB_CMDLINE_LINUX="$GRUB_CMDLINE"
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB
+  # Until grub.cfg sets its terminal, GRUB's own messages go to the serial console too.
+  cat >"$ROOTFS/tmp/grub-early.cfg" <<'CFG'
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+CFG
+  in_chroot grub-mkimage -O i386-pc -p '(hd0)/boot/grub' -c /tmp/grub-early.cfg \
+    -o /tmp/core.img "${GRUB_CORE_MODULES[@]}"
+  cat "$ROOTFS/usr/lib/grub/i386-pc/lnxboot.img" "$ROOTFS/tmp/core.img" >"$OUT/grub.lnx"
+  rm "$ROOTFS/tmp/grub-early.cfg" "$ROOTFS/tmp/core.img"
+}
+
 make_disk() {
+  [ ! -e "$ROOTFS/boot/grub/grub.cfg" ] || { echo "something wrote /boot/grub/grub.cfg"; return 1; }
   cp "$ROOTFS/boot/vmlinuz-$OLD_KERNEL" "$ROOTFS/boot/initrd.img-$OLD_KERNEL" "$OUT/"
   mkfs.ext4 -q -F -d "$ROOTFS" "$OUT/base.img" "$DISK_SIZE"
 }
@@ -225,6 +269,7 @@ write_manifest() {
   "oldKernel": "$OLD_KERNEL",
   "newKernel": "$NEW_KERNEL",
   "cmdline": "$CMDLINE",
+  "grub": "grub.lnx",
   "mirror": "$MIRROR",
   "builtAt": "$(date -u +%FT%TZ)",
   "buildSeconds": $SECONDS,
@@ -242,6 +287,7 @@ write_apt_sources
 step mount mount_chroot
 step kernels install_kernels
 step configure configure_guest
+step grub install_grub
 unmount_rootfs
 [ -z "$(mounts_under_rootfs)" ] || die "could not unmount everything under $ROOTFS"
 step disk make_disk

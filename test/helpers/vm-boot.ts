@@ -14,9 +14,11 @@ import { chooseAccel } from './vm-accel.js';
 import { type BootedState, bootedState } from './vm-booted.js';
 import { onProcessExit } from './vm-cleanup.js';
 import { connectGuest, type VmClient } from './vm-client.js';
+import { expectGrubBooted, powerOff, writeGrubConfig } from './vm-grub.js';
 import { DEFAULT_DIST, type Dist, ensureImage, type VmImage } from './vm-image.js';
 import {
   type Accel,
+  type Boot,
   createOverlay,
   freePort,
   isRunning,
@@ -54,7 +56,8 @@ export interface Vm extends VmClient {
   stop(): Promise<void>;
   /**
    * A power cut: QEMU killed at once, with no shutdown and no flush beyond what the
-   * guest synced, then the same disk booted cold again (its default, old kernel).
+   * guest synced, then the same disk booted cold again (its default, old kernel;
+   * through GRUB after bootThroughGrub(), whatever grub.cfg and its one-shot say).
    * Resolves once sshd answers; the console of the cut boot is kept as serial.log.cut.
    */
   powerCut(): Promise<void>;
@@ -62,11 +65,32 @@ export interface Vm extends VmClient {
    * From now on a reboot of the guest (sysrq b, the reboot panic= makes) resets it
    * in place, as a real VM's does, instead of ending QEMU: the connections the
    * host holds through QEMU's network live on, and the same disk boots its
-   * default, old kernel. Until the next powerCut(), which starts a QEMU without it.
+   * default, old kernel (after bootThroughGrub(), GRUB again, which boots its
+   * one-shot entry or its default). Until the next powerCut(), which starts a
+   * QEMU without it.
    */
   rebootInPlace(): Promise<void>;
   /** The guest's clock set to the host's again, after a test stepped it. */
   setClock(): Promise<void>;
+  /**
+   * Makes the guest a machine that boots through GRUB, as a BIOS VM does:
+   * update-grub writes /boot/grub/grub.cfg (its default entry is the newest
+   * kernel), grub-reboot makes the next boot `kernel` once (the old kernel
+   * unless named, so the guest runs what the bed's guests run, and a leap has a
+   * newer target), the guest powers off cleanly, and QEMU starts again on the
+   * same disk, cold, with GRUB's core image as its -kernel. Resolves once sshd
+   * answers and the guest runs `kernel` booted by GRUB. Every later boot of this
+   * guest (a reboot in place, a power cut) goes through GRUB too. The console of
+   * the boots before is kept as serial.log.before-grub.
+   */
+  bootThroughGrub(kernel?: string): Promise<GrubBoot>;
+}
+
+export interface GrubBoot {
+  /** update-grub's time in the guest. */
+  updateGrubMs: number;
+  /** From QEMU's start with GRUB to sshd's first answer. */
+  bootToSshMs: number;
 }
 
 /** Fails loudly, naming the package, when the host lacks what a guest needs. */
@@ -91,7 +115,14 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
   log(`accel ${accel.accel}${accel.cached ? ' (cached)' : ''}: ${accel.reason}`);
   const saved = options.cold ? undefined : await savedState(image, accel.accel, options, log);
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
-  const guest: Started = { image, accel: accel.accel, dir, pid: 0, detached: options.detached };
+  const guest: Started = {
+    image,
+    accel: accel.accel,
+    boot: 'kernel',
+    dir,
+    pid: 0,
+    detached: options.detached,
+  };
   const forget = onProcessExit(() => {
     if (guest.pid) killQemuNow(guest.pid);
     rmSync(dir, { recursive: true, force: true });
@@ -104,16 +135,33 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       `guest up: ssh -p ${c.port} root@127.0.0.1, pid ${c.pid}, ${seconds(c.upMs)} from start to sshd (${accel.accel}, ${c.restored ? `loaded from the booted state, clock set to the host's, ${c.clockOffsetMs} ms off` : 'booted cold'})`,
     );
     if (options.detached) forget();
-    const powerCut = async () => {
-      await stopQemu(c.pid, ['SIGKILL']);
-      renameSync(c.serialLog, `${c.serialLog}.cut`);
+    /** Starts QEMU again on the guest's own disk, cold, once the old one has ended; resolves when sshd answers. */
+    const startAgain = async (consoleBefore: string): Promise<number> => {
+      renameSync(c.serialLog, `${c.serialLog}.${consoleBefore}`);
+      rmSync(join(dir, QMP_SOCKET), { force: true });
+      const started = Date.now();
       guest.pid = c.pid = startQemu(qemuSpec(guest, c.disk, c.port), dir, guest.detached ?? false);
       await waitForSsh(c, options.sshTimeoutMs);
+      return Date.now() - started;
+    };
+    const powerCut = async () => {
+      await stopQemu(c.pid, ['SIGKILL']);
+      await startAgain('cut');
       log(`guest up again after a power cut: pid ${guest.pid}`);
     };
-    const client = connectGuest(c);
+    const bootThroughGrub = async (kernel = image.oldKernel): Promise<GrubBoot> => {
+      const updateGrubMs = await writeGrubConfig(c, kernel);
+      await powerOff(c);
+      guest.boot = 'grub';
+      const bootToSshMs = await startAgain('before-grub');
+      await expectGrubBooted(c, kernel);
+      log(
+        `guest booted ${kernel} through GRUB: pid ${guest.pid}, ${seconds(bootToSshMs)} from start to sshd; update-grub took ${seconds(updateGrubMs)}`,
+      );
+      return { updateGrubMs, bootToSshMs };
+    };
     return {
-      ...client,
+      ...connectGuest(c),
       image,
       bootToSshMs: c.upMs,
       restored: c.restored,
@@ -121,6 +169,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Vm> {
       powerCut,
       rebootInPlace: () => rebootInPlace(join(dir, QMP_SOCKET)),
       setClock: async () => void (await setGuestClock(c)),
+      bootThroughGrub,
     };
   } catch (error) {
     killQemuNow(guest.pid);
@@ -156,6 +205,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 interface Started {
   image: VmImage;
   accel: Accel;
+  /** What QEMU's -kernel starts: the bed's old kernel, or GRUB once bootThroughGrub() ran. */
+  boot: Boot;
   dir: string;
   pid: number;
   detached?: boolean;
@@ -178,6 +229,7 @@ function qemuSpec(guest: Started, disk: string, port: number, incoming?: string)
     serialLog: join(guest.dir, 'serial.log'),
     qmpSocket: join(guest.dir, QMP_SOCKET),
     incoming,
+    boot: guest.boot,
   };
 }
 
@@ -244,7 +296,7 @@ async function savedState(
   log: (line: string) => void,
 ): Promise<BootedState | undefined> {
   const save = async (dir: string, state: BootedState) => {
-    const guest: Started = { image, accel, dir, pid: 0 };
+    const guest: Started = { image, accel, boot: 'kernel', dir, pid: 0 };
     const forget = onProcessExit(() => guest.pid && killQemuNow(guest.pid));
     try {
       const started = Date.now();

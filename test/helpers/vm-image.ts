@@ -53,6 +53,11 @@ export interface VmImage {
   /** The newer kernel's Debian package, as apt downloaded it for the image: a test installs it again. */
   newKernelDeb: string;
   cmdline: string;
+  /**
+   * GRUB's i386-pc core image behind lnxboot.img: QEMU's -kernel starts it as a
+   * Linux kernel, and it reads /boot/grub/grub.cfg from the disk through the BIOS.
+   */
+  grub: string;
   buildSeconds: number;
   /** True when this call built the image (a cold build), false when it was cached. */
   built: boolean;
@@ -64,6 +69,7 @@ interface Manifest {
   oldKernel: string;
   newKernel: string;
   cmdline: string;
+  grub: string;
   buildSeconds: number;
 }
 
@@ -100,6 +106,7 @@ export async function ensureImage(dist: Dist = DEFAULT_DIST): Promise<VmImage> {
     newKernel: manifest.newKernel,
     newKernelDeb: join(dir, 'new-kernel.deb'),
     cmdline: manifest.cmdline,
+    grub: join(dir, manifest.grub),
     buildSeconds: manifest.buildSeconds,
     // The script finishes at once when the image is cached; a build takes minutes.
     built: Date.now() - started > manifest.buildSeconds * 500,

@@ -30,7 +30,14 @@ export interface QemuSpec {
   qmpSocket?: string;
   /** Start from this saved state (vm-booted.ts) instead of booting: a file QEMU wrote by migration. */
   incoming?: string;
+  /**
+   * What QEMU's -kernel starts: the old kernel with its initrd and the bed's
+   * command line (the default), or GRUB, which boots what the disk's grub.cfg says.
+   */
+  boot?: Boot;
 }
+
+export type Boot = 'kernel' | 'grub';
 
 /**
  * The emulated CPU, for both beds. Debian 12's QEMU 7.2 emulates CMPXCHG16B with
@@ -71,12 +78,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-monitor',
     'none',
     '-no-reboot',
-    '-kernel',
-    spec.image.kernel,
-    '-initrd',
-    spec.image.initrd,
-    '-append',
-    spec.image.cmdline,
+    ...bootArgs(spec),
     ...disk,
     ...net,
     '-device',
@@ -86,6 +88,12 @@ export function qemuArgs(spec: QemuSpec): string[] {
     ...(spec.qmpSocket ? ['-qmp', `unix:${spec.qmpSocket},server=on,wait=off`] : []),
     ...(spec.incoming ? ['-incoming', `file:${spec.incoming}`] : []),
   ];
+}
+
+function bootArgs(spec: QemuSpec): string[] {
+  return spec.boot === 'grub'
+    ? ['-kernel', spec.image.grub]
+    : ['-kernel', spec.image.kernel, '-initrd', spec.image.initrd, '-append', spec.image.cmdline];
 }
 
 /**

@@ -11,6 +11,9 @@ const BOOKWORM = join(FIXTURES, 'bookworm.grub.cfg');
 const TRIXIE = join(FIXTURES, 'trixie.grub.cfg');
 const BOOKWORM_DEVICE = '8d1f6b2e-4c39-4c1a-9f0e-3b7e5a2d9c41';
 const TRIXIE_DEVICE = '4f0b7c1e-9a52-4d8e-b6a3-71c2e05d8f19';
+/** Written by update-grub in the bookworm test bed (docs/testing.md "Booting through GRUB"). */
+const BED = join(FIXTURES, 'bookworm-bed.grub.cfg');
+const BED_DEVICE = '4d1db5a7-b25b-416b-ad7a-f155f8b5f7c4';
 
 /** A grub.cfg made from `text`, in a directory of its own. */
 function cfgOf(text: string): string {
@@ -86,6 +89,17 @@ describe("the running kernel's entry in a Debian 13 grub.cfg", () => {
       'custom-serial-debug',
     ]);
   });
+});
+
+describe('the grub.cfg update-grub wrote in the bookworm test bed (a disk with no partition table)', () => {
+  it.each(['6.1.0-55-cloud-amd64', '6.1.0-56-cloud-amd64'])(
+    'names the advanced entry of %s, as the GRUB guest boots it',
+    (version) => {
+      expect(kernelEntry(BED, version)).toEqual({
+        entry: `gnulinux-advanced-${BED_DEVICE}>gnulinux-${version}-advanced-${BED_DEVICE}`,
+      });
+    },
+  );
 });
 
 describe('a grub.cfg the fallback does not trust gives none, and says why', () => {
