@@ -11,8 +11,9 @@
  * the old kernel come first (criu killed or stopped mid-dump among them); then the
  * worker killed mid-dump of a 1 GiB session, which jumps; a reset after --no-exec
  * (QEMU left running, so the host's ssh connection lives); criu stopped at that
- * boot's restore; a power cut after the jump; a target kernel that panics; a power
- * cut mid-restore; and last criu and the restore unit killed at boot.
+ * boot's restore; a power cut after the jump; a power cut mid-restore; criu and
+ * the restore unit killed at boot; and last, once the guest boots through GRUB, a
+ * target kernel that panics, whose reboot GRUB sends to the old kernel once.
  * checkpoint.test.ts holds two more rows on its guest: a post-dump failure, and the
  * worker killed during --pre.
  */
@@ -140,6 +141,9 @@ const STOP_CRIU_UNIT = [
   'WantedBy=sysinit.target',
   '',
 ].join('\n');
+
+/** A kernel release in a RegExp: 6.12.107+deb13 has a +. */
+const escaped = (release: string) => release.replace(/[.+]/g, '\\$&');
 
 describe('faults, each at one step of a leap', () => {
   const bed = usePreparedGuest();
@@ -499,33 +503,6 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it('a target kernel that fails to boot (init=/bin/false): it panics, panic= reboots the guest into the old kernel, the session is restored there over the same connection, and the report says the new kernel did not boot', async () => {
-    const { oldKernel, newKernel } = bed.guest.connection;
-    expect((await bed.guest.run('uname -r')).trim()).toBe(oldKernel);
-    await bed.guest.rebootInPlace();
-    const boot = await bed.guest.bootId();
-    const seen = consoleWaiter();
-    const s = bed.open(
-      withTicker(
-        'kernel-leap upgrade --yes --no-rehearse --set kexec.cmdline="$(cat /proc/cmdline) init=/bin/false"',
-      ),
-    );
-    await withPostMortem(bed.guest, async () => {
-      await seen(/Attempted to kill init/, 420_000);
-      await bed.guest.waitForNewBoot(boot, 420_000);
-      await s.waitForLine(new RegExp(`^tick \\d+ ${oldKernel.replace(/\+/g, '\\+')}$`), 300_000);
-    });
-    await expectSessionGoesOn(s, 0);
-    const { runId } = await latestJournal(bed.guest);
-    const r = await report(runId);
-    expect(r.outcome).toBe('restored');
-    expect(r.phases.find((p) => p.name === 'kexec')).toMatchObject({
-      status: 'failed',
-      error: expect.stringContaining(`${newKernel} did not boot`),
-    });
-    await expectNothingLeft();
-  });
-
   it('a power cut mid-restore: the next boot settles the run it cut short, and its images still restore by hand', async () => {
     const job =
       "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
@@ -592,5 +569,46 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
     expect((await latestJournal(bed.guest)).phases.cleanup?.status).toBe('done');
     expect((await report(runId)).outcome).toBe('restored');
+  });
+
+  it('a target kernel that fails to boot (init=/bin/false), on a machine that boots through GRUB: after the dump GRUB boots the running kernel once, it panics, panic= reboots the guest through GRUB into the old kernel though the newer one is the default, the session is restored there over the same connection, the one-shot is cleared, and the report says the new kernel did not boot', async () => {
+    const { oldKernel, newKernel } = bed.guest.connection;
+    // grub.cfg by update-grub (its default, the newest kernel), then a cold boot of the old one through GRUB.
+    await bed.guest.bootThroughGrub();
+    expect(await bed.guest.run('grub-editenv list')).not.toMatch(/^next_entry=./m);
+    await bed.guest.rebootInPlace();
+    const boot = await bed.guest.bootId();
+    const seen = consoleWaiter();
+    const s = bed.open(
+      withTicker(
+        'kernel-leap upgrade --yes --no-rehearse --set kexec.cmdline="$(cat /proc/cmdline) init=/bin/false"',
+      ),
+    );
+    await withPostMortem(bed.guest, async () => {
+      await seen(/Attempted to kill init/, 420_000);
+      // GRUB's own line: the reboot took the one-shot entry of the old kernel, not the default.
+      await seen(
+        new RegExp(`Booting .Debian GNU/Linux, with Linux ${escaped(oldKernel)}`),
+        300_000,
+      );
+      await bed.guest.waitForNewBoot(boot, 420_000);
+      await s.waitForLine(new RegExp(`^tick \\d+ ${escaped(oldKernel)}$`), 300_000);
+    });
+    await expectSessionGoesOn(s, 0);
+    expect(s.output()).toMatch(new RegExp(`GRUB one-shot to ${escaped(oldKernel)}`));
+    const { runId } = await latestJournal(bed.guest);
+    const r = await report(runId);
+    expect(r.outcome).toBe('restored');
+    expect(r.phases.find((p) => p.name === 'kexec')).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining(`${newKernel} did not boot`),
+    });
+    // Set after the dump, cleared by the cleanup once restored: the default is the distribution's again.
+    const journal = JSON.parse(
+      await bed.guest.run(`cat /var/lib/kernel-leap/runs/${runId}/journal.json`),
+    ) as { changes: Array<{ kind: string; detail?: string }> };
+    expect(JSON.stringify(journal.changes)).toMatch(/next_entry/);
+    expect(await bed.guest.run('grub-editenv list')).not.toMatch(/^next_entry=./m);
+    await expectNothingLeft();
   });
 });
