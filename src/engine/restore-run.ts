@@ -1,5 +1,5 @@
 /**
- * The boot-time restore as a whole: take the pending runs, settle those of an
+ * The boot-time restore as a whole: read the runs taken for this boot, settle those of an
  * earlier boot's restore that a power cut or a kill cut short, restore each run's
  * session and write the outcome its launcher waits for, then, whatever happened,
  * clean up the boot artefacts; the slow, non-critical work (report, upload) comes last.
@@ -11,11 +11,12 @@ import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { Journal } from '../state/journal.js';
 import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
-import { doneRestoring, takeOutOfPending, takePending } from '../state/pending.js';
+import { type BootRuns, bootRuns, doneRestoring, takeOutOfPending } from '../state/pending.js';
 import { BOOT_SCRIPT, readRestoreRecord, type RestoreRecord } from '../state/restore-record.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import { restoreSession, unlockFailedRestore } from '../steps/restore/restore.js';
 import { resumeTrees } from '../steps/restore/resume.js';
+import { takeStillPending } from '../steps/restore/take.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import { bootId as readBootId } from '../tools/procfs.js';
 import type { EngineContext } from './context.js';
@@ -31,11 +32,12 @@ export async function runRestore(
   options: RestoreRunOptions,
 ): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
-  // At boot the pending runs become the restoring list first: from here on, no later boot restores them again.
   // At boot, its id tells what restore-boot.sh took and did on this boot from what an earlier boot left.
   const bootId = options.boot ? readBootId(ctx.host.procBootId) : undefined;
   const { fresh, cutShort } =
-    bootId !== undefined ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
+    bootId !== undefined
+      ? await takenForBoot(ctx, bootId)
+      : { fresh: [options.runId], cutShort: [] };
   // By hand, the runs still pending keep the boot units, rules and hook they share for their boot.
   const stillPending =
     options.runId !== undefined && !options.boot ? takeOutOfPending(stateDir, options.runId) : [];
@@ -89,6 +91,18 @@ export async function runRestore(
     }
   }
   return { code, journals };
+}
+
+/**
+ * The runs this boot restores, and those an earlier boot was cut short on. The
+ * take has made them the restoring list before anything is restored (from there
+ * on, no later boot restores them again): restore-boot.sh's, or, should they
+ * still be pending, the same take run now.
+ */
+async function takenForBoot(ctx: EngineContext, bootId: string): Promise<BootRuns> {
+  const stateDir = ctx.config.paths.state_dir;
+  await takeStillPending(ctx.runner, stateDir, ctx.host);
+  return bootRuns(stateDir, bootId);
 }
 
 /**
