@@ -203,10 +203,31 @@ function closeJump(ctx: EngineContext, journal: Journal): void {
     journal.finish('kexec', { bootedKernel: release() });
     return;
   }
-  journal.fail('kexec', {
+  jumpDidNotReachRestore(journal, {
     code: 'TARGET_BOOT_FAILED',
-    message: `${journal.output('load')?.to ?? 'the new kernel'} did not boot to the restore: the machine restarted on ${release()} (the new kernel failed to boot, or a reset or power cut came first), and the session is restored there`,
+    because: `the machine restarted on ${release()} (the new kernel failed to boot, or a reset or power cut came first), and the session is restored there`,
     hint: `the console log of that boot says why; check the kernel and its command line (\`kernel-leap check\`) before the next leap`,
+  });
+}
+
+/** Why a jump that left its kexec phase running did not reach the restore. */
+interface JumpFailure {
+  code: string;
+  because: string;
+  hint?: string;
+}
+
+/**
+ * The jump did not reach the restore, because of `failure`: its kexec phase, if
+ * still running, fails with it (a boot the leap did not start, or a restore at
+ * boot cut short before it closed the jump).
+ */
+function jumpDidNotReachRestore(journal: Journal, failure: JumpFailure): void {
+  if (journal.phase('kexec').status !== 'running') return;
+  journal.fail('kexec', {
+    code: failure.code,
+    message: `${journal.output('load')?.to ?? 'the new kernel'} did not boot to the restore: ${failure.because}`,
+    hint: failure.hint,
   });
 }
 
@@ -232,11 +253,10 @@ function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: Kep
     message: `not restored at boot: ${because.why}, and the session's ssh connection ended with it`,
     hint: `the session's images are kept in ${journal.paths.images}. \`kernel-leap restore --run ${journal.runId}\` brings its processes back with their connections closed: the shell ends with its connection, and what ran without it (a nohup job) goes on`,
   };
-  if (journal.phase('kexec').status === 'running')
-    journal.fail('kexec', {
-      code: 'NO_RESTORE_BOOT',
-      message: `no boot of ${journal.output('load')?.to ?? 'the new kernel'} reached the restore: the machine restarted first`,
-    });
+  jumpDidNotReachRestore(journal, {
+    code: 'NO_RESTORE_BOOT',
+    because: 'the machine restarted first',
+  });
   journal.start('restore');
   journal.fail('restore', error);
   writeOutcome(journal.paths.dir, 'interrupted');

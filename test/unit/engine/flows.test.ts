@@ -1117,7 +1117,7 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
       status: 'failed',
       error: {
         code: 'NO_RESTORE_BOOT',
-        message: `no boot of ${NEWEST_KERNEL} reached the restore: the machine restarted first`,
+        message: `${NEWEST_KERNEL} did not boot to the restore: the machine restarted first`,
       },
     });
     expect(after.phase('cleanup').status).toBe('done');
