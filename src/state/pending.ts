@@ -63,16 +63,17 @@ export interface BootRuns {
 /**
  * The restoring list as the take left it, split by the boot that took each run:
  * those restoring.boot names beside this boot's id are fresh, the rest an earlier
- * boot's, cut short. Reads only: the take has run (a list still pending is an
- * error of the caller's).
+ * boot's, cut short. Reads only, after the take (src/steps/restore/take.ts): with
+ * no list, nothing was pending.
  */
 export function bootRuns(stateDir: string, bootId: string): BootRuns {
   const restoring = restoringPath(stateDir);
   if (!existsSync(restoring)) {
-    throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${restoring} is absent)`, {
-      hint: 'pass --run ID to restore a given run by hand',
-      exit: ExitCode.usage,
-    });
+    throw new LeapError(
+      'NOTHING_PENDING',
+      `no run is pending a restore (neither ${pendingPath(stateDir)} nor ${restoring} exists)`,
+      { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage },
+    );
   }
   const [takenBy, ...taken] = readRunList(takenByPath(stateDir));
   const thisBoot = takenBy === bootId ? taken : [];

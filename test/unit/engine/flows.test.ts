@@ -977,6 +977,15 @@ describe('the boot-restore flow', () => {
     expect(readOutcome(journal.paths.dir)).toBe('restored');
   });
 
+  it('restore --boot with no run pending nor on a restoring list says so, and removes nothing', async () => {
+    const { ctx } = await upgradeToJump();
+    rmSync(pendingPath(ctx.stateDir));
+    await expect(runRestore(ctx, { runId: undefined, boot: true })).rejects.toMatchObject({
+      code: 'NOTHING_PENDING',
+    });
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+  });
+
   it('a take that fails (no room for the restoring list) restores nothing and removes nothing: the runs stay pending for the next boot', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
