@@ -19,24 +19,20 @@ import type { Runner } from '../../tools/runner.js';
 
 export type TakeHost = Pick<HostPaths, 'procBootId'>;
 
-/** One per state dir, beside the lists it takes: restore-boot.sh runs it at boot. */
-export function takeScriptPath(stateDir: string): string {
-  return join(stateDir, 'take-pending.sh');
-}
-
-/** Renders the script (the same text for a state dir and host each time). */
+/**
+ * Renders the script, one per state dir beside the lists it takes (the same text
+ * for a state dir and host each time), and returns its path.
+ */
 export function writeTakeScript(stateDir: string, host: TakeHost): string {
-  const path = takeScriptPath(stateDir);
-  writeFileAtomic(
-    path,
-    renderTakeScript({
-      stateDir,
-      pendingFile: pendingPath(stateDir),
-      restoringFile: restoringPath(stateDir),
-      restoringBootFile: takenByPath(stateDir),
-      procBootId: host.procBootId,
-    }),
-  );
+  const context = {
+    stateDir,
+    pendingFile: pendingPath(stateDir),
+    restoringFile: restoringPath(stateDir),
+    restoringBootFile: takenByPath(stateDir),
+    procBootId: host.procBootId,
+  };
+  const path = join(stateDir, 'take-pending.sh');
+  writeFileAtomic(path, renderTakeScript(context));
   return path;
 }
 
