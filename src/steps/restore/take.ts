@@ -51,7 +51,7 @@ export async function takeStillPending(
       'TAKE_FAILED',
       `the pending runs could not be taken for this boot, so none is restored: ${error instanceof Error ? printable(error.message) : String(error)}`,
       {
-        hint: `they stay pending, and the next boot takes them; make room on ${stateDir}'s filesystem, or restore one by hand now with \`kernel-leap restore --run ID\` (IDs in ${pendingPath(stateDir)})`,
+        hint: `the next boot takes the runs still pending; make room on ${stateDir}'s filesystem first, or restore one by hand now with \`kernel-leap restore --run ID\` (the IDs are in ${pendingPath(stateDir)})`,
         exit: ExitCode.restoreFailed,
       },
     );
