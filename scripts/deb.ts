@@ -29,7 +29,7 @@ import { configReference } from '../src/config/reference.js';
 import { DEFAULT_CONFIG_FILE, SCHEMA } from '../src/config/schema.js';
 import { renderLauncher } from '../src/render/launcher.js';
 import { compileTemplate } from '../src/render/templates.js';
-import { pendingPath, restoringPath } from '../src/state/pending.js';
+import { pendingPath, restoringPath, takenByPath } from '../src/state/pending.js';
 import { BOOT_UNITS, lockRulesPath } from '../src/steps/checkpoint/prepare.js';
 import { HOST_PATHS } from '../src/tools/host-paths.js';
 import postinst from '../templates/deb/postinst.hbs';
@@ -139,11 +139,9 @@ function maintainerScripts(): Record<string, string> {
     runIdPattern: '^[0-9A-Za-z][0-9A-Za-z._-]*$',
     pendingFile: pendingPath(stateDir),
     restoringFile: restoringPath(stateDir),
-    keptFiles: [
-      pendingPath(stateDir),
-      restoringPath(stateDir),
-      `${restoringPath(stateDir)}.boot`,
-    ].map((path) => basename(path)),
+    keptFiles: [pendingPath(stateDir), restoringPath(stateDir), takenByPath(stateDir)].map((path) =>
+      basename(path),
+    ),
     configDir: posix.dirname(DEFAULT_CONFIG_FILE),
     unitDir: HOST_PATHS.unitDir,
     packageUnits: readdirSync(join(REPO, 'units')),

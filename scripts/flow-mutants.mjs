@@ -31,9 +31,9 @@ const WORKER = 'test/unit/engine/worker.test.ts';
 const MUTANTS = [
   {
     name: '1 the pending mark is not cleared at boot',
-    file: 'src/state/pending.ts',
-    from: 'clearPending(stateDir);',
-    to: '',
+    file: 'templates/take-pending.sh.hbs',
+    from: 'rm -f "$PENDING" && sync "$STATE"',
+    to: 'sync "$STATE"',
     guards: [
       [FLOWS, 'and still consumes the mark and cleans up (behaviours 10, 1, 2)'],
       [FLOWS, 'with a journal it cannot read, still consumes the mark'],

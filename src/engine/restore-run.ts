@@ -1,5 +1,5 @@
 /**
- * The boot-time restore as a whole: take the pending runs, settle those of an
+ * The boot-time restore as a whole: read the runs taken for this boot, settle those of an
  * earlier boot's restore that a power cut or a kill cut short, restore each run's
  * session and write the outcome its launcher waits for, then, whatever happened,
  * clean up the boot artefacts; the slow, non-critical work (report, upload) comes last.
@@ -11,11 +11,12 @@ import { ExitCode, isLeapError, LeapError } from '../errors.js';
 import { Journal } from '../state/journal.js';
 import { holdsTerminals, readManifest } from '../state/manifest.js';
 import { clearOutcome, readOutcome, writeOutcome } from '../state/outcome.js';
-import { doneRestoring, takeOutOfPending, takePending } from '../state/pending.js';
+import { type BootRuns, bootRuns, doneRestoring, takeOutOfPending } from '../state/pending.js';
 import { BOOT_SCRIPT, readRestoreRecord, type RestoreRecord } from '../state/restore-record.js';
 import { removeBootArtefacts } from '../steps/restore/cleanup.js';
 import { restoreSession, unlockFailedRestore } from '../steps/restore/restore.js';
 import { resumeTrees } from '../steps/restore/resume.js';
+import { takeStillPending } from '../steps/restore/take.js';
 import { leapOfBoot } from '../tools/kexec.js';
 import { bootId as readBootId } from '../tools/procfs.js';
 import type { EngineContext } from './context.js';
@@ -31,11 +32,12 @@ export async function runRestore(
   options: RestoreRunOptions,
 ): Promise<{ code: number; journals: Journal[] }> {
   const stateDir = ctx.config.paths.state_dir;
-  // At boot the pending runs become the restoring list first: from here on, no later boot restores them again.
   // At boot, its id tells what restore-boot.sh took and did on this boot from what an earlier boot left.
   const bootId = options.boot ? readBootId(ctx.host.procBootId) : undefined;
   const { fresh, cutShort } =
-    bootId !== undefined ? takePending(stateDir, bootId) : { fresh: [options.runId], cutShort: [] };
+    bootId !== undefined
+      ? await takenForBoot(ctx, bootId)
+      : { fresh: [options.runId], cutShort: [] };
   // By hand, the runs still pending keep the boot units, rules and hook they share for their boot.
   const stillPending =
     options.runId !== undefined && !options.boot ? takeOutOfPending(stateDir, options.runId) : [];
@@ -89,6 +91,18 @@ export async function runRestore(
     }
   }
   return { code, journals };
+}
+
+/**
+ * The runs this boot restores, and those an earlier boot was cut short on. The
+ * take has made them the restoring list before anything is restored (from there
+ * on, no later boot restores them again): restore-boot.sh's, or, should they
+ * still be pending, the same take run now.
+ */
+async function takenForBoot(ctx: EngineContext, bootId: string): Promise<BootRuns> {
+  const stateDir = ctx.config.paths.state_dir;
+  await takeStillPending(ctx.runner, stateDir, ctx.host);
+  return bootRuns(stateDir, bootId);
 }
 
 /**
@@ -189,10 +203,31 @@ function closeJump(ctx: EngineContext, journal: Journal): void {
     journal.finish('kexec', { bootedKernel: release() });
     return;
   }
-  journal.fail('kexec', {
+  jumpDidNotReachRestore(journal, {
     code: 'TARGET_BOOT_FAILED',
-    message: `${journal.output('load')?.to ?? 'the new kernel'} did not boot to the restore: the machine restarted on ${release()} (the new kernel failed to boot, or a reset or power cut came first), and the session is restored there`,
+    because: `the machine restarted on ${release()} (the new kernel failed to boot, or a reset or power cut came first), and the session is restored there`,
     hint: `the console log of that boot says why; check the kernel and its command line (\`kernel-leap check\`) before the next leap`,
+  });
+}
+
+/** Why a jump that left its kexec phase running did not reach the restore. */
+interface JumpFailure {
+  code: string;
+  because: string;
+  hint?: string;
+}
+
+/**
+ * The jump did not reach the restore, because of `failure`: its kexec phase, if
+ * still running, fails with it (a boot the leap did not start, or a restore at
+ * boot cut short before it closed the jump).
+ */
+function jumpDidNotReachRestore(journal: Journal, failure: JumpFailure): void {
+  if (journal.phase('kexec').status !== 'running') return;
+  journal.fail('kexec', {
+    code: failure.code,
+    message: `${journal.output('load')?.to ?? 'the new kernel'} did not boot to the restore: ${failure.because}`,
+    hint: failure.hint,
   });
 }
 
@@ -218,11 +253,10 @@ function keepForRestoreByHand(ctx: EngineContext, journal: Journal, because: Kep
     message: `not restored at boot: ${because.why}, and the session's ssh connection ended with it`,
     hint: `the session's images are kept in ${journal.paths.images}. \`kernel-leap restore --run ${journal.runId}\` brings its processes back with their connections closed: the shell ends with its connection, and what ran without it (a nohup job) goes on`,
   };
-  if (journal.phase('kexec').status === 'running')
-    journal.fail('kexec', {
-      code: 'NO_RESTORE_BOOT',
-      message: `no boot of ${journal.output('load')?.to ?? 'the new kernel'} reached the restore: the machine restarted first`,
-    });
+  jumpDidNotReachRestore(journal, {
+    code: 'NO_RESTORE_BOOT',
+    because: 'the machine restarted first',
+  });
   journal.start('restore');
   journal.fail('restore', error);
   writeOutcome(journal.paths.dir, 'interrupted');

@@ -8,6 +8,7 @@ import rulesUnit from '../../templates/kernel-leap-rules.service.hbs';
 import restoreBoot from '../../templates/restore-boot.sh.hbs';
 import restoreTree from '../../templates/restore-tree.sh.hbs';
 import resumeTrees from '../../templates/resume-trees.sh.hbs';
+import takePending from '../../templates/take-pending.sh.hbs';
 import { LeapError } from '../errors.js';
 import { compileTemplate } from './templates.js';
 
@@ -20,9 +21,9 @@ export interface RulesContext {
   marker: string;
   /**
    * The rules are for the runs this boot restores: pending ones, or, for the
-   * hook (which may run after restore-boot.sh took them), the list it took on
-   * this boot, with this boot's id beside it. A list an earlier boot left (its
-   * restore cut short) is not restored again, and its connections not locked.
+   * hook (which may run after the take), those taken on this boot, whose id
+   * restoringBootFile names first. A list an earlier boot left (its restore cut
+   * short) is not restored again, and its connections not locked.
    */
   pendingFile: string;
   restoringBootFile: string;
@@ -49,9 +50,20 @@ export interface RestoreBootContext {
   stateDir: string;
   node: string;
   bundle: string;
-  procBootId: string;
+  /** Run first: the pending runs it takes are those restore-boot.sh restores. */
+  takeScript: string;
   /** Run once every taken run was restored by its own restore-fast.sh. */
   resumeScript: string;
+}
+
+/** The take of the pending runs at boot (templates/take-pending.sh.hbs). */
+export interface TakeScriptContext {
+  stateDir: string;
+  pendingFile: string;
+  restoringFile: string;
+  /** This boot's id, then the runs it took (src/state/pending.ts). */
+  restoringBootFile: string;
+  procBootId: string;
 }
 
 /** The resume of the trees each restore left stopped (templates/resume-trees.sh.hbs). */
@@ -161,6 +173,11 @@ export const renderRestoreBootScript = lazy<RestoreBootContext>(
 export const renderRestoreScript = lazy<RestoreScriptContext>(
   'templates/restore-tree.sh.hbs',
   restoreTree,
+);
+
+export const renderTakeScript = lazy<TakeScriptContext>(
+  'templates/take-pending.sh.hbs',
+  takePending,
 );
 
 export const renderResumeScript = lazy<ResumeScriptContext>(

@@ -1,10 +1,13 @@
 /**
  * The pending mark: `<state>/pending` names the runs the next boot restores, one
- * a line (`upgrade --all-ssh` dumps one run per session). The restore at boot
- * turns it into `<state>/restoring` before doing anything else, so a failed
- * restore can never run again at the next boot, and removes that once the boot
- * is cleaned up. The boot unit runs while either exists: after a restore cut
- * short (a power cut, the unit killed), the next boot settles those runs.
+ * a line (`upgrade --all-ssh` dumps one run per session). At boot, before
+ * anything is restored, the take (templates/take-pending.sh.hbs, the one
+ * implementation of it) moves them to `<state>/restoring`, so a failed restore
+ * can never run again at the next boot, and names the boot and the runs it took
+ * in `<state>/restoring.boot`; Node's restore only reads what it left (bootRuns),
+ * and removes both once the boot is cleaned up. The boot unit runs while either
+ * list exists: after a restore cut short (a power cut, the unit killed), the next
+ * boot settles those runs.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +23,7 @@ export function restoringPath(stateDir: string): string {
   return join(stateDir, 'restoring');
 }
 
-/** The boot that took the restoring list, when restore-boot.sh took it before Node started. */
+/** The boot that took runs of the restoring list (its id, the first line), and those runs. */
 export function takenByPath(stateDir: string): string {
   return `${restoringPath(stateDir)}.boot`;
 }
@@ -51,36 +54,34 @@ export function pendingRuns(stateDir: string): string[] {
 }
 
 export interface BootRuns {
-  /** Pending until now: this boot restores them. */
+  /** Pending until this boot took them: this boot restores them. */
   fresh: string[];
-  /** An earlier boot started them and was cut short: settled, never restored again at boot. */
+  /** An earlier boot took them and was cut short: settled, never restored again at boot. */
   cutShort: string[];
 }
 
 /**
- * Moves the pending runs to the restoring list, in that order, so no crash can lose
- * or repeat one. A list that this boot's restore-boot.sh took (its boot id beside
- * it) holds fresh runs; any other was an earlier boot's, cut short.
+ * The restoring list as the take left it, split by the boot that took each run:
+ * those restoring.boot names beside this boot's id are fresh, the rest an earlier
+ * boot's, cut short. Reads only, after the take (src/steps/restore/take.ts): with
+ * no list, nothing was pending.
  */
-export function takePending(stateDir: string, bootId: string): BootRuns {
-  const pending = pendingPath(stateDir);
+export function bootRuns(stateDir: string, bootId: string): BootRuns {
   const restoring = restoringPath(stateDir);
-  if (!existsSync(pending) && !existsSync(restoring)) {
-    throw new LeapError('NOTHING_PENDING', `no run is pending a restore (${pending} is absent)`, {
-      hint: 'pass --run ID to restore a given run by hand',
-      exit: ExitCode.usage,
-    });
+  if (!existsSync(restoring)) {
+    throw new LeapError(
+      'NOTHING_PENDING',
+      `no run is pending a restore (neither ${pendingPath(stateDir)} nor ${restoring} exists)`,
+      { hint: 'pass --run ID to restore a given run by hand', exit: ExitCode.usage },
+    );
   }
-  const takenNow = readRunList(takenByPath(stateDir))[0] === bootId;
+  const [takenBy, ...taken] = readRunList(takenByPath(stateDir));
+  const thisBoot = takenBy === bootId ? taken : [];
   const listed = readRunList(restoring);
-  const cutShort = takenNow ? [] : listed;
-  const fresh = [
-    ...(takenNow ? listed : []),
-    ...pendingRuns(stateDir).filter((id) => !listed.includes(id)),
-  ];
-  writeFileAtomic(restoring, [...cutShort, ...fresh].map((id) => `${id}\n`).join(''));
-  clearPending(stateDir);
-  return { fresh, cutShort };
+  return {
+    fresh: listed.filter((id) => thisBoot.includes(id)),
+    cutShort: listed.filter((id) => !thisBoot.includes(id)),
+  };
 }
 
 /** The boot's restore and cleanup are over: the next boot has nothing to settle. */

@@ -1,20 +1,30 @@
 /**
  * restore-boot.sh, the restore unit's ExecStart, run for real with dash: on any
- * boot it takes the pending runs as Node's restore would (the boot id
- * beside the list), runs each run's restore-fast.sh in order until one fails,
- * skips a run without one, resumes the trees once every run was restored by its
- * own (else Node resumes them), and always hands over to Node last. What it writes is
- * owner-only whatever the umask it starts with.
+ * boot it runs the take first (take-pending.sh; its crash windows are
+ * take-pending.test.ts's), runs the restore-fast.sh of each run it took, in
+ * order until one fails, skips a run without one, resumes the trees once every
+ * run was restored by its own (else Node resumes them), and always hands over to
+ * Node last, which reads the runs as this boot's. What it writes is owner-only
+ * whatever the umask it starts with.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { renderRestoreBootScript } from '../../src/render/artefacts.js';
-import { takePending } from '../../src/state/pending.js';
+import { bootRuns } from '../../src/state/pending.js';
+import { writeTakeScript } from '../../src/steps/restore/take.js';
 
 const BOOT_ID = '6f1c2d3e-0000-4000-8000-000000000001';
 
@@ -50,8 +60,7 @@ function bootBed(runs: Record<string, string | undefined>) {
       stateDir,
       node,
       bundle: '/opt/kl $1.mjs',
-      procBootId: join(root, 'boot_id'),
-
+      takeScript: writeTakeScript(stateDir, { procBootId: join(root, 'boot_id') }),
       resumeScript: resume,
     }),
   );
@@ -78,11 +87,13 @@ describe('restore-boot.sh', () => {
     expect(bed.run()).toEqual(['r1', 'r3', 'node /opt/kl $1.mjs restore --boot']);
     expect(existsSync(join(bed.stateDir, 'pending'))).toBe(false);
     expect(readFileSync(join(bed.stateDir, 'restoring'), 'utf8')).toBe('r1\nholder\nr3\nr4\n');
-    expect(readFileSync(join(bed.stateDir, 'restoring.boot'), 'utf8').trim()).toBe(BOOT_ID);
+    expect(readFileSync(join(bed.stateDir, 'restoring.boot'), 'utf8')).toBe(
+      `${BOOT_ID}\nr1\nholder\nr3\nr4\n`,
+    );
     for (const file of ['restoring', 'restoring.boot'])
       expect(statSync(join(bed.stateDir, file)).mode & 0o777, file).toBe(0o600);
     // Node's restore then reads them as this boot's: fresh, none cut short.
-    expect(takePending(bed.stateDir, BOOT_ID)).toEqual({
+    expect(bootRuns(bed.stateDir, BOOT_ID)).toEqual({
       fresh: ['r1', 'holder', 'r3', 'r4'],
       cutShort: [],
     });
@@ -97,13 +108,24 @@ describe('restore-boot.sh', () => {
   it('the same list at a later boot was cut short', () => {
     const bed = bootBed({ r1: 'exit 0' });
     bed.run();
-    expect(takePending(bed.stateDir, 'a later boot')).toEqual({ fresh: [], cutShort: ['r1'] });
+    expect(bootRuns(bed.stateDir, 'a later boot')).toEqual({ fresh: [], cutShort: ['r1'] });
   });
 
-  it("over an earlier boot's list, only Node runs", () => {
+  it("over an earlier boot's list (cut short), restores only the runs it took", () => {
     const settling = bootBed({ r1: 'exit 0' });
     writeFileSync(join(settling.stateDir, 'restoring'), 'r0\n');
+    writeFileSync(join(settling.stateDir, 'restoring.boot'), 'an-earlier-boot\nr0\n');
+    expect(settling.run()).toEqual(['r1', 'resume 0', 'node /opt/kl $1.mjs restore --boot']);
+    expect(existsSync(join(settling.stateDir, 'pending'))).toBe(false);
+    expect(bootRuns(settling.stateDir, BOOT_ID)).toEqual({ fresh: ['r1'], cutShort: ['r0'] });
+  });
+
+  it('with nothing pending (a boot after a cut-short one), runs no restore, only Node', () => {
+    const settling = bootBed({ r1: 'exit 0' });
+    rmSync(join(settling.stateDir, 'pending'));
+    writeFileSync(join(settling.stateDir, 'restoring'), 'r1\n');
+    writeFileSync(join(settling.stateDir, 'restoring.boot'), 'an-earlier-boot\nr1\n');
     expect(settling.run()).toEqual(['node /opt/kl $1.mjs restore --boot']);
-    expect(existsSync(join(settling.stateDir, 'pending'))).toBe(true);
+    expect(bootRuns(settling.stateDir, BOOT_ID)).toEqual({ fresh: [], cutShort: ['r1'] });
   });
 });

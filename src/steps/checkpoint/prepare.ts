@@ -35,6 +35,7 @@ import { needsIfupdownHook } from '../plan/network.js';
 import type { SessionPlan } from '../plan/session-plan.js';
 import { writeResumeScript } from '../restore/resume.js';
 import { RESTORED_PID_FILE, writeBootScript } from '../restore/script.js';
+import { writeTakeScript } from '../restore/take.js';
 import type { KexecLoadOutput } from './kexec.js';
 
 const RULES_UNIT = 'kernel-leap-rules.service';
@@ -71,6 +72,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
   const bootScript = join(stateDir, 'restore-boot.sh');
   // Not a boot artefact: the restore unit's ExecStopPost= runs it after Node's cleanup (steps/restore/resume.ts).
   const resumeScript = writeResumeScript(stateDir, host);
+  // Not a boot artefact either: Node's restore at boot writes it again when it must take the runs itself.
+  const takeScript = writeTakeScript(stateDir, host);
   const rulesContext = {
     rulesFile,
     iptablesRestore,
@@ -92,7 +95,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         stateDir,
         node,
         bundle,
-        procBootId: host.procBootId,
+        takeScript,
         resumeScript,
       }),
       // Read by `/bin/sh FILE`, never executed itself.

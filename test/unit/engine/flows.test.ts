@@ -38,12 +38,12 @@ import {
   pendingRuns,
   restoringPath,
   takeOutOfPending,
-  takePending,
 } from '../../../src/state/pending.js';
 import { listRuns, prunable } from '../../../src/state/runs.js';
 import { PRE_SCRIPT, type WorkerOptions } from '../../../src/state/worker-input.js';
 import { SESSION_ENDED_MARK } from '../../../src/steps/report/run-results.js';
 import { RESTORED_PID_FILE } from '../../../src/steps/restore/script.js';
+import { writeTakeScript } from '../../../src/steps/restore/take.js';
 import { grubFiles } from '../../../src/tools/grub.js';
 import type { HostPaths } from '../../../src/tools/host-paths.js';
 import type { NetworkStackName } from '../../../src/tools/network-stack.js';
@@ -291,13 +291,16 @@ function endLaunches(): void {
 }
 
 /**
- * The scripts Node renders and runs, run for real by /bin/sh: the restore script
- * (restore-node.sh) with the fake launches, and the resume of their trees.
+ * The scripts Node renders and runs, run for real by /bin/sh: the take of the
+ * runs still pending at boot (no restore-boot.sh runs here, so Node's restore
+ * takes them), the restore script (restore-node.sh) with the fake launches, and
+ * the resume of their trees.
  */
 function runsRestoreScripts(runner: ScriptedRunner, launches: FakeLaunches): void {
   const other = runner.handlerFor(['/bin/sh']);
   runner.on(['/bin/sh'], (argv, request) => {
-    if (!/\/(restore-node|resume-trees)\.sh$/.test(argv[1] ?? '')) return other(argv, request);
+    if (!/\/(take-pending|restore-node|resume-trees)\.sh$/.test(argv[1] ?? ''))
+      return other(argv, request);
     const result = spawnSync(argv[0] as string, argv.slice(1), {
       env: { ...launches.env, ...request.env },
       encoding: 'utf8',
@@ -310,6 +313,23 @@ function runsRestoreScripts(runner: ScriptedRunner, launches: FakeLaunches): voi
 /** Each run of the restore script Node rendered. */
 function nodeScriptRuns(runner: ScriptedRunner): string[][] {
   return runner.callsOf(['/bin/sh']).filter((argv) => argv[1]?.endsWith('/restore-node.sh'));
+}
+
+/** The take (templates/take-pending.sh.hbs) as restore-boot.sh runs it on the boot procBootId names; what it took. */
+function takeAtBoot(stateDir: string, procBootId: string): string {
+  const take = spawnSync('/bin/sh', [writeTakeScript(stateDir, { procBootId })], {
+    encoding: 'utf8',
+  });
+  expect(take.stderr).toBe('');
+  expect(take.status).toBe(0);
+  return take.stdout;
+}
+
+/** The take as an earlier boot, cut short since, ran it. */
+function takeAtEarlierBoot(stateDir: string): void {
+  const procBootId = join(mkdtempSync(join(tmpdir(), 'kl-earlier-boot-')), 'boot_id');
+  writeFileSync(procBootId, 'an-earlier-boot\n');
+  takeAtBoot(stateDir, procBootId);
 }
 
 /**
@@ -585,8 +605,12 @@ describe('the boot-restore flow', () => {
     const { code } = await runRestore(ctx, { runId: undefined, boot: true });
     expect(code).toBe(0);
     expect(readOutcome(journal.paths.dir)).toBe('restored');
-    // 1: the pending mark is consumed, so no later boot restores this run again.
+    // 1: the pending mark is consumed, so no later boot restores this run again: no
+    // restore-boot.sh ran here, so Node ran the take itself, before the restore.
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
+    const shells = runner.calls.slice(before).filter((argv) => argv[0] === '/bin/sh');
+    expect(shells[0]?.[1]).toBe(join(ctx.stateDir, 'take-pending.sh'));
+    expect(shells[1]?.[1]).toMatch(/\/restore-node\.sh$/);
     // 8: scaling off while criu creates the sockets, and back on after; saved for the unit's
     // ExecStopPost= while it was changed, in case the restore were killed; gone after.
     expect(runner.launches.seen()).toEqual([['0', '1']]);
@@ -613,6 +637,8 @@ describe('the boot-restore flow', () => {
   it("carries on from restore-fast.sh, which ran criu's launch before Node: no second launch, its marks kept, window scaling put back", async () => {
     const { ctx, journal, runner } = await upgradeToJump();
     writeFileSync(ctx.host.rulesMarker, '');
+    // As restore-boot.sh does: the take, then the run's restore-fast.sh; Node only reads what the take left.
+    expect(takeAtBoot(ctx.stateDir, ctx.host.procBootId)).toBe(`${journal.runId}\n`);
     const fast = runFastScript(journal.paths.dir, runner.launches);
     expect(fast.status).toBe(0);
     expect(readTrimmed(windowScalingPath(ctx.host))).toBe('1');
@@ -626,6 +652,7 @@ describe('the boot-restore flow', () => {
     expect(code).toBe(0);
     expect(runner.launches.calls()).toHaveLength(1);
     expect(nodeScriptRuns(runner)).toHaveLength(0);
+    expect(runner.calls.some((argv) => argv[1]?.endsWith('/take-pending.sh'))).toBe(false);
     const after = Journal.open(ctx.stateDir, journal.runId);
     const restoredAt = Number(/^mark\.restored=(\d+)$/m.exec(record)?.[1]);
     expect(Date.parse(after.snapshot.marks.restored ?? '')).toBe(restoredAt);
@@ -837,7 +864,12 @@ describe('the boot-restore flow', () => {
 
   it('fails the run when the restore script ends without its record, with what it printed, escaped', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
-    runner.on(['/bin/sh'], () => ({ exitCode: 1, stderr: 'mkdir: cannot create \u001b[2J\n' }));
+    const other = runner.handlerFor(['/bin/sh']);
+    runner.on(['/bin/sh'], (argv, request) =>
+      argv[1]?.endsWith('/restore-node.sh')
+        ? { exitCode: 1, stderr: 'mkdir: cannot create \u001b[2J\n' }
+        : other(argv, request),
+    );
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(8);
     expect(Journal.open(ctx.stateDir, journal.runId).phase('restore').error).toMatchObject({
       code: 'RESTORE_SCRIPT_FAILED',
@@ -946,6 +978,29 @@ describe('the boot-restore flow', () => {
     expect(readOutcome(journal.paths.dir)).toBe('restored');
   });
 
+  it('restore --boot with no run pending nor on a restoring list says so, and removes nothing', async () => {
+    const { ctx } = await upgradeToJump();
+    rmSync(pendingPath(ctx.stateDir));
+    await expect(runRestore(ctx, { runId: undefined, boot: true })).rejects.toMatchObject({
+      code: 'NOTHING_PENDING',
+    });
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+  });
+
+  it('a take that fails (no room for the restoring list) restores nothing and removes nothing: the runs stay pending for the next boot', async () => {
+    const { ctx, journal, runner } = await upgradeToJump();
+    writeFileSync(ctx.host.rulesMarker, '');
+    // A directory where the list's temporary file goes: its write fails, as on a full disk.
+    mkdirSync(join(ctx.stateDir, 'restoring.tmp'));
+    await expect(runRestore(ctx, { runId: undefined, boot: true })).rejects.toMatchObject({
+      code: 'TAKE_FAILED',
+      message: expect.stringContaining('restoring.tmp: Is a directory'),
+    });
+    expect(runner.launches.calls()).toEqual([]);
+    expect(pendingRuns(ctx.stateDir)).toEqual([journal.runId]);
+    for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(true);
+  });
+
   it('with a journal it cannot read, still consumes the mark and removes the boot units and rules', async () => {
     const { ctx, journal } = await upgradeToJump();
     writeFileSync(journal.paths.journal, '{ torn');
@@ -1035,7 +1090,12 @@ describe('the boot-restore flow', () => {
     expect(after.phase('restore').status).toBe('done');
     expect(after.phase('kexec')).toMatchObject({
       status: 'failed',
-      error: { code: 'TARGET_BOOT_FAILED', message: expect.stringMatching(/did not boot/) },
+      error: {
+        code: 'TARGET_BOOT_FAILED',
+        message: expect.stringMatching(
+          new RegExp(`^${NEWEST_KERNEL} did not boot to the restore: the machine restarted on `),
+        ),
+      },
     });
     expect(existsSync(pendingPath(ctx.stateDir))).toBe(false);
     for (const unit of UNITS) expect(existsSync(join(ctx.host.unitDir, unit))).toBe(false);
@@ -1046,9 +1106,9 @@ describe('the boot-restore flow', () => {
 describe('a restore at boot cut short, and criu killed while it restores', () => {
   it('a power cut mid-restore: the next boot restores nothing, keeps the images, says how to restore them, and cleans up the boot', async () => {
     const { ctx, journal, runner } = await upgradeToJump();
-    // The cut boot: it took the pending run and had started its restore.
-    takePending(ctx.stateDir, 'an earlier boot');
-    journal.start('restore');
+    // The cut boot: it took the pending run and had started its restore, the jump still open.
+    takeAtEarlierBoot(ctx.stateDir);
+    Journal.open(ctx.stateDir, journal.runId).start('restore');
     writeFileSync(
       ctx.host.procCmdline,
       'BOOT_IMAGE=/boot/vmlinuz-6.1.0-55-cloud-amd64 root=/dev/vda1 ro\n',
@@ -1062,6 +1122,14 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
       code: 'RESTORE_CUT_SHORT',
       hint: expect.stringContaining(`kernel-leap restore --run ${journal.runId}`),
     });
+    // The cut boot never closed the jump: it did not reach the restore.
+    expect(after.phase('kexec')).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'NO_RESTORE_BOOT',
+        message: `${NEWEST_KERNEL} did not boot to the restore: the machine restarted first`,
+      },
+    });
     expect(after.phase('cleanup').status).toBe('done');
     expect(readdirSync(journal.paths.images).length).toBeGreaterThan(0);
     expect(existsSync(restoringPath(ctx.stateDir))).toBe(false);
@@ -1070,7 +1138,7 @@ describe('a restore at boot cut short, and criu killed while it restores', () =>
 
   it('the restore unit killed mid-cleanup: the session stays restored, and the next boot finishes the cleanup', async () => {
     const { ctx, journal } = await upgradeToJump();
-    takePending(ctx.stateDir, 'an earlier boot');
+    takeAtEarlierBoot(ctx.stateDir);
     journal.start('restore');
     journal.finish('restore');
     writeOutcome(journal.paths.dir, 'restored');

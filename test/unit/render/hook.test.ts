@@ -75,10 +75,11 @@ describe('if-pre-up hook, run by dash', () => {
   it('loads for the list this boot took, and nothing for a list an earlier boot left (its restore cut short)', async () => {
     writeFileSync(ctx.rulesFile, '*filter\nCOMMIT\n');
     rmSync(ctx.pendingFile);
-    writeFileSync(ctx.restoringBootFile, 'an-earlier-boot\n');
+    // As the take writes it: the boot's id, then the runs it took.
+    writeFileSync(ctx.restoringBootFile, 'an-earlier-boot\nr1\n');
     await runHook();
     expect(loads()).toEqual([]);
-    writeFileSync(ctx.restoringBootFile, 'this-boot\n');
+    writeFileSync(ctx.restoringBootFile, 'this-boot\nr1\n');
     await runHook();
     expect(loads()).toEqual([`[--noflush][${ctx.rulesFile}]`]);
   });

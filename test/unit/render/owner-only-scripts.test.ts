@@ -17,6 +17,7 @@ import {
   renderRestoreUnit,
   renderResumeScript,
   renderRulesUnit,
+  renderTakeScript,
 } from '../../../src/render/artefacts.js';
 
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -89,9 +90,15 @@ describe('the boot shell scripts', () => {
         stateDir: '/s',
         node: '/n',
         bundle: '/b',
-        procBootId: '/proc/sys/kernel/random/boot_id',
-
+        takeScript: '/s/take-pending.sh',
         resumeScript: '/s/resume-trees.sh',
+      }),
+      'take-pending.sh': renderTakeScript({
+        stateDir: '/s',
+        pendingFile: '/s/pending',
+        restoringFile: '/s/restoring',
+        restoringBootFile: '/s/restoring.boot',
+        procBootId: '/proc/sys/kernel/random/boot_id',
       }),
       'resume-trees.sh': renderResumeScript({
         stateDir: '/s',
