@@ -118,8 +118,8 @@ const MUTANTS = [
   {
     name: '9 the caller is not dumped last (worker)',
     file: 'src/engine/worker-run.ts',
-    from: 'for (const run of runs) ((await dumpUnlessEnded(',
-    to: 'for (const run of [...runs].reverse()) ((await dumpUnlessEnded(',
+    from: 'for (const run of inDumpOrder(runs)) ((await dumpUnlessEnded(',
+    to: 'for (const run of inDumpOrder(runs).reverse()) ((await dumpUnlessEnded(',
     guards: [[FLOWS, "dumps the other sessions first and the caller's own last"]],
   },
   {
