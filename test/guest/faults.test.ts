@@ -284,6 +284,10 @@ describe('faults, each at one step of a leap', () => {
       timeoutMs: 180_000,
     });
     const stopped = Date.now();
+    // A second upgrade, from another session, while this one is under way: it refuses, and touches nothing.
+    const second = await bed.guest.exec('kernel-leap upgrade --yes --no-rehearse');
+    expect(second.exitCode).toBe(3);
+    expect(second.stdout + second.stderr).toMatch(/another leap is under way on this machine/);
     await expectSessionGoesOn(s, 1);
     // An idle session's bound is a minute and a little: the session never waits for the old 10 minutes.
     expect(Date.now() - stopped).toBeLessThan(150_000);
@@ -383,6 +387,13 @@ describe('faults, each at one step of a leap', () => {
       300_000,
     );
     const { runId } = await latestJournal(bed.guest);
+    // Another session's upgrade while the run waits for its boot: it refuses, naming the run and how to finish it.
+    const second = await bed.guest.exec('kernel-leap upgrade --yes --no-rehearse');
+    expect(second.exitCode).toBe(3);
+    expect(second.stdout + second.stderr).toMatch(
+      new RegExp(`run ${runId} is dumped and waits for the next boot to restore it`),
+    );
+    expect((await latestJournal(bed.guest)).runId).toBe(runId);
     const boot = await bed.guest.bootId();
     await bed.guest.rebootInPlace();
     // The ssh of this command ends with the kernel it reset.
