@@ -12,7 +12,8 @@
  * worker killed mid-dump of a 1 GiB session, which jumps; a reset after --no-exec
  * (QEMU left running, so the host's ssh connection lives); criu stopped at that
  * boot's restore; a power cut after the jump; a power cut mid-restore; criu and
- * the restore unit killed at boot; and last, once the guest boots through GRUB, a
+ * the restore unit killed at boot; the disk filled right after the dump; and
+ * last, once the guest boots through GRUB, a
  * target kernel that panics, whose reboot GRUB sends to the old kernel once.
  * checkpoint.test.ts holds two more rows on its guest: a post-dump failure, and the
  * worker killed during --pre.
@@ -118,6 +119,21 @@ const CLOCK_STEP_UNIT = [
   'ExecStart=/bin/sh -c \'date -s "+1 hour" && echo stepped\'',
   '[Install]',
   'WantedBy=sysinit.target',
+  '',
+].join('\n');
+/**
+ * criu's action script for the row that fills the disk right after the dump: at
+ * post-dump (the images written, the tree not yet killed) it takes every block
+ * left, root's reserve included, in /tmp, which the next boot empties.
+ */
+const FILL_AFTER_DUMP = [
+  '#!/bin/sh',
+  '[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0',
+  'i=0',
+  'for size in 1G 256M 64M 16M 4M 1M 256K 64K 16K 4K; do',
+  '  while fallocate -l $size /tmp/fill.$i 2>/dev/null; do i=$((i+1)); done',
+  'done',
+  'exit 0',
   '',
 ].join('\n');
 /** restore.restore_timeout for the row that stops criu mid-restore. */
@@ -580,6 +596,34 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
     expect((await latestJournal(bed.guest)).phases.cleanup?.status).toBe('done');
     expect((await report(runId)).outcome).toBe('restored');
+  });
+
+  it("the disk full right after criu's dump (root filled /tmp from criu's post-dump hook): the images are kept, the leap goes on to the jump, and the new boot, whose /tmp is emptied, restores the session", async () => {
+    await bed.guest.run('cat > /root/fill-post-dump && chmod 700 /root/fill-post-dump', {
+      input: FILL_AFTER_DUMP,
+    });
+    const boot = await bed.guest.bootId();
+    const s = bed.open(
+      withTicker(
+        "KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fill-post-dump' kernel-leap upgrade --yes --no-rehearse",
+      ),
+    );
+    await withPostMortem(bed.guest, async () => {
+      await bed.guest.waitForNewBoot(boot, 420_000);
+      await s.waitForLine(
+        new RegExp(`^tick \\d+ ${escaped(bed.guest.connection.newKernel)}$`),
+        300_000,
+      );
+    });
+    await expectSessionGoesOn(s, 0);
+    const { runId, phases } = await latestJournal(bed.guest);
+    // The disk was full: the journal's own write of the dump failed, the images did not.
+    expect(JSON.stringify(phases.dump)).toMatch(
+      /criu finished the dump; what failed after it: .*ENOSPC/,
+    );
+    expect((await report(runId)).outcome).toBe('restored');
+    expect((await bed.guest.run('ls /tmp | grep -c "^fill\\." || true')).trim()).toBe('0');
+    await expectNothingLeft();
   });
 
   it('a target kernel that fails to boot (init=/bin/false), on a machine that boots through GRUB: after the dump GRUB boots the running kernel once, it panics, panic= reboots the guest through GRUB into the old kernel though the newer one is the default, the session is restored there over the same connection, the one-shot is cleared, and the report says the new kernel did not boot', async () => {
