@@ -13,8 +13,9 @@
  * (QEMU left running, so the host's ssh connection lives); criu stopped at that
  * boot's restore; a power cut after the jump; a power cut mid-restore; criu and
  * the restore unit killed at boot; the disk filled right after the dump; and
- * last, once the guest boots through GRUB, a
- * target kernel that panics, whose reboot GRUB sends to the old kernel once.
+ * last, once the guest boots through GRUB, a target kernel that panics, whose
+ * reboot GRUB sends to the old kernel once, then a good leap whose one-shot the
+ * cleanup clears.
  * checkpoint.test.ts holds two more rows on its guest: a post-dump failure, and the
  * worker killed during --pre.
  */
@@ -161,6 +162,10 @@ const STOP_CRIU_UNIT = [
 /** A kernel release in a RegExp: 6.12.107+deb13 has a +. */
 const escaped = (release: string) => release.replace(/[.+]/g, '\\$&');
 
+/** GRUB's environment block with the one-shot entry of `release` (the submenu's entry of 10_linux). */
+const oneShotTo = (release: string) =>
+  new RegExp(`^next_entry=gnulinux-advanced-[^>]+>gnulinux-${escaped(release)}-advanced-`, 'm');
+
 describe('faults, each at one step of a leap', () => {
   const bed = usePreparedGuest();
 
@@ -195,6 +200,24 @@ describe('faults, each at one step of a leap', () => {
     expect(
       Number((await bed.guest.run(`ls /var/lib/kernel-leap/runs/${runId}/images | wc -l`)).trim()),
     ).toBeGreaterThan(0);
+  }
+
+  /** Waits until the newest run says dumped (an `upgrade --no-exec`), and returns its id. */
+  async function dumpedRun(): Promise<string> {
+    await expectEventually(
+      'the run to say dumped',
+      async () =>
+        (
+          await bed.guest.exec('cat /var/lib/kernel-leap/latest/outcome 2>/dev/null')
+        ).stdout.trim() === 'dumped',
+      300_000,
+    );
+    return (await latestJournal(bed.guest)).runId;
+  }
+
+  /** `kexec -e` typed by hand after --no-exec: the ssh of this command ends with the kernel it leaves. */
+  async function jumpByHand(): Promise<void> {
+    await bed.guest.exec('kexec -e', { timeoutMs: 10_000 }).catch(() => undefined);
   }
 
   /** The shell went on after the command: its AFTER line, with the ticker still printing around it. */
@@ -626,19 +649,23 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it('a target kernel that fails to boot (init=/bin/false), on a machine that boots through GRUB: after the dump GRUB boots the running kernel once, it panics, panic= reboots the guest through GRUB into the old kernel though the newer one is the default, the session is restored there over the same connection, the one-shot is cleared, and the report says the new kernel did not boot', async () => {
+  it('a target kernel that fails to boot (init=/bin/false), on a machine that boots through GRUB: after the dump the leap sets GRUB to boot the running kernel once, the new kernel panics, panic= reboots the guest through GRUB into the old kernel though the newer one is the default, the session is restored there over the same connection, and the report says the new kernel did not boot', async () => {
     const { oldKernel, newKernel } = bed.guest.connection;
     // grub.cfg by update-grub (its default, the newest kernel), then a cold boot of the old one through GRUB.
     await bed.guest.bootThroughGrub();
     expect(await bed.guest.run('grub-editenv list')).not.toMatch(/^next_entry=./m);
     await bed.guest.rebootInPlace();
-    const boot = await bed.guest.bootId();
     const seen = consoleWaiter();
     const s = bed.open(
       withTicker(
-        'kernel-leap upgrade --yes --no-rehearse --set kexec.cmdline="$(cat /proc/cmdline) init=/bin/false"',
+        'kernel-leap upgrade --yes --no-rehearse --no-exec --set kexec.cmdline="$(cat /proc/cmdline) init=/bin/false"',
       ),
     );
+    const runId = await dumpedRun();
+    expect(s.output()).toMatch(new RegExp(`GRUB one-shot to ${escaped(oldKernel)}`));
+    expect(await bed.guest.run('grub-editenv list')).toMatch(oneShotTo(oldKernel));
+    const boot = await bed.guest.bootId();
+    await jumpByHand();
     await withPostMortem(bed.guest, async () => {
       await seen(/Attempted to kill init/, 420_000);
       // GRUB's own line: the reboot took the one-shot entry of the old kernel, not the default.
@@ -650,20 +677,43 @@ describe('faults, each at one step of a leap', () => {
       await s.waitForLine(new RegExp(`^tick \\d+ ${escaped(oldKernel)}$`), 300_000);
     });
     await expectSessionGoesOn(s, 0);
-    expect(s.output()).toMatch(new RegExp(`GRUB one-shot to ${escaped(oldKernel)}`));
-    const { runId } = await latestJournal(bed.guest);
     const r = await report(runId);
     expect(r.outcome).toBe('restored');
     expect(r.phases.find((p) => p.name === 'kexec')).toMatchObject({
       status: 'failed',
       error: expect.stringContaining(`${newKernel} did not boot`),
     });
-    // Set after the dump, cleared by the cleanup once restored: the default is the distribution's again.
-    const journal = JSON.parse(
-      await bed.guest.run(`cat /var/lib/kernel-leap/runs/${runId}/journal.json`),
-    ) as { changes: Array<{ kind: string; detail?: string }> };
-    expect(JSON.stringify(journal.changes)).toMatch(/next_entry/);
+    // GRUB used the one-shot up as it booted it.
     expect(await bed.guest.run('grub-editenv list')).not.toMatch(/^next_entry=./m);
+    await expectNothingLeft();
+  });
+
+  it('on a machine that boots through GRUB, a good leap: the one-shot to the old kernel is set after the dump, and cleared by the cleanup once the new kernel has restored the session, the default left as the distribution set it', async () => {
+    const { oldKernel, newKernel } = bed.guest.connection;
+    expect((await bed.guest.run('cat /proc/cmdline')).startsWith('BOOT_IMAGE=')).toBe(true);
+    const grubDefault = await bed.guest.run('grub-editenv list');
+    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse --no-exec'));
+    const runId = await dumpedRun();
+    expect(await bed.guest.run('grub-editenv list')).toMatch(oneShotTo(oldKernel));
+    const boot = await bed.guest.bootId();
+    await jumpByHand();
+    await withPostMortem(bed.guest, async () => {
+      await bed.guest.waitForNewBoot(boot, 420_000);
+      await s.waitForLine(new RegExp(`^tick \\d+ ${escaped(newKernel)}$`), 300_000);
+    });
+    await expectSessionGoesOn(s, 0);
+    expect((await report(runId)).outcome).toBe('restored');
+    await expectEventually(
+      'the cleanup to clear the one-shot',
+      async () => !/^next_entry=./m.test(await bed.guest.run('grub-editenv list')),
+      120_000,
+    );
+    // Nothing else of GRUB's environment changed (an empty next_entry is GRUB's own way to clear it).
+    const besidesOneShot = (block: string) =>
+      block.split('\n').filter((l) => !l.startsWith('next_entry='));
+    expect(besidesOneShot(await bed.guest.run('grub-editenv list'))).toEqual(
+      besidesOneShot(grubDefault),
+    );
     await expectNothingLeft();
   });
 });
