@@ -4,7 +4,8 @@
  * the bed itself: the guest runs the old kernel, CRIU works inside, and an ssh
  * login from the host gets a logind session held open by its .ref FIFO
  * (docs/criu-facts.md §9); every leap in the other files proves the bed's kexec.
- * Then plan, rehearse, `kernel-leap auto` that waits (disabled, outside its window),
+ * Then plan, rehearse, a bad target refused before any freeze (a file that is not
+ * a kernel, a truncated initrd), `kernel-leap auto` that waits (disabled, outside its window),
  * no-go on an unsupported resource (plan, rehearse, and auto inside its window, which
  * must neither start a run nor reboot), and a failing dump that must
  * leave the session running and the ruleset as it was, and ship its logs to S3,
@@ -111,6 +112,32 @@ describe('checkpoint side in the guest', () => {
     );
     // The ticker prints every 0.2 s; ssh and TCG scheduling add jitter on top of the freeze.
     expect(gap.ms).toBeLessThan(rehearsal.freezeMs + 1500);
+    expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
+  });
+
+  it('a file that is not a kernel as --kernel, and a truncated initrd: upgrade refuses each before anything freezes, naming the file; the session never pauses, nothing is installed and no kernel is loaded', async () => {
+    const { newKernel } = bed.guest.connection;
+    await bed.guest.run(
+      `head -c 4M /dev/urandom > /root/not-a-kernel && head -c 2M /boot/initrd.img-${newKernel} > /root/truncated-initrd`,
+    );
+    const s = bed.open(
+      [
+        `(${TICKER}) & sleep 2`,
+        'kernel-leap upgrade --yes --kernel /root/not-a-kernel; echo "NOT-KERNEL-EXIT=$?"',
+        `kernel-leap upgrade --yes --kernel ${newKernel} --set kexec.initrd=/root/truncated-initrd; echo "TRUNCATED-EXIT=$?"`,
+        'sleep 2; kill %1; sleep 600',
+      ].join('; '),
+    );
+    await s.waitForLine(/^TRUNCATED-EXIT=\d+$/, 180_000);
+    expect(s.output()).toContain('NOT-KERNEL-EXIT=3');
+    expect(s.output()).toMatch(/\/root\/not-a-kernel cannot be kexec'd/);
+    expect(s.output()).toContain('TRUNCATED-EXIT=3');
+    expect(s.output()).toMatch(/the initrd \/root\/truncated-initrd of .* would not unpack/);
+    const gap = s.longestGap(/^tick \d+/);
+    console.log(`[bad target] longest ticker gap seen from the host ${gap.ms} ms`);
+    expect(gap.ms).toBeLessThan(1500);
+    expect((await bed.guest.run(ARTEFACTS_GONE)).trim()).toBe('0');
+    expect((await bed.guest.run('cat /sys/kernel/kexec_loaded')).trim()).toBe('0');
     expect((await bed.guest.run('iptables-save | grep -c 0xc114 || true')).trim()).toBe('0');
   });
 
