@@ -52,6 +52,9 @@ export interface RestoreBootContext {
   procBootId: string;
   /** Run once every taken run was restored by its own restore-fast.sh. */
   resumeScript: string;
+  /** The one window scaling is off in, around all the runs it restores side by side (as the restore script's). */
+  procSys: string;
+  savedSysctls: string;
 }
 
 /** The resume of the trees each restore left stopped (templates/resume-trees.sh.hbs). */
@@ -93,6 +96,8 @@ export interface RestoreScriptContext {
   savedSysctls: string;
   /** The restore's command: systemd-run --scope … criu restore. */
   argv: string[];
+  /** criu's log: why it ended (a pty index that a restore beside it held, it is launched again). */
+  criuLog: string;
 }
 
 export interface OwnedPath {

@@ -6,6 +6,7 @@
 import Handlebars from 'handlebars';
 
 import rootShut from '../../templates/partials/root-shut.sh.hbs';
+import window from '../../templates/partials/window.sh.hbs';
 import { LeapError } from '../errors.js';
 import { execArg, execPath, shQuote, shText, unitName, unitPath, unitValue } from './quote.js';
 
@@ -26,6 +27,7 @@ const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
  */
 const PARTIALS: Record<string, { file: string; source: string }> = {
   'root-shut': { file: 'templates/partials/root-shut.sh.hbs', source: rootShut },
+  window: { file: 'templates/partials/window.sh.hbs', source: window },
 };
 // Partial blocks and decorators would splice in text the lint never saw.
 const REFUSED = new Set(['PartialBlockStatement', 'DecoratorBlock', 'Decorator']);

@@ -85,6 +85,7 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     procSys: join(bed.root, 'proc/sys'),
     savedSysctls: join(bed.root, 'saved'),
     argv: [bed.launch, pidFile],
+    criuLog: join(bed.run, 'restore.log'),
     ...over,
   };
 }

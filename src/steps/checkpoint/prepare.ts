@@ -94,6 +94,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         bundle,
         procBootId: host.procBootId,
         resumeScript,
+        procSys: host.procSys,
+        savedSysctls: host.savedSysctls,
       }),
       // Read by `/bin/sh FILE`, never executed itself.
       mode: 0o600,

@@ -135,6 +135,7 @@ export function scriptContext(
     procSys: host.procSys,
     savedSysctls: host.savedSysctls,
     argv: restoreArgv(manifest, run),
+    criuLog: manifest.criu.logFile,
   };
 }
 

@@ -90,8 +90,9 @@ describe('the boot shell scripts', () => {
         node: '/n',
         bundle: '/b',
         procBootId: '/proc/sys/kernel/random/boot_id',
-
         resumeScript: '/s/resume-trees.sh',
+        procSys: '/proc/sys',
+        savedSysctls: '/run/kernel-leap/sysctl',
       }),
       'resume-trees.sh': renderResumeScript({
         stateDir: '/s',
