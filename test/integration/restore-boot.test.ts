@@ -23,8 +23,13 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { renderRestoreBootScript } from '../../src/render/artefacts.js';
+import {
+  renderRestoreBootScript,
+  renderRestoreScript,
+  type RestoreScriptContext,
+} from '../../src/render/artefacts.js';
 import { takePending } from '../../src/state/pending.js';
+import { BOOT_SCRIPT, readRestoreRecord } from '../../src/state/restore-record.js';
 
 const BOOT_ID = '6f1c2d3e-0000-4000-8000-000000000001';
 
@@ -134,5 +139,119 @@ describe('restore-boot.sh', () => {
     writeFileSync(join(settling.stateDir, 'restoring'), 'r0\n');
     expect(settling.run()).toEqual(['node /opt/kl $1.mjs restore --boot']);
     expect(existsSync(join(settling.stateDir, 'pending'))).toBe(true);
+  });
+});
+
+/**
+ * The boot as it runs: restore-boot.sh with each run's restore-fast.sh rendered
+ * from the restore script, criu a stand-in that notes when it starts and ends
+ * and what window scaling is then, sleeps, and restores its tree (its pid in the
+ * pid file, as criu's action script writes it) or ends without.
+ */
+function parallelBed(runs: Record<string, { seconds: number; restores: boolean }>) {
+  const bed = bootBed(Object.fromEntries(Object.keys(runs).map((r) => [r, undefined])));
+  const seen = join(bed.root, 'criu-seen');
+  const saved = join(bed.root, 'saved');
+  const criu = join(bed.root, 'fake-criu');
+  // Its paths as arguments: the bed's root holds a quote and a $ on purpose.
+  writeFileSync(
+    criu,
+    [
+      '#!/bin/sh',
+      '# RUN PID_FILE SECONDS RESTORES SEEN SCALING SAVED',
+      'window() { echo "$(cat "$6") $(cat "$7/net.ipv4.tcp_window_scaling" 2> /dev/null)"; }',
+      'echo "start $1 $(date +%s%3N) $(window "$@")" >> "$5"',
+      'sleep "$3"',
+      'echo "end $1 $(date +%s%3N) $(window "$@")" >> "$5"',
+      '[ "$4" = no ] || echo $$ > "$2"',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  for (const [run, { seconds, restores }] of Object.entries(runs)) {
+    const dir = join(bed.stateDir, 'runs', run);
+    const pidFile = join(dir, 'restored-pid');
+    const context: RestoreScriptContext = {
+      runId: run,
+      record: join(dir, BOOT_SCRIPT.record),
+      pidFile,
+      procBootId: join(bed.root, 'boot_id'),
+      rulesFile: join(bed.root, 'no-rules.v4'),
+      marker: join(bed.root, 'rules-loaded'),
+      addresses: [],
+      addressTimeoutS: 5,
+      restoreTimeoutS: 20,
+      ptys: [],
+      fifos: [],
+      socketDirs: [],
+      reopenedFiles: [],
+      unscaled: true,
+      procSys: join(bed.root, 'proc/sys'),
+      savedSysctls: saved,
+      argv: [
+        criu,
+        run,
+        pidFile,
+        String(seconds),
+        restores ? 'yes' : 'no',
+        seen,
+        bed.scaling,
+        saved,
+      ],
+      criuLog: join(dir, 'restore.log'),
+    };
+    writeFileSync(join(dir, BOOT_SCRIPT.script), renderRestoreScript(context));
+  }
+  /** What each stand-in criu saw, by run: when it started and ended, and the window then (scaling, saved value). */
+  const criuSeen = () => {
+    const byRun = new Map<string, { start: number; end: number; windows: string[] }>();
+    for (const line of readFileSync(seen, 'utf8').trim().split('\n')) {
+      const [what, run, at, ...window] = line.split(' ');
+      const entry = byRun.get(run as string) ?? { start: NaN, end: NaN, windows: [] };
+      entry[what as 'start' | 'end'] = Number(at);
+      entry.windows.push(window.join(' '));
+      byRun.set(run as string, entry);
+    }
+    return byRun;
+  };
+  const record = (run: string) =>
+    readRestoreRecord(join(bed.stateDir, 'runs', run), BOOT_SCRIPT, BOOT_ID);
+  return { ...bed, saved, criuSeen, record };
+}
+
+describe('restore-boot.sh with the restore scripts', () => {
+  it('restores the runs side by side in one window, put back once after the last criu, and a failed run stops no other', () => {
+    const bed = parallelBed({
+      r1: { seconds: 0.6, restores: true },
+      r2: { seconds: 1, restores: false },
+      r3: { seconds: 1.6, restores: true },
+    });
+    const log = bed.run();
+    expect(log.at(-1)).toBe('node /opt/kl $1.mjs restore --boot');
+    // r2 failed: Node resumes the others after its last run, not this script.
+    expect(log).not.toContain('resume 0');
+    const seen = bed.criuSeen();
+    expect([...seen.keys()].sort()).toEqual(['r1', 'r2', 'r3']);
+    // Side by side: every criu started before any ended.
+    const starts = [...seen.values()].map((s) => s.start);
+    const ends = [...seen.values()].map((s) => s.end);
+    expect(Math.max(...starts)).toBeLessThan(Math.min(...ends));
+    // Scaling off and the machine's value saved from before the first criu to after
+    // the last one: no restore closed the window while another's criu ran.
+    for (const s of seen.values()) expect(s.windows).toEqual(['0 1', '0 1']);
+    expect(readFileSync(bed.scaling, 'utf8')).toBe('1\n');
+    expect(readdirSync(bed.saved)).toEqual([]);
+    expect(bed.record('r1')?.outcome).toBe('restored');
+    expect(bed.record('r2')?.outcome).toBe('ended');
+    expect(bed.record('r3')?.outcome).toBe('restored');
+  });
+
+  it('resumes the trees itself when every run was restored side by side', () => {
+    const bed = parallelBed({
+      r1: { seconds: 0.3, restores: true },
+      r2: { seconds: 0.3, restores: true },
+    });
+    expect(bed.run().slice(-2)).toEqual(['resume 0', 'node /opt/kl $1.mjs restore --boot']);
+    expect(readFileSync(bed.scaling, 'utf8')).toBe('1\n');
   });
 });
