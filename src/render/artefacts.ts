@@ -98,6 +98,8 @@ export interface RestoreScriptContext {
   argv: string[];
   /** criu's log: why it ended (a pty index that a restore beside it held, it is launched again). */
   criuLog: string;
+  /** Held while it makes the FIFOs and socket directories (templates/partials/paths-lock.sh.hbs). */
+  pathsLock: string;
 }
 
 export interface OwnedPath {
@@ -110,6 +112,8 @@ export interface OwnedPath {
 
 export interface ActionScriptContext {
   pidFile: string;
+  /** Held while it puts back the held files (templates/partials/paths-lock.sh.hbs). */
+  pathsLock: string;
   /** `<run>/held-files`: the worker copies each held file to `<index>` there after the dump. */
   heldDir: string;
   /** Where the script notes, a line per file, what it put back or why not. */

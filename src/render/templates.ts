@@ -7,6 +7,7 @@ import Handlebars from 'handlebars';
 
 import rootShut from '../../templates/partials/root-shut.sh.hbs';
 import window from '../../templates/partials/window.sh.hbs';
+import pathsLock from '../../templates/partials/paths-lock.sh.hbs';
 import { LeapError } from '../errors.js';
 import { execArg, execPath, shQuote, shText, unitName, unitPath, unitValue } from './quote.js';
 
@@ -26,6 +27,7 @@ const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
  * template's own context (a partial given another one is refused).
  */
 const PARTIALS: Record<string, { file: string; source: string }> = {
+  'paths-lock': { file: 'templates/partials/paths-lock.sh.hbs', source: pathsLock },
   'root-shut': { file: 'templates/partials/root-shut.sh.hbs', source: rootShut },
   window: { file: 'templates/partials/window.sh.hbs', source: window },
 };

@@ -199,6 +199,7 @@ function parallelBed(runs: Record<string, { seconds: number; restores: boolean }
         saved,
       ],
       criuLog: join(dir, 'restore.log'),
+      pathsLock: join(bed.root, 'run/paths.lock'),
     };
     writeFileSync(join(dir, BOOT_SCRIPT.script), renderRestoreScript(context));
   }

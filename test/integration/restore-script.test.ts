@@ -86,6 +86,7 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     savedSysctls: join(bed.root, 'saved'),
     argv: [bed.launch, pidFile],
     criuLog: join(bed.run, 'restore.log'),
+    pathsLock: join(bed.root, 'run/paths.lock'),
     ...over,
   };
 }
@@ -542,5 +543,48 @@ describe("the restore script's launch again after a pty race", () => {
     expect(record.outcome).toBe('restored');
     expect(readFileSync(scaling, 'utf8')).toBe('1\n');
     expect(readdirSync(join(bed.root, 'saved'))).toEqual([]);
+  });
+});
+
+describe("the restore script's turn at making paths", () => {
+  /** Holds LOCK as another restore making its paths would, until the returned release. */
+  async function holdLock(lock: string) {
+    mkdirSync(join(lock, '..'), { recursive: true });
+    const holder = spawn('flock', ['-o', lock, 'sleep', '30'], { stdio: 'ignore', detached: true });
+    while (spawnSync('flock', ['-n', lock, 'true']).status === 0)
+      await new Promise((r) => setTimeout(r, 20));
+    return () => process.kill(-(holder.pid ?? 0), 'SIGKILL');
+  }
+
+  it('makes its FIFOs only once no restore beside it makes paths, and launches criu without the lock', async () => {
+    const bed = scratch();
+    const ctx = context(bed);
+    const fifo = join(userDir(bed), 'ctl');
+    const free = join(bed.root, 'lock-free-at-launch');
+    const launch = join(bed.root, 'lock-checking-launch');
+    writeFileSync(
+      launch,
+      `#!/bin/sh\n[ ! -e /proc/$$/fd/9 ] && flock -n "$2" true && echo yes > "$3"\necho $$ > "$1"\n`,
+      { mode: 0o755 },
+    );
+    const release = await holdLock(ctx.pathsLock);
+    const script = join(bed.run, 'restore.sh');
+    writeFileSync(
+      script,
+      renderRestoreScript({
+        ...ctx,
+        fifos: [entry(fifo, 0o600, NOBODY)],
+        argv: [launch, ctx.pidFile, ctx.pathsLock, free],
+      }),
+    );
+    const restore = spawn('dash', [script], { stdio: 'ignore' });
+    const ended = new Promise<number | null>((r) => restore.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(existsSync(fifo)).toBe(false);
+    release();
+    expect(await ended).toBe(0);
+    expect(owner(fifo)).toMatchObject({ fifo: true, uid: NOBODY });
+    expect(readFileSync(free, 'utf8')).toBe('yes\n');
+    expect(readRecord(ctx.record).outcome).toBe('restored');
   });
 });

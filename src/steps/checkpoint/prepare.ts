@@ -123,7 +123,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
       mode: 0o755,
     });
   for (const file of files) install(journal, file);
-  writeActionScript(journal, plan, actionScript);
+  writeActionScript(journal, plan, actionScript, host.pathsLock);
 
   const units = [...BOOT_UNITS];
   await enableUnits(input.runner, units);
@@ -164,7 +164,12 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
  * criu runs it as `sh -c FILE`, which needs it executable. It puts back the held
  * files the boot clears, whose list the copy after the dump reads (held-files.json).
  */
-function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string): void {
+function writeActionScript(
+  journal: StepJournal,
+  plan: SessionPlan,
+  path: string,
+  pathsLock: string,
+): void {
   const dir = journal.paths.dir;
   if (plan.heldFiles.length > 0) writeHeldFiles(dir, plannedHeldFiles(plan.heldFiles));
   const owned = (f: HeldDir) => ({
@@ -175,6 +180,7 @@ function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string
   });
   const text = renderActionScript({
     pidFile: join(dir, RESTORED_PID_FILE),
+    pathsLock,
     heldDir: heldFilesDir(dir),
     heldLog: join(dir, HELD_FILES_LOG),
     heldFiles: plan.heldFiles.map((f, index) => ({

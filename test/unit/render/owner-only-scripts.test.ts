@@ -40,6 +40,7 @@ describe('the boot shell scripts', () => {
       script,
       renderActionScript({
         pidFile,
+        pathsLock: join(dir, 'paths.lock'),
         heldDir: join(dir, 'held-files'),
         heldLog: join(dir, 'held-files.log'),
         heldFiles: [],
@@ -73,6 +74,7 @@ describe('the boot shell scripts', () => {
     const scripts = {
       'criu-action.sh': renderActionScript({
         pidFile: '/r/pid',
+        pathsLock: '/r/paths.lock',
         heldDir: '/r/held-files',
         heldLog: '/r/held-files.log',
         heldFiles: [],

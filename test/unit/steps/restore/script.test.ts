@@ -25,6 +25,7 @@ const HOST = {
   rulesMarker: '/run/kernel-leap/rules-loaded',
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
+  pathsLock: '/run/kernel-leap/paths.lock',
 } satisfies Partial<HostPaths>;
 
 const ODD_FIFO = "/home/alice/it's\nodd $(id)/ctl";
@@ -158,7 +159,13 @@ describe("root's own entries", () => {
     const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
     writeBootScript(manifest(), runDir, HOST);
     const restore = readFileSync(join(runDir, BOOT_SCRIPT.script), 'utf8');
-    const action = renderActionScript({ pidFile: 'p', heldDir: 'h', heldLog: 'l', heldFiles: [] });
+    const action = renderActionScript({
+      pidFile: 'p',
+      pathsLock: 'k',
+      heldDir: 'h',
+      heldLog: 'l',
+      heldFiles: [],
+    });
     for (const script of [restore, action]) expect(script.split(rootShut)).toHaveLength(2);
   });
 });
