@@ -5,9 +5,9 @@
  */
 import Handlebars from 'handlebars';
 
+import pathsLock from '../../templates/partials/paths-lock.sh.hbs';
 import rootShut from '../../templates/partials/root-shut.sh.hbs';
 import window from '../../templates/partials/window.sh.hbs';
-import pathsLock from '../../templates/partials/paths-lock.sh.hbs';
 import { LeapError } from '../errors.js';
 import { execArg, execPath, shQuote, shText, unitName, unitPath, unitValue } from './quote.js';
 

@@ -49,7 +49,7 @@ export interface PrepareInput {
   plan: SessionPlan;
   /** The kernel the leap boots: the manifest names both kernels, and its command line names the leap. */
   loaded: KexecLoadOutput;
-  /** How many sessions the boot restores, one after another: the restore unit's timeout covers them all. */
+  /** How many sessions the boot restores: side by side at first, but Node's own (a holder, a remap) one after another, which the restore unit's timeout covers. */
   sessions: number;
   host: HostPaths;
 }
