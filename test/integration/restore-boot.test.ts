@@ -245,6 +245,12 @@ describe('restore-boot.sh with the restore scripts', () => {
     expect(bed.record('r1')?.outcome).toBe('restored');
     expect(bed.record('r2')?.outcome).toBe('ended');
     expect(bed.record('r3')?.outcome).toBe('restored');
+    // The others waited for r1's gates from the unit's start too: each marks that one instant.
+    const unitStarts = ['r1', 'r2', 'r3'].map((r) =>
+      bed.record(r)?.marks.get('restoreUnitStart')?.getTime(),
+    );
+    expect(new Set(unitStarts).size).toBe(1);
+    expect(unitStarts[0]).toBeLessThan(Math.min(...starts));
   });
 
   it('resumes the trees itself when every run was restored side by side', () => {
