@@ -29,16 +29,22 @@ def child(keep, work):
         os._exit(0)
 
 
-def take(name):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect("\0" + name)
-        s.settimeout(10)
-        return socket.recv_fds(s, 1, 1)[1][0]
-    except (OSError, IndexError):
-        return None
-    finally:
-        s.close()
+# The end the peer's restore holds under NAME, if it does. A name bound but not
+# listening yet refuses too: with TRIES, that is asked again for a moment.
+def take(name, tries=1):
+    for _ in range(tries):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect("\0" + name)
+            s.settimeout(10)
+            return socket.recv_fds(s, 1, 1)[1][0]
+        except ConnectionRefusedError:
+            time.sleep(0.01)
+        except (OSError, IndexError):
+            return None
+        finally:
+            s.close()
+    return None
 
 
 def give(lsn, end):
@@ -53,10 +59,20 @@ def pair(name):
     a, b = socket.socketpair()
     if name:
         lsn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        lsn.bind("\0" + name)
-        lsn.listen(1)
-        child((lsn.fileno(), b.fileno()), lambda: give(lsn, b))
-        lsn.close()
+        try:
+            lsn.bind("\0" + name)
+        except OSError:
+            # The peer's restore, side by side with this one, bound it first: its end is this one's.
+            lsn.close()
+            got = take(name, 300)
+            if got is not None:
+                a.close()
+                b.close()
+                return got
+        else:
+            lsn.listen(1)
+            child((lsn.fileno(), b.fileno()), lambda: give(lsn, b))
+            lsn.close()
     b.close()
     return a.detach()
 

@@ -54,6 +54,9 @@ export interface RestoreBootContext {
   takeScript: string;
   /** Run once every taken run was restored by its own restore-fast.sh. */
   resumeScript: string;
+  /** The one window scaling is off in, around all the runs it restores side by side (as the restore script's). */
+  procSys: string;
+  savedSysctls: string;
 }
 
 /** The take of the pending runs at boot (templates/take-pending.sh.hbs). */
@@ -105,6 +108,10 @@ export interface RestoreScriptContext {
   savedSysctls: string;
   /** The restore's command: systemd-run --scope … criu restore. */
   argv: string[];
+  /** criu's log: why it ended (a pty index that a restore beside it held, it is launched again). */
+  criuLog: string;
+  /** Held while it makes the FIFOs and socket directories (templates/partials/paths-lock.sh.hbs). */
+  pathsLock: string;
 }
 
 export interface OwnedPath {
@@ -117,6 +124,8 @@ export interface OwnedPath {
 
 export interface ActionScriptContext {
   pidFile: string;
+  /** Held while it puts back the held files (templates/partials/paths-lock.sh.hbs). */
+  pathsLock: string;
   /** `<run>/held-files`: the worker copies each held file to `<index>` there after the dump. */
   heldDir: string;
   /** Where the script notes, a line per file, what it put back or why not. */

@@ -5,7 +5,9 @@
  */
 import Handlebars from 'handlebars';
 
+import pathsLock from '../../templates/partials/paths-lock.sh.hbs';
 import rootShut from '../../templates/partials/root-shut.sh.hbs';
+import window from '../../templates/partials/window.sh.hbs';
 import { LeapError } from '../errors.js';
 import { execArg, execPath, shQuote, shText, unitName, unitPath, unitValue } from './quote.js';
 
@@ -25,7 +27,9 @@ const BLOCK_HELPERS = new Set(['if', 'unless', 'each']);
  * template's own context (a partial given another one is refused).
  */
 const PARTIALS: Record<string, { file: string; source: string }> = {
+  'paths-lock': { file: 'templates/partials/paths-lock.sh.hbs', source: pathsLock },
   'root-shut': { file: 'templates/partials/root-shut.sh.hbs', source: rootShut },
+  window: { file: 'templates/partials/window.sh.hbs', source: window },
 };
 // Partial blocks and decorators would splice in text the lint never saw.
 const REFUSED = new Set(['PartialBlockStatement', 'DecoratorBlock', 'Decorator']);

@@ -80,6 +80,8 @@ const recordSchema = z.strictObject({
   /** How criu's launch ended: the tasks resumed, criu ended first, or neither in time. */
   outcome: z.optional(z.enum(['restored', 'ended', 'timeout'])),
   launcher: z.optional(whole),
+  /** How many times criu was launched again after a restore beside it held its pty index for a moment. */
+  relaunched: z.optional(whole),
   /** Marks by name (restoreUnitStart, gate.*, restoreStart, restored), in ms since the epoch. */
   marks: z.record(z.string(), whole),
   /** The socket directories it made, by index. */

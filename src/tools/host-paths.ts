@@ -21,6 +21,8 @@ export interface HostPaths {
   procSys: string;
   /** A kernel setting's value from before kernel-leap changed it, one file per key, until it is put back. */
   savedSysctls: string;
+  /** Held while a restore makes paths (FIFOs, socket directories, held files): restores side by side take turns. */
+  pathsLock: string;
   /** Debian's flag that the machine asks for a reboot; `<it>.pkgs` names the packages that ask. */
   rebootRequired: string;
 }
@@ -36,5 +38,6 @@ export const HOST_PATHS: HostPaths = {
   procBootId: '/proc/sys/kernel/random/boot_id',
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
+  pathsLock: '/run/kernel-leap/paths.lock',
   rebootRequired: '/run/reboot-required',
 };

@@ -105,6 +105,7 @@ export function scratchHost(): HostPaths {
     procBootId: join(root, 'proc/sys/kernel/random/boot_id'),
     procSys: join(root, 'proc/sys'),
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
+    pathsLock: join(root, 'run/kernel-leap/paths.lock'),
     rebootRequired: join(root, 'run/reboot-required'),
   };
   for (const dir of [

@@ -6,7 +6,7 @@
  * symlink or into a directory that is not its recorded owner's, and a path criu
  * would open in the file's place aborts the restore (a non-zero exit).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -69,6 +69,7 @@ function preRestore(run: string, root: string, files: Held[]) {
     script,
     renderActionScript({
       pidFile: join(run, 'restored-pid'),
+      pathsLock: join(run, 'paths.lock'),
       heldDir: join(run, 'held-files'),
       heldLog: log,
       heldFiles: files.map((f, index) => ({
@@ -300,6 +301,29 @@ describe("criu's action script, before criu restores anything", () => {
     expect(gone.lines.at(-1)).toBe(
       'held-files/0: not put back: what the boot clears (a mount point, a tmpfiles directory) is not there',
     );
+  });
+
+  it('puts back files only once no restore beside it makes paths: one another tree holds too comes back whole', async () => {
+    const { tmp, run } = bed();
+    const lock = join(run, 'paths.lock');
+    const released = join(run, 'released');
+    // Another restore making its paths: it lets go half a second on, and notes when.
+    const holder = spawn(
+      'flock',
+      ['-o', lock, 'sh', '-c', 'sleep 0.5; date +%s%3N > "$0"', released],
+      { stdio: 'ignore' },
+    );
+    const done = new Promise((r) => holder.once('exit', r));
+    while (spawnSync('flock', ['-n', lock, 'true']).status === 0)
+      await new Promise((r) => setTimeout(r, 20));
+    const path = join(tmp, 'build.log');
+    const { status, lines } = preRestore(run, tmp, [
+      { path, uid: NOBODY, gid: NOBODY, mode: 0o644, content: 'whole\n' },
+    ]);
+    await done;
+    expect(status).toBe(0);
+    expect(lines).toEqual(['held-files/0: put back: 6 bytes, mode 0644, uid 65534']);
+    expect(statSync(path).ctimeMs).toBeGreaterThanOrEqual(Number(readFileSync(released, 'utf8')));
   });
 
   it('does nothing at pre-restore for a tree that held none, and nothing else at any other stage', () => {

@@ -70,6 +70,54 @@ describe('the fd opener before criu restore', () => {
     );
   });
 
+  it("side by side, takes the peer's end from the restore that bound the name first, before it listens", async () => {
+    const name = `kernel-leap-test-${process.pid}-${Date.now()}-side`;
+    // The peer's opener as it is between its bind and its listen, then handing its end over.
+    const peer = spawn(
+      'python3',
+      [
+        '-c',
+        [
+          'import socket, sys, time',
+          'lsn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+          'lsn.bind("\\0" + sys.argv[1])',
+          'print("bound", flush=True)',
+          'time.sleep(0.3)',
+          'lsn.listen(1)',
+          'a, b = socket.socketpair()',
+          'socket.send_fds(lsn.accept()[0], [b"k"], [b.fileno()])',
+          'a.sendall(b"ping")',
+          'print(a.recv(4).decode(), flush=True)',
+        ].join('\n'),
+        name,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    holders.push({ kill: () => peer.kill('SIGKILL') });
+    const lines = createInterface({ input: peer.stdout });
+    const said = (async () => {
+      const all: string[] = [];
+      for await (const line of lines) all.push(line);
+      return all;
+    })();
+    await pollUntil(
+      () => readFileSync('/proc/net/unix', 'utf8').includes(`@${name}`) || undefined,
+      { timeoutMs: 10_000, intervalMs: 20, what: 'the peer to bind the name' },
+    );
+    const mine = await run(
+      fdOpenerArgv(
+        [],
+        end(7, name),
+        [],
+        python(
+          'import socket\ns = socket.socket(fileno=7)\nprint(s.recv(4).decode())\ns.sendall(b"pong")',
+        ),
+      ),
+    );
+    expect(mine.stdout).toBe('ping');
+    expect(await said).toEqual(['bound', 'pong']);
+  });
+
   it('gives an end without a peer tree closed: its process reads EOF', async () => {
     const { stdout } = await run(
       fdOpenerArgv(

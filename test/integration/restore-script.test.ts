@@ -85,6 +85,8 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     procSys: join(bed.root, 'proc/sys'),
     savedSysctls: join(bed.root, 'saved'),
     argv: [bed.launch, pidFile],
+    criuLog: join(bed.run, 'restore.log'),
+    pathsLock: join(bed.root, 'run/paths.lock'),
     ...over,
   };
 }
@@ -478,5 +480,111 @@ describe("the restore script's gates and window", () => {
     expect(readFileSync(scaling, 'utf8')).toBe('1\n');
     expect(readdirSync(join(bed.root, 'saved'))).toEqual([]);
     expect(statSync(join(bed.root, 'saved')).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe("the restore script's launch again after a pty race", () => {
+  /** A launch that fails as criu does when a restore beside it held its pty index, its first `raced` times. */
+  function racingLaunch(bed: Scratch, raced: number) {
+    const launch = join(bed.root, 'racing-launch');
+    const count = join(bed.root, 'launches');
+    const log = join(bed.run, 'restore.log');
+    writeFileSync(
+      launch,
+      `#!/bin/sh\nn=$(($(cat '${count}' 2> /dev/null || echo 0) + 1)); echo $n > '${count}'\n` +
+        `if [ $n -le ${raced} ]; then echo 'Error (criu/tty.c:1010): Unable to open /dev/ptmx with specified index 3' > '${log}'; exit 1; fi\n` +
+        `echo $$ > "$1"\n`,
+      { mode: 0o755 },
+    );
+    const launches = () => Number(readFileSync(count, 'utf8'));
+    return { argv: [launch, join(bed.run, 'restored-pid')], log, launches };
+  }
+
+  it('launches criu again when it gave up on a pty index held for a moment, keeping the raced log', () => {
+    const bed = scratch();
+    const launch = racingLaunch(bed, 1);
+    const { status, record } = runScript(bed, { argv: launch.argv, criuLog: launch.log });
+    expect(record.outcome).toBe('restored');
+    expect(record.relaunched).toBe(1);
+    expect(status).toBe(0);
+    expect(launch.launches()).toBe(2);
+    expect(readFileSync(`${launch.log}.raced`, 'utf8')).toContain('with specified index');
+  });
+
+  it('gives it three launches in all, and none again for another failure', () => {
+    const bed = scratch();
+    const always = racingLaunch(bed, 9);
+    const raced = runScript(bed, { argv: always.argv, criuLog: always.log });
+    expect(raced.status).toBe(1);
+    expect(raced.record).toMatchObject({ outcome: 'ended', relaunched: 2 });
+    expect(always.launches()).toBe(3);
+
+    const other = scratch();
+    const failing = join(other.root, 'failing-launch');
+    writeFileSync(
+      failing,
+      `#!/bin/sh\necho "Error: something else" > '${join(other.run, 'restore.log')}'\nexit 1\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const ended = runScript(other, { argv: [failing] });
+    expect(ended.record.outcome).toBe('ended');
+    expect(ended.record.relaunched).toBeUndefined();
+  });
+
+  it("takes the machine's value from where a killed restore saved it, never the 0 it left", () => {
+    const bed = scratch();
+    const scaling = join(bed.root, 'proc/sys/net/ipv4/tcp_window_scaling');
+    writeFileSync(scaling, '0\n');
+    mkdirSync(join(bed.root, 'saved'));
+    writeFileSync(join(bed.root, 'saved/net.ipv4.tcp_window_scaling'), '1\n');
+    const { record } = runScript(bed, { unscaled: true });
+    expect(record.outcome).toBe('restored');
+    expect(readFileSync(scaling, 'utf8')).toBe('1\n');
+    expect(readdirSync(join(bed.root, 'saved'))).toEqual([]);
+  });
+});
+
+describe("the restore script's turn at making paths", () => {
+  /** Holds LOCK as another restore making its paths would, until the returned release. */
+  async function holdLock(lock: string) {
+    mkdirSync(join(lock, '..'), { recursive: true });
+    const holder = spawn('flock', ['-o', lock, 'sleep', '30'], { stdio: 'ignore', detached: true });
+    while (spawnSync('flock', ['-n', lock, 'true']).status === 0)
+      await new Promise((r) => setTimeout(r, 20));
+    return () => process.kill(-(holder.pid ?? 0), 'SIGKILL');
+  }
+
+  it('makes its FIFOs only once no restore beside it makes paths, and launches criu without the lock', async () => {
+    const bed = scratch();
+    const ctx = context(bed);
+    const fifo = join(userDir(bed), 'ctl');
+    const free = join(bed.root, 'lock-free-at-launch');
+    const launch = join(bed.root, 'lock-checking-launch');
+    writeFileSync(
+      launch,
+      `#!/bin/sh\n[ ! -e /proc/$$/fd/9 ] && flock -n "$2" true && echo yes > "$3"\necho $$ > "$1"\n`,
+      { mode: 0o755 },
+    );
+    const release = await holdLock(ctx.pathsLock);
+    const script = join(bed.run, 'restore.sh');
+    writeFileSync(
+      script,
+      renderRestoreScript({
+        ...ctx,
+        fifos: [entry(fifo, 0o600, NOBODY)],
+        argv: [launch, ctx.pidFile, ctx.pathsLock, free],
+      }),
+    );
+    const restore = spawn('dash', [script], { stdio: 'ignore' });
+    const ended = new Promise<number | null>((r) => restore.once('exit', r));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(existsSync(fifo)).toBe(false);
+    release();
+    expect(await ended).toBe(0);
+    expect(owner(fifo)).toMatchObject({ fifo: true, uid: NOBODY });
+    expect(readFileSync(free, 'utf8')).toBe('yes\n');
+    expect(readRecord(ctx.record).outcome).toBe('restored');
   });
 });

@@ -50,7 +50,7 @@ export interface PrepareInput {
   plan: SessionPlan;
   /** The kernel the leap boots: the manifest names both kernels, and its command line names the leap. */
   loaded: KexecLoadOutput;
-  /** How many sessions the boot restores, one after another: the restore unit's timeout covers them all. */
+  /** How many sessions the boot restores: side by side at first, but Node's own (a holder, a remap) one after another, which the restore unit's timeout covers. */
   sessions: number;
   host: HostPaths;
 }
@@ -97,6 +97,8 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
         bundle,
         takeScript,
         resumeScript,
+        procSys: host.procSys,
+        savedSysctls: host.savedSysctls,
       }),
       // Read by `/bin/sh FILE`, never executed itself.
       mode: 0o600,
@@ -124,7 +126,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
       mode: 0o755,
     });
   for (const file of files) install(journal, file);
-  writeActionScript(journal, plan, actionScript);
+  writeActionScript(journal, plan, actionScript, host.pathsLock);
 
   const units = [...BOOT_UNITS];
   await enableUnits(input.runner, units);
@@ -165,7 +167,12 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
  * criu runs it as `sh -c FILE`, which needs it executable. It puts back the held
  * files the boot clears, whose list the copy after the dump reads (held-files.json).
  */
-function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string): void {
+function writeActionScript(
+  journal: StepJournal,
+  plan: SessionPlan,
+  path: string,
+  pathsLock: string,
+): void {
   const dir = journal.paths.dir;
   if (plan.heldFiles.length > 0) writeHeldFiles(dir, plannedHeldFiles(plan.heldFiles));
   const owned = (f: HeldDir) => ({
@@ -176,6 +183,7 @@ function writeActionScript(journal: StepJournal, plan: SessionPlan, path: string
   });
   const text = renderActionScript({
     pidFile: join(dir, RESTORED_PID_FILE),
+    pathsLock,
     heldDir: heldFilesDir(dir),
     heldLog: join(dir, HELD_FILES_LOG),
     heldFiles: plan.heldFiles.map((f, index) => ({

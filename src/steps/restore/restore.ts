@@ -140,6 +140,12 @@ class ScriptRuns {
       const dir = (this.manifest.socketDirs ?? [])[index];
       if (dir) this.socketDirs.add(dir.path);
     }
+    if (record.relaunched !== undefined)
+      this.journal.recordChange(
+        'restore-again',
+        `${this.manifest.criu.logFile}.raced`,
+        `criu gave up on a pty index that a restore beside it held for a moment: launched again (${record.relaunched} time${record.relaunched === 1 ? '' : 's'})`,
+      );
     return record;
   }
 }

@@ -35,7 +35,10 @@ import { fdOpenerArgv, type TerminalToOpen } from './world.js';
 /** Where criu's action script writes the restored root's pid once the tasks resume. */
 export const RESTORED_PID_FILE = 'restored-pid';
 
-export type ScriptHost = Pick<HostPaths, 'procBootId' | 'rulesMarker' | 'procSys' | 'savedSysctls'>;
+export type ScriptHost = Pick<
+  HostPaths,
+  'procBootId' | 'rulesMarker' | 'procSys' | 'savedSysctls' | 'pathsLock'
+>;
 
 /** How this restore launches criu. */
 export interface LaunchOptions {
@@ -135,6 +138,8 @@ export function scriptContext(
     procSys: host.procSys,
     savedSysctls: host.savedSysctls,
     argv: restoreArgv(manifest, run),
+    criuLog: manifest.criu.logFile,
+    pathsLock: host.pathsLock,
   };
 }
 

@@ -22,9 +22,9 @@ export interface TerminalToOpen {
  * for FIFOs (fds 3-9); python3 (which crit needs anyway), running
  * helpers/fd-opener.py, is used for the rest. There, fifo: opened O_RDWR at its
  * path. pair: one end of a new socketpair; with a name, the restore of the peer
- * tree gets the other end: the first of the two to run leaves a holder listening
- * on that abstract name, and the second takes the end from it (the holder gives
- * up after HOLD_S, and its end closes). tty: a terminal another tree's restore
+ * tree gets the other end: the first of the two to bind that abstract name (they
+ * may run side by side at boot) leaves a holder listening on it, and the second
+ * takes the end from it (the holder gives up after HOLD_S, and its end closes). tty: a terminal another tree's restore
  * made, by path; if it is gone, the slave of a new pty whose master a child holds
  * for HOLD_S (criu must find a live terminal to restore), so the tree sees it hang
  * up after that. Holders are forked twice: criu must stay the only child of the

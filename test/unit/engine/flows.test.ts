@@ -793,7 +793,7 @@ describe('the boot-restore flow', () => {
     expect(Date.parse(marks.restoreStart ?? '')).toBeGreaterThan(at + 30_000);
     // Node's own rendering checks no pty: it has remapped the taken ones.
     expect(readFileSync(join(journal.paths.dir, 'restore-node.sh'), 'utf8')).toMatch(
-      /^for n in; do/m,
+      /^ptys_free\(\) \{ for n in; do/m,
     );
   });
 

@@ -41,6 +41,7 @@ describe('the boot shell scripts', () => {
       script,
       renderActionScript({
         pidFile,
+        pathsLock: join(dir, 'paths.lock'),
         heldDir: join(dir, 'held-files'),
         heldLog: join(dir, 'held-files.log'),
         heldFiles: [],
@@ -74,6 +75,7 @@ describe('the boot shell scripts', () => {
     const scripts = {
       'criu-action.sh': renderActionScript({
         pidFile: '/r/pid',
+        pathsLock: '/r/paths.lock',
         heldDir: '/r/held-files',
         heldLog: '/r/held-files.log',
         heldFiles: [],
@@ -92,6 +94,8 @@ describe('the boot shell scripts', () => {
         bundle: '/b',
         takeScript: '/s/take-pending.sh',
         resumeScript: '/s/resume-trees.sh',
+        procSys: '/proc/sys',
+        savedSysctls: '/run/kernel-leap/sysctl',
       }),
       'take-pending.sh': renderTakeScript({
         stateDir: '/s',

@@ -59,7 +59,7 @@ describe('template lint', () => {
   });
 
   it.each([
-    ['{{> other}}', 't.hbs:1:1: unknown partial {{> other}}: root-shut'],
+    ['{{> other}}', 't.hbs:1:1: unknown partial {{> other}}: paths-lock, root-shut, window'],
     ['{{> root-shut ctx}}', "{{> root-shut}} takes the template's own context"],
     ['{{> root-shut x=1}}', "{{> root-shut}} takes the template's own context"],
     ['{{#> root-shut}}{{/root-shut}}', 'partial blocks and decorators'],

@@ -11,12 +11,13 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { renderActionScript } from '../../../../src/render/artefacts.js';
+import { renderActionScript, renderRestoreBootScript } from '../../../../src/render/artefacts.js';
 import type { RestoreManifest } from '../../../../src/state/manifest.js';
 import { BOOT_SCRIPT, NODE_SCRIPT } from '../../../../src/state/restore-record.js';
 import { scriptContext, writeBootScript } from '../../../../src/steps/restore/script.js';
 import type { HostPaths } from '../../../../src/tools/host-paths.js';
 import rootShut from '../../../../templates/partials/root-shut.sh.hbs';
+import window from '../../../../templates/partials/window.sh.hbs';
 
 const HOST = {
   procCmdline: '/proc/cmdline',
@@ -24,6 +25,7 @@ const HOST = {
   rulesMarker: '/run/kernel-leap/rules-loaded',
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
+  pathsLock: '/run/kernel-leap/paths.lock',
 } satisfies Partial<HostPaths>;
 
 const ODD_FIFO = "/home/alice/it's\nodd $(id)/ctl";
@@ -157,7 +159,33 @@ describe("root's own entries", () => {
     const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
     writeBootScript(manifest(), runDir, HOST);
     const restore = readFileSync(join(runDir, BOOT_SCRIPT.script), 'utf8');
-    const action = renderActionScript({ pidFile: 'p', heldDir: 'h', heldLog: 'l', heldFiles: [] });
+    const action = renderActionScript({
+      pidFile: 'p',
+      pathsLock: 'k',
+      heldDir: 'h',
+      heldLog: 'l',
+      heldFiles: [],
+    });
     for (const script of [restore, action]) expect(script.split(rootShut)).toHaveLength(2);
+  });
+});
+
+describe('the window scaling is off in', () => {
+  it('is opened and closed by the one implementation, in the restore script and in restore-boot.sh, which holds it for its runs', () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'kl-render-'));
+    writeBootScript(manifest(), runDir, HOST);
+    const restore = readFileSync(join(runDir, BOOT_SCRIPT.script), 'utf8');
+    const boot = renderRestoreBootScript({
+      stateDir: '/var/lib/kernel-leap',
+      node: '/usr/lib/kernel-leap/node',
+      bundle: '/usr/lib/kernel-leap/kernel-leap.mjs',
+      takeScript: '/var/lib/kernel-leap/take-pending.sh',
+      resumeScript: '/var/lib/kernel-leap/resume-trees.sh',
+      procSys: HOST.procSys,
+      savedSysctls: HOST.savedSysctls,
+    });
+    for (const script of [restore, boot]) expect(script.split(window)).toHaveLength(2);
+    expect(restore).toContain('[ "$WINDOW" = window-held ] || unscaled || give_up sysctl');
+    expect(boot).toContain('restore-fast.sh" window-held');
   });
 });
