@@ -656,8 +656,8 @@ describe('faults, each at one step of a leap', () => {
     await expectNothingLeft();
   });
 
-  it('a target kernel that fails to boot (init=/bin/false), on a machine that boots through GRUB: after the dump the leap sets GRUB to boot the running kernel once, the new kernel panics, panic= reboots the guest through GRUB into the old kernel though the newer one is the default, the session is restored there over the same connection, and the report says the new kernel did not boot', async () => {
-    const { oldKernel, newKernel } = bed.guest.connection;
+  it('a target kernel that fails to boot (init=/bin/false), on a machine that boots through GRUB: after the dump the leap sets GRUB to boot the running kernel once, the new kernel panics, panic= reboots the guest through GRUB into the old kernel though the newer one is the default, and the session is restored there over the same connection', async () => {
+    const { oldKernel } = bed.guest.connection;
     // grub.cfg by update-grub (its default, the newest kernel), then a cold boot of the old one through GRUB.
     await bed.guest.bootThroughGrub();
     expect(await bed.guest.run('grub-editenv list')).not.toMatch(/^next_entry=./m);
@@ -686,10 +686,9 @@ describe('faults, each at one step of a leap', () => {
     await expectSessionGoesOn(s, 0);
     const r = await report(runId);
     expect(r.outcome).toBe('restored');
-    expect(r.phases.find((p) => p.name === 'kexec')).toMatchObject({
-      status: 'failed',
-      error: expect.stringContaining(`${newKernel} did not boot`),
-    });
+    // The jump was typed by hand after --no-exec: the leap made none, and cannot tell this boot
+    // from a reset (the power-cut row shows the report of a jump the leap made and lost).
+    expect(r.phases.find((p) => p.name === 'kexec')).toMatchObject({ status: 'pending' });
     // GRUB used the one-shot up as it booted it.
     expect(await bed.guest.run('grub-editenv list')).not.toMatch(/^next_entry=./m);
     await expectNothingLeft();
