@@ -32,6 +32,7 @@ export function resolveKernel(
   if (!initrd || !existsSync(initrd)) {
     throw new LeapError('KERNEL_NO_INITRD', `no initrd for kernel ${kernel.version}`, {
       hint: `run update-initramfs -c -k ${kernel.version}, or set [kexec] initrd`,
+      exit: ExitCode.noGo,
     });
   }
   return { version: kernel.version, vmlinuz: kernel.vmlinuz, initrd };

@@ -123,7 +123,8 @@ describe('checkpoint side in the guest', () => {
     const s = bed.open(
       [
         `(${TICKER}) & sleep 2`,
-        'kernel-leap upgrade --yes --kernel /root/not-a-kernel; echo "NOT-KERNEL-EXIT=$?"',
+        // A whole initrd beside it, so that the file itself is what is refused.
+        `kernel-leap upgrade --yes --kernel /root/not-a-kernel --set kexec.initrd=/boot/initrd.img-${newKernel}; echo "NOT-KERNEL-EXIT=$?"`,
         `kernel-leap upgrade --yes --kernel ${newKernel} --set kexec.initrd=/root/truncated-initrd; echo "TRUNCATED-EXIT=$?"`,
         'sleep 2; kill %1; sleep 600',
       ].join('; '),

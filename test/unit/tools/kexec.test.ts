@@ -59,6 +59,19 @@ describe('the target kernel', () => {
       }),
     );
   });
+  it('is a no-go without an initrd, naming the kernel and how to make one', () => {
+    const dir = boot([]);
+    writeFileSync(join(dir, 'vmlinuz-6.1.0-56-cloud-amd64'), '');
+    expect(() =>
+      resolveKernel('6.1.0-56-cloud-amd64', '6.1.0-55-cloud-amd64', installedKernels(dir)),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'KERNEL_NO_INITRD',
+        exit: 3,
+        hint: expect.stringContaining('update-initramfs -c -k 6.1.0-56-cloud-amd64') as unknown,
+      }),
+    );
+  });
 });
 
 describe("the command line of the leap's boot", () => {
