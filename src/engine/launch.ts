@@ -49,6 +49,9 @@ export async function launchWorker(
     command: [node, bundle, 'worker', '--input', input],
     stopPost: settleIfKilled(config, journal, [node, bundle, 'worker-stopped', '--input', input]),
     stopTimeoutS: settleStopTimeoutS(options.dumpBoundMs),
+    // criu killed while its parasite runs inside a task leaves that task to die:
+    // the OOM killer must pick anything but the worker and its criu.
+    oomScoreAdjust: -1000,
     // The worker must survive the session it dumps and never be killed with it.
     detached: true,
     viaSystemBus: !seesSystemdAsInit(),

@@ -14,6 +14,8 @@ export interface TransientUnit {
   stopPost?: ExecArgv;
   /** Bounds the stop, ExecStopPost= included (TimeoutStopSec=; systemd's default is 90 s). */
   stopTimeoutS?: number;
+  /** OOMScoreAdjust=: what the unit starts inherits it (-1000: the OOM killer never picks it). */
+  oomScoreAdjust?: number;
   /**
    * systemd-run talks to systemd's private socket and refuses a peer whose pid it
    * cannot see ("Failed to connect to bus: No data available"): true from inside a
@@ -49,6 +51,8 @@ function systemdRunArgs(unit: TransientUnit): string[] {
     : [];
   const stopTimeout =
     unit.stopTimeoutS === undefined ? [] : ['-p', `TimeoutStopSec=${unit.stopTimeoutS}`];
+  const oom =
+    unit.oomScoreAdjust === undefined ? [] : ['-p', `OOMScoreAdjust=${unit.oomScoreAdjust}`];
   return [
     `--unit=${unit.unit}`,
     '--collect',
@@ -58,6 +62,7 @@ function systemdRunArgs(unit: TransientUnit): string[] {
     ...detached,
     ...stopPost,
     ...stopTimeout,
+    ...oom,
     '--',
     ...literal(unit.command),
   ];
@@ -79,6 +84,9 @@ function startTransientUnitCall(unit: TransientUnit): string[] {
     ...(unit.stopTimeoutS === undefined
       ? []
       : [['TimeoutStopUSec', 't', String(unit.stopTimeoutS * 1_000_000)]]),
+    ...(unit.oomScoreAdjust === undefined
+      ? []
+      : [['OOMScoreAdjust', 'i', String(unit.oomScoreAdjust)]]),
   ];
   // `--` first: busctl's getopt would take the command's own options ("-c") as its.
   return [

@@ -44,11 +44,19 @@ const withTicker = (command: string) =>
  */
 const whenCriuDumps = (args: string, then: string) =>
   `until criu=$(pgrep -o -f '^criu dump ${args}'); do sleep 0.05; done; ${then}`;
-/** Waits in the guest until criu ($criu) has seized a task: mid-dump, whatever the dump's speed (a fixed sleep outlived a 0.9 s dump). */
-const UNTIL_CRIU_SEIZED =
-  'until grep -qs "^TracerPid:[[:space:]]*$criu$" /proc/[0-9]*/status; do sleep 0.02; done';
 /** Seconds criu's post-dump hook holds a dump for the row that kills criu mid-dump. */
 const HOLD_S = 97;
+/**
+ * Writes a criu action script at `path` that runs `then` at post-dump: the tasks are
+ * still seized but criu's parasites are out of them. A criu killed or stopped while
+ * its parasite runs inside a task takes that task down (seen once in CI: the
+ * session's sshd-session died), which no tool can undo, so the rows fault it here.
+ */
+const atPostDump = (path: string, then: string) =>
+  `printf '#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && ${then}\nexit 0\n' > ${path} && chmod 700 ${path}`;
+/** A leap with criu's extra action script: the test's hook, beside kernel-leap's own. */
+const withActionScript = (path: string, command: string) =>
+  `KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script ${path}' ${command}`;
 /** True in the guest while the newest run's journal has that phase running. */
 const phaseRunning = (phase: string) =>
   `grep -A1 '"${phase}": {' /var/lib/kernel-leap/latest/journal.json 2>/dev/null | grep -q '"running"'`;
@@ -296,23 +304,23 @@ describe('faults, each at one step of a leap', () => {
   );
 
   it('criu killed (kill -9) mid-dump: the session resumes, its lock rules go, the run is dump-failed', async () => {
-    // criu's post-dump hook holds it, the tasks still seized, until it is killed: a dump that ends
-    // between the check and the kill would go on to the jump (seen once in CI).
-    await bed.guest.run(
-      `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] && exec sleep ${HOLD_S}\\nexit 0\\n' > /root/hold-post-dump && chmod 700 /root/hold-post-dump`,
-    );
+    // The hook holds criu until it is killed: a dump that ends between the check and the kill
+    // would go on to the jump (seen once in CI). The worker's OOMScoreAdjust keeps the OOM
+    // killer off criu, whose parasites can be in the tasks.
+    await bed.guest.run(atPostDump('/root/hold-post-dump', `exec sleep ${HOLD_S}`));
     const s = bed.open(
       withTicker(
-        "KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/hold-post-dump' kernel-leap upgrade --yes --no-rehearse",
+        withActionScript('/root/hold-post-dump', 'kernel-leap upgrade --yes --no-rehearse'),
       ),
     );
     await bed.guest.run(
       whenCriuDumps(
         '',
-        `${UNTIL_CRIU_SEIZED}; kill -KILL $criu; pkill -x -f 'sleep ${HOLD_S}' || true`,
+        `until pgrep -x -f 'sleep ${HOLD_S}' >/dev/null; do sleep 0.05; done; cat /proc/$criu/oom_score_adj > /root/criu-oom; kill -KILL $criu; pkill -x -f 'sleep ${HOLD_S}' || true`,
       ),
       { timeoutMs: 180_000 },
     );
+    expect((await bed.guest.run('cat /root/criu-oom')).trim()).toBe('-1000');
     await expectSessionGoesOn(s, 1);
     const { runId } = await latestJournal(bed.guest);
     expect((await report(runId)).outcome).toBe('dump-failed');
@@ -320,10 +328,16 @@ describe('faults, each at one step of a leap', () => {
   });
 
   it('criu stopped (SIGSTOP) mid-dump: killed at its bound, sized from the memory, the session runs again on the old kernel with no DROP rule left', async () => {
-    const s = bed.open(withTicker('kernel-leap upgrade --yes --no-rehearse'));
-    await bed.guest.run(whenCriuDumps('', `${UNTIL_CRIU_SEIZED}; kill -STOP $criu`), {
-      timeoutMs: 180_000,
-    });
+    await bed.guest.run(atPostDump('/root/stop-post-dump', 'kill -STOP $(pgrep -o -x criu)'));
+    const s = bed.open(
+      withTicker(
+        withActionScript('/root/stop-post-dump', 'kernel-leap upgrade --yes --no-rehearse'),
+      ),
+    );
+    await bed.guest.run(
+      whenCriuDumps('', `until grep -q '^State:.*stopped' /proc/$criu/status; do sleep 0.05; done`),
+      { timeoutMs: 180_000 },
+    );
     const stopped = Date.now();
     // A second upgrade, from another session, while this one is under way: it refuses, and touches nothing.
     const second = await bed.guest.exec('kernel-leap upgrade --yes --no-rehearse');
@@ -635,7 +649,7 @@ describe('faults, each at one step of a leap', () => {
     const boot = await bed.guest.bootId();
     const s = bed.open(
       withTicker(
-        "KERNEL_LEAP_CRIU_EXTRA_DUMP_ARGS='--action-script /root/fill-post-dump' kernel-leap upgrade --yes --no-rehearse",
+        withActionScript('/root/fill-post-dump', 'kernel-leap upgrade --yes --no-rehearse'),
       ),
     );
     await withPostMortem(bed.guest, async () => {

@@ -93,6 +93,11 @@ describe('the worker unit', () => {
     expect(request.join(' ')).toMatch(/TimeoutStopSec=488|TimeoutStopUSec t 488000000/);
   });
 
+  it("is never the OOM killer's pick: its child criu, killed mid-dump, can take a task down with it", async () => {
+    const { request } = await launched();
+    expect(request.join(' ')).toMatch(/OOMScoreAdjust=-1000|OOMScoreAdjust i -1000/);
+  });
+
   it('starts no Node once the run has an outcome, or is pending for the next boot', async () => {
     const ended = await launched();
     writeFileSync(join(ended.journal.paths.dir, 'outcome'), 'no-go\n');

@@ -160,4 +160,20 @@ describe('transient services', () => {
     await startTransientService(without, { ...WORKER, viaSystemBus: true });
     expect(countOf(args)).toBe(countOf(without.requests[0]?.args ?? []) + 1);
   });
+
+  it('shields the unit from the OOM killer on both paths, the count busctl reads included', async () => {
+    const unit: TransientUnit = { ...WORKER, oomScoreAdjust: -1000 };
+    const run = recordingRunner();
+    await startTransientService(run, unit);
+    expect(run.requests[0]?.args).toEqual(expect.arrayContaining(['-p', 'OOMScoreAdjust=-1000']));
+    const bus = recordingRunner();
+    await startTransientService(bus, { ...unit, viaSystemBus: true });
+    const args = bus.requests[0]?.args ?? [];
+    const at = args.indexOf('OOMScoreAdjust');
+    expect(args.slice(at, at + 3)).toEqual(['OOMScoreAdjust', 'i', '-1000']);
+    const countOf = (a: readonly string[]) => Number(a[a.indexOf('fail') + 1]);
+    const without = recordingRunner();
+    await startTransientService(without, { ...WORKER, viaSystemBus: true });
+    expect(countOf(args)).toBe(countOf(without.requests[0]?.args ?? []) + 1);
+  });
 });
