@@ -144,33 +144,30 @@ describe('transient services', () => {
     ]);
   });
 
-  it('bound the stop, ExecStopPost= included, on both paths: systemd would stop it at 90 s', async () => {
-    const unit: TransientUnit = { ...WORKER, stopTimeoutS: 420 };
+  it.each([
+    {
+      why: 'bounds the stop, ExecStopPost= included (systemd would stop it at 90 s)',
+      set: { stopTimeoutS: 420 },
+      flag: 'TimeoutStopSec=420',
+      property: ['TimeoutStopUSec', 't', '420000000'],
+    },
+    {
+      why: "keeps the unit and its criu off the OOM killer's list",
+      set: { oomScoreAdjust: -1000 },
+      flag: 'OOMScoreAdjust=-1000',
+      property: ['OOMScoreAdjust', 'i', '-1000'],
+    },
+  ])('$why, on both paths', async ({ set, flag, property }) => {
+    const unit: TransientUnit = { ...WORKER, ...set };
     const run = recordingRunner();
     await startTransientService(run, unit);
-    expect(run.requests[0]?.args).toEqual(expect.arrayContaining(['-p', 'TimeoutStopSec=420']));
+    expect(run.requests[0]?.args).toEqual(expect.arrayContaining(['-p', flag]));
     const bus = recordingRunner();
     await startTransientService(bus, { ...unit, viaSystemBus: true });
     const args = bus.requests[0]?.args ?? [];
-    const at = args.indexOf('TimeoutStopUSec');
-    expect(args.slice(at, at + 3)).toEqual(['TimeoutStopUSec', 't', '420000000']);
-    // The property count busctl reads covers the bound.
-    const countOf = (a: readonly string[]) => Number(a[a.indexOf('fail') + 1]);
-    const without = recordingRunner();
-    await startTransientService(without, { ...WORKER, viaSystemBus: true });
-    expect(countOf(args)).toBe(countOf(without.requests[0]?.args ?? []) + 1);
-  });
-
-  it('shields the unit from the OOM killer on both paths, the count busctl reads included', async () => {
-    const unit: TransientUnit = { ...WORKER, oomScoreAdjust: -1000 };
-    const run = recordingRunner();
-    await startTransientService(run, unit);
-    expect(run.requests[0]?.args).toEqual(expect.arrayContaining(['-p', 'OOMScoreAdjust=-1000']));
-    const bus = recordingRunner();
-    await startTransientService(bus, { ...unit, viaSystemBus: true });
-    const args = bus.requests[0]?.args ?? [];
-    const at = args.indexOf('OOMScoreAdjust');
-    expect(args.slice(at, at + 3)).toEqual(['OOMScoreAdjust', 'i', '-1000']);
+    const at = args.indexOf(property[0] ?? '');
+    expect(args.slice(at, at + 3)).toEqual(property);
+    // The property count busctl reads covers it.
     const countOf = (a: readonly string[]) => Number(a[a.indexOf('fail') + 1]);
     const without = recordingRunner();
     await startTransientService(without, { ...WORKER, viaSystemBus: true });
