@@ -50,7 +50,7 @@ export interface DiscoverInput {
 
 export function discover(proc: ProcSource, input: DiscoverInput): SessionRoot[] {
   if (input.allSsh) return allSshSessions(proc);
-  if (input.tty) return [sessionRootOf(proc, pidOnTty(proc, input.tty))];
+  if (input.tty) return [sessionRootOnTty(proc, input.tty)];
   return [sessionRootOf(proc, input.pid ?? input.selfPid)];
 }
 
@@ -148,17 +148,42 @@ function describe(proc: ProcSource, pid: number): SessionRoot {
   return { pid, name: readStatus(proc, pid)?.name ?? '?', cmdline: readCmdline(proc, pid) };
 }
 
-function pidOnTty(proc: ProcSource, tty: string): number {
+/**
+ * The session of the first process on the tty that still leads up to one. A tty's
+ * processes come and go (a ticker's `sleep` may end between the listing and the
+ * walk up from it: seen in the 7-session bench), so the tty's session leader, the
+ * login shell, is tried first, then the others.
+ */
+function sessionRootOnTty(proc: ProcSource, tty: string): SessionRoot {
+  let firstError: unknown;
+  for (const pid of pidsOnTty(proc, tty)) {
+    try {
+      return sessionRootOf(proc, pid);
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  throw firstError;
+}
+
+/** The processes with the tty as stdin, stdout or stderr, session leaders first. */
+function pidsOnTty(proc: ProcSource, tty: string): number[] {
   const path = `/dev/${tty}`;
-  const holder = listPids(proc).find((pid) =>
+  const holders = listPids(proc).filter((pid) =>
     listFds(proc, pid).some((f) => f.fd <= 2 && f.target === path),
   );
-  if (holder === undefined)
+  if (holders.length === 0)
     throw new LeapError('TTY_NOT_FOUND', `no process has ${path} as its terminal`, {
       hint: 'list sessions with `who` or pass --all-ssh',
       exit: ExitCode.usage,
     });
-  return holder;
+  const leaders = new Set(
+    holders.filter((pid) => {
+      const status = readStatus(proc, pid);
+      return status?.sid !== undefined && status.sid === status.nsPids.at(-1);
+    }),
+  );
+  return [...leaders, ...holders.filter((pid) => !leaders.has(pid))];
 }
 
 /**

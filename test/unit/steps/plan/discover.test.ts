@@ -52,6 +52,31 @@ describe('discover', () => {
     ]);
   });
 
+  it("finds a tty's session past a process on it that leads to none (gone mid-walk, or adopted by init)", () => {
+    // /proc lists pids in order, as the kernel does: the stray process comes first.
+    const withStray = (tty: string) => {
+      const snap = sshSession({
+        extraTasks: [
+          {
+            pid: 300,
+            ppid: 1,
+            name: 'sleep',
+            cmdline: 'sleep 0.2',
+            fds: { 0: { target: `/dev/${tty}` } },
+          },
+        ],
+      });
+      snap.dirs['/proc']?.sort((a, b) => Number(a) - Number(b));
+      return snapshotProc(snap);
+    };
+    expect(discover(withStray('pts/0'), { tty: 'pts/0', selfPid: 1 }).map((r) => r.pid)).toEqual([
+      441,
+    ]);
+    expect(() => discover(withStray('pts/3'), { tty: 'pts/3', selfPid: 1 })).toThrowError(
+      /process 300 is not inside an ssh session \(ancestors: 300 <- 1\)/,
+    );
+  });
+
   it('finds the root of a session restored under criu as its pid namespace init', () => {
     const restored = snapshotProc(restoredSshSession());
     expect(sessionRootOf(restored, 903)).toEqual({
