@@ -73,7 +73,7 @@ const KILL_WORKER =
  */
 const BOOT_FAULTS_SCRIPT = [
   '#!/bin/bash',
-  'until c=$(pgrep -o -x criu); do sleep 0.05; done',
+  "until c=$(pgrep -o -f '^criu restore'); do sleep 0.05; done",
   'node=$(systemctl show -p MainPID --value kernel-leap-restore.service)',
   'sleep 0.3; kill -KILL "$c"; echo "killed criu $c" > /root/boot-faults',
   'outcome=/var/lib/kernel-leap/latest/outcome',
@@ -149,10 +149,10 @@ const FILL_AFTER_DUMP = [
 ].join('\n');
 /** restore.restore_timeout for the row that stops criu mid-restore. */
 const RESTORE_BOUND_S = 20;
-/** Stops the first criu of the boot (the restore's) once, as a hung criu would hang. */
+/** Stops the boot's criu restore once, as a hung criu would hang (not the `criu check` that learns the kernel beside it). */
 const STOP_CRIU_SCRIPT = [
   '#!/bin/sh',
-  'until c=$(pgrep -o -x criu); do sleep 0.05; done',
+  "until c=$(pgrep -o -f '^criu restore'); do sleep 0.05; done",
   'kill -STOP "$c"; echo "stopped criu $c" > /root/criu-stopped',
   '',
 ].join('\n');
@@ -328,7 +328,9 @@ describe('faults, each at one step of a leap', () => {
   });
 
   it('criu stopped (SIGSTOP) mid-dump: killed at its bound, sized from the memory, the session runs again on the old kernel with no DROP rule left', async () => {
-    await bed.guest.run(atPostDump('/root/stop-post-dump', 'kill -STOP $(pgrep -o -x criu)'));
+    await bed.guest.run(
+      atPostDump('/root/stop-post-dump', 'kill -STOP $(pgrep -o -f "^criu dump")'),
+    );
     const s = bed.open(
       withTicker(
         withActionScript('/root/stop-post-dump', 'kernel-leap upgrade --yes --no-rehearse'),
