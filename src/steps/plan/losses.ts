@@ -10,7 +10,7 @@
  */
 import { accountName } from '../../tools/accounts.js';
 import { printable } from '../../tools/printable.js';
-import { listPids, readCmdline, readStatus } from '../../tools/proc-tasks.js';
+import { isAlive, listPids, readCmdline, readStatus } from '../../tools/proc-tasks.js';
 import type { ProcSource } from '../../tools/procfs.js';
 import {
   isSshSession,
@@ -56,9 +56,21 @@ export function leftBehind(
         cmdline: s.cmdline,
         level: login.user === ownUser ? 'warn' : 'fail',
       };
-    });
+    })
+    .filter((loss) => stillLeads(proc, loss.pid));
   const processes = [...outsideScopes(proc, roots, exclude), ...restoredTrees(proc, roots)];
   return [...sessions, ...processes, ...titledOnly(proc, roots, exclude, processes)];
+}
+
+/**
+ * Whether a session's leader was still there once its login was read: a
+ * connection that closes meanwhile leaves a leader that is gone, a zombie, or
+ * past freeing its memory, which empties its command line; logind has by then
+ * forgotten its user, so it would read as an unknown user's loss and veto the
+ * leap. No user can empty the leader's title: it runs as root.
+ */
+function stillLeads(proc: ProcSource, pid: number): boolean {
+  return isAlive(proc, pid) && readCmdline(proc, pid) !== '';
 }
 
 /**

@@ -36,6 +36,23 @@ describe('what the kexec ends that the leap does not carry', () => {
     );
   });
 
+  it('leaves out a session whose connection closed while the plan read it: its leader gone to a zombie, or past freeing its memory', () => {
+    // Seen in the guest: a closing session read as "?'s ssh session on ?: pid 1707 ()" and vetoed the leap.
+    const zombie = manySshSessions();
+    zombie.texts['/proc/700/status'] = zombie.texts['/proc/700/status']?.replace(
+      /^State:.*$/m,
+      'State:\tZ (zombie)',
+    ) as string;
+    const exiting = manySshSessions();
+    exiting.texts['/proc/700/cmdline'] = '';
+    for (const snap of [zombie, exiting])
+      expect(
+        leftBehind(snapshotProc(snap), [441], 'root')
+          .filter((l) => l.kind === 'ssh-session')
+          .map((l) => l.pid),
+      ).toEqual([600]);
+  });
+
   it('lists the processes of a carried login session that live outside its tree, such as a tmux server', () => {
     const outside = leftBehind(machine(), [441, 600, 700], 'root');
     expect(outside).toEqual([
