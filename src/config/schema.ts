@@ -141,6 +141,12 @@ export const SCHEMA = {
       'how long to wait for the dumped local addresses at boot',
     ),
     restore_timeout: key(seconds, 120, SECONDS, 'how long criu restore may take'),
+    early_addresses: key(
+      bool,
+      true,
+      BOOL,
+      'put a leased local address back on its interface at boot, before the network stack does',
+    ),
   },
   s3: {
     endpoint: optional(

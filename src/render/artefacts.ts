@@ -92,7 +92,10 @@ export interface RestoreScriptContext {
   procBootId: string;
   rulesFile: string;
   marker: string;
+  /** The addresses the gate waits for anywhere: those not put back early. */
   addresses: string[];
+  /** Put back on their interface before the gate, which then waits for each there, with its index in the manifest. */
+  earlyAddresses: EarlyAddressArgs[];
   addressTimeoutS: number;
   restoreTimeoutS: number;
   /** Dumped pty indexes that must be free: none once Node has remapped the taken ones. */
@@ -112,6 +115,18 @@ export interface RestoreScriptContext {
   criuLog: string;
   /** Held while it makes the FIFOs and socket directories (templates/partials/paths-lock.sh.hbs). */
   pathsLock: string;
+  /** udev's database, where the script sees that udev has named an interface. */
+  udevData: string;
+}
+
+/** An early address as the script's arguments: its index in the manifest, and `''` for no gateway or metric. */
+export interface EarlyAddressArgs {
+  index: number;
+  ip: string;
+  prefix: number;
+  dev: string;
+  gateway: string;
+  metric: string;
 }
 
 export interface OwnedPath {

@@ -14,6 +14,16 @@ export interface Endpoint {
   port: number;
 }
 
+/** A local address put back on its interface at boot, once the lock rules are in, before the network stack. */
+export interface EarlyAddress {
+  ip: string;
+  prefix: number;
+  dev: string;
+  /** The interface's default route at the dump, put back with it. */
+  gateway?: string | undefined;
+  metric?: number | undefined;
+}
+
 export interface FifoToRecreate {
   path: string;
   mode: number;
@@ -82,6 +92,8 @@ export interface RestoreManifest {
   socketDirs?: SocketDir[];
   /** Absent in manifests written before reopened files were checked. */
   reopenedFiles?: ReopenedFile[];
+  /** The leased addresses the restore script puts back itself (steps/plan/network.ts); absent before it did. */
+  earlyAddresses?: EarlyAddress[];
   criu: CriuRestoreOptions;
   rulesFile: string;
   /** Units installed for the boot, and every other generated file: all removed after the restore. */

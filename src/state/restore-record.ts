@@ -67,6 +67,17 @@ export const GAVE_UP = [
  */
 export const PATH_REFUSED = ['changed', 'unsafe', 'failed'] as const;
 
+/**
+ * What became of an address put back early (templates/restore-tree.sh.hbs,
+ * early_address): `up`, put back; `there`, on its interface already; `taken`, on
+ * another interface, so not this one's to take; `no-device`, its interface never
+ * named; `failed`, ip refused. In each but the first two the gate waits for the
+ * network stack.
+ */
+export const EARLY_ADDRESS = ['up', 'there', 'taken', 'no-device', 'failed'] as const;
+
+export type EarlyAddressState = (typeof EARLY_ADDRESS)[number];
+
 const whole = z.pipe(
   z.string().check(z.regex(/^\d+$/)),
   z.transform((v) => Number(v)),
@@ -86,6 +97,8 @@ const recordSchema = z.strictObject({
   marks: z.record(z.string(), whole),
   /** The socket directories it made, by index. */
   socketDirs: z.array(whole),
+  /** Each early address, by its index in the manifest. */
+  early: z.record(z.string().check(z.regex(/^\d+$/)), z.enum(EARLY_ADDRESS)),
 });
 
 export type RestoreRecord = Omit<z.output<typeof recordSchema>, 'marks'> & {
@@ -105,14 +118,16 @@ export function readRestoreRecord(
 }
 
 export function parseRestoreRecord(text: string, path: string): RestoreRecord {
-  const raw: Record<string, unknown> & { marks: Record<string, string>; socketDirs: string[] } = {
-    marks: {},
-    socketDirs: [],
-  };
+  const raw: Record<string, unknown> & {
+    marks: Record<string, string>;
+    early: Record<string, string>;
+    socketDirs: string[];
+  } = { marks: {}, early: {}, socketDirs: [] };
   for (const line of text.split('\n').filter(Boolean)) {
     const at = line.indexOf('=');
     const [key, value] = at < 0 ? [line, ''] : [line.slice(0, at), line.slice(at + 1)];
     if (key.startsWith('mark.')) raw.marks[key.slice('mark.'.length)] = value;
+    else if (key.startsWith('early.')) raw.early[key.slice('early.'.length)] = value;
     else if (key === 'socketDir') raw.socketDirs.push(value);
     else raw[key] = value;
   }

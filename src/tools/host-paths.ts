@@ -23,6 +23,8 @@ export interface HostPaths {
   savedSysctls: string;
   /** Held while a restore makes paths (FIFOs, socket directories, held files): restores side by side take turns. */
   pathsLock: string;
+  /** udev's database: an interface's entry (`n<ifindex>`) is there once udev has named it and run its rules. */
+  udevData: string;
   /** Debian's flag that the machine asks for a reboot; `<it>.pkgs` names the packages that ask. */
   rebootRequired: string;
 }
@@ -39,5 +41,6 @@ export const HOST_PATHS: HostPaths = {
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
   pathsLock: '/run/kernel-leap/paths.lock',
+  udevData: '/run/udev/data',
   rebootRequired: '/run/reboot-required',
 };

@@ -106,6 +106,7 @@ export function scratchHost(): HostPaths {
     procSys: join(root, 'proc/sys'),
     savedSysctls: join(root, 'run/kernel-leap/sysctl'),
     pathsLock: join(root, 'run/kernel-leap/paths.lock'),
+    udevData: join(root, 'run/udev/data'),
     rebootRequired: join(root, 'run/reboot-required'),
   };
   for (const dir of [

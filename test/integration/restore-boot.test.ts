@@ -194,6 +194,8 @@ function parallelBed(runs: Record<string, { seconds: number; restores: boolean }
       rulesFile: join(bed.root, 'no-rules.v4'),
       marker: join(bed.root, 'rules-loaded'),
       addresses: [],
+      earlyAddresses: [],
+      udevData: join(bed.root, 'udev'),
       addressTimeoutS: 5,
       restoreTimeoutS: 20,
       ptys: [],

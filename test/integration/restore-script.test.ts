@@ -75,6 +75,7 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     rulesFile: join(bed.root, 'lock-rules.v4'),
     marker: join(bed.root, 'rules-loaded'),
     addresses: [],
+    earlyAddresses: [],
     addressTimeoutS: 1,
     restoreTimeoutS: 10,
     ptys: [],
@@ -87,6 +88,7 @@ function context(bed: Scratch, over: Partial<RestoreScriptContext> = {}): Restor
     argv: [bed.launch, pidFile],
     criuLog: join(bed.run, 'restore.log'),
     pathsLock: join(bed.root, 'run/paths.lock'),
+    udevData: join(bed.root, 'udev'),
     ...over,
   };
 }
@@ -586,5 +588,81 @@ describe("the restore script's turn at making paths", () => {
     expect(owner(fifo)).toMatchObject({ fifo: true, uid: NOBODY });
     expect(readFileSync(free, 'utf8')).toBe('yes\n');
     expect(readRecord(ctx.record).outcome).toBe('restored');
+  });
+});
+
+describe("the restore script's early addresses", () => {
+  const early = {
+    index: 0,
+    ip: '10.9.0.5',
+    prefix: 24,
+    dev: 'kl0',
+    gateway: '10.9.0.1',
+    metric: '',
+  };
+
+  /**
+   * Runs the script in a network namespace of its own holding two veth pairs
+   * (kl0, kl2 and their peers), after `setup`; `named`: udev has named kl0.
+   * What ip then says of kl0's addresses and the default route.
+   */
+  function inNetns(bed: Scratch, setup: string, named = true) {
+    requireCommand('ip', 'iproute2');
+    requireCommand('unshare', 'util-linux');
+    const ctx = context(bed, { earlyAddresses: [early] });
+    const udev = ctx.udevData;
+    mkdirSync(udev, { recursive: true });
+    const script = join(bed.run, 'restore.sh');
+    writeFileSync(script, renderRestoreScript(ctx));
+    const shell = [
+      'set -e',
+      // This namespace's interfaces in /sys/class/net, as at boot.
+      'mount -t sysfs sysfs /sys',
+      'ip link add kl0 type veth peer name kl1',
+      'ip link add kl2 type veth peer name kl3',
+      named ? 'touch "$1/n$(cat /sys/class/net/kl0/ifindex)"' : ':',
+      setup,
+      'dash "$2" || :',
+      'echo "addresses: $(ip -o -4 addr show dev kl0)"',
+      'echo "route: $(ip route show default)"',
+    ].join('\n');
+    const result = spawnSync('unshare', ['-n', '-m', 'sh', '-c', shell, 'sh', udev, script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status, result.stderr).toBe(0);
+    return { out: result.stdout, record: readRecord(ctx.record) };
+  }
+
+  it('puts a leased address back on its interface, up, with its default route, before its gate', () => {
+    requireRoot();
+    const { out, record } = inNetns(scratch(), ':');
+    expect(record.early).toEqual({ 0: 'up' });
+    expect(record.outcome).toBe('restored');
+    expect(out).toMatch(/addresses: .*kl0\s+inet 10\.9\.0\.5\/24 /);
+    expect(out).toMatch(/route: default via 10\.9\.0\.1 dev kl0/);
+  });
+
+  it('leaves an address its interface has already as it is', () => {
+    requireRoot();
+    const { record } = inNetns(scratch(), 'ip addr add 10.9.0.5/24 dev kl0');
+    expect(record.early).toEqual({ 0: 'there' });
+    expect(record.outcome).toBe('restored');
+  });
+
+  it('does not take an address another interface holds: its gate waits for the stack to bring it to its own, here in vain', () => {
+    requireRoot();
+    const { out, record } = inNetns(scratch(), 'ip addr add 10.9.0.5/32 dev kl2');
+    expect(record.early).toEqual({ 0: 'taken' });
+    expect(record.gaveUp).toBe('gate.addresses');
+    expect(out).not.toMatch(/10\.9\.0\.5/);
+  });
+
+  it('puts nothing on an interface udev has not named yet', () => {
+    requireRoot();
+    const { out, record } = inNetns(scratch(), ':', false);
+    expect(record.early).toEqual({ 0: 'no-device' });
+    expect(record.gaveUp).toBe('gate.addresses');
+    expect(out).toMatch(/addresses: $/m);
   });
 });

@@ -144,6 +144,7 @@ export async function prepareBoot(input: PrepareInput): Promise<PrepareOutput> {
     terminals: plan.terminals,
     socketDirs: plan.socketDirs,
     reopenedFiles: plan.reopenedFiles,
+    earlyAddresses: plan.earlyAddresses,
     criu: plan.restoreOptions(
       journal.paths.images,
       join(journal.paths.logs, 'restore.log'),

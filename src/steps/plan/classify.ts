@@ -7,6 +7,7 @@ import type { HeldFile } from '../../state/held-files.js';
 import type { Endpoint, ReopenedFile, SocketDir } from '../../state/manifest.js';
 import { externalFileKey } from '../../tools/criu-args.js';
 import { type CriuAbilities, criuAbilities, criuLabel } from '../../tools/criu-features.js';
+import type { InterfaceFacts } from '../../tools/ip.js';
 import type { NetworkStack } from '../../tools/network-stack.js';
 import type { TcpSocket } from '../../tools/proc-net.js';
 import type { FdFacts } from '../../tools/proc-tasks.js';
@@ -83,6 +84,8 @@ export interface Plan {
   ownPidNamespace: OwnPidNamespace | undefined;
   /** The stacks that bring the interfaces up, which decide how the lock rules get in first. */
   networkStacks: NetworkStack[] | undefined;
+  /** The interfaces' addresses and default routes, which decide the addresses put back early at boot. */
+  interfaces: InterfaceFacts | undefined;
   /** The root does not lead its session: dumped and restored with --shell-job, it joins criu's session. */
   shellJob: boolean;
   /** Directories of the tree's bound unix sockets, made again at restore if the boot removed them. */
@@ -145,6 +148,7 @@ export function plan(facts: PlanFacts): Plan {
     ghostLimitBytes: undefined,
     ownPidNamespace: facts.ownPidNamespace,
     networkStacks: facts.networkStacks,
+    interfaces: facts.interfaces,
     shellJob: facts.shellJob ?? false,
     socketDirs: facts.socketDirs ?? [],
     heldFiles: facts.heldFiles?.files ?? [],

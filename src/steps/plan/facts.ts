@@ -2,6 +2,7 @@
 import { dirname } from 'node:path';
 
 import type { ReopenedFile, SocketDir } from '../../state/manifest.js';
+import type { InterfaceFacts } from '../../tools/ip.js';
 import type { NetworkStack } from '../../tools/network-stack.js';
 import { readTcp, readUnix, type TcpSocket, type UnixSocket } from '../../tools/proc-net.js';
 import {
@@ -57,6 +58,8 @@ export interface PlanFacts {
   socketDirs?: SocketDir[];
   /** The stacks that bring the interfaces up; undefined when not asked (a recording made before they were). */
   networkStacks?: NetworkStack[] | undefined;
+  /** The interfaces' IPv4 addresses and default routes; undefined when not asked or ip could not say. */
+  interfaces?: InterfaceFacts | undefined;
   /** Regular files the tree holds that the next boot clears (held-files.ts); undefined when not asked. */
   heldFiles?: HeldFiles | undefined;
   /** Free space where their copies go. */

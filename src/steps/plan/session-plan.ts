@@ -4,10 +4,16 @@
  * rehearse and upgrade all go through here, so they agree on the options.
  */
 import type { Config } from '../../config/schema.js';
-import type { FifoToRecreate, HeldTerminal, UnixReconnect } from '../../state/manifest.js';
+import type {
+  EarlyAddress,
+  FifoToRecreate,
+  HeldTerminal,
+  UnixReconnect,
+} from '../../state/manifest.js';
 import { criuCommand } from '../../tools/criu.js';
 import { criuDumpArgs, type CriuRestoreOptions } from '../../tools/criu-args.js';
 import { freeBytes } from '../../tools/facts.js';
+import { type InterfaceFacts, interfaceFacts } from '../../tools/ip.js';
 import { type NetworkStack, networkStacks } from '../../tools/network-stack.js';
 import { parseSsUnixPeers } from '../../tools/proc-net.js';
 import { liveProc, type ProcSnapshot, recordingProc } from '../../tools/procfs.js';
@@ -17,6 +23,7 @@ import { criuVersion } from '../../tools/versions.js';
 import { type Plan, plan } from './classify.js';
 import { collectFacts } from './facts.js';
 import { heldFilesOf } from './held-files.js';
+import { addressPlan } from './network.js';
 import { reopenedFilesOf } from './reopened-files.js';
 
 export interface SessionPlan extends Plan {
@@ -26,6 +33,8 @@ export interface SessionPlan extends Plan {
   fifosToRecreate: FifoToRecreate[];
   unixReconnects: UnixReconnect[];
   terminals: HeldTerminal[];
+  /** The dumped local addresses the restore puts back itself, before the network stack. */
+  earlyAddresses: EarlyAddress[];
 }
 
 /** Inherited fds start at 3, above stdio. */
@@ -43,6 +52,8 @@ export interface PlanRecording {
   criuVersion?: string | undefined;
   /** The network stacks found on the recorded machine. */
   networkStacks?: NetworkStack[] | undefined;
+  /** What ip said of the recorded machine's interfaces. */
+  interfaces?: InterfaceFacts | undefined;
   /** What systemd-tmpfiles said the recorded machine's boot clears. */
   clearedDirs?: BootClearedDirs;
 }
@@ -54,10 +65,11 @@ export async function planSession(
   exclude: ReadonlySet<number> = new Set(),
   record?: (recording: PlanRecording) => void,
 ): Promise<SessionPlan> {
-  const [ss, criu, stacks, cleared] = await Promise.all([
+  const [ss, criu, stacks, interfaces, cleared] = await Promise.all([
     runner.run({ file: 'ss', args: ['-xn'], timeoutMs: 30_000 }),
     criuVersion(runner),
     networkStacks(runner),
+    interfaceFacts(runner),
     bootClearedDirs(runner),
   ]);
   const recorder = recordingProc(liveProc);
@@ -67,6 +79,7 @@ export async function planSession(
   const facts = {
     ...base,
     networkStacks: stacks,
+    interfaces,
     heldFiles,
     copyRoom: freeBytes(config.paths.state_dir),
     reopenedFiles: reopenedFilesOf(proc, base.tasks, new Set(heldFiles.files.map((f) => f.path))),
@@ -78,6 +91,7 @@ export async function planSession(
     proc: recorder.snapshot,
     criuVersion: criu,
     networkStacks: stacks,
+    interfaces,
     clearedDirs: cleared,
   });
   return bindPlan(plan(facts), config);
@@ -122,8 +136,16 @@ export function bindPlan(base: Plan, config: Config): SessionPlan {
     ...(base.shellJob ? { shellJob: true } : {}),
     manageCgroups: 'ignore' as const,
   };
+  const addresses = addressPlan(
+    base.connections.map((c) => c.local.ip),
+    base.interfaces,
+    base.networkStacks,
+    config.restore.early_addresses,
+  );
   return {
     ...base,
+    risks: [...base.risks, ...addresses.notes.map((note) => ({ code: 'ADDRESS', ...note }))],
+    earlyAddresses: addresses.early,
     fifosToRecreate,
     unixReconnects,
     terminals,
@@ -165,6 +187,7 @@ export function planSummary(plan: SessionPlan) {
       networkLock: plan.criu.networkLock.method,
     },
     networkStacks: plan.networkStacks,
+    earlyAddresses: plan.earlyAddresses,
     rootPid: plan.rootPid,
     pids: plan.pids,
     verdict: plan.verdict,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ExitCode, LeapError } from '../../errors.js';
 import type { Journal } from '../../state/journal.js';
 import { localAddresses, readManifest, type RestoreManifest } from '../../state/manifest.js';
-import type { RestoreRecord } from '../../state/restore-record.js';
+import type { EarlyAddressState, RestoreRecord } from '../../state/restore-record.js';
 import { criuError, criuLogErrors } from '../../tools/criu.js';
 import { dropLockRules } from '../../tools/iptables.js';
 import { printable } from '../../tools/printable.js';
@@ -114,6 +114,7 @@ export async function restoreSession(
 class ScriptRuns {
   readonly socketDirs = new Set<string>();
   private readonly marked = new Set<string>(['restoreUnitStart']);
+  private readonly earlyNoted = new Set<number>();
 
   constructor(
     private readonly runner: Runner,
@@ -140,6 +141,8 @@ class ScriptRuns {
       const dir = (this.manifest.socketDirs ?? [])[index];
       if (dir) this.socketDirs.add(dir.path);
     }
+    for (const [index, state] of Object.entries(record.early))
+      this.earlyAddress(Number(index), state);
     if (record.relaunched !== undefined)
       this.journal.recordChange(
         'restore-again',
@@ -147,6 +150,25 @@ class ScriptRuns {
         `criu gave up on a pty index that a restore beside it held for a moment: launched again (${record.relaunched} time${record.relaunched === 1 ? '' : 's'})`,
       );
     return record;
+  }
+
+  /** Each early address once, in the run's changes: what the report says of it. */
+  private earlyAddress(index: number, state: EarlyAddressState): void {
+    const address = (this.manifest.earlyAddresses ?? [])[index];
+    if (!address || this.earlyNoted.has(index)) return;
+    this.earlyNoted.add(index);
+    const what = `${address.ip}/${address.prefix} on ${address.dev}`;
+    this.journal.recordChange(
+      'early-address',
+      address.dev,
+      {
+        up: `${what}: put back at boot before the network stack`,
+        there: `${what}: on its interface already`,
+        taken: `${what}: on another interface at boot, not put back; the restore waited for the network stack`,
+        'no-device': `${what}: ${address.dev} was not there in time; the restore waited for the network stack`,
+        failed: `${what}: ip could not put it back; the restore waited for the network stack`,
+      }[state],
+    );
   }
 }
 

@@ -26,6 +26,7 @@ import {
 } from '../../state/restore-record.js';
 import { criuRestoreArgs } from '../../tools/criu-args.js';
 import type { HostPaths } from '../../tools/host-paths.js';
+import { plainIp } from '../../tools/ip.js';
 import { printable } from '../../tools/printable.js';
 import { bootId } from '../../tools/procfs.js';
 import { type Runner, tail } from '../../tools/runner.js';
@@ -37,7 +38,7 @@ export const RESTORED_PID_FILE = 'restored-pid';
 
 export type ScriptHost = Pick<
   HostPaths,
-  'procBootId' | 'rulesMarker' | 'procSys' | 'savedSysctls' | 'pathsLock'
+  'procBootId' | 'rulesMarker' | 'procSys' | 'savedSysctls' | 'pathsLock' | 'udevData'
 >;
 
 /** How this restore launches criu. */
@@ -122,7 +123,7 @@ export function scriptContext(
     procBootId: host.procBootId,
     rulesFile: manifest.rulesFile,
     marker: host.rulesMarker,
-    addresses: localAddresses(manifest),
+    ...gatedAddresses(manifest),
     addressTimeoutS: manifest.addressTimeoutS,
     restoreTimeoutS: manifest.restoreTimeoutS,
     ptys: run.checkPtys ? manifest.ptys : [],
@@ -140,6 +141,29 @@ export function scriptContext(
     argv: restoreArgv(manifest, run),
     criuLog: manifest.criu.logFile,
     pathsLock: host.pathsLock,
+    udevData: host.udevData,
+  };
+}
+
+/**
+ * The addresses the gate waits for: each put back early on its interface, and
+ * there only (found elsewhere, it is not this one's: the gate waits for the
+ * network stack to bring it there); every other anywhere.
+ */
+function gatedAddresses(
+  manifest: RestoreManifest,
+): Pick<RestoreScriptContext, 'addresses' | 'earlyAddresses'> {
+  const early = manifest.earlyAddresses ?? [];
+  return {
+    addresses: localAddresses(manifest).filter((ip) => !early.some((a) => a.ip === plainIp(ip))),
+    earlyAddresses: early.map((a, index) => ({
+      index,
+      ip: a.ip,
+      prefix: a.prefix,
+      dev: a.dev,
+      gateway: a.gateway ?? '',
+      metric: a.metric === undefined ? '' : String(a.metric),
+    })),
   };
 }
 

@@ -58,7 +58,16 @@ describe('the restore record', () => {
     });
   });
 
+  it('reads what became of each early address, by its index in the manifest', () => {
+    expect(parseRestoreRecord('boot=b1\nearly.0=up\nearly.1=taken\n', 'r').early).toEqual({
+      0: 'up',
+      1: 'taken',
+    });
+    expect(parseRestoreRecord('boot=b1\n', 'r').early).toEqual({});
+  });
+
   it.each([
+    ['an early address in no known state', 'boot=b1\nearly.0=borrowed\n', /wrong field: early\.0/],
     ['an unknown reason', 'boot=b1\ngaveUp=tired\n', /fast-restore has a wrong field: gaveUp/],
     ['a launcher that is no pid', 'boot=b1\nlauncher=12ab\n', /wrong field: launcher/],
     ['a mark that is no instant', 'boot=b1\nmark.restored=soon\n', /wrong field: marks\.restored/],

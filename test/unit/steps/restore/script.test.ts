@@ -26,6 +26,7 @@ const HOST = {
   procSys: '/proc/sys',
   savedSysctls: '/run/kernel-leap/sysctl',
   pathsLock: '/run/kernel-leap/paths.lock',
+  udevData: '/run/udev/data',
 } satisfies Partial<HostPaths>;
 
 const ODD_FIFO = "/home/alice/it's\nodd $(id)/ctl";
