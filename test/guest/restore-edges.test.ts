@@ -1,7 +1,8 @@
 /**
  * Restore edge cases (needs root and QEMU; kexecs its own guest three times):
- * a new login takes the dumped pty before the restore (remap), after a clean
- * `systemctl kexec` shutdown; the S3 server is down (restore succeeds,
+ * a new login takes the dumped pty before the restore (remap), and another
+ * interface the session's address (the restore waits for ifupdown to bring it
+ * back), after a clean `systemctl kexec` shutdown; the S3 server is down (restore succeeds,
  * upload-logs ships later); a corrupted image (clear
  * failure in the report and in S3, images kept, no lock rule left, nothing loops
  * at the next boot).
@@ -42,12 +43,33 @@ ExecStart=/usr/local/bin/pty-squat
 WantedBy=multi-user.target
 `;
 
+// Holds the session's address on an interface of its own early at boot, before the
+// restore puts it back on eth0: as someone else could. The restore then waits for
+// ifupdown to bring it to eth0.
+const addressSquatterUnit = (ip: string) => `[Unit]
+Description=test: hold the session's address on another interface before kernel-leap restores
+DefaultDependencies=no
+After=local-fs.target
+Before=kernel-leap-restore.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'ip link add kltaken type dummy || ip link add kltaken type bridge; ip addr add ${ip}/32 dev kltaken'
+[Install]
+WantedBy=multi-user.target
+`;
+
 describe('restore edge cases in the guest', () => {
   const bed = usePreparedGuest();
 
-  it('after systemctl kexec: remaps a pty taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
+  it('after systemctl kexec: remaps a pty taken at boot, waits for ifupdown for an address taken at boot, restores with S3 down, and ships the spool with upload-logs later', async () => {
+    const address = (await bed.guest.run("ip -o -4 addr show dev eth0 | awk '{print $4}'")).trim();
+    const ip = address.split('/')[0] as string;
     await bed.guest.run(
       `cat > /usr/local/bin/pty-squat <<'EOF'\n${SQUATTER}EOF\nchmod 755 /usr/local/bin/pty-squat\ncat > /etc/systemd/system/pty-squatter.service <<'EOF'\n${SQUATTER_UNIT}EOF\nsystemctl enable --quiet pty-squatter.service`,
+    );
+    await bed.guest.run(
+      `cat > /etc/systemd/system/address-squatter.service <<'EOF'\n${addressSquatterUnit(ip)}EOF\nsystemctl enable --quiet address-squatter.service`,
     );
     await bed.s3.stop();
     const NEW_KERNEL = bed.guest.connection.newKernel;
@@ -65,6 +87,21 @@ describe('restore edge cases in the guest', () => {
 
     await waitForOutcome(bed.guest, /^restored$/, 60_000);
     const journal = await latestJournal(bed.guest);
+    // The plan said it would put the lease back early, and fall back if it was taken; the boot found it taken.
+    const risks = (journal.phases.plan?.outputs?.risks ?? []) as Array<{ message: string }>;
+    expect(risks.map((r) => r.message)).toContain(
+      `${address} on eth0: put back at boot once the lock rules are in, with its default route via 10.0.2.2, before ifupdown takes the same lease; found on another interface then, the restore waits for ifupdown instead`,
+    );
+    expect(
+      await bed.guest.run(`cat /var/lib/kernel-leap/runs/${journal.runId}/fast-restore`),
+    ).toMatch(/^early\.0=taken$/m);
+    expect(await bed.guest.run(`kernel-leap report --run ${journal.runId}`)).toContain(
+      `address: ${address} on eth0: on another interface at boot, not put back; the restore waited for the network stack`,
+    );
+    expect(await bed.guest.run('ip -o -4 addr show dev eth0')).toContain(` ${address} `);
+    await bed.guest.run(
+      'systemctl disable --quiet address-squatter.service && ip link del kltaken',
+    );
     expect(
       await bed.guest.run(
         `grep -c '"argv":\\["systemctl","kexec"\\]' /var/lib/kernel-leap/runs/${journal.runId}/logs/commands.jsonl`,

@@ -46,6 +46,7 @@ export function renderReport(r: Report, width?: number): string {
     `downtime: ${ms(r.downtimeMs)} (freeze to kexec ${ms(r.freezeToExecMs)})`,
     ...(r.remapped.length ? [`remapped: ${r.remapped.join(', ')}`] : []),
     ...(r.degraded.length ? [`degraded: ${r.degraded.join('; ')}`] : []),
+    ...r.addresses.map((address) => `address: ${address}`),
     ...r.leftBehind.map((loss) => `left behind: ${loss}`),
   ].map(printable);
   const timeline = formatTable(

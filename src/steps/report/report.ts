@@ -31,6 +31,8 @@ export interface Report {
   restored: Record<string, unknown> | undefined;
   remapped: string[];
   degraded: string[];
+  /** What became of each address the restore put back early (or found elsewhere, and waited for the network stack). */
+  addresses: string[];
   /** What the kexec ended that this leap did not carry (other sessions, processes outside the tree). */
   leftBehind: string[];
   changes: JournalData['changes'];
@@ -109,6 +111,7 @@ export function buildReport(journal: JournalData, outcome: string | undefined): 
       : undefined,
     remapped: (restore?.ptyRemaps ?? []).map((r) => `pts/${r.from} -> pts/${r.to}`),
     degraded: restore?.degraded ?? [],
+    addresses: journal.changes.filter((c) => c.kind === 'early-address').map((c) => c.detail ?? ''),
     leftBehind: (journal.phases.plan.outputs?.leftBehind ?? []).map(describeLoss),
     changes: journal.changes,
     phases: PHASES.map((name) => {

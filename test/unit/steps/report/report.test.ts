@@ -74,6 +74,23 @@ describe('report', () => {
     expect(text).toContain('nsenter -t 429 -p -m');
   });
 
+  it('says what became of each address the restore put back early, one line each', () => {
+    const taken =
+      '10.0.2.15/24 on eth0: on another interface at boot, not put back; the restore waited for the network stack';
+    const r = buildReport(
+      {
+        ...base,
+        changes: [
+          { at: '2026-11-22T12:04:50.000Z', kind: 'early-address', path: 'eth0', detail: taken },
+          { at: '2026-11-22T12:04:51.000Z', kind: 'restore-again', path: '/x', detail: 'other' },
+        ],
+      },
+      'restored',
+    );
+    expect(r.addresses).toEqual([taken]);
+    expect(renderReport(r)).toContain(`address: ${taken}`);
+  });
+
   it('ends the downtime when the session is resumed, after every tree is restored, or at the unlock if that came later', () => {
     const j = structuredClone(base);
     j.marks.resumed = '2026-11-22T12:05:12.013Z';
