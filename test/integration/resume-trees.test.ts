@@ -173,6 +173,18 @@ describe('resume-trees.sh', () => {
     expect(readFileSync(log, 'utf8')).toBe('');
   });
 
+  it('reads a record and a stopped-at-dump list whose last line has no newline', async () => {
+    const { runDir, tree, resume } = await restoredTree();
+    writeFileSync(join(runDir, 'stopped-at-dump'), String(nsPid(tree.job)));
+    const fast = readFileSync(join(runDir, 'fast-restore'), 'utf8');
+    writeFileSync(join(runDir, 'fast-restore'), fast.trimEnd());
+    resume('r1');
+    expect(stateOf(tree.job)).toBe('T');
+    expect(readResumed(runDir, BOOT_ID)?.resumed).toEqual(
+      [tree.sleep, tree.watched, tree.shell].map(nsPid),
+    );
+  });
+
   it('resumes a tree once on a boot: a job its user stopped since stays stopped', async () => {
     const { runDir, tree, resume } = await restoredTree();
     resume();
