@@ -5,6 +5,7 @@
  * only the dump, the rule save, the pending mark, sync and the jump.
  */
 import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { ExitCode, isLeapError, LeapError } from '../errors.js';
@@ -424,18 +425,21 @@ function loadOutput(loaded: KexecLoadOutput): PhaseOutput<'load'> {
 }
 
 /**
- * Dumps the runs in order and leaves them for the next boot; returns those
- * dumped. From the first dump on, a dumped session lives only in its images: it
- * is never unwound. A failed dump resumes its session and the ones not reached,
- * and keeps the dumped ones; a session other than the caller's that ended under
- * its dump has nothing to carry, and the others go on.
+ * Dumps the runs, the others side by side and the caller's last, and leaves them
+ * for the next boot; returns those dumped, in dump order. From the first dump on,
+ * a dumped session lives only in its images: it is never unwound. A failed dump
+ * resumes its session and the ones not reached, and keeps the dumped ones; a
+ * session other than the caller's that ended under its dump has nothing to
+ * carry, and the others go on.
  */
 async function dumpRuns(ctx: EngineContext, runs: Leap<SessionRun>): Promise<SessionRun[]> {
   const dumped: SessionRun[] = [];
   const ended: SessionRun[] = [];
+  const dumpInto = async (run: SessionRun) =>
+    ((await dumpUnlessEnded(ctx, run, run === runs.caller)) ? dumped : ended).push(run);
   try {
-    for (const run of inDumpOrder(runs))
-      ((await dumpUnlessEnded(ctx, run, run === runs.caller)) ? dumped : ended).push(run);
+    await sideBySide(runs.others, availableParallelism(), dumpInto);
+    await dumpInto(runs.caller);
   } catch (error) {
     const failed = inDumpOrder(runs).filter((r) => !dumped.includes(r) && !ended.includes(r));
     await unwind(ctx, failed, dumped);
@@ -455,8 +459,33 @@ async function dumpRuns(ctx: EngineContext, runs: Leap<SessionRun>): Promise<Ses
     );
     throw error;
   }
-  await keepForNextBoot(ctx, dumped);
-  return dumped;
+  const inOrder = inDumpOrder(runs).filter((r) => dumped.includes(r));
+  await keepForNextBoot(ctx, inOrder);
+  return inOrder;
+}
+
+/**
+ * Runs `each` on the items, at most `width` at once: the other sessions' dumps,
+ * one a CPU. Each criu's work is its own tree's (its freeze, its parasite, its
+ * pages), so seven sessions were frozen for seven dumps one after another: the
+ * first one dumped waited through the six others. After a failure none more is
+ * started; those under way finish, and the first failure is thrown.
+ */
+async function sideBySide<T>(
+  items: readonly T[],
+  width: number,
+  each: (item: T) => Promise<unknown>,
+): Promise<void> {
+  const queue = [...items];
+  let failed: { error: unknown } | undefined;
+  const lane = async () => {
+    for (let item = queue.shift(); item !== undefined && !failed; item = queue.shift())
+      await each(item).catch((error: unknown) => {
+        failed ??= { error };
+      });
+  };
+  await Promise.all(Array.from({ length: Math.max(1, width) }, lane));
+  if (failed) throw failed.error;
 }
 
 /** False when the session ended under its dump; the caller's own failure always stands. */

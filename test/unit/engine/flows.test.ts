@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -68,6 +69,12 @@ import {
   withNetworkStack,
 } from '../../helpers/flow.js';
 import { cpioArchive, x86KernelHead } from '../../helpers/initrd-fixture.js';
+
+// Two CPUs, as the CI machine and the guests have: the other sessions are dumped two at a time.
+vi.mock('node:os', async (original) => ({
+  ...(await original<typeof import('node:os')>()),
+  availableParallelism: () => 2,
+}));
 
 const UNITS = ['kernel-leap-rules.service', 'kernel-leap-restore.service'];
 const sessions: FakeSession[] = [];
@@ -464,6 +471,48 @@ describe('the upgrade worker flow', () => {
       .map((argv) => Number(flagValue(argv, '-t')));
     expect(dumped).toEqual([other.pid, own.pid]);
     expect(pendingRuns(ctx.stateDir)).toEqual([otherRun.runId, ownRun.runId]);
+  });
+
+  it("with --all-ssh, dumps the other sessions side by side, one a CPU, and the caller's own last, alone; they wait for the boot in dump order", async () => {
+    const [first, second, own] = [await session(), await session(), await session()];
+    const {
+      ctx,
+      runner,
+      journals: [firstRun, secondRun, ownRun],
+    } = machineWith([first, second, own]);
+    if (!firstRun || !secondRun || !ownRun) throw new Error('three runs expected');
+    const dump = runner.handlerFor(['criu', 'dump']);
+    const events: string[] = [];
+    runner.on(['criu', 'dump'], async (argv, request) => {
+      const tree = Number(flagValue(argv, '-t'));
+      const name = { [first.pid]: 'first', [second.pid]: 'second', [own.pid]: 'own' }[tree];
+      if (argv.includes('--leave-running')) return dump(argv, request);
+      events.push(`${name} starts`);
+      // The first other's dump is the longer: it ends after the second's.
+      await delay(name === 'first' ? 200 : 20);
+      events.push(`${name} ends`);
+      return dump(argv, request);
+    });
+    await expect(
+      runWorker(
+        ctx,
+        upgradeOptions(ownRun, own, {
+          others: [
+            { runId: firstRun.runId, rootPid: first.pid },
+            { runId: secondRun.runId, rootPid: second.pid },
+          ],
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    expect(events).toEqual([
+      'first starts',
+      'second starts',
+      'second ends',
+      'first ends',
+      'own starts',
+      'own ends',
+    ]);
+    expect(pendingRuns(ctx.stateDir)).toEqual([firstRun.runId, secondRun.runId, ownRun.runId]);
   });
 
   it.each(['rehearsal', 'dump'] as const)(
@@ -1037,6 +1086,46 @@ describe('the boot-restore flow', () => {
     writeFileSync(ctx.host.rulesMarker, '');
     expect((await runRestore(ctx, { runId: undefined, boot: true })).code).toBe(0);
     expect(readOutcome(otherRun.paths.dir)).toBe('restored');
+  });
+
+  it('when one of the dumps side by side fails, the one under way beside it finishes and is kept; the caller is not reached', async () => {
+    const [first, second, own] = [await session(), await session(), await session()];
+    const {
+      ctx,
+      runner,
+      journals: [firstRun, secondRun, ownRun],
+    } = machineWith([first, second, own]);
+    if (!firstRun || !secondRun || !ownRun) throw new Error('three runs expected');
+    const dump = runner.handlerFor(['criu', 'dump']);
+    runner.on(['criu', 'dump'], async (argv, request) => {
+      const tree = Number(flagValue(argv, '-t'));
+      if (argv.includes('--leave-running')) return dump(argv, request);
+      if (tree === first.pid) return { exitCode: 1 };
+      await delay(200);
+      return dump(argv, request);
+    });
+    await expect(
+      runWorker(
+        ctx,
+        upgradeOptions(ownRun, own, {
+          others: [
+            { runId: firstRun.runId, rootPid: first.pid },
+            { runId: secondRun.runId, rootPid: second.pid },
+          ],
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
+    expect(pendingRuns(ctx.stateDir)).toEqual([secondRun.runId]);
+    expect([readOutcome(firstRun.paths.dir), readOutcome(ownRun.paths.dir)]).toEqual([
+      'dump-failed',
+      'dump-failed',
+    ]);
+    expect(
+      runner
+        .callsOf(['criu', 'dump'])
+        .filter((argv) => !argv.includes('--leave-running'))
+        .map((argv) => Number(flagValue(argv, '-t'))),
+    ).toEqual([first.pid, second.pid]);
   });
 
   it("restores a tree that holds another tree's terminal (an attached tmux server) after that tree, and opens the terminal where it was made again", async () => {
