@@ -221,8 +221,22 @@ describe('restore side in the guest', () => {
     const endingRoot = (await ending.waitForLine(/^ROOT \d+$/, 60_000)).text.split(' ')[1];
     // Only in the host's pid namespace: the restored session is dumped from inside its own, where that pid may be another task.
     const hostPidNs = (await guest.run('readlink /proc/self/ns/pid')).trim();
+    // Only at that session's own dump (its criu's -t), whose tree criu holds: the other
+    // sessions are dumped beside it, and their hooks run while it is seized too.
     await guest.run(
-      `printf '#!/bin/sh\\n[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0\\n[ "$(readlink /proc/self/ns/pid)" = "${hostPidNs}" ] || exit 0\\ngrep -q "^TracerPid:[[:space:]]*[1-9]" /proc/${endingRoot}/status || exit 0\\nkill -9 ${endingRoot}\\nexit 1\\n' > /root/end-under-dump && chmod 700 /root/end-under-dump`,
+      [
+        "cat > /root/end-under-dump <<'EOF'",
+        '#!/bin/sh',
+        '[ "$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0',
+        `[ "$(readlink /proc/self/ns/pid)" = "${hostPidNs}" ] || exit 0`,
+        'criu=${CRTOOLS_IMAGE_DIR#/proc/}',
+        `tr '\\0' '\\n' < "/proc/\${criu%%/*}/cmdline" | grep -A1 -x -- -t | grep -qx ${endingRoot} || exit 0`,
+        `grep -q "^TracerPid:[[:space:]]*[1-9]" /proc/${endingRoot}/status || exit 0`,
+        `kill -9 ${endingRoot}`,
+        'exit 1',
+        'EOF',
+        'chmod 700 /root/end-under-dump',
+      ].join('\n'),
     );
     const impostor = await startImpostor();
     // From here until the kexec, no other ssh connection: --all-ssh would carry it too.
