@@ -118,9 +118,16 @@ const MUTANTS = [
   {
     name: '9 the caller is not dumped last (worker)',
     file: 'src/engine/worker-run.ts',
-    from: 'for (const run of inDumpOrder(runs)) ((await dumpUnlessEnded(',
-    to: 'for (const run of inDumpOrder(runs).reverse()) ((await dumpUnlessEnded(',
+    from: 'await sideBySide(runs.others, availableParallelism(), dumpInto); await dumpInto(runs.caller);',
+    to: 'await dumpInto(runs.caller); await sideBySide(runs.others, availableParallelism(), dumpInto);',
     guards: [[FLOWS, "dumps the other sessions first and the caller's own last"]],
+  },
+  {
+    name: '9 the other sessions are dumped one after another',
+    file: 'src/engine/worker-run.ts',
+    from: 'await sideBySide(runs.others, availableParallelism(), dumpInto);',
+    to: 'await sideBySide(runs.others, 1, dumpInto);',
+    guards: [[FLOWS, 'dumps the other sessions side by side, one a CPU']],
   },
   {
     name: '11 the held files the boot clears are not copied after the dump',
@@ -150,6 +157,18 @@ const MUTANTS = [
     to: 'return 0',
     guards: [[FLOWS, 'fails at the address gate when a dumped local address never comes up']],
   },
+  {
+    name: '10 an address another interface holds is put back early all the same',
+    file: 'templates/restore-tree.sh.hbs',
+    from: '*) note "early.$1" taken; return ;;',
+    to: '*) ;;',
+    guards: [
+      [
+        'test/integration/restore-script.test.ts',
+        'does not take an address another interface holds',
+      ],
+    ],
+  },
 ];
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -178,19 +197,23 @@ const indent = (text) =>
     .map((l) => `      ${l}`)
     .join('\n');
 
-/** Runs vitest's unit project in `dir` on these guards (all unit tests if none); returns each test's result. */
+/**
+ * Runs vitest in `dir` on these guards, each in its own project (test/unit or
+ * test/integration: a script's mutant is caught by running the script), or every
+ * unit test if none; returns each test's result.
+ */
 function runTests(dir, guards) {
   const report = join(dir, '.mutant-report.json');
   rmSync(report, { force: true });
   const files = [...new Set(guards.map(([file]) => file))];
   const names = guards.map(([, name]) => escapeRegExp(name)).join('|');
+  const projects = files.length > 0 ? [...new Set(files.map((f) => f.split('/')[1]))] : ['unit'];
   const run = spawnSync(
     'npx',
     [
       'vitest',
       'run',
-      '--project',
-      'unit',
+      ...projects.flatMap((project) => ['--project', project]),
       '--reporter=json',
       `--outputFile=${report}`,
       ...(guards.length > 0 ? [...files, '-t', names] : []),
