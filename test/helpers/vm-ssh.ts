@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { execa } from 'execa';
 
@@ -97,11 +98,39 @@ export interface GuestInput {
   inputFile?: string;
 }
 
-/** Runs `command` through the guest's shell; output as printed (final newline kept); never throws on a non-zero exit. */
+/**
+ * ssh's own failures before the command could run: no sshd listening yet, or one
+ * that closed the connection before its banner. A leap brings the carried
+ * sessions back before the new boot's sshd is up (their addresses go back early),
+ * so a command right after a session is back can meet either.
+ */
+const SSHD_NOT_UP = /kex_exchange_identification|connect to host .* Connection refused/;
+/** How long a command waits for the guest's sshd to come up. */
+const SSHD_UP_WAIT_MS = 90_000;
+
+/**
+ * Runs `command` through the guest's shell; output as printed (final newline kept);
+ * never throws on a non-zero exit. Run again while the guest's sshd is not up yet:
+ * the command never ran then.
+ */
 export async function execInGuest(
   c: VmConnection,
   command: string,
   options: GuestInput = {},
+): Promise<ExecResult> {
+  const deadline = Date.now() + SSHD_UP_WAIT_MS;
+  for (;;) {
+    const r = await execOnce(c, command, options);
+    if (r.exitCode !== 255 || !SSHD_NOT_UP.test(r.stderr) || Date.now() > deadline) return r;
+    await delay(1000);
+  }
+}
+
+/** One ssh: the pollers below use it, which check on QEMU between tries. */
+async function execOnce(
+  c: VmConnection,
+  command: string,
+  options: GuestInput,
 ): Promise<ExecResult> {
   const stdin =
     options.inputFile !== undefined
@@ -171,9 +200,7 @@ export async function waitForSsh(c: VmConnection, timeoutMs = 240_000): Promise<
     async () => {
       if (!isRunning(c.pid))
         throw new Error(`qemu (pid ${c.pid}) exited before sshd answered\n${diagnostics(c)}`);
-      return (await execInGuest(c, 'true', { timeoutMs: 20_000 })).exitCode === 0
-        ? true
-        : undefined;
+      return (await execOnce(c, 'true', { timeoutMs: 20_000 })).exitCode === 0 ? true : undefined;
     },
     {
       timeoutMs,
@@ -204,7 +231,7 @@ export async function waitForNewBoot(
     async () => {
       if (!isRunning(c.pid))
         throw new Error(`qemu (pid ${c.pid}) exited while the guest rebooted\n${diagnostics(c)}`);
-      const r = await execInGuest(c, 'cat /proc/sys/kernel/random/boot_id', { timeoutMs: 20_000 });
+      const r = await execOnce(c, 'cat /proc/sys/kernel/random/boot_id', { timeoutMs: 20_000 });
       const id = r.stdout.trim();
       return r.exitCode === 0 && id !== previousBootId ? id : undefined;
     },
