@@ -30,34 +30,28 @@ with open('/run/squat', 'w') as f:
 if os.fork() == 0:
     time.sleep(3600)
 `;
-const SQUATTER_UNIT = `[Unit]
-Description=test: hold a pty before kernel-leap restores
+/** A oneshot unit of the test's that runs `execStart` early at boot, before kernel-leap restores. */
+const beforeRestoreUnit = (description: string, execStart: string) => `[Unit]
+Description=test: ${description} before kernel-leap restores
 DefaultDependencies=no
 After=local-fs.target
 Before=kernel-leap-restore.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/local/bin/pty-squat
+ExecStart=${execStart}
 [Install]
 WantedBy=multi-user.target
 `;
-
+const SQUATTER_UNIT = beforeRestoreUnit('hold a pty', '/usr/local/bin/pty-squat');
 // Holds the session's address on an interface of its own early at boot, before the
 // restore puts it back on eth0: as someone else could. The restore then waits for
 // ifupdown to bring it to eth0.
-const addressSquatterUnit = (ip: string) => `[Unit]
-Description=test: hold the session's address on another interface before kernel-leap restores
-DefaultDependencies=no
-After=local-fs.target
-Before=kernel-leap-restore.service
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'ip link add kltaken type dummy || ip link add kltaken type bridge; ip addr add ${ip}/32 dev kltaken'
-[Install]
-WantedBy=multi-user.target
-`;
+const addressSquatterUnit = (ip: string) =>
+  beforeRestoreUnit(
+    "hold the session's address on another interface",
+    `/bin/sh -c 'ip link add kltaken type dummy || ip link add kltaken type bridge; ip addr add ${ip}/32 dev kltaken'`,
+  );
 
 describe('restore edge cases in the guest', () => {
   const bed = usePreparedGuest();

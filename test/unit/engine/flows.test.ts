@@ -211,6 +211,24 @@ async function twoSessions() {
   return { other, own, ctx, runner, otherRun, ownRun };
 }
 
+/** Three sessions of an --all-ssh: two others, then the caller's own, each with its run, and the caller's worker options. */
+async function threeSessions() {
+  const [first, second, own] = [await session(), await session(), await session()];
+  const {
+    ctx,
+    runner,
+    journals: [firstRun, secondRun, ownRun],
+  } = machineWith([first, second, own]);
+  if (!firstRun || !secondRun || !ownRun) throw new Error('three runs expected');
+  const leap = upgradeOptions(ownRun, own, {
+    others: [
+      { runId: firstRun.runId, rootPid: first.pid },
+      { runId: secondRun.runId, rootPid: second.pid },
+    ],
+  });
+  return { first, second, own, ctx, runner, firstRun, secondRun, ownRun, leap };
+}
+
 /** A worker run to the jump: kexec -e returns here, so it ends in KEXEC_RETURNED with the run pending. */
 async function upgradeToJump(stack: NetworkStackName = 'ifupdown') {
   const s = await session();
@@ -474,13 +492,8 @@ describe('the upgrade worker flow', () => {
   });
 
   it("with --all-ssh, dumps the other sessions side by side, one a CPU, and the caller's own last, alone; they wait for the boot in dump order", async () => {
-    const [first, second, own] = [await session(), await session(), await session()];
-    const {
-      ctx,
-      runner,
-      journals: [firstRun, secondRun, ownRun],
-    } = machineWith([first, second, own]);
-    if (!firstRun || !secondRun || !ownRun) throw new Error('three runs expected');
+    const { first, second, own, ctx, runner, firstRun, secondRun, ownRun, leap } =
+      await threeSessions();
     const dump = runner.handlerFor(['criu', 'dump']);
     const events: string[] = [];
     runner.on(['criu', 'dump'], async (argv, request) => {
@@ -493,17 +506,7 @@ describe('the upgrade worker flow', () => {
       events.push(`${name} ends`);
       return dump(argv, request);
     });
-    await expect(
-      runWorker(
-        ctx,
-        upgradeOptions(ownRun, own, {
-          others: [
-            { runId: firstRun.runId, rootPid: first.pid },
-            { runId: secondRun.runId, rootPid: second.pid },
-          ],
-        }),
-      ),
-    ).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    await expect(runWorker(ctx, leap)).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
     expect(events).toEqual([
       'first starts',
       'second starts',
@@ -1089,13 +1092,7 @@ describe('the boot-restore flow', () => {
   });
 
   it('when one of the dumps side by side fails, the one under way beside it finishes and is kept; the caller is not reached', async () => {
-    const [first, second, own] = [await session(), await session(), await session()];
-    const {
-      ctx,
-      runner,
-      journals: [firstRun, secondRun, ownRun],
-    } = machineWith([first, second, own]);
-    if (!firstRun || !secondRun || !ownRun) throw new Error('three runs expected');
+    const { first, second, ctx, runner, firstRun, secondRun, ownRun, leap } = await threeSessions();
     const dump = runner.handlerFor(['criu', 'dump']);
     runner.on(['criu', 'dump'], async (argv, request) => {
       const tree = Number(flagValue(argv, '-t'));
@@ -1104,17 +1101,7 @@ describe('the boot-restore flow', () => {
       await delay(200);
       return dump(argv, request);
     });
-    await expect(
-      runWorker(
-        ctx,
-        upgradeOptions(ownRun, own, {
-          others: [
-            { runId: firstRun.runId, rootPid: first.pid },
-            { runId: secondRun.runId, rootPid: second.pid },
-          ],
-        }),
-      ),
-    ).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
+    await expect(runWorker(ctx, leap)).rejects.toMatchObject({ code: 'CRIU_DUMP_FAILED' });
     expect(pendingRuns(ctx.stateDir)).toEqual([secondRun.runId]);
     expect([readOutcome(firstRun.paths.dir), readOutcome(ownRun.paths.dir)]).toEqual([
       'dump-failed',
