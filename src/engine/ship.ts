@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { isLeapError } from '../errors.js';
 import { Journal, runPaths } from '../state/journal.js';
 import { tryLock } from '../state/lock.js';
-import { readOutcome } from '../state/outcome.js';
-import { removeImages } from '../state/runs.js';
+import { isFinal, readOutcome } from '../state/outcome.js';
+import { listRuns, removeImages } from '../state/runs.js';
 import { buildReport, writeReport } from '../steps/report/report.js';
 import { uploadRun } from '../steps/report/upload.js';
 import type { EngineContext } from './context.js';
@@ -35,6 +35,21 @@ export async function shipRun(ctx: EngineContext, runId: string): Promise<boolea
   } finally {
     lock.release();
   }
+}
+
+/**
+ * The runs that ended and were never shipped. A session of an --all-ssh leap that
+ * ended before its dump is finished `aborted`, and the worker that would ship it
+ * after the leap jumps instead: `runs --wait` (the Ansible role's) then waited for
+ * it forever. The boot's restore ships these after its own runs.
+ */
+export function leftUnshipped(stateDir: string): string[] {
+  return listRuns(stateDir)
+    .filter(
+      (r) =>
+        isFinal(r.outcome) && !existsSync(join(runPaths(stateDir, r.runId).dir, 'report.json')),
+    )
+    .map((r) => r.runId);
 }
 
 /**

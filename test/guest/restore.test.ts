@@ -254,6 +254,14 @@ describe('restore side in the guest', () => {
     expect(endedRun).toBeDefined();
     await b.waitForLine(new RegExp(`^tickB ${newKernel}$`), 60_000);
     await alice.waitForLine(new RegExp(`^tickA ${newKernel}$`), 60_000);
+    // The worker jumped before shipping the run of the session that ended: the boot's restore ships it.
+    await expectEventually(
+      "the ended session's report, shipped by the boot's restore",
+      async () =>
+        (await guest.exec(`test -f /var/lib/kernel-leap/runs/${endedRun}/report.json`)).exitCode ===
+        0,
+      120_000,
+    );
     await hostile.waitForLine(new RegExp(`^tickH ${newKernel}$`), 60_000);
     // Nothing of alice's landed in /etc, and her other tree holds its own FIFO again.
     expect((await guest.run(`find /etc -xdev -user ${user} | wc -l`)).trim()).toBe('0');

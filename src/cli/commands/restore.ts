@@ -1,5 +1,5 @@
 import { runRestore } from '../../engine/restore-run.js';
-import { shipRun } from '../../engine/ship.js';
+import { leftUnshipped, shipRun } from '../../engine/ship.js';
 import type { Command } from '../command.js';
 
 export const restoreCommand: Command = {
@@ -19,6 +19,8 @@ export const restoreCommand: Command = {
     });
     // The session is back (or not): only now the slow, non-critical work.
     for (const journal of journals) await shipRun(ctx, journal.runId);
+    if (values.boot === true)
+      for (const runId of leftUnshipped(ctx.config.paths.state_dir)) await shipRun(ctx, runId);
     return code;
   },
 };

@@ -24,7 +24,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { runRestore } from '../../../src/engine/restore-run.js';
-import { shipRun } from '../../../src/engine/ship.js';
+import { leftUnshipped, shipRun } from '../../../src/engine/ship.js';
 import { runWorker, runWorkerAndShip } from '../../../src/engine/worker-run.js';
 import { readHeldFiles } from '../../../src/state/held-files.js';
 import { Journal } from '../../../src/state/journal.js';
@@ -556,6 +556,22 @@ describe('the logs of a run that ends on this boot', () => {
       );
       expect(existsSync(join(run.paths.dir, 'report.json'))).toBe(true);
     }
+  });
+
+  it('ship at the next boot for a session of an --all-ssh leap that ended before its dump: the worker jumped instead', async () => {
+    const { other, own, ctx, runner, otherRun, ownRun } = await twoSessions();
+    runner.on(['dmesg'], () => ({ stdout: 'dmesg\n' }));
+    endsUnderCriu(runner, other, 'rehearsal');
+    const options = upgradeOptions(ownRun, own, {
+      others: [{ runId: otherRun.runId, rootPid: other.pid }],
+    });
+    // runWorker alone: a real jump never returns to the shipping after it.
+    await expect(runWorker(ctx, options)).rejects.toMatchObject({ code: 'KEXEC_RETURNED' });
+    // Seen in the 7-session bench: `runs --wait` waited for it ("aborted, shipping its logs").
+    expect(leftUnshipped(ctx.stateDir)).toEqual([otherRun.runId]);
+    await shipRun(ctx, otherRun.runId);
+    expect(existsSync(join(otherRun.paths.dir, 'report.json'))).toBe(true);
+    expect(leftUnshipped(ctx.stateDir)).toEqual([]);
   });
 });
 
