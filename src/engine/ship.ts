@@ -9,7 +9,7 @@ import { isLeapError } from '../errors.js';
 import { Journal, runPaths } from '../state/journal.js';
 import { tryLock } from '../state/lock.js';
 import { isFinal, readOutcome } from '../state/outcome.js';
-import { listRuns, removeImages } from '../state/runs.js';
+import { removeImages, runIds } from '../state/runs.js';
 import { buildReport, writeReport } from '../steps/report/report.js';
 import { uploadRun } from '../steps/report/upload.js';
 import type { EngineContext } from './context.js';
@@ -44,12 +44,11 @@ export async function shipRun(ctx: EngineContext, runId: string): Promise<boolea
  * it forever. The boot's restore ships these after its own runs.
  */
 export function leftUnshipped(stateDir: string): string[] {
-  return listRuns(stateDir)
-    .filter(
-      (r) =>
-        isFinal(r.outcome) && !existsSync(join(runPaths(stateDir, r.runId).dir, 'report.json')),
-    )
-    .map((r) => r.runId);
+  // Only the outcome and the report: listRuns would also walk every run's images at boot.
+  return runIds(stateDir).filter((runId) => {
+    const { dir } = runPaths(stateDir, runId);
+    return isFinal(readOutcome(dir)) && !existsSync(join(dir, 'report.json'));
+  });
 }
 
 /**

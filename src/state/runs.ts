@@ -22,24 +22,26 @@ export interface RunSummary {
   pending: boolean;
 }
 
-export function listRuns(stateDir: string): RunSummary[] {
+/** Every run's id, oldest first. */
+export function runIds(stateDir: string): string[] {
   const dir = join(stateDir, 'runs');
-  if (!existsSync(dir)) return [];
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+export function listRuns(stateDir: string): RunSummary[] {
   const pending = new Set(pendingRuns(stateDir));
-  return readdirSync(dir)
-    .sort()
-    .map((runId) => {
-      const paths = runPaths(stateDir, runId);
-      const journal = parseJournalFile(paths.journal);
-      return {
-        runId,
-        createdAt: journal?.createdAt,
-        command: journal?.command,
-        outcome: readOutcome(paths.dir) ?? (journal ? 'in progress' : 'unreadable'),
-        imagesBytes: imageDirs(paths).reduce((total, dir) => total + treeBytes(dir), 0),
-        pending: pending.has(runId),
-      };
-    });
+  return runIds(stateDir).map((runId) => {
+    const paths = runPaths(stateDir, runId);
+    const journal = parseJournalFile(paths.journal);
+    return {
+      runId,
+      createdAt: journal?.createdAt,
+      command: journal?.command,
+      outcome: readOutcome(paths.dir) ?? (journal ? 'in progress' : 'unreadable'),
+      imagesBytes: imageDirs(paths).reduce((total, dir) => total + treeBytes(dir), 0),
+      pending: pending.has(runId),
+    };
+  });
 }
 
 /** Outcomes whose images are kept until asked: a failed restore's post-mortem, an interrupted run's restore by hand. */
