@@ -40,18 +40,21 @@ export interface QemuSpec {
 export type Boot = 'kernel' | 'grub';
 
 /**
- * The emulated CPU, for both beds. Debian 12's QEMU 7.2 emulates CMPXCHG16B with
- * a %gs prefix wrongly under TCG, and the 6.12 kernel of the trixie bed uses it
- * in SLUB's per-cpu freelists: with plain `max` it dies in __kmalloc_noprof
- * (double fault) about 50 s into the boot. Without cx16 the kernel never issues
- * that instruction, so the boot is not lucky, it is sound. Measured on this
- * kind of host, one boot each to sshd under the same load (README "Test beds"):
- * QEMU 7.2 `max` panicked, QEMU 7.2 `max,-cx16` 103 s, bookworm-backports'
- * QEMU 10.0.2 `max` 103 s. QEMU 10 needs no flag, but taking it would add a
- * backports source to every host; the 6.1 kernel of the bookworm bed runs the
- * same without cx16. KVM uses the host's CPU and its real CMPXCHG16B.
+ * The emulated CPU, for both beds: a plain x86-64 with the SSE levels every
+ * amd64 machine of the last fifteen years has, and no AVX or XSAVE. Under TCG
+ * each emulated feature costs: with `max` the guest kernel saves and restores
+ * the large AVX state on every switch, and its system time was twice as high.
+ * Measured with cold boots and a fixed load in the guest (criu check, a Python
+ * loop, gzip; 2026-12-07, idle host, QEMU 10.0.2), bookworm: `max,-cx16` 14.5
+ * and 19.1 s to sshd, 25.0 and 27.0 s of load; this model 13.4 and 13.7 s,
+ * 20.6 and 22.2 s; trixie, one each: 21.4 against 20.6 s, 26.0 against 21.4 s.
+ * The e2e guest file took 177.3 s against 222.7 s. No cx16: Debian 12's
+ * QEMU 7.2 emulates CMPXCHG16B with a %gs prefix wrongly under TCG, and the
+ * 6.12 kernel of the trixie bed uses it in SLUB's per-cpu freelists (a double
+ * fault about 50 s into the boot); without cx16 the kernel never issues it.
+ * KVM uses the host's CPU.
  */
-const TCG_CPU = 'max,-cx16';
+const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-cx16';
 
 /** The argv after qemu-system-x86_64; pure, so the flags can be read in one place. */
 export function qemuArgs(spec: QemuSpec): string[] {
