@@ -44,6 +44,12 @@ const withTicker = (command: string) =>
  */
 const whenCriuDumps = (args: string, then: string) =>
   `until criu=$(pgrep -o -f '^criu dump ${args}'); do sleep 0.05; done; ${then}`;
+/**
+ * A job with no terminal that outlives its shell: each second it writes its kernel
+ * and the time, each file whole by a rename, so a read never finds one emptied.
+ */
+const JOB_LOOP = 'while :; do uname -r > /root/job.k; mv /root/job.k /root/job.kernel;';
+const NOHUP_JOB = `nohup sh -c '${JOB_LOOP} date +%s > /root/job.t; mv /root/job.t /root/job.tick; sleep 1; done' >/dev/null 2>&1 &`;
 /** Seconds criu's post-dump hook holds a dump for the row that kills criu mid-dump. */
 const HOLD_S = 97;
 /**
@@ -536,11 +542,9 @@ describe('faults, each at one step of a leap', () => {
   });
 
   it('a power cut after the jump, before the restore: the cold boot restores the session on the old kernel, what ran without the connection goes on, and the report says the new kernel did not boot', async () => {
-    const job =
-      "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
     const earlier = (await latestJournal(bed.guest)).runId;
     const seen = consoleWaiter();
-    const s = bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
+    const s = bed.open(`${NOHUP_JOB} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
     // The run's id while ssh still answers; the new kernel's first line on the console.
     await expectEventually(
       'the run to start',
@@ -572,15 +576,13 @@ describe('faults, each at one step of a leap', () => {
       status: 'failed',
       error: expect.stringMatching(/did not boot/),
     });
-    await bed.guest.run('pkill -f "^sh -c while :; do uname -r > /root/job.kernel" || true');
+    await bed.guest.run(`pkill -f '^sh -c ${JOB_LOOP}' || true`);
     await expectNothingLeft();
   });
 
   it('a power cut mid-restore: the next boot settles the run it cut short, and its images still restore by hand', async () => {
-    const job =
-      "nohup sh -c 'while :; do uname -r > /root/job.kernel; date +%s > /root/job.tick; sleep 1; done' >/dev/null 2>&1 &";
     const seen = consoleWaiter();
-    bed.open(`${job} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
+    bed.open(`${NOHUP_JOB} sleep 2; kernel-leap upgrade --yes --no-rehearse; sleep 600`);
     // restore-fast.sh's line as it starts criu; Node, which would end the restore's bookkeeping, starts after it.
     await seen(/kernel-leap: restoring run \S+: criu restore/, 420_000);
     await new Promise((r) => setTimeout(r, 1000));
@@ -595,7 +597,7 @@ describe('faults, each at one step of a leap', () => {
       60_000,
     );
     expect((await report(runId)).outcome).toBe('restored');
-    await bed.guest.run('pkill -f "^sh -c while :; do uname -r > /root/job.kernel" || true');
+    await bed.guest.run(`pkill -f '^sh -c ${JOB_LOOP}' || true`);
     await expectNothingLeft();
   });
 
