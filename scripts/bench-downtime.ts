@@ -33,6 +33,7 @@ import { runStamp } from '../src/state/journal.js';
 import { installKernelLeap } from '../test/helpers/leap.js';
 import { pollUntil } from '../test/helpers/poll.js';
 import { bootGuest, type Vm } from '../test/helpers/vm-boot.js';
+import { guestCpu } from '../test/helpers/vm-qemu.js';
 import type { VmSession } from '../test/helpers/vm-session.js';
 import {
   FLOOR_UNIT,
@@ -425,6 +426,7 @@ function hostFacts(vm: Vm): HostFacts {
     qemu:
       execFileSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '?',
     accel: vm.connection.accel,
+    cpu: guestCpu(vm.connection.accel),
     cpus: cpus().length,
     kernel: release(),
   };

@@ -64,6 +64,8 @@ export interface HostFacts {
   dirty: boolean;
   qemu: string;
   accel: string;
+  /** The guest's emulated CPU model (QEMU's -cpu). */
+  cpu: string;
   cpus: number;
   kernel: string;
 }
@@ -235,7 +237,7 @@ export function resultsTable(results: BenchResults): string {
   return [
     `# Downtime: ${options.sessions} session${options.sessions === 1 ? '' : 's'}${options.memMib ? `, ${options.memMib} MiB each` : ''}`,
     '',
-    `\`npm run bench -- downtime --rounds ${options.rounds} --kinds ${options.kinds.join(',')} --sessions ${options.sessions} --mem ${options.memMib}\`, ${results.date}, commit ${host.commit}${host.dirty ? ' (with uncommitted changes)' : ''}; ${host.qemu}, accel ${host.accel}, ${host.cpus} host CPUs, host kernel ${host.kernel}; guest ${guest.dist} (${guest.kernels.join(' and ')}), ${guest.booted === 'state' ? 'loaded from the booted state' : 'booted cold'}. Figures in seconds, on the host's clock; how to read them: [docs/bench.md](../bench.md). The JSON beside this file has every step of every session.`,
+    `\`npm run bench -- downtime --rounds ${options.rounds} --kinds ${options.kinds.join(',')} --sessions ${options.sessions} --mem ${options.memMib}\`, ${results.date}, commit ${host.commit}${host.dirty ? ' (with uncommitted changes)' : ''}; ${host.qemu}, accel ${host.accel}, guest CPU ${host.cpu}, ${host.cpus} host CPUs, host kernel ${host.kernel}; guest ${guest.dist} (${guest.kernels.join(' and ')}), ${guest.booted === 'state' ? 'loaded from the booted state' : 'booted cold'}. Figures in seconds, on the host's clock; how to read them: [docs/bench.md](../bench.md). The JSON beside this file has every step of every session.`,
     '',
     ...results.method.map((line) => `- ${line}`),
     '',

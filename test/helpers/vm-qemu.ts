@@ -56,10 +56,14 @@ export type Boot = 'kernel' | 'grub';
  */
 const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-cx16';
 
+/** The `-cpu` model a guest on this accelerator emulates (the bench's files name it). */
+export function guestCpu(accel: Accel): string {
+  return accel === 'kvm' ? 'host' : TCG_CPU;
+}
+
 /** The argv after qemu-system-x86_64; pure, so the flags can be read in one place. */
 export function qemuArgs(spec: QemuSpec): string[] {
-  const cpu =
-    spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', TCG_CPU];
+  const cpu = ['-accel', spec.accel, '-cpu', guestCpu(spec.accel)];
   const disk = spec.disk ? ['-drive', `file=${spec.disk},if=virtio,format=qcow2,cache=unsafe`] : [];
   const net = spec.port
     ? [

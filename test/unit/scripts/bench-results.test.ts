@@ -62,6 +62,7 @@ function results(runs: RoundRun[], over: Partial<BenchResults> = {}): BenchResul
       dirty: false,
       qemu: 'QEMU emulator version 10.0.2',
       accel: 'tcg',
+      cpu: 'qemu64',
       cpus: 2,
       kernel: '6.18.0',
     },
