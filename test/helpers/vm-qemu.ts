@@ -40,19 +40,13 @@ export interface QemuSpec {
 export type Boot = 'kernel' | 'grub';
 
 /**
- * The emulated CPU, for both beds: a plain x86-64 with the SSE levels every
- * amd64 machine of the last fifteen years has, and no AVX or XSAVE. Under TCG
- * each emulated feature costs: with `max` the guest kernel saves and restores
- * the large AVX state on every switch, and its system time was twice as high.
- * Measured with cold boots and a fixed load in the guest (criu check, a Python
- * loop, gzip; 2026-12-07, idle host, QEMU 10.0.2), bookworm: `max,-cx16` 14.5
- * and 19.1 s to sshd, 25.0 and 27.0 s of load; this model 13.4 and 13.7 s,
- * 20.6 and 22.2 s; trixie, one each: 21.4 against 20.6 s, 26.0 against 21.4 s.
- * The e2e guest file took 177.3 s against 222.7 s. No cx16: Debian 12's
- * QEMU 7.2 emulates CMPXCHG16B with a %gs prefix wrongly under TCG, and the
- * 6.12 kernel of the trixie bed uses it in SLUB's per-cpu freelists (a double
- * fault about 50 s into the boot); without cx16 the kernel never issues it.
- * KVM uses the host's CPU.
+ * The emulated CPU, for both beds: a plain x86-64 with SSE 4.2 and no AVX or
+ * XSAVE. Under TCG each emulated feature costs: with `max` the guest kernel
+ * saves and restores the large AVX state on every switch (the measurements are
+ * in docs/test-beds.md). No cx16: Debian 12's QEMU 7.2 emulates CMPXCHG16B with
+ * a %gs prefix wrongly under TCG, and the 6.12 kernel of the trixie bed uses it
+ * in SLUB's per-cpu freelists (a double fault about 50 s into the boot);
+ * without cx16 the kernel never issues it. KVM uses the host's CPU.
  */
 const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,-cx16';
 
